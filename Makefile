@@ -1,0 +1,53 @@
+# Two commands set everything up on a fresh machine:
+#   make run    — create .venv, install, build the demo bank if absent, serve the dashboard on 127.0.0.1
+#   make test   — install test extras and the browser the UI tests drive, run the whole suite
+VENV   ?= .venv
+PYTHON ?= python3
+DB     ?= data/bank.duckdb
+PORT   ?= 8501
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+BANKCORE := $(VENV)/bin/bankcore
+
+.PHONY: run test install install-test browser demo bench clean-venv
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, pinned: 2.13.0 is a CPU build on local disk; letting sentence-transformers pull torch
+# would fetch a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -e '.[test]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test browser
+
+# Debian's chromium + chromium-driver for the real-browser tests (playwright's own download cannot work here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+demo: install
+	$(BANKCORE) demo --db $(DB) --force
+
+run: install
+	@test -f $(DB) || $(BANKCORE) demo --db $(DB)
+	BANKCORE_DB=$(DB) $(VENV)/bin/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
+	  --server.headless true --browser.gatherUsageStats false
+
+test: install-test
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/import_speed.py
+
+clean-venv:
+	rm -rf $(VENV)

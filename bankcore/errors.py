@@ -1,0 +1,55 @@
+"""Typed errors. Anything a user can cause is a `BankcoreError`: the CLI prints its one-line message, no traceback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class BankcoreError(Exception):
+    """Base for errors caused by input, configuration or the environment — shown to the user as one line."""
+
+
+class NotFoundError(BankcoreError):
+    """A run, trajectory or item that the caller named does not exist."""
+
+
+class ConflictError(BankcoreError):
+    """An optimistic check failed: someone changed the thing since the caller loaded it."""
+
+
+class BankBusyError(BankcoreError):
+    """Another process held the DuckDB write lock for longer than we were willing to wait."""
+
+
+class SchemaError(BankcoreError):
+    """The bank file was written by a newer bankcore, or is not a bank at all."""
+
+
+@dataclass(frozen=True)
+class Where:
+    """A place in an input: file, 1-based line (if known) and a field path such as ``steps[2].action``."""
+
+    file: str
+    line: int | None = None
+    field: str | None = None
+
+    def at(self, field: str) -> "Where":
+        joined = field if not self.field else (f"{self.field}{field}" if field.startswith("[") else f"{self.field}.{field}")
+        return Where(self.file, self.line, joined)
+
+    def __str__(self) -> str:
+        text = self.file
+        if self.line is not None:
+            text += f":{self.line}"
+        if self.field:
+            text += f": field '{self.field}'"
+        return text
+
+
+class InputError(BankcoreError):
+    """Bad input, located precisely. ``str()`` is the one line the user sees."""
+
+    def __init__(self, where: Where, message: str):
+        self.where = where
+        self.message = message
+        super().__init__(f"{where}: {message}")

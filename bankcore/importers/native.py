@@ -1,0 +1,91 @@
+"""bankcore's own JSONL: one trajectory per line. The schema is documented in the README."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import InputError, Where
+from ..models import Step, Trajectory, Truth
+from .base import BadRecord, ImportOptions, Record, iter_jsonl, need
+
+NAME = "native"
+STEP_FIELDS = ("thought", "action", "observation")
+
+
+def sniff(path: Path, first: Any) -> bool:
+    return isinstance(first, dict) and "steps" in first and "query" in first
+
+
+def read(path: Path, options: ImportOptions) -> Iterator[Record | BadRecord]:
+    for parsed in iter_jsonl(path, options.max_record_bytes):
+        if isinstance(parsed, BadRecord):
+            yield parsed
+            continue
+        where, obj = parsed
+        try:
+            yield parse_record(obj, where, source_format=NAME, default_domain=options.domain)
+        except InputError as exc:
+            yield BadRecord(exc)
+
+
+def parse_record(obj: Any, where: Where, *, source_format: str, default_domain: str | None = None) -> Record:
+    query = need(obj, "query", where, str)
+    if not query.strip():
+        raise InputError(where.at("query"), "must not be empty")
+    raw_steps = need(obj, "steps", where, list)
+    steps = [parse_step(s, i, where.at(f"steps[{i}]")) for i, s in enumerate(raw_steps)]
+    task_id = need(obj, "task_id", where, (str, int), optional=True)
+    return Record(
+        Trajectory(
+            task_id=str(task_id) if task_id is not None else query_task_id(query),
+            query=query,
+            steps=steps,
+            source_format=source_format,
+            final_answer=need(obj, "final_answer", where, str, optional=True),
+            final_state=need(obj, "final_state", where, str, optional=True),
+            domain=need(obj, "domain", where, str, optional=True) or default_domain,
+            trial=need(obj, "trial", where, int, optional=True),
+            started_at=parse_time(need(obj, "started_at", where, str, optional=True), where.at("started_at")),
+            meta=need(obj, "meta", where, dict, optional=True) or {},
+        ),
+        parse_truth(need(obj, "truth", where, dict, optional=True), where.at("truth")),
+    )
+
+
+def parse_step(obj: Any, index: int, where: Where) -> Step:
+    values = {name: need(obj, name, where, str, optional=True) for name in STEP_FIELDS}
+    meta = need(obj, "meta", where, dict, optional=True) or {}
+    return Step(index=index, meta=meta, **values)
+
+
+def parse_truth(obj: dict | None, where: Where) -> Truth | None:
+    if obj is None:
+        return None
+    success = need(obj, "success", where, bool, optional=True)
+    reward = need(obj, "reward", where, float, optional=True)
+    if success is None and reward is not None:
+        success = reward >= 1.0
+    return Truth(success=success, reward=reward, gold=need(obj, "gold", where, str, optional=True),
+                 source=need(obj, "source", where, str, optional=True),
+                 details=need(obj, "details", where, dict, optional=True) or {})
+
+
+def parse_time(text: str | None, where: Where) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(where, f"not an ISO-8601 time: {text[:40]!r}") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def query_task_id(query: str) -> str:
+    """A stable task id for records that carry none: the normalised query, hashed."""
+    normal = " ".join(query.lower().split())
+    return "q-" + hashlib.sha1(normal.encode("utf-8")).hexdigest()[:12]

@@ -1,0 +1,150 @@
+"""Reflexion ReAct logs (HotpotQA): text blocks per trial, entries grouped under CORRECT / INCORRECT / HALTED.
+
+The section an entry sits in is its truth. Two lines leak it into the trajectory and are moved to the truth
+store: the observation after ``Finish[...]`` ("Answer is CORRECT") and the ``Correct answer:`` line.
+Reflections from earlier failed trials are part of what the agent saw; they are kept in ``meta.reflections``
+and the query is the bare question.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import InputError, Where
+from ..models import Step, Trajectory, Truth
+from .base import BadRecord, ImportOptions, Record, iter_lines
+from .native import query_task_id
+
+NAME = "reflexion"
+_TRIAL = re.compile(r"^BEGIN TRIAL (\d+)\s*$")
+_SECTION = re.compile(r"^-+ BEGIN (CORRECT|INCORRECT|HALTED) AGENTS -+\s*$")
+_STEP = re.compile(r"^(Thought|Action|Observation) (\d+):\s?(.*)$")
+_FINISH = re.compile(r"^Finish\[(.*)\]\s*$", re.S)
+_REFLECTION_NOTE = " You have attempted to answer following question before and failed."
+_VERDICT_OBSERVATION = re.compile(r"^Answer is (CORRECT|INCORRECT)\s*$")
+
+
+def sniff(path: Path, head_text: str) -> bool:
+    return "BEGIN TRIAL" in head_text and "Question:" in head_text
+
+
+@dataclass
+class _Entry:
+    line: int
+    trial: int | None
+    section: str
+    question: str
+    reflections: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    in_reflections: bool = False
+    last_field: str | None = None
+
+
+def read(path: Path, options: ImportOptions) -> Iterator[Record | BadRecord]:
+    name = str(path)
+    trial: int | None = None
+    section: str | None = None
+    entry: _Entry | None = None
+    previous_by_task: dict[str, tuple[Any, ...]] = {}
+    seen_any = False
+    for lineno, text in iter_lines(path, options.max_record_bytes):
+        if isinstance(text, InputError):
+            yield BadRecord(text)
+            continue
+        line = text.rstrip("\r\n")
+        if m := _TRIAL.match(line):
+            trial, section = int(m[1]), None
+            continue
+        if m := _SECTION.match(line):
+            section = m[1]
+            continue
+        if line.startswith("Question:"):
+            if entry is not None:
+                yield BadRecord(InputError(Where(name, entry.line), "entry has no 'Correct answer:' line"))
+            if section is None:
+                yield BadRecord(InputError(Where(name, lineno), "entry outside a CORRECT/INCORRECT/HALTED section"))
+                entry = None
+                continue
+            question = line[len("Question:"):].strip()
+            cut = question.find(_REFLECTION_NOTE.strip())
+            if cut >= 0:
+                question = question[:cut].strip()
+            entry = _Entry(line=lineno, trial=trial, section=section, question=question)
+            seen_any = True
+            continue
+        if entry is None:
+            continue
+        if line.startswith("Correct answer:"):
+            try:
+                record = _finish(entry, line[len("Correct answer:"):].strip(), Where(name, entry.line))
+            except InputError as exc:
+                yield BadRecord(exc)
+            else:
+                key = record.trajectory.task_id
+                fingerprint = tuple((s.thought, s.action, s.observation) for s in record.trajectory.steps)
+                if previous_by_task.get(key) == fingerprint:
+                    # Solved questions are not re-run; the log repeats them. Knowing that reveals the outcome,
+                    # so it is truth, not trajectory metadata.
+                    record.truth.details["carried_over"] = True
+                previous_by_task[key] = fingerprint
+                yield record
+            entry = None
+            continue
+        _absorb(entry, line, lineno)
+    if entry is not None:
+        yield BadRecord(InputError(Where(name, entry.line), "truncated file: last entry has no 'Correct answer:'"))
+    if not seen_any:
+        raise InputError(Where(name), "no 'Question:' entries found — is this a Reflexion log?")
+
+
+def _absorb(entry: _Entry, line: str, lineno: int) -> None:
+    if line.startswith("Reflections:"):
+        entry.in_reflections = True
+        return
+    if m := _STEP.match(line):
+        entry.in_reflections = False
+        kind, number, rest = m[1].lower(), int(m[2]), m[3]
+        while len(entry.steps) < number:
+            entry.steps.append(Step(index=len(entry.steps)))
+        setattr(entry.steps[number - 1], kind, rest)
+        entry.last_field = kind
+        return
+    if entry.in_reflections:
+        if line.startswith("- "):
+            entry.reflections.append(line[2:])
+        elif entry.reflections and line.strip():
+            entry.reflections[-1] += "\n" + line
+        return
+    if entry.steps and entry.last_field:
+        step = entry.steps[-1]
+        current = getattr(step, entry.last_field) or ""
+        setattr(step, entry.last_field, current + "\n" + line)
+    elif line.strip():
+        entry.question += "\n" + line
+
+
+def _finish(entry: _Entry, gold: str, where: Where) -> Record:
+    if not entry.question:
+        raise InputError(where.at("Question"), "empty question")
+    final_answer = None
+    for step in entry.steps:
+        finish = _FINISH.match((step.action or "").strip())
+        if finish:
+            final_answer = finish[1]
+            # The environment's reply to Finish is the exact-match grader's verdict: ground truth, not a clue.
+            if step.observation is not None and _VERDICT_OBSERVATION.match(step.observation.strip()):
+                step.observation = None
+            step.meta["kind"] = "finish"
+    meta: dict[str, Any] = {}
+    if entry.reflections:
+        meta["reflections"] = entry.reflections
+    truth = Truth(success=entry.section == "CORRECT", reward=1.0 if entry.section == "CORRECT" else 0.0,
+                  gold=gold, source="hotpotqa exact match",
+                  details={"section": entry.section, "halted": entry.section == "HALTED"})
+    return Record(Trajectory(
+        task_id="hotpotqa-" + query_task_id(entry.question)[2:], query=entry.question, steps=entry.steps,
+        source_format=NAME, final_answer=final_answer, domain="hotpotqa", trial=entry.trial, meta=meta,
+    ), truth)

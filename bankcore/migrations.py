@@ -1,0 +1,168 @@
+"""Ordered schema migrations. The store applies the ones a file lacks, each in its own transaction.
+
+Append new migrations at the end; never edit one that has shipped. SQL stays plain (no DuckDB-only types beyond
+FLOAT[] and JSON) so a PostgreSQL backend can follow the same list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+INITIAL_SCHEMA = (
+    """CREATE TABLE runs (
+        run_id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        source_format TEXT NOT NULL,
+        source_path TEXT,
+        agent_model TEXT,
+        memory_mode TEXT,
+        matts_mode TEXT,
+        matts_k INTEGER,
+        env TEXT,
+        started_at TIMESTAMP NOT NULL,
+        finished_at TIMESTAMP,
+        meta JSON
+    )""",
+    # No PRIMARY KEY on the wide tables: dedupe is done by anti-join on insert, and an ART index on
+    # millions of steps would cost memory that grows with the bank.
+    """CREATE TABLE trajectories (
+        traj_id TEXT NOT NULL,
+        run_id INTEGER NOT NULL,
+        seq BIGINT NOT NULL,
+        task_id TEXT NOT NULL,
+        domain TEXT,
+        trial INTEGER,
+        query TEXT NOT NULL,
+        final_answer TEXT,
+        final_state TEXT,
+        num_steps INTEGER NOT NULL,
+        started_at TIMESTAMP,
+        source_format TEXT NOT NULL,
+        meta JSON
+    )""",
+    """CREATE TABLE steps (
+        traj_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        thought TEXT,
+        action TEXT,
+        observation TEXT,
+        meta JSON
+    )""",
+    """CREATE TABLE truth (
+        traj_id TEXT NOT NULL,
+        success BOOLEAN,
+        reward DOUBLE,
+        gold TEXT,
+        source TEXT,
+        details JSON
+    )""",
+    """CREATE TABLE verdicts (
+        verdict_id INTEGER NOT NULL,
+        traj_id TEXT NOT NULL,
+        label TEXT NOT NULL CHECK (label IN ('success', 'failure')),
+        rationale TEXT,
+        judge_id TEXT NOT NULL,
+        prompt_version TEXT,
+        confidence DOUBLE,
+        signals JSON,
+        tokens_in INTEGER,
+        tokens_out INTEGER,
+        created_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE TABLE memory_items (
+        item_id INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        description TEXT NOT NULL,
+        content TEXT NOT NULL,
+        source TEXT NOT NULL,
+        status TEXT NOT NULL,
+        confidence DOUBLE,
+        domain TEXT,
+        flags JSON,
+        extractor_id TEXT,
+        prompt_version TEXT,
+        embedding FLOAT[],
+        embedding_model TEXT,
+        superseded_by INTEGER,
+        version INTEGER NOT NULL,
+        last_event_id INTEGER,
+        created_at TIMESTAMP NOT NULL,
+        updated_at TIMESTAMP NOT NULL,
+        meta JSON
+    )""",
+    """CREATE TABLE item_sources (
+        item_id INTEGER NOT NULL,
+        relation TEXT NOT NULL,
+        traj_id TEXT,
+        step_idxs INTEGER[],
+        parent_item_id INTEGER
+    )""",
+    """CREATE TABLE memory_events (
+        event_id INTEGER NOT NULL,
+        item_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        reason TEXT,
+        before JSON,
+        after JSON,
+        related JSON,
+        batch_id TEXT,
+        created_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE TABLE extractions (
+        traj_id TEXT NOT NULL,
+        extractor_id TEXT NOT NULL,
+        prompt_version TEXT,
+        verdict_id INTEGER,
+        label TEXT NOT NULL,
+        n_items INTEGER NOT NULL,
+        created_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE TABLE retrievals (
+        retrieval_id BIGINT NOT NULL,
+        query TEXT NOT NULL,
+        task_id TEXT,
+        traj_id TEXT,
+        run_id INTEGER,
+        item_id INTEGER NOT NULL,
+        rank INTEGER NOT NULL,
+        score DOUBLE NOT NULL,
+        k INTEGER NOT NULL,
+        as_of_event INTEGER,
+        created_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE TABLE llm_calls (
+        call_id INTEGER NOT NULL,
+        purpose TEXT NOT NULL,
+        model TEXT NOT NULL,
+        base_url TEXT,
+        prompt_hash TEXT NOT NULL,
+        temperature DOUBLE,
+        request JSON,
+        response TEXT,
+        tokens_in INTEGER,
+        tokens_out INTEGER,
+        latency_ms DOUBLE,
+        error TEXT,
+        traj_id TEXT,
+        created_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE TABLE bank_settings (
+        key TEXT PRIMARY KEY,
+        value JSON
+    )""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", INITIAL_SCHEMA),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version

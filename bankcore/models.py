@@ -1,0 +1,278 @@
+"""Values that cross module boundaries. The store takes and returns these, never raw rows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+LABELS = ("success", "failure")
+ITEM_SOURCES = ("success", "failure", "contrast", "merged", "manual")
+TEXT_FIELDS = ("title", "description", "content")
+ITEM_STATUSES = ("pending", "approved", "rejected", "superseded", "archived")
+EVENT_KINDS = (
+    "ADD", "EDIT", "APPROVE", "REJECT", "MERGE", "SUPERSEDE", "RESTORE", "UNMERGE",
+    "SOURCE_REJUDGED", "FLAG", "ARCHIVE", "CONTRADICTION", "REEMBED",
+)
+
+
+@dataclass
+class Step:
+    """One agent turn: what it thought, what it did, what it saw next."""
+
+    index: int
+    thought: str | None = None
+    action: str | None = None
+    observation: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Truth:
+    """Ground truth from an evaluator. Used to measure judges, never shown to them."""
+
+    success: bool | None = None
+    reward: float | None = None
+    gold: str | None = None
+    source: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Trajectory:
+    """A finished attempt at one task. ``traj_id`` is a content hash, so the same attempt is stored once."""
+
+    task_id: str
+    query: str
+    steps: list[Step]
+    source_format: str
+    final_answer: str | None = None
+    final_state: str | None = None
+    domain: str | None = None
+    trial: int | None = None
+    started_at: datetime | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    traj_id: str = ""
+    run_id: int | None = None
+    seq: int | None = None
+
+    @property
+    def num_steps(self) -> int:
+        return len(self.steps)
+
+    def content_hash(self, scope: str = "") -> str:
+        """Identity over what the agent did, within a scope (the source file's name for imports).
+
+        Re-importing a file adds nothing, and a record repeated inside one log is stored once. The scope keeps
+        two different logs apart when an agent happened to act identically in both (Reflexion's base and
+        reflexion runs share their first trial verbatim); the trial keeps a carried-forward attempt apart
+        from the original.
+        """
+        payload = {
+            "scope": scope,
+            "task_id": self.task_id,
+            "trial": self.trial,
+            "query": self.query,
+            "steps": [[s.thought, s.action, s.observation] for s in self.steps],
+            "final_answer": self.final_answer,
+            "final_state": self.final_state,
+        }
+        blob = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass
+class Run:
+    """A batch of trajectories: one imported file or one live agent run."""
+
+    name: str
+    source_format: str
+    started_at: datetime
+    source_path: str | None = None
+    agent_model: str | None = None
+    memory_mode: str | None = None
+    matts_mode: str | None = None
+    matts_k: int | None = None
+    env: str | None = None
+    finished_at: datetime | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    run_id: int | None = None
+
+
+@dataclass
+class Verdict:
+    """A success/failure label with who gave it. Append-only; the current label is derived (human beats judge)."""
+
+    traj_id: str
+    label: str
+    judge_id: str
+    rationale: str = ""
+    prompt_version: str | None = None
+    confidence: float | None = None
+    signals: dict[str, Any] = field(default_factory=dict)
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    created_at: datetime | None = None
+    verdict_id: int | None = None
+
+    @property
+    def is_human(self) -> bool:
+        return self.judge_id.startswith("human:")
+
+
+@dataclass
+class MemoryItem:
+    """A lesson: title, one-sentence description, 1–3 sentences of content."""
+
+    title: str
+    description: str
+    content: str
+    source: str
+    status: str = "pending"
+    confidence: float | None = None
+    domain: str | None = None
+    flags: list[str] = field(default_factory=list)
+    extractor_id: str | None = None
+    prompt_version: str | None = None
+    embedding: list[float] | None = None
+    embedding_model: str | None = None
+    superseded_by: int | None = None
+    version: int = 1
+    last_event_id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    item_id: int | None = None
+
+    def text_fields(self) -> dict[str, str]:
+        return {"title": self.title, "description": self.description, "content": self.content}
+
+    def snapshot(self) -> dict[str, Any]:
+        """The versioned state of an item, as stored in an event's before/after."""
+        return {
+            "title": self.title, "description": self.description, "content": self.content,
+            "source": self.source, "status": self.status, "confidence": self.confidence,
+            "domain": self.domain, "flags": list(self.flags), "superseded_by": self.superseded_by,
+            "version": self.version,
+        }
+
+
+@dataclass
+class ItemSource:
+    """Provenance: the trajectory (and steps) an item rests on, or a parent item it was merged from."""
+
+    item_id: int
+    relation: str  # 'evidence' | 'parent' | 'contrast'
+    traj_id: str | None = None
+    step_idxs: list[int] = field(default_factory=list)
+    parent_item_id: int | None = None
+
+
+@dataclass
+class Event:
+    """One append-only change to one memory item."""
+
+    item_id: int
+    kind: str
+    actor: str
+    reason: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    related: dict[str, Any] = field(default_factory=dict)
+    batch_id: str | None = None
+    created_at: datetime | None = None
+    event_id: int | None = None
+
+
+@dataclass
+class Extraction:
+    """Marks a trajectory as distilled by an extractor, even when it yielded no items."""
+
+    traj_id: str
+    extractor_id: str
+    prompt_version: str | None
+    verdict_id: int | None
+    label: str
+    n_items: int
+    created_at: datetime | None = None
+
+
+@dataclass
+class Retrieval:
+    """One item shown to one task."""
+
+    query: str
+    item_id: int
+    rank: int
+    score: float
+    k: int
+    task_id: str | None = None
+    traj_id: str | None = None
+    run_id: int | None = None
+    as_of_event: int | None = None
+    created_at: datetime | None = None
+    retrieval_id: int | None = None
+
+
+@dataclass
+class LLMCall:
+    """One request to an LLM endpoint: cost accounting, audit, and the temperature-0 cache."""
+
+    purpose: str
+    model: str
+    prompt_hash: str
+    temperature: float
+    request: dict[str, Any]
+    response: str | None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    base_url: str | None = None
+    traj_id: str | None = None
+    created_at: datetime | None = None
+    call_id: int | None = None
+
+
+@dataclass
+class Hit:
+    """A retrieved item with its score and rank."""
+
+    item: MemoryItem
+    score: float
+    rank: int
+    signals: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ImportReport:
+    """What an import did: how many records were read, added, already present, and which were bad."""
+
+    path: str
+    format: str
+    run_id: int | None = None
+    read: int = 0
+    added: int = 0
+    duplicates: int = 0  # already in the bank from an earlier import
+    repeated: int = 0  # the same record more than once in this input
+    steps_added: int = 0
+    bad: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = f"{self.path}: read {self.read} trajectories ({self.format}), added {self.added}"
+        if self.duplicates:
+            text += f", {self.duplicates} already in the bank"
+        if self.repeated:
+            text += f", {self.repeated} repeated in the input"
+        if self.bad:
+            text += f", skipped {len(self.bad)} bad"
+        if self.read and not self.added:
+            text += " — nothing new"
+        return text
+
+
+def to_dict(value: Any) -> dict[str, Any]:
+    """A dataclass as a plain dict (datetimes kept as datetimes)."""
+    return asdict(value)

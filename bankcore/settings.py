@@ -1,0 +1,51 @@
+"""Settings from one place: explicit argument > environment variable > default. No import-time side effects."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_DB = Path("data") / "bank.duckdb"
+
+
+def _env(*names: str) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. Build with `Settings.load(...)`; pass explicit values to override the environment."""
+
+    db_path: Path = DEFAULT_DB
+    llm_base_url: str | None = None
+    llm_api_key: str | None = field(default=None, repr=False)  # never printed, logged or stored
+    llm_model: str | None = None
+    llm_timeout_s: float = 60.0
+    llm_max_retries: int = 4
+    lock_timeout_s: float = 30.0
+    actor: str = "cli"
+
+    @classmethod
+    def load(cls, **overrides) -> "Settings":
+        env = cls(
+            db_path=Path(_env("BANKCORE_DB") or DEFAULT_DB),
+            llm_base_url=_env("BANKCORE_LLM_BASE_URL", "OPENAI_BASE_URL"),
+            llm_api_key=_env("OPENAI_API_KEY", "BANKCORE_LLM_API_KEY"),
+            llm_model=_env("BANKCORE_MODEL"),
+            lock_timeout_s=float(_env("BANKCORE_LOCK_TIMEOUT") or 30.0),
+            actor=_env("BANKCORE_ACTOR") or "cli",
+        )
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "db_path" in given:
+            given["db_path"] = Path(given["db_path"])
+        return replace(env, **given)
+
+    @property
+    def llm_configured(self) -> bool:
+        """An LLM is usable when there is an endpoint or a key (a key alone means api.openai.com)."""
+        return bool(self.llm_base_url or self.llm_api_key)

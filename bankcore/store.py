@@ -1,0 +1,653 @@
+"""The only module that touches DuckDB. One `Store` owns all SQL; values in and out are `models` dataclasses.
+
+Connections are short: each call (or each `transaction()` block) opens the file, does its work and closes it,
+so the dashboard and a CLI import can take turns on one file. DuckDB lets one process hold a file at a time;
+when another process has it we retry with backoff and then fail naming the holder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import duckdb
+import pyarrow as pa
+
+from .errors import BankBusyError, NotFoundError, SchemaError
+from .migrations import LATEST_VERSION, MIGRATIONS
+from .models import (
+    Event, Extraction, ItemSource, LLMCall, MemoryItem, Retrieval, Run, Step, Trajectory, Truth, Verdict,
+)
+
+Clock = Callable[[], datetime]
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
+
+# The current label of a trajectory: the newest human verdict if there is one, else the newest verdict.
+CURRENT_VERDICTS_SQL = """
+    SELECT traj_id, label, judge_id, verdict_id FROM (
+        SELECT traj_id, label, judge_id, verdict_id,
+               row_number() OVER (PARTITION BY traj_id
+                                  ORDER BY (judge_id LIKE 'human:%') DESC, verdict_id DESC) AS rn
+        FROM verdicts) WHERE rn = 1
+"""
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _first(cursor) -> tuple | None:
+    """The first row, fetching the rest: DuckDB 2 refuses some calls while a result is left unfinished."""
+    rows = cursor.fetchall()
+    return rows[0] if rows else None
+
+
+def _loads(text: str | None, default: Any = None) -> Any:
+    return default if text is None else json.loads(text)
+
+
+class Store:
+    """A bank file. Thread-safe: each thread gets its own short-lived connection."""
+
+    def __init__(self, path: str | Path, *, clock: Clock = utc_now, lock_timeout_s: float = 30.0,
+                 on_busy: Callable[[str], None] | None = None):
+        self.path = Path(path)
+        self.clock = clock
+        self.lock_timeout_s = lock_timeout_s
+        self.on_busy = on_busy
+        self._local = threading.local()
+        self._migrated = False
+
+    # ------------------------------------------------------------------ connections
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """Open the file, retrying with backoff while another process holds its lock."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(str(self.path))
+                break
+            except duckdb.IOException as exc:
+                holder = _LOCK_HOLDER.search(str(exc))
+                if holder is None:
+                    if "lock" not in str(exc).lower():
+                        raise SchemaError(f"{self.path}: cannot open as a bank ({exc})") from exc
+                    holder_text = "another process"
+                else:
+                    holder_text = f"{holder.group(1)} (PID {holder.group(2)})"
+                if time.monotonic() >= deadline:
+                    raise BankBusyError(
+                        f"bank busy: {self.path} is held by {holder_text}; gave up after "
+                        f"{self.lock_timeout_s:.0f}s — wait for it to finish or stop it") from exc
+                if self.on_busy:
+                    self.on_busy(f"bank busy (held by {holder_text}), retrying…")
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            except duckdb.Error as exc:
+                raise SchemaError(f"{self.path}: not a bankcore bank ({exc})") from exc
+        if not self._migrated:
+            try:
+                self._migrate(con)
+            except BaseException:
+                con.close()
+                raise
+            self._migrated = True
+        return con
+
+    @contextmanager
+    def _con(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The current transaction's connection, or a fresh autocommit one closed on exit."""
+        current = getattr(self._local, "con", None)
+        if current is not None:
+            yield current
+            return
+        con = self._connect()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All store calls inside the block commit together or not at all. Nested blocks join the outer one."""
+        if getattr(self._local, "con", None) is not None:
+            yield
+            return
+        con = self._connect()
+        con.execute("BEGIN TRANSACTION")
+        self._local.con = con
+        try:
+            yield
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        else:
+            con.execute("COMMIT")
+        finally:
+            self._local.con = None
+            con.close()
+
+    # ------------------------------------------------------------------ migrations
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)")
+        applied = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        if applied and max(applied) > LATEST_VERSION:
+            raise SchemaError(f"{self.path}: bank schema v{max(applied)} is newer than this bankcore "
+                              f"(knows up to v{LATEST_VERSION}); upgrade bankcore")
+        for migration in MIGRATIONS:
+            if migration.version in applied:
+                continue
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for statement in migration.statements:
+                    con.execute(statement)
+                con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                            [migration.version, migration.name, utc_now()])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def schema_version(self) -> int:
+        with self._con() as con:
+            return _first(con.execute("SELECT max(version) FROM schema_migrations"))[0]
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _next_id(con, table: str, column: str) -> int:
+        return _first(con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))[0]
+
+    @staticmethod
+    def _insert_arrow(con, table: str, columns: dict[str, list], schema: pa.Schema | None = None) -> None:
+        """Bulk insert through Arrow: ~50× faster than executemany for wide batches."""
+        batch = pa.table(columns, schema=schema)
+        con.register("_bankcore_batch", batch)
+        try:
+            names = ", ".join(columns)
+            con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _bankcore_batch")
+        finally:
+            con.unregister("_bankcore_batch")
+
+    def count(self, table: str) -> int:
+        with self._con() as con:
+            return _first(con.execute(f"SELECT count(*) FROM {table}"))[0]
+
+    # ------------------------------------------------------------------ runs
+    def add_run(self, run: Run) -> Run:
+        with self._con() as con:
+            run_id = run.run_id or self._next_id(con, "runs", "run_id")
+            con.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [run_id, run.name, run.source_format, run.source_path, run.agent_model, run.memory_mode,
+                 run.matts_mode, run.matts_k, run.env, run.started_at, run.finished_at, _dumps(run.meta)])
+        run.run_id = run_id
+        return run
+
+    def finish_run(self, run_id: int, finished_at: datetime, meta: dict[str, Any] | None = None) -> None:
+        with self._con() as con:
+            con.execute("UPDATE runs SET finished_at = ?, meta = coalesce(?, meta) WHERE run_id = ?",
+                        [finished_at, _dumps(meta), run_id])
+
+    def list_runs(self) -> list[Run]:
+        with self._con() as con:
+            rows = con.execute(f"SELECT {_RUN_COLS} FROM runs ORDER BY run_id").fetchall()
+        return [_run(row) for row in rows]
+
+    def get_run(self, run_id: int) -> Run:
+        with self._con() as con:
+            row = _first(con.execute(f"SELECT {_RUN_COLS} FROM runs WHERE run_id = ?", [run_id]))
+        if row is None:
+            raise NotFoundError(f"no run {run_id}")
+        return _run(row)
+
+    def find_run(self, name: str) -> Run | None:
+        with self._con() as con:
+            row = _first(con.execute(f"SELECT {_RUN_COLS} FROM runs WHERE name = ? ORDER BY run_id DESC LIMIT 1",
+                              [name]))
+        return None if row is None else _run(row)
+
+    # ------------------------------------------------------------------ trajectories
+    def next_seq(self) -> int:
+        with self._con() as con:
+            return _first(con.execute("SELECT coalesce(max(seq), 0) + 1 FROM trajectories"))[0]
+
+    def existing_traj_ids(self, traj_ids: Iterable[str]) -> dict[str, int]:
+        """Which of these trajectories are stored already, and under which run."""
+        ids = list(traj_ids)
+        if not ids:
+            return {}
+        with self._con() as con:
+            con.register("_bankcore_ids", pa.table({"traj_id": ids}))
+            try:
+                rows = con.execute("SELECT t.traj_id, t.run_id FROM trajectories t "
+                                   "SEMI JOIN _bankcore_ids i ON t.traj_id = i.traj_id").fetchall()
+            finally:
+                con.unregister("_bankcore_ids")
+        return dict(rows)
+
+    def insert_trajectories(self, items: list[tuple[Trajectory, Truth | None]]) -> int:
+        """Insert trajectories (ids, run and seq already set) with their steps and truth. Returns steps written."""
+        if not items:
+            return 0
+        trajs = [t for t, _ in items]
+        steps = [(t.traj_id, s) for t in trajs for s in t.steps]
+        truths = [(t.traj_id, truth) for t, truth in items if truth is not None]
+        with self._con() as con:
+            self._insert_arrow(con, "trajectories", {
+                "traj_id": [t.traj_id for t in trajs],
+                "run_id": [t.run_id for t in trajs],
+                "seq": [t.seq for t in trajs],
+                "task_id": [t.task_id for t in trajs],
+                "domain": [t.domain for t in trajs],
+                "trial": [t.trial for t in trajs],
+                "query": [t.query for t in trajs],
+                "final_answer": [t.final_answer for t in trajs],
+                "final_state": [t.final_state for t in trajs],
+                "num_steps": [t.num_steps for t in trajs],
+                "started_at": pa.array([t.started_at for t in trajs], pa.timestamp("us")),
+                "source_format": [t.source_format for t in trajs],
+                "meta": [_dumps(t.meta) for t in trajs],
+            })
+            if steps:
+                self._insert_arrow(con, "steps", {
+                    "traj_id": [tid for tid, _ in steps],
+                    "idx": pa.array([s.index for _, s in steps], pa.int32()),
+                    "thought": pa.array([s.thought for _, s in steps], pa.string()),
+                    "action": pa.array([s.action for _, s in steps], pa.string()),
+                    "observation": pa.array([s.observation for _, s in steps], pa.string()),
+                    "meta": pa.array([_dumps(s.meta) if s.meta else None for _, s in steps], pa.string()),
+                })
+            if truths:
+                self._insert_arrow(con, "truth", {
+                    "traj_id": [tid for tid, _ in truths],
+                    "success": pa.array([t.success for _, t in truths], pa.bool_()),
+                    "reward": pa.array([t.reward for _, t in truths], pa.float64()),
+                    "gold": pa.array([t.gold for _, t in truths], pa.string()),
+                    "source": pa.array([t.source for _, t in truths], pa.string()),
+                    "details": pa.array([_dumps(t.details) if t.details else None for _, t in truths], pa.string()),
+                })
+        return len(steps)
+
+    def get_trajectory(self, traj_id: str) -> Trajectory:
+        with self._con() as con:
+            row = _first(con.execute(f"SELECT {_TRAJ_COLS} FROM trajectories WHERE traj_id = ?", [traj_id]))
+            if row is None:
+                raise NotFoundError(f"no trajectory {traj_id}")
+            step_rows = con.execute("SELECT traj_id, idx, thought, action, observation, meta FROM steps "
+                                    "WHERE traj_id = ? ORDER BY idx", [traj_id]).fetchall()
+        return _trajectory(row, [_step(r) for r in step_rows])
+
+    def get_truth(self, traj_id: str) -> Truth | None:
+        with self._con() as con:
+            row = _first(con.execute("SELECT success, reward, gold, source, details FROM truth WHERE traj_id = ?",
+                              [traj_id]))
+        return None if row is None else _truth(row)
+
+    def iter_trajectories(self, *, page_size: int = 500, with_truth: bool = False
+                          ) -> Iterator[Trajectory | tuple[Trajectory, Truth | None]]:
+        """Every trajectory with its steps, in arrival order, a page at a time (keyset pagination on seq)."""
+        last_seq = -1
+        while True:
+            with self._con() as con:
+                rows = con.execute(f"SELECT {_TRAJ_COLS} FROM trajectories WHERE seq > ? ORDER BY seq LIMIT ?",
+                                   [last_seq, page_size]).fetchall()
+                if not rows:
+                    return
+                ids = pa.table({"traj_id": [r[0] for r in rows]})
+                con.register("_bankcore_ids", ids)
+                try:
+                    step_rows = con.execute(
+                        "SELECT s.traj_id, s.idx, s.thought, s.action, s.observation, s.meta FROM steps s "
+                        "SEMI JOIN _bankcore_ids i ON s.traj_id = i.traj_id ORDER BY s.traj_id, s.idx").fetchall()
+                    truth_rows = con.execute(
+                        "SELECT t.traj_id, success, reward, gold, source, details FROM truth t "
+                        "SEMI JOIN _bankcore_ids i ON t.traj_id = i.traj_id").fetchall() if with_truth else []
+                finally:
+                    con.unregister("_bankcore_ids")
+            by_traj: dict[str, list[Step]] = {}
+            for r in step_rows:
+                by_traj.setdefault(r[0], []).append(_step(r))
+            truths = {r[0]: _truth(r[1:]) for r in truth_rows}
+            for row in rows:
+                traj = _trajectory(row, by_traj.get(row[0], []))
+                yield (traj, truths.get(traj.traj_id)) if with_truth else traj
+            last_seq = rows[-1][2]
+
+    # ------------------------------------------------------------------ verdicts
+    def add_verdict(self, verdict: Verdict) -> Verdict:
+        with self._con() as con:
+            verdict.verdict_id = verdict.verdict_id or self._next_id(con, "verdicts", "verdict_id")
+            verdict.created_at = verdict.created_at or self.clock()
+            con.execute("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                verdict.verdict_id, verdict.traj_id, verdict.label, verdict.rationale, verdict.judge_id,
+                verdict.prompt_version, verdict.confidence, _dumps(verdict.signals), verdict.tokens_in,
+                verdict.tokens_out, verdict.created_at])
+        return verdict
+
+    def iter_verdicts(self) -> Iterator[Verdict]:
+        with self._con() as con:
+            rows = con.execute(f"SELECT {_VERDICT_COLS} FROM verdicts ORDER BY verdict_id").fetchall()
+        return (_verdict(r) for r in rows)
+
+    # ------------------------------------------------------------------ memory items, provenance, events
+    def add_item(self, item: MemoryItem) -> MemoryItem:
+        with self._con() as con:
+            item.item_id = item.item_id or self._next_id(con, "memory_items", "item_id")
+            item.created_at = item.created_at or self.clock()
+            item.updated_at = item.updated_at or item.created_at
+            con.execute(f"INSERT INTO memory_items ({_ITEM_COLS}) VALUES ({', '.join('?' * 19)})", [
+                item.item_id, item.title, item.description, item.content, item.source, item.status,
+                item.confidence, item.domain, _dumps(item.flags), item.extractor_id, item.prompt_version,
+                item.embedding, item.embedding_model, item.superseded_by, item.version, item.last_event_id,
+                item.created_at, item.updated_at, _dumps(item.meta)])
+        return item
+
+    def get_item(self, item_id: int) -> MemoryItem:
+        with self._con() as con:
+            row = _first(con.execute(f"SELECT {_ITEM_COLS} FROM memory_items WHERE item_id = ?", [item_id]))
+        if row is None:
+            raise NotFoundError(f"no memory item {item_id}")
+        return _item(row)
+
+    def get_items(self, item_ids: Iterable[int]) -> list[MemoryItem]:
+        """Items in the order asked for; unknown ids are skipped."""
+        ids = list(item_ids)
+        if not ids:
+            return []
+        with self._con() as con:
+            rows = con.execute(f"SELECT {_ITEM_COLS} FROM memory_items WHERE list_contains(?, item_id)",
+                               [ids]).fetchall()
+        by_id = {r[0]: _item(r) for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def update_item(self, item: MemoryItem) -> None:
+        """Write every mutable column of `item` (the caller records the matching event)."""
+        with self._con() as con:
+            con.execute(
+                "UPDATE memory_items SET title = ?, description = ?, content = ?, source = ?, status = ?, "
+                "confidence = ?, domain = ?, flags = ?, embedding = ?, embedding_model = ?, superseded_by = ?, "
+                "version = ?, last_event_id = ?, updated_at = ?, meta = ? WHERE item_id = ?",
+                [item.title, item.description, item.content, item.source, item.status, item.confidence,
+                 item.domain, _dumps(item.flags), item.embedding, item.embedding_model, item.superseded_by,
+                 item.version, item.last_event_id, item.updated_at, _dumps(item.meta), item.item_id])
+
+    def query_items(self, *, status: Iterable[str] | None = None, source: Iterable[str] | None = None,
+                    domain: str | None = None, flagged: bool | None = None, text: str | None = None,
+                    min_confidence: float | None = None, item_ids: Iterable[int] | None = None,
+                    limit: int | None = None, offset: int = 0, with_embedding: bool = False
+                    ) -> list[MemoryItem]:
+        where, params = _item_filter(status, source, domain, flagged, text, min_confidence, item_ids)
+        cols = _ITEM_COLS if with_embedding else _ITEM_COLS.replace("embedding,", "NULL AS embedding,", 1)
+        sql = f"SELECT {cols} FROM memory_items {where} ORDER BY item_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        with self._con() as con:
+            return [_item(r) for r in con.execute(sql, params).fetchall()]
+
+    def count_items(self, **filters) -> int:
+        where, params = _item_filter(**filters)
+        with self._con() as con:
+            return _first(con.execute(f"SELECT count(*) FROM memory_items {where}", params))[0]
+
+    def item_sources(self, item_id: int) -> list[ItemSource]:
+        with self._con() as con:
+            rows = con.execute("SELECT item_id, relation, traj_id, step_idxs, parent_item_id FROM item_sources "
+                               "WHERE item_id = ? ORDER BY relation, traj_id, parent_item_id", [item_id]).fetchall()
+        return [ItemSource(r[0], r[1], r[2], list(r[3] or []), r[4]) for r in rows]
+
+    def items_from_trajectories(self, traj_ids: Iterable[str]) -> dict[str, list[int]]:
+        """Item ids that rest on each trajectory (as evidence or contrast)."""
+        ids = list(traj_ids)
+        if not ids:
+            return {}
+        with self._con() as con:
+            rows = con.execute("SELECT traj_id, list(DISTINCT item_id ORDER BY item_id) FROM item_sources "
+                               "WHERE list_contains(?, traj_id) GROUP BY traj_id", [ids]).fetchall()
+        return {r[0]: list(r[1]) for r in rows}
+
+    def item_events(self, item_id: int) -> list[Event]:
+        with self._con() as con:
+            rows = con.execute(f"SELECT {_EVENT_COLS} FROM memory_events WHERE item_id = ? ORDER BY event_id",
+                               [item_id]).fetchall()
+        return [_event(r) for r in rows]
+
+    def last_event_id(self) -> int:
+        with self._con() as con:
+            return _first(con.execute("SELECT coalesce(max(event_id), 0) FROM memory_events"))[0]
+
+    def iter_items(self) -> Iterator[MemoryItem]:
+        with self._con() as con:
+            rows = con.execute(f"SELECT {_ITEM_COLS} FROM memory_items ORDER BY item_id").fetchall()
+        return (_item(r) for r in rows)
+
+    def add_item_source(self, source: ItemSource) -> None:
+        with self._con() as con:
+            con.execute("INSERT INTO item_sources VALUES (?, ?, ?, ?, ?)", [
+                source.item_id, source.relation, source.traj_id, source.step_idxs, source.parent_item_id])
+
+    def iter_item_sources(self) -> Iterator[ItemSource]:
+        with self._con() as con:
+            rows = con.execute("SELECT item_id, relation, traj_id, step_idxs, parent_item_id FROM item_sources "
+                               "ORDER BY item_id, relation, traj_id, parent_item_id").fetchall()
+        return (ItemSource(r[0], r[1], r[2], list(r[3] or []), r[4]) for r in rows)
+
+    def add_event(self, event: Event) -> Event:
+        with self._con() as con:
+            event.event_id = event.event_id or self._next_id(con, "memory_events", "event_id")
+            event.created_at = event.created_at or self.clock()
+            con.execute("INSERT INTO memory_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                event.event_id, event.item_id, event.kind, event.actor, event.reason, _dumps(event.before),
+                _dumps(event.after), _dumps(event.related), event.batch_id, event.created_at])
+        return event
+
+    def iter_events(self) -> Iterator[Event]:
+        with self._con() as con:
+            rows = con.execute(f"SELECT {_EVENT_COLS} FROM memory_events ORDER BY event_id").fetchall()
+        return (_event(r) for r in rows)
+
+    # ------------------------------------------------------------------ extractions, retrievals, llm calls
+    def add_extraction(self, extraction: Extraction) -> None:
+        with self._con() as con:
+            con.execute("INSERT INTO extractions VALUES (?, ?, ?, ?, ?, ?, ?)", [
+                extraction.traj_id, extraction.extractor_id, extraction.prompt_version, extraction.verdict_id,
+                extraction.label, extraction.n_items, extraction.created_at or self.clock()])
+
+    def iter_extractions(self) -> Iterator[Extraction]:
+        with self._con() as con:
+            rows = con.execute("SELECT * FROM extractions ORDER BY created_at, traj_id, extractor_id").fetchall()
+        return (Extraction(*r) for r in rows)
+
+    def add_retrievals(self, retrievals: list[Retrieval]) -> None:
+        if not retrievals:
+            return
+        with self._con() as con:
+            first = self._next_id(con, "retrievals", "retrieval_id")
+            now = self.clock()
+            for offset, r in enumerate(retrievals):
+                r.retrieval_id = r.retrieval_id or first + offset
+                r.created_at = r.created_at or now
+            con.executemany("INSERT INTO retrievals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                [r.retrieval_id, r.query, r.task_id, r.traj_id, r.run_id, r.item_id, r.rank, r.score, r.k,
+                 r.as_of_event, r.created_at] for r in retrievals])
+
+    def iter_retrievals(self) -> Iterator[Retrieval]:
+        with self._con() as con:
+            rows = con.execute(f"SELECT {_RETRIEVAL_COLS} FROM retrievals ORDER BY retrieval_id").fetchall()
+        return (_retrieval(r) for r in rows)
+
+    def add_llm_call(self, call: LLMCall) -> LLMCall:
+        with self._con() as con:
+            call.call_id = call.call_id or self._next_id(con, "llm_calls", "call_id")
+            call.created_at = call.created_at or self.clock()
+            con.execute("INSERT INTO llm_calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                call.call_id, call.purpose, call.model, call.base_url, call.prompt_hash, call.temperature,
+                _dumps(call.request), call.response, call.tokens_in, call.tokens_out, call.latency_ms,
+                call.error, call.traj_id, call.created_at])
+        return call
+
+    def iter_llm_calls(self) -> Iterator[LLMCall]:
+        with self._con() as con:
+            rows = con.execute(f"SELECT {_LLM_COLS} FROM llm_calls ORDER BY call_id").fetchall()
+        return (_llm_call(r) for r in rows)
+
+    # ------------------------------------------------------------------ bank settings
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        with self._con() as con:
+            row = _first(con.execute("SELECT value FROM bank_settings WHERE key = ?", [key]))
+        return default if row is None else json.loads(row[0])
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self._con() as con:
+            con.execute("INSERT OR REPLACE INTO bank_settings VALUES (?, ?)", [key, _dumps(value)])
+
+    def iter_settings(self) -> Iterator[tuple[str, Any]]:
+        with self._con() as con:
+            rows = con.execute("SELECT key, value FROM bank_settings ORDER BY key").fetchall()
+        return ((k, json.loads(v)) for k, v in rows)
+
+    # ------------------------------------------------------------------ statistics
+    def table_counts(self) -> dict[str, int]:
+        tables = ("runs", "trajectories", "steps", "truth", "verdicts", "memory_items", "item_sources",
+                  "memory_events", "retrievals", "llm_calls")
+        with self._con() as con:
+            sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
+            return dict(con.execute(sql).fetchall())
+
+    def item_counts(self) -> list[tuple[str, str, int]]:
+        """(source, status, count) for every combination present."""
+        with self._con() as con:
+            return con.execute("SELECT source, status, count(*) FROM memory_items GROUP BY ALL ORDER BY ALL"
+                               ).fetchall()
+
+    def run_outcomes(self) -> list[dict[str, Any]]:
+        """Per run and trial: trajectories, mean steps, success rate by truth and by current verdict."""
+        sql = f"""
+            WITH cur AS ({CURRENT_VERDICTS_SQL})
+            SELECT r.run_id, r.name, r.source_format, r.memory_mode, t.trial,
+                   count(*) AS trajectories,
+                   avg(t.num_steps) AS mean_steps,
+                   count(tr.success) AS with_truth,
+                   avg(CASE WHEN tr.success THEN 1.0 WHEN NOT tr.success THEN 0.0 END) AS truth_success_rate,
+                   avg(CASE WHEN tr.success THEN t.num_steps END) AS truth_mean_steps_success,
+                   avg(CASE WHEN NOT tr.success THEN t.num_steps END) AS truth_mean_steps_failure,
+                   count(cur.label) AS judged,
+                   avg(CASE WHEN cur.label = 'success' THEN 1.0 WHEN cur.label = 'failure' THEN 0.0 END)
+                       AS verdict_success_rate,
+                   avg(CASE WHEN cur.label = 'success' THEN t.num_steps END) AS verdict_mean_steps_success,
+                   avg(CASE WHEN cur.label = 'failure' THEN t.num_steps END) AS verdict_mean_steps_failure
+            FROM trajectories t
+            JOIN runs r USING (run_id)
+            LEFT JOIN truth tr USING (traj_id)
+            LEFT JOIN cur USING (traj_id)
+            GROUP BY GROUPING SETS ((r.run_id, r.name, r.source_format, r.memory_mode),
+                                    (r.run_id, r.name, r.source_format, r.memory_mode, t.trial))
+            ORDER BY r.run_id, t.trial NULLS FIRST
+        """
+        with self._con() as con:
+            cursor = con.execute(sql)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+# ---------------------------------------------------------------------- row → value mapping
+_RUN_COLS = ("run_id, name, source_format, source_path, agent_model, memory_mode, matts_mode, matts_k, env, "
+             "started_at, finished_at, meta")
+_TRAJ_COLS = ("traj_id, run_id, seq, task_id, domain, trial, query, final_answer, final_state, num_steps, "
+              "started_at, source_format, meta")
+_VERDICT_COLS = ("verdict_id, traj_id, label, rationale, judge_id, prompt_version, confidence, signals, "
+                 "tokens_in, tokens_out, created_at")
+_ITEM_COLS = ("item_id, title, description, content, source, status, confidence, domain, flags, extractor_id, "
+              "prompt_version, embedding, embedding_model, superseded_by, version, last_event_id, created_at, "
+              "updated_at, meta")
+_EVENT_COLS = "event_id, item_id, kind, actor, reason, before, after, related, batch_id, created_at"
+_RETRIEVAL_COLS = ("retrieval_id, query, task_id, traj_id, run_id, item_id, rank, score, k, as_of_event, "
+                   "created_at")
+_LLM_COLS = ("call_id, purpose, model, base_url, prompt_hash, temperature, request, response, tokens_in, "
+             "tokens_out, latency_ms, error, traj_id, created_at")
+
+
+def _item_filter(status=None, source=None, domain=None, flagged=None, text=None, min_confidence=None,
+                 item_ids=None) -> tuple[str, list]:
+    clauses, params = [], []
+    for column, values in (("status", status), ("source", source)):
+        if values is not None:
+            values = [values] if isinstance(values, str) else list(values)
+            clauses.append(f"list_contains(?, {column})")
+            params.append(values)
+    if domain is not None:
+        clauses.append("domain = ?")
+        params.append(domain)
+    if flagged is not None:
+        clauses.append("coalesce(json_array_length(flags), 0) " + ("> 0" if flagged else "= 0"))
+    if text:
+        clauses.append("(title ILIKE ? OR description ILIKE ? OR content ILIKE ?)")
+        params += [f"%{text}%"] * 3
+    if min_confidence is not None:
+        clauses.append("confidence >= ?")
+        params.append(min_confidence)
+    if item_ids is not None:
+        clauses.append("list_contains(?, item_id)")
+        params.append(list(item_ids))
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _run(r) -> Run:
+    return Run(run_id=r[0], name=r[1], source_format=r[2], source_path=r[3], agent_model=r[4], memory_mode=r[5],
+               matts_mode=r[6], matts_k=r[7], env=r[8], started_at=r[9], finished_at=r[10],
+               meta=_loads(r[11], {}))
+
+
+def _step(r) -> Step:
+    return Step(index=r[1], thought=r[2], action=r[3], observation=r[4], meta=_loads(r[5], {}))
+
+
+def _trajectory(r, steps: list[Step]) -> Trajectory:
+    return Trajectory(traj_id=r[0], run_id=r[1], seq=r[2], task_id=r[3], domain=r[4], trial=r[5], query=r[6],
+                      final_answer=r[7], final_state=r[8], started_at=r[10], source_format=r[11],
+                      meta=_loads(r[12], {}), steps=steps)
+
+
+def _truth(r) -> Truth:
+    return Truth(success=r[0], reward=r[1], gold=r[2], source=r[3], details=_loads(r[4], {}))
+
+
+def _verdict(r) -> Verdict:
+    return Verdict(verdict_id=r[0], traj_id=r[1], label=r[2], rationale=r[3] or "", judge_id=r[4],
+                   prompt_version=r[5], confidence=r[6], signals=_loads(r[7], {}), tokens_in=r[8],
+                   tokens_out=r[9], created_at=r[10])
+
+
+def _item(r) -> MemoryItem:
+    return MemoryItem(item_id=r[0], title=r[1], description=r[2], content=r[3], source=r[4], status=r[5],
+                      confidence=r[6], domain=r[7], flags=_loads(r[8], []), extractor_id=r[9],
+                      prompt_version=r[10], embedding=None if r[11] is None else list(r[11]),
+                      embedding_model=r[12], superseded_by=r[13], version=r[14], last_event_id=r[15],
+                      created_at=r[16], updated_at=r[17], meta=_loads(r[18], {}))
+
+
+def _event(r) -> Event:
+    return Event(event_id=r[0], item_id=r[1], kind=r[2], actor=r[3], reason=r[4], before=_loads(r[5]),
+                 after=_loads(r[6]), related=_loads(r[7], {}), batch_id=r[8], created_at=r[9])
+
+
+def _retrieval(r) -> Retrieval:
+    return Retrieval(retrieval_id=r[0], query=r[1], task_id=r[2], traj_id=r[3], run_id=r[4], item_id=r[5],
+                     rank=r[6], score=r[7], k=r[8], as_of_event=r[9], created_at=r[10])
+
+
+def _llm_call(r) -> LLMCall:
+    return LLMCall(call_id=r[0], purpose=r[1], model=r[2], base_url=r[3], prompt_hash=r[4], temperature=r[5],
+                   request=_loads(r[6], {}), response=r[7], tokens_in=r[8], tokens_out=r[9], latency_ms=r[10],
+                   error=r[11], traj_id=r[12], created_at=r[13])
