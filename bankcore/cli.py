@@ -112,6 +112,15 @@ def cmd_import_bank(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- judging and extraction commands (issue 3)
+
+# ---- retrieval commands (issue 4)
+
+# ---- consolidation and review commands (issue 5)
+
+# ---- agent runner commands (issue 7)
+
+
 @command("demo")
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import demo

@@ -517,6 +517,14 @@ class Store:
             rows = con.execute("SELECT key, value FROM bank_settings ORDER BY key").fetchall()
         return ((k, json.loads(v)) for k, v in rows)
 
+    # ------------------------------------------------------------------ judging and extraction (issue 3)
+
+    # ------------------------------------------------------------------ retrieval and vectors (issue 4)
+
+    # ------------------------------------------------------------------ consolidation, lineage, as-of (issue 5)
+
+    # ------------------------------------------------------------------ dashboard reads (issue 6)
+
     # ------------------------------------------------------------------ statistics
     def table_counts(self) -> dict[str, int]:
         tables = ("runs", "trajectories", "steps", "truth", "verdicts", "memory_items", "item_sources",
