@@ -11,7 +11,7 @@ from typing import Callable
 
 from . import importers
 from .errors import InputError, Where
-from .importers import BadRecord, ImportOptions, Record
+from .importers import BadRecord, ImportOptions, Record, RunHeader
 from .models import ImportReport, Run
 from .store import Store
 
@@ -38,6 +38,9 @@ def import_path(store: Store, path: Path, *, fmt: str = "auto", run_name: str | 
                 if on_bad:
                     on_bad(str(record.error))
                 continue
+            if isinstance(record, RunHeader):
+                writer.apply_header(record, explicit_name=run_name is not None)
+                continue
             report.read += 1
             writer.add(record)
             if on_record:
@@ -62,6 +65,15 @@ class _BatchWriter:
         self.store, self.report, self.run, self.scope = store, report, run, scope
         self.pending: dict[str, Record] = {}
         self.seq: int | None = None
+
+    def apply_header(self, header: RunHeader, *, explicit_name: bool) -> None:
+        for name in ("agent_model", "memory_mode", "matts_mode", "matts_k", "env", "started_at"):
+            value = getattr(header, name)
+            if value is not None:
+                setattr(self.run, name, value)
+        if header.name and not explicit_name:
+            self.run.name = header.name
+        self.run.meta.update(header.meta)
 
     def add(self, record: Record) -> None:
         traj = record.trajectory

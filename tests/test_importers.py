@@ -169,3 +169,23 @@ def test_mini_swe_agent_without_results_has_no_truth(bank):
     bank.import_path(FIXTURES / "mini-swe" / "run1" / "psf__requests-2317" / "psf__requests-2317.traj.json")
     (traj, truth), = bank.store.iter_trajectories(with_truth=True)
     assert traj.task_id == "psf__requests-2317" and truth is None
+
+
+def test_native_run_header_describes_the_run(bank, tmp_path):
+    path = tmp_path / "week2.jsonl"
+    path.write_text(
+        json.dumps({"type": "run", "name": "week 2, memory on", "agent_model": "gemini-2.5-flash",
+                    "memory_mode": "reasoningbank", "started_at": "2026-09-08T09:00:00Z", "meta": {"week": 2}}) + "\n"
+        + json.dumps({"query": "q1", "steps": []}) + "\n")
+    bank.import_path(path)
+    run, = bank.store.list_runs()
+    assert (run.name, run.agent_model, run.memory_mode, run.meta) == (
+        "week 2, memory on", "gemini-2.5-flash", "reasoningbank", {"week": 2})
+    assert run.started_at.isoformat() == "2026-09-08T09:00:00"
+
+
+def test_native_run_header_must_come_first(bank, tmp_path, cli):
+    path = tmp_path / "late.jsonl"
+    path.write_text(json.dumps({"query": "q1", "steps": []}) + "\n" + json.dumps({"type": "run", "name": "x"}) + "\n")
+    result = cli("import", path, "--db", bank.path)
+    assert result.code == 1 and f"{path}:2: field 'type': a run header must be the first line" in result.err

@@ -9,13 +9,13 @@ from typing import Iterator
 
 from ..errors import InputError, Where
 from . import mini_swe, native, openai_chat, reflexion, tau_bench
-from .base import BadRecord, ImportOptions, Record, ensure_text, iter_json_array, read_head
+from .base import BadRecord, ImportOptions, Record, RunHeader, ensure_text, iter_json_array, read_head
 
 FORMATS: dict[str, ModuleType] = {
     m.NAME: m for m in (native, openai_chat, tau_bench, reflexion, mini_swe)
 }
 
-__all__ = ["FORMATS", "BadRecord", "ImportOptions", "Record", "detect", "read"]
+__all__ = ["FORMATS", "BadRecord", "ImportOptions", "Record", "RunHeader", "detect", "read"]
 
 
 def detect(path: Path) -> str:
@@ -65,7 +65,7 @@ def _first_object(path: Path, stripped: str):
     return None
 
 
-def read(path: Path, fmt: str, options: ImportOptions) -> Iterator[Record | BadRecord]:
+def read(path: Path, fmt: str, options: ImportOptions) -> Iterator[Record | RunHeader | BadRecord]:
     if fmt not in FORMATS:
         raise InputError(Where(str(path)), f"unknown format {fmt!r} (choose from auto, {', '.join(FORMATS)})")
     if not path.exists():

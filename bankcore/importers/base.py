@@ -28,6 +28,20 @@ class Record:
 
 
 @dataclass
+class RunHeader:
+    """Run-level facts a file may state once, before its first trajectory (native format)."""
+
+    name: str | None = None
+    agent_model: str | None = None
+    memory_mode: str | None = None
+    matts_mode: str | None = None
+    matts_k: int | None = None
+    env: str | None = None
+    started_at: Any = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class BadRecord:
     error: InputError
 

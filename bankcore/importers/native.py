@@ -9,26 +9,50 @@ from typing import Any, Iterator
 
 from ..errors import InputError, Where
 from ..models import Step, Trajectory, Truth
-from .base import BadRecord, ImportOptions, Record, iter_jsonl, need
+from .base import BadRecord, ImportOptions, Record, RunHeader, iter_jsonl, need
 
 NAME = "native"
 STEP_FIELDS = ("thought", "action", "observation")
 
 
 def sniff(path: Path, first: Any) -> bool:
+    if isinstance(first, dict) and first.get("type") == "run":
+        return True
     return isinstance(first, dict) and "steps" in first and "query" in first
 
 
-def read(path: Path, options: ImportOptions) -> Iterator[Record | BadRecord]:
+def read(path: Path, options: ImportOptions) -> Iterator[Record | RunHeader | BadRecord]:
+    first = True
     for parsed in iter_jsonl(path, options.max_record_bytes):
         if isinstance(parsed, BadRecord):
             yield parsed
+            first = False
             continue
         where, obj = parsed
         try:
-            yield parse_record(obj, where, source_format=NAME, default_domain=options.domain)
+            if isinstance(obj, dict) and obj.get("type") == "run":
+                if not first:
+                    raise InputError(where.at("type"), "a run header must be the first line")
+                yield parse_run_header(obj, where)
+            else:
+                yield parse_record(obj, where, source_format=NAME, default_domain=options.domain)
         except InputError as exc:
             yield BadRecord(exc)
+        first = False
+
+
+def parse_run_header(obj: dict, where: Where) -> RunHeader:
+    """Optional first line ``{"type": "run", "name", "agent_model", "memory_mode", "matts_mode", "matts_k", "env",
+    "started_at", "meta"}`` describing the run the file's trajectories form."""
+    known = {"type", "name", "agent_model", "memory_mode", "matts_mode", "matts_k", "env", "started_at", "meta"}
+    unknown = sorted(set(obj) - known)
+    if unknown:
+        raise InputError(where.at(unknown[0]), "unknown run header field")
+    text = {k: need(obj, k, where, str, optional=True)
+            for k in ("name", "agent_model", "memory_mode", "matts_mode", "env")}
+    return RunHeader(**text, matts_k=need(obj, "matts_k", where, int, optional=True),
+                     started_at=parse_time(need(obj, "started_at", where, str, optional=True), where.at("started_at")),
+                     meta=need(obj, "meta", where, dict, optional=True) or {})
 
 
 def parse_record(obj: Any, where: Where, *, source_format: str, default_domain: str | None = None) -> Record:
