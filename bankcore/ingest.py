@@ -12,7 +12,7 @@ from typing import Callable
 from . import importers
 from .errors import InputError, Where
 from .importers import BadRecord, ImportOptions, Record, RunHeader
-from .models import ImportReport, Run
+from .models import ImportReport, Run, Trajectory, Truth
 from .store import Store
 
 BATCH = 1000
@@ -49,6 +49,23 @@ def import_path(store: Store, path: Path, *, fmt: str = "auto", run_name: str | 
         if report.read == 0 and not report.bad:
             raise InputError(Where(str(path)), f"no trajectories found (read as {fmt})")
     return report
+
+
+def add_trajectory(store: Store, trajectory: Trajectory, truth: Truth | None = None, *, run_name: str = "live",
+                   agent_model: str | None = None, memory_mode: str | None = None) -> tuple[str, bool]:
+    """Store one finished trajectory as part of the live run `run_name` (created on first use).
+
+    Same identity as an import — the content hash, scoped by the run's name — so recording the same attempt twice
+    stores it once. Returns (trajectory id, whether it was new).
+    """
+    report = ImportReport(path=f"live:{run_name}", format=trajectory.source_format)
+    with store.transaction():
+        run = store.find_run(run_name) or Run(name=run_name, source_format="live", started_at=store.clock(),
+                                               agent_model=agent_model, memory_mode=memory_mode)
+        writer = _BatchWriter(store, report, run, scope=f"live:{run_name}")
+        writer.add(Record(trajectory, truth))
+        writer.flush()
+    return trajectory.traj_id, report.added == 1
 
 
 def _run_for(path: Path, fmt: str, run_name: str | None, store: Store) -> Run:
@@ -100,7 +117,8 @@ class _BatchWriter:
             return
         if self.run.run_id is None:
             self.store.add_run(self.run)
-            self.report.run_id = self.run.run_id
+        self.report.run_id = self.run.run_id
+        if self.seq is None:
             self.seq = self.store.next_seq()
         for record in fresh:
             record.trajectory.run_id = self.run.run_id

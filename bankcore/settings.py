@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_DB = Path("data") / "bank.duckdb"
+DEFAULT_MIN_SIMILARITY = 0.35  # placeholder until measured
 
 
 def _env(*names: str) -> str | None:
@@ -29,6 +30,9 @@ class Settings:
     llm_max_retries: int = 4
     lock_timeout_s: float = 30.0
     actor: str = "cli"
+    # Retrieval returns nothing below this cosine (query vs item text, all-MiniLM-L6-v2). Measured on the shared
+    # data by bench/min_similarity.py: see DEFAULT_MIN_SIMILARITY.
+    min_similarity: float = DEFAULT_MIN_SIMILARITY
 
     @classmethod
     def load(cls, **overrides) -> "Settings":
@@ -39,6 +43,7 @@ class Settings:
             llm_model=_env("BANKCORE_MODEL"),
             lock_timeout_s=float(_env("BANKCORE_LOCK_TIMEOUT") or 30.0),
             actor=_env("BANKCORE_ACTOR") or "cli",
+            min_similarity=float(_env("BANKCORE_MIN_SIMILARITY") or DEFAULT_MIN_SIMILARITY),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "db_path" in given:
