@@ -24,7 +24,7 @@ from .models import Hit, MemoryItem, Retrieval
 from .ranking import HybridWeights, Ranked, Scored
 from .reembed import reembed
 from .store import Store
-from .vectors import RETRIEVABLE, VectorCache
+from .vectors import GONE, RETRIEVABLE, VectorCache
 
 MAX_K = 50
 AUTO_EMBED_LIMIT = 256  # retrieval embeds up to this many vector-less items itself (~2 s); more need `reembed`
@@ -226,7 +226,7 @@ class Retriever:
                      ) -> tuple[float | None, float | None]:
         """(cosine, ranking score) as the ranking computes them, in float32 — also for items it excluded."""
         row = self.cache.row_of(item.item_id)
-        if row is not None:
+        if row is not None and self.cache.state[row] != GONE:  # a gone row may hold a stale vector
             cosine = scored.cosine[row]
             bonus = self._hybrid_bonus()[row] if query.ranking == "hybrid" else np.float32(0)
         elif item.embedding is not None and item.embedding_model == self.embedder.model_id \
