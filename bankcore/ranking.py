@@ -39,11 +39,15 @@ class HybridWeights:
 
 @dataclass(frozen=True)
 class Scored:
-    """Every candidate's cosine and ranking score for one query; a score of −inf means "may not be retrieved"."""
+    """Every candidate's ranking score for one query. A candidate is eligible when its score is finite and at
+    least `floor` (the minimum similarity, when the score is the cosine itself; −inf otherwise)."""
 
     item_ids: np.ndarray  # int64, one per candidate
-    cosine: np.ndarray  # float32
     score: np.ndarray  # float32, −inf where ineligible
+    floor: float = -np.inf
+
+    def eligible(self, value) -> bool:
+        return value > -np.inf and value >= self.floor
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,6 @@ class Ranked:
     row: int
     item_id: int
     score: float
-    cosine: float
 
 
 def hybrid_bonus(confidence: np.ndarray, usefulness: np.ndarray, weights: HybridWeights = HybridWeights()
@@ -71,18 +74,26 @@ def score(query: np.ndarray, vectors: np.ndarray, item_ids: np.ndarray, *, bonus
     `vectors` are L2-normalised rows (so a dot product is the cosine) and `query` a normalised vector. `eligible` is
     a boolean mask and `blocked` an array of row indices; both remove candidates (blocked is cheaper when few are
     removed). `bonus` turns cosine into the hybrid score. Candidates below `min_similarity` cosine are removed.
+
+    The cosine ranking works in place on the product's own array and applies the minimum as a floor at selection
+    time, so the default path costs one pass over the matrix like a bare `X @ q`; the hybrid ranking needs the
+    cosine and the score apart, and masks.
     """
     cosine = vectors @ np.asarray(query, dtype=vectors.dtype)
-    result = cosine if bonus is None else cosine + bonus
-    if result is cosine and (eligible is not None or blocked is not None or min_similarity is not None):
-        result = result.copy()
+    floor = np.float32(-np.inf)
+    if bonus is None:
+        result = cosine
+        if min_similarity is not None:
+            floor = np.float32(min_similarity)
+    else:
+        result = cosine + bonus
+        if min_similarity is not None:
+            np.copyto(result, np.float32(-np.inf), where=below(cosine, min_similarity))
     if blocked is not None and len(blocked):
         result[blocked] = -np.inf
     if eligible is not None:
         np.copyto(result, np.float32(-np.inf), where=~eligible)
-    if min_similarity is not None:
-        np.copyto(result, np.float32(-np.inf), where=below(cosine, min_similarity))
-    return Scored(item_ids=item_ids, cosine=cosine, score=result)
+    return Scored(item_ids=item_ids, score=result, floor=float(floor))
 
 
 def top(scored: Scored, k: int) -> list[Ranked]:
@@ -102,8 +113,7 @@ def top(scored: Scored, k: int) -> list[Ranked]:
     else:
         rows = np.arange(n)
     rows = rows[np.lexsort((scored.item_ids[rows], -s[rows]))][:k]
-    return [Ranked(int(r), int(scored.item_ids[r]), float(s[r]), float(scored.cosine[r]))
-            for r in rows if s[r] > -np.inf]
+    return [Ranked(int(r), int(scored.item_ids[r]), float(s[r])) for r in rows if scored.eligible(s[r])]
 
 
 def below(cosine, min_similarity: float):
@@ -114,6 +124,8 @@ def below(cosine, min_similarity: float):
 def ahead(scored: Scored, score: float, item_id: int) -> int:
     """How many eligible candidates `top` orders before an item with this score and id (eligible or not)."""
     value = np.float32(score)
+    if value < scored.floor:  # only candidates at or above the floor are eligible
+        return int(np.count_nonzero(scored.score >= np.float32(scored.floor)))
     ties = scored.score == value
     return int(np.count_nonzero(scored.score > value)) + int(np.count_nonzero(scored.item_ids[ties] < item_id))
 
@@ -121,7 +133,7 @@ def ahead(scored: Scored, score: float, item_id: int) -> int:
 def place(scored: Scored, row: int) -> int | None:
     """1-based position of candidate `row` in the full order `top` uses, or None if it is not eligible."""
     value = scored.score[row]
-    return None if value == -np.inf else ahead(scored, value, int(scored.item_ids[row])) + 1
+    return ahead(scored, value, int(scored.item_ids[row])) + 1 if scored.eligible(value) else None
 
 
 def rank(query: np.ndarray, vectors: np.ndarray, item_ids: np.ndarray, k: int, **options) -> list[Ranked]:

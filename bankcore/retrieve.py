@@ -102,7 +102,7 @@ class Retriever:
             self._refresh()
             ranked = ranking.top(self._score(vector, query), query.k)
             items = {i.item_id: i for i in self.store.query_items(item_ids=[r.item_id for r in ranked])}
-            hits = [self._hit(items[r.item_id], r, place) for place, r in enumerate(ranked, 1)]
+            hits = [self._hit(items[r.item_id], r, place, query.ranking) for place, r in enumerate(ranked, 1)]
             if log and (query.task_id is not None or traj_id is not None) and hits:
                 self.store.add_retrievals([
                     Retrieval(query=query.text, item_id=h.item.item_id, rank=h.rank, score=h.score, k=query.k,
@@ -169,25 +169,27 @@ class Retriever:
             self._bonus_key = key
         return self._bonus
 
-    def _hit(self, item: MemoryItem, r: Ranked, place: int) -> Hit:
-        signals = {"cosine": r.cosine}
-        if r.score != r.cosine:
-            signals["bonus"] = r.score - r.cosine
-            signals["usefulness"] = self._usefulness.get(item.item_id, 0.0)
+    def _hit(self, item: MemoryItem, r: Ranked, place: int, ranking_name: str) -> Hit:
+        signals = {"cosine": r.score}
+        if ranking_name == "hybrid":
+            bonus = float(self._bonus[r.row])
+            signals.update(cosine=r.score - bonus, bonus=bonus, usefulness=self._usefulness.get(item.item_id, 0.0))
         if item.confidence is not None:
             signals["confidence"] = float(item.confidence)
         return Hit(item=item, score=r.score, rank=place, signals=signals)
 
     def _explain(self, item: MemoryItem, query: Query, vector: np.ndarray, scored: Scored) -> Explanation:
         reasons = self._exclusions(item, query)
-        cosine, score = self._item_scores(item, query, vector, scored)
-        if cosine is not None and ranking.below(cosine, query.min_similarity):
+        row = self.cache.row_of(item.item_id)
+        if row is not None and self.cache.state[row] == GONE:
+            row = None  # a gone row may hold a stale vector
+        cosine, score, ranked_as_is = self._item_scores(item, row, query, vector, scored)
+        if cosine is not None and not ranked_as_is and ranking.below(cosine, query.min_similarity):
             reasons.append(("below_min_similarity", f"its cosine {cosine:.3f} is below the minimum similarity "
                                                     f"{query.min_similarity:.2f}"))
-        row = self.cache.row_of(item.item_id)
         rank = ranking.place(scored, row) if row is not None else None
         ahead = ranking.ahead(scored, score, item.item_id) if score is not None \
-            else int(np.count_nonzero(scored.score > -np.inf))
+            else ranking.ahead(scored, -np.inf, item.item_id)
         if rank is not None and rank > query.k:
             reasons.append(("outranked", f"{ahead} eligible item(s) rank above it and k={query.k}"))
         retrieved = rank is not None and rank <= query.k
@@ -222,24 +224,32 @@ class Retriever:
             out.append(("source", f"its source is {item.source!r}, the query asked for {' or '.join(sources)}"))
         return out
 
-    def _item_scores(self, item: MemoryItem, query: Query, vector: np.ndarray, scored: Scored
-                     ) -> tuple[float | None, float | None]:
-        """(cosine, ranking score) as the ranking computes them, in float32 — also for items it excluded."""
-        row = self.cache.row_of(item.item_id)
-        if row is not None and self.cache.state[row] != GONE:  # a gone row may hold a stale vector
-            cosine = scored.cosine[row]
-            bonus = self._hybrid_bonus()[row] if query.ranking == "hybrid" else np.float32(0)
+    def _item_scores(self, item: MemoryItem, row: int | None, query: Query, vector: np.ndarray, scored: Scored
+                     ) -> tuple[float | None, float | None, bool]:
+        """(cosine, ranking score, whether the ranking scored it as it is) — also for an item the query excludes.
+
+        An item the ranking kept (a finite score in `scored`, floor aside) is reported with exactly that score, so
+        explain and retrieve agree to the last bit; an excluded one is scored the same way on its own.
+        """
+        hybrid = query.ranking == "hybrid"
+        if row is not None and scored.score[row] > -np.inf:
+            value = scored.score[row]
+            cosine = value - self._bonus[row] if hybrid else value
+            return float(cosine), float(value), hybrid or scored.eligible(value)
+        if row is not None:
+            cosine = np.float32(self.cache.vectors[row] @ vector)
+            bonus = self._hybrid_bonus()[row] if hybrid else None
         elif item.embedding is not None and item.embedding_model == self.embedder.model_id \
                 and len(item.embedding) == self.embedder.dim:
-            cosine = np.float32(np.dot(np.asarray(item.embedding, np.float32), vector))
-            bonus = np.float32(0)
-            if query.ranking == "hybrid":
+            cosine = np.float32(np.asarray(item.embedding, np.float32) @ vector)
+            bonus = None
+            if hybrid:
                 self._hybrid_bonus()
                 bonus = ranking.hybrid_bonus(np.array([np.nan if item.confidence is None else item.confidence]),
                                              np.array([self._usefulness.get(item.item_id, 0.0)]), self.weights)[0]
         else:
-            return None, None
-        return float(cosine), float(np.float32(cosine + bonus) if query.ranking == "hybrid" else cosine)
+            return None, None, False
+        return float(cosine), float(cosine if bonus is None else np.float32(cosine + bonus)), False
 
     def _tasks_of(self, item_id: int) -> set[str]:
         _, codes, tasks = self.store.item_task_pairs([item_id])

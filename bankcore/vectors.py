@@ -135,14 +135,33 @@ class VectorCache:
         state = _state_codes(rows)
         domain = _recode(rows.domain, rows.domains, self.domain_codes)
         source = _recode(rows.source, rows.sources, self.source_codes)
+        self._grow_row_index(int(rows.item_ids.max()) if len(rows.item_ids) else 0)
+        if full:
+            self._adopt(rows, state, domain, source)
+        else:
+            self._patch(rows, state, domain, source)
+        self._add_tasks(None if full else rows.item_ids[rows.usable])
+        if np.count_nonzero(self.state == GONE) > max(1024, self.n // 10):
+            self._compact()
+        self._blocked.clear()
+        self.generation += 1
+
+    def _adopt(self, rows: VectorRows, state, domain, source) -> None:
+        """A full load holds only usable items, in arrays already the right shape: take them without a copy."""
+        assert rows.usable.all()
+        self._vectors, self._ids, self._state = rows.vectors, rows.item_ids, state
+        self._domain, self._source, self._confidence = domain, source, rows.confidence
+        self.n = len(rows.item_ids)
+        self._row_of[self._ids] = np.arange(self.n)
+
+    def _patch(self, rows: VectorRows, state, domain, source) -> None:
+        """Changed items: update their rows in place (marking the unusable ones gone), append the new ones."""
         usable_rows = np.flatnonzero(rows.usable)
         vector_of = np.full(len(rows.item_ids), -1, np.int64)
         vector_of[usable_rows] = np.arange(len(usable_rows))
-
-        self._grow_row_index(int(rows.item_ids.max()) if len(rows.item_ids) else 0)
         existing = self._row_of[rows.item_ids]
         here = existing >= 0
-        if here.any():  # changed items that have a row: update in place (or mark gone)
+        if here.any():
             at = existing[here]
             self._state[at] = state[here]
             self._domain[at], self._source[at] = domain[here], source[here]
@@ -160,11 +179,6 @@ class VectorCache:
             self._confidence[at] = rows.confidence[new]
             self._row_of[rows.item_ids[new]] = at
             self.n += count
-        self._add_tasks(None if full else rows.item_ids[rows.usable])
-        if np.count_nonzero(self.state == GONE) > max(1024, self.n // 10):
-            self._compact()
-        self._blocked.clear()
-        self.generation += 1
 
     def _add_tasks(self, item_ids: np.ndarray | None) -> None:
         """Index the tasks of `item_ids` (all retrievable items when None). Provenance never changes after an
@@ -183,11 +197,12 @@ class VectorCache:
             self.task_items[task] = group if known is None else np.union1d(known, group)
 
     def _reserve(self, rows: int) -> None:
-        """Grow the row arrays geometrically so that appends stay amortised O(1)."""
+        """Grow the row arrays geometrically (by 1/8: at a million items each step is 190 MB, not 750) so that
+        appends stay amortised O(1)."""
         capacity = len(self._ids)
         if rows <= capacity:
             return
-        capacity = max(rows, int(capacity * 1.5), 1024)
+        capacity = max(rows, capacity + capacity // 8 + 1024)
         for name in ("_vectors", "_ids", "_state", "_domain", "_source", "_confidence"):
             old = getattr(self, name)
             grown = np.empty((capacity, *old.shape[1:]), old.dtype)
