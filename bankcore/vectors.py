@@ -26,6 +26,8 @@ _STATE = {"approved": APPROVED, "pending": PENDING}
 class VectorCache:
     """One bank's retrievable vectors and their metadata. Not thread-safe: callers serialise `refresh`."""
 
+    compact_at = 1024  # gone rows tolerated before compacting (or a tenth of the rows, if more)
+
     def __init__(self, store: Store, model_id: str, dim: int):
         self.store, self.model_id, self.dim = store, model_id, dim
         self.signature: tuple[int, ...] | None = None
@@ -141,7 +143,7 @@ class VectorCache:
         else:
             self._patch(rows, state, domain, source)
         self._add_tasks(None if full else rows.item_ids[rows.usable])
-        if np.count_nonzero(self.state == GONE) > max(1024, self.n // 10):
+        if np.count_nonzero(self.state == GONE) > max(self.compact_at, self.n // 10):
             self._compact()
         self._blocked.clear()
         self.generation += 1
