@@ -9,10 +9,11 @@ The tools are thin: parsing reuses the importers (same validation, same error lo
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .bank import Bank
-from .errors import Where
+from .errors import BankcoreError, Where
 from .importers import ImportOptions, native, openai_chat
 from .injection import memory_block
 
@@ -30,6 +31,7 @@ def build_server(bank: Bank):
     server = MCPServer(name="bankcore", instructions=INSTRUCTIONS)
 
     @server.tool()
+    @_user_errors
     def retrieve_memory(query: str, k: int = 1, task_id: str | None = None, domain: str | None = None,
                         include_pending: bool = False) -> dict[str, Any]:
         """Memory items most relevant to a task, and the block to append to the system prompt ("" if none).
@@ -48,6 +50,7 @@ def build_server(bank: Bank):
         }
 
     @server.tool()
+    @_user_errors
     def record_trajectory(query: str | None = None, messages: list[dict[str, Any]] | None = None,
                           steps: list[dict[str, Any]] | None = None, task_id: str | None = None,
                           domain: str | None = None, final_answer: str | None = None,
@@ -71,6 +74,19 @@ def build_server(bank: Bank):
         }
 
     return server
+
+
+def _user_errors(tool):
+    """Errors the caller caused (bad arguments, bad trajectory, busy bank) reach the agent as a one-line tool error;
+    anything else is a crash, which the MCP server logs and reports without its text."""
+    @functools.wraps(tool)
+    def wrapper(*args, **kwargs):
+        from mcp.server.mcpserver.exceptions import ToolError
+        try:
+            return tool(*args, **kwargs)
+        except (BankcoreError, ValueError) as exc:
+            raise ToolError(str(exc)) from exc
+    return wrapper
 
 
 def _parse(*, query, messages, steps, task_id, domain, final_answer, final_state, success, reward):

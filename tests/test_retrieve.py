@@ -352,3 +352,20 @@ def test_cli_reembed(bank, cli, db):
     assert "would embed: 1 from none" in cli("reembed", "--db", db, "--dry-run").out
     assert "embedded 1 item(s)" in cli("reembed", "--db", db).out
     assert "nothing to re-embed" in cli("reembed", "--db", db, "--dry-run").out
+
+
+def test_record_stores_the_trajectory_and_links_the_retrievals_made_for_its_task(seeded):
+    """The storing half of record (judging and extraction are issue 3's `learn_trajectories`)."""
+    bank, ids = seeded
+    shown = bank.retrieve(CANCEL_QUERY, k=2, task_id="live-7", min_similarity=-1)
+    bank.retrieve("another task's query", task_id="live-8", min_similarity=-1)
+    recorded = bank.record(trajectory("live-7", CANCEL_QUERY), Truth(success=True), learn=False)
+    assert recorded.added and recorded.linked_retrievals == len(shown) == 2 and recorded.items == []
+    by_task = {}
+    for r in bank.store.iter_retrievals():
+        by_task.setdefault(r.task_id, set()).add(r.traj_id)
+    assert by_task == {"live-7": {recorded.traj_id}, "live-8": {None}}
+    again = bank.record(trajectory("live-7", CANCEL_QUERY), Truth(success=True), learn=False)
+    assert (again.traj_id, again.added, again.linked_retrievals) == (recorded.traj_id, False, 0)
+    assert bank.truth(recorded.traj_id).success is True
+    assert bank.usefulness(ids["cancel"]).n_with == 1
