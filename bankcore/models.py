@@ -280,15 +280,15 @@ def to_dict(value: Any) -> dict[str, Any]:
 
 @dataclass
 class VectorRows:
-    """Items as the retrieval cache needs them: parallel arrays, one row per item (issue 4).
+    """Items as the retrieval cache indexes them: parallel arrays, one row per item, in item id order (issue 4).
 
-    `vectors` holds a row only for items with `usable` set (retrievable status, the asked-for embedding model and
-    dimension); string columns come as integer codes into their lookup lists (−1 for null).
+    `usable`: retrievable status and a vector of the asked-for embedding model and dimension. String columns come
+    as integer codes into their lookup lists (−1 for null).
     """
 
     item_ids: Any  # np.ndarray int64
     usable: Any  # np.ndarray bool
-    vectors: Any  # np.ndarray float32, (usable.sum(), dim)
+    last_event: Any  # np.ndarray float64 (NaN when none): the snapshot check compares it
     status: Any  # np.ndarray int32 codes into `statuses`
     statuses: list[str]
     domain: Any  # np.ndarray int32 codes into `domains`

@@ -13,6 +13,7 @@ import re
 import threading
 import time
 import uuid
+import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -557,44 +558,85 @@ class Store:
                 "(SELECT count(*) FROM retrievals WHERE traj_id IS NOT NULL), "
                 "(SELECT coalesce(max(verdict_id), 0) FROM verdicts), (SELECT count(*) FROM truth)")))
 
-    def load_vector_rows(self, model_id: str, dim: int, *, changed_since: int | None = None,
-                         batch_rows: int = 1 << 16) -> VectorRows:
-        """Items for the retrieval cache, streamed through Arrow into preallocated arrays (no per-row Python).
+    def vector_rows(self, model_id: str, dim: int, *, changed_since: int | None = None) -> VectorRows:
+        """Items as the retrieval cache indexes them (ids, status, domain, source, confidence, last event), in item
+        id order, through Arrow with no per-row Python; their vectors come from `item_vectors`.
 
-        With `changed_since`, every item whose last event is newer, usable or not (so the cache can drop rows
-        that stopped being retrievable); without it, only usable items: retrievable status and a `dim`-long
-        vector from `model_id`. Vectors are cast to FLOAT[dim] so Arrow hands them over as one flat buffer.
+        With `changed_since`, every item whose last event is newer, usable or not (so the cache can drop rows that
+        stopped being retrievable); without it, only usable items: retrievable status and a `dim`-long vector from
+        `model_id`.
         """
         usable = (f"coalesce(status IN ('approved', 'pending') AND embedding_model = $1 "
                   f"AND len(embedding) = {int(dim)}, false)")
-        rows = f"SELECT *, {usable} AS usable FROM memory_items"
         where = "WHERE usable" if changed_since is None else "WHERE last_event_id > $2"
         params = [model_id] if changed_since is None else [model_id, changed_since]
-        with self.transaction(), self._con() as con:
-            n, n_usable = _first(con.execute(
-                f"SELECT count(*), count(*) FILTER (usable) FROM ({rows}) {where}", params))
-            out = VectorRows(item_ids=np.empty(n, np.int64), usable=np.empty(n, bool),
-                             vectors=np.empty((n_usable, dim), np.float32), status=np.empty(n, np.int32),
-                             statuses=[], domain=np.empty(n, np.int32), domains=[],
-                             source=np.empty(n, np.int32), sources=[], confidence=np.empty(n, np.float32))
-            lookups: dict[str, dict[str, int]] = {"status": {}, "domain": {}, "source": {}}
-            at = vat = 0
-            reader = con.sql(f"SELECT item_id, usable, status, domain, source, confidence, "
-                             f"(CASE WHEN usable THEN embedding END)::FLOAT[{int(dim)}] AS embedding "
-                             f"FROM ({rows}) {where}", params=params).to_arrow_reader(batch_rows)
-            for batch in reader:
-                m = batch.num_rows
-                usable_col = batch.column("usable").to_numpy(zero_copy_only=False)
-                out.item_ids[at:at + m] = batch.column("item_id").to_numpy(zero_copy_only=False)
-                out.usable[at:at + m] = usable_col
-                for name in ("status", "domain", "source"):
-                    getattr(out, name)[at:at + m] = self._codes(batch.column(name), lookups[name])
-                out.confidence[at:at + m] = batch.column("confidence").to_numpy(zero_copy_only=False)
-                k = int(usable_col.sum())
-                out.vectors[vat:vat + k] = batch.column("embedding").flatten().to_numpy().reshape(k, dim)
-                at, vat = at + m, vat + k
-        out.statuses, out.domains, out.sources = (list(lookups[n]) for n in ("status", "domain", "source"))
+        with self._con() as con:
+            table = con.sql(f"SELECT item_id, usable, status, domain, source, confidence, last_event_id FROM "
+                            f"(SELECT *, {usable} AS usable FROM memory_items) {where} ORDER BY item_id",
+                            params=params).to_arrow_table()
+        lookups: dict[str, dict[str, int]] = {"status": {}, "domain": {}, "source": {}}
+        codes = {name: self._codes(table.column(name), lookups[name]) for name in lookups}
+        return VectorRows(
+            item_ids=table.column("item_id").to_numpy().astype(np.int64),
+            usable=table.column("usable").to_numpy(zero_copy_only=False).astype(bool),
+            last_event=table.column("last_event_id").to_numpy(zero_copy_only=False).astype(np.float64),
+            status=codes["status"], statuses=list(lookups["status"]), domain=codes["domain"],
+            domains=list(lookups["domain"]), source=codes["source"], sources=list(lookups["source"]),
+            confidence=table.column("confidence").to_numpy(zero_copy_only=False).astype(np.float32))
+
+    def item_vectors(self, item_ids: np.ndarray, dim: int, *, batch_rows: int = 1 << 16) -> np.ndarray:
+        """The stored vectors of `item_ids` (ascending, distinct), as one (n, dim) float32 matrix in that order.
+
+        Vectors are cast to FLOAT[dim] so Arrow hands each batch over as one flat buffer, and each batch is placed
+        by id (no ORDER BY: sorting a million wide rows would cost more time and memory than reading them). The ids
+        go in as an Arrow table and a semi-join, so a long list costs no more than a short one.
+        """
+        ids = np.asarray(item_ids, np.int64)
+        out = np.empty((len(ids), dim), np.float32)
+        if not len(ids):
+            return out
+        filled = 0
+        with self._con() as con, self._memory_limit(con, "512MB" if len(ids) >= 100_000 else None):
+            con.register("_bankcore_vector_ids", pa.table({"item_id": ids}))
+            try:
+                reader = con.sql(f"SELECT m.item_id, m.embedding::FLOAT[{int(dim)}] AS embedding FROM memory_items m "
+                                 "SEMI JOIN _bankcore_vector_ids i ON m.item_id = i.item_id"
+                                 ).to_arrow_reader(batch_rows)
+                for batch in reader:
+                    m = batch.num_rows
+                    at = np.searchsorted(ids, batch.column("item_id").to_numpy())
+                    out[at] = batch.column("embedding").flatten().to_numpy().reshape(m, dim)
+                    filled += m
+            finally:
+                con.unregister("_bankcore_vector_ids")
+        if filled != len(ids):
+            raise ValueError(f"item_vectors: {len(ids) - filled} of the ids have no vector")
         return out
+
+    @staticmethod
+    @contextmanager
+    def _memory_limit(con, limit: str | None) -> Iterator[None]:
+        """Cap DuckDB's buffer memory for one big streaming read, then put the old cap back. Streaming needs
+        little; uncapped, DuckDB keeps what it read cached (~1 GB more at peak for a million vectors)."""
+        if limit is None:
+            yield
+            return
+        old = _first(con.execute("SELECT current_setting('memory_limit')"))[0]
+        con.execute(f"SET memory_limit = '{limit}'")
+        try:
+            yield
+        finally:
+            con.execute(f"SET memory_limit = '{old}'")
+
+    def bank_id(self) -> str:
+        """A random id for this bank, made on first use: files derived from the bank (a vector snapshot) carry it,
+        so a different bank later created at the same path never reads them."""
+        with self.transaction():
+            value = self.get_setting("bank_id")
+            if value is None:
+                value = uuid.uuid4().hex
+                self.set_setting("bank_id", value)
+        return value
 
     def item_task_pairs(self, item_ids: Iterable[int] | None = None, *, retrievable_only: bool = False
                         ) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -1,7 +1,7 @@
 """The vector cache against the bank: incremental refreshes, growth and compaction give what a fresh load gives.
 
 Vectors here are random unit vectors stamped with the current model id: the cache's bookkeeping does not need the
-embedding model, and this keeps these tests fast.
+embedding model, and this keeps these tests fast. The last tests cover the vector snapshot beside the bank file.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bankcore import vector_snapshot
 from bankcore.curation import add_item, change_item
 from bankcore.embed import DIM, MODEL_ID
 from bankcore.models import ItemSource, MemoryItem, Step, Trajectory
@@ -137,3 +138,64 @@ def test_warnings_name_other_models_and_missing_vectors(store):
     assert len(warnings) == 2
     assert any("1 approved/pending item(s) are embedded with old/model" in w for w in warnings)
     assert any("1 approved/pending item(s) have no embedding" in w for w in warnings)
+
+
+@pytest.fixture
+def snapshots(monkeypatch):
+    """Snapshot every bank, however small (the default spares banks under 20k items)."""
+    monkeypatch.setattr(VectorCache, "snapshot_min_rows", 0)
+
+
+def stored_vectors(store: Store, ids) -> np.ndarray:
+    return np.array([store.get_item(int(i)).embedding for i in ids], np.float32)
+
+
+def test_a_snapshot_serves_unchanged_vectors_and_the_bank_the_rest(store, snapshots, db):
+    ids = [item(store) for _ in range(30)]
+    first = fresh(store)
+    assert first.last_load == {"rows": 30, "from_snapshot": 0, "from_bank": 30}
+    assert vector_snapshot.folder(db).joinpath("manifest.json").exists()
+
+    again = fresh(store)  # nothing changed: the snapshot file itself is mapped
+    assert again.last_load == {"rows": 30, "from_snapshot": 30, "from_bank": 0}
+    assert isinstance(again._vectors, np.memmap)
+    assert np.array_equal(again.vectors, stored_vectors(store, again.item_ids))
+
+    change_item(store, ids[3], kind="REEMBED", actor="t", embedding=unit(), embedding_model=MODEL_ID)
+    change_item(store, ids[4], kind="REJECT", actor="t", status="rejected")
+    added = item(store)
+    on_disk = np.load(next(vector_snapshot.folder(db).glob("*.vectors.npy"))).copy()
+    assert again.refresh()  # an incremental patch writes into the mapping copy-on-write, never into the file
+    assert np.array_equal(np.load(next(vector_snapshot.folder(db).glob("*.vectors.npy"))), on_disk)
+
+    third = fresh(store)
+    assert third.last_load == {"rows": 30, "from_snapshot": 28, "from_bank": 2}  # ids[3] changed, `added` new
+    assert np.array_equal(third.vectors, stored_vectors(store, third.item_ids))
+    assert snapshot(third) == snapshot(again) and added in set(third.item_ids.tolist())
+
+
+def test_a_snapshot_of_another_bank_or_model_is_never_used(store, snapshots, db, tmp_path):
+    for _ in range(5):
+        item(store)
+    fresh(store)
+    other = Store(tmp_path / "other.duckdb")
+    for _ in range(5):
+        item(other)
+    import shutil
+    shutil.copytree(vector_snapshot.folder(db), vector_snapshot.folder(other.path))  # same ids, other bank
+    cache = fresh(other)
+    assert cache.last_load["from_snapshot"] == 0
+    assert np.array_equal(cache.vectors, stored_vectors(other, cache.item_ids))
+    assert vector_snapshot.read(db, bank_id=store.bank_id(), model_id="other/model", dim=DIM) is None
+    assert vector_snapshot.read(db, bank_id=store.bank_id(), model_id=MODEL_ID, dim=DIM) is not None
+
+
+def test_an_unreadable_snapshot_is_ignored(store, snapshots, db):
+    for _ in range(3):
+        item(store)
+    fresh(store)
+    folder = vector_snapshot.folder(db)
+    next(folder.glob("*.vectors.npy")).write_bytes(b"not numpy")
+    cache = fresh(store)
+    assert cache.last_load["from_bank"] == 3
+    assert np.array_equal(cache.vectors, stored_vectors(store, cache.item_ids))
