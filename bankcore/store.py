@@ -563,11 +563,11 @@ class Store:
         id order, through Arrow with no per-row Python; their vectors come from `item_vectors`.
 
         With `changed_since`, every item whose last event is newer, usable or not (so the cache can drop rows that
-        stopped being retrievable); without it, only usable items: retrievable status and a `dim`-long vector from
-        `model_id`.
+        stopped being retrievable); without it, only usable items: retrievable status and a vector from `model_id`.
         """
-        usable = (f"coalesce(status IN ('approved', 'pending') AND embedding_model = $1 "
-                  f"AND len(embedding) = {int(dim)}, false)")
+        # `embedding IS NOT NULL` reads only the validity mask; len(embedding) would read every float (0.7 s and
+        # 1.5 GB at a million items). A vector of the wrong length under this model id is caught by item_vectors.
+        usable = "coalesce(status IN ('approved', 'pending') AND embedding_model = $1 AND embedding IS NOT NULL, false)"
         where = "WHERE usable" if changed_since is None else "WHERE last_event_id > $2"
         params = [model_id] if changed_since is None else [model_id, changed_since]
         with self._con() as con:
@@ -607,6 +607,12 @@ class Store:
                     at = np.searchsorted(ids, batch.column("item_id").to_numpy())
                     out[at] = batch.column("embedding").flatten().to_numpy().reshape(m, dim)
                     filled += m
+            except duckdb.ConversionException as exc:
+                bad = _first(con.execute(f"SELECT item_id, len(embedding), embedding_model FROM memory_items m SEMI "
+                                         f"JOIN _bankcore_vector_ids i ON m.item_id = i.item_id "
+                                         f"WHERE len(embedding) <> {int(dim)} LIMIT 1"))
+                raise SchemaError(f"{self.path}: item {bad[0]} has a {bad[1]}-long vector under model {bad[2]}, "
+                                  f"which makes {dim}-long vectors; run `bankcore reembed`") from exc
             finally:
                 con.unregister("_bankcore_vector_ids")
         if filled != len(ids):
@@ -643,28 +649,36 @@ class Store:
         """(item ids, task codes, task ids): every task an item's lessons rest on, through merges.
 
         An item's tasks are those of the trajectories it cites (evidence or contrast), plus — following
-        `relation = 'parent'` sources up the merge chain — those of every ancestor. UNION stops cycles.
+        `relation = 'parent'` sources up the merge chain — those of every ancestor. The recursion starts from the
+        parent links only (few), not from every item; UNION stops cycles.
         """
         if item_ids is not None:
-            base, params = "SELECT item_id, item_id AS ancestor FROM memory_items WHERE list_contains($1, item_id)", \
-                [list(map(int, item_ids))]
+            scope = "SELECT item_id FROM _bankcore_scope"
         else:
-            base, params = "SELECT item_id, item_id AS ancestor FROM memory_items", []
-            if retrievable_only:
-                base += " WHERE status IN ('approved', 'pending')"
+            scope = "SELECT item_id FROM memory_items" + (
+                " WHERE status IN ('approved', 'pending')" if retrievable_only else "")
         sql = f"""
-            WITH RECURSIVE lineage(item_id, ancestor) AS (
-                {base}
+            WITH RECURSIVE scope AS ({scope}),
+            ancestors(item_id, ancestor) AS (
+                SELECT s.item_id, s.parent_item_id FROM item_sources s SEMI JOIN scope USING (item_id)
+                WHERE s.relation = 'parent' AND s.parent_item_id IS NOT NULL
                 UNION
-                SELECT l.item_id, s.parent_item_id FROM lineage l JOIN item_sources s
-                    ON s.item_id = l.ancestor AND s.relation = 'parent' AND s.parent_item_id IS NOT NULL
-            )
+                SELECT a.item_id, s.parent_item_id FROM ancestors a JOIN item_sources s
+                    ON s.item_id = a.ancestor AND s.relation = 'parent' AND s.parent_item_id IS NOT NULL
+            ),
+            lineage AS (SELECT item_id, item_id AS ancestor FROM scope UNION ALL SELECT * FROM ancestors)
             SELECT DISTINCT l.item_id, t.task_id FROM lineage l
             JOIN item_sources s ON s.item_id = l.ancestor AND s.traj_id IS NOT NULL
             JOIN trajectories t ON t.traj_id = s.traj_id
         """
         with self._con() as con:
-            table = con.sql(sql, params=params).to_arrow_table()
+            if item_ids is not None:
+                con.register("_bankcore_scope", pa.table({"item_id": np.asarray(list(item_ids), np.int64)}))
+            try:
+                table = con.sql(sql).to_arrow_table()
+            finally:
+                if item_ids is not None:
+                    con.unregister("_bankcore_scope")
         lookup: dict[str, int] = {}
         codes = self._codes(table.column("task_id"), lookup)
         return table.column("item_id").to_numpy().astype(np.int64), codes, list(lookup)

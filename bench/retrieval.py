@@ -289,7 +289,7 @@ def end_to_end(bank_path: Path, texts: list[str], tasks: list[str]) -> dict:
 
 
 OPEN_CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 t0 = time.perf_counter()
 from bankcore import Bank
 from bankcore.embed import Embedder
@@ -302,9 +302,13 @@ first_s = time.perf_counter() - t1
 t2 = time.perf_counter()
 bank.retrieve(sys.argv[2] + " again", 1, task_id="task-1", log=False)
 second_s = time.perf_counter() - t2
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
 print(json.dumps({"model_load_s": round(model_s, 2), "open_and_first_query_s": round(first_s, 2),
                   "second_query_ms": round(second_s * 1e3, 1), "hit": hits[0].item.item_id if hits else None,
-                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+                  "load": bank.retriever.cache.last_load,
+                  # VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork and exec
+                  "peak_rss_mb": round(int(status["VmHWM"].split()[0]) / 1024),
+                  "rss_mb": round(int(status["VmRSS"].split()[0]) / 1024)}))
 """
 
 

@@ -199,3 +199,21 @@ def test_an_unreadable_snapshot_is_ignored(store, snapshots, db):
     cache = fresh(store)
     assert cache.last_load["from_bank"] == 3
     assert np.array_equal(cache.vectors, stored_vectors(store, cache.item_ids))
+
+
+def test_a_vector_of_the_wrong_length_is_a_clear_error_that_reembed_fixes(store):
+    from bankcore.errors import SchemaError
+    from bankcore.reembed import reembed
+    good = item(store)
+    bad = item(store)
+    change_item(store, bad, kind="REEMBED", actor="t", embedding=[0.5] * 10, embedding_model=MODEL_ID)
+    with pytest.raises(SchemaError, match=f"item {bad} has a 10-long vector"):
+        fresh(store)
+
+    class Fake:  # stands in for the model: the bookkeeping is what is tested here
+        model_id, dim = MODEL_ID, DIM
+
+        def embed(self, texts):
+            return np.array([unit() for _ in texts], np.float32)
+    assert reembed(store, Fake(), actor="t").embedded == 1
+    assert sorted(fresh(store).item_ids.tolist()) == [good, bad]
