@@ -61,3 +61,4 @@ def cli(capsys):
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
     return run
+from fake_llm import fake_llm  # noqa: E402,F401 — the OpenAI-compatible test server fixture
