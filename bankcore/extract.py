@@ -157,10 +157,10 @@ def _find_json(body: str) -> tuple[bool, object]:
         try:
             obj, _ = decoder.raw_decode(body, match.start())
         except json.JSONDecodeError as exc:
-            if exc.pos >= len(body.rstrip()) - 1:
-                raise UnusableReply("truncated JSON") from None
+            if exc.pos >= len(body.rstrip()) - 1 or exc.msg.startswith("Unterminated string"):
+                raise UnusableReply("truncated JSON") from None  # never salvage an inner fragment
             continue
-        if isinstance(obj, (dict, list)) and obj:
+        if isinstance(obj, (dict, list)):
             return True, obj
     return False, None
 
@@ -367,12 +367,14 @@ class LLMExtractor:
     """The paper's extractor over any OpenAI-compatible endpoint."""
 
     prompt_version = PROMPT_VERSION
-    write_every = 1
 
     def __init__(self, client: LLMClient, temperature: float = TEMPERATURE):
         self.client = client
         self.temperature = temperature
         self.extractor_id = f"llm:{client.model}"
+        # Batched writes embed many items at once. Safe only when a crash's lost replies come back free from the
+        # cache (temperature 0); otherwise every paid reply is written at once.
+        self.write_every = 16 if temperature == 0 else 1
 
     def extract(self, traj: Trajectory, verdict: Verdict) -> list[tuple[MemoryItem, ItemSource]]:
         result = self.client.complete(f"extract-{verdict.label}", build_messages(traj, verdict.label),

@@ -35,7 +35,7 @@ PRIOR = -0.4
 class Judge(Protocol):
     judge_id: str
     prompt_version: str
-    write_every: int  # verdicts written per batch: 1 for a paid call, hundreds for a pure function
+    write_every: int  # verdicts per write: results lost to a crash before a write must be free to redo
 
     def judge(self, traj: Trajectory) -> Verdict: ...
 
@@ -184,7 +184,7 @@ class LLMJudge:
     """The paper's judge over any OpenAI-compatible endpoint, at temperature 0 (so a rerun comes from the cache)."""
 
     prompt_version = PROMPT_VERSION
-    write_every = 1
+    write_every = 16  # a crash loses at most 15 verdicts, and their calls are answered from the cache on rerun
 
     def __init__(self, client: LLMClient):
         self.client = client

@@ -124,6 +124,10 @@ class FakeLLM:
         if self.reject_response_format and "response_format" in body:
             return _send(handler, 400, {"error": {"message": "response_format is not supported by this model",
                                                   "type": "invalid_request_error", "param": "response_format"}})
+        if fault == "401":  # only when queued: a wrong key, echoed back partly as real servers do
+            key = handler.headers.get("Authorization", "").removeprefix("Bearer ")
+            return _send(handler, 401, {"error": {"message": f"Incorrect API key provided: {key}",
+                                                  "type": "invalid_request_error", "code": "invalid_api_key"}})
         if fault == "429":
             return _send(handler, 429, {"error": {"message": "Rate limit reached", "type": "rate_limit_error"}},
                          {"Retry-After": self.retry_after})
