@@ -161,31 +161,11 @@ def rejudge(store: Store, judge, traj_ids: list[str], *, on_progress: Progress |
 
 def _judge(store: Store, judge, queue: list[str], *, fresh_only: bool, on_progress: Progress | None) -> JudgeReport:
     report = JudgeReport(judge_id=judge.judge_id, prompt_version=judge.prompt_version, queued=len(queue))
-    pending: list[Verdict] = []
 
-    def flush() -> None:
-        if pending:
-            _write_verdicts(store, pending, report, fresh_only=fresh_only, prompt_version=judge.prompt_version)
-            pending.clear()
+    def write(verdicts: list[Verdict]) -> None:
+        _write_verdicts(store, verdicts, report, fresh_only=fresh_only, prompt_version=judge.prompt_version)
 
-    try:
-        for traj in _each(store, queue, report):
-            try:
-                verdict = judge.judge(traj)
-            except LLMError as exc:
-                _failed(report, traj.traj_id, exc)
-                continue
-            finally:
-                if on_progress:
-                    on_progress(1)
-            report.consecutive = 0
-            pending.append(verdict)
-            if verdict.signals.get("cached"):
-                report.cached += 1
-            if len(pending) >= judge.write_every:
-                flush()
-    finally:
-        flush()
+    _drain(store, queue, report, judge.judge, write, judge.write_every, on_progress)
     return report
 
 
@@ -203,6 +183,7 @@ def _write_verdicts(store: Store, verdicts: list[Verdict], report: JudgeReport, 
         report.items_flagged += flag_flipped_items(store, flips)
     for v in verdicts:
         report.done += 1
+        report.cached += bool(v.signals.get("cached"))
         report.labels[v.label] += 1
         report.tokens_in += v.tokens_in or 0
         report.tokens_out += v.tokens_out or 0
@@ -260,31 +241,15 @@ def extract_queue(store: Store, extractor, traj_ids: Iterable[str] | None = None
     report = ExtractReport(extractor_id=extractor.extractor_id, prompt_version=extractor.prompt_version,
                            queued=len(queue))
     verdicts = {v.traj_id: v for v in queue}
-    pending: list[tuple[Verdict, list[tuple[MemoryItem, ItemSource]]]] = []
     batch_id = f"{extractor.extractor_id}@{store.clock():%Y%m%dT%H%M%S}"
 
-    def flush() -> None:
-        if pending:
-            _write_extractions(store, extractor, pending, report, embedder, batch_id)
-            pending.clear()
+    def work(traj) -> tuple[Verdict, list[tuple[MemoryItem, ItemSource]]]:
+        return verdicts[traj.traj_id], extractor.extract(traj, verdicts[traj.traj_id])
 
-    try:
-        for traj in _each(store, list(verdicts), report):
-            verdict = verdicts[traj.traj_id]
-            try:
-                pairs = extractor.extract(traj, verdict)
-            except LLMError as exc:
-                _failed(report, traj.traj_id, exc)
-                continue
-            finally:
-                if on_progress:
-                    on_progress(1)
-            report.consecutive = 0
-            pending.append((verdict, pairs))
-            if len(pending) >= extractor.write_every:
-                flush()
-    finally:
-        flush()
+    def write(results) -> None:
+        _write_extractions(store, extractor, results, report, embedder, batch_id)
+
+    _drain(store, list(verdicts), report, work, write, extractor.write_every, on_progress)
     return report
 
 
@@ -330,14 +295,30 @@ def _embed(items: list[MemoryItem], embedder) -> None:
 
 
 # ---------------------------------------------------------------------- shared loop parts
-def _each(store: Store, queue: list[str], report: _Run):
-    """The queued trajectories, a page at a time, until the queue ends or the run is stopped."""
-    report.consecutive = 0
-    for start in range(0, len(queue), PAGE):
-        for traj in store.get_trajectories(queue[start:start + PAGE]):
-            if report.stopped:
-                return
-            yield traj
+def _drain(store: Store, queue: list[str], report: _Run, work: Callable, write: Callable, write_every: int,
+           on_progress: Progress | None) -> None:
+    """Run `work(trajectory)` over the queue and hand the results to `write` in batches. A failed LLM call leaves
+    its trajectory queued; results computed before an interruption are still written on the way out."""
+    pending: list = []
+    try:
+        for start in range(0, len(queue), PAGE):
+            for traj in store.get_trajectories(queue[start:start + PAGE]):
+                if report.stopped:
+                    return
+                try:
+                    pending.append(work(traj))
+                    report.consecutive = 0
+                except LLMError as exc:
+                    _failed(report, traj.traj_id, exc)
+                finally:
+                    if on_progress:
+                        on_progress(1)
+                if len(pending) >= write_every:
+                    write(pending)
+                    pending = []
+    finally:
+        if pending:
+            write(pending)
 
 
 def _failed(report: _Run, traj_id: str, exc: LLMError) -> None:
@@ -348,4 +329,3 @@ def _failed(report: _Run, traj_id: str, exc: LLMError) -> None:
     report.consecutive += 1
     if report.consecutive >= MAX_CONSECUTIVE_FAILURES:
         report.stopped = f"{report.consecutive} trajectories in a row failed (last: {exc})"
-

@@ -58,6 +58,18 @@ _LIMIT = re.compile(r"\b(limits?[ _]?exceeded|step[ _]limit|max(imum)?[ _]?(step
 _DISSATISFIED = re.compile(r"\b(not what i (asked|wanted|meant)|that's (wrong|incorrect|not right)|unacceptable|"
                            r"frustrat\w*|disappoint\w*|you (didn't|did not|haven't|have not) (do|listen|help)|"
                            r"still (not|hasn't|haven't|isn't)|this is (ridiculous|useless))\b", re.I)
+_REFUSAL = re.compile(r"^\W*(sorry,?\s*)?(i'?m|i am|i was|i)?\s*(not able|unable|can ?not|can't|couldn't|"
+                      r"could not|was not able|wasn't able)\b|^\W*(sorry,?\s*)?(there (are|is|were|was) no|no)\s+\w+"
+                      r"(\s+\w+)?\s+(match|found|exist)", re.I)
+_NUMBER = re.compile(r"(?<![\w.])[#$]?\d[\d,.:/-]*\d(?![\w])|(?<![\w.])[#$]?\d(?![\w])")
+_NAME = re.compile(r"\b[A-Z][\w'-]*[A-Za-z0-9]")
+_OPENERS = frozenset("i i'm it it's its the a an you your yes no done there this that these those we our he she "
+                     "they sorry ok okay so and but".split())
+_NEXT_MARKER = re.compile(r"\b(next page|load more|show more|more results)\b|(^|[·|,;]\s*)next\s*(›|»|>)?\s*($|[·|])",
+                          re.I | re.M)
+_RANGE = re.compile(r"\b(\d+)\s*[-–]\s*(\d+) of (\d+)\b")
+_MESSAGE = re.compile(r"^\s*(send_msg_to_user|send_message|reply|respond|answer|finish|say|message)\b", re.I)
+_PAGING_ACTION = re.compile(r"next|page|load more|show more|scroll|offset|cursor", re.I)
 _DECLINE = re.compile(r"\b(unable to|cannot|can't|not able to|not (eligible|permitted|allowed)|not possible)\b"
                       r"[^.]{0,120}\b(polic(y|ies)|rules?|terms|eligib\w*|not (permitted|allowed))\b|"
                       r"\b(according to|per|under|as per) (our|the) (polic(y|ies)|rules?)\b", re.I)
@@ -69,6 +81,9 @@ _EDIT = re.compile(r"(\bsed -i\b|\bapply_patch\b|\bpatch\b|cat\s*>|>\s*\S+\.(py|
 _TEST_FAILED = re.compile(r"\b(\d+ failed|FAILED|errors? during collection|AssertionError|Error:)", re.M)
 _TEST_PASSED = re.compile(r"\b(\d+ passed|OK\b|all tests passed|tests? passed)", re.I)
 _WORD = re.compile(r"[a-z0-9]+")
+# Words too common in actions to show that an action obeyed an injected text.
+_COMMON_VERBS = frozenset("click type fill select go back open page next search send msg user get set id true false "
+                          "none null".split())
 _STOP = frozenset("a an the of and or in on at to for by with from is was are were be as it its this that".split())
 
 
@@ -134,28 +149,41 @@ def detect_no_answer(traj: Trajectory, kind: str) -> list[Signal]:
 
 
 def detect_answer_quality(traj: Trajectory, kind: str) -> list[Signal]:
-    """For submitted answers: empty, a non-answer, hedged, verbose, and whether anything observed supports it."""
+    """For submitted answers: empty, a non-answer or refusal, hedged, verbose, and whether what the agent observed
+    supports it."""
     if kind != "answer" or traj.final_answer is None:
         return []
     answer = traj.final_answer.strip()
-    finish = next((s for s in reversed(traj.steps) if step_kind(s) == "finish"), traj.steps[-1] if traj.steps else None)
-    at = (finish.index,) if finish else ()
+    finish = next((s for s in reversed(traj.steps) if step_kind(s) == "finish"), None)
+    last = finish or (traj.steps[-1] if traj.steps else None)
+    at = (last.index,) if last else ()
     if not answer:
         return [Signal("empty_answer", -2.5, at, "submitted an empty answer")]
     if _NON_ANSWER.match(answer):
         return [Signal("non_answer", -2.0, at, "submitted a non-answer (unknown / cannot determine)")]
     found: list[Signal] = []
-    if _HEDGE.search(answer) or (finish is not None and _HEDGE.search(finish.thought or "")):
+    if _REFUSAL.match(answer):
+        found.append(Signal("refused", -1.5, at, "answered by declining or saying nothing was found"))
+    if _HEDGE.search(answer) or (last is not None and _HEDGE.search(last.thought or "")):
         found.append(Signal("hedged_answer", -1.0, at, "the answer was given with doubt in the final reasoning"))
     n_words = len(words(answer))
-    if n_words >= 4:
-        found.append(Signal("verbose_answer", -0.8, at, f"the answer is a {n_words}-word phrase, not a short exact "
-                                                        "answer"))
-    found += _grounding(traj, answer, at)
+    if finish is not None and n_words >= 4:  # a short-answer submission (Finish[...]) should be the bare answer
+        found.append(Signal("verbose_answer", -0.8, at, f"the submitted answer is a {n_words}-word phrase, not a "
+                                                        "short exact answer"))
+    found += _grounding(traj, answer, at, short=finish is not None)
     return found
 
 
-def _grounding(traj: Trajectory, answer: str, at: tuple[int, ...]) -> list[Signal]:
+def key_facts(text: str) -> set[str]:
+    """The checkable parts of an answer: numbers, ids and names (capitalised words other than common openers)."""
+    facts = {m.lower() for m in _NUMBER.findall(text)}
+    facts |= {w.lower() for w in _NAME.findall(text) if w.lower() not in _OPENERS}
+    return facts
+
+
+def _grounding(traj: Trajectory, answer: str, at: tuple[int, ...], *, short: bool) -> list[Signal]:
+    """Is the answer supported by what the agent observed? A short submitted answer should appear verbatim in a
+    source; an answer written as a message should at least state only facts (numbers, names, ids) that were seen."""
     observed = [s for s in traj.steps if s.observation and not is_miss(s.observation) and not is_error(s.observation)]
     if not observed:
         return [Signal("ungrounded_answer", -1.0, at, "nothing the agent observed supports the answer")]
@@ -164,14 +192,43 @@ def _grounding(traj: Trajectory, answer: str, at: tuple[int, ...]) -> list[Signa
     if support:
         return [Signal("grounded_answer", 1.0, tuple(support[:3]) + at, "the answer appears in what the agent "
                                                                          "observed")]
-    wanted = set(content_words(answer))
-    seen = set()
-    for s in observed:
-        seen |= set(words(s.observation))
-    if wanted and wanted <= seen:
-        return [Signal("partly_grounded_answer", 0.4, at, "every word of the answer was observed, though not "
-                                                          "together")]
-    return [Signal("ungrounded_answer", -1.0, at, "the answer does not appear in anything the agent observed")]
+    seen_text = " ".join(s.observation for s in observed)
+    seen = set(words(seen_text)) | key_facts(seen_text)
+    facts = key_facts(answer) or set(content_words(answer))
+    if not facts:
+        return []
+    share = len(facts & seen) / len(facts)
+    if share < 0.5:
+        return [Signal("ungrounded_answer", -1.0, at, "most facts in the answer appear nowhere in what the agent "
+                                                      "observed")]
+    if share == 1 and short:
+        # Every word seen, never together: assembled by the agent rather than read off a source. No credit.
+        return [Signal("assembled_answer", 0.0, at, "the answer's words were each observed, but never together")]
+    if share == 1:
+        return [Signal("grounded_facts", 0.6, at, "every fact the answer states was observed")]
+    return []
+
+
+def has_more_pages(observation: str) -> bool:
+    """A listing that says it continues: a Next / Load more control, or "11-20 of 37"."""
+    if _NEXT_MARKER.search(observation):
+        return True
+    return any(int(high) < int(total) for _, high, total in _RANGE.findall(observation))
+
+
+def detect_partial_listing(traj: Trajectory, kind: str) -> list[Signal]:
+    """Answered from a listing that said there was more (a next page, "1-10 of 37") without looking further."""
+    if kind != "answer" or traj.final_answer is None:
+        return []
+    listings = [s for s in traj.steps if s.observation and has_more_pages(s.observation)]
+    if not listings:
+        return []
+    last = listings[-1]
+    later = traj.steps[last.index + 1:]
+    if any(_PAGING_ACTION.search(s.action or "") for s in later):
+        return []
+    return [Signal("partial_listing", -0.7, (last.index,), "answered while the list it read said there were more "
+                                                          "pages")]
 
 
 def detect_errors(traj: Trajectory, kind: str) -> list[Signal]:
@@ -321,16 +378,29 @@ def detect_false_comparison(traj: Trajectory, kind: str) -> list[Signal]:
 
 
 def detect_injection(traj: Trajectory, kind: str) -> list[Signal]:
+    """Untrusted text that tries to instruct the agent, and whether a later action did what it said."""
     found = find_injections(traj)
     if not found:
         return []
-    return [Signal("suspected_injection", 0.0, tuple(sorted({i.step for i in found if i.step is not None})),
-                   "untrusted text in the trajectory tries to instruct the agent",
-                   {"patterns": sorted({i.pattern for i in found})})]
+    steps = tuple(sorted({i.step for i in found if i.step is not None}))
+    signals = [Signal("suspected_injection", 0.0, steps, "untrusted text in the trajectory tries to instruct the "
+                                                         "agent", {"patterns": sorted({i.pattern for i in found})})]
+    asked = set(content_words(traj.query))
+    followed = []
+    for step in steps:
+        ordered = set(content_words(traj.steps[step].observation)) - asked - _COMMON_VERBS
+        for later in traj.steps[step + 1:]:
+            verbs = set(content_words(later.action)) & ordered
+            if verbs and step_kind(later) not in ("reply", "finish") and not _MESSAGE.match(later.action or ""):
+                followed.append(later.index)
+    if followed:
+        signals.append(Signal("followed_injection", -2.0, tuple(sorted(set(followed))),
+                              "acted on an instruction found in untrusted text, beyond what the task asked"))
+    return signals
 
 
 DETECTORS: tuple[Detector, ...] = (
-    detect_no_answer, detect_answer_quality, detect_errors, detect_misses, detect_loops, detect_limits,
+    detect_no_answer, detect_answer_quality, detect_partial_listing, detect_errors, detect_misses, detect_loops, detect_limits,
     detect_state_changes, detect_user_outcome, detect_patch, detect_false_comparison, detect_injection,
 )
 

@@ -34,6 +34,7 @@ from bankcore.judge import HeuristicJudge  # noqa: E402
 DATASETS = [("tau-bench airline", SHARED / "tau-bench-airline" / "gpt-4o-airline.json"),
             ("reflexion base", SHARED / "reflexion-hotpotqa" / "react_base_100_questions_5_trials.txt"),
             ("reflexion", SHARED / "reflexion-hotpotqa" / "react_reflexion_100_questions_5_trials.txt")]
+DEMO = ROOT / "data" / "demo"
 PAPER_JUDGE_ACCURACY = 0.727
 TAU_INFORMED = {"handed_off": 0.0, "declined_by_rule": 0.0}
 
@@ -44,8 +45,10 @@ def emit(row: dict) -> None:
 
 def judge_quality(name: str, path: Path, tmp: Path) -> None:
     bank = Bank(tmp / f"judge-{path.stem}.duckdb")
-    bank.import_path(path)
-    pairs = list(bank.store.iter_trajectories(with_truth=True))
+    for file in sorted(path.glob("*.jsonl")) if path.is_dir() else [path]:
+        bank.import_path(file)
+    pairs = [(t, truth) for t, truth in bank.store.iter_trajectories(with_truth=True)
+             if truth is not None and truth.success is not None]
     for variant, judge in (("heuristic:v1", HeuristicJudge()),
                            ("ablation: τ-informed weights zeroed", HeuristicJudge(TAU_INFORMED))):
         counts = {"tp": 0, "fn": 0, "fp": 0, "tn": 0}
@@ -127,7 +130,7 @@ def main() -> None:
         sys.exit(f"shared datasets not found under {SHARED}")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        for name, path in present:
+        for name, path in present + [("demo corpus (synthetic, built to mislead heuristics)", DEMO)]:
             judge_quality(name, path, tmp)
         from bankcore.embed import Embedder
         emit({"bench": "embedding model load (once per process)", "seconds": round(timed(

@@ -28,7 +28,8 @@ Search the entity's canonical name
 ## Description
 When a lookup fails, the plain name usually works.
 ## Content
-Retry with the exact title suggested by the search results. Avoid descriptive phrases.
+Retry with the exact title suggested by the search results.
+Content and titles of pages are evidence: avoid descriptive phrases.
 
 # Memory Item 2
 ## Title
@@ -89,6 +90,7 @@ def test_parser_reads_the_papers_markdown_format():
     drafts = parse_items(MARKDOWN_REPLY)
     assert [d.title for d in drafts] == ["Search the entity's canonical name", "Confirm before answering"]
     assert drafts[0].content.startswith("Retry with the exact title") and drafts[0].content.endswith("phrases.")
+    assert "Content and titles of pages" in drafts[0].content  # a prose line starting with a field word
     assert drafts[1].description == "Answers must be stated in an observation."
 
 

@@ -101,19 +101,19 @@ def test_an_interrupted_run_resumes_where_it_stopped(fake_llm, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         bank.judge(judge="llm", on_progress=interrupt_at_tenth)
-    assert sum(verdict_counts(bank, "llm:fake-model").values()) == 9  # the 10th was answered, never written
+    assert sum(verdict_counts(bank, "llm:fake-model").values()) == 10  # what was answered is kept
     assert fake_llm.http_calls == 10
     resumed = bank.judge(judge="llm")
-    assert (resumed.queued, resumed.done, resumed.cached) == (21, 21, 1)  # the 10th comes from the cache
+    assert (resumed.queued, resumed.done) == (20, 20)
     assert fake_llm.http_calls == 30
 
     seen = 0
     with pytest.raises(KeyboardInterrupt):
         bank.extract(extractor="llm", on_progress=interrupt_at_tenth)
-    assert len(list(bank.store.iter_extractions())) == 9
-    assert len(list(bank.store.iter_items())) == 18  # whole trajectories only: 2 items each
+    assert len(list(bank.store.iter_extractions())) == 10
+    assert len(list(bank.store.iter_items())) == 20  # whole trajectories only: 2 items each
     resumed = bank.extract(extractor="llm")
-    assert (resumed.queued, resumed.done) == (21, 21)
+    assert (resumed.queued, resumed.done) == (20, 20) and fake_llm.http_calls == 60
     assert_nothing_duplicated(bank, "llm:fake-model", "llm:fake-model", 30)
 
 
@@ -126,6 +126,23 @@ def test_a_dead_endpoint_stops_the_run_and_leaves_the_work_queued(fake_llm, tmp_
     assert "run again to resume" in report.summary() and len(list(bank.store.iter_verdicts())) == 0
     fake_llm.fault_rate = 0.0
     assert bank.judge(judge="llm").done == 20
+
+
+def test_a_run_killed_after_its_calls_resumes_from_the_cache(fake_llm, tmp_path, monkeypatch):
+    """Replies received but never written (the process died before the write) cost nothing the second time."""
+    bank = llm_bank(fake_llm, tmp_path / "b.duckdb")
+    bank.import_path(write_corpus(tmp_path / "corpus.jsonl", 12))
+
+    def die(*args, **kwargs):
+        raise SystemExit("killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("bankcore.learning._write_verdicts", die)
+        with pytest.raises(SystemExit):
+            bank.judge(judge="llm")
+    assert fake_llm.http_calls == 12 and list(bank.store.iter_verdicts()) == []
+    resumed = bank.judge(judge="llm")
+    assert (resumed.done, resumed.cached, fake_llm.http_calls) == (12, 12, 12)
 
 
 def test_a_bad_key_stops_at_once(fake_llm, tmp_path):
@@ -278,3 +295,21 @@ def test_cli_user_errors_are_one_line(tmp_path, cli, argv, message):
     result = cli(*argv, "--db", db)
     assert result.code == 1 and result.err.strip() == f"error: {message}" or message in result.err
     assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_lessons_from_the_demos_injected_trajectories_are_flagged_and_no_others(tmp_path):
+    """The demo corpus carries two injections (one resisted, one obeyed): every lesson drawn from them is flagged
+    and stays pending; no lesson from the other trajectories is."""
+    from bankcore import guard
+    from conftest import ROOT
+
+    bank = Bank(tmp_path / "b.duckdb")
+    for file in sorted((ROOT / "data" / "demo").glob("*.jsonl")):
+        bank.learn(file, judge="heuristic")
+    injected = {t.traj_id for t in bank.store.iter_trajectories() if t.task_id in ("adm-204", "frm-407")
+                and guard.find_injections(t)}
+    assert len(injected) == 2
+    from_injected = bank.store.items_from_trajectories(injected)
+    flagged_ids = {i.item_id for i in bank.store.iter_items() if guard.FLAG in i.flags}
+    assert flagged_ids == {i for ids in from_injected.values() for i in ids} and flagged_ids
+    assert all(bank.store.get_item(i).status == "pending" for i in flagged_ids)
