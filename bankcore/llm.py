@@ -110,7 +110,7 @@ class LLMClient:
         self.base_url = settings.llm_base_url or OPENAI_DEFAULT_BASE
         self.sleep = sleep
         self._rng = random.Random(seed)
-        self._json_mode_ok = True  # until the server rejects response_format
+        self._rejected: set[str] = set()  # request parameters this server refused; sent without them from then on
         self._client = None
 
     # ------------------------------------------------------------------ public
@@ -127,22 +127,21 @@ class LLMClient:
             cached = self._from_cache(key, validate)
             if cached is not None:
                 return cached
-        use_json = json_mode and self._json_mode_ok
         failures = 0
         while True:
-            request = {"messages": messages, "temperature": temperature, "max_tokens": max_tokens,
-                       "json_mode": use_json}
+            params = self._params(temperature, max_tokens, json_mode)
+            request = {"messages": messages, **params}
             started = time.monotonic()
             try:
-                response = self._send(messages, temperature, max_tokens, use_json)
+                response = self._openai().chat.completions.create(model=self.model, messages=messages, **params)
             except Exception as exc:  # noqa: BLE001 — classified below, re-raised if not an API error
-                outcome = self._classify(exc)
+                outcome = self._classify(exc, params)
                 if outcome is None:
                     raise
                 kind, retry_after, message = outcome
                 self._record(purpose, key, temperature, request, None, None, started, message, traj_id)
-                if kind == "json_rejected" and use_json:
-                    self._json_mode_ok, use_json = False, False  # fall back to plain text, not a retry
+                if kind.startswith("rejected:"):
+                    self._rejected.add(kind.split(":", 1)[1])  # send without it from now on; not a retry
                     continue
                 if kind != "retry":
                     raise LLMError(f"LLM {purpose} call to {self.model} at {self.base_url} failed: {message}",
@@ -181,12 +180,19 @@ class LLMClient:
                                          timeout=self.settings.llm_timeout_s, max_retries=0)
         return self._client
 
-    def _send(self, messages, temperature, max_tokens, use_json):
-        extra = {"response_format": {"type": "json_object"}} if use_json else {}
-        return self._openai().chat.completions.create(model=self.model, messages=messages,
-                                                      temperature=temperature, max_tokens=max_tokens, **extra)
+    def _params(self, temperature: float, max_tokens: int, json_mode: bool) -> dict[str, Any]:
+        """Request parameters, minus those this server has refused: no JSON mode where it is unsupported, the
+        server's own temperature for models that only allow their default, `max_completion_tokens` for models
+        that refuse `max_tokens` (OpenAI's reasoning models)."""
+        params: dict[str, Any] = {}
+        if "temperature" not in self._rejected:
+            params["temperature"] = temperature
+        params["max_completion_tokens" if "max_tokens" in self._rejected else "max_tokens"] = max_tokens
+        if json_mode and "response_format" not in self._rejected:
+            params["response_format"] = {"type": "json_object"}
+        return params
 
-    def _classify(self, exc: Exception) -> tuple[str, float | None, str] | None:
+    def _classify(self, exc: Exception, params: dict[str, Any]) -> tuple[str, float | None, str] | None:
         """(what to do, Retry-After seconds, redacted message) for an API error; None for anything else."""
         import openai
 
@@ -199,8 +205,10 @@ class LLMClient:
                 return "retry", parse_retry_after(exc.response.headers), message
             if status >= 500 or status == 408:
                 return "retry", parse_retry_after(exc.response.headers), message
-            if status in (400, 422) and re.search(r"response_format|json", str(exc), re.I):
-                return "json_rejected", None, message
+            if status in (400, 422):
+                refused = _refused_param(str(exc), params)
+                if refused:
+                    return f"rejected:{refused}", None, message
             if status in (401, 403, 404):
                 return "fatal", None, message
             return "fail", None, message
@@ -221,6 +229,15 @@ class LLMClient:
             response=response, tokens_in=tokens[0], tokens_out=tokens[1],
             latency_ms=round((time.monotonic() - started) * 1000, 1), error=error, base_url=self.base_url,
             traj_id=traj_id))
+
+
+def _refused_param(error: str, params: dict[str, Any]) -> str | None:
+    """The parameter a 400/422 says the server does not support, if it is one we can do without."""
+    for name, pattern in (("response_format", r"response_format|json_object|json mode"),
+                          ("max_tokens", r"max_tokens"), ("temperature", r"temperature")):
+        if name in params and re.search(pattern, error, re.I):
+            return name
+    return None
 
 
 def _reply_text(response: Any) -> str:

@@ -3,9 +3,11 @@
 Each detector looks for one generic kind of evidence — an error the agent never got past, a loop, a halt with no
 answer, an answer nobody observed, a state change made without the user's go-ahead, a patch never tested — and
 returns a `Signal` with a weight in log-odds (positive: points to success) and the steps it rests on. Nothing here
-knows any dataset: no benchmark's strings, no task ids, no ground truth. The weights were set by reasoning about
-each kind of evidence, then checked (not fitted) on the shared τ-bench and Reflexion logs; bench/learn.py
-prints the resulting accuracy.
+knows any dataset: no benchmark's strings, no task ids, no ground truth. The weights are round numbers set by
+reasoning about each kind of evidence, not fitted. Honesty about where the data steered them: the prior, the
+zero credit for a confirmed change, and the positive reading of a hand-off or a rule-citing refusal were chosen
+after looking at the shared τ-bench log (bench/learn.py prints an ablation without the last two); the
+verbatim-vs-facts grounding split was fixed after the demo corpus showed message answers being misread.
 
 Pure functions over a `Trajectory`; no I/O.
 """

@@ -3,7 +3,8 @@
 The real `openai` client talks HTTP to it. Replies are scripted per request (`responder`), and faults can be
 queued for the next requests (`faults.append(...)`) or injected at random (`fault_rate`): 429 with Retry-After,
 500, a hang past the client's timeout, a dropped connection, truncated JSON, prose instead of the asked format.
-It can also reject `response_format` like servers without JSON mode do. Nothing here touches the network.
+It can also refuse request parameters (`rejects`): `response_format` like servers without JSON mode,
+`max_tokens` and `temperature` like OpenAI's reasoning models. Nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class FakeLLM:
         self.faults: deque[str] = deque()
         self.fault_rate = 0.0
         self.fault_kinds: tuple[str, ...] = FAULTS
-        self.reject_response_format = False
+        self.rejects: set[str] = set()  # request parameters answered with a 400, as some servers do
         self.retry_after = "0"
         self.hang_s = 1.5
         self.rng = random.Random(seed)
@@ -121,9 +122,10 @@ class FakeLLM:
         with self._lock:
             self.requests.append(body)
             self.served.append(fault)
-        if self.reject_response_format and "response_format" in body:
-            return _send(handler, 400, {"error": {"message": "response_format is not supported by this model",
-                                                  "type": "invalid_request_error", "param": "response_format"}})
+        for param in sorted(self.rejects & set(body)):
+            return _send(handler, 400, {"error": {"message": f"Unsupported parameter: '{param}' is not supported "
+                                                             "with this model.",
+                                                  "type": "invalid_request_error", "param": param}})
         if fault == "401":  # only when queued: a wrong key, echoed back partly as real servers do
             key = handler.headers.get("Authorization", "").removeprefix("Bearer ")
             return _send(handler, 401, {"error": {"message": f"Incorrect API key provided: {key}",

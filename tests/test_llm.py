@@ -85,7 +85,7 @@ def test_unusable_replies_are_recorded_and_retried(fake_llm, db):
 
 def test_a_server_rejecting_json_mode_is_used_without_it(fake_llm, db):
     bank, client = client_for(fake_llm, db)
-    fake_llm.reject_response_format = True
+    fake_llm.rejects.add("response_format")
     messages = [{"role": "system", "content": "SUCCESSFULLY"}, {"role": "user", "content": "q"}]
     first = client.complete("extract", messages, json_mode=True)
     assert first.text.startswith("{")
@@ -93,6 +93,17 @@ def test_a_server_rejecting_json_mode_is_used_without_it(fake_llm, db):
     assert second.text.startswith("{")
     assert ["response_format" in r for r in fake_llm.requests] == [True, False, False]  # remembered
     assert "response_format" in calls(bank)[0].error
+
+
+def test_a_model_refusing_max_tokens_and_temperature_gets_what_it_accepts(fake_llm, db):
+    bank, client = client_for(fake_llm, db)
+    fake_llm.rejects |= {"max_tokens", "temperature"}
+    result = client.complete("judge", JUDGE_MESSAGES, max_tokens=300)
+    assert "Status" in result.text and fake_llm.http_calls == 3
+    last = fake_llm.requests[-1]
+    assert last["max_completion_tokens"] == 300 and "max_tokens" not in last and "temperature" not in last
+    assert [c.error is None for c in calls(bank)] == [False, False, True]
+    assert client.complete("judge", JUDGE_MESSAGES).cached  # still the temperature-0 cache: the request asked 0
 
 
 def test_json_mode_is_requested_when_supported(fake_llm, db):
