@@ -167,6 +167,17 @@ def test_queues_are_per_judge_and_per_label(tmp_path):
     assert all(0 < i.confidence < 1 and i.extractor_id == "heuristic:v1" for i in items)
 
 
+def test_an_extraction_with_nothing_to_learn_is_recorded_and_not_redone(fake_llm, tmp_path):
+    bank = llm_bank(fake_llm, tmp_path / "b.duckdb")
+    bank.import_path(write_corpus(tmp_path / "corpus.jsonl", 4))
+    bank.judge(judge="heuristic")
+    fake_llm.responder = lambda request: '{"reasoning": "a routine run", "items": []}'
+    report = bank.extract(extractor="llm")
+    assert (report.done, report.items) == (4, 0) and fake_llm.http_calls == 4
+    assert [e.n_items for e in bank.store.iter_extractions()] == [0, 0, 0, 0]
+    assert bank.extract(extractor="llm").queued == 0 and fake_llm.http_calls == 4
+
+
 def test_rejudging_flags_items_whose_source_flipped_and_requeues_extraction(fake_llm, tmp_path):
     bank = llm_bank(fake_llm, tmp_path / "b.duckdb")
     bank.import_path(write_corpus(tmp_path / "corpus.jsonl", 12, ungrounded_every=4))
