@@ -235,12 +235,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
+    # The same options before or after the subcommand. Subcommands default to SUPPRESS so that
+    # `bankcore --db X stats` is not overwritten by the subcommand's own default.
+    top = argparse.ArgumentParser(add_help=False)
+    top.add_argument("--db", help="bank file (default: $BANKCORE_DB or data/bank.duckdb)")
+    top.add_argument("-q", "--quiet", action="store_true", help="print only errors and requested output")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", help="bank file (default: $BANKCORE_DB or data/bank.duckdb)")
-    common.add_argument("-q", "--quiet", action="store_true", help="print only errors and requested output")
+    common.add_argument("--db", default=argparse.SUPPRESS, help="bank file (default: $BANKCORE_DB or data/bank.duckdb)")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="print only errors and requested output")
 
     parser = argparse.ArgumentParser(prog="bankcore", description="A ReasoningBank memory bank for agents.",
-                                     parents=[common])
+                                     parents=[top])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("init", parents=[common], help="create or upgrade the bank file")
