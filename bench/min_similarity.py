@@ -13,6 +13,11 @@ Two distributions of the best cosine a query gets:
 The printout gives quantiles of both and, for candidate thresholds, the share of each kept; the default is the
 smallest threshold that drops ≥ 95% of the "nothing relevant" queries.
 
+A second bank shows what the offline default produces: the same τ-bench file learned with the heuristic judge and
+extractor, whose lessons are generic ("Verify the result against every requirement before finishing"). For it the
+printout gives the best cosine of each airline query (leave-one-task-out, pending lessons included) and of each
+HotpotQA question (for which those airline lessons are off-topic).
+
 Usage: python bench/min_similarity.py
 """
 
@@ -87,7 +92,28 @@ def main() -> None:
     }
     chosen = min(t["min_similarity"] for t in report["thresholds"] if t["unrelated_dropped"] >= 0.95)
     report["chosen"] = chosen
+    report["offline_extractor_bank"] = offline_extractor_bank(hotpot_q)
     print(json.dumps(report, indent=2))
+
+
+def offline_extractor_bank(hotpot_q: np.ndarray) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        bank = Bank(Path(tmp) / "bank.duckdb")
+        bank.learn(TAU, judge="heuristic")
+        queries = {t.task_id: t.query for t in bank.store.iter_trajectories() if t.trial == 1}
+        airline = np.array([(hits[0].score if hits else -1.0) for task_id, query in sorted(queries.items())
+                            for hits in [bank.retrieve(query, 1, task_id=task_id, include_pending=True,
+                                                       min_similarity=-1, log=False)]])
+        items = bank.store.query_items(with_embedding=True)
+    vectors = np.array([i.embedding for i in items], np.float32)
+    hotpot = (hotpot_q @ vectors.T).max(axis=1)
+    return {"lessons": len(items), "distinct_titles": len({i.title for i in items}),
+            "airline_best_cosine": {f"q{int(q * 100)}": round(float(np.quantile(airline, q)), 3)
+                                    for q in (0.05, 0.25, 0.5, 0.75, 0.95)},
+            "hotpotqa_best_cosine": {f"q{int(q * 100)}": round(float(np.quantile(hotpot, q)), 3)
+                                     for q in (0.05, 0.25, 0.5, 0.75, 0.95)},
+            "at_default": {"airline_get_a_lesson": round(float((airline >= 0.25).mean()), 3),
+                           "hotpotqa_get_none": round(float((hotpot < 0.25).mean()), 3)}}
 
 
 if __name__ == "__main__":

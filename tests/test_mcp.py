@@ -24,9 +24,6 @@ MESSAGES = [
     {"role": "tool", "tool_call_id": "c1", "content": "{\"cabin\": \"basic_economy\", \"flights\": [\"HAT001\"]}"},
     {"role": "assistant", "content": "Basic economy reservations cannot be changed, so I cannot move this flight."},
 ]
-needs_learning = pytest.mark.skipif(
-    not hasattr(Bank, "learn_trajectories"),
-    reason="record judges and extracts through Bank.learn_trajectories (issue 3), not on this branch yet")
 
 
 def server_params(db):
@@ -74,9 +71,11 @@ def test_retrieve_memory_over_stdio(seeded_db):
     assert [(r.task_id, r.rank) for r in logged] == [("mcp-1", 1)]
 
 
-@needs_learning
 def test_round_trip_retrieve_record_approve_retrieve(seeded_db):
-    """retrieve → record (OpenAI messages) → approve the lessons in the bank → they are retrieved for a new task."""
+    """retrieve → record (OpenAI messages; judged and distilled by the default offline judge and extractor) → the
+    lessons are pending, so not retrievable → approve them in the bank → retrievable for a new task, never for the
+    task they came from. The later query is the lesson's own title: what a task needing that lesson would resemble
+    (the offline extractor writes generic lessons, far from this particular request)."""
     from mcp import Client
     query = MESSAGES[1]["content"]
 
@@ -87,12 +86,16 @@ def test_round_trip_retrieve_record_approve_retrieve(seeded_db):
                 "messages": MESSAGES, "task_id": "mcp-2", "domain": "airline", "success": False}))
             again = result(await client.call_tool("record_trajectory", {
                 "messages": MESSAGES, "task_id": "mcp-2", "domain": "airline", "success": False}))
-            return before, recorded, again
+            lesson = recorded["items"][0]["title"] if recorded["items"] else "nothing learned"
+            pending = result(await client.call_tool("retrieve_memory", {"query": lesson, "task_id": "mcp-3", "k": 4}))
+            return before, recorded, again, lesson, pending
 
-    before, recorded, again = asyncio.run(first_half())
+    before, recorded, again, lesson, pending = asyncio.run(first_half())
     assert recorded["added"] is True and again["added"] is False and again["traj_id"] == recorded["traj_id"]
     assert recorded["linked_retrievals"] == len(before["items"])
     assert recorded["items"] and all(i["status"] == "pending" for i in recorded["items"])
+    learned = {i["item_id"] for i in recorded["items"]}
+    assert not learned & {i["item_id"] for i in pending["items"]}
     bank = Bank(seeded_db)
     assert bank.trajectory(recorded["traj_id"]).query == query
     for item in recorded["items"]:
@@ -100,13 +103,13 @@ def test_round_trip_retrieve_record_approve_retrieve(seeded_db):
 
     async def second_half():
         async with Client(server_params(seeded_db)) as client:
-            same_task = result(await client.call_tool("retrieve_memory", {"query": query, "task_id": "mcp-2", "k": 4}))
-            new_task = result(await client.call_tool("retrieve_memory", {"query": query, "task_id": "mcp-3", "k": 4}))
-            return same_task, new_task
+            new_task = result(await client.call_tool("retrieve_memory", {"query": lesson, "task_id": "mcp-3", "k": 4}))
+            same_task = result(await client.call_tool("retrieve_memory", {"query": lesson, "task_id": "mcp-2", "k": 4}))
+            return new_task, same_task
 
-    same_task, new_task = asyncio.run(second_half())
-    learned = {i["item_id"] for i in recorded["items"]}
+    new_task, same_task = asyncio.run(second_half())
     assert learned & {i["item_id"] for i in new_task["items"]}
+    assert lesson in new_task["prompt"]
     assert not learned & {i["item_id"] for i in same_task["items"]}  # never shown to the task it came from
 
 
