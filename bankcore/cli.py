@@ -227,13 +227,14 @@ def _hit_json(hit) -> dict:
 
 
 def add_retrieval_parsers(sub, common: argparse.ArgumentParser) -> None:
+    from .models import ITEM_SOURCES
     p = sub.add_parser("retrieve", parents=[common], help="the memory items most relevant to a query")
     p.add_argument("query", help="the task, as the agent would receive it")
     p.add_argument("-k", type=int, default=1, help="how many items (default: 1, the paper's best)")
     p.add_argument("--json", action="store_true", help="machine-readable output, with the prompt block")
     p.add_argument("--task-id", help="the query's task: never return a lesson learned from it; logs the retrieval")
     p.add_argument("--domain", help="only items of this domain")
-    p.add_argument("--source", action="append", choices=["success", "failure", "contrast", "merged", "manual"],
+    p.add_argument("--source", action="append", choices=ITEM_SOURCES,
                    help="only items from this source (repeatable)")
     p.add_argument("--include-pending", action="store_true", help="also items not yet approved (experiments)")
     p.add_argument("--ranking", default="cosine", choices=["cosine", "hybrid"],

@@ -282,8 +282,8 @@ def to_dict(value: Any) -> dict[str, Any]:
 class VectorRows:
     """Items as the retrieval cache indexes them: parallel arrays, one row per item, in item id order (issue 4).
 
-    `usable`: retrievable status and a vector of the asked-for embedding model and dimension. String columns come
-    as integer codes into their lookup lists (−1 for null).
+    `usable`: retrievable status (approved or pending) and a vector from the asked-for embedding model. String
+    columns come as integer codes into their lookup lists (−1 for null).
     """
 
     item_ids: Any  # np.ndarray int64
@@ -336,7 +336,6 @@ class Usefulness:
             return 0.0
         n_eff = self.n_with * self.n_without / (self.n_with + self.n_without)
         return self.lift * n_eff / (n_eff + USEFULNESS_PRIOR)
-
 
 
 @dataclass

@@ -13,7 +13,6 @@ import re
 import threading
 import time
 import uuid
-import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path

@@ -1,9 +1,10 @@
 """The search structure: retrievable items as a normalised float32 matrix in process, kept in step with the bank.
 
 A DuckDB scan per query is 4.5–9× slower than numpy over a matrix, and reloading vectors per query is slower
-still, so the cache loads once (through Arrow, no per-row Python) and afterwards asks the bank one cheap question
-per query — its signature (last event id, counts) — and applies only the items whose last event is newer than
-the one it saw. Items are never deleted and every change is an event, so that is exact.
+still, so the cache loads once — metadata through Arrow with no per-row Python, vectors memory-mapped from the
+snapshot beside the bank where it is current (`vector_snapshot.py`), the rest read by id — and afterwards asks the
+bank one cheap question per query, its signature (last event id, counts), applying only the items whose last event
+is newer than the one it saw. Items are never deleted and every change is an event, so that is exact.
 
 Rows hold approved and pending items embedded by the current model. Per row: item id, state (approved / pending /
 gone), domain and source codes, confidence, and — per task id — the items whose provenance includes that task
