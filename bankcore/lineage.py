@@ -89,24 +89,42 @@ class DiffOp:
     text: str
 
 
-_TOKENS = re.compile(r"\s+|[^\s]+")
+_TOKENS = re.compile(r"\s+|\S+")
 
 
 def diff(old: str, new: str, *, by: str = "word") -> list[DiffOp]:
-    """Word-level (or line-level) diff of two texts; joining the equal+insert parts gives `new` back exactly."""
+    """Word-level (or line-level) diff of two texts; joining the equal+insert parts gives `new` back exactly.
+
+    Changes separated only by whitespace are folded into one, so a rewritten phrase reads as one replacement
+    rather than word-by-word alternation.
+    """
     if by not in ("word", "line"):
         raise ValueError("by must be 'word' or 'line'")
     split = (lambda t: _TOKENS.findall(t)) if by == "word" else (lambda t: t.splitlines(keepends=True))
     a, b = split(old), split(new)
-    ops: list[DiffOp] = []
+    segments: list[list[str]] = []  # ["equal", text] or ["change", old, new]
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if tag == "equal":
-            ops.append(DiffOp("equal", "".join(a[i1:i2])))
+            segments.append(["equal", "".join(a[i1:i2])])
+        else:
+            segments.append(["change", "".join(a[i1:i2]), "".join(b[j1:j2])])
+    folded: list[list[str]] = []
+    for seg in segments:
+        if (seg[0] == "change" and len(folded) >= 2 and folded[-2][0] == "change"
+                and folded[-1][0] == "equal" and folded[-1][1].isspace()):
+            space = folded.pop()[1]
+            folded[-1] = ["change", folded[-1][1] + space + seg[1], folded[-1][2] + space + seg[2]]
+        else:
+            folded.append(seg)
+    ops: list[DiffOp] = []
+    for seg in folded:
+        if seg[0] == "equal":
+            ops.append(DiffOp("equal", seg[1]))
             continue
-        if i2 > i1:
-            ops.append(DiffOp("delete", "".join(a[i1:i2])))
-        if j2 > j1:
-            ops.append(DiffOp("insert", "".join(b[j1:j2])))
+        if seg[1]:
+            ops.append(DiffOp("delete", seg[1]))
+        if seg[2]:
+            ops.append(DiffOp("insert", seg[2]))
     return ops
 
 

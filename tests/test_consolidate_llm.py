@@ -1,0 +1,116 @@
+"""The LLM merge path with an injected `complete(messages) -> str`: one call per group, and every kind of reply."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bankcore import Bank
+from bankcore.consolidate import Merge, apply
+from bankcore.demo import SteppingClock
+from curation_helpers import THRESHOLD, add_lessons
+
+
+@pytest.fixture
+def lessons(tmp_path):
+    bank = Bank(tmp_path / "bank.duckdb", clock=SteppingClock())
+    return bank, add_lessons(bank, tmp_path)
+
+
+class ScriptedLLM:
+    """Answers by the group's ids; records every call."""
+
+    def __init__(self, replies):
+        self.replies, self.calls = replies, []
+
+    def __call__(self, messages):
+        ids = tuple(sorted(l["id"] for l in json.loads(messages[1]["content"].split("Lessons (JSON):\n")[1]
+                                                       .split("\n\nReply")[0])))
+        self.calls.append(ids)
+        reply = self.replies[ids]
+        if isinstance(reply, Exception):
+            raise reply
+        return reply(ids) if callable(reply) else reply
+
+
+def merge_reply(ids, **extra):
+    return "```json\n" + json.dumps({"decision": "merge", "absorbs": list(ids), "title": "Look up, then cancel",
+                                     "description": "Verify a reservation before cancelling it.",
+                                     "content": "Look up the reservation by id, confirm its status and the fare's "
+                                                "cancellation policy, then cancel; a wrong cancel is final.",
+                                     "reason": "same lesson from a success and a failure", **extra}) + "\n```"
+
+
+def test_one_call_per_group_with_merge_and_decline(lessons):
+    bank, ids = lessons
+    reservation, search = (ids[0], ids[1]), (ids[5], ids[6])
+    llm = ScriptedLLM({reservation: merge_reply,
+                       search: '<think>similar words, different advice?</think>{"decision": "decline", '
+                               '"reason": "one is about names, the other about titles"}'})
+    actions, report = bank.consolidate(threshold=THRESHOLD, llm=True, complete=llm, model="m1")
+    assert sorted(llm.calls) == [reservation, search]  # one call per group, none for the contradiction pair
+    assert report.llm_calls == 2 == len([a for a in actions if isinstance(a, Merge)])
+    assert all(a.proposal is None for a in actions if isinstance(a, Merge))
+    [(child_id, parents)] = report.merged
+    assert parents == reservation
+    child = bank.item(child_id)
+    assert child.title == "Look up, then cancel" and child.extractor_id == "llm-merge:m1"
+    assert child.prompt_version == "merge-v1" and child.source == "merged"
+    event = bank.history(child_id)[0]
+    assert event.actor == "llm-merge:m1" and event.related["reason"] == "same lesson from a success and a failure"
+    assert report.declined == [(search, "one is about names, the other about titles")]
+    assert all(bank.item(i).status == "pending" and len(bank.history(i)) == 1 for i in search)
+
+
+@pytest.mark.parametrize("bad", ["", "I cannot help with that.", '{"merged": true}', TimeoutError("endpoint down")])
+def test_a_failed_call_or_unreadable_reply_leaves_the_group_untouched(lessons, bad):
+    bank, ids = lessons
+    reservation, search = (ids[0], ids[1]), (ids[5], ids[6])
+    llm = ScriptedLLM({reservation: bad, search: merge_reply})
+    _, report = bank.consolidate(threshold=THRESHOLD, llm=True, complete=llm)
+    assert [g for g, _ in report.failed] == [reservation]
+    assert all(bank.item(i).status == "pending" and len(bank.history(i)) == 1 for i in reservation)
+    assert [parents for _, parents in report.merged] == [search]  # the other group goes on
+    _, again = bank.consolidate(threshold=THRESHOLD, llm=True, complete=ScriptedLLM({reservation: merge_reply}))
+    assert [parents for _, parents in again.merged] == [reservation]  # the work was left queued
+
+
+def test_the_llm_can_report_a_contradiction_inside_a_group(lessons):
+    bank, ids = lessons
+    reservation = (ids[0], ids[1])
+    llm = ScriptedLLM({reservation: json.dumps({"decision": "contradiction", "pairs": [list(reservation)],
+                                                "reason": "one says cancel at once"}),
+                       (ids[5], ids[6]): '{"decision": "decline"}'})
+    _, report = bank.consolidate(threshold=THRESHOLD, llm=True, complete=llm, model="m1")
+    assert (ids[0], ids[1], "one says cancel at once") in report.contradictions
+    pair = next(p for p in bank.contradictions() if p.a.item_id == ids[0])
+    assert pair.detector == "llm-merge:m1" and pair.b.item_id == ids[1]
+
+
+def test_a_partial_merge_absorbs_only_what_the_llm_names(lessons):
+    bank, ids = lessons
+    group = (ids[0], ids[1], ids[4])
+    items = bank.store.get_items(group)
+    action = Merge(group, tuple(i.last_event_id for i in items), "airline", "pending", 0.8, 0.8)
+    llm = ScriptedLLM({group: lambda g: merge_reply(g[:2])})
+    report = apply(bank.store, [action], embedder=bank._embedder(), method="llm-merge:m1", complete=llm)
+    [(child, parents)] = report.merged
+    assert parents == (ids[0], ids[1]) and bank.item(ids[4]).status == "pending"
+    assert bank.history(child)[0].related["declined_members"] == [ids[4]]
+
+
+def test_a_group_changed_since_planning_is_skipped(lessons):
+    bank, ids = lessons
+    actions = bank.plan_consolidation(threshold=THRESHOLD)
+    bank.approve(ids[0])
+    from bankcore import consolidate
+    report = consolidate.apply(bank.store, actions, embedder=bank._embedder(), method="heuristic-merge:1")
+    assert [g for g, _ in report.skipped] == [(ids[0], ids[1])]
+    assert bank.item(ids[1]).status == "pending"
+
+
+def test_without_a_configured_llm_the_llm_mode_says_so(lessons, cli):
+    bank, _ = lessons
+    result = cli("consolidate", "--llm", "--db", bank.path)
+    assert result.code == 1 and "--heuristic" in result.err
