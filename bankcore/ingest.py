@@ -1,7 +1,9 @@
-"""Importing a file into the bank: stream records, dedupe by content hash, write in batches, all in one transaction.
+"""Importing a file into the bank: stream records, dedupe by content hash, stage them, then land them at once.
 
-Either the whole file lands or nothing does (unless `skip_bad`, which keeps the good records and reports each bad
-one). Memory stays flat: only one batch of records is held at a time.
+Records stream into a private staging file a batch at a time; only when the whole input has been read do they
+land in the bank, in one transaction (`Store.commit_staged`). So either the whole file lands or nothing does
+(unless `skip_bad`, which keeps the good records and reports each bad one), memory stays flat however large the
+file, and the bank's lock is held only for the final copy.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ def import_path(store: Store, path: Path, *, fmt: str = "auto", run_name: str | 
     fmt = importers.detect(path) if fmt == "auto" else fmt
     report = ImportReport(path=str(path), format=fmt)
     records = importers.read(path, fmt, options)
-    with store.transaction():
-        writer = _BatchWriter(store, report, _run_for(path, fmt, run_name, store), scope=path.name)
+    with store.staging() as stage:
+        writer = _StagingWriter(store, stage, report, scope=path.name)
+        run = _run_for(path, fmt, run_name, store)
         for record in records:
             if isinstance(record, BadRecord):
                 if not skip_bad:
@@ -39,7 +42,7 @@ def import_path(store: Store, path: Path, *, fmt: str = "auto", run_name: str | 
                     on_bad(str(record.error))
                 continue
             if isinstance(record, RunHeader):
-                writer.apply_header(record, explicit_name=run_name is not None)
+                _apply_header(run, record, explicit_name=run_name is not None)
                 continue
             report.read += 1
             writer.add(record)
@@ -48,6 +51,8 @@ def import_path(store: Store, path: Path, *, fmt: str = "auto", run_name: str | 
         writer.flush()
         if report.read == 0 and not report.bad:
             raise InputError(Where(str(path)), f"no trajectories found (read as {fmt})")
+        report.added, report.steps_added = store.commit_staged(stage, run)
+        report.run_id = run.run_id
     return report
 
 
@@ -58,22 +63,23 @@ def _run_for(path: Path, fmt: str, run_name: str | None, store: Store) -> Run:
                memory_mode="unknown")
 
 
-class _BatchWriter:
-    """Collects records and writes the new ones a batch at a time; the run row is created on first write."""
+def _apply_header(run: Run, header: RunHeader, *, explicit_name: bool) -> None:
+    for name in ("agent_model", "memory_mode", "matts_mode", "matts_k", "env", "started_at"):
+        value = getattr(header, name)
+        if value is not None:
+            setattr(run, name, value)
+    if header.name and not explicit_name:
+        run.name = header.name
+    run.meta.update(header.meta)
 
-    def __init__(self, store: Store, report: ImportReport, run: Run, scope: str):
-        self.store, self.report, self.run, self.scope = store, report, run, scope
+
+class _StagingWriter:
+    """Collects records a batch at a time and stages the ones that are neither in the bank nor staged already."""
+
+    def __init__(self, store: Store, stage, report: ImportReport, scope: str):
+        self.store, self.stage, self.report, self.scope = store, stage, report, scope
         self.pending: dict[str, Record] = {}
-        self.seq: int | None = None
-
-    def apply_header(self, header: RunHeader, *, explicit_name: bool) -> None:
-        for name in ("agent_model", "memory_mode", "matts_mode", "matts_k", "env", "started_at"):
-            value = getattr(header, name)
-            if value is not None:
-                setattr(self.run, name, value)
-        if header.name and not explicit_name:
-            self.run.name = header.name
-        self.run.meta.update(header.meta)
+        self.seq = 0
 
     def add(self, record: Record) -> None:
         traj = record.trajectory
@@ -88,23 +94,14 @@ class _BatchWriter:
     def flush(self) -> None:
         if not self.pending:
             return
-        existing = self.store.existing_traj_ids(self.pending)  # id -> run it was filed under
-        fresh = [r for tid, r in self.pending.items() if tid not in existing]
-        for run_id in existing.values():
-            if run_id == self.run.run_id:
-                self.report.repeated += 1
-            else:
-                self.report.duplicates += 1
+        in_bank = self.store.existing_traj_ids(self.pending)
+        staged = self.stage.contains(self.pending)
+        self.report.duplicates += len(in_bank)
+        self.report.repeated += len(staged - set(in_bank))
+        fresh = [r for tid, r in self.pending.items() if tid not in in_bank and tid not in staged]
         self.pending = {}
-        if not fresh:
-            return
-        if self.run.run_id is None:
-            self.store.add_run(self.run)
-            self.report.run_id = self.run.run_id
-            self.seq = self.store.next_seq()
         for record in fresh:
-            record.trajectory.run_id = self.run.run_id
+            record.trajectory.run_id = 0  # the real run is assigned when the stage is committed
             record.trajectory.seq = self.seq
             self.seq += 1
-        self.report.steps_added += self.store.insert_trajectories([(r.trajectory, r.truth) for r in fresh])
-        self.report.added += len(fresh)
+        self.stage.insert([(r.trajectory, r.truth) for r in fresh])

@@ -8,9 +8,11 @@ when another process has it we retry with backoff and then fail naming the holde
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from .errors import BankBusyError, NotFoundError, SchemaError
-from .migrations import LATEST_VERSION, MIGRATIONS
+from .migrations import INITIAL_SCHEMA, LATEST_VERSION, MIGRATIONS
 from .models import (
     Event, Extraction, ItemSource, LLMCall, MemoryItem, Retrieval, Run, Step, Trajectory, Truth, Verdict,
 )
@@ -239,46 +241,64 @@ class Store:
 
     def insert_trajectories(self, items: list[tuple[Trajectory, Truth | None]]) -> int:
         """Insert trajectories (ids, run and seq already set) with their steps and truth. Returns steps written."""
-        if not items:
-            return 0
-        trajs = [t for t, _ in items]
-        steps = [(t.traj_id, s) for t in trajs for s in t.steps]
-        truths = [(t.traj_id, truth) for t, truth in items if truth is not None]
         with self._con() as con:
-            self._insert_arrow(con, "trajectories", {
-                "traj_id": [t.traj_id for t in trajs],
-                "run_id": [t.run_id for t in trajs],
-                "seq": [t.seq for t in trajs],
-                "task_id": [t.task_id for t in trajs],
-                "domain": [t.domain for t in trajs],
-                "trial": [t.trial for t in trajs],
-                "query": [t.query for t in trajs],
-                "final_answer": [t.final_answer for t in trajs],
-                "final_state": [t.final_state for t in trajs],
-                "num_steps": [t.num_steps for t in trajs],
-                "started_at": pa.array([t.started_at for t in trajs], pa.timestamp("us")),
-                "source_format": [t.source_format for t in trajs],
-                "meta": [_dumps(t.meta) for t in trajs],
-            })
-            if steps:
-                self._insert_arrow(con, "steps", {
-                    "traj_id": [tid for tid, _ in steps],
-                    "idx": pa.array([s.index for _, s in steps], pa.int32()),
-                    "thought": pa.array([s.thought for _, s in steps], pa.string()),
-                    "action": pa.array([s.action for _, s in steps], pa.string()),
-                    "observation": pa.array([s.observation for _, s in steps], pa.string()),
-                    "meta": pa.array([_dumps(s.meta) if s.meta else None for _, s in steps], pa.string()),
-                })
-            if truths:
-                self._insert_arrow(con, "truth", {
-                    "traj_id": [tid for tid, _ in truths],
-                    "success": pa.array([t.success for _, t in truths], pa.bool_()),
-                    "reward": pa.array([t.reward for _, t in truths], pa.float64()),
-                    "gold": pa.array([t.gold for _, t in truths], pa.string()),
-                    "source": pa.array([t.source for _, t in truths], pa.string()),
-                    "details": pa.array([_dumps(t.details) if t.details else None for _, t in truths], pa.string()),
-                })
-        return len(steps)
+            return _write_trajectories(con, items)
+
+    @contextmanager
+    def staging(self) -> Iterator["Staging"]:
+        """A private side file to stream an import into; removed on exit. See `commit_staged`."""
+        path = self.path.with_name(f".{self.path.name}.import-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        stage = Staging(path)
+        try:
+            yield stage
+        finally:
+            stage.discard()
+
+    def commit_staged(self, stage: "Staging", run: Run) -> tuple[int, int]:
+        """Copy the staged trajectories not yet in the bank into it, under a new `run`, in one transaction.
+
+        Why a side file: DuckDB keeps a transaction's uncommitted rows (and the Arrow batches they came from) in
+        memory, so a long import inside one transaction grows with the file. Staging in autocommit batches and
+        then one bulk INSERT … SELECT keeps memory flat and holds the bank's lock only for the copy.
+        Returns (trajectories added, steps added); creates the run only if something is added.
+        """
+        if getattr(self._local, "con", None) is not None:
+            raise RuntimeError("commit_staged runs its own transaction")
+        stage.close()
+        con = self._connect()
+        try:
+            con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
+            con.execute(f"ATTACH '{stage.path}' AS staged (READ_ONLY)")
+            con.execute("BEGIN TRANSACTION")
+            self._local.con = con
+            try:
+                added = self._copy_staged(con, run)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            finally:
+                self._local.con = None
+            con.execute("DETACH staged")
+            return added
+        finally:
+            con.close()
+
+    def _copy_staged(self, con, run: Run) -> tuple[int, int]:
+        fresh = "SELECT s.traj_id FROM staged.trajectories s ANTI JOIN trajectories t ON s.traj_id = t.traj_id"
+        n_new = _first(con.execute(f"SELECT count(*) FROM ({fresh})"))[0]
+        if not n_new:
+            return 0, 0
+        self.add_run(run)
+        base = _first(con.execute("SELECT coalesce(max(seq), 0) FROM trajectories"))[0]
+        con.execute(f"INSERT INTO trajectories SELECT s.traj_id, ?, ? + s.seq, {_TRAJ_COLS.split(', ', 3)[3]} "
+                    f"FROM staged.trajectories s WHERE s.traj_id IN ({fresh})", [run.run_id, base])
+        mine = "SELECT traj_id FROM trajectories WHERE run_id = ?"
+        con.execute(f"INSERT INTO steps SELECT * FROM staged.steps WHERE traj_id IN ({mine})", [run.run_id])
+        con.execute(f"INSERT INTO truth SELECT * FROM staged.truth WHERE traj_id IN ({mine})", [run.run_id])
+        n_steps = _first(con.execute(f"SELECT count(*) FROM steps WHERE traj_id IN ({mine})", [run.run_id]))[0]
+        return n_new, n_steps
 
     def get_trajectory(self, traj_id: str) -> Trajectory:
         with self._con() as con:
@@ -638,6 +658,88 @@ class Store:
             cursor = con.execute(sql)
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+# ---------------------------------------------------------------------- staging
+IMPORT_MEMORY_LIMIT = "128MB"
+_STAGED_TABLES = ("trajectories", "steps", "truth")
+
+
+def _write_trajectories(con, items: list[tuple[Trajectory, Truth | None]]) -> int:
+    """Bulk-write trajectories with their steps and truth through Arrow. Returns steps written."""
+    if not items:
+        return 0
+    trajs = [t for t, _ in items]
+    steps = [(t.traj_id, s) for t in trajs for s in t.steps]
+    truths = [(t.traj_id, truth) for t, truth in items if truth is not None]
+    Store._insert_arrow(con, "trajectories", {
+        "traj_id": [t.traj_id for t in trajs],
+        "run_id": pa.array([t.run_id for t in trajs], pa.int32()),
+        "seq": [t.seq for t in trajs],
+        "task_id": [t.task_id for t in trajs],
+        "domain": pa.array([t.domain for t in trajs], pa.string()),
+        "trial": pa.array([t.trial for t in trajs], pa.int32()),
+        "query": [t.query for t in trajs],
+        "final_answer": pa.array([t.final_answer for t in trajs], pa.string()),
+        "final_state": pa.array([t.final_state for t in trajs], pa.string()),
+        "num_steps": [t.num_steps for t in trajs],
+        "started_at": pa.array([t.started_at for t in trajs], pa.timestamp("us")),
+        "source_format": [t.source_format for t in trajs],
+        "meta": [_dumps(t.meta) for t in trajs],
+    })
+    if steps:
+        Store._insert_arrow(con, "steps", {
+            "traj_id": [tid for tid, _ in steps],
+            "idx": pa.array([s.index for _, s in steps], pa.int32()),
+            "thought": pa.array([s.thought for _, s in steps], pa.string()),
+            "action": pa.array([s.action for _, s in steps], pa.string()),
+            "observation": pa.array([s.observation for _, s in steps], pa.string()),
+            "meta": pa.array([_dumps(s.meta) if s.meta else None for _, s in steps], pa.string()),
+        })
+    if truths:
+        Store._insert_arrow(con, "truth", {
+            "traj_id": [tid for tid, _ in truths],
+            "success": pa.array([t.success for _, t in truths], pa.bool_()),
+            "reward": pa.array([t.reward for _, t in truths], pa.float64()),
+            "gold": pa.array([t.gold for _, t in truths], pa.string()),
+            "source": pa.array([t.source for _, t in truths], pa.string()),
+            "details": pa.array([_dumps(t.details) if t.details else None for _, t in truths], pa.string()),
+        })
+    return len(steps)
+
+
+class Staging:
+    """A private DuckDB side file with the bank's trajectory tables, written in autocommit batches."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._con = duckdb.connect(str(path))
+        self._con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
+        for statement in INITIAL_SCHEMA:
+            if any(statement.startswith(f"CREATE TABLE {t} ") for t in _STAGED_TABLES):
+                self._con.execute(statement)
+
+    def insert(self, items: list[tuple[Trajectory, Truth | None]]) -> int:
+        return _write_trajectories(self._con, items)
+
+    def contains(self, traj_ids: Iterable[str]) -> set[str]:
+        self._con.register("_bankcore_ids", pa.table({"traj_id": list(traj_ids)}))
+        try:
+            rows = self._con.execute("SELECT t.traj_id FROM trajectories t "
+                                     "SEMI JOIN _bankcore_ids i ON t.traj_id = i.traj_id").fetchall()
+        finally:
+            self._con.unregister("_bankcore_ids")
+        return {r[0] for r in rows}
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def discard(self) -> None:
+        self.close()
+        for leftover in (self.path, Path(f"{self.path}.wal")):
+            leftover.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------- row → value mapping

@@ -79,12 +79,19 @@ def main() -> None:
                         ("reflexion (498)", SHARED / "reflexion-hotpotqa" / "react_reflexion_100_questions_5_trials.txt")]:
         if path.exists():
             measure(label, path, args.repeats)
+    generated = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(s) for s in args.sizes.split(",")):
             path = Path(tmp) / f"gen-{n}.jsonl"
             generate(path, n)
             size_mb = path.stat().st_size / 1024 / 1024
-            measure(f"generated native JSONL ({n}, {size_mb:.0f} MB)", path, 1)
+            generated.append(measure(f"generated native JSONL ({n}, {size_mb:.0f} MB)", path, 1))
+            path.unlink()
+    if len(generated) >= 2:
+        small, large = generated[0], generated[-1]
+        print(json.dumps({"streaming_check": f"{large['trajectories']} vs {small['trajectories']} trajectories",
+                          "file_ratio": round(large["trajectories"] / small["trajectories"], 1),
+                          "peak_rss_ratio": round(large["peak_rss_mb"] / small["peak_rss_mb"], 2)}))
 
 
 if __name__ == "__main__":

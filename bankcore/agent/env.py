@@ -1,0 +1,52 @@
+"""The environment protocol the agent runner drives, and the registry of built-in environments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task: what the agent is asked, and what the environment's own check compares against."""
+
+    task_id: str
+    query: str
+    domain: str
+    gold: Any = None
+    kind: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StepResult:
+    observation: str
+    done: bool = False
+
+
+class Environment(Protocol):
+    """reset(task) → first observation; step(action) → observation and whether the episode ended;
+    success() → the environment's own verdict once done (None where it has no check)."""
+
+    name: str
+    instructions: str  # the action grammar, shown to the agent in its system prompt
+
+    def tasks(self) -> list[Task]: ...
+
+    def reset(self, task: Task) -> str: ...
+
+    def step(self, action: str) -> StepResult: ...
+
+    def success(self) -> bool | None: ...
+
+    def final_answer(self) -> str | None: ...
+
+
+def get_environment(name: str) -> Environment:
+    from .shop import ShopEnvironment
+
+    registry = {ShopEnvironment.name: ShopEnvironment}
+    if name not in registry:
+        from ..errors import BankcoreError
+        raise BankcoreError(f"unknown environment {name!r} (available: {', '.join(registry)})")
+    return registry[name]()
