@@ -28,6 +28,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from . import curation, llm_merge
+from .errors import ConflictError
 from .models import ItemSource, MemoryItem
 from .similarity import Pairs, complete_linkage_groups, normalize, similar_pairs
 from .store import Store
@@ -93,7 +94,7 @@ def plan(items: Sequence[MemoryItem], vectors: np.ndarray, *, threshold: float =
     actions: list[Action] = []
     for domain, idx in _by_domain(items):
         bucket = [items[k] for k in idx]
-        x = normalize(np.asarray(vectors)[idx])
+        x = normalize(np.asarray(vectors, dtype=np.float32)[idx], in_place=True)  # indexing already copied
         pairs = similar_pairs(x, min(threshold, contradiction_threshold))
         contradictions = _contradictions(bucket, pairs, contradiction_threshold, known)
         actions += contradictions
@@ -282,6 +283,7 @@ class Report:
 
     batch_id: str
     method: str
+    requested_by: str | None = None
     merged: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)  # (child, parents)
     approved_by_policy: list[int] = field(default_factory=list)
     declined: list[tuple[tuple[int, ...], str]] = field(default_factory=list)
@@ -294,6 +296,16 @@ class Report:
 Complete = Callable[[list[dict[str, str]]], str]
 
 
+@dataclass
+class _Draft:
+    """A merged item ready to write: the child, the parents it absorbs (as planned), and the MERGE event's details."""
+
+    merge: Merge
+    child: MemoryItem
+    parents: list[MemoryItem]
+    related: dict
+
+
 def apply(store: Store, actions: Sequence[Action], *, embedder, method: str, complete: Complete | None = None,
           requested_by: str | None = None, policy=None,
           on_group: Callable[[str], None] | None = None) -> Report:
@@ -301,78 +313,113 @@ def apply(store: Store, actions: Sequence[Action], *, embedder, method: str, com
 
     With `complete`, each merge group costs exactly one LLM call, which may merge all or some of the group,
     decline, or report contradictions. A failed call or unreadable reply leaves that group untouched (reported as
-    failed); the next consolidation plans it again.
+    failed); the next consolidation plans it again. A group whose items changed since planning is skipped.
     """
-    from . import policy as policy_mod, review
-    policy = policy or policy_mod.load(store)
-    report = Report(batch_id=uuid.uuid4().hex[:12], method=method)
+    from . import policy as policy_rules, review
+    policy = policy or policy_rules.load(store)
+    report = Report(batch_id=uuid.uuid4().hex[:12], method=method, requested_by=requested_by)
+    merges = [a for a in actions if isinstance(a, Merge)]
+    with store.transaction():  # all reads on one connection
+        ids = sorted({p for m in merges for p in m.parent_ids})
+        current = {i.item_id: i for i in store.get_items(ids)}
+        sources = store.item_sources_of(ids)
+    drafts = {}
+    if complete is None:  # the heuristic's texts are known: embed every merged item in one batch
+        drafts = {id(m): d for m in merges if (d := _heuristic_draft(m, current, method, report))}
+        embedder.embed_items([d.child for d in drafts.values()])
     for action in actions:
         if isinstance(action, Contradiction):
             review.flag_contradiction(store, action.a, action.b, actor=action.detector, reason=action.reason,
                                       similarity=action.similarity, batch_id=report.batch_id)
             report.contradictions.append((action.a, action.b, action.reason))
+        elif complete is None:
+            if id(action) in drafts:
+                _write(store, drafts[id(action)], sources, policy, by_llm=False, report=report)
         else:
-            _apply_merge(store, action, embedder, method, complete, requested_by, policy, report)
+            draft = _llm_draft(store, action, current, complete, method, report)
+            if draft:
+                embedder.embed_items([draft.child])
+                _write(store, draft, sources, policy, by_llm=True, report=report)
         if on_group:
             on_group(action.kind)
     return report
 
 
-def _apply_merge(store, merge: Merge, embedder, method, complete, requested_by, policy, report) -> None:
-    from . import policy as policy_mod
-    parents = store.get_items(merge.parent_ids)
-    changed = [p.item_id for p, seen in zip(parents, merge.seen_event_ids) if p.last_event_id != seen]
-    if len(parents) != len(merge.parent_ids) or changed:
+def _unchanged(merge: Merge, current: dict[int, MemoryItem], report: Report) -> list[MemoryItem] | None:
+    """The planned parents, if none changed since planning (else the group is reported as skipped)."""
+    changed = [p for p, seen in zip(merge.parent_ids, merge.seen_event_ids)
+               if p not in current or current[p].last_event_id != seen]
+    if changed:
         report.skipped.append((merge.parent_ids, f"changed since planned: {changed}"))
+        return None
+    return [current[p] for p in merge.parent_ids]
+
+
+def _related(merge: Merge, method: str) -> dict:
+    return {"parents": list(merge.parent_ids), "method": method, "review_state": merge.review_state,
+            "min_similarity": merge.min_similarity, "mean_similarity": merge.mean_similarity}
+
+
+def _heuristic_draft(merge: Merge, current, method: str, report: Report) -> _Draft | None:
+    parents = _unchanged(merge, current, report)
+    if parents is None:
+        return None
+    text = merge.proposal or heuristic_merge(parents)
+    return _Draft(merge, merged_item(parents, text, method=method), parents, _related(merge, method))
+
+
+def _llm_draft(store, merge: Merge, current, complete: Complete, method: str, report: Report) -> _Draft | None:
+    """One LLM call for the group: a draft to write, or None (declined, contradiction flagged, failed)."""
+    from . import review
+    parents = _unchanged(merge, current, report)
+    if parents is None:
+        return None
+    report.llm_calls += 1
+    try:
+        reply = llm_merge.parse(complete(llm_merge.build_messages(parents)), merge.parent_ids)
+    except Exception as exc:  # noqa: BLE001 — any failure leaves the group as it was, reported
+        report.failed.append((merge.parent_ids, f"{type(exc).__name__}: {exc}"))
+        return None
+    if isinstance(reply, llm_merge.Decline):
+        report.declined.append((merge.parent_ids, reply.reason))
+        return None
+    if isinstance(reply, llm_merge.Contradictions):
+        for a, b in reply.pairs:
+            review.flag_contradiction(store, a, b, actor=method, reason=reply.reason, batch_id=report.batch_id)
+            report.contradictions.append((a, b, reply.reason))
+        return None
+    absorbed = [current[i] for i in reply.absorbs]
+    related = {**_related(merge, method), "parents": list(reply.absorbs), "reason": reply.reason,
+               "declined_members": sorted(set(merge.parent_ids) - set(reply.absorbs))}
+    child = merged_item(absorbed, ItemText(reply.title, reply.description, reply.content), method=method,
+                        prompt_version=llm_merge.PROMPT_VERSION)
+    return _Draft(merge, child, absorbed, related)
+
+
+def _write(store: Store, draft: _Draft, sources, policy, *, by_llm: bool, report: Report) -> None:
+    """The merged item, its MERGE event and every parent's SUPERSEDE, in one transaction."""
+    from . import policy as policy_rules
+    child, parents = draft.child, draft.parents
+    decision = policy_rules.decide_merged(policy, child, parents_approved=draft.merge.review_state == "approved",
+                                          by_llm=by_llm)
+    rows = merged_sources([p.item_id for p in parents], sources)
+    try:
+        with store.transaction():
+            curation.add_item(store, child, rows, actor=draft.related["method"], kind="MERGE",
+                              batch_id=report.batch_id, reason=f"merged {len(parents)} similar items",
+                              related={**draft.related, "requested_by": report.requested_by})
+            for parent in parents:
+                curation.change_item(store, parent.item_id, kind="SUPERSEDE", actor=draft.related["method"],
+                                     reason=f"merged into item {child.item_id}",
+                                     expected_event_id=parent.last_event_id, batch_id=report.batch_id,
+                                     related={"merged_into": child.item_id}, status="superseded",
+                                     superseded_by=child.item_id)
+            if decision.approve:
+                curation.change_item(store, child.item_id, kind="APPROVE", actor=policy_rules.actor(policy),
+                                     reason=decision.reason, batch_id=report.batch_id, status="approved")
+    except ConflictError as exc:  # changed between planning and writing: nothing of this group was written
+        report.skipped.append((draft.merge.parent_ids, str(exc)))
         return
-    by_id = {p.item_id: p for p in parents}
-    ordered = [by_id[i] for i in merge.parent_ids]
-    prompt_version = None
-    related = {"parents": list(merge.parent_ids), "method": method, "review_state": merge.review_state,
-               "min_similarity": merge.min_similarity, "mean_similarity": merge.mean_similarity,
-               "requested_by": requested_by}
-    if complete is None:
-        text = merge.proposal or heuristic_merge(ordered)
-    else:
-        report.llm_calls += 1
-        try:
-            reply = llm_merge.parse(complete(llm_merge.build_messages(ordered)), merge.parent_ids)
-        except Exception as exc:  # noqa: BLE001 — any failure leaves the group as it was, reported
-            report.failed.append((merge.parent_ids, f"{type(exc).__name__}: {exc}"))
-            return
-        if isinstance(reply, llm_merge.Decline):
-            report.declined.append((merge.parent_ids, reply.reason))
-            return
-        if isinstance(reply, llm_merge.Contradictions):
-            from . import review
-            for a, b in reply.pairs:
-                review.flag_contradiction(store, a, b, actor=method, reason=reply.reason, similarity=None,
-                                          batch_id=report.batch_id)
-                report.contradictions.append((a, b, reply.reason))
-            return
-        ordered = [by_id[i] for i in reply.absorbs]
-        text = ItemText(reply.title, reply.description, reply.content)
-        prompt_version = llm_merge.PROMPT_VERSION
-        related.update(parents=list(reply.absorbs), reason=reply.reason, declined_members=sorted(
-            set(merge.parent_ids) - set(reply.absorbs)))
-    child = merged_item(ordered, text, method=method, prompt_version=prompt_version)
-    embedder.embed_items([child])
-    sources = merged_sources([p.item_id for p in ordered], {p.item_id: store.item_sources(p.item_id)
-                                                           for p in ordered})
-    decision = policy_mod.decide_merged(policy, child, parents_approved=merge.review_state == "approved",
-                                        by_llm=complete is not None)
-    seen = dict(zip(merge.parent_ids, merge.seen_event_ids))
-    with store.transaction():
-        curation.add_item(store, child, sources, actor=method, kind="MERGE", batch_id=report.batch_id,
-                          reason=f"merged {len(ordered)} similar items", related=related)
-        for parent in ordered:
-            curation.change_item(store, parent.item_id, kind="SUPERSEDE", actor=method,
-                                 reason=f"merged into item {child.item_id}", expected_event_id=seen[parent.item_id],
-                                 batch_id=report.batch_id, related={"merged_into": child.item_id},
-                                 status="superseded", superseded_by=child.item_id)
-        if decision.approve:
-            curation.change_item(store, child.item_id, kind="APPROVE", actor=policy_mod.actor(policy),
-                                 reason=decision.reason, batch_id=report.batch_id, status="approved")
-    report.merged.append((child.item_id, tuple(p.item_id for p in ordered)))
+    report.merged.append((child.item_id, tuple(p.item_id for p in parents)))
     if decision.approve:
         report.approved_by_policy.append(child.item_id)

@@ -587,6 +587,20 @@ class Store:
                                [item_id]).fetchall()
         return [tuple(r) for r in up], [tuple(r) for r in down]
 
+    def item_sources_of(self, item_ids: Iterable[int]) -> dict[int, list[ItemSource]]:
+        """Provenance rows of many items in one query."""
+        ids = list(item_ids)
+        if not ids:
+            return {}
+        with self._con() as con:
+            rows = con.execute("SELECT item_id, relation, traj_id, step_idxs, parent_item_id FROM item_sources "
+                               "WHERE list_contains(?, item_id) ORDER BY item_id, relation, traj_id, parent_item_id",
+                               [ids]).fetchall()
+        found: dict[int, list[ItemSource]] = {}
+        for r in rows:
+            found.setdefault(r[0], []).append(ItemSource(r[0], r[1], r[2], list(r[3] or []), r[4]))
+        return found
+
     def decided_item_ids(self) -> set[int]:
         """Items that have ever been approved or rejected (by anyone)."""
         with self._con() as con:
