@@ -91,10 +91,11 @@ def plan(items: Sequence[MemoryItem], vectors: np.ndarray, *, threshold: float =
     if len(items) != len(vectors):
         raise ValueError(f"{len(items)} items but {len(vectors)} vectors")
     known = {frozenset(p) for p in known_pairs}
+    matrix = np.asarray(vectors, dtype=np.float32)
     actions: list[Action] = []
     for domain, idx in _by_domain(items):
         bucket = [items[k] for k in idx]
-        x = normalize(np.asarray(vectors, dtype=np.float32)[idx], in_place=True)  # indexing already copied
+        x = normalize(matrix[idx], in_place=True)  # fancy indexing made a copy: normalise that
         pairs = similar_pairs(x, min(threshold, contradiction_threshold))
         contradictions = _contradictions(bucket, pairs, contradiction_threshold, known)
         actions += contradictions
@@ -182,12 +183,16 @@ def heuristic_merge(parents: Sequence[MemoryItem]) -> ItemText:
     kept_words: list[set[str]] = []
     for parent in parents:
         for sentence in split_sentences(parent.content):
-            words = set(_WORD.findall(sentence.lower()))
+            words = _words(sentence)
             if any(_jaccard(words, other) >= 0.7 for other in kept_words):
                 continue
             kept.append(sentence)
             kept_words.append(words)
     return ItemText(lead.title, lead.description, " ".join(kept))
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower().replace("\u2019", "'")))  # curly and straight apostrophes alike
 
 
 def split_sentences(text: str) -> list[str]:
@@ -219,7 +224,7 @@ def polarity(sentence: str) -> int:
 
 
 def _content_words(text: str) -> set[str]:
-    words = _WORD.findall(_WITHOUT.sub(" ", _NEGATIONS.sub(" ", text.lower())))
+    words = _words(_WITHOUT.sub(" ", _NEGATIONS.sub(" ", text)))
     return {_stem(w) for w in words if w not in _STOP and len(w) > 2}
 
 
