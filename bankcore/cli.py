@@ -364,12 +364,14 @@ def cmd_policy(args: argparse.Namespace) -> int:
         for a in actions:
             say(args, f"  #{a.item_id}: {a.reason}")
         return 0
-    from .policy import describe
+    from .policy import SETTING_KEY, describe
     rows = describe(bank.policy())
     if getattr(args, "json", False):
         _json_out({key: value for key, value, _ in rows})
         return 0
-    print(f"curation policy of {bank.path} (bank setting 'curation_policy'):")
+    stored = bank.store.get_setting(SETTING_KEY) is not None
+    print(f"curation policy of {bank.path} (bank setting '{SETTING_KEY}'"
+          + ("" if stored else "; the defaults, not stored yet — `policy set` stores them") + "):")
     for key, value, meaning in rows:
         print(f"  {key:<28} {value!s:<10} {meaning}")
     print("  flagged items (e.g. suspected_injection, open contradictions) are never auto-approved")
@@ -406,19 +408,17 @@ def cmd_as_of(args: argparse.Namespace) -> int:
 
 
 def _point(text: str | None):
-    from datetime import datetime as _datetime
+    """An event id, or an ISO 8601 time (naive = UTC, as the bank stores times)."""
+    from datetime import datetime, timezone
     if text is None:
         raise BankcoreError("give an event id, a time (ISO 8601) or --run N")
     if text.isdigit():
         return int(text)
     try:
-        moment = _datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise BankcoreError(f"{text!r} is neither an event id nor an ISO 8601 time") from None
-    if moment.tzinfo is not None:
-        from datetime import timezone
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _add_curation_parsers(sub, common) -> None:
