@@ -115,8 +115,9 @@ class Bank:
                              expected_event_id=expected_event_id)
 
     def bulk_review(self, action: str, *, actor: str | None = None, reason: str | None = None,
-                    **filters) -> list[int]:
-        """Approve or reject every item matching the filters (status defaults to pending), in one transaction."""
+                    **filters) -> review.BulkResult:
+        """Approve or reject every item matching the filters (status defaults to pending), in one transaction.
+        A bulk approval leaves flagged items out (listed in `skipped_flagged`)."""
         return review.bulk_decide(self.store, action, actor=self._actor(actor), reason=reason, **filters)
 
     def edit(self, item_id: int, *, actor: str | None = None, reason: str | None = None,

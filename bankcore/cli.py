@@ -247,9 +247,14 @@ def _review_decide(action: str):
             return 0
         if not args.all:
             raise BankcoreError(f"name the items to {action}, or pass --all (with --source/--domain/--text/"
-                                f"--unflagged filters) to {action} every pending match")
-        done = bank.bulk_review(action, actor=_by(args), reason=args.reason, **_filters(args))
+                                f"--unflagged filters) to {action} every pending match (flagged items are never "
+                                f"bulk-approved)")
+        result = bank.bulk_review(action, actor=_by(args), reason=args.reason, **_filters(args))
+        done = result.decided
         say(args, f"{action}d {len(done)} items" + (f": {', '.join(f'#{i}' for i in done)}" if done else ""))
+        if result.skipped_flagged:
+            say(args, f"left {len(result.skipped_flagged)} flagged items for one-by-one review: "
+                      + ", ".join(f"#{i}" for i in result.skipped_flagged))
         return 0
     return run
 

@@ -43,19 +43,27 @@ def decide(store: Store, item_id: int, action: str, *, actor: str, reason: str |
                        expected_event_id=expected_event_id, batch_id=batch_id, status=status)
 
 
-def bulk_decide(store: Store, action: str, *, actor: str, reason: str | None = None,
-                **filters: Any) -> list[int]:
+@dataclass(frozen=True)
+class BulkResult:
+    decided: list[int]
+    skipped_flagged: list[int]  # bulk approval never covers a flagged item: each needs a human to read it
+
+
+def bulk_decide(store: Store, action: str, *, actor: str, reason: str | None = None, **filters: Any) -> BulkResult:
     """Approve or reject every item matching `filters` (store.query_items filters; default: pending), at once.
 
-    One transaction and one batch id: either every matching item is decided or none is.
+    One transaction and one batch id: either every matching item is decided or none is. Flagged items (e.g.
+    suspected_injection) are left out of a bulk approval and listed, so they are approved one at a time or not at all.
     """
     filters.setdefault("status", "pending")
     matches = [i for i in store.query_items(**filters) if i.status in REVIEWABLE[action]]
+    skipped = [i.item_id for i in matches if action == "approve" and i.flags]
     batch = uuid.uuid4().hex[:12]
     with store.transaction():
         for item in matches:
-            decide(store, item.item_id, action, actor=actor, reason=reason, batch_id=batch)
-    return [i.item_id for i in matches]
+            if item.item_id not in skipped:
+                decide(store, item.item_id, action, actor=actor, reason=reason, batch_id=batch)
+    return BulkResult([i.item_id for i in matches if i.item_id not in skipped], skipped)
 
 
 def edit(store: Store, item_id: int, *, actor: str, embedder, reason: str | None = None,

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from bankcore import Bank
+from bankcore import Bank, curation
 from bankcore.asof import compare
 from bankcore.demo import SteppingClock
 from bankcore.embed import Embedder, item_text
@@ -237,10 +237,13 @@ def test_review_decisions_and_their_guards(lessons):
     bank.approve(ids[0])  # a rejection can be reversed
     with pytest.raises(ConflictError):
         bank.reject(ids[0], expected_event_id=1)
-    done = bank.bulk_review("approve", actor="human:ana", source="failure", domain="hotpotqa")
-    assert done == [ids[6]] and bank.item(ids[6]).status == "approved"
-    batch = {e.batch_id for i in done for e in bank.history(i)[-1:]}
-    assert len(batch) == 1
+    curation.change_item(bank.store, ids[5], kind="FLAG", actor="llm:judge", flags=["suspected_injection"])
+    result = bank.bulk_review("approve", actor="human:ana", domain="hotpotqa")
+    assert result.decided == [ids[6], ids[7]] and result.skipped_flagged == [ids[5]]
+    assert bank.item(ids[6]).status == "approved" and bank.item(ids[5]).status == "pending"
+    assert len({bank.history(i)[-1].batch_id for i in result.decided}) == 1
+    rejected = bank.bulk_review("reject", actor="human:ana", domain="hotpotqa")
+    assert rejected.decided == [ids[5]]  # a bulk rejection covers flagged items too
 
 
 def test_superseded_items_are_changed_only_by_unmerging(lessons):
