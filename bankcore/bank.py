@@ -203,3 +203,10 @@ class Bank:
         run = self.store.get_run(run_id)
         point = self.store.run_as_of_event(run_id)
         return self.as_of(point if point is not None else run.started_at)
+
+    def told_at_run(self, run_id: int, *, k: int = 1) -> list[tuple[str, str, list]]:
+        """What retrieval would have told the agent of run `run_id`, task by task: (traj_id, query, hits)."""
+        view = self.as_of_run(run_id)
+        rows = self.store.run_queries(run_id)
+        hits = asof.told(view, [(query, task_id) for _, task_id, query in rows], k=k)
+        return [(traj_id, query, found) for (traj_id, _, query), found in zip(rows, hits)]

@@ -388,6 +388,18 @@ def cmd_as_of(args: argparse.Namespace) -> int:
     bank = open_bank(args)
     view = bank.as_of_run(args.run) if args.run is not None else bank.as_of(_point(args.point))
     where = f"event {view.event_id}" + (f" ({view.moment:%Y-%m-%d %H:%M:%S})" if view.moment else " (empty bank)")
+    if args.told:
+        if args.run is None:
+            raise BankcoreError("--told needs --run N")
+        told = bank.told_at_run(args.run, k=args.k)
+        if args.json:
+            _json_out([{"traj_id": t, "query": q, "items": [h.item.item_id for h in hits]} for t, q, hits in told])
+            return 0
+        print(f"run {args.run} against the bank as of {where}: what retrieval would have told each task")
+        for traj_id, query, hits in told:
+            shown = "; ".join(f"#{h.item.item_id} {_inert(h.item.title)} ({h.score:.2f})" for h in hits) or "nothing"
+            print(f"  {traj_id[:10]} {_inert(query)[:70]!r} → {shown}")
+        return 0
     if args.query:
         hits = view.rank(args.query, k=args.k, exclude_task_id=args.task)
         if args.json:
@@ -515,6 +527,7 @@ def _add_curation_parsers(sub, common) -> None:
     p.add_argument("point", nargs="?", help="event id or ISO 8601 time")
     p.add_argument("--run", type=int, help="the bank as run N's agent saw it")
     p.add_argument("--query", help="what retrieval would have shown for this task")
+    p.add_argument("--told", action="store_true", help="with --run: what each of the run's tasks would have been told")
     p.add_argument("--task", help="with --query: the task id (its own lessons are excluded)")
     p.add_argument("-k", type=int, default=1, help="with --query: how many items (default 1)")
     p.add_argument("--json", action="store_true")

@@ -141,7 +141,7 @@ def _merges(bucket: list[MemoryItem], x: np.ndarray, pairs: Pairs, threshold: fl
         by_id = {item.item_id: n for n, item in enumerate(sub_items)}
         cannot = [(by_id[a], by_id[b]) for a, b in map(tuple, blocked) if a in by_id and b in by_id]
         sub_pairs = Pairs(*(np.array(col) for col in zip(*keep)))
-        sub_x = x[local]
+        sub_x = x if len(local) == len(bucket) else x[local]  # skip a copy of the matrix when nothing is left out
         for group in complete_linkage_groups(sub_x, sub_pairs, threshold, max_size=max_group, cannot_link=cannot):
             merges.append(_merge_action(group, sub_items, sub_x, domain, state, heuristic_text))
     return sorted(merges, key=lambda m: m.parent_ids)

@@ -623,6 +623,12 @@ class Store:
                                "GROUP BY s.item_id", [ids]).fetchall()
         return {r[0]: set(r[1]) for r in rows}
 
+    def run_queries(self, run_id: int) -> list[tuple[str, str, str]]:
+        """(traj_id, task_id, query) of a run's trajectories, in order."""
+        with self._con() as con:
+            return [tuple(r) for r in con.execute("SELECT traj_id, task_id, query FROM trajectories WHERE run_id = ? "
+                                                  "ORDER BY seq", [run_id]).fetchall()]
+
     def run_as_of_event(self, run_id: int) -> int | None:
         """The bank state a live run retrieved from (its first retrieval's `as_of_event`), if it recorded one."""
         with self._con() as con:

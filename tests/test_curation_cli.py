@@ -115,6 +115,9 @@ def test_as_of_command(lessons, cli):
     assert now.json()["hits"] == []
     moment = bank.store.get_event(point).created_at.isoformat()
     assert f"event {point}" in cli("as-of", moment, "--db", bank.path).out
+    run = bank.store.list_runs()[0].run_id
+    told = cli("as-of", "--run", run, "--told", "--db", bank.path)
+    assert told.code == 0 and f"run {run} against the bank as of event 0" in told.out and "→ nothing" in told.out
     bad = cli("as-of", "yesterday", "--db", bank.path)
     assert bad.code == 1 and "neither an event id nor an ISO 8601 time" in bad.err
 

@@ -151,6 +151,8 @@ def test_as_of_run_uses_the_state_when_the_run_started(lessons, tmp_path):
     run = bank.store.find_run("later run")
     view = bank.as_of_run(run.run_id)
     assert [i.item_id for i in view.retrievable()] == [ids[0]]
+    [(traj_id, query, hits)] = bank.told_at_run(run.run_id)
+    assert query == "cancel my trip" and [h.item.item_id for h in hits] == [ids[0]]
     with pytest.raises(NotFoundError, match="no event 999"):
         bank.as_of(999)
 
