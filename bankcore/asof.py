@@ -37,6 +37,9 @@ class VectorCache:
     def _key(self, text: str) -> str:
         return hashlib.sha256(f"{self.embedder.model_id}\0{text}".encode()).hexdigest()
 
+    def has(self, text: str) -> bool:
+        return self._key(text) in self._vectors
+
     def seed(self, text: str, vector: Sequence[float]) -> None:
         self._vectors.setdefault(self._key(text), np.asarray(vector, dtype=np.float32))
 
@@ -75,9 +78,19 @@ class AsOfView:
         return [i for i in self.items.values() if i.status == "approved"]
 
     def candidates(self) -> tuple[list[MemoryItem], np.ndarray]:
-        """The retrievable items and their vectors (rows L2-normalised), for any ranking function."""
+        """The retrievable items and their vectors (rows L2-normalised), for any ranking function.
+
+        A text that is still an item's current text reuses its stored embedding; only past versions are embedded.
+        """
         items = sorted(self.retrievable(), key=lambda i: i.item_id)
-        return items, self.cache.vectors([item_text(i) for i in items])
+        texts = [item_text(i) for i in items]
+        unseen = [i.item_id for i, t in zip(items, texts) if not self.cache.has(t)]
+        for current in self.store.get_items(unseen):
+            past = self.items[current.item_id]
+            if current.embedding is not None and current.embedding_model == self.cache.embedder.model_id \
+                    and item_text(current) == item_text(past):
+                self.cache.seed(item_text(past), current.embedding)
+        return items, self.cache.vectors(texts)
 
     def rank(self, query: str, *, k: int = 1, exclude_task_id: str | None = None) -> list[Hit]:
         """Top-k approved items of this past state by cosine similarity to `query` (never from the same task)."""
@@ -103,15 +116,9 @@ def snapshot_item(item_id: int, event_id: int, after: dict[str, Any]) -> MemoryI
 
 
 def view(store: Store, event_id: int, cache: VectorCache | None = None) -> AsOfView:
-    """The bank at `event_id`. Seeds `cache` with current embeddings of texts that have not changed since."""
+    """The bank at `event_id`. `cache` supplies vectors when the view is used for ranking."""
     items = {item_id: snapshot_item(item_id, eid, after) for item_id, eid, after in store.snapshots_as_of(event_id)}
     moment = store.get_event(event_id).created_at if event_id else None
-    if cache is not None and items:
-        for current in store.get_items(items):
-            past = items[current.item_id]
-            if current.embedding is not None and current.embedding_model == cache.embedder.model_id \
-                    and item_text(current) == item_text(past):
-                cache.seed(item_text(past), current.embedding)
     return AsOfView(event_id, moment, items, store, cache)
 
 

@@ -112,8 +112,18 @@ def test_as_of_before_and_after_a_merge_differ_exactly_by_the_merge(lessons):
         i.item_id: (i.status, i.content) for i in before.active()}
 
 
+class CountingEmbedder(Embedder):
+    def __init__(self):
+        self.texts: list[str] = []
+
+    def embed(self, texts, batch_size=32):
+        self.texts += list(texts)
+        return super().embed(texts, batch_size)
+
+
 def test_as_of_by_time_ranks_the_text_the_agent_would_have_seen(lessons):
     bank, ids = lessons
+    bank._embedder_instance = counting = CountingEmbedder()
     for item_id in ids:
         bank.approve(item_id, actor="human:ana")
     moment = bank.store.get_event(bank.store.last_event_id()).created_at
@@ -125,7 +135,10 @@ def test_as_of_by_time_ranks_the_text_the_agent_would_have_seen(lessons):
     assert bank.store.get_event(bank.store.event_id_at(moment)).kind == "APPROVE"
     assert now.item(ids[7]).version == 2
     query = "the wikipedia page is very long, find the keyword"
+    counting.texts.clear()
     assert then.rank(query)[0].item.item_id == ids[7]
+    # Only the past version and the query were embedded: unchanged texts reuse the stored vectors.
+    assert counting.texts == [item_text(then.item(ids[7])), query]
     scores_then = {h.item.item_id: h.score for h in then.rank(query, k=8)}
     scores_now = {h.item.item_id: h.score for h in now.rank(query, k=8)}
     assert scores_then[ids[7]] > scores_now[ids[7]] + 0.3  # ranked by the text of the time, not today's
