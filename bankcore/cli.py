@@ -143,6 +143,8 @@ def _json_out(value) -> None:
 def cmd_consolidate(args: argparse.Namespace) -> int:
     bank = open_bank(args)
     llm = args.llm if args.llm is not None else bank.settings.llm_configured
+    if args.model and not llm:
+        raise BankcoreError("--model applies to LLM merging (--llm); the heuristic merge uses no model")
     mode = "LLM merge (one call per group)" if llm else "heuristic merge (heuristic-merge:1, offline)"
     if args.dry_run:
         actions = bank.plan_consolidation(threshold=args.threshold, llm=llm, max_group=args.max_group)
