@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import exchange, ingest, learning, metrics
-from . import asof, consolidate, growth, lineage, review  # issue 5
+from . import asof, consolidate, growth, lineage, llm_merge, review  # issue 5
 from . import policy as policy_rules  # issue 5
 from .importers import ImportOptions
 from .errors import BankcoreError, NotFoundError
@@ -64,9 +64,13 @@ class Bank:
     def extract(self, traj_ids: list[str] | None = None, *, extractor: str | None = None, model: str | None = None,
                 limit: int | None = None, on_progress: Callable[[int], None] | None = None
                 ) -> learning.ExtractReport:
-        """Distil lessons from labelled trajectories this extractor has not yet distilled (items land pending)."""
+        """Distil lessons from labelled trajectories this extractor has not yet distilled. Items land pending; the
+        curation policy then approves those it allows (see `policy.py`)."""
         extractor_ = learning.make_extractor(extractor, self.settings, self.store, model)
-        return learning.extract_queue(self.store, extractor_, traj_ids, limit=limit, on_progress=on_progress)
+        report = learning.extract_queue(self.store, extractor_, traj_ids, limit=limit, on_progress=on_progress)
+        # issue 5: the bank's curation policy admits what it allows (by default clean LLM items, never flagged ones)
+        report.approved_by_policy, report.policy_actor = self.apply_policy(), policy_rules.actor(self.policy())
+        return report
 
     def learn_trajectories(self, traj_ids: list[str], *, judge: str | None = None, extractor: str | None = None,
                            model: str | None = None, on_progress: Callable[[int], None] | None = None
@@ -172,7 +176,12 @@ class Bank:
         return actions, report
 
     def _merge_completer(self, model: str | None):
-        raise BankcoreError("no LLM client in this build yet (bankcore/llm.py); use --heuristic")
+        from .llm import LLMClient
+        if not self.settings.llm_configured:
+            raise BankcoreError("no LLM configured for merging: set OPENAI_API_KEY or BANKCORE_LLM_BASE_URL / "
+                                "OPENAI_BASE_URL, or merge offline with --heuristic")
+        client = LLMClient(self.settings, self.store, model=model)
+        return llm_merge.client_completer(client), client.model
 
     def approve(self, item_id: int, *, actor: str | None = None, reason: str | None = None,
                 expected_event_id: int | None = None):

@@ -383,6 +383,8 @@ def _llm_draft(store, merge: Merge, current, complete: Complete, method: str, re
     try:
         reply = llm_merge.parse(complete(llm_merge.build_messages(parents)), merge.parent_ids)
     except Exception as exc:  # noqa: BLE001 — any failure leaves the group as it was, reported
+        if getattr(exc, "fatal", False):
+            raise  # a bad key or unknown model: every further call would fail too; merged groups stay merged
         report.failed.append((merge.parent_ids, f"{type(exc).__name__}: {exc}"))
         return None
     if isinstance(reply, llm_merge.Decline):

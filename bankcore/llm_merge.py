@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .errors import BankcoreError
 from .models import MemoryItem
@@ -76,6 +76,23 @@ def build_messages(items: Sequence[MemoryItem]) -> list[dict[str, str]]:
     user = ("Lessons (JSON):\n" + json.dumps(lessons, ensure_ascii=False, indent=1) +
             "\n\nReply with the JSON object only.")
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def client_completer(client) -> Callable[[list[dict[str, str]]], str]:
+    """`complete(messages) -> str` over an `LLMClient`: JSON mode, temperature 0 (so a repeated group is answered
+    from the cache), and a reply with no readable decision is retried by the client rather than returned."""
+    from .llm import UnusableReply
+
+    def validate(text: str) -> None:
+        try:
+            _json_object(text)
+        except MergeParseError as exc:
+            raise UnusableReply(str(exc)) from None
+
+    def complete(messages: list[dict[str, str]]) -> str:
+        return client.complete(PURPOSE, messages, temperature=0.0, json_mode=True, max_tokens=1024,
+                               validate=validate).text
+    return complete
 
 
 def parse(text: str | None, group: Sequence[int]) -> Reply:

@@ -114,3 +114,60 @@ def test_without_a_configured_llm_the_llm_mode_says_so(lessons, cli):
     bank, _ = lessons
     result = cli("consolidate", "--llm", "--db", bank.path)
     assert result.code == 1 and "--heuristic" in result.err
+
+
+# ---------------------------------------------------------------------- the real client over HTTP (tests/fake_llm.py)
+def merge_responder(decline: set[tuple[int, ...]] = frozenset()):
+    def respond(request):
+        ids = tuple(sorted(l["id"] for l in json.loads(request["messages"][1]["content"]
+                                                       .split("Lessons (JSON):\n")[1].split("\n\nReply")[0])))
+        if ids in decline:
+            return json.dumps({"decision": "decline", "reason": "only alike"})
+        return merge_reply(ids)
+    return respond
+
+
+@pytest.fixture
+def llm_lessons(fake_llm, tmp_path):
+    db = tmp_path / "bank.duckdb"
+    bank = Bank(db, settings=fake_llm.settings(db), clock=SteppingClock())
+    return bank, add_lessons(bank, tmp_path)
+
+
+def test_merge_through_the_real_client_retries_an_unusable_reply(fake_llm, llm_lessons):
+    bank, ids = llm_lessons
+    fake_llm.responder = merge_responder()
+    fake_llm.faults.append("prose")  # the first reply has no decision: the client asks again
+    _, report = bank.consolidate(threshold=THRESHOLD, llm=True)
+    assert sorted(p for _, p in report.merged) == [(ids[0], ids[1]), (ids[5], ids[6])]
+    assert report.llm_calls == 2 and fake_llm.http_calls == 3
+    assert all(r["response_format"] == {"type": "json_object"} and r["temperature"] == 0
+               for r in fake_llm.requests)
+    calls = [c for c in bank.store.iter_llm_calls() if c.purpose == "merge"]
+    assert len(calls) == 3 and [c.error is not None for c in calls].count(True) == 1
+    child = bank.item(report.merged[0][0])
+    assert child.extractor_id == "llm-merge:fake-model" and child.title == "Look up, then cancel"
+
+
+def test_a_declined_group_is_answered_from_the_cache_next_time(fake_llm, llm_lessons):
+    bank, ids = llm_lessons
+    fake_llm.responder = merge_responder(decline={(ids[0], ids[1]), (ids[5], ids[6])})
+    _, first = bank.consolidate(threshold=THRESHOLD, llm=True)
+    assert len(first.declined) == 2 and fake_llm.http_calls == 2
+    _, second = bank.consolidate(threshold=THRESHOLD, llm=True)
+    assert len(second.declined) == 2 and fake_llm.http_calls == 2  # temperature 0: same prompt, no new call
+
+
+def test_a_bad_key_stops_the_consolidation_without_a_half_merge(fake_llm, llm_lessons, cli, monkeypatch):
+    bank, ids = llm_lessons
+    fake_llm.responder = merge_responder()
+    fake_llm.faults.append("401")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_llm.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-SECRET-key-0123456789")
+    monkeypatch.setenv("BANKCORE_MODEL", "fake-model")
+    result = cli("consolidate", "--threshold", THRESHOLD, "--db", bank.path)  # an LLM is configured: it is used
+    assert result.code == 1 and "401" in result.err and "SECRET" not in result.err
+    assert bank.store.count_items(source="merged") == 0
+    assert all(bank.item(i).status == "pending" for i in ids)
+    result = cli("consolidate", "--threshold", THRESHOLD, "--db", bank.path)
+    assert result.code == 0 and "LLM merge (one call per group): 2 merged" in result.out

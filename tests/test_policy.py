@@ -136,3 +136,20 @@ def test_enforce_archives_with_events_and_approval_brings_an_item_back(tmp_path)
     bank.approve(ids[0], actor="human:ana", reason="still useful")
     assert bank.item(ids[0]).status == "approved"
     assert consolidate.ACTIVE == growth.ACTIVE
+
+
+def test_extraction_applies_the_policy(fake_llm, tmp_path):
+    from curation_helpers import write_trajectories
+    db = tmp_path / "bank.duckdb"
+    bank = Bank(db, settings=fake_llm.settings(db))
+    bank.import_path(write_trajectories(tmp_path / "t.jsonl"))
+    bank.judge(judge="heuristic")
+    heuristic = bank.extract(extractor="heuristic")
+    assert heuristic.approved_by_policy == [] and "all pending review" in heuristic.summary()
+    llm = bank.extract(extractor="llm")
+    items = {i.item_id: i for i in bank.store.query_items(item_ids=llm.approved_by_policy)}
+    assert llm.approved_by_policy and f"{len(items)} approved by policy:default" in llm.summary()
+    assert all(i.extractor_id.startswith("llm:") and not i.flags and i.status == "approved" for i in items.values())
+    assert all(bank.history(i)[-1].actor == "policy:default" for i in items)
+    others = bank.store.query_items(status="pending")
+    assert others and all(i.extractor_id.startswith("heuristic") or i.flags for i in others)
