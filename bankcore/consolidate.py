@@ -126,25 +126,47 @@ def _contradictions(bucket: list[MemoryItem], pairs, threshold: float, known: se
 
 def _merges(bucket: list[MemoryItem], x: np.ndarray, pairs: Pairs, threshold: float, max_group: int,
             blocked: set, domain: str | None, heuristic_text: bool) -> list[Merge]:
+    """Merge groups per review state. Clustering runs over distinct texts; exact copies of a text ride along with
+    it, so `max_group` bounds how much *different* text one merge must hold, not how many copies it absorbs."""
     merges = []
     for state in ACTIVE:
         local = [k for k, item in enumerate(bucket) if item.status == state and not _in_open_contradiction(item)]
-        if len(local) < 2:
-            continue
-        position = {k: n for n, k in enumerate(local)}  # bucket index → index within this review state
+        copies = _copies(bucket, local)
+        reps = sorted(copies)
+        position = {k: n for n, k in enumerate(reps)}  # bucket index of a distinct text → its index here
+        rep_of = {k: position[rep] for rep, ks in copies.items() for k in ks}
         keep = [(position[i], position[j], s)
                 for i, j, s in zip(pairs.i.tolist(), pairs.j.tolist(), pairs.sim.tolist())
                 if s >= threshold and i in position and j in position]
-        if not keep:
-            continue
-        sub_items = [bucket[k] for k in local]
-        by_id = {item.item_id: n for n, item in enumerate(sub_items)}
-        cannot = [(by_id[a], by_id[b]) for a, b in map(tuple, blocked) if a in by_id and b in by_id]
-        sub_pairs = Pairs(*(np.array(col) for col in zip(*keep)))
-        sub_x = x if len(local) == len(bucket) else x[local]  # skip a copy of the matrix when nothing is left out
-        for group in complete_linkage_groups(sub_x, sub_pairs, threshold, max_size=max_group, cannot_link=cannot):
-            merges.append(_merge_action(group, sub_items, sub_x, domain, state, heuristic_text))
+        by_id = {bucket[k].item_id: n for k, n in rep_of.items()}
+        cannot = {(by_id[a], by_id[b]) for a, b in map(tuple, blocked) if a in by_id and b in by_id}
+        groups = []
+        if keep:
+            rep_x = x if len(reps) == len(bucket) else x[reps]  # no copy of the matrix when nothing is left out
+            rep_pairs = Pairs(*(np.array(col) for col in zip(*keep)))
+            groups = complete_linkage_groups(rep_x, rep_pairs, threshold, max_size=max_group,
+                                             cannot_link=[c for c in cannot if c[0] != c[1]])
+        grouped = {n for g in groups for n in g}
+        groups += [[n] for n, k in enumerate(reps) if n not in grouped and len(copies[k]) > 1]  # copies only
+        for group in groups:
+            members = [k for n in group for k in copies[reps[n]]]
+            merges.append(_merge_action(members, bucket, x, domain, state, heuristic_text))
     return sorted(merges, key=lambda m: m.parent_ids)
+
+
+def text_key(item: MemoryItem) -> tuple[str, str, str]:
+    """Identity of an item's text, ignoring case and spacing: items with the same key are copies."""
+    return tuple(" ".join(t.lower().split()) for t in (item.title, item.description, item.content))
+
+
+def _copies(bucket: list[MemoryItem], indices: list[int]) -> dict[int, list[int]]:
+    """First index of each distinct text → every index with that text."""
+    first: dict[tuple, int] = {}
+    copies: dict[int, list[int]] = {}
+    for k in indices:
+        rep = first.setdefault(text_key(bucket[k]), k)
+        copies.setdefault(rep, []).append(k)
+    return copies
 
 
 def _merge_action(group: list[int], items: list[MemoryItem], x: np.ndarray, domain, state, heuristic_text) -> Merge:
@@ -379,9 +401,13 @@ def _llm_draft(store, merge: Merge, current, complete: Complete, method: str, re
     parents = _unchanged(merge, current, report)
     if parents is None:
         return None
+    copies: dict[tuple, list[MemoryItem]] = {}
+    for parent in parents:  # the model sees each distinct text once; its copies go wherever it goes
+        copies.setdefault(text_key(parent), []).append(parent)
+    shown = [same[0] for same in copies.values()]
     report.llm_calls += 1
     try:
-        reply = llm_merge.parse(complete(llm_merge.build_messages(parents)), merge.parent_ids)
+        reply = llm_merge.parse(complete(llm_merge.build_messages(shown)), [p.item_id for p in shown])
     except Exception as exc:  # noqa: BLE001 — any failure leaves the group as it was, reported
         if getattr(exc, "fatal", False):
             raise  # a bad key or unknown model: every further call would fail too; merged groups stay merged
@@ -395,9 +421,9 @@ def _llm_draft(store, merge: Merge, current, complete: Complete, method: str, re
             review.flag_contradiction(store, a, b, actor=method, reason=reply.reason, batch_id=report.batch_id)
             report.contradictions.append((a, b, reply.reason))
         return None
-    absorbed = [current[i] for i in reply.absorbs]
-    related = {**_related(merge, method), "parents": list(reply.absorbs), "reason": reply.reason,
-               "declined_members": sorted(set(merge.parent_ids) - set(reply.absorbs))}
+    absorbed = sorted((p for i in reply.absorbs for p in copies[text_key(current[i])]), key=lambda p: p.item_id)
+    related = {**_related(merge, method), "parents": [p.item_id for p in absorbed], "reason": reply.reason,
+               "declined_members": sorted(set(merge.parent_ids) - {p.item_id for p in absorbed})}
     child = merged_item(absorbed, ItemText(reply.title, reply.description, reply.content), method=method,
                         prompt_version=llm_merge.PROMPT_VERSION)
     return _Draft(merge, child, absorbed, related)

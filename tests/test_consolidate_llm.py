@@ -9,6 +9,7 @@ import pytest
 from bankcore import Bank
 from bankcore.consolidate import Merge, apply
 from bankcore.demo import SteppingClock
+from bankcore.models import MemoryItem
 from curation_helpers import THRESHOLD, add_lessons
 
 
@@ -171,3 +172,19 @@ def test_a_bad_key_stops_the_consolidation_without_a_half_merge(fake_llm, llm_le
     assert all(bank.item(i).status == "pending" for i in ids)
     result = cli("consolidate", "--threshold", THRESHOLD, "--db", bank.path)
     assert result.code == 0 and "LLM merge (one call per group): 2 merged" in result.out
+
+
+def test_the_llm_sees_each_distinct_text_once_and_its_copies_follow(lessons):
+    from bankcore import curation
+    bank, ids = lessons
+    original = bank.item(ids[0])
+    copy = curation.add_item(bank.store, MemoryItem(original.title, original.description, original.content,
+                                                    source="failure", domain="airline", extractor_id="heuristic:1",
+                                                    embedding=original.embedding,
+                                                    embedding_model=original.embedding_model),
+                             actor="heuristic:1").item_id
+    llm = ScriptedLLM({(ids[0], ids[1]): merge_reply, (ids[5], ids[6]): '{"decision": "decline"}'})
+    _, report = bank.consolidate(threshold=THRESHOLD, llm=True, complete=llm)
+    assert sorted(llm.calls) == [(ids[0], ids[1]), (ids[5], ids[6])]  # the copy was not shown
+    [(child, parents)] = report.merged
+    assert parents == (ids[0], ids[1], copy) and bank.item(copy).superseded_by == child

@@ -148,3 +148,15 @@ def test_merged_item_and_sources():
                                        ItemSource(2, "parent", parent_item_id=9)]})
     assert [(r.relation, r.parent_item_id, r.traj_id, r.step_idxs) for r in rows] == [
         ("parent", 1, None, []), ("parent", 2, None, []), ("evidence", None, "t1", [0, 2, 3])]
+
+
+def test_exact_copies_ride_along_and_do_not_count_against_the_group_size():
+    copies = [item(k, "Verify ids", "Look up  the id first.") for k in range(1, 9)]  # 8 copies of one text
+    others = [item(9, "Verify the id", "Look up the id before acting."), item(10, "Verify an id", "Check the id.")]
+    lone = [item(11, "Baggage", "Read the tier."), item(12, "baggage", "read the   tier.")]  # copies, nothing else
+    vectors = [unit(1, 0.001 * k, 0) for k in range(1, 9)] + [unit(1, 0.05, 0), unit(1, 0.07, 0)] + \
+              [unit(0, 0, 1), unit(0, 0.001, 1)]
+    actions = plan(copies + others + lone, np.array(vectors), threshold=0.9, max_group=3)
+    assert [a.parent_ids for a in actions] == [tuple(range(1, 11)), (11, 12)]
+    assert actions[0].proposal.content == "Look up the id first. Look up the id before acting. Check the id."
+    assert plan(copies, np.array(vectors[:8]), threshold=0.9, max_group=2)[0].parent_ids == tuple(range(1, 9))
