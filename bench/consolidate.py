@@ -29,6 +29,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bankcore.consolidate import text_key  # noqa: E402 — after the path is set
 SHARED = ROOT.parent / "shared" / "datasets"
 TAU = SHARED / "tau-bench-airline" / "gpt-4o-airline.json"
 REFLEXION = SHARED / "reflexion-hotpotqa" / "react_reflexion_100_questions_5_trials.txt"
@@ -254,12 +255,21 @@ def bench_real() -> None:
         bank = Bank(Path(tmp) / "real.duckdb")
         how = real_items(bank)
         before = {i.item_id: i for i in bank.store.query_items()}
+        for threshold in (0.75, 0.80, 0.85, 0.90, 0.95):  # plans only: how the threshold changes what merges
+            planned = bank.plan_consolidation(threshold=threshold)
+            merges = [a for a in planned if a.kind == "merge"]
+            print(json.dumps({"threshold": threshold, "groups": len(merges),
+                              "items_in_groups": sum(len(m.parent_ids) for m in merges),
+                              "groups_with_different_content": sum(
+                                  len({text_key(before[p])[2] for p in m.parent_ids}) > 1 for m in merges),
+                              "contradictions": len(planned) - len(merges)}), flush=True)
         t0 = time.perf_counter()
         actions = bank.plan_consolidation()
         plan_s = time.perf_counter() - t0
         _, report = bank.consolidate()
         sizes = [len(p) for _, p in report.merged]
-        print(json.dumps({"items_from": how, "items": len(before),
+        texts = {text_key(i) for i in before.values()}
+        print(json.dumps({"items_from": how, "items": len(before), "distinct_texts": len(texts),
                           "active": sum(i.status in ("pending", "approved") for i in before.values()),
                           "threshold": bank.policy().merge_threshold, "plan_s": round(plan_s, 2),
                           "groups_merged": len(report.merged), "items_absorbed": sum(sizes),
@@ -267,25 +277,33 @@ def bench_real() -> None:
                           "contradictions_flagged": len(report.contradictions),
                           "active_after": bank.store.count_items(status=["pending", "approved"])}), flush=True)
         for child_id, parents in _examples(report.merged, before):
-            print(f"\n### example: {len(parents)} items → #{child_id}")
+            distinct: dict[tuple, list[int]] = {}
             for p in parents:
-                i = before[p]
-                print(f"  before #{p} ({i.source}): {i.title} — {i.description} | {i.content}")
+                distinct.setdefault(text_key(before[p]), []).append(p)
+            print(f"\n### example: {len(parents)} items ({len(distinct)} distinct texts) → #{child_id}")
+            for same in distinct.values():
+                i = before[same[0]]
+                copies = f" ×{len(same)}" if len(same) > 1 else ""
+                print(f"  before #{same[0]}{copies} ({i.source}): {i.title} — {i.description} | {i.content}")
             c = bank.item(child_id)
-            print(f"  after  #{child_id} ({c.extractor_id}): {c.title} — {c.description} | {c.content}")
+            print(f"  after  #{child_id} ({c.extractor_id}, {c.status}): {c.title} — {c.description} | {c.content}")
 
 
 def _examples(merged, before, n: int = 3):
-    """Three merges from different domains when possible, larger groups first."""
+    """Three merges that fold different texts together, from different domains when possible."""
+    def distinct(parents, part=slice(None)):
+        return len({text_key(before[p])[part] for p in parents})
+    # Merges of different lessons first (different content), then of different wordings, then of many copies.
+    ranked = sorted(merged, key=lambda m: (-distinct(m[1], slice(2, 3)), -min(distinct(m[1]), 4), -len(m[1]), m[0]))
     chosen, domains = [], set()
-    for child_id, parents in sorted(merged, key=lambda m: (-len(m[1]), m[0])):
-        domain = before[parents[0]].domain
-        if domain not in domains or len({before[p[0]].domain for _, p in merged}) <= len(domains):
+    for child_id, parents in ranked:
+        if before[parents[0]].domain not in domains:
             chosen.append((child_id, parents))
-            domains.add(domain)
-        if len(chosen) == n:
-            break
-    return chosen
+            domains.add(before[parents[0]].domain)
+    for m in ranked:
+        if len(chosen) < n and m not in chosen:
+            chosen.append(m)
+    return chosen[:n]
 
 
 def main() -> None:
