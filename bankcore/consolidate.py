@@ -27,9 +27,11 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from . import curation, llm_merge
+from . import curation, llm_merge, review
+from . import policy as policy_rules
 from .errors import ConflictError
 from .models import ItemSource, MemoryItem
+from .review import CONTRADICTS
 from .similarity import Pairs, complete_linkage_groups, normalize, similar_pairs
 from .store import Store
 
@@ -39,7 +41,6 @@ DEFAULT_THRESHOLD = 0.85
 DEFAULT_CONTRADICTION_THRESHOLD = 0.80
 DEFAULT_MAX_GROUP = 6
 ACTIVE = ("pending", "approved")
-CONTRADICTS = "contradicts:"
 
 
 @dataclass(frozen=True)
@@ -342,7 +343,6 @@ def apply(store: Store, actions: Sequence[Action], *, embedder, method: str, com
     decline, or report contradictions. A failed call or unreadable reply leaves that group untouched (reported as
     failed); the next consolidation plans it again. A group whose items changed since planning is skipped.
     """
-    from . import policy as policy_rules, review
     policy = policy or policy_rules.load(store)
     report = Report(batch_id=uuid.uuid4().hex[:12], method=method, requested_by=requested_by)
     merges = [a for a in actions if isinstance(a, Merge)]
@@ -397,7 +397,6 @@ def _heuristic_draft(merge: Merge, current, method: str, report: Report) -> _Dra
 
 def _llm_draft(store, merge: Merge, current, complete: Complete, method: str, report: Report) -> _Draft | None:
     """One LLM call for the group: a draft to write, or None (declined, contradiction flagged, failed)."""
-    from . import review
     parents = _unchanged(merge, current, report)
     if parents is None:
         return None
@@ -431,7 +430,6 @@ def _llm_draft(store, merge: Merge, current, complete: Complete, method: str, re
 
 def _write(store: Store, draft: _Draft, sources, policy, *, by_llm: bool, report: Report) -> None:
     """The merged item, its MERGE event and every parent's SUPERSEDE, in one transaction."""
-    from . import policy as policy_rules
     child, parents = draft.child, draft.parents
     decision = policy_rules.decide_merged(policy, child, parents_approved=draft.merge.review_state == "approved",
                                           by_llm=by_llm)

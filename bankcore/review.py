@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import lineage
-from .consolidate import CONTRADICTS
 from .curation import change_item, require_text
 from .embed import item_text
 from .errors import BankcoreError, NotFoundError
@@ -22,6 +21,7 @@ from .policy import Policy, decide_merged, decide_new, origin
 from .policy import actor as policy_actor
 from .store import Store
 
+CONTRADICTS = "contradicts:"  # flag prefix: `contradicts:<other item id>` while a contradiction is open
 REVIEWABLE = {"approve": ("pending", "rejected", "archived"), "reject": ("pending", "approved", "archived")}
 
 
