@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import BankcoreError
 from .models import MemoryItem
@@ -72,34 +72,46 @@ def actor(policy: Policy) -> str:
 
 def with_value(policy: Policy, key: str, text: str) -> Policy:
     """A copy of `policy` with `key` set from command-line text, validated."""
-    fields = {f.name: f for f in dataclasses.fields(Policy)}
-    if key not in fields:
-        raise BankcoreError(f"unknown policy key {key!r} (keys: {', '.join(fields)})")
-    default = getattr(Policy(), key)
-    value: Any
-    lowered = text.strip().lower()
-    if isinstance(default, bool):
-        if lowered not in ("true", "false", "yes", "no", "on", "off", "1", "0"):
-            raise BankcoreError(f"{key} takes true or false, got {text!r}")
-        value = lowered in ("true", "yes", "on", "1")
-    elif key == "name":
-        value = text.strip()
-        if not value or any(c.isspace() for c in value):
-            raise BankcoreError("name must be one word")
-    elif lowered in ("none", "null", "off", ""):
-        if default is not None:
+    if key not in _PARSE:
+        raise BankcoreError(f"unknown policy key {key!r} (keys: {', '.join(_PARSE)})")
+    return dataclasses.replace(policy, **{key: _PARSE[key](key, text.strip())})
+
+
+def _flag(key: str, text: str) -> bool:
+    if text.lower() not in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+        raise BankcoreError(f"{key} takes true or false, got {text!r}")
+    return text.lower() in ("true", "yes", "on", "1")
+
+
+def _word(key: str, text: str) -> str:
+    if not text or any(c.isspace() for c in text):
+        raise BankcoreError(f"{key} must be one word")
+    return text
+
+
+def _number(kind: type, *, optional: bool, low: float = 0.0, high: float | None = None):
+    def parse(key: str, text: str):
+        if text.lower() in ("none", "null", "off", ""):
+            if optional:
+                return None
             raise BankcoreError(f"{key} needs a value")
-        value = None
-    else:
         try:
-            value = int(text) if key == "max_active_per_domain" else float(text)
+            value = kind(text)
         except ValueError:
             raise BankcoreError(f"{key} takes a number, got {text!r}") from None
-        if key == "merge_threshold" and not 0 < value <= 1:
-            raise BankcoreError("merge_threshold must be in (0, 1]")
-        if value is not None and value <= 0 and key != "merge_threshold":
-            raise BankcoreError(f"{key} must be positive")
-    return dataclasses.replace(policy, **{key: value})
+        if value <= low or (high is not None and value > high):
+            raise BankcoreError(f"{key} must be in ({low:g}, {high:g}]" if high is not None else
+                                f"{key} must be positive")
+        return value
+    return parse
+
+
+_PARSE = {
+    "name": _word, "auto_approve_llm": _flag, "auto_approve_heuristic": _flag, "auto_approve_merged": _flag,
+    "merge_threshold": _number(float, optional=False, high=1.0),
+    "max_active_per_domain": _number(int, optional=True),
+    "archive_pending_after_days": _number(float, optional=True),
+}
 
 
 def origin(item: MemoryItem) -> str:

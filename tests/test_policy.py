@@ -153,3 +153,9 @@ def test_extraction_applies_the_policy(fake_llm, tmp_path):
     assert all(bank.history(i)[-1].actor == "policy:default" for i in items)
     others = bank.store.query_items(status="pending")
     assert others and all(i.extractor_id.startswith("heuristic") or i.flags for i in others)
+
+
+def test_every_policy_setting_is_explained_and_settable():
+    from bankcore import policy
+    names = [name for name, _, _ in policy.describe(Policy())]
+    assert names == list(policy.EXPLAIN) == list(policy._PARSE)
