@@ -369,3 +369,14 @@ def test_record_stores_the_trajectory_and_links_the_retrievals_made_for_its_task
     assert (again.traj_id, again.added, again.linked_retrievals) == (recorded.traj_id, False, 0)
     assert bank.truth(recorded.traj_id).success is True
     assert bank.usefulness(ids["cancel"]).n_with == 1
+
+
+def test_the_bank_as_of_an_event_also_keeps_merged_lessons_from_their_ancestors_tasks(bank):
+    """Time travel ranks a past state; it must honour leave-one-task-out through merges as live retrieval does."""
+    parent = lesson(bank, "cancel", task="T-1", status="superseded")
+    child = lesson(bank, "cancel", source="merged", parents=[parent], title="Read fare rules before any refund")
+    other = lesson(bank, "cancel", task="T-2", title="Check insurance before cancelling")
+    view = bank.as_of(bank.store.last_event_id())
+    for_t1 = [h.item.item_id for h in view.rank(CANCEL_QUERY, k=5, exclude_task_id="T-1")]
+    assert other in for_t1 and child not in for_t1
+    assert child in [h.item.item_id for h in view.rank(CANCEL_QUERY, k=5, exclude_task_id="T-2")]
