@@ -719,6 +719,23 @@ class Store:
     def _cols(alias: str, columns: str) -> str:
         return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
 
+    def find_same_lesson(self, item: MemoryItem) -> MemoryItem | None:
+        """The item already holding exactly this lesson (same text, source, domain and flags), followed through
+        merges to the item that absorbed it; None when there is none or it was archived."""
+        with self._con() as con:
+            row = _first(con.execute(
+                f"SELECT {_ITEM_COLS} FROM memory_items WHERE title = ? AND description = ? AND content = ? "
+                "AND source = ? AND domain IS NOT DISTINCT FROM ? AND coalesce(flags, '[]') = ? "
+                "ORDER BY item_id LIMIT 1",
+                [item.title, item.description, item.content, item.source, item.domain, _dumps(item.flags)]))
+            seen = set()
+            while row is not None and row[13] is not None and row[0] not in seen:  # superseded_by
+                seen.add(row[0])
+                row = _first(con.execute(f"SELECT {_ITEM_COLS} FROM memory_items WHERE item_id = ?", [row[13]]))
+        if row is None or row[5] == "archived":
+            return None
+        return _item(row)
+
     # ------------------------------------------------------------------ retrieval and vectors (issue 4)
     def retrieval_signature(self) -> tuple[int, ...]:
         """What retrieval depends on, in one cheap query: (last event id, items, provenance rows) for the vectors,
