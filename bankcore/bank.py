@@ -55,3 +55,10 @@ class Bank:
 
     def import_bank(self, path: str | Path, on_line: Callable[[], None] | None = None) -> dict[str, int]:
         return exchange.import_bank(self.store, Path(path), on_line)
+
+    # ------------------------------------------------------------------ dashboard (issue 6)
+    @property
+    def views(self):
+        """Read-only screens for the dashboard (`bankcore/views.py`): paginated, aggregated, no Streamlit."""
+        from .views import Views
+        return Views(self.store, self.settings)

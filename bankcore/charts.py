@@ -1,0 +1,187 @@
+"""Plotly figures for the dashboard: values in, a figure out, no I/O.
+
+Plotly reads a little HTML in text (<b>, <br>, <a href>), so every piece of untrusted text put on a chart goes
+through `label()`, which escapes it (Plotly turns the entities back into the characters, as text).
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from typing import Any, Iterable
+
+import plotly.graph_objects as go
+
+from .views import JudgeQuality
+
+STATUS_COLORS = {"approved": "#2e7d32", "pending": "#f9a825", "rejected": "#c62828", "superseded": "#6d4c41",
+                 "archived": "#9e9e9e"}
+MARKER_COLORS = {"MERGE": "#6a1b9a", "APPROVE": "#2e7d32", "REJECT": "#c62828"}
+LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
+
+
+def label(text: Any, limit: int = 80) -> str:
+    value = " ".join(str(text if text is not None else "").split())
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
+    return html.escape(value)
+
+
+def counts_bar(counts: dict[str, int], title: str, colors: dict[str, str] | None = None) -> go.Figure:
+    names = sorted(counts, key=lambda k: -counts[k])
+    fig = go.Figure(go.Bar(x=[label(n) for n in names], y=[counts[n] for n in names],
+                           marker_color=[(colors or {}).get(n, "#1565c0") for n in names]))
+    fig.update_layout(title=title, height=260, **LAYOUT)
+    return fig
+
+
+def _x(row: dict[str, Any], bucket: str) -> Any:
+    return row["bucket"] if bucket == "trial" else row["start"]
+
+
+def outcome_trend(rows: list[dict[str, Any]], *, bucket: str, metric: str = "success",
+                  markers: Iterable[dict[str, Any]] = (), title: str = "") -> go.Figure:
+    """Success rate (truth and verdict) or mean steps per bucket, one line per series, memory events marked."""
+    fig = go.Figure()
+    by_series: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_series[r["series"]].append(r)
+    many = len(by_series) > 1
+    for series, points in by_series.items():
+        points = [p for p in points if _x(p, bucket) is not None]
+        xs = [_x(p, bucket) for p in points]
+        hover = [label(p.get("run_name")) if bucket == "run" else "" for p in points]
+        prefix = f"{label(series)} · " if many else ""
+        if metric == "success":
+            for key, name, dash in (("truth_success_rate", "truth", "solid"),
+                                    ("verdict_success_rate", "judge", "dot")):
+                ys = [p[key] for p in points]
+                if any(y is not None for y in ys):
+                    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"{prefix}success ({name})",
+                                             line=dict(dash=dash), text=hover,
+                                             hovertemplate="%{y:.1%} %{text}<extra></extra>"))
+        else:
+            fig.add_trace(go.Scatter(x=xs, y=[p["mean_steps"] for p in points], mode="lines+markers",
+                                     name=f"{prefix}mean steps", text=hover,
+                                     hovertemplate="%{y:.2f} steps %{text}<extra></extra>"))
+    if bucket != "trial":
+        _mark_events(fig, markers)
+    fig.update_layout(title=title, height=320, **LAYOUT)
+    if metric == "success":
+        fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    if bucket == "trial":
+        fig.update_xaxes(title="trial", dtick=1)
+    return fig
+
+
+def _mark_events(fig: go.Figure, markers: Iterable[dict[str, Any]]) -> None:
+    """Memory events (consolidations, approvals) as vertical ticks along the top of the time axis."""
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for m in markers:
+        grouped[m["kind"]].append(m)
+    for kind, points in grouped.items():
+        fig.add_trace(go.Scatter(
+            x=[p["moment"] for p in points], y=[1.02] * len(points), yaxis="y", mode="markers",
+            marker=dict(symbol="line-ns-open", size=14, color=MARKER_COLORS.get(kind, "#455a64")),
+            name=f"{kind.lower()} events", text=[f"{p['events']} × {kind} by {label(p['actor'])}" for p in points],
+            hovertemplate="%{x}<br>%{text}<extra></extra>"))
+
+
+def breakdown_bar(rows: list[dict[str, Any]], title: str) -> go.Figure:
+    """Success rate (truth and judge) per value of one dimension, with n on hover."""
+    names = [label(r["value"]) for r in rows]
+    fig = go.Figure()
+    for key, name in (("truth_success_rate", "truth"), ("verdict_success_rate", "judge")):
+        ys = [r[key] for r in rows]
+        if any(y is not None for y in ys):
+            fig.add_trace(go.Bar(x=names, y=ys, name=f"success ({name})", text=[r["trajectories"] for r in rows],
+                                 hovertemplate="%{y:.1%} of %{text} trajectories<extra></extra>"))
+    fig.update_layout(title=title, height=300, barmode="group", **LAYOUT)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    return fig
+
+
+def confusion(quality: JudgeQuality) -> go.Figure:
+    labels = ["success", "failure"]
+    z = [[quality.cell(judge, ref) for ref in labels] for judge in labels]
+    fig = go.Figure(go.Heatmap(z=z, x=[f"{quality.reference}: {r}" for r in labels],
+                               y=[f"judge: {j}" for j in labels], colorscale="Blues", showscale=False,
+                               text=z, texttemplate="%{text}"))
+    fig.update_layout(title=f"{label(quality.judge_id)} vs {quality.reference}", height=240,
+                      margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def lineage(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], focus: int | None = None) -> go.Figure:
+    """Merges as a DAG: each item a dot at its creation time, one lane per merge family, parents → merged child."""
+    lane = _lanes(nodes, edges)
+    pos = {n["item_id"]: (n["created_at"], lane[n["item_id"]]) for n in nodes}
+    fig = go.Figure()
+    xs, ys = [], []
+    for e in edges:
+        if e["parent"] in pos and e["child"] in pos:
+            (x0, y0), (x1, y1) = pos[e["parent"]], pos[e["child"]]
+            xs += [x0, x1, None]
+            ys += [y0, y1, None]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#90a4ae", width=1), hoverinfo="skip",
+                             showlegend=False))
+    by_status: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for n in nodes:
+        by_status[n["status"]].append(n)
+    for status, members in sorted(by_status.items()):
+        fig.add_trace(go.Scatter(
+            x=[pos[n["item_id"]][0] for n in members], y=[pos[n["item_id"]][1] for n in members],
+            mode="markers+text", name=status, text=[f"#{n['item_id']}" for n in members], textposition="top center",
+            customdata=[[n["item_id"], label(n["title"]), n["source"], n["version"]] for n in members],
+            hovertemplate="#%{customdata[0]} v%{customdata[3]} · %{customdata[2]}<br>%{customdata[1]}<extra></extra>",
+            marker=dict(size=[16 if n["item_id"] == focus else 10 for n in members],
+                        color=STATUS_COLORS.get(status, "#455a64"), line=dict(width=1, color="#263238"))))
+    fig.update_layout(height=max(260, 26 * (max(lane.values(), default=0) + 2)), **LAYOUT)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def _lanes(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[int, int]:
+    """One horizontal lane per connected family of merges, newest family on top."""
+    parent: dict[int, int] = {n["item_id"]: n["item_id"] for n in nodes}
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for e in edges:
+        if e["parent"] in parent and e["child"] in parent:
+            parent[root(e["parent"])] = root(e["child"])
+    families = sorted({root(n) for n in parent}, reverse=True)
+    family_lane = {f: i for i, f in enumerate(families)}
+    return {n: family_lane[root(n)] for n in parent}
+
+
+def replay(rows: list[dict[str, Any]], moments: dict[int, Any]) -> go.Figure:
+    """An animated bar chart: items per status (stacked by source) at each checkpoint of the event log."""
+    points = sorted({r["event_id"] for r in rows})
+    statuses = ["approved", "pending", "rejected", "superseded", "archived"]
+    sources = sorted({r["source"] for r in rows if r["source"]})
+    counts = {(r["event_id"], r["status"], r["source"]): r["items"] for r in rows}
+    top = max([sum(counts.get((p, s, src), 0) for src in sources) for p in points for s in statuses] or [1])
+
+    def bars(point: int) -> list[go.Bar]:
+        return [go.Bar(x=statuses, y=[counts.get((point, s, src), 0) for s in statuses], name=src)
+                for src in sources]
+
+    fig = go.Figure(data=bars(points[-1]) if points else [],
+                    frames=[go.Frame(data=bars(p), name=str(p)) for p in points])
+    steps = [dict(method="animate", label=f"{moments.get(p) or p}", args=[[str(p)], dict(
+        mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))]) for p in points]
+    fig.update_layout(
+        barmode="stack", height=380, yaxis=dict(range=[0, top * 1.1], title="items"),
+        margin=dict(l=10, r=10, t=40, b=10), title="The bank over time",
+        updatemenus=[dict(type="buttons", showactive=False, x=0, y=1.15, xanchor="left", buttons=[
+            dict(label="▶ Replay", method="animate", args=[None, dict(frame=dict(duration=400, redraw=True),
+                                                                      fromcurrent=False, transition=dict(duration=200))]),
+            dict(label="⏸", method="animate", args=[[None], dict(mode="immediate", frame=dict(duration=0))])])],
+        sliders=[dict(active=len(points) - 1, steps=steps, currentvalue=dict(prefix="as of "), pad=dict(t=30))])
+    return fig
