@@ -43,7 +43,7 @@ def build(db_path: Path, *, force: bool = False, corpus: Path = DEMO_DIR,
         leftover.unlink(missing_ok=True)
     bank = Bank(tmp, clock=SteppingClock())
     for file in files:
-        report = bank.import_path(file, run_name=file.stem)
+        report = bank.import_path(file)
         say(report.summary())
     bank.store.set_setting("demo", {"synthetic": True, "corpus": str(corpus.name)})
     os.replace(tmp, db_path)
