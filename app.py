@@ -1,74 +1,93 @@
-"""Overview: what the bank holds, how the agent is doing, what needs a human, and what is doing the judging."""
+"""bankcore's dashboard (`streamlit run app.py`): this file is the Overview screen and the map of the others.
+
+Overview: what the bank holds, how the agent is doing, what needs a human, and what is doing the judging.
+"""
 
 import streamlit as st
 
 from bankcore import charts, ui
 from bankcore import ui_parts as parts
 
-with ui.page("What the agent learned") as bank:
-    ov = ui.read("views", "overview")
 
-    if ov.demo:
-        st.info(f"This is a **synthetic demo bank**, built offline from the corpus in `data/demo` "
-                f"({parts.md(ov.demo.get('corpus', 'demo'))}). Judge: {parts.md(ov.backend['judge'])}. "
-                f"Extractor: {parts.md(ov.backend['extractor'])}. Nothing in it comes from a real agent or user.",
-                icon="🎭")
+def overview() -> None:
+    with ui.page("What the agent learned", ":material/dashboard:") as bank:
+        ov = ui.read("views", "overview")
 
-    if ov.empty:
-        st.subheader("This bank is empty")
-        st.markdown(
-            f"The file `{bank.path}` exists but holds no trajectories or lessons yet. To fill it:\n\n"
-            f"1. import your agent's runs: `bankcore import runs.jsonl --db {bank.path}` (native JSONL, OpenAI "
-            "chat logs, τ-bench, Reflexion and mini-swe-agent formats are detected);\n"
-            "2. judge them and extract lessons (`bankcore learn` where available);\n"
-            f"3. or look at the synthetic demo first: `bankcore demo --db data/demo.duckdb` and point Settings there.")
-        st.stop()
+        if ov.demo:
+            st.info(f"This is a **synthetic demo bank**, built offline from the corpus in `data/demo` "
+                    f"({parts.md(ov.demo.get('corpus', 'demo'))}). Judge: {parts.md(ov.backend['judge'])}. "
+                    f"Extractor: {parts.md(ov.backend['extractor'])}. Nothing in it comes from a real agent or user.",
+                    icon=":material/theater_comedy:")
 
-    c = ov.counts
-    cols = st.columns(5)
-    cols[0].metric("Trajectories", f"{c['trajectories']:,}", help=f"in {c['runs']:,} runs")
-    cols[1].metric("Memory items", f"{c['memory_items']:,}")
-    cols[2].metric("Approved (retrievable)", f"{ov.items_by_status.get('approved', 0):,}")
-    cols[3].metric("Waiting for review", f"{ov.review.get('pending', 0):,}")
-    cols[4].metric("History events", f"{c['memory_events']:,}")
+        if ov.empty:
+            st.subheader("This bank is empty")
+            st.markdown(
+                f"The file `{bank.path}` exists but holds no trajectories or lessons yet. To fill it:\n\n"
+                f"1. import your agent's runs: `bankcore import runs.jsonl --db {bank.path}` (native JSONL, OpenAI "
+                "chat logs, τ-bench, Reflexion and mini-swe-agent formats are detected);\n"
+                "2. judge them and extract lessons (`bankcore learn` where available);\n"
+                f"3. or look at the synthetic demo first: `bankcore demo --db data/demo.duckdb` and point Settings there.")
+            st.stop()
 
-    left, right = st.columns(2)
-    with left:
-        if ov.items_by_source:
-            st.plotly_chart(charts.counts_bar(ov.items_by_source, "Items by source"), key="by_source")
-    with right:
-        if ov.items_by_status:
-            st.plotly_chart(charts.counts_bar(ov.items_by_status, "Items by status", charts.STATUS_COLORS),
-                            key="by_status")
+        c = ov.counts
+        cols = st.columns(5)
+        cols[0].metric("Trajectories", f"{c['trajectories']:,}", help=f"in {c['runs']:,} runs")
+        cols[1].metric("Memory items", f"{c['memory_items']:,}")
+        cols[2].metric("Approved (retrievable)", f"{ov.items_by_status.get('approved', 0):,}")
+        cols[3].metric("Waiting for review", f"{ov.review.get('pending', 0):,}")
+        cols[4].metric("History events", f"{c['memory_events']:,}")
 
-    st.subheader("How the agent is doing, run by run")
-    if ov.runs:
         left, right = st.columns(2)
-        left.plotly_chart(charts.outcome_trend(ov.runs, bucket="run", title="Success rate"), key="trend_success")
-        right.plotly_chart(charts.outcome_trend(ov.runs, bucket="run", metric="steps", title="Mean steps"),
-                           key="trend_steps")
-    else:
-        st.caption("No runs yet.")
+        with left:
+            if ov.items_by_source:
+                st.plotly_chart(charts.counts_bar(ov.items_by_source, "Items by source"), key="by_source")
+        with right:
+            if ov.items_by_status:
+                st.plotly_chart(charts.counts_bar(ov.items_by_status, "Items by status", charts.STATUS_COLORS),
+                                key="by_status")
 
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Needs a human")
-        flagged = {k.removeprefix("flag:"): n for k, n in ov.review.items() if k.startswith("flag:")}
-        st.markdown(f"- **{ov.review.get('pending', 0):,}** items pending review")
-        for flag, n in sorted(flagged.items()):
-            st.markdown(f"- **{n:,}** active items flagged *{parts.md(flag)}*")
-        st.page_link("pages/2_Review_queue.py", label="Open the review queue", icon="🗂️")
-    with right:
-        st.subheader("Latest consolidation")
-        merge = ov.latest_consolidation
-        if merge:
-            st.markdown(f"{merge['finished']:%Y-%m-%d %H:%M} by {parts.md(merge['actor'])}: "
-                        f"**{merge['items']:,}** merged items written (batch {parts.md(merge['batch'])})")
-            st.page_link("pages/3_Evolution.py", label="See how the bank evolved", icon="🧬")
+        st.subheader("How the agent is doing, run by run")
+        if ov.runs:
+            left, right = st.columns(2)
+            left.plotly_chart(charts.outcome_trend(ov.runs, bucket="run", title="Success rate"), key="trend_success")
+            right.plotly_chart(charts.outcome_trend(ov.runs, bucket="run", metric="steps", title="Mean steps"),
+                               key="trend_steps")
         else:
-            st.caption("No consolidation has run on this bank yet.")
+            st.caption("No runs yet.")
 
-    st.subheader("Who judges and extracts")
-    st.markdown(f"- **Judge:** {parts.md(ov.backend['judge'])}\n"
-                f"- **Extractor:** {parts.md(ov.backend['extractor'])}\n"
-                f"- **LLM backend:** {parts.md(ov.backend['llm'])}")
+        left, right = st.columns(2)
+        with left:
+            st.subheader("Needs a human")
+            flagged = {k.removeprefix("flag:"): n for k, n in ov.review.items() if k.startswith("flag:")}
+            st.markdown(f"- **{ov.review.get('pending', 0):,}** items pending review")
+            for flag, n in sorted(flagged.items()):
+                st.markdown(f"- **{n:,}** active items flagged *{parts.md(flag)}*")
+            st.page_link("pages/2_Review_queue.py", label="Open the review queue", icon=":material/fact_check:")
+        with right:
+            st.subheader("Latest consolidation")
+            merge = ov.latest_consolidation
+            if merge:
+                st.markdown(f"{merge['finished']:%Y-%m-%d %H:%M} by {parts.md(merge['actor'])}: "
+                            f"**{merge['items']:,}** merged items written (batch {parts.md(merge['batch'])})")
+                st.page_link("pages/3_Evolution.py", label="See how the bank evolved", icon=":material/account_tree:")
+            else:
+                st.caption("No consolidation has run on this bank yet.")
+
+        st.subheader("Who judges and extracts")
+        st.markdown(f"- **Judge:** {parts.md(ov.backend['judge'])}\n"
+                    f"- **Extractor:** {parts.md(ov.backend['extractor'])}\n"
+                    f"- **LLM backend:** {parts.md(ov.backend['llm'])}")
+
+
+st.navigation([
+    st.Page(overview, title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
+    st.Page("pages/1_Memory_bank.py", title="Memory bank", icon=":material/psychology:", url_path="memory"),
+    st.Page("pages/2_Review_queue.py", title="Review queue", icon=":material/fact_check:", url_path="review"),
+    st.Page("pages/3_Evolution.py", title="Evolution", icon=":material/account_tree:", url_path="evolution"),
+    st.Page("pages/4_Trajectories_and_judging.py", title="Trajectories & judging", icon=":material/route:",
+            url_path="trajectories"),
+    st.Page("pages/5_Metrics.py", title="Metrics", icon=":material/monitoring:", url_path="metrics"),
+    st.Page("pages/6_Retrieval_playground.py", title="Retrieval playground", icon=":material/manage_search:",
+            url_path="playground"),
+    st.Page("pages/7_Settings.py", title="Settings", icon=":material/settings:", url_path="settings"),
+]).run()

@@ -35,22 +35,25 @@ def counts_bar(counts: dict[str, int], title: str, colors: dict[str, str] | None
     return fig
 
 
-def _x(row: dict[str, Any], bucket: str) -> Any:
-    return row["bucket"] if bucket == "trial" else row["start"]
-
-
 def outcome_trend(rows: list[dict[str, Any]], *, bucket: str, metric: str = "success",
                   markers: Iterable[dict[str, Any]] = (), title: str = "") -> go.Figure:
-    """Success rate (truth and verdict) or mean steps per bucket, one line per series, memory events marked."""
+    """Success rate (truth and verdict) or mean steps per bucket, one line per series, memory events marked.
+
+    Runs and trials sit at evenly spaced positions labelled with their names (an imported file's runs all start
+    within a second); days, weeks and windows sit on a time axis. Memory events are ticks along the top: on the
+    run axis, between the last run that started before the event and the next.
+    """
     fig = go.Figure()
+    position, ticks = _positions(rows, bucket)
     by_series: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
-        by_series[r["series"]].append(r)
+        if r["bucket"] is not None:
+            by_series[r["series"]].append(r)
     many = len(by_series) > 1
     for series, points in by_series.items():
-        points = [p for p in points if _x(p, bucket) is not None]
-        xs = [_x(p, bucket) for p in points]
-        hover = [label(p.get("run_name")) if bucket == "run" else "" for p in points]
+        xs = [position(p) for p in points]
+        hover = [label(p.get("run_name")) if bucket == "run" else f"{p['trajectories']} trajectories"
+                 for p in points]
         prefix = f"{label(series)} · " if many else ""
         if metric == "success":
             for key, name, dash in (("truth_success_rate", "truth", "solid"),
@@ -59,32 +62,56 @@ def outcome_trend(rows: list[dict[str, Any]], *, bucket: str, metric: str = "suc
                 if any(y is not None for y in ys):
                     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"{prefix}success ({name})",
                                              line=dict(dash=dash), text=hover,
-                                             hovertemplate="%{y:.1%} %{text}<extra></extra>"))
+                                             hovertemplate="%{y:.1%} · %{text}<extra></extra>"))
         else:
             fig.add_trace(go.Scatter(x=xs, y=[p["mean_steps"] for p in points], mode="lines+markers",
                                      name=f"{prefix}mean steps", text=hover,
-                                     hovertemplate="%{y:.2f} steps %{text}<extra></extra>"))
+                                     hovertemplate="%{y:.2f} steps · %{text}<extra></extra>"))
     if bucket != "trial":
-        _mark_events(fig, markers)
-    fig.update_layout(title=title, height=320, **LAYOUT)
+        _mark_events(fig, markers, rows, bucket, top=1.04 if metric == "success" else None)
+    fig.update_layout(title=title, height=330, **LAYOUT)
+    if ticks:
+        fig.update_xaxes(tickvals=list(range(len(ticks))), ticktext=ticks, title="trial" if bucket == "trial" else None)
     if metric == "success":
-        fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
-    if bucket == "trial":
-        fig.update_xaxes(title="trial", dtick=1)
+        fig.update_yaxes(tickformat=".0%", range=[0, 1.08])
     return fig
 
 
-def _mark_events(fig: go.Figure, markers: Iterable[dict[str, Any]]) -> None:
-    """Memory events (consolidations, approvals) as vertical ticks along the top of the time axis."""
+def _positions(rows: list[dict[str, Any]], bucket: str):
+    """Where each bucket goes on the x axis, and tick labels when the axis is not time."""
+    if bucket not in ("run", "trial"):
+        return (lambda r: r["start"]), None
+    order = sorted({r["bucket"] for r in rows if r["bucket"] is not None})
+    index = {b: n for n, b in enumerate(order)}
+    names = {r["bucket"]: r.get("run_name") for r in rows}
+    ticks = [f"#{b} {label(names.get(b), 24)}" if bucket == "run" else f"trial {b}" for b in order]
+    return (lambda r: index[r["bucket"]]), ticks
+
+
+def _mark_events(fig: go.Figure, markers: Iterable[dict[str, Any]], rows: list[dict[str, Any]], bucket: str,
+                 top: float | None) -> None:
+    """Memory events (consolidations, approvals) as vertical ticks along the top of the chart."""
+    starts = sorted({(r["start"], r["bucket"]) for r in rows if r["start"] is not None and r["bucket"] is not None},
+                    key=lambda sb: sb[1])
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for m in markers:
         grouped[m["kind"]].append(m)
+    if not grouped:
+        return
+    ys = [r[k] for r in rows for k in ("mean_steps",) if r.get(k) is not None]
+    y = top if top is not None else (max(ys) * 1.08 if ys else 1)
     for kind, points in grouped.items():
+        if bucket == "run":
+            xs = [sum(1 for start, _ in starts if start <= p["moment"]) - 0.5 for p in points]
+        else:
+            xs = [p["moment"] for p in points]
         fig.add_trace(go.Scatter(
-            x=[p["moment"] for p in points], y=[1.02] * len(points), yaxis="y", mode="markers",
-            marker=dict(symbol="line-ns-open", size=14, color=MARKER_COLORS.get(kind, "#455a64")),
-            name=f"{kind.lower()} events", text=[f"{p['events']} × {kind} by {label(p['actor'])}" for p in points],
-            hovertemplate="%{x}<br>%{text}<extra></extra>"))
+            x=xs, y=[y] * len(points), mode="markers",
+            marker=dict(symbol="line-ns-open", size=16, line=dict(width=2),
+                        color=MARKER_COLORS.get(kind, "#455a64")),
+            name=f"{kind.lower()} events",
+            text=[f"{p['moment']:%Y-%m-%d %H:%M} · {p['events']} × {kind} by {label(p['actor'])}" for p in points],
+            hovertemplate="%{text}<extra></extra>"))
 
 
 def breakdown_bar(rows: list[dict[str, Any]], title: str) -> go.Figure:

@@ -564,6 +564,9 @@ class Store:
         with self._con() as con:
             return _dicts(con.execute("SELECT version, name, applied_at FROM schema_migrations ORDER BY version"))
 
+    def bank_settings(self) -> dict[str, Any]:
+        return dict(self.iter_settings())
+
     def review_counts(self) -> dict[str, int]:
         """What needs a human: pending items, and active items per flag kind (the part of a flag before ':')."""
         sql = """
@@ -688,14 +691,16 @@ class Store:
         return found
 
     # trajectories and verdicts
-    def browse_trajectories(self, *, run_id: int | None = None, label: str | None = None,
-                            truth: bool | None = None, disagreement: bool = False, text: str | None = None,
-                            limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    def browse_trajectories(self, *, run_id: int | None = None, task_id: str | None = None,
+                            label: str | None = None, truth: bool | None = None, disagreement: bool = False,
+                            text: str | None = None, limit: int = 50, offset: int = 0
+                            ) -> tuple[list[dict[str, Any]], int]:
         """One page of trajectories (newest first) with their current label and truth, and the total matching."""
         clauses, params = [], []
-        if run_id is not None:
-            clauses.append("t.run_id = ?")
-            params.append(run_id)
+        for column, value in (("t.run_id", run_id), ("t.task_id", task_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
         if label == "unjudged":
             clauses.append("cur.label IS NULL")
         elif label is not None:
@@ -834,10 +839,13 @@ class Store:
         with self._con() as con:
             return _dicts(con.execute(sql))[0]
 
-    def event_time(self, event_id: int) -> datetime | None:
+    def event_times(self, event_ids: Iterable[int]) -> dict[int, datetime]:
+        ids = [int(e) for e in event_ids]
+        if not ids:
+            return {}
         with self._con() as con:
-            row = _first(con.execute("SELECT created_at FROM memory_events WHERE event_id = ?", [event_id]))
-        return None if row is None else row[0]
+            return dict(con.execute("SELECT event_id, created_at FROM memory_events WHERE list_contains(?, event_id)",
+                                    [ids]).fetchall())
 
     def status_counts_as_of(self, event_ids: Iterable[int]) -> list[dict[str, Any]]:
         """Items per (status, source) as of each given event id — from the event log, not the current table.
@@ -915,8 +923,8 @@ class Store:
         return {"nodes": nodes, "edges": edges}
 
     def recent_events(self, *, kinds: Iterable[str] | None = None, item_id: int | None = None,
-                      limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-        """The event log, newest first, with each item's current title."""
+                      limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """One page of the event log, newest first, with each item's current title; and how many events match."""
         clauses, params = [], []
         if kinds is not None:
             clauses.append("list_contains(?, e.kind)")
@@ -929,7 +937,8 @@ class Store:
                   FROM memory_events e LEFT JOIN memory_items i USING (item_id) {where}
                   ORDER BY e.event_id DESC LIMIT {int(limit)} OFFSET {int(offset)}"""
         with self._con() as con:
-            return _dicts(con.execute(sql, params))
+            total = _first(con.execute(f"SELECT count(*) FROM memory_events e {where}", params))[0]
+            return _dicts(con.execute(sql, params)), total
 
     # ------------------------------------------------------------------ statistics
     def table_counts(self) -> dict[str, int]:

@@ -69,21 +69,32 @@ _last_notice: dict[int, float] = {}
 
 def _toast(message: str) -> None:
     if get_script_run_ctx(suppress_warning=True) is not None:
-        st.toast(message, icon="⏳")
+        st.toast(message, icon=":material/hourglass_top:")
 
 
 def _on_busy(message: str) -> None:
     """The store is waiting for another process's lock: say so, at most every few seconds.
 
-    Runs the toast in a fresh context so that a cached read in progress does not record it for replay
-    (st.cache_data replays the elements created inside a cached function on every later hit).
+    st.cache_data records the elements created inside a cached function and replays them on every later hit; a
+    busy notice raised during a cached read must not become part of that read's result. So the toast is sent from
+    a copy of the context in which Streamlit's "inside a cached function" marker is off.
     """
     thread = threading.get_ident()
     now = time.monotonic()
     if now - _last_notice.get(thread, 0.0) < 3.0:
         return
     _last_notice[thread] = now
-    contextvars.Context().run(_toast, f"{message} — another process (probably a CLI import) is writing")
+    text = f"{message} — another process (probably a CLI import) is writing"
+    contextvars.copy_context().run(_toast_outside_cache, text)
+
+
+def _toast_outside_cache(message: str) -> None:
+    try:
+        from streamlit.runtime.caching.cached_message_replay import in_cached_function
+    except ImportError:  # Streamlit moved its internals: better no notice than one replayed forever
+        return
+    in_cached_function.set(False)  # only in this copy of the context
+    _toast(message)
 
 
 @st.cache_resource(show_spinner=False)
@@ -125,21 +136,37 @@ def read(target: str, name: str, *args, **kwargs) -> Any:
     return _cached(_bank_key(), fingerprint(), target, name, args, kwargs)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _rank_as_of(bank_key: tuple, fp: tuple, point: int | None, query: str, k: int, task_id: str | None) -> list:
+    b = _bank(*bank_key)
+    view = b.as_of(b.store.last_event_id() if point is None else point)
+    return view.rank(query, k=k, exclude_task_id=task_id)
+
+
+def rank_as_of(point: int | None, query: str, k: int, task_id: str | None = None) -> list:
+    """What retrieval over the bank as it was at event `point` (None: now) returns: approved items, by cosine."""
+    return _rank_as_of(_bank_key(), fingerprint(), point, query, k, task_id)
+
+
 def has(name: str) -> bool:
     """Whether this build's `Bank` offers `name` (judging, retrieval and curation land separately)."""
     return callable(getattr(Bank, name, None))
 
 
 def not_in_this_build(what: str, api: str) -> None:
-    st.info(f"{what} needs `Bank.{api}`, which is not in this build of bankcore yet.", icon="🧩")
+    st.info(f"{what} needs `Bank.{api}`, which is not in this build of bankcore yet.", icon=":material/extension:")
 
 
 # ---------------------------------------------------------------------- the page frame
 @contextmanager
-def page(title: str, icon: str = "🏦") -> Iterator[Bank]:
-    """Frame one screen: page config, sidebar, bank checks; user-facing errors become messages, not tracebacks."""
-    st.set_page_config(page_title=f"{title} · bankcore", page_icon=icon, layout="wide")
-    _open_or_stop()
+def page(title: str, icon: str = ":material/dashboard:", *, require_bank: bool = True) -> Iterator[Bank]:
+    """Frame one screen: page config, sidebar, bank checks; user-facing errors become messages, not tracebacks.
+
+    With `require_bank=False` (Settings) the screen renders even when there is no bank at the configured path.
+    """
+    st.set_page_config(page_title=f"{title} · bankcore", page_icon=":material/database:", layout="wide")
+    if require_bank:
+        _open_or_stop()
     _sidebar()
     st.title(f"{icon} {title}")
     _show_flash()
@@ -173,11 +200,11 @@ def _open_or_stop() -> None:
         old, new = upgraded
         st.info(f"This bank was written by an older bankcore (schema v{old}); it was upgraded to v{new} when the "
                 "dashboard opened it. Nothing was removed; older bankcore versions can no longer open it.",
-                icon="⬆️")
+                icon=":material/upgrade:")
 
 
 def _missing_bank_screen(path: Path) -> None:
-    st.title("🏦 No bank here yet")
+    st.title(":material/database: No bank here yet")
     st.error(f"There is no bank file at `{path}`.")
     st.markdown(
         "A bank is one DuckDB file. To get one:\n\n"
@@ -201,7 +228,7 @@ def _busy_screen(exc: BankBusyError) -> None:
 
 def _settings_link() -> None:
     try:
-        st.page_link("pages/7_Settings.py", label="Open Settings", icon="⚙️")
+        st.page_link("pages/7_Settings.py", label="Open Settings", icon=":material/settings:")
     except Exception:  # noqa: BLE001 — the link needs the multipage app; a page run alone (tests) has none
         pass
 
@@ -224,7 +251,7 @@ def flash(message: str) -> None:
 def _show_flash() -> None:
     message = st.session_state.pop(FLASH, None)
     if message:
-        st.success(message, icon="✅")
+        st.success(message, icon=":material/check:")
 
 
 # ---------------------------------------------------------------------- who is curating
@@ -291,7 +318,7 @@ def need_curator() -> str | None:
     """The curator, or a short note where the curation controls would be."""
     who = curator()
     if who is None:
-        st.info("Log in on the **Settings** page to approve, edit, reject or label.", icon="🔒")
+        st.info("Log in on the **Settings** page to approve, edit, reject or label.", icon=":material/lock:")
     return who
 
 

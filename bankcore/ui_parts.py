@@ -17,16 +17,25 @@ from .models import Event, MemoryItem, Trajectory, Truth, Verdict
 from .views import ItemPage, Provenance, kind_of
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^@%])")
-STATUS_ICON = {"pending": "🕓", "approved": "✅", "rejected": "⛔", "superseded": "🔀", "archived": "🗄️"}
-SOURCE_ICON = {"success": "🏆", "failure": "🩹", "contrast": "⚖️", "merged": "🔗", "manual": "✍️"}
+STATUS_ICON = {"pending": ":material/schedule:", "approved": ":material/check_circle:",
+               "rejected": ":material/block:", "superseded": ":material/call_merge:",
+               "archived": ":material/inventory_2:"}
+SOURCE_ICON = {"success": ":material/emoji_events:", "failure": ":material/healing:",
+               "contrast": ":material/compare_arrows:", "merged": ":material/call_merge:",
+               "manual": ":material/edit_note:"}
 
 
 def md(text: Any, limit: int | None = None) -> str:
-    """Untrusted text made inert for Markdown: every punctuation mark Markdown (or Streamlit) reads is escaped."""
+    """Untrusted text made inert for Markdown, on one line: every mark Markdown (or Streamlit) reads is escaped."""
     value = " ".join(str(text if text is not None else "").split())
     if limit and len(value) > limit:
         value = value[: limit - 1] + "…"
-    return _MD_SPECIAL.sub(r"\\\1", value)
+    return escape_md(value)
+
+
+def escape_md(text: str) -> str:
+    """Backslash-escape every ASCII punctuation mark Markdown, HTML or Streamlit's directives give meaning to."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def short(text: str | None, limit: int = 120) -> str:
@@ -62,7 +71,7 @@ def item_card(item: MemoryItem, reasons: Iterable[str] = ()) -> None:
         if facts:
             st.caption(md(" · ".join(facts)))
         for reason in reasons:
-            st.warning(md(reason), icon="🚩")
+            st.warning(md(reason), icon=":material/flag:")
 
 
 def items_table(items: list[MemoryItem], stats: dict[int, dict[str, Any]] | None = None) -> pd.DataFrame:
@@ -248,3 +257,18 @@ def retrievals(page: ItemPage, usefulness: Any = None) -> None:
     if usefulness is not None:
         st.caption(md(f"Usefulness: {usefulness}"))
     st.dataframe(pd.DataFrame(page.retrievals), hide_index=True, key="item_retrievals")
+
+
+def diff_view(ops: Iterable[Any]) -> None:
+    """A word diff (ops with .op 'equal' | 'delete' | 'insert' and .text): removed struck in red, added in green."""
+    parts = []
+    for op in ops:
+        raw = op.text.replace("\n", " ")
+        core = raw.strip()
+        if not core or op.op == "equal":
+            parts.append(escape_md(raw))
+            continue
+        lead, trail = raw[: len(raw) - len(raw.lstrip())], raw[len(raw.rstrip()):]
+        mark = f":red[~~{escape_md(core)}~~]" if op.op == "delete" else f":green[**{escape_md(core)}**]"
+        parts.append(lead + mark + trail)
+    st.markdown("".join(parts) or "*(empty)*")

@@ -256,10 +256,19 @@ class Views:
         return judge_quality(self.store.judge_agreement())
 
     # evolution
-    def timeline(self, frames: int = 40) -> list[dict[str, Any]]:
-        """Items per status and source at `frames` points of the event log (for the animated replay)."""
-        last = self.store.event_bounds()["last_event"]
-        return self.store.status_counts_as_of(checkpoints(last, frames))
+    def timeline(self, frames: int = 40) -> tuple[list[dict[str, Any]], dict[int, datetime]]:
+        """Items per status and source at `frames` points of the event log, and when each point was."""
+        points = checkpoints(self.store.event_bounds()["last_event"], frames)
+        return self.store.status_counts_as_of(points), self.store.event_times(points)
 
-    def event_moment(self, event_id: int) -> datetime | None:
-        return self.store.event_time(event_id)
+    def as_of_summary(self, event_id: int) -> dict[str, Any]:
+        """The bank at one event: when that was, and items per status then and now."""
+        then = self.store.status_counts_as_of([event_id]) if event_id else []
+        now_by_status: dict[str, int] = {}
+        for _source, status, n in self.store.item_counts():
+            now_by_status[status] = now_by_status.get(status, 0) + n
+        then_by_status: dict[str, int] = {}
+        for row in then:
+            then_by_status[row["status"]] = then_by_status.get(row["status"], 0) + row["items"]
+        return {"moment": self.store.event_times([event_id]).get(event_id), "then": then_by_status,
+                "now": now_by_status}

@@ -6,7 +6,7 @@ from bankcore import ui
 from bankcore import ui_parts as parts
 from bankcore.models import ITEM_SOURCES, ITEM_STATUSES
 
-with ui.page("Memory bank", "🧠") as bank:
+with ui.page("Memory bank", ":material/psychology:") as bank:
     facets = ui.read("store", "item_facets")
     if not facets["status"]:
         st.info("No memory items yet. They appear here once trajectories are judged and lessons extracted "

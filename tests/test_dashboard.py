@@ -1,0 +1,423 @@
+"""The dashboard, page by page, headless (streamlit.testing.v1.AppTest): every screen renders on an empty bank, a
+small bank built from the shared data, and the demo bank; the special screens (missing file, not a bank, old
+schema, busy bank) help instead of failing; curation from the UI changes the database as intended and records who
+did it; untrusted text is never handed to Markdown unescaped."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from bankcore import Bank, migrations, ui
+from conftest import REFLEXION, TAU, need_shared
+import dashboard_bank
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = {
+    "overview": None, "memory": "pages/1_Memory_bank.py", "review": "pages/2_Review_queue.py",
+    "evolution": "pages/3_Evolution.py", "trajectories": "pages/4_Trajectories_and_judging.py",
+    "metrics": "pages/5_Metrics.py", "playground": "pages/6_Retrieval_playground.py",
+    "settings": "pages/7_Settings.py",
+}
+UNESCAPED_MARKUP = re.compile(r"(?<!\\)<\s*(script|img|iframe|svg)", re.I)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_streamlit_caches():
+    """Streamlit's caches live as long as the process: every test starts from a clean slate."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture(scope="session")
+def small_bank_file(tmp_path_factory) -> tuple[Path, dict]:
+    need_shared(TAU, REFLEXION)
+    path = tmp_path_factory.mktemp("small") / "bank.duckdb"
+    ids = dashboard_bank.build(path, {"tau": TAU, "reflexion": REFLEXION})
+    return path, ids
+
+
+@pytest.fixture
+def small(small_bank_file, tmp_path, monkeypatch) -> tuple[Path, dict]:
+    """A private copy of the small bank (tests write to it), set as the dashboard's bank."""
+    source, ids = small_bank_file
+    db = tmp_path / "bank.duckdb"
+    shutil.copy(source, db)
+    monkeypatch.setenv("BANKCORE_DB", str(db))
+    return db, ids
+
+
+def app(page: str | None = None, *, secrets: dict | None = None, state: dict | None = None) -> AppTest:
+    """Run the app (the navigation entry point), switch to `page`, and return the AppTest after its run."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.secrets.update(secrets or {})
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    at.run()
+    if PAGES.get(page):
+        at.switch_page(PAGES[page]).run()
+    return at
+
+
+def frame(at: AppTest, *columns: str):
+    """The first table on the page with all these columns (read-only tables carry no key)."""
+    for table in at.dataframe:
+        if set(columns) <= set(table.value.columns):
+            return table.value
+    raise AssertionError(f"no table with columns {columns}")
+
+
+def problems(at: AppTest) -> list[str]:
+    return [e.message for e in at.exception]
+
+
+def texts(at: AppTest, *kinds: str) -> list[str]:
+    kinds = kinds or ("markdown", "caption", "title", "subheader", "info", "warning", "error", "success")
+    return [str(e.value) for kind in kinds for e in getattr(at, kind)]
+
+
+def markdown_is_inert(at: AppTest) -> None:
+    """No element rendered as Markdown carries a raw tag: untrusted text reached it escaped or not at all."""
+    for kind in ("markdown", "caption", "title", "subheader", "info", "warning", "error", "success"):
+        for element in getattr(at, kind):
+            assert not UNESCAPED_MARKUP.search(str(element.value)), f"{kind}: {element.value!r}"
+
+
+def test_no_screen_lets_html_through():
+    sources = [ROOT / "app.py", *ROOT.glob("pages/*.py"), *ROOT.glob("bankcore/ui*.py"), ROOT / "bankcore/charts.py"]
+    for path in sources:
+        assert not re.search(r"unsafe_allow_html\s*=\s*True|st\.html\(|components\.html", path.read_text()), path
+
+
+# ---------------------------------------------------------------------- every page renders
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_on_an_empty_bank(page, db, monkeypatch):
+    Bank(db).init()
+    monkeypatch.setenv("BANKCORE_DB", str(db))
+    at = app(page)
+    assert not problems(at)
+    if page == "overview":
+        assert any("This bank is empty" in t for t in texts(at, "subheader"))
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_on_the_small_bank(page, small):
+    at = app(page)
+    assert not problems(at)
+    markdown_is_inert(at)
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_on_the_demo_bank(page, tmp_path_factory, monkeypatch):
+    from bankcore import demo
+    if not list(demo.DEMO_DIR.glob("*.jsonl")):
+        pytest.skip("no demo corpus in data/demo")
+    path = tmp_path_factory.getbasetemp() / "demo.duckdb"
+    if not path.exists():
+        demo.build(path)
+    monkeypatch.setenv("BANKCORE_DB", str(path))
+    at = app(page)
+    assert not problems(at)
+    if page == "overview":
+        assert any("synthetic demo bank" in t for t in texts(at, "info"))
+
+
+# ---------------------------------------------------------------------- special screens
+def test_a_missing_bank_file_gets_a_helpful_screen_and_is_not_created(tmp_path, monkeypatch):
+    db = tmp_path / "nowhere" / "bank.duckdb"
+    monkeypatch.setenv("BANKCORE_DB", str(db))
+    at = app()
+    assert not problems(at)
+    assert any("No bank here yet" in t for t in texts(at, "title"))
+    assert any(f"bankcore demo --db {db}" in t for t in texts(at, "markdown"))
+    assert not db.exists()
+    settings = app("settings")  # Settings still works, to point the dashboard elsewhere
+    assert not problems(settings) and not db.exists()
+    assert any("There is no bank" in t for t in texts(settings, "warning"))
+    at.button(key="create_empty_bank").click().run()
+    assert db.exists() and Bank(db).init() == migrations.LATEST_VERSION
+    assert any("This bank is empty" in t for t in texts(at, "subheader"))
+
+
+def test_a_file_that_is_not_a_bank_gets_a_message_not_a_traceback(tmp_path, monkeypatch):
+    junk = tmp_path / "notes.duckdb"
+    junk.write_text("not a database\n" * 100)
+    monkeypatch.setenv("BANKCORE_DB", str(junk))
+    at = app("memory")
+    assert not problems(at)
+    assert any("cannot be opened as a bank" in t for t in texts(at, "error"))
+
+
+def test_an_older_bank_is_upgraded_on_open_and_says_so(db, monkeypatch):
+    Bank(db).init()  # written at the current version, which is "old" once a newer migration exists
+    newer = migrations.MIGRATIONS + (migrations.Migration(
+        migrations.LATEST_VERSION + 1, "test: a later column", ("ALTER TABLE runs ADD COLUMN note TEXT",)),)
+    monkeypatch.setattr("bankcore.store.MIGRATIONS", newer)
+    monkeypatch.setattr("bankcore.store.LATEST_VERSION", newer[-1].version)
+    monkeypatch.setenv("BANKCORE_DB", str(db))
+    at = app()
+    assert not problems(at)
+    note = [t for t in texts(at, "info") if "upgraded" in t]
+    assert note and f"schema v{migrations.LATEST_VERSION}" in note[0] and f"v{newer[-1].version}" in note[0]
+
+
+HOLD = textwrap.dedent("""
+    import sys, time, duckdb
+    con = duckdb.connect(sys.argv[1])
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+    con.close()
+""")
+
+
+def _hold_lock(db: Path, seconds: float) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(db), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_busy_bank_is_waited_for_and_said_so(small, monkeypatch):
+    db, _ = small
+    monkeypatch.setenv("BANKCORE_LOCK_TIMEOUT", "20")
+    holder = _hold_lock(db, 2.0)
+    try:
+        at = app()
+    finally:
+        holder.wait()
+    assert not problems(at)
+    assert any("bank busy" in t.value for t in at.toast)
+    assert not at.error
+
+
+def test_a_bank_that_stays_busy_gets_a_message_not_a_traceback(small, monkeypatch):
+    db, _ = small
+    monkeypatch.setenv("BANKCORE_LOCK_TIMEOUT", "1")
+    holder = _hold_lock(db, 8.0)
+    try:
+        at = app("memory")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not problems(at)
+    assert any("busy" in t and "gave up" in t for t in texts(at, "error"))
+    assert at.button(key="retry_busy")
+
+
+# ---------------------------------------------------------------------- reading
+def test_the_overview_counts_what_the_bank_holds(small):
+    db, _ = small
+    at = app()
+    metrics = {m.label: m.value for m in at.metric}
+    store = Bank(db).store
+    assert metrics["Trajectories"] == f"{store.count('trajectories'):,}"
+    assert metrics["Memory items"] == f"{store.count('memory_items'):,}"
+    assert metrics["Waiting for review"] == f"{store.count_items(status='pending'):,}"
+    said = " ".join(texts(at, "markdown"))
+    assert "suspected" in said and "heuristic\\-merge" in said  # flagged items; the latest consolidation's actor
+
+
+def test_the_memory_browser_filters_and_opens_an_item_with_its_provenance(small):
+    db, ids = small
+    at = app("memory")
+    at.multiselect(key="f_source").set_value(["merged"]).run()
+    table = at.dataframe(key="items_table").value
+    assert set(table["source"]) == {"merged"} and list(table["id"]) == [ids["merged"]]
+    at.number_input(key="item").set_value(ids["hostile"]).run()
+    assert not problems(at)
+    markdown_is_inert(at)
+    shown = " ".join(texts(at, "text", "code"))
+    assert dashboard_bank.XSS_IMG in shown  # the content, and the payload-laden steps, as plain text
+    assert any("suspected prompt injection" in t for t in texts(at, "warning"))
+    assert any("supporting step" in t for t in texts(at, "markdown"))
+
+
+def test_an_item_page_shows_history_and_lineage(small):
+    db, ids = small
+    at = app("memory")
+    at.number_input(key="item").set_value(ids["merged"]).run()
+    history = frame(at, "event", "kind", "who")
+    assert list(history["kind"]) == ["MERGE", "EDIT"] and list(history["who"]) == ["heuristic-merge:1", "human:ana"]
+    parent = ids["parents"][0]
+    at.button(key=f"item_open_{parent}").click().run()
+    assert at.number_input(key="item").value == parent
+    assert list(frame(at, "event", "kind", "who")["kind"]) == ["ADD", "SUPERSEDE"]
+
+
+def test_the_trajectory_viewer_shows_steps_verdicts_and_truth(small):
+    db, ids = small
+    at = app("trajectories")
+    at.text_input(key="traj").input(ids["judged_traj"]).run()
+    verdicts = frame(at, "who", "kind", "label")
+    assert list(verdicts["who"])[:2] == ["human:ana", "llm:test-judge"]
+    assert verdicts["kind"].iloc[-1] == "ground truth"
+    at.text_input(key="traj").input(ids["hostile_traj"]).run()
+    assert not problems(at)
+    markdown_is_inert(at)
+    assert any(dashboard_bank.XSS_SCRIPT in c.value for c in at.code)
+
+
+def test_judge_quality_matches_the_verdicts(small):
+    at = app("trajectories")
+    at.segmented_control(key="traj_mode").set_value("Judge quality").run()
+    assert not problems(at)
+    metrics = [m.value for m in at.metric]
+    # the test judge is right on 40 of its 60 trajectories (every third one is wrong), agrees with ana on 8 of 8…
+    assert "66.7%" in metrics
+
+
+def test_the_evolution_slider_shows_the_bank_before_the_merge(small):
+    db, ids = small
+    merge_event = next(e.event_id for e in Bank(db).store.item_events(ids["merged"]) if e.kind == "MERGE")
+    at = app("evolution")
+    at.slider(key="asof").set_value(merge_event - 1).run()
+    at.multiselect(key="asof_status").set_value(["pending", "approved", "superseded"]).run()
+    state = frame(at, "item_id", "status", "version")
+    assert ids["merged"] not in set(state["item_id"]) and set(ids["parents"]) <= set(state["item_id"])
+    at.slider(key="asof").set_value(merge_event + 2).run()
+    state = frame(at, "item_id", "status", "version")
+    assert ids["merged"] in set(state["item_id"])
+    assert set(state[state["item_id"].isin(ids["parents"])]["status"]) == {"superseded"}
+
+
+@pytest.mark.parametrize("bucket", ["per run", "per trial", "per day", "per week", "per window of N trajectories"])
+@pytest.mark.parametrize("lines", ["one line", "memory on / off", "domain"])
+def test_metrics_render_for_every_grouping(bucket, lines, small):
+    at = app("metrics")
+    at.selectbox(key="m_bucket").set_value(bucket)
+    at.selectbox(key="m_split").set_value(lines).run()
+    assert not problems(at)
+
+
+# ---------------------------------------------------------------------- who is curating
+def test_a_password_login_gates_curation(small):
+    secrets = {"bankcore": {"password": "s3cret"}}
+    at = app("review", secrets=secrets)
+    assert any("Log in" in t for t in texts(at, "info"))
+    assert not at.form_submit_button  # no curation controls before logging in
+    at.switch_page(PAGES["settings"]).run()
+    at.text_input(key="login_name").input("Bea")
+    at.text_input(key="login_password").input("wrong")
+    at.form_submit_button(key="login_go").click().run()
+    assert any("Wrong name or password" in t for t in texts(at, "error"))
+    at.text_input(key="login_password").input("s3cret")
+    at.form_submit_button(key="login_go").click().run()
+    assert ui.LOGGED_IN in at.session_state and at.session_state[ui.LOGGED_IN] == "Bea"
+    assert any("Curating as" in t and "Bea" in t for t in texts(at, "caption"))
+
+
+def test_the_reviewer_name_from_settings_is_who_curates(small):
+    at = app("settings")
+    at.text_input(key="set_reviewer").input("  Carla   Diaz ")
+    at.form_submit_button(key="set_reviewer_go").click().run()
+    assert any("Curating as" in t and "Carla Diaz" in t for t in texts(at, "caption"))
+
+
+# ---------------------------------------------------------------------- curating (needs issue 5's Bank API)
+needs_curation = pytest.mark.skipif(not ui.has("approve"), reason="Bank.approve/edit/reject not in this build")
+
+
+def _events(db: Path, item_id: int):
+    return Bank(db).store.item_events(item_id)
+
+
+@needs_curation
+def test_approve_from_the_queue_records_who_and_why(small):
+    db, ids = small
+    at = app("review", state={ui.REVIEWER: "ana"})
+    at.radio(key="queue_which").set_value("pending").run()
+    first = Bank(db).store.review_queue(which="pending", limit=1)[0][0]
+    at.text_input(key=f"approve_reason_{first.item_id}").input("clear and general")
+    at.form_submit_button(key=f"approve_{first.item_id}_go").click().run()
+    assert not problems(at)
+    assert Bank(db).store.get_item(first.item_id).status == "approved"
+    last = _events(db, first.item_id)[-1]
+    assert (last.kind, last.actor, last.reason) == ("APPROVE", "human:ana", "clear and general")
+    assert any(f"Approved #{first.item_id}" in t for t in texts(at, "success"))
+
+
+@needs_curation
+def test_reject_needs_a_reason(small):
+    db, ids = small
+    at = app("review", state={ui.REVIEWER: "ana"})
+    first = Bank(db).store.review_queue(which="all", limit=1)[0][0]
+    at.form_submit_button(key=f"reject_{first.item_id}_go").click().run()
+    assert any("Say why" in t for t in texts(at, "error"))
+    assert Bank(db).store.get_item(first.item_id).status == first.status
+    at.text_input(key=f"reject_reason_{first.item_id}").input("instruction from a web page")
+    at.form_submit_button(key=f"reject_{first.item_id}_go").click().run()
+    item = Bank(db).store.get_item(first.item_id)
+    assert item.status == "rejected"
+    assert _events(db, first.item_id)[-1].reason == "instruction from a web page"
+
+
+@needs_curation
+def test_edit_then_approve_from_the_queue(small):
+    db, ids = small
+    at = app("review", state={ui.REVIEWER: "ana"})
+    at.radio(key="queue_which").set_value("pending").run()
+    first = Bank(db).store.review_queue(which="pending", limit=1)[0][0]
+    at.text_area(key=f"edit_content_{first.item_id}").input("Ask for the user id first; never guess it.")
+    at.text_input(key=f"edit_reason_{first.item_id}").input("shorter")
+    at.form_submit_button(key=f"edit_{first.item_id}_approve").click().run()
+    assert not problems(at)
+    item = Bank(db).store.get_item(first.item_id)
+    assert item.content == "Ask for the user id first; never guess it." and item.status == "approved"
+    assert item.version == first.version + 1 and item.embedding is not None
+    kinds = [(e.kind, e.actor) for e in _events(db, first.item_id)[-2:]]
+    assert kinds == [("EDIT", "human:ana"), ("APPROVE", "human:ana")]
+
+
+@needs_curation
+def test_bulk_approve_decides_every_selected_item_at_once(small):
+    db, ids = small
+    at = app("review", state={ui.REVIEWER: "ana"})
+    at.segmented_control(key="review_mode").set_value("In bulk").run()
+    at.radio(key="queue_which").set_value("pending").run()
+    pending = [i.item_id for i in Bank(db).store.review_queue(which="pending", limit=100)[0]]
+    at.checkbox(key="bulk_all").check().run()
+    at.form_submit_button(key="bulk_approve").click().run()
+    assert not problems(at)
+    assert {Bank(db).store.get_item(i).status for i in pending} == {"approved"}
+    batches = {_events(db, i)[-1].batch_id for i in pending}
+    assert len(batches) == 1 and None not in batches
+
+
+@pytest.mark.skipif(not ui.has("label"), reason="Bank.label not in this build")
+def test_a_human_label_from_the_viewer_is_a_verdict(small):
+    db, ids = small
+    at = app("trajectories", state={ui.REVIEWER: "ana"})
+    at.text_input(key="traj").input(ids["hostile_traj"]).run()
+    at.radio(key="label_value").set_value("failure")
+    at.text_input(key="label_rationale").input("it followed the page's instruction")
+    at.form_submit_button(key="label_save").click().run()
+    assert not problems(at)
+    verdicts = Bank(db).store.verdicts_for([ids["hostile_traj"]])[ids["hostile_traj"]]
+    assert (verdicts[-1].judge_id, verdicts[-1].label) == ("human:ana", "failure")
+
+
+@pytest.mark.skipif(not ui.has("rejudge"), reason="Bank.rejudge not in this build")
+def test_rerun_judging_on_a_run_writes_verdicts_and_shows_flips(small):
+    db, ids = small
+    store = Bank(db).store
+    before = store.count("verdicts")
+    at = app("trajectories", state={ui.REVIEWER: "ana"})
+    at.segmented_control(key="traj_mode").set_value("Rerun judging").run()
+    at.radio(key="rj_scope").set_value("one run").run()
+    at.selectbox(key="rj_run").set_value(next(o for o in at.selectbox(key="rj_run").options if "airline" in o)).run()
+    at.button(key="rj_go").click().run()
+    assert not problems(at)
+    assert Bank(db).store.count("verdicts") == before + 200
+    assert any("judged 200" in t for t in texts(at, "success"))
+    assert any("labels flipped" in t for t in texts(at, "markdown"))
