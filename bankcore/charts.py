@@ -141,9 +141,9 @@ def confusion(quality: JudgeQuality) -> go.Figure:
 
 
 def lineage(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], focus: int | None = None) -> go.Figure:
-    """Merges as a DAG: each item a dot at its creation time, one lane per merge family, parents → merged child."""
-    lane = _lanes(nodes, edges)
-    pos = {n["item_id"]: (n["created_at"], lane[n["item_id"]]) for n in nodes}
+    """Merges as a DAG: each item a dot at the time it was written, one lane per merge family; lines run from the
+    items a merge absorbed (fanned out around the lane) to the item it wrote (on the lane)."""
+    pos = {n["item_id"]: (n["created_at"], y) for n, y in zip(nodes, _heights(nodes, edges))}
     fig = go.Figure()
     xs, ys = [], []
     for e in edges:
@@ -164,14 +164,17 @@ def lineage(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], focus: int
             hovertemplate="#%{customdata[0]} v%{customdata[3]} · %{customdata[2]}<br>%{customdata[1]}<extra></extra>",
             marker=dict(size=[16 if n["item_id"] == focus else 10 for n in members],
                         color=STATUS_COLORS.get(status, "#455a64"), line=dict(width=1, color="#263238"))))
-    fig.update_layout(height=max(260, 26 * (max(lane.values(), default=0) + 2)), **LAYOUT)
+    lanes = max((y for _, y in pos.values()), default=0)
+    fig.update_layout(height=max(280, int(60 * (lanes + 2))), **LAYOUT)
     fig.update_yaxes(visible=False)
     return fig
 
 
-def _lanes(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[int, int]:
-    """One horizontal lane per connected family of merges, newest family on top."""
-    parent: dict[int, int] = {n["item_id"]: n["item_id"] for n in nodes}
+def _heights(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> list[float]:
+    """A y for each node: one lane per connected family (newest on top); a merged item sits on its lane and the
+    items it absorbed fan out around it, so no two lines of one merge lie on top of each other."""
+    ids = [n["item_id"] for n in nodes]
+    parent = {i: i for i in ids}
 
     def root(x: int) -> int:
         while parent[x] != x:
@@ -179,12 +182,19 @@ def _lanes(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[int
             x = parent[x]
         return x
 
+    children: dict[int, list[int]] = defaultdict(list)
     for e in edges:
         if e["parent"] in parent and e["child"] in parent:
             parent[root(e["parent"])] = root(e["child"])
-    families = sorted({root(n) for n in parent}, reverse=True)
-    family_lane = {f: i for i, f in enumerate(families)}
-    return {n: family_lane[root(n)] for n in parent}
+            children[e["child"]].append(e["parent"])
+    lane = {f: n for n, f in enumerate(sorted({root(i) for i in ids}))}
+    y: dict[int, float] = {}
+    for child in sorted(children, reverse=True):  # newest merge first: it owns its lane's centre
+        y.setdefault(child, float(lane[root(child)]))
+        absorbed = sorted(children[child])
+        for k, p in enumerate(absorbed):
+            y.setdefault(p, y[child] + 0.6 * (k - (len(absorbed) - 1) / 2) / max(1, len(absorbed) - 1))
+    return [y.get(i, float(lane[root(i)])) for i in ids]
 
 
 def replay(rows: list[dict[str, Any]], moments: dict[int, Any]) -> go.Figure:
@@ -205,8 +215,9 @@ def replay(rows: list[dict[str, Any]], moments: dict[int, Any]) -> go.Figure:
         mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))]) for p in points]
     fig.update_layout(
         barmode="stack", height=380, yaxis=dict(range=[0, top * 1.1], title="items"),
-        margin=dict(l=10, r=10, t=40, b=10), title="The bank over time",
-        updatemenus=[dict(type="buttons", showactive=False, x=0, y=1.15, xanchor="left", buttons=[
+        margin=dict(l=10, r=10, t=50, b=10),
+        updatemenus=[dict(type="buttons", direction="left", showactive=False, x=0, y=1.18, xanchor="left",
+                          yanchor="top", buttons=[
             dict(label="▶ Replay", method="animate", args=[None, dict(frame=dict(duration=400, redraw=True),
                                                                       fromcurrent=False, transition=dict(duration=200))]),
             dict(label="⏸", method="animate", args=[[None], dict(mode="immediate", frame=dict(duration=0))])])],

@@ -105,3 +105,14 @@ def open_page(page, base_url: str, name: str, query: str = "") -> None:
     path = PAGES[name]
     page.goto(f"{base_url}/{path}{('?' + query) if query else ''}")
     settle(page)
+
+
+def snapshot(page, path: Path, width: int = 1400, max_height: int = 6000) -> None:
+    """A screenshot of the whole page. Streamlit scrolls inside its main block, so the window is first made as tall
+    as that block's content."""
+    height = page.evaluate("""() => {
+        const main = document.querySelector('[data-testid="stMain"]');
+        return main ? main.scrollHeight : document.body.scrollHeight; }""")
+    page.set_viewport_size({"width": width, "height": min(max_height, max(800, int(height) + 40))})
+    settle(page)
+    page.screenshot(path=str(path))
