@@ -850,8 +850,9 @@ class Store:
     def status_counts_as_of(self, event_ids: Iterable[int]) -> list[dict[str, Any]]:
         """Items per (status, source) as of each given event id — from the event log, not the current table.
 
-        Each event moves one item out of its before-state and into its after-state; the counts at a point are the
-        running sum of those moves, so many points cost one pass over the log.
+        Each event moves one item out of its before-state and into its after-state. The moves are bucketed to the
+        first requested point at or after them (an ASOF join) and summed; a running sum over the points then gives
+        the counts at each, so many points cost one pass over the log.
         """
         points = sorted(set(int(e) for e in event_ids))
         if not points:
@@ -864,40 +865,62 @@ class Store:
                 UNION ALL
                 SELECT event_id, json_extract_string(before, '$.status'), json_extract_string(before, '$.source'), -1
                 FROM memory_events WHERE before IS NOT NULL),
-            points AS (SELECT unnest(?::BIGINT[]) AS point)
-            SELECT p.point AS event_id, m.status, m.source, sum(m.delta)::BIGINT AS items
-            FROM points p JOIN moves m ON m.event_id <= p.point
-            GROUP BY ALL HAVING sum(m.delta) <> 0 ORDER BY 1, 2, 3"""
+            points AS (SELECT unnest(?::BIGINT[]) AS point),
+            per_point AS (SELECT p.point, m.status, m.source, sum(m.delta) AS delta
+                          FROM moves m ASOF JOIN points p ON m.event_id <= p.point GROUP BY ALL),
+            grid AS (SELECT p.point, c.status, c.source FROM points p
+                     CROSS JOIN (SELECT DISTINCT status, source FROM per_point) c),
+            running AS (SELECT g.point, g.status, g.source,
+                               sum(coalesce(pp.delta, 0)) OVER (PARTITION BY g.status, g.source ORDER BY g.point)
+                               AS items
+                        FROM grid g LEFT JOIN per_point pp USING (point, status, source))
+            SELECT point AS event_id, status, source, items::BIGINT AS items FROM running WHERE items <> 0
+            ORDER BY 1, 2, 3"""
         with self._con() as con:
             return _dicts(con.execute(sql, [points]))
 
     def items_as_of(self, event_id: int, *, status: Iterable[str] | None = None, text: str | None = None,
                     limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """One page of the bank as it was at `event_id`: each item's state after its last event up to then."""
+        """One page of the bank as it was at `event_id`: each item's state after its last event up to then.
+
+        Only the status is read out of every state's JSON (to filter and count); the other fields only for the
+        page shown. At the latest event the state is the current table (curation writes both together).
+        """
+        if event_id >= self.last_event_id():
+            return self._items_now(status=status, text=text, limit=limit, offset=offset)
         clauses, params = [], [event_id]
         if status is not None:
             clauses.append("list_contains(?, status)")
             params.append(list(status))
         if text:
-            clauses.append("(title ILIKE ? OR content ILIKE ?)")
-            params += [f"%{text}%"] * 2
+            clauses.append("(json_extract_string(after, '$.title') ILIKE ? "
+                           "OR json_extract_string(after, '$.description') ILIKE ? "
+                           "OR json_extract_string(after, '$.content') ILIKE ?)")
+            params += [f"%{text}%"] * 3
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        base = f"""
-            WITH last AS (
-                SELECT item_id, max(event_id) AS event_id, arg_max(after, event_id) AS after
-                FROM memory_events WHERE event_id <= ? GROUP BY item_id),
-            state AS (
-                SELECT item_id, event_id, json_extract_string(after, '$.title') AS title,
-                       json_extract_string(after, '$.content') AS content,
-                       json_extract_string(after, '$.status') AS status,
-                       json_extract_string(after, '$.source') AS source,
-                       json_extract_string(after, '$.domain') AS domain,
-                       CAST(json_extract(after, '$.version') AS INTEGER) AS version FROM last)
-            SELECT {{cols}} FROM state {where}"""
+        state = f"""
+            WITH last AS (SELECT item_id, max(event_id) AS event_id FROM memory_events WHERE event_id <= ?
+                          GROUP BY item_id),
+            state AS (SELECT l.item_id, l.event_id, e.after, json_extract_string(e.after, '$.status') AS status
+                      FROM last l JOIN memory_events e USING (item_id, event_id))"""
+        page = f"""{state}
+            SELECT item_id, event_id, json_extract_string(after, '$.title') AS title,
+                   json_extract_string(after, '$.content') AS content, status,
+                   json_extract_string(after, '$.source') AS source, json_extract_string(after, '$.domain') AS domain,
+                   CAST(json_extract(after, '$.version') AS INTEGER) AS version
+            FROM state {where} ORDER BY item_id DESC LIMIT {int(limit)} OFFSET {int(offset)}"""
         with self._con() as con:
-            total = _first(con.execute(base.format(cols="count(*)"), params))[0]
-            rows = _dicts(con.execute(base.format(cols="*") + f" ORDER BY item_id DESC LIMIT {int(limit)} "
-                                      f"OFFSET {int(offset)}", params))
+            total = _first(con.execute(f"{state} SELECT count(*) FROM state {where}", params))[0]
+            rows = _dicts(con.execute(page, params))
+        return rows, total
+
+    def _items_now(self, *, status, text, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        where, params = _browse_filter(status=status, text=text)
+        cols = "item_id, last_event_id AS event_id, title, content, status, source, domain, version"
+        with self._con() as con:
+            total = _first(con.execute(f"SELECT count(*) FROM memory_items {where}", params))[0]
+            rows = _dicts(con.execute(f"SELECT {cols} FROM memory_items {where} ORDER BY item_id DESC "
+                                      f"LIMIT {int(limit)} OFFSET {int(offset)}", params))
         return rows, total
 
     def merge_graph(self, *, limit: int = 60, item_id: int | None = None) -> dict[str, list[dict[str, Any]]]:

@@ -263,12 +263,14 @@ class Views:
 
     def as_of_summary(self, event_id: int) -> dict[str, Any]:
         """The bank at one event: when that was, and items per status then and now."""
-        then = self.store.status_counts_as_of([event_id]) if event_id else []
         now_by_status: dict[str, int] = {}
         for _source, status, n in self.store.item_counts():
             now_by_status[status] = now_by_status.get(status, 0) + n
+        if event_id >= self.store.event_bounds()["last_event"]:  # as of the latest event is now
+            return {"moment": self.store.event_times([event_id]).get(event_id), "then": dict(now_by_status),
+                    "now": now_by_status}
         then_by_status: dict[str, int] = {}
-        for row in then:
+        for row in self.store.status_counts_as_of([event_id]) if event_id else []:
             then_by_status[row["status"]] = then_by_status.get(row["status"], 0) + row["items"]
         return {"moment": self.store.event_times([event_id]).get(event_id), "then": then_by_status,
                 "now": now_by_status}
