@@ -127,12 +127,13 @@ def refresh_fingerprint() -> tuple:
 @st.cache_data(show_spinner=False, max_entries=512)
 def _cached(bank_key: tuple, fp: tuple, target: str, name: str, args: tuple, kwargs: dict) -> Any:
     b = _bank(*bank_key)
-    obj = {"views": b.views, "store": b.store, "bank": b}[target]
+    obj = {"views": b.views, "bank": b}[target]
     return getattr(obj, name)(*args, **kwargs)
 
 
 def read(target: str, name: str, *args, **kwargs) -> Any:
-    """`<target>.<name>(*args, **kwargs)` through the cache; target is 'views', 'store' (reads only) or 'bank'."""
+    """`bank.views.<name>(...)` (target 'views') or `bank.<name>(...)` (target 'bank', reads only) through the
+    cache, keyed by the arguments and this run's bank fingerprint."""
     return _cached(_bank_key(), fingerprint(), target, name, args, kwargs)
 
 

@@ -184,11 +184,27 @@ class TrajectoryPage:
 
 
 class Views:
-    """Read-only screens over one store. Cheap to construct."""
+    """Read-only screens over one store. Cheap to construct.
+
+    Besides the composed screens below, it passes through the store's dashboard reads named in `READS` (paginated,
+    aggregated, read-only), so the UI reaches data only through this object and can never write through it.
+    """
+
+    READS = frozenset({
+        "bank_settings", "browse_items", "browse_trajectories", "event_bounds", "event_markers", "item_facets",
+        "items_as_of", "latest_batches", "list_runs", "llm_usage", "max_verdict_id", "merge_graph",
+        "outcome_breakdown", "outcome_series", "recent_events", "retrieval_stats", "schema_history",
+        "verdict_flips",
+    })
 
     def __init__(self, store: Store, settings: Settings):
         self.store = store
         self.settings = settings
+
+    def __getattr__(self, name: str):
+        if name in Views.READS:
+            return getattr(self.store, name)
+        raise AttributeError(f"Views has no read {name!r}")
 
     def fingerprint(self) -> tuple:
         return self.store.fingerprint()

@@ -7,7 +7,7 @@ from bankcore import ui_parts as parts
 from bankcore.models import ITEM_SOURCES, ITEM_STATUSES
 
 with ui.page("Memory bank", ":material/psychology:") as bank:
-    facets = ui.read("store", "item_facets")
+    facets = ui.read("views", "item_facets")
     if not facets["status"]:
         st.info("No memory items yet. They appear here once trajectories are judged and lessons extracted "
                 "(`bankcore learn`), or once someone adds one.")
@@ -30,10 +30,10 @@ with ui.page("Memory bank", ":material/psychology:") as bank:
                "text": text.strip() or None, "flagged": True if flagged else None,
                "min_confidence": low if (low, high) != (0.0, 1.0) else None,
                "max_confidence": high if (low, high) != (0.0, 1.0) else None}
-    items, total = ui.read("store", "browse_items", filters=filters, order=order, limit=ui.PAGE_SIZE,
+    items, total = ui.read("views", "browse_items", filters=filters, order=order, limit=ui.PAGE_SIZE,
                            offset=parts.page_offset("items_page", ui.PAGE_SIZE))
     st.caption(f"{total:,} items match · select a row to open it")
-    st.dataframe(parts.items_table(items, ui.read("store", "retrieval_stats", tuple(i.item_id for i in items))),
+    st.dataframe(parts.items_table(items, ui.read("views", "retrieval_stats", tuple(i.item_id for i in items))),
                  hide_index=True, key="items_table", selection_mode="single-row",
                  on_select=parts.open_selected("items_table", [i.item_id for i in items], "item"),
                  column_config={"confidence": st.column_config.NumberColumn(format="%.2f")})

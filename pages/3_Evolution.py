@@ -8,11 +8,11 @@ from bankcore import ui_parts as parts
 from bankcore.models import EVENT_KINDS
 
 with ui.page("Evolution", ":material/account_tree:") as bank:
-    bounds = ui.read("store", "event_bounds")
+    bounds = ui.read("views", "event_bounds")
     if not bounds["events"]:
         st.info("No history yet: items and their events appear once lessons are extracted or added.")
         st.stop()
-    merges = ui.read("store", "latest_batches", ["MERGE"], 1000)
+    merges = ui.read("views", "latest_batches", ["MERGE"], 1000)
     cols = st.columns(4)
     cols[0].metric("History events", f"{bounds['events']:,}")
     cols[1].metric("Consolidations", f"{len(merges):,}")
@@ -38,7 +38,7 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
                    delta_color="off")
     shown = st.multiselect("Show items that were", statuses, default=[s for s in ("approved", "pending")
                                                                          if s in statuses], key="asof_status")
-    state, total = ui.read("store", "items_as_of", point, status=shown or None, limit=ui.PAGE_SIZE,
+    state, total = ui.read("views", "items_as_of", point, status=shown or None, limit=ui.PAGE_SIZE,
                            offset=parts.page_offset("asof_page", ui.PAGE_SIZE))
     st.dataframe(state, hide_index=True, key="asof_table",
                  column_order=["item_id", "version", "status", "source", "domain", "title", "content"])
@@ -47,7 +47,7 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
     st.subheader("Consolidation lineage")
     focus = int(st.number_input("Centre on item # (0 = the latest merges)", min_value=0, step=1,
                                 key="lineage_item"))
-    graph = ui.read("store", "merge_graph", limit=60, item_id=focus or None)
+    graph = ui.read("views", "merge_graph", limit=60, item_id=focus or None)
     if graph["edges"]:
         st.plotly_chart(charts.lineage(graph["nodes"], graph["edges"], focus or None), key="lineage_chart")
         st.caption("Each dot is an item at the time it was written; lines join the items a merge absorbed to "
@@ -84,7 +84,7 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
 
     st.subheader("Event log")
     kinds = st.multiselect("Kinds", EVENT_KINDS, key="log_kinds", placeholder="every kind")
-    log, total = ui.read("store", "recent_events", kinds=kinds or None, limit=ui.PAGE_SIZE,
+    log, total = ui.read("views", "recent_events", kinds=kinds or None, limit=ui.PAGE_SIZE,
                          offset=parts.page_offset("log_page", ui.PAGE_SIZE))
     st.dataframe(log, hide_index=True, key="log_table")
     parts.pager(total, "log_page", ui.PAGE_SIZE)

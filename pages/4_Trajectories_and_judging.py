@@ -10,7 +10,7 @@ VERDICTS = {"any verdict": None, "judged success": "success", "judged failure": 
 TRUTHS = {"any truth": None, "truly success": True, "truly failure": False}
 
 with ui.page("Trajectories & judging", ":material/route:") as bank:
-    runs = ui.read("store", "list_runs")
+    runs = ui.read("views", "list_runs")
     if not runs:
         st.info("No trajectories yet. Import some with `bankcore import FILE` (or build the demo bank).")
         st.stop()
@@ -26,7 +26,7 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
             truth = TRUTHS[cols[2].selectbox("Truth", list(TRUTHS), key="t_truth")]
             disagree = cols[3].checkbox("Judge ≠ truth", key="t_disagree")
             text = st.text_input("Task or query contains", key="t_text")
-        rows, total = ui.read("store", "browse_trajectories", run_id=run_names.get(run), label=verdict, truth=truth,
+        rows, total = ui.read("views", "browse_trajectories", run_id=run_names.get(run), label=verdict, truth=truth,
                               disagreement=disagree, text=text.strip() or None, limit=ui.PAGE_SIZE,
                               offset=parts.page_offset("traj_page", ui.PAGE_SIZE))
         st.caption(f"{total:,} trajectories match · select a row to open it")
@@ -85,7 +85,7 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
         scope = st.radio("Judge again", ["one run", "one task", "everything"], horizontal=True, key="rj_scope")
         run = st.selectbox("Run", list(run_names), key="rj_run") if scope == "one run" else None
         task = st.text_input("Task id", key="rj_task").strip() if scope == "one task" else None
-        _, count = ui.read("store", "browse_trajectories", run_id=run_names.get(run) if run else None,
+        _, count = ui.read("views", "browse_trajectories", run_id=run_names.get(run) if run else None,
                            task_id=task if scope == "one task" else None, limit=0)
         cols = st.columns([1, 2])
         kind = cols[0].radio("With", ["heuristic", "llm"], key="rj_judge",
@@ -95,7 +95,7 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
         if kind == "llm" and not ui.settings().llm_configured:
             st.warning("No LLM endpoint is configured: set one on the Settings page (or OPENAI_API_KEY / "
                        "BANKCORE_LLM_BASE_URL in the environment).")
-        usage = {u["purpose"]: u for u in ui.read("store", "llm_usage")}
+        usage = {u["purpose"]: u for u in ui.read("views", "llm_usage")}
         judge_use = usage.get("judge")
         estimate = f"{count:,} trajectories"
         if kind == "llm":
@@ -105,7 +105,7 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
                 estimate += f", ≈ {per * count:,.0f} tokens at this bank's {per:,.0f} tokens per judge call so far"
         st.caption(estimate)
         if who and st.button("Rerun judging", key="rj_go", type="primary", disabled=count == 0):
-            before = ui.read("store", "max_verdict_id")
+            before = ui.read("views", "max_verdict_id")
             bar = st.progress(0.0, text="judging…")
             seen = [0]
 
@@ -126,7 +126,7 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
             st.success(result["summary"])
             for error in result["errors"]:
                 st.caption(parts.md(error))
-            flips = ui.read("store", "verdict_flips", result["since"])
+            flips = ui.read("views", "verdict_flips", result["since"])
             st.markdown(f"**{len(flips)} labels flipped** (items resting on them are flagged for review)")
             if flips:
                 st.dataframe(flips, hide_index=True, key="rj_flips")

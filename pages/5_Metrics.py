@@ -13,16 +13,16 @@ BUCKETS = {"per run": "run", "per trial": "trial", "per day": "day", "per week":
 SPLITS = {"one line": None, "memory on / off": "memory_mode", "domain": "domain"}
 
 with ui.page("Metrics", ":material/monitoring:") as bank:
-    if not ui.read("store", "list_runs"):
+    if not ui.read("views", "list_runs"):
         st.info("No runs yet: metrics appear once trajectories are imported.")
         st.stop()
     cols = st.columns([2, 2, 1])
-    bucket = BUCKETS[cols[0].selectbox("Over time", list(BUCKETS), key="m_bucket")]
-    split = SPLITS[cols[1].selectbox("Lines", list(SPLITS), key="m_split")]
+    bucket = BUCKETS[cols[0].selectbox("Over time", list(BUCKETS), key="m_bucket", bind="query-params")]
+    split = SPLITS[cols[1].selectbox("Lines", list(SPLITS), key="m_split", bind="query-params")]
     window = int(cols[2].number_input("N", 5, 5000, 50, step=5, key="m_window", disabled=bucket != "window"))
 
-    series = ui.read("store", "outcome_series", bucket=bucket, split=split, window=window)
-    markers = ui.read("store", "event_markers", list(MARKER_KINDS))
+    series = ui.read("views", "outcome_series", bucket=bucket, split=split, window=window)
+    markers = ui.read("views", "event_markers", list(MARKER_KINDS))
     left, right = st.columns(2)
     left.plotly_chart(charts.outcome_trend(series, bucket=bucket, markers=markers, title="Success rate"),
                       key="m_success")
@@ -34,15 +34,15 @@ with ui.page("Metrics", ":material/monitoring:") as bank:
 
     st.subheader("Memory on vs off, and what kind of memory")
     left, right = st.columns(2)
-    left.plotly_chart(charts.breakdown_bar(ui.read("store", "outcome_breakdown", "memory_mode"),
+    left.plotly_chart(charts.breakdown_bar(ui.read("views", "outcome_breakdown", "memory_mode"),
                                            "By memory mode of the run"), key="m_mode")
-    right.plotly_chart(charts.breakdown_bar(ui.read("store", "outcome_breakdown", "memory_source"),
+    right.plotly_chart(charts.breakdown_bar(ui.read("views", "outcome_breakdown", "memory_source"),
                                             "By source of the lessons retrieved"), key="m_source")
     st.caption("'By source' groups trajectories by the kind of lesson they were given (one trajectory may count "
                "under several); 'no memory retrieved' includes every run without memory.")
 
     st.subheader("By domain")
-    domains = ui.read("store", "outcome_breakdown", "domain")
+    domains = ui.read("views", "outcome_breakdown", "domain")
     st.plotly_chart(charts.breakdown_bar(domains, "Success by domain"), key="m_domain")
 
     with st.expander("The numbers"):
@@ -52,7 +52,7 @@ with ui.page("Metrics", ":material/monitoring:") as bank:
                 table[column] = table[column].map(parts.pct)
         st.dataframe(table, hide_index=True, key="m_table")
 
-    usage = ui.read("store", "llm_usage")
+    usage = ui.read("views", "llm_usage")
     if usage:
         st.subheader("LLM calls")
         st.dataframe(usage, hide_index=True, key="m_llm")

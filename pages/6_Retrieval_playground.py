@@ -58,7 +58,7 @@ with ui.page("Retrieval playground", ":material/manage_search:") as bank:
     if not ui.has("as_of"):
         ui.not_in_this_build("Comparing with an earlier bank", "as_of")
     else:
-        bounds = ui.read("store", "event_bounds")
+        bounds = ui.read("views", "event_bounds")
         point = st.slider("As of event", 0, bounds["last_event"], max(0, bounds["last_event"] // 2),
                           key="pg_asof")
         earlier = ui.rank_as_of(point, query, k, options["task_id"])

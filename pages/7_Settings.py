@@ -27,10 +27,10 @@ with ui.page("Settings", ":material/settings:", require_bank=False) as bank:
         st.warning(f"There is no bank at {parts.md(ui.bank_path())} yet — the other pages explain how to make one.")
     else:
         size = ui.bank_path().stat().st_size
-        history = ui.read("store", "schema_history")
+        history = ui.read("views", "schema_history")
         st.caption(f"{size / 1e6:,.1f} MB · schema v{history[-1]['version'] if history else '?'} · "
                    + ", ".join(f"v{h['version']} {h['name']} ({h['applied_at']:%Y-%m-%d})" for h in history))
-        bank_settings = ui.read("store", "bank_settings")
+        bank_settings = ui.read("views", "bank_settings")
         if bank_settings:
             with st.expander("Settings stored in the bank"):
                 st.json(bank_settings)

@@ -111,8 +111,9 @@ def snapshot(page, path: Path, width: int = 1400, max_height: int = 6000) -> Non
     """A screenshot of the whole page. Streamlit scrolls inside its main block, so the window is first made as tall
     as that block's content."""
     height = page.evaluate("""() => {
+        const block = document.querySelector('[data-testid="stMainBlockContainer"]');
         const main = document.querySelector('[data-testid="stMain"]');
-        return main ? main.scrollHeight : document.body.scrollHeight; }""")
+        return block ? block.scrollHeight + 80 : (main ? main.scrollHeight : document.body.scrollHeight); }""")
     page.set_viewport_size({"width": width, "height": min(max_height, max(800, int(height) + 40))})
     settle(page)
     page.screenshot(path=str(path))
