@@ -324,10 +324,11 @@ def need_curator() -> str | None:
 
 
 # ---------------------------------------------------------------------- writes
-def act(write: Callable[[], Any], done: str) -> bool:
-    """Run one write through `Bank`; on success flash `done` and rerun (fresh fingerprint), else show why not."""
+def act(write: Callable[[], Any], done: str | Callable[[Any], str]) -> bool:
+    """Run one write through `Bank`; on success flash `done` (or `done(result)`) and rerun (fresh fingerprint),
+    else show why not."""
     try:
-        write()
+        result = write()
     except ConflictError as exc:
         st.warning(f"Not saved — someone changed it meanwhile. {exc}")
         return False
@@ -337,6 +338,6 @@ def act(write: Callable[[], Any], done: str) -> bool:
     except BankcoreError as exc:
         st.error(f"Not saved: {exc}")
         return False
-    flash(done)
+    flash(done(result) if callable(done) else done)
     st.rerun()
     return True  # not reached: st.rerun() ends the run

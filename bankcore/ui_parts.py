@@ -175,6 +175,19 @@ def open_selected(table_key: str, ids: list[Any], target_key: str):
     return callback
 
 
+def bulk_outcome(action: str):
+    """The message after a bulk decision: how many were decided, and which flagged ones were left for one by one."""
+    def say(result: Any) -> str:
+        decided = getattr(result, "decided", result) or []
+        text = f"{action.capitalize()}d {len(decided)} item{'s' if len(decided) != 1 else ''}"
+        skipped = getattr(result, "skipped_flagged", None)
+        if skipped:
+            text += (f"; left {len(skipped)} flagged item{'s' if len(skipped) != 1 else ''} for one-by-one review "
+                     f"({', '.join(f'#{i}' for i in skipped)}): a bulk approval never covers a flagged lesson")
+        return text
+    return say
+
+
 def open_item(target_key: str, item_id: int):
     """An `on_click` callback that opens another item in the same page."""
     def callback() -> None:

@@ -30,7 +30,7 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
             st.success("Nothing is waiting for review.", icon=":material/done_all:")
             st.stop()
         item, reasons = batch[0]
-        cols = st.columns([6, 1, 1])
+        cols = st.columns([4, 1, 1])
         cols[0].caption(f"Item {position + 1} of {total:,} in this queue")
         if cols[1].button("Previous", icon=":material/arrow_back:", key="queue_prev", shortcut="Alt+Left", disabled=position == 0):
             st.session_state["queue_pos"] = position - 1
@@ -111,8 +111,7 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
             elif approve or reject:
                 action = "approve" if approve else "reject"
                 ui.act(lambda: bank.bulk_review(action, actor=who, reason=reason.strip() or None, item_ids=chosen,
-                                                status=None),
-                       f"{action.capitalize()}d {len(chosen)} items")
+                                                status=None), parts.bulk_outcome(action))
 
     else:
         if not ui.has("contradictions"):

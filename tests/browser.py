@@ -87,6 +87,7 @@ def settle(page, timeout_s: float = 30.0) -> None:
     quiet_since = None
     while time.monotonic() < deadline:
         busy = (page.locator('[data-testid="stStatusWidget"]').count() > 0
+                or page.locator('[data-testid="stSpinner"]').count() > 0
                 or page.locator('[data-testid="stSkeleton"]').count() > 0
                 or page.locator('[data-testid="stDataFrame"]:visible').count()
                 > page.locator('[data-testid="stDataFrame"]:visible canvas').count()
@@ -102,9 +103,18 @@ def settle(page, timeout_s: float = 30.0) -> None:
 
 
 def open_page(page, base_url: str, name: str, query: str = "") -> None:
-    path = PAGES[name]
-    page.goto(f"{base_url}/{path}{('?' + query) if query else ''}")
+    """Go to a screen by URL and wait for it to settle.
+
+    A freshly started server learns the screens' URLs from its first script run, so a deep link that is the very
+    first request gets Streamlit's "Page not found" dialog (and then the page); close it and load the link again.
+    """
+    url = f"{base_url}/{PAGES[name]}{('?' + query) if query else ''}"
+    page.goto(url)
     settle(page)
+    if page.get_by_text("Page not found").count():
+        page.keyboard.press("Escape")
+        page.goto(url)
+        settle(page)
 
 
 def snapshot(page, path: Path, width: int = 1400, max_height: int = 6000) -> None:

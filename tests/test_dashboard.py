@@ -385,12 +385,18 @@ def test_bulk_approve_decides_every_selected_item_at_once(small):
     at = app("review", state={ui.REVIEWER: "ana"})
     at.segmented_control(key="review_mode").set_value("In bulk").run()
     at.radio(key="queue_which").set_value("pending").run()
-    pending = [i.item_id for i in Bank(db).store.review_queue(which="pending", limit=100)[0]]
+    pending = Bank(db).store.review_queue(which="pending", limit=100)[0]
+    clean = [i.item_id for i in pending if not i.flags]
+    flagged = [i.item_id for i in pending if i.flags]
+    assert clean and flagged
     at.checkbox(key="bulk_all").check().run()
     at.form_submit_button(key="bulk_approve").click().run()
     assert not problems(at)
-    assert {Bank(db).store.get_item(i).status for i in pending} == {"approved"}
-    batches = {_events(db, i)[-1].batch_id for i in pending}
+    assert {Bank(db).store.get_item(i).status for i in clean} == {"approved"}
+    assert {Bank(db).store.get_item(i).status for i in flagged} == {"pending"}  # each needs a human to read it
+    said = " ".join(texts(at, "success"))
+    assert f"Approved {len(clean)} items" in said and all(f"#{i}" in said for i in flagged)
+    batches = {_events(db, i)[-1].batch_id for i in clean}
     assert len(batches) == 1 and None not in batches
 
 

@@ -85,7 +85,7 @@ def test_payloads_in_a_trajectory_are_shown_as_text(served, page):
 def test_a_review_in_the_browser_edit_then_approve(served, page):
     url, _, db, ids = served
     open_page(page, url, "review")
-    page.get_by_text("pending", exact=True).click()
+    page.locator('[data-testid="stRadio"]').get_by_text("pending", exact=True).click()
     settle(page)
     first = Bank(db).store.review_queue(which="pending", limit=1)[0][0]
     page.get_by_text("Edit the text").click()
