@@ -144,6 +144,7 @@ def lineage(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], focus: int
     """Merges as a DAG: each item a dot at the time it was written, one lane per merge family; lines run from the
     items a merge absorbed (fanned out around the lane) to the item it wrote (on the lane)."""
     pos = {n["item_id"]: (n["created_at"], y) for n, y in zip(nodes, _heights(nodes, edges))}
+    merged = {e["child"] for e in edges}
     fig = go.Figure()
     xs, ys = [], []
     for e in edges:
@@ -159,7 +160,8 @@ def lineage(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], focus: int
     for status, members in sorted(by_status.items()):
         fig.add_trace(go.Scatter(
             x=[pos[n["item_id"]][0] for n in members], y=[pos[n["item_id"]][1] for n in members],
-            mode="markers+text", name=status, text=[f"#{n['item_id']}" for n in members], textposition="top center",
+            mode="markers+text", name=status, textposition="top center",
+            text=[f"#{n['item_id']}" if n["item_id"] in merged or len(nodes) <= 30 else "" for n in members],
             customdata=[[n["item_id"], label(n["title"]), n["source"], n["version"]] for n in members],
             hovertemplate="#%{customdata[0]} v%{customdata[3]} · %{customdata[2]}<br>%{customdata[1]}<extra></extra>",
             marker=dict(size=[16 if n["item_id"] == focus else 10 for n in members],

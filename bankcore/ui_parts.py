@@ -85,14 +85,17 @@ def items_table(items: list[MemoryItem], stats: dict[int, dict[str, Any]] | None
 
 
 def steps(traj: Trajectory, highlight: Iterable[int] = (), *, limit_chars: int = 4000) -> None:
-    """The step viewer: thought / action / observation per step; steps an item rests on are marked ★."""
+    """The step viewer: one fold per step (thought / action / observation). Steps an item rests on are marked ★
+    and open; the others start folded when there are marks or many steps."""
     marked = set(highlight)
     if not traj.steps:
         st.caption("This trajectory has no steps.")
     for step in traj.steps:
         star = step.index in marked
-        with st.container(border=True):
-            st.markdown(f"{'★ **supporting step** · ' if star else ''}Step {step.index + 1}")
+        title = f"{'★ ' if star else ''}Step {step.index + 1}"
+        if step.action:
+            title += f" · {md(step.action, 90)}"
+        with st.expander(title, expanded=star or (not marked and len(traj.steps) <= 8)):
             for name in ("thought", "action", "observation"):
                 value = getattr(step, name)
                 if value:
@@ -235,8 +238,8 @@ def provenance(sources: list[Provenance], item: MemoryItem) -> None:
                        (f" · trial {traj.trial}" if traj.trial is not None else ""))
             st.text(short(traj.query, 600))
             st.dataframe(verdicts_table(p.verdicts, p.truth), hide_index=True, key=f"prov_verdicts_{n}")
-            with st.expander(f"Steps ({traj.num_steps}, supporting ones marked ★)", expanded=n == 0):
-                steps(traj, p.source.step_idxs)
+            st.caption(f"{traj.num_steps} steps; the ones this lesson rests on are marked ★")
+            steps(traj, p.source.step_idxs)
 
 
 def related_items(page: ItemPage, open_key: str, lineage: Any = None) -> None:

@@ -41,7 +41,7 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
 
         parts.item_card(item, reasons)
         page = ui.read("views", "item_page", item.item_id)
-        with st.expander("Where it came from (source trajectory, verdicts, truth)", expanded=False):
+        if st.toggle("Show where it came from (source trajectory, its verdicts, the truth)", key="queue_provenance"):
             parts.provenance(page.provenance, item)
 
         if who and ui.has("approve"):

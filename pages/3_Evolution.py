@@ -16,12 +16,13 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
     cols = st.columns(4)
     cols[0].metric("History events", f"{bounds['events']:,}")
     cols[1].metric("Consolidations", f"{len(merges):,}")
-    cols[2].metric("First event", f"{bounds['first_at']:%Y-%m-%d}")
-    cols[3].metric("Latest event", f"{bounds['last_at']:%Y-%m-%d}")
+    cols[2].metric("First event", f"{bounds['first_at']:%Y-%m-%d %H:%M}")
+    cols[3].metric("Latest event", f"{bounds['last_at']:%Y-%m-%d %H:%M}")
 
     st.subheader("Replay")
     rows, moments = ui.read("views", "timeline", 40)
-    st.plotly_chart(charts.replay(rows, {p: f"{m:%Y-%m-%d %H:%M}" for p, m in moments.items()}), key="replay")
+    st.plotly_chart(charts.replay(rows, {p: f"event {p:,} · {m:%Y-%m-%d %H:%M}" for p, m in moments.items()}),
+                    key="replay")
     st.caption("Press ▶ Replay for the animation (good for demos), or drag the slider under the chart.")
 
     st.subheader("The bank as of any moment")
@@ -45,9 +46,12 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
     parts.pager(total, "asof_page", ui.PAGE_SIZE)
 
     st.subheader("Consolidation lineage")
-    focus = int(st.number_input("Centre on item # (0 = the latest merges)", min_value=0, step=1,
-                                key="lineage_item"))
-    graph = ui.read("views", "merge_graph", limit=60, item_id=focus or None)
+    cols = st.columns([3, 1])
+    focus = int(cols[0].number_input("Centre on item # (0 = the latest merges)", min_value=0, step=1,
+                                     key="lineage_item", bind="query-params"))
+    shown = int(cols[1].number_input("Merges shown", min_value=1, max_value=200, value=12, step=1,
+                                     key="lineage_limit"))
+    graph = ui.read("views", "merge_graph", limit=shown, item_id=focus or None)
     if graph["edges"]:
         st.plotly_chart(charts.lineage(graph["nodes"], graph["edges"], focus or None), key="lineage_chart")
         st.caption("Each dot is an item at the time it was written; lines join the items a merge absorbed to "

@@ -240,7 +240,7 @@ def test_the_memory_browser_filters_and_opens_an_item_with_its_provenance(small)
     shown = " ".join(texts(at, "text", "code"))
     assert dashboard_bank.XSS_IMG in shown  # the content, and the payload-laden steps, as plain text
     assert any("suspected prompt injection" in t for t in texts(at, "warning"))
-    assert any("supporting step" in t for t in texts(at, "markdown"))
+    assert any(e.label.startswith("★ Step") for e in at.expander)  # the steps the lesson rests on, marked
 
 
 def test_an_item_page_shows_history_and_lineage(small):
@@ -298,6 +298,20 @@ def test_metrics_render_for_every_grouping(bucket, lines, small):
     at.selectbox(key="m_bucket").set_value(bucket)
     at.selectbox(key="m_split").set_value(lines).run()
     assert not problems(at)
+
+
+def test_the_queue_shows_why_an_item_waits_and_where_it_came_from(small):
+    db, ids = small
+    at = app("review")
+    first = Bank(db).store.review_queue(which="all", limit=1)[0][0]
+    assert first.item_id == ids["hostile"]  # flagged items come first
+    assert any("suspected prompt injection" in t for t in texts(at, "warning"))
+    at.toggle(key="queue_provenance").set_value(True).run()
+    assert not problems(at)
+    assert frame(at, "who", "kind", "label")["kind"].iloc[-1] == "ground truth"
+    markdown_is_inert(at)
+    at.radio(key="queue_which").set_value("flagged").run()
+    assert any(f"of {Bank(db).store.review_queue(which='flagged', limit=0)[1]}" in t for t in texts(at, "caption"))
 
 
 # ---------------------------------------------------------------------- who is curating
