@@ -12,6 +12,7 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
@@ -29,7 +30,14 @@ def interesting(db: Path) -> dict[str, str]:
     item = f"item={items[0].item_id}" if items else ""
     return {"memory": item, "trajectories": f"traj={trajs[0]['traj_id']}" if trajs else "",
             "evolution": f"versions_item={items[0].item_id}" if items else "",
-            "metrics": "m_bucket=per+week&m_split=memory+on+%2F+off"}
+            "metrics": "m_bucket=per+week&m_split=memory+on+%2F+off",
+            "playground": "pg_query=" + quote(_a_task(store)) + "&pg_k=3"}
+
+
+def _a_task(store) -> str:
+    """A task from the bank's own trajectories, so the playground shows what the agent would have been told."""
+    rows = store.browse_trajectories(label="failure", limit=1)[0] or store.browse_trajectories(limit=1)[0]
+    return rows[0]["query"] if rows else "Find the cheapest item that matches the request"
 
 
 def main() -> None:

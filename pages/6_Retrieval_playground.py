@@ -21,9 +21,9 @@ with ui.page("Retrieval playground", ":material/manage_search:") as bank:
         st.stop()
     with st.form("playground"):
         query = st.text_area("Task", key="pg_query", placeholder="e.g. Cancel my reservation and refund it to the "
-                             "original card", height=80)
+                             "original card", height=80, bind="query-params")
         cols = st.columns([2, 1, 1, 1])
-        k = cols[0].slider("k (how many lessons)", 1, 10, 1, key="pg_k",
+        k = cols[0].slider("k (how many lessons)", 1, 10, 1, key="pg_k", bind="query-params",
                            help="The paper found k=1 works best; more lessons add noise.")
         include_pending = cols[1].checkbox("Include pending", key="pg_pending",
                                            help="Normally only approved lessons are retrievable.")
