@@ -49,7 +49,16 @@ with ui.page("Retrieval playground", ":material/manage_search:") as bank:
         for hit in hits:
             parts.item_card(hit.item)
     else:
-        st.info("Nothing clears the minimum similarity: the agent would get no lesson for this task.")
+        threshold = getattr(bank.settings, "min_similarity", None)
+        st.info("Nothing clears the minimum similarity"
+                + (f" ({threshold:.2f})" if threshold is not None else "")
+                + ": the agent would get no lesson for this task.")
+        if ui.has("retrieve"):
+            nearest = ui.read("bank", "retrieve", query, k, log=False, min_similarity=-1.0, **options)
+            if nearest:
+                st.caption("The closest lessons, all below the threshold:")
+                st.dataframe(hits_table(nearest), hide_index=True, key="pg_nearest",
+                             column_config={"score": st.column_config.NumberColumn(format="%.3f")})
     if prompt is not None:
         st.markdown("**The block the agent's system prompt would get**")
         st.code(prompt or "(empty — no lesson is injected)", language=None, wrap_lines=True)
