@@ -110,8 +110,9 @@ class Store:
 
     @contextmanager
     def _con(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The current transaction's connection, or a fresh autocommit one closed on exit."""
-        current = getattr(self._local, "con", None)
+        """The current transaction's connection, else the current `reading()` one, else a fresh autocommit one
+        closed on exit."""
+        current = getattr(self._local, "con", None) or getattr(self._local, "read_con", None)
         if current is not None:
             yield current
             return
@@ -549,6 +550,26 @@ class Store:
     # ------------------------------------------------------------------ dashboard reads (issue 6)
     # Paginated and aggregated reads for the dashboard: each is one connection and does its grouping in SQL, so a
     # screen costs the same at 100k items as at 100. Rows come back as plain dicts (column → value).
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One autocommit connection for a burst of reads — a dashboard screen — instead of one per read.
+
+        Opening the file costs tens of milliseconds and starts with a cold buffer cache, so a screen of a dozen
+        reads pays that a dozen times. Inside this block reads share one connection; a `transaction()` opened inside
+        it still gets its own connection (served at once from the same in-process database), commits on its own,
+        and the reads after it see its writes. The file stays locked for the block: keep it to one screen.
+        """
+        if getattr(self._local, "con", None) is not None or getattr(self._local, "read_con", None) is not None:
+            yield
+            return
+        con = self._connect()
+        self._local.read_con = con
+        try:
+            yield
+        finally:
+            self._local.read_con = None
+            con.close()
+
     def fingerprint(self) -> tuple:
         """A cheap summary that changes whenever anything the dashboard shows changes: its caches key on it."""
         sql = """SELECT (SELECT coalesce(max(event_id), 0) FROM memory_events),

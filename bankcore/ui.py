@@ -18,7 +18,7 @@ import hmac
 import os
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -166,19 +166,35 @@ def page(title: str, icon: str = ":material/dashboard:", *, require_bank: bool =
     With `require_bank=False` (Settings) the screen renders even when there is no bank at the configured path.
     """
     st.set_page_config(page_title=f"{title} · bankcore", page_icon=":material/database:", layout="wide")
-    if require_bank:
-        _open_or_stop()
-    _sidebar()
-    st.title(f"{icon} {title}")
-    _show_flash()
-    try:
-        yield bank()
-    except BankBusyError as exc:
-        _busy_screen(exc)
-    except ConflictError as exc:
-        st.warning(f"Someone else changed this meanwhile: {exc}")
-    except BankcoreError as exc:
-        st.error(str(exc))
+    with _reading(require_bank or bank_path().exists()):
+        if require_bank:
+            _open_or_stop()
+        _sidebar()
+        st.title(f"{icon} {title}")
+        _show_flash()
+        try:
+            yield bank()
+        except BankBusyError as exc:
+            _busy_screen(exc)
+        except ConflictError as exc:
+            st.warning(f"Someone else changed this meanwhile: {exc}")
+        except BankcoreError as exc:
+            st.error(str(exc))
+
+
+@contextmanager
+def _reading(enabled: bool) -> Iterator[None]:
+    """One connection for the whole screen (`Store.reading`), opened only once the file is known to exist."""
+    with ExitStack() as stack:
+        if enabled and bank_path().exists():
+            try:
+                stack.enter_context(bank().store.reading())
+            except BankBusyError as exc:
+                _busy_screen(exc)
+                st.stop()
+            except SchemaError:
+                pass  # not a bank: `_open_or_stop` says so
+        yield
 
 
 def _open_or_stop() -> None:
