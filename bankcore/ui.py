@@ -169,6 +169,8 @@ def page(title: str, icon: str = ":material/dashboard:", *, require_bank: bool =
     with _reading(require_bank or bank_path().exists()):
         if require_bank:
             _open_or_stop()
+        elif bank_path().exists():
+            refresh_fingerprint()  # this screen's reads must not key on an earlier screen's fingerprint
         _sidebar()
         st.title(f"{icon} {title}")
         _show_flash()

@@ -5,6 +5,8 @@ did it; untrusted text is never handed to Markdown unescaped."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -441,3 +443,53 @@ def test_rerun_judging_on_a_run_writes_verdicts_and_shows_flips(small):
     assert Bank(db).store.count("verdicts") == before + 200
     assert any("judged 200" in t for t in texts(at, "success"))
     assert any("labels flipped" in t for t in texts(at, "markdown"))
+
+
+# ---------------------------------------------------------------------- taking turns with the CLI
+def _native_file(path: Path, prefix: str, n: int) -> Path:
+    path.write_text("".join(json.dumps({
+        "task_id": f"{prefix}-{i}", "query": f"task {prefix}-{i}: find the order", "trial": 0,
+        "steps": [{"thought": "look", "action": f"click('{i}')", "observation": "ok " * 50}] * 5,
+        "truth": {"success": i % 2 == 0}}) + "\n" for i in range(n)))
+    return path
+
+
+def _cli_import(db: Path, *files: Path, quiet: bool = True) -> subprocess.Popen:
+    """`bankcore import` of each file, one after another, in another process."""
+    flags = ["-q"] if quiet else []
+    script = ("import sys; from bankcore.cli import main; "
+              f"sys.exit(max(main(['import', f, '--db', sys.argv[1], *{flags!r}]) for f in sys.argv[2:]))")
+    return subprocess.Popen([sys.executable, "-c", script, str(db), *map(str, files)], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_cli_import_waits_while_a_screen_is_drawn_then_lands(small, tmp_path):
+    """A screen holds the file while it draws (one connection per screen); an import waits for it, says so, lands."""
+    db, _ = small
+    before = Bank(db).store.count("trajectories")
+    with Bank(db).store.reading():  # what `ui.page` does for the length of one screen
+        cli = _cli_import(db, _native_file(tmp_path / "run.jsonl", "w", 200), quiet=False)
+        time.sleep(3)
+        assert cli.poll() is None  # still waiting for the file
+    assert cli.wait(timeout=60) == 0
+    assert "bank busy" in cli.stderr.read()
+    assert Bank(db).store.count("trajectories") == before + 200
+
+
+def test_the_dashboard_and_a_cli_import_take_turns_on_the_file(small, tmp_path):
+    """A CLI import in another process while screens render here: both finish, nothing is lost."""
+    db, _ = small
+    files = [_native_file(tmp_path / f"run{n}.jsonl", f"t{n}", 3000) for n in range(3)]
+    before = Bank(db).store.count("trajectories")
+    cli = _cli_import(db, *files)
+    renders = 0
+    while cli.poll() is None or renders < 4:
+        for page in ("overview", "memory", "trajectories", "metrics"):
+            st.cache_data.clear()
+            at = app(page)
+            assert not problems(at), problems(at)
+            renders += 1
+    assert cli.wait() == 0, cli.stderr.read()
+    assert Bank(db).store.count("trajectories") == before + 9000
+    at = app()
+    assert {m.label: m.value for m in at.metric}["Trajectories"] == f"{before + 9000:,}"
