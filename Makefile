@@ -48,6 +48,7 @@ test: install-test
 
 bench: install
 	$(PY) bench/import_speed.py
+	$(PY) bench/learn.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -18,6 +18,7 @@ from .errors import BankcoreError
 from .importers import FORMATS, ImportOptions
 from .importers.base import DEFAULT_MAX_RECORD_BYTES
 from .metrics import format_stats
+from .models import to_dict
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -113,6 +114,108 @@ def cmd_import_bank(args: argparse.Namespace) -> int:
 
 
 # ---- judging and extraction commands (issue 3)
+def _judge_choice(args: argparse.Namespace, bank: Bank, what: str = "judge") -> str:
+    """Say which judge/extractor runs, so an offline heuristic run is never mistaken for an LLM one."""
+    from .learning import resolve_kind
+    chosen = getattr(args, what) or ("llm" if getattr(args, "model", None) else None)  # --model implies an LLM
+    kind = resolve_kind(chosen, bank.settings)
+    if kind == "heuristic" and getattr(args, what) is None:
+        say(args, f"no LLM configured: using the heuristic {what} (set OPENAI_API_KEY or BANKCORE_LLM_BASE_URL "
+                  f"and BANKCORE_MODEL for an LLM one)")
+    return kind
+
+
+def _selection(bank: Bank, args: argparse.Namespace) -> list[str] | None:
+    if getattr(args, "run", None) is None and getattr(args, "task", None) is None:
+        return None
+    run_id = bank.resolve_run(args.run) if args.run is not None else None
+    return bank.store.select_traj_ids(run_id=run_id, task_id=args.task)
+
+
+def _report_errors(report) -> int:
+    for line in report.errors[:5]:
+        warn(f"  {line}")
+    return 4 if (report.failed or report.stopped) else 0
+
+
+@command("judge")
+def cmd_judge(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    kind = _judge_choice(args, bank)
+    with progress(args, "judging", "traj") as advance:
+        report = bank.judge(_selection(bank, args), judge=kind, model=args.model, limit=args.limit,
+                            on_progress=advance)
+    say(args, report.summary())
+    return _report_errors(report)
+
+
+@command("extract")
+def cmd_extract(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    kind = _judge_choice(args, bank, "extractor")
+    with progress(args, "extracting", "traj") as advance:
+        report = bank.extract(_selection(bank, args), extractor=kind, model=args.model, limit=args.limit,
+                              on_progress=advance)
+    say(args, report.summary())
+    return _report_errors(report)
+
+
+@command("learn")
+def cmd_learn(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    kind = _judge_choice(args, bank)
+    with progress(args, "learning", "step") as advance:
+        report = bank.learn(args.path, fmt=args.format, run_name=args.run, judge=kind,
+                            extractor=args.extractor or kind, model=args.model, on_progress=advance)
+    say(args, report.summary())
+    return _report_errors(report.judged) or _report_errors(report.extracted)
+
+
+@command("rejudge")
+def cmd_rejudge(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    kind = _judge_choice(args, bank)
+    with progress(args, "rejudging", "traj") as advance:
+        report = bank.rejudge(run=args.run, task=args.task, all=args.all, judge=kind, model=args.model,
+                              on_progress=advance)
+    say(args, report.summary())
+    for flip in report.flips[:20]:
+        say(args, f"  {flip.traj_id}: {flip.before} → {flip.after}"
+                  + (f" (items {', '.join(map(str, flip.items))} flagged)" if flip.items else ""))
+    if len(report.flips) > 20:
+        say(args, f"  … and {len(report.flips) - 20} more")
+    return _report_errors(report)
+
+
+@command("label")
+def cmd_label(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    verdict, flips = bank.label(args.traj_id, args.label, by=args.by, rationale=args.reason or "")
+    text = f"labelled {verdict.traj_id} {verdict.label} as {verdict.judge_id}"
+    for flip in flips:
+        text += f"; label flipped {flip.before} → {flip.after}"
+        if flip.items:
+            text += f", items {', '.join(map(str, flip.items))} flagged for review"
+    say(args, text)
+    return 0
+
+
+@command("verdicts")
+def cmd_verdicts(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    history = bank.verdicts(args.traj_id)
+    current = bank.current_label(args.traj_id)
+    if args.json:
+        print(json.dumps({"traj_id": args.traj_id, "current": None if current is None else current.label,
+                          "verdicts": [to_dict(v) for v in history]}, indent=2, default=str))
+        return 0
+    print(f"{args.traj_id}: current label {current.label + ' (' + current.judge_id + ')' if current else '—'}")
+    for v in history:
+        confidence = f" p={v.confidence:.2f}" if v.confidence is not None else ""
+        print(f"  #{v.verdict_id} {v.created_at:%Y-%m-%d %H:%M:%S} {v.judge_id} [{v.prompt_version or '—'}] "
+              f"{v.label}{confidence}: {v.rationale}")
+    return 0
+
 
 # ---- retrieval commands (issue 4)
 
@@ -132,12 +235,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
+    # The same options before or after the subcommand. Subcommands default to SUPPRESS so that
+    # `bankcore --db X stats` is not overwritten by the subcommand's own default.
+    top = argparse.ArgumentParser(add_help=False)
+    top.add_argument("--db", help="bank file (default: $BANKCORE_DB or data/bank.duckdb)")
+    top.add_argument("-q", "--quiet", action="store_true", help="print only errors and requested output")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", help="bank file (default: $BANKCORE_DB or data/bank.duckdb)")
-    common.add_argument("-q", "--quiet", action="store_true", help="print only errors and requested output")
+    common.add_argument("--db", default=argparse.SUPPRESS, help="bank file (default: $BANKCORE_DB or data/bank.duckdb)")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="print only errors and requested output")
 
     parser = argparse.ArgumentParser(prog="bankcore", description="A ReasoningBank memory bank for agents.",
-                                     parents=[common])
+                                     parents=[top])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("init", parents=[common], help="create or upgrade the bank file")
@@ -158,12 +267,55 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", parents=[common], help="write the whole bank to a .jsonl.gz file")
     p.add_argument("--out", required=True, help="output file (.jsonl.gz)")
 
+    add_learning_parsers(sub, common)
+
     p = sub.add_parser("demo", parents=[common], help="build the synthetic demo bank from data/demo (offline)")
     p.add_argument("--force", action="store_true", help="rebuild even if the bank file exists")
 
     p = sub.add_parser("import-bank", parents=[common], help="restore an export into an empty bank")
     p.add_argument("file", help="a file written by `bankcore export`")
     return parser
+
+
+def add_learning_parsers(sub, common: argparse.ArgumentParser) -> None:
+    """Subcommands of issue 3: judge, extract, learn, rejudge, label, verdicts."""
+    choose = argparse.ArgumentParser(add_help=False)
+    choose.add_argument("--model", help="LLM model (default: $BANKCORE_MODEL)")
+    choose.add_argument("--limit", type=int, help="process at most this many queued trajectories")
+    judge = argparse.ArgumentParser(add_help=False)
+    judge.add_argument("--judge", choices=["heuristic", "llm"],
+                       help="who judges (default: llm when an endpoint or key is configured, else heuristic)")
+    extractor = argparse.ArgumentParser(add_help=False)
+    extractor.add_argument("--extractor", choices=["heuristic", "llm"],
+                           help="who extracts lessons (default: as --judge)")
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--run", help="only this run (id or name)")
+    where.add_argument("--task", help="only this task id")
+
+    p = sub.add_parser("judge", parents=[common, judge, choose, where],
+                       help="label trajectories without a verdict from this judge")
+    p = sub.add_parser("extract", parents=[common, extractor, choose, where],
+                       help="distil lessons from labelled trajectories not yet distilled")
+    p.add_argument("--judge", dest="extractor", choices=["heuristic", "llm"], help=argparse.SUPPRESS)
+    p = sub.add_parser("learn", parents=[common, judge, extractor, choose],
+                       help="import a file, then judge and extract from its trajectories")
+    p.add_argument("path", help="file or folder to import")
+    p.add_argument("--format", default="auto", choices=["auto", *FORMATS], help="input format (default: auto)")
+    p.add_argument("--run", help="name of the run these trajectories form (default: file name)")
+    p = sub.add_parser("rejudge", parents=[common, judge, choose],
+                       help="judge again, report label flips and flag the items they affect")
+    scope = p.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--run", help="a run (id or name)")
+    scope.add_argument("--task", help="a task id")
+    scope.add_argument("--all", action="store_true", help="every trajectory")
+    p = sub.add_parser("label", parents=[common], help="record a person's success/failure label")
+    p.add_argument("traj_id")
+    p.add_argument("label", choices=["success", "failure"])
+    p.add_argument("--by", required=True, help="who is labelling (stored as human:NAME)")
+    p.add_argument("--reason", help="why")
+    p = sub.add_parser("verdicts", parents=[common], help="a trajectory's verdict history and current label")
+    p.add_argument("traj_id")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,47 @@ def _outcome(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def confusion_scores(tp: int, fn: int, fp: int, tn: int) -> dict[str, Any]:
+    """Accuracy, balanced accuracy (mean of the success and failure recall), precision and recall for
+    "success", from a confusion matrix against the truth. None where a rate has no denominator."""
+    n = tp + fn + fp + tn
+    tpr = tp / (tp + fn) if tp + fn else None
+    tnr = tn / (tn + fp) if tn + fp else None
+    return {
+        "n": n,
+        "accuracy": _round((tp + tn) / n) if n else None,
+        "balanced_accuracy": _round((tpr + tnr) / 2) if tpr is not None and tnr is not None else None,
+        "success_recall": _round(tpr),
+        "failure_recall": _round(tnr),
+        "success_precision": _round(tp / (tp + fp)) if tp + fp else None,
+        "confusion": {"tp": tp, "fn": fn, "fp": fp, "tn": tn},
+    }
+
+
+def judge_quality(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per judge and prompt version (and per run within it): quality against the truth and agreement with
+    human labels, from `Store.judge_outcomes` rows."""
+    judges: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["judge_id"], row["prompt_version"])
+        entry = judges.setdefault(key, {"judge_id": key[0], "prompt_version": key[1], "runs": [],
+                                        "_sum": {k: 0 for k in ("judged", "tp", "fn", "fp", "tn",
+                                                                "human_pairs", "human_agree")}})
+        for k in entry["_sum"]:
+            entry["_sum"][k] += row[k]
+        entry["runs"].append({"run_id": row["run_id"], "name": row["run_name"], "judged": row["judged"],
+                              "vs_truth": confusion_scores(row["tp"], row["fn"], row["fp"], row["tn"])})
+    out = []
+    for entry in judges.values():
+        total = entry.pop("_sum")
+        pairs = total["human_pairs"]
+        out.append({**entry, "judged": total["judged"],
+                    "vs_truth": confusion_scores(total["tp"], total["fn"], total["fp"], total["tn"]),
+                    "vs_humans": {"n": pairs,
+                                  "agreement": _round(total["human_agree"] / pairs) if pairs else None}})
+    return out
+
+
 def bank_stats(store: Store) -> dict[str, Any]:
     counts = store.table_counts()
     by_source: dict[str, int] = {}
@@ -55,6 +96,7 @@ def bank_stats(store: Store) -> dict[str, Any]:
         "counts": counts,
         "items": {"by_source": by_source, "by_status": by_status, "by_source_status": combos},
         "runs": list(runs.values()),
+        "judges": judge_quality(store.judge_outcomes()),
     }
 
 
@@ -81,4 +123,13 @@ def format_stats(stats: dict[str, Any]) -> str:
         for trial in run.get("trials", []):
             lines.append(f"      trial {trial['trial']}: {trial['trajectories']} trajectories, "
                          f"truth {pct(trial['truth']['success_rate'])}, verdict {pct(trial['verdict']['success_rate'])}")
+    for judge in stats.get("judges", []):
+        truth, humans = judge["vs_truth"], judge["vs_humans"]
+        line = f"  judge {judge['judge_id']} [{judge['prompt_version'] or '—'}]: {judge['judged']} verdicts"
+        if truth["n"]:
+            line += (f", vs truth (n={truth['n']}): accuracy {pct(truth['accuracy'])}, balanced "
+                     f"{pct(truth['balanced_accuracy'])}")
+        if humans["n"]:
+            line += f", agrees with humans {pct(humans['agreement'])} (n={humans['n']})"
+        lines.append(line)
     return "\n".join(lines)

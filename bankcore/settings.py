@@ -37,6 +37,8 @@ class Settings:
             llm_base_url=_env("BANKCORE_LLM_BASE_URL", "OPENAI_BASE_URL"),
             llm_api_key=_env("OPENAI_API_KEY", "BANKCORE_LLM_API_KEY"),
             llm_model=_env("BANKCORE_MODEL"),
+            llm_timeout_s=float(_env("BANKCORE_LLM_TIMEOUT") or 60.0),
+            llm_max_retries=int(_env("BANKCORE_LLM_RETRIES") or 4),
             lock_timeout_s=float(_env("BANKCORE_LOCK_TIMEOUT") or 30.0),
             actor=_env("BANKCORE_ACTOR") or "cli",
         )

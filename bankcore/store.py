@@ -542,6 +542,183 @@ class Store:
         return ((k, json.loads(v)) for k, v in rows)
 
     # ------------------------------------------------------------------ judging and extraction (issue 3)
+    @contextmanager
+    def _id_table(self, con, traj_ids: Iterable[str] | None) -> Iterator[str]:
+        """A `WHERE` fragment restricting `t.traj_id` to `traj_ids` (all trajectories when None)."""
+        if traj_ids is None:
+            yield "TRUE"
+            return
+        con.register("_bankcore_sel", pa.table({"traj_id": pa.array(list(traj_ids), pa.string())}))
+        try:
+            yield "t.traj_id IN (SELECT traj_id FROM _bankcore_sel)"
+        finally:
+            con.unregister("_bankcore_sel")
+
+    def add_verdicts(self, verdicts: list[Verdict]) -> list[Verdict]:
+        """Append verdicts in one Arrow batch (ids and times assigned here)."""
+        if not verdicts:
+            return verdicts
+        with self._con() as con:
+            first = self._next_id(con, "verdicts", "verdict_id")
+            now = self.clock()
+            for offset, v in enumerate(verdicts):
+                v.verdict_id = first + offset
+                v.created_at = v.created_at or now
+            self._insert_arrow(con, "verdicts", {
+                "verdict_id": pa.array([v.verdict_id for v in verdicts], pa.int32()),
+                "traj_id": [v.traj_id for v in verdicts],
+                "label": [v.label for v in verdicts],
+                "rationale": [v.rationale for v in verdicts],
+                "judge_id": [v.judge_id for v in verdicts],
+                "prompt_version": pa.array([v.prompt_version for v in verdicts], pa.string()),
+                "confidence": pa.array([v.confidence for v in verdicts], pa.float64()),
+                "signals": pa.array([_dumps(v.signals) for v in verdicts], pa.string()),
+                "tokens_in": pa.array([v.tokens_in for v in verdicts], pa.int32()),
+                "tokens_out": pa.array([v.tokens_out for v in verdicts], pa.int32()),
+                "created_at": pa.array([v.created_at for v in verdicts], pa.timestamp("us")),
+            })
+        return verdicts
+
+    def verdict_history(self, traj_id: str) -> list[Verdict]:
+        """Every verdict on a trajectory, oldest first."""
+        with self._con() as con:
+            rows = con.execute(f"SELECT {_VERDICT_COLS} FROM verdicts WHERE traj_id = ? ORDER BY verdict_id",
+                               [traj_id]).fetchall()
+        return [_verdict(r) for r in rows]
+
+    def current_verdicts(self, traj_ids: Iterable[str] | None = None) -> dict[str, Verdict]:
+        """The verdict that gives each trajectory its current label (a human's beats a judge's; newest wins)."""
+        with self._con() as con, self._id_table(con, traj_ids) as selected:
+            rows = con.execute(
+                f"WITH cur AS ({CURRENT_VERDICTS_SQL}) SELECT {self._cols('v', _VERDICT_COLS)} FROM verdicts v "
+                f"JOIN cur USING (verdict_id) JOIN trajectories t ON t.traj_id = v.traj_id WHERE {selected}"
+            ).fetchall()
+        return {r[1]: _verdict(r) for r in rows}
+
+    def select_traj_ids(self, *, run_id: int | None = None, task_id: str | None = None,
+                        traj_ids: Iterable[str] | None = None) -> list[str]:
+        """Trajectory ids in arrival order, optionally restricted to a run, a task, or a given set."""
+        clauses, params = [], []
+        if run_id is not None:
+            clauses.append("t.run_id = ?")
+            params.append(run_id)
+        if task_id is not None:
+            clauses.append("t.task_id = ?")
+            params.append(task_id)
+        with self._con() as con, self._id_table(con, traj_ids) as selected:
+            where = " AND ".join([selected, *clauses])
+            return [r[0] for r in con.execute(f"SELECT t.traj_id FROM trajectories t WHERE {where} ORDER BY t.seq",
+                                              params).fetchall()]
+
+    def traj_ids_from_source(self, source_path: str) -> list[str]:
+        """Trajectories imported from this file (in any run), in arrival order."""
+        with self._con() as con:
+            return [r[0] for r in con.execute(
+                "SELECT t.traj_id FROM trajectories t JOIN runs r ON r.run_id = t.run_id WHERE r.source_path = ? "
+                "ORDER BY t.seq", [source_path]).fetchall()]
+
+    def unjudged(self, judge_id: str, prompt_version: str | None,
+                 traj_ids: Iterable[str] | None = None) -> list[str]:
+        """The judging queue: trajectories with no verdict from this judge at this prompt version."""
+        with self._con() as con, self._id_table(con, traj_ids) as selected:
+            return [r[0] for r in con.execute(
+                f"SELECT t.traj_id FROM trajectories t WHERE {selected} AND NOT EXISTS ("
+                "  SELECT 1 FROM verdicts v WHERE v.traj_id = t.traj_id AND v.judge_id = ? "
+                "  AND v.prompt_version IS NOT DISTINCT FROM ?) ORDER BY t.seq",
+                [judge_id, prompt_version]).fetchall()]
+
+    def unextracted(self, extractor_id: str, prompt_version: str | None,
+                    traj_ids: Iterable[str] | None = None) -> list[Verdict]:
+        """The extraction queue: the current verdict of each labelled trajectory this extractor has not yet
+        distilled under that label. A trajectory whose label flipped is queued again for the new label."""
+        with self._con() as con, self._id_table(con, traj_ids) as selected:
+            rows = con.execute(
+                f"WITH cur AS ({CURRENT_VERDICTS_SQL}) SELECT {self._cols('v', _VERDICT_COLS)} FROM verdicts v "
+                "JOIN cur USING (verdict_id) JOIN trajectories t ON t.traj_id = v.traj_id "
+                f"WHERE {selected} AND NOT EXISTS (SELECT 1 FROM extractions e WHERE e.traj_id = v.traj_id "
+                "  AND e.extractor_id = ? AND e.prompt_version IS NOT DISTINCT FROM ? AND e.label = v.label) "
+                "ORDER BY t.seq", [extractor_id, prompt_version]).fetchall()
+        return [_verdict(r) for r in rows]
+
+    def get_trajectories(self, traj_ids: list[str]) -> list[Trajectory]:
+        """Trajectories with their steps, in the order asked for; unknown ids are skipped."""
+        if not traj_ids:
+            return []
+        with self._con() as con, self._id_table(con, traj_ids) as selected:
+            rows = con.execute(f"SELECT {self._cols('t', _TRAJ_COLS)} FROM trajectories t WHERE {selected}"
+                               ).fetchall()
+            step_rows = con.execute(
+                "SELECT s.traj_id, s.idx, s.thought, s.action, s.observation, s.meta FROM steps s "
+                f"JOIN trajectories t ON t.traj_id = s.traj_id WHERE {selected} ORDER BY s.traj_id, s.idx"
+            ).fetchall()
+        steps: dict[str, list[Step]] = {}
+        for r in step_rows:
+            steps.setdefault(r[0], []).append(_step(r))
+        by_id = {r[0]: _trajectory(r, steps.get(r[0], [])) for r in rows}
+        return [by_id[i] for i in traj_ids if i in by_id]
+
+    def cached_llm_call(self, prompt_hash: str, model: str) -> LLMCall | None:
+        """The newest successful temperature-0 call with this prompt and model, if any."""
+        with self._con() as con:
+            row = _first(con.execute(
+                f"SELECT {_LLM_COLS} FROM llm_calls WHERE prompt_hash = ? AND model = ? AND temperature = 0 "
+                "AND error IS NULL AND response IS NOT NULL ORDER BY call_id DESC LIMIT 1", [prompt_hash, model]))
+        return None if row is None else _llm_call(row)
+
+    def llm_usage(self) -> list[dict[str, Any]]:
+        """Per purpose and model: calls, failed calls, tokens in/out and mean latency."""
+        with self._con() as con:
+            cursor = con.execute(
+                "SELECT purpose, model, count(*) AS calls, count(error) AS failed, "
+                "coalesce(sum(tokens_in), 0) AS tokens_in, coalesce(sum(tokens_out), 0) AS tokens_out, "
+                "avg(latency_ms) AS mean_latency_ms FROM llm_calls GROUP BY ALL ORDER BY ALL")
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def judge_outcomes(self) -> list[dict[str, Any]]:
+        """Per judge, prompt version and run: the judge's newest label on each trajectory against the truth
+        (confusion counts), and against the newest label of each human other than that judge (agreement)."""
+        sql = """
+            WITH latest AS (
+                SELECT traj_id, judge_id, prompt_version, label FROM (
+                    SELECT traj_id, judge_id, prompt_version, label,
+                           row_number() OVER (PARTITION BY traj_id, judge_id, prompt_version
+                                              ORDER BY verdict_id DESC) AS rn
+                    FROM verdicts) WHERE rn = 1),
+            human AS (
+                SELECT traj_id, judge_id, label FROM (
+                    SELECT traj_id, judge_id, label,
+                           row_number() OVER (PARTITION BY traj_id, judge_id ORDER BY verdict_id DESC) AS rn
+                    FROM verdicts WHERE judge_id LIKE 'human:%') WHERE rn = 1),
+            pairs AS (
+                SELECT l.traj_id, l.judge_id, l.prompt_version, count(*) AS n,
+                       count(*) FILTER (WHERE h.label = l.label) AS agree
+                FROM latest l JOIN human h ON h.traj_id = l.traj_id AND h.judge_id <> l.judge_id
+                GROUP BY ALL)
+            SELECT l.judge_id, l.prompt_version, t.run_id, r.name AS run_name,
+                   count(*) AS judged,
+                   count(*) FILTER (WHERE l.label = 'success' AND tr.success) AS tp,
+                   count(*) FILTER (WHERE l.label = 'failure' AND tr.success) AS fn,
+                   count(*) FILTER (WHERE l.label = 'success' AND NOT tr.success) AS fp,
+                   count(*) FILTER (WHERE l.label = 'failure' AND NOT tr.success) AS tn,
+                   coalesce(sum(p.n), 0) AS human_pairs,
+                   coalesce(sum(p.agree), 0) AS human_agree
+            FROM latest l
+            JOIN trajectories t ON t.traj_id = l.traj_id
+            JOIN runs r ON r.run_id = t.run_id
+            LEFT JOIN truth tr ON tr.traj_id = l.traj_id
+            LEFT JOIN pairs p ON p.traj_id = l.traj_id AND p.judge_id = l.judge_id
+                             AND p.prompt_version IS NOT DISTINCT FROM l.prompt_version
+            GROUP BY ALL ORDER BY ALL
+        """
+        with self._con() as con:
+            cursor = con.execute(sql)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    @staticmethod
+    def _cols(alias: str, columns: str) -> str:
+        return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
 
     # ------------------------------------------------------------------ retrieval and vectors (issue 4)
 

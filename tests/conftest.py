@@ -29,7 +29,8 @@ def need_shared(*paths: Path) -> None:
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     """No test reads the developer's bank or LLM settings."""
-    for name in ("BANKCORE_DB", "OPENAI_API_KEY", "OPENAI_BASE_URL", "BANKCORE_LLM_BASE_URL", "BANKCORE_MODEL"):
+    for name in ("BANKCORE_DB", "OPENAI_API_KEY", "OPENAI_BASE_URL", "BANKCORE_LLM_BASE_URL", "BANKCORE_LLM_API_KEY",
+                 "BANKCORE_MODEL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BANKCORE_DB", str(tmp_path / "default.duckdb"))
 
@@ -61,3 +62,4 @@ def cli(capsys):
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
     return run
+from fake_llm import fake_llm  # noqa: E402,F401 — the OpenAI-compatible test server fixture

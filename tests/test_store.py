@@ -177,3 +177,10 @@ def test_import_bank_refuses_a_non_empty_bank(tmp_path, bank, cli):
     bank.store.add_verdict(Verdict(traj_id="t", label="success", judge_id="human:a"))
     result = cli("import-bank", populate_empty, "--db", bank.path)
     assert result.code == 1 and "is not empty" in result.err
+
+
+def test_db_option_works_before_and_after_the_subcommand(cli, tmp_path):
+    before, after = tmp_path / "before.duckdb", tmp_path / "after.duckdb"
+    assert cli("--db", before, "init").code == 0 and before.exists()
+    assert cli("init", "--db", after, "-q").code == 0 and after.exists()
+    assert cli("-q", "--db", before, "stats", "--json").json()["bank"] == str(before)

@@ -1,0 +1,331 @@
+"""The learning work queues: judge what has no verdict, extract what has a label but no lessons, rejudge on demand.
+
+Queues are derived from the bank, never kept aside: a trajectory is queued for a judge while it lacks a verdict
+from that judge at that prompt version, and for an extractor while its current label has not been distilled by
+that extractor. Each trajectory's result is written in one transaction (a verdict and the flags its label flip
+causes; or items, provenance, events and the extraction mark), so a failed LLM call or an interrupted run leaves
+the trajectory queued with nothing half-written, and running again resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from . import curation
+from .errors import BankcoreError
+from .extract import HeuristicExtractor, LLMExtractor
+from .judge import HeuristicJudge, LLMJudge
+from .llm import LLMClient, LLMError
+from .models import LABELS, Extraction, ImportReport, ItemSource, MemoryItem, Verdict
+from .settings import Settings
+from .store import Store
+
+PAGE = 200  # trajectories loaded at a time
+MAX_CONSECUTIVE_FAILURES = 5  # then the endpoint is presumed down and the run stops, leaving the rest queued
+MAX_ERRORS_KEPT = 20
+FLAG_SOURCE_REJUDGED = "source_rejudged"
+KINDS = ("heuristic", "llm")
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Flip:
+    """A trajectory whose current label changed."""
+
+    traj_id: str
+    before: str
+    after: str
+    by: str
+    items: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Run:
+    """What a queue run did: shared by the judge and extraction reports."""
+
+    queued: int = 0
+    done: int = 0
+    failed: int = 0
+    cached: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    errors: list[str] = field(default_factory=list)
+    stopped: str | None = None
+    consecutive: int = field(default=0, repr=False)  # failed trajectories in a row
+
+    def note_failure(self, traj_id: str, exc: LLMError) -> None:
+        self.failed += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(f"{traj_id}: {exc}")
+
+    @property
+    def left(self) -> int:
+        return self.queued - self.done
+
+
+@dataclass
+class JudgeReport(_Run):
+    judge_id: str = ""
+    prompt_version: str | None = None
+    labels: dict[str, int] = field(default_factory=lambda: {label: 0 for label in LABELS})
+    flips: list[Flip] = field(default_factory=list)
+    items_flagged: int = 0
+
+    def summary(self) -> str:
+        text = (f"judged {self.done} of {self.queued} queued trajectories with {self.judge_id} "
+                f"(success {self.labels['success']}, failure {self.labels['failure']})")
+        if self.cached:
+            text += f", {self.cached} answered from the LLM cache"
+        if self.flips:
+            text += f"; {len(self.flips)} label(s) flipped, {self.items_flagged} item(s) flagged for review"
+        return text + _tail(self)
+
+
+@dataclass
+class ExtractReport(_Run):
+    extractor_id: str = ""
+    prompt_version: str | None = None
+    items: int = 0
+    flagged: int = 0
+    by_source: dict[str, int] = field(default_factory=lambda: {label: 0 for label in LABELS})
+
+    def summary(self) -> str:
+        text = (f"extracted {self.items} item(s) from {self.done} of {self.queued} queued trajectories with "
+                f"{self.extractor_id} (from successes {self.by_source['success']}, from failures "
+                f"{self.by_source['failure']}; all pending review)")
+        if self.flagged:
+            text += f", {self.flagged} flagged"
+        return text + _tail(self)
+
+
+@dataclass
+class LearnReport:
+    """Judge then extract (and, for `learn PATH`, the import before them)."""
+
+    judged: JudgeReport
+    extracted: ExtractReport
+    imported: ImportReport | None = None
+
+    def summary(self) -> str:
+        lines = [self.imported.summary()] if self.imported else []
+        return "\n".join(lines + [self.judged.summary(), self.extracted.summary()])
+
+
+def _tail(run: _Run) -> str:
+    text = ""
+    if run.failed:
+        text += f"; {run.failed} failed and stay queued"
+    if run.stopped:
+        text += f"; stopped early: {run.stopped}"
+    if run.left and (run.failed or run.stopped):
+        text += f" — {run.left} left, run again to resume"
+    return text
+
+
+# ---------------------------------------------------------------------- choosing a judge / extractor
+def resolve_kind(kind: str | None, settings: Settings) -> str:
+    """An explicit choice, else the LLM when one is configured, else the heuristic (the honest offline default)."""
+    if kind is None:
+        return "llm" if settings.llm_configured else "heuristic"
+    if kind not in KINDS:
+        raise BankcoreError(f"unknown judge/extractor {kind!r} (choose heuristic or llm)")
+    return kind
+
+
+def make_judge(kind: str | None, settings: Settings, store: Store, model: str | None = None):
+    if resolve_kind(kind, settings) == "heuristic":
+        return HeuristicJudge()
+    return LLMJudge(LLMClient(settings, store, model=model))
+
+
+def make_extractor(kind: str | None, settings: Settings, store: Store, model: str | None = None):
+    if resolve_kind(kind, settings) == "heuristic":
+        return HeuristicExtractor()
+    return LLMExtractor(LLMClient(settings, store, model=model))
+
+
+# ---------------------------------------------------------------------- judging
+def judge_queue(store: Store, judge, traj_ids: Iterable[str] | None = None, *, limit: int | None = None,
+                on_progress: Progress | None = None) -> JudgeReport:
+    """Judge every trajectory (of `traj_ids`, or all) that lacks a verdict from this judge and prompt version."""
+    queue = store.unjudged(judge.judge_id, judge.prompt_version, None if traj_ids is None else list(traj_ids))
+    return _judge(store, judge, queue[:limit] if limit else queue, fresh_only=True, on_progress=on_progress)
+
+
+def rejudge(store: Store, judge, traj_ids: list[str], *, on_progress: Progress | None = None) -> JudgeReport:
+    """Judge these trajectories again (appending verdicts), report label flips and flag the items they affect."""
+    return _judge(store, judge, traj_ids, fresh_only=False, on_progress=on_progress)
+
+
+def _judge(store: Store, judge, queue: list[str], *, fresh_only: bool, on_progress: Progress | None) -> JudgeReport:
+    report = JudgeReport(judge_id=judge.judge_id, prompt_version=judge.prompt_version, queued=len(queue))
+
+    def write(verdicts: list[Verdict]) -> None:
+        _write_verdicts(store, verdicts, report, fresh_only=fresh_only, prompt_version=judge.prompt_version)
+
+    _drain(store, queue, report, judge.judge, write, judge.write_every, on_progress)
+    return report
+
+
+def _write_verdicts(store: Store, verdicts: list[Verdict], report: JudgeReport, *, fresh_only: bool,
+                    prompt_version: str | None) -> None:
+    """Append verdicts and, in the same transaction, flag the items of every trajectory whose label flipped."""
+    ids = [v.traj_id for v in verdicts]
+    with store.transaction():
+        if fresh_only:  # another run may have judged some meanwhile: never duplicate a verdict
+            still = set(store.unjudged(verdicts[0].judge_id, prompt_version, ids))
+            verdicts = [v for v in verdicts if v.traj_id in still]
+        before = store.current_verdicts(ids)
+        store.add_verdicts(verdicts)
+        flips = _flips(before, store.current_verdicts(ids), verdicts[0].judge_id if verdicts else "")
+        report.items_flagged += flag_flipped_items(store, flips)
+    for v in verdicts:
+        report.done += 1
+        report.cached += bool(v.signals.get("cached"))
+        report.labels[v.label] += 1
+        report.tokens_in += v.tokens_in or 0
+        report.tokens_out += v.tokens_out or 0
+    report.flips += flips
+
+
+def _flips(before: dict[str, Verdict], after: dict[str, Verdict], by: str) -> list[Flip]:
+    return [Flip(tid, old.label, after[tid].label, by) for tid, old in before.items()
+            if tid in after and after[tid].label != old.label]
+
+
+def flag_flipped_items(store: Store, flips: list[Flip]) -> int:
+    """Each item resting on a flipped trajectory gets a SOURCE_REJUDGED event and the `source_rejudged` flag:
+    its lesson was drawn under the other label and may now be backwards. Returns the number of events written."""
+    if not flips:
+        return 0
+    by_traj = store.items_from_trajectories([f.traj_id for f in flips])
+    written = 0
+    for flip in flips:
+        flip.items = by_traj.get(flip.traj_id, [])
+        for item_id in flip.items:
+            item = store.get_item(item_id)
+            flags = item.flags if FLAG_SOURCE_REJUDGED in item.flags else item.flags + [FLAG_SOURCE_REJUDGED]
+            curation.change_item(
+                store, item_id, kind="SOURCE_REJUDGED", actor=flip.by, flags=flags,
+                reason=(f"source trajectory {flip.traj_id} relabelled {flip.before} → {flip.after}; this "
+                        f"{item.source} lesson may now be backwards"),
+                related={"traj_id": flip.traj_id, "before": flip.before, "after": flip.after})
+            written += 1
+    return written
+
+
+def human_label(store: Store, traj_id: str, label: str, *, by: str, rationale: str = "") -> tuple[Verdict, list[Flip]]:
+    """Record a person's label (`human:<name>`); it outranks every judge. Flags items if the label flipped."""
+    if label not in LABELS:
+        raise BankcoreError(f"label must be success or failure, not {label!r}")
+    name = " ".join((by or "").split())
+    if not name:
+        raise BankcoreError("say who is labelling (--by NAME)")
+    store.get_trajectory(traj_id)  # NotFoundError for an unknown id
+    verdict = Verdict(traj_id=traj_id, label=label, judge_id=f"human:{name}", rationale=rationale.strip(),
+                      confidence=1.0)
+    report = JudgeReport(judge_id=verdict.judge_id)
+    _write_verdicts(store, [verdict], report, fresh_only=False, prompt_version=None)
+    return verdict, report.flips
+
+
+# ---------------------------------------------------------------------- extraction
+def extract_queue(store: Store, extractor, traj_ids: Iterable[str] | None = None, *, embedder=None,
+                  limit: int | None = None, on_progress: Progress | None = None) -> ExtractReport:
+    """Distil lessons from every labelled trajectory this extractor has not yet distilled under its label."""
+    queue = store.unextracted(extractor.extractor_id, extractor.prompt_version,
+                              None if traj_ids is None else list(traj_ids))
+    queue = queue[:limit] if limit else queue
+    report = ExtractReport(extractor_id=extractor.extractor_id, prompt_version=extractor.prompt_version,
+                           queued=len(queue))
+    verdicts = {v.traj_id: v for v in queue}
+    batch_id = f"{extractor.extractor_id}@{store.clock():%Y%m%dT%H%M%S}"
+
+    def work(traj) -> tuple[Verdict, list[tuple[MemoryItem, ItemSource]]]:
+        return verdicts[traj.traj_id], extractor.extract(traj, verdicts[traj.traj_id])
+
+    def write(results) -> None:
+        _write_extractions(store, extractor, results, report, embedder, batch_id)
+
+    _drain(store, list(verdicts), report, work, write, extractor.write_every, on_progress)
+    return report
+
+
+def _write_extractions(store: Store, extractor, pending, report: ExtractReport, embedder, batch_id: str) -> None:
+    """Embed first (never while holding the bank), then write items, events and extraction marks together."""
+    _embed([item for _, pairs in pending for item, _ in pairs], embedder)
+    with store.transaction():
+        still = {(v.traj_id, v.label) for v in store.unextracted(
+            extractor.extractor_id, extractor.prompt_version, [v.traj_id for v, _ in pending])}
+        for verdict, pairs in pending:
+            if (verdict.traj_id, verdict.label) not in still:
+                continue  # distilled meanwhile by another run: never duplicate items
+            for item, source in pairs:
+                curation.add_item(store, item, [source], actor=extractor.extractor_id, batch_id=batch_id,
+                                  reason=f"extracted from {verdict.label} trajectory {verdict.traj_id}",
+                                  related={"traj_id": verdict.traj_id, "verdict_id": verdict.verdict_id,
+                                           "judge_id": verdict.judge_id})
+            store.add_extraction(Extraction(traj_id=verdict.traj_id, extractor_id=extractor.extractor_id,
+                                            prompt_version=extractor.prompt_version, verdict_id=verdict.verdict_id,
+                                            label=verdict.label, n_items=len(pairs)))
+            report.done += 1
+            report.items += len(pairs)
+            report.by_source[verdict.label] += len(pairs)
+            report.flagged += sum(1 for item, _ in pairs if item.flags)
+
+
+def _embed(items: list[MemoryItem], embedder) -> None:
+    """Embed each distinct text once (templated heuristic lessons repeat across trajectories)."""
+    if not items:
+        return
+    if embedder is None:
+        from .embed import Embedder
+        embedder = Embedder()
+    from .embed import item_text
+    groups: dict[str, list[MemoryItem]] = {}
+    for item in items:
+        groups.setdefault(item_text(item), []).append(item)
+    firsts = [group[0] for group in groups.values()]
+    embedder.embed_items(firsts)
+    for group in groups.values():
+        for other in group[1:]:
+            other.embedding, other.embedding_model = group[0].embedding, group[0].embedding_model
+
+
+# ---------------------------------------------------------------------- shared loop parts
+def _drain(store: Store, queue: list[str], report: _Run, work: Callable, write: Callable, write_every: int,
+           on_progress: Progress | None) -> None:
+    """Run `work(trajectory)` over the queue and hand the results to `write` in batches. A failed LLM call leaves
+    its trajectory queued; results computed before an interruption are still written on the way out."""
+    pending: list = []
+    try:
+        for start in range(0, len(queue), PAGE):
+            for traj in store.get_trajectories(queue[start:start + PAGE]):
+                if report.stopped:
+                    return
+                try:
+                    pending.append(work(traj))
+                    report.consecutive = 0
+                except LLMError as exc:
+                    _failed(report, traj.traj_id, exc)
+                finally:
+                    if on_progress:
+                        on_progress(1)
+                if len(pending) >= write_every:
+                    write(pending)
+                    pending = []
+    finally:
+        if pending:
+            write(pending)
+
+
+def _failed(report: _Run, traj_id: str, exc: LLMError) -> None:
+    report.note_failure(traj_id, exc)
+    if exc.fatal:
+        report.stopped = str(exc)
+        return
+    report.consecutive += 1
+    if report.consecutive >= MAX_CONSECUTIVE_FAILURES:
+        report.stopped = f"{report.consecutive} trajectories in a row failed (last: {exc})"

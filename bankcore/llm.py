@@ -1,0 +1,257 @@
+"""The only module that imports `openai`. One client for any OpenAI-compatible endpoint (OpenAI, Ollama, vLLM,
+llama.cpp server, LM Studio), with the retries, JSON-mode fallback, audit trail and cache the judge and the
+extractor rely on.
+
+Every HTTP attempt — answered, failed or unusable — is one row in `llm_calls`; the API key is never logged or
+stored. A temperature-0 request whose prompt hash and model match a successful row is answered from that row
+without any HTTP call, so re-running a judge costs nothing and returns the same verdict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable
+
+from .errors import BankcoreError
+from .models import LLMCall
+from .settings import Settings
+from .store import Store
+
+OPENAI_DEFAULT_BASE = "https://api.openai.com/v1"
+MAX_RETRY_AFTER_S = 60.0
+MAX_BACKOFF_S = 30.0
+_KEY_LIKE = re.compile(r"\b(sk|key|tok)-[A-Za-z0-9_\-*.]{6,}")
+
+
+class LLMError(BankcoreError):
+    """An LLM call failed for good. The work it was for stays queued; nothing was written.
+
+    `transient`: trying again later may help (timeouts, 429, 5xx, unusable replies). `fatal`: no call to this
+    endpoint can succeed (bad key, no access, unknown model), so a batch should stop rather than go on failing.
+    """
+
+    def __init__(self, message: str, *, transient: bool, fatal: bool = False):
+        super().__init__(message)
+        self.transient = transient
+        self.fatal = fatal
+
+
+class UnusableReply(ValueError):
+    """Raised by a `validate` callback: the reply arrived but cannot be used (prose, truncated JSON, ...)."""
+
+
+@dataclass(frozen=True)
+class LLMResult:
+    text: str
+    tokens_in: int | None
+    tokens_out: int | None
+    cached: bool
+    call_id: int | None
+    model: str
+
+
+def prompt_hash(messages: list[dict[str, str]], json_mode: bool) -> str:
+    """Identity of a request for the cache: the messages and whether JSON output was asked for."""
+    blob = json.dumps({"messages": messages, "json_mode": json_mode}, ensure_ascii=False, sort_keys=True,
+                      separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def backoff_delay(attempt: int, retry_after: float | None, rng: random.Random) -> float:
+    """Seconds to wait before attempt `attempt + 1`: the server's Retry-After if it gave one, else exponential."""
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), MAX_RETRY_AFTER_S)
+    return min(0.5 * 2 ** (attempt - 1), MAX_BACKOFF_S) * (1 + rng.random() / 4)
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """`retry-after-ms`, or `retry-after` as seconds or an HTTP date; None when absent or unreadable."""
+    if headers is None:
+        return None
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return float(millis) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class LLMClient:
+    """Calls one model at one endpoint. Cheap to build; the `openai` client is created on the first real call."""
+
+    def __init__(self, settings: Settings, store: Store, *, model: str | None = None,
+                 sleep: Callable[[float], None] = time.sleep, seed: int | None = None):
+        if not settings.llm_configured:
+            raise BankcoreError("no LLM configured: set OPENAI_API_KEY (OpenAI) or BANKCORE_LLM_BASE_URL / "
+                                "OPENAI_BASE_URL (any OpenAI-compatible server), or use the heuristic judge")
+        self.model = model or settings.llm_model
+        if not self.model:
+            raise BankcoreError("no LLM model: pass --model or set BANKCORE_MODEL")
+        self.settings = settings
+        self.store = store
+        self.base_url = settings.llm_base_url or OPENAI_DEFAULT_BASE
+        self.sleep = sleep
+        self._rng = random.Random(seed)
+        self._rejected: set[str] = set()  # request parameters this server refused; sent without them from then on
+        self._client = None
+
+    # ------------------------------------------------------------------ public
+    def complete(self, purpose: str, messages: list[dict[str, str]], *, temperature: float = 0.0,
+                 json_mode: bool = False, max_tokens: int = 1024, traj_id: str | None = None,
+                 validate: Callable[[str], Any] | None = None) -> LLMResult:
+        """One chat completion. Raises LLMError when it cannot get a usable reply within the retry budget.
+
+        `validate(text)` raises `UnusableReply` for a reply that arrived but cannot be used; such a reply is
+        recorded with its error (so it is never served from the cache) and the request is retried.
+        """
+        key = prompt_hash(messages, json_mode)
+        if temperature == 0:
+            cached = self._from_cache(key, validate)
+            if cached is not None:
+                return cached
+        failures = 0
+        while True:
+            params = self._params(temperature, max_tokens, json_mode)
+            request = {"messages": messages, **params}
+            started = time.monotonic()
+            try:
+                response = self._openai().chat.completions.create(model=self.model, messages=messages, **params)
+            except Exception as exc:  # noqa: BLE001 — classified below, re-raised if not an API error
+                outcome = self._classify(exc, params)
+                if outcome is None:
+                    raise
+                kind, retry_after, message = outcome
+                self._record(purpose, key, temperature, request, None, None, started, message, traj_id)
+                if kind.startswith("rejected:"):
+                    self._rejected.add(kind.split(":", 1)[1])  # send without it from now on; not a retry
+                    continue
+                if kind != "retry":
+                    raise LLMError(f"LLM {purpose} call to {self.model} at {self.base_url} failed: {message}",
+                                   transient=False, fatal=kind == "fatal")
+                failures += 1
+                if failures > self.settings.llm_max_retries:
+                    raise LLMError(f"LLM {purpose} call to {self.model} failed after {failures} attempts: "
+                                   f"{message}", transient=True)
+                self.sleep(backoff_delay(failures, retry_after, self._rng))
+                continue
+            text, usage = _reply_text(response), getattr(response, "usage", None)
+            tokens = (getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
+            problem = _validation_error(validate, text)
+            if problem is not None:
+                self._record(purpose, key, temperature, request, text, tokens, started, problem, traj_id)
+                failures += 1
+                if failures > self.settings.llm_max_retries:
+                    raise LLMError(f"LLM {purpose} reply from {self.model} unusable after {failures} attempts: "
+                                   f"{problem}", transient=True)
+                continue
+            call = self._record(purpose, key, temperature, request, text, tokens, started, None, traj_id)
+            return LLMResult(text, tokens[0], tokens[1], False, call.call_id, self.model)
+
+    # ------------------------------------------------------------------ internals
+    def _from_cache(self, key: str, validate: Callable[[str], Any] | None) -> LLMResult | None:
+        hit = self.store.cached_llm_call(key, self.model)
+        if hit is None or hit.response is None or _validation_error(validate, hit.response) is not None:
+            return None
+        return LLMResult(hit.response, hit.tokens_in, hit.tokens_out, True, hit.call_id, self.model)
+
+    def _openai(self):
+        if self._client is None:
+            import openai
+
+            self._client = openai.OpenAI(base_url=self.base_url, api_key=self.settings.llm_api_key or "not-needed",
+                                         timeout=self.settings.llm_timeout_s, max_retries=0)
+        return self._client
+
+    def _params(self, temperature: float, max_tokens: int, json_mode: bool) -> dict[str, Any]:
+        """Request parameters, minus those this server has refused: no JSON mode where it is unsupported, the
+        server's own temperature for models that only allow their default, `max_completion_tokens` for models
+        that refuse `max_tokens` (OpenAI's reasoning models)."""
+        params: dict[str, Any] = {}
+        if "temperature" not in self._rejected:
+            params["temperature"] = temperature
+        params["max_completion_tokens" if "max_tokens" in self._rejected else "max_tokens"] = max_tokens
+        if json_mode and "response_format" not in self._rejected:
+            params["response_format"] = {"type": "json_object"}
+        return params
+
+    def _classify(self, exc: Exception, params: dict[str, Any]) -> tuple[str, float | None, str] | None:
+        """(what to do, Retry-After seconds, redacted message) for an API error; None for anything else."""
+        import openai
+
+        message = self._redact(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
+            return "retry", None, message
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            if status == 429:
+                return "retry", parse_retry_after(exc.response.headers), message
+            if status >= 500 or status == 408:
+                return "retry", parse_retry_after(exc.response.headers), message
+            if status in (400, 422):
+                refused = _refused_param(str(exc), params)
+                if refused:
+                    return f"rejected:{refused}", None, message
+            if status in (401, 403, 404):
+                return "fatal", None, message
+            return "fail", None, message
+        if isinstance(exc, openai.APIError):
+            return "retry", None, message  # e.g. a body that is not valid JSON: transient on real servers
+        return None
+
+    def _redact(self, text: str) -> str:
+        key = self.settings.llm_api_key
+        if key:
+            text = text.replace(key, "[redacted]")
+        return _KEY_LIKE.sub("[redacted]", text)
+
+    def _record(self, purpose, key, temperature, request, response, tokens, started, error, traj_id) -> LLMCall:
+        tokens = tokens or (None, None)
+        return self.store.add_llm_call(LLMCall(
+            purpose=purpose, model=self.model, prompt_hash=key, temperature=temperature, request=request,
+            response=response, tokens_in=tokens[0], tokens_out=tokens[1],
+            latency_ms=round((time.monotonic() - started) * 1000, 1), error=error, base_url=self.base_url,
+            traj_id=traj_id))
+
+
+def _refused_param(error: str, params: dict[str, Any]) -> str | None:
+    """The parameter a 400/422 says the server does not support, if it is one we can do without."""
+    for name, pattern in (("response_format", r"response_format|json_object|json mode"),
+                          ("max_tokens", r"max_tokens"), ("temperature", r"temperature")):
+        if name in params and re.search(pattern, error, re.I):
+            return name
+    return None
+
+
+def _reply_text(response: Any) -> str:
+    choices = getattr(response, "choices", None) or []
+    if not choices:
+        return ""
+    return getattr(choices[0].message, "content", None) or ""
+
+
+def _validation_error(validate: Callable[[str], Any] | None, text: str) -> str | None:
+    if validate is None:
+        return None
+    try:
+        validate(text)
+    except UnusableReply as exc:
+        return f"unusable reply: {exc}"
+    return None

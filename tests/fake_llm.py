@@ -1,0 +1,180 @@
+"""An OpenAI-compatible chat-completions server of ours on 127.0.0.1, for tests and benchmarks.
+
+The real `openai` client talks HTTP to it. Replies are scripted per request (`responder`), and faults can be
+queued for the next requests (`faults.append(...)`) or injected at random (`fault_rate`): 429 with Retry-After,
+500, a hang past the client's timeout, a dropped connection, truncated JSON, prose instead of the asked format.
+It can also refuse request parameters (`rejects`): `response_format` like servers without JSON mode,
+`max_tokens` and `temperature` like OpenAI's reasoning models. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+import pytest
+
+from bankcore.settings import Settings
+
+FAULTS = ("429", "500", "hang", "disconnect", "truncated", "prose")
+PROSE = "Looking at this run, the agent did a number of things, some of which were more useful than others."
+
+
+def judge_reply(request: dict) -> str:
+    """A plausible judge: failure when the agent gave no final response, else success."""
+    user = request["messages"][-1]["content"]
+    label = "failure" if "Agent's final response: N/A" in user else "success"
+    return f"Thoughts: The agent's actions and final response were checked against the intent.\nStatus: \"{label}\""
+
+
+def extract_reply(request: dict) -> str:
+    """A plausible extractor: two items citing the first step, as JSON."""
+    outcome = "worked" if "SUCCESSFULLY" in request["messages"][0]["content"] else "failed"
+    items = [{"title": f"Check the key fact before finishing ({outcome})",
+              "description": "Verify the decisive fact against an observation before the final step.",
+              "content": "Find the observation that states the decisive fact. Only then submit the result.",
+              "steps": [1]},
+             {"title": f"Reformulate a query that finds nothing ({outcome})",
+              "description": "An empty lookup calls for a shorter, canonical query.",
+              "content": "Retry with the entity's plain name. Do not repeat the same phrase.", "steps": [1, 2]}]
+    return json.dumps({"reasoning": f"The run {outcome} because of how it verified facts.", "items": items})
+
+
+def default_responder(request: dict) -> str:
+    system = request["messages"][0]["content"]
+    return judge_reply(request) if "evaluating the performance" in system else extract_reply(request)
+
+
+class FakeLLM:
+    def __init__(self, *, seed: int = 0):
+        self.requests: list[dict[str, Any]] = []  # every request body received, faulted or not
+        self.served: list[str | None] = []  # the fault applied to each request (None: answered normally)
+        self.responder: Callable[[dict], str] = default_responder
+        self.faults: deque[str] = deque()
+        self.fault_rate = 0.0
+        self.fault_kinds: tuple[str, ...] = FAULTS
+        self.rejects: set[str] = set()  # request parameters answered with a 400, as some servers do
+        self.retry_after = "0"
+        self.hang_s = 1.5
+        self.rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "FakeLLM":
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                fake._handle(self, body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._server.block_on_close = False
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    @property
+    def http_calls(self) -> int:
+        return len(self.requests)
+
+    def settings(self, tmp_db=None, **overrides) -> Settings:
+        values = dict(llm_base_url=self.url, llm_api_key="sk-test-SECRET-key-0123456789", llm_model="fake-model",
+                      llm_timeout_s=0.5, llm_max_retries=4)
+        if tmp_db is not None:
+            values["db_path"] = tmp_db
+        values.update(overrides)
+        return Settings(**values)
+
+    # ------------------------------------------------------------------ serving
+    def _next_fault(self) -> str | None:
+        with self._lock:
+            if self.faults:
+                return self.faults.popleft()
+            if self.fault_rate and self.rng.random() < self.fault_rate:
+                return self.rng.choice(self.fault_kinds)
+            return None
+
+    def _handle(self, handler: BaseHTTPRequestHandler, body: dict) -> None:
+        fault = self._next_fault()
+        with self._lock:
+            self.requests.append(body)
+            self.served.append(fault)
+        for param in sorted(self.rejects & set(body)):
+            return _send(handler, 400, {"error": {"message": f"Unsupported parameter: '{param}' is not supported "
+                                                             "with this model.",
+                                                  "type": "invalid_request_error", "param": param}})
+        if fault == "401":  # only when queued: a wrong key, echoed back partly as real servers do
+            key = handler.headers.get("Authorization", "").removeprefix("Bearer ")
+            return _send(handler, 401, {"error": {"message": f"Incorrect API key provided: {key}",
+                                                  "type": "invalid_request_error", "code": "invalid_api_key"}})
+        if fault == "429":
+            return _send(handler, 429, {"error": {"message": "Rate limit reached", "type": "rate_limit_error"}},
+                         {"Retry-After": self.retry_after})
+        if fault == "500":
+            return _send(handler, 500, {"error": {"message": "internal error", "type": "server_error"}})
+        if fault == "disconnect":
+            handler.close_connection = True
+            handler.connection.close()
+            return None
+        if fault == "hang":
+            time.sleep(self.hang_s)
+        text = self.responder(body)
+        if fault == "truncated":
+            text = text[: max(1, len(text) // 2)]
+        elif fault == "prose":
+            text = PROSE
+        prompt = sum(len(m.get("content") or "") for m in body.get("messages", []))
+        return _send(handler, 200, {
+            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "fake-model"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                         "finish_reason": "length" if fault == "truncated" else "stop"}],
+            "usage": {"prompt_tokens": prompt // 4, "completion_tokens": len(text) // 4,
+                      "total_tokens": prompt // 4 + len(text) // 4}})
+
+
+def _send(handler: BaseHTTPRequestHandler, status: int, payload: dict, headers: dict | None = None) -> None:
+    data = json.dumps(payload).encode("utf-8")
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the client gave up (a hang past its timeout)
+
+
+@pytest.fixture
+def fake_llm():
+    """A started FakeLLM; `fake_llm.settings(db)` points bankcore at it."""
+    server = FakeLLM().start()
+    try:
+        yield server
+    finally:
+        server.stop()

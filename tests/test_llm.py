@@ -1,0 +1,178 @@
+"""The LLM client against our OpenAI-compatible server: retries, Retry-After, timeouts, JSON-mode fallback,
+the audit trail in llm_calls, the temperature-0 cache, and the API key never leaving memory."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from bankcore import Bank
+from bankcore.errors import BankcoreError
+from bankcore.llm import LLMClient, LLMError, UnusableReply, backoff_delay, parse_retry_after
+from bankcore.settings import Settings
+
+JUDGE_MESSAGES = [{"role": "system", "content": "You are evaluating the performance of an agent."},
+                  {"role": "user", "content": "User Intent: x\n\nAgent's final response: 42"}]
+
+
+def client_for(fake_llm, db, sleeps=None, **overrides):
+    bank = Bank(db, settings=fake_llm.settings(db, **overrides))
+    sleep = (lambda s: sleeps.append(s)) if sleeps is not None else (lambda s: None)
+    return bank, LLMClient(bank.settings, bank.store, sleep=sleep, seed=1)
+
+
+def calls(bank):
+    return list(bank.store.iter_llm_calls())
+
+
+def test_a_plain_call_is_answered_and_recorded(fake_llm, db):
+    bank, client = client_for(fake_llm, db)
+    result = client.complete("judge", JUDGE_MESSAGES, traj_id="t1")
+    assert 'Status: "success"' in result.text and not result.cached
+    [call] = calls(bank)
+    assert (call.purpose, call.model, call.traj_id, call.error) == ("judge", "fake-model", "t1", None)
+    assert call.tokens_in > 0 and call.tokens_out > 0 and call.latency_ms >= 0
+    assert call.base_url == fake_llm.url and call.response == result.text and call.call_id == result.call_id
+
+
+def test_429_honours_retry_after_then_succeeds(fake_llm, db):
+    sleeps: list[float] = []
+    bank, client = client_for(fake_llm, db, sleeps)
+    fake_llm.retry_after = "7"
+    fake_llm.faults.extend(["429", "429"])
+    result = client.complete("judge", JUDGE_MESSAGES)
+    assert sleeps == [7.0, 7.0]
+    assert fake_llm.http_calls == 3 and not result.cached
+    assert [c.error is None for c in calls(bank)] == [False, False, True]
+    assert "429" in calls(bank)[0].error
+
+
+@pytest.mark.parametrize("fault, error", [("500", "InternalServerError"), ("hang", "APITimeoutError"),
+                                          ("disconnect", "APIConnectionError")])
+def test_transient_faults_are_retried_with_backoff(fake_llm, db, fault, error):
+    sleeps: list[float] = []
+    bank, client = client_for(fake_llm, db, sleeps)
+    fake_llm.faults.extend([fault, fault])
+    result = client.complete("judge", JUDGE_MESSAGES)
+    assert "Status" in result.text
+    assert len(sleeps) == 2 and sleeps[1] > sleeps[0] > 0  # exponential backoff
+    assert [c.error.split(":")[0] if c.error else None for c in calls(bank)] == [error, error, None]
+
+
+def test_gives_up_after_the_retry_budget_and_says_it_is_transient(fake_llm, db):
+    bank, client = client_for(fake_llm, db, llm_max_retries=2)
+    fake_llm.faults.extend(["500"] * 5)
+    with pytest.raises(LLMError) as info:
+        client.complete("judge", JUDGE_MESSAGES)
+    assert info.value.transient and not info.value.fatal and "after 3 attempts" in str(info.value)
+    assert fake_llm.http_calls == 3 and all(c.error for c in calls(bank))
+
+
+def test_unusable_replies_are_recorded_and_retried(fake_llm, db):
+    def validate(text):
+        if "Status" not in text:
+            raise UnusableReply("no Status line")
+
+    bank, client = client_for(fake_llm, db)
+    fake_llm.faults.extend(["prose", "truncated"])
+    result = client.complete("judge", JUDGE_MESSAGES, validate=validate)
+    assert "Status" in result.text
+    recorded = calls(bank)
+    assert [c.error is not None for c in recorded] == [True, True, False]
+    assert recorded[0].error.startswith("unusable reply") and recorded[0].response  # kept for diagnosis
+
+
+def test_a_server_rejecting_json_mode_is_used_without_it(fake_llm, db):
+    bank, client = client_for(fake_llm, db)
+    fake_llm.rejects.add("response_format")
+    messages = [{"role": "system", "content": "SUCCESSFULLY"}, {"role": "user", "content": "q"}]
+    first = client.complete("extract", messages, json_mode=True)
+    assert first.text.startswith("{")
+    second = client.complete("extract", messages + [{"role": "user", "content": "again"}], json_mode=True)
+    assert second.text.startswith("{")
+    assert ["response_format" in r for r in fake_llm.requests] == [True, False, False]  # remembered
+    assert "response_format" in calls(bank)[0].error
+
+
+def test_a_model_refusing_max_tokens_and_temperature_gets_what_it_accepts(fake_llm, db):
+    bank, client = client_for(fake_llm, db)
+    fake_llm.rejects |= {"max_tokens", "temperature"}
+    result = client.complete("judge", JUDGE_MESSAGES, max_tokens=300)
+    assert "Status" in result.text and fake_llm.http_calls == 3
+    last = fake_llm.requests[-1]
+    assert last["max_completion_tokens"] == 300 and "max_tokens" not in last and "temperature" not in last
+    assert [c.error is None for c in calls(bank)] == [False, False, True]
+    assert client.complete("judge", JUDGE_MESSAGES).cached  # still the temperature-0 cache: the request asked 0
+
+
+def test_json_mode_is_requested_when_supported(fake_llm, db):
+    _, client = client_for(fake_llm, db)
+    client.complete("extract", JUDGE_MESSAGES, json_mode=True)
+    assert fake_llm.requests[0]["response_format"] == {"type": "json_object"}
+
+
+def test_temperature_zero_is_answered_from_the_record(fake_llm, db):
+    bank, client = client_for(fake_llm, db)
+    first = client.complete("judge", JUDGE_MESSAGES)
+    again = LLMClient(bank.settings, bank.store).complete("judge", JUDGE_MESSAGES)  # a new process, same bank
+    assert again.cached and again.text == first.text and again.call_id == first.call_id
+    assert fake_llm.http_calls == 1 and len(calls(bank)) == 1
+
+
+def test_cache_is_keyed_by_model_and_never_used_above_temperature_zero(fake_llm, db):
+    bank, client = client_for(fake_llm, db)
+    client.complete("judge", JUDGE_MESSAGES)
+    LLMClient(bank.settings, bank.store, model="other-model").complete("judge", JUDGE_MESSAGES)
+    client.complete("judge", JUDGE_MESSAGES, temperature=0.7)
+    client.complete("judge", JUDGE_MESSAGES, temperature=0.7)
+    assert fake_llm.http_calls == 4
+
+
+def test_failed_and_unusable_records_are_never_served_from_the_cache(fake_llm, db):
+    def validate(text):
+        if "Status" not in text:
+            raise UnusableReply("no Status line")
+
+    bank, client = client_for(fake_llm, db, llm_max_retries=0)
+    fake_llm.faults.append("prose")
+    with pytest.raises(LLMError):
+        client.complete("judge", JUDGE_MESSAGES, validate=validate)
+    result = client.complete("judge", JUDGE_MESSAGES, validate=validate)
+    assert not result.cached and fake_llm.http_calls == 2
+
+
+def test_a_wrong_key_is_fatal_and_never_stored(fake_llm, db, tmp_path):
+    bank, client = client_for(fake_llm, db)
+    fake_llm.faults.append("401")
+    with pytest.raises(LLMError) as info:
+        client.complete("judge", JUDGE_MESSAGES)
+    assert info.value.fatal and fake_llm.http_calls == 1  # no retry can fix a bad key
+    key = bank.settings.llm_api_key
+    assert key not in str(info.value) and "[redacted]" in str(info.value)
+    client.complete("judge", JUDGE_MESSAGES)
+    out = tmp_path / "bank.jsonl.gz"
+    bank.export(out)
+    assert key not in gzip.open(out, "rt").read()
+    assert key not in repr(bank.settings)
+
+
+def test_no_endpoint_or_no_model_is_a_clear_error(db):
+    bank = Bank(db)
+    with pytest.raises(BankcoreError, match="no LLM configured"):
+        LLMClient(bank.settings, bank.store)
+    with pytest.raises(BankcoreError, match="no LLM model"):
+        LLMClient(Settings(db_path=db, llm_base_url="http://127.0.0.1:9/v1"), bank.store)
+
+
+def test_retry_after_forms_and_backoff_bounds():
+    import random
+
+    assert parse_retry_after({"retry-after": "3"}) == 3.0
+    assert parse_retry_after({"retry-after-ms": "250"}) == 0.25
+    assert parse_retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # a date in the past
+    assert parse_retry_after({"retry-after": "soon"}) is None and parse_retry_after({}) is None
+    rng = random.Random(0)
+    assert backoff_delay(1, 120.0, rng) == 60.0  # capped
+    assert [round(backoff_delay(n, None, random.Random(0)), 2) for n in (1, 2, 3)] == [0.61, 1.21, 2.42]
+    assert backoff_delay(20, None, rng) <= 30 * 1.25
