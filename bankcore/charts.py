@@ -134,7 +134,8 @@ def confusion(quality: JudgeQuality) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=z, x=[f"{quality.reference}: {r}" for r in labels],
                                y=[f"judge: {j}" for j in labels], colorscale="Blues", showscale=False,
                                text=z, texttemplate="%{text}"))
-    fig.update_layout(title=f"{label(quality.judge_id)} vs {quality.reference}", height=240,
+    version = f" ({label(quality.prompt_version)})" if quality.prompt_version else ""
+    fig.update_layout(title=f"{label(quality.judge_id)}{version} vs {quality.reference}", height=240,
                       margin=dict(l=10, r=10, t=40, b=10))
     fig.update_yaxes(autorange="reversed")
     return fig

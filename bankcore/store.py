@@ -800,13 +800,6 @@ class Store:
         with self._con() as con:
             return _dicts(con.execute(sql))
 
-    def llm_usage(self) -> list[dict[str, Any]]:
-        sql = """SELECT purpose, model, base_url, count(*) AS calls, count(error) AS errors,
-                        sum(tokens_in) AS tokens_in, sum(tokens_out) AS tokens_out, median(latency_ms) AS latency_ms
-                 FROM llm_calls GROUP BY ALL ORDER BY calls DESC"""
-        with self._con() as con:
-            return _dicts(con.execute(sql))
-
     # items
     def item_facets(self) -> dict[str, list[tuple[Any, int]]]:
         """Distinct values and counts of the filterable item columns (domain, source, status)."""
@@ -925,46 +918,22 @@ class Store:
                                       f"OFFSET {int(offset)}", params))
         return rows, total
 
-    def verdicts_for(self, traj_ids: Iterable[str]) -> dict[str, list[Verdict]]:
-        ids = list(traj_ids)
-        if not ids:
-            return {}
-        with self._con() as con:
-            rows = con.execute(f"SELECT {_VERDICT_COLS} FROM verdicts WHERE list_contains(?, traj_id) "
-                               "ORDER BY verdict_id", [ids]).fetchall()
-        found: dict[str, list[Verdict]] = {}
-        for row in rows:
-            found.setdefault(row[1], []).append(_verdict(row))
-        return found
-
-    def run_traj_ids(self, run_id: int | None = None, *, limit: int | None = None) -> list[str]:
-        """Trajectory ids of a run (or all), in arrival order: the selection rerun-judging works on."""
-        sql = "SELECT traj_id FROM trajectories" + (" WHERE run_id = ?" if run_id is not None else "")
-        sql += " ORDER BY seq" + (f" LIMIT {int(limit)}" if limit is not None else "")
-        with self._con() as con:
-            return [r[0] for r in con.execute(sql, [run_id] if run_id is not None else []).fetchall()]
-
-    def judge_agreement(self) -> list[dict[str, Any]]:
-        """Per judge: its latest label per trajectory against the truth and against the latest human label.
-
-        One row per (judge, reference, label, reference label) with a count — the cells of confusion matrices.
-        """
+    def judge_vs_humans(self) -> list[dict[str, Any]]:
+        """Per judge and prompt version: its newest label on each trajectory a human labelled, against the newest
+        human label there — one row per (label, human label) cell with its count. (Against the truth:
+        `judge_outcomes`.)"""
         sql = """
             WITH latest AS (
-                SELECT traj_id, judge_id, label FROM (
-                    SELECT traj_id, judge_id, label, row_number() OVER (
-                        PARTITION BY traj_id, judge_id ORDER BY verdict_id DESC) AS rn FROM verdicts) WHERE rn = 1),
+                SELECT traj_id, judge_id, prompt_version, label FROM (
+                    SELECT traj_id, judge_id, prompt_version, label, row_number() OVER (
+                        PARTITION BY traj_id, judge_id, prompt_version ORDER BY verdict_id DESC) AS rn
+                    FROM verdicts WHERE judge_id NOT LIKE 'human:%') WHERE rn = 1),
             human AS (
                 SELECT traj_id, label FROM (
                     SELECT traj_id, label, row_number() OVER (PARTITION BY traj_id ORDER BY verdict_id DESC) AS rn
                     FROM verdicts WHERE judge_id LIKE 'human:%') WHERE rn = 1)
-            SELECT l.judge_id, 'truth' AS reference, l.label,
-                   CASE WHEN tr.success THEN 'success' ELSE 'failure' END AS reference_label, count(*) AS n
-            FROM latest l JOIN truth tr USING (traj_id) WHERE tr.success IS NOT NULL GROUP BY ALL
-            UNION ALL
-            SELECT l.judge_id, 'human', l.label, h.label, count(*)
-            FROM latest l JOIN human h USING (traj_id) WHERE l.judge_id NOT LIKE 'human:%' GROUP BY ALL
-            ORDER BY 1, 2, 3, 4"""
+            SELECT l.judge_id, l.prompt_version, l.label, h.label AS human_label, count(*) AS n
+            FROM latest l JOIN human h USING (traj_id) GROUP BY ALL ORDER BY ALL"""
         with self._con() as con:
             return _dicts(con.execute(sql))
 

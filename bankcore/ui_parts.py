@@ -123,13 +123,6 @@ def verdicts_table(verdicts: list[Verdict], truth: Truth | None) -> pd.DataFrame
     return pd.DataFrame(rows, columns=["who", "kind", "label", "rationale", "prompt", "tokens", "when"])
 
 
-def current_label(verdicts: list[Verdict]) -> Verdict | None:
-    """The label that counts: the newest human verdict, else the newest verdict (as the store derives it)."""
-    humans = [v for v in verdicts if v.is_human]
-    pool = humans or verdicts
-    return max(pool, key=lambda v: v.verdict_id or 0) if pool else None
-
-
 def changes(event: Event) -> str:
     """What an event changed, as 'field: old → new' (text fields only named, not quoted)."""
     before, after = event.before or {}, event.after or {}

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from .errors import NotFoundError
+from .metrics import confusion_scores
 from .models import Event, ItemSource, MemoryItem, Trajectory, Truth, Verdict
 from .settings import Settings
 from .store import Store
@@ -90,41 +91,61 @@ def flag_reasons(item: MemoryItem, events: Iterable[Event] = ()) -> list[str]:
 
 @dataclass(frozen=True)
 class JudgeQuality:
-    """One judge measured against one reference (the truth, or human labels)."""
+    """One judge (and prompt version) measured against one reference: the ground truth, or human labels.
+
+    A confusion matrix with "success" as the positive label: tp = judge success, reference success; fn = judge
+    failure, reference success; fp = judge success, reference failure; tn = both failure.
+    """
 
     judge_id: str
-    reference: str
-    matrix: dict[tuple[str, str], int]  # (judge label, reference label) → count
+    prompt_version: str | None
+    reference: str  # 'truth' | 'humans'
+    tp: int = 0
+    fn: int = 0
+    fp: int = 0
+    tn: int = 0
+
+    @property
+    def scores(self) -> dict[str, Any]:
+        return confusion_scores(self.tp, self.fn, self.fp, self.tn)
 
     @property
     def n(self) -> int:
-        return sum(self.matrix.values())
-
-    def cell(self, label: str, reference: str) -> int:
-        return self.matrix.get((label, reference), 0)
+        return self.tp + self.fn + self.fp + self.tn
 
     @property
     def accuracy(self) -> float | None:
-        agree = self.cell("success", "success") + self.cell("failure", "failure")
-        return agree / self.n if self.n else None
+        return self.scores["accuracy"]
 
     @property
     def balanced_accuracy(self) -> float | None:
         """Mean of the recall on successes and on failures: not fooled by a judge that always says one thing."""
-        recalls = []
-        for label in ("success", "failure"):
-            total = self.cell("success", label) + self.cell("failure", label)
-            if total:
-                recalls.append(self.cell(label, label) / total)
-        return sum(recalls) / len(recalls) if recalls else None
+        return self.scores["balanced_accuracy"]
+
+    def cell(self, label: str, reference: str) -> int:
+        return {("success", "success"): self.tp, ("failure", "success"): self.fn,
+                ("success", "failure"): self.fp, ("failure", "failure"): self.tn}[(label, reference)]
 
 
-def judge_quality(rows: Iterable[dict[str, Any]]) -> list[JudgeQuality]:
-    """Group the store's (judge, reference, label, reference label, n) cells into one matrix per judge and reference."""
-    grouped: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
-    for r in rows:
-        grouped.setdefault((r["judge_id"], r["reference"]), {})[(r["label"], r["reference_label"])] = r["n"]
-    return [JudgeQuality(judge, ref, matrix) for (judge, ref), matrix in sorted(grouped.items())]
+def judge_quality(outcomes: Iterable[dict[str, Any]], human_cells: Iterable[dict[str, Any]]) -> list[JudgeQuality]:
+    """Judges against the truth (`Store.judge_outcomes` rows, summed over runs) and against humans
+    (`Store.judge_vs_humans` cells), one entry per judge, prompt version and reference that has any data."""
+    truth: dict[tuple, dict[str, int]] = {}
+    for row in outcomes:
+        if row["judge_id"].startswith("human:"):
+            continue
+        sums = truth.setdefault((row["judge_id"], row["prompt_version"]), {"tp": 0, "fn": 0, "fp": 0, "tn": 0})
+        for key in sums:
+            sums[key] += row[key]
+    humans: dict[tuple, dict[str, int]] = {}
+    names = {("success", "success"): "tp", ("failure", "success"): "fn", ("success", "failure"): "fp",
+             ("failure", "failure"): "tn"}
+    for cell in human_cells:
+        sums = humans.setdefault((cell["judge_id"], cell["prompt_version"]), {"tp": 0, "fn": 0, "fp": 0, "tn": 0})
+        sums[names[(cell["label"], cell["human_label"])]] += cell["n"]
+    found = [JudgeQuality(j, v, "truth", **c) for (j, v), c in truth.items() if sum(c.values())]
+    found += [JudgeQuality(j, v, "humans", **c) for (j, v), c in humans.items()]
+    return sorted(found, key=lambda q: (q.judge_id, q.prompt_version or "", q.reference != "truth"))
 
 
 def checkpoints(last_event: int, frames: int) -> list[int]:
@@ -179,6 +200,7 @@ class TrajectoryPage:
     trajectory: Trajectory
     truth: Truth | None
     verdicts: list[Verdict]
+    current: Verdict | None  # the verdict that gives it its label now (a human's beats a judge's)
     items: list[MemoryItem]  # lessons extracted from it
     run_name: str | None
 
@@ -233,9 +255,7 @@ class Views:
         with s.transaction():
             item = s.get_item(item_id)
             sources = s.item_sources(item_id)
-            traj_ids = [src.traj_id for src in sources if src.traj_id]
-            verdicts = s.verdicts_for(traj_ids)
-            provenance = [Provenance(src, self._trajectory_or_none(src.traj_id), verdicts.get(src.traj_id, []),
+            provenance = [Provenance(src, self._trajectory_or_none(src.traj_id), s.verdict_history(src.traj_id),
                                      s.get_truth(src.traj_id)) for src in sources if src.traj_id]
             parents = s.get_items(src.parent_item_id for src in sources if src.parent_item_id is not None)
             children = s.get_items(s.child_item_ids(item_id))
@@ -263,13 +283,15 @@ class Views:
         with s.transaction():
             traj = s.get_trajectory(traj_id)
             truth = s.get_truth(traj_id)
-            verdicts = s.verdicts_for([traj_id]).get(traj_id, [])
+            verdicts = s.verdict_history(traj_id)
+            current = s.current_verdicts([traj_id]).get(traj_id)
             items = s.get_items(s.items_from_trajectories([traj_id]).get(traj_id, []))
             run = s.get_run(traj.run_id) if traj.run_id is not None else None
-        return TrajectoryPage(traj, truth, verdicts, items, run.name if run else None)
+        return TrajectoryPage(traj, truth, verdicts, current, items, run.name if run else None)
 
     def judge_quality(self) -> list[JudgeQuality]:
-        return judge_quality(self.store.judge_agreement())
+        with self.store.transaction():
+            return judge_quality(self.store.judge_outcomes(), self.store.judge_vs_humans())
 
     # evolution
     def timeline(self, frames: int = 40) -> tuple[list[dict[str, Any]], dict[int, datetime]]:

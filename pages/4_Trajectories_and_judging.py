@@ -45,7 +45,7 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
                        + (f"trial {t.trial} · " if t.trial is not None else "")
                        + (f"domain {parts.md(t.domain)} · " if t.domain else "") + f"{t.num_steps} steps")
             st.text(t.query)
-            current = parts.current_label(tp.verdicts)
+            current = tp.current
             cols = st.columns(3)
             cols[0].metric("Current label", current.label if current else "not judged",
                            help=f"from {current.judge_id}" if current else None)
@@ -142,8 +142,10 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
         for q in qualities:
             with st.container(border=True):
                 left, right = st.columns([1, 2])
-                left.markdown(f"**{parts.md(q.judge_id)}** vs **{q.reference}**")
+                left.markdown(f"**{parts.md(q.judge_id)}**" + (f" · prompt {parts.md(q.prompt_version)}"
+                                                                 if q.prompt_version else "")
+                              + f" vs **{'the truth' if q.reference == 'truth' else 'human labels'}**")
                 left.metric("Accuracy", parts.pct(q.accuracy))
                 left.metric("Balanced accuracy", parts.pct(q.balanced_accuracy))
                 left.caption(f"n = {q.n:,}")
-                right.plotly_chart(charts.confusion(q), key=f"cm_{q.judge_id}_{q.reference}")
+                right.plotly_chart(charts.confusion(q), key=f"cm_{q.judge_id}_{q.prompt_version}_{q.reference}")

@@ -425,7 +425,7 @@ def test_a_human_label_from_the_viewer_is_a_verdict(small):
     at.text_input(key="label_rationale").input("it followed the page's instruction")
     at.form_submit_button(key="label_save").click().run()
     assert not problems(at)
-    verdicts = Bank(db).store.verdicts_for([ids["hostile_traj"]])[ids["hostile_traj"]]
+    verdicts = Bank(db).store.verdict_history(ids["hostile_traj"])
     assert (verdicts[-1].judge_id, verdicts[-1].label) == ("human:ana", "failure")
 
 

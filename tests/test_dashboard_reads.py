@@ -209,25 +209,34 @@ def test_outcomes_by_the_source_of_the_lessons_given(small):
     assert rows["no memory retrieved"]["trajectories"] == bank.store.count("trajectories") - len(given)
 
 
-def test_judge_agreement_cells_count_latest_labels_against_truth_and_humans(small):
+def test_judges_are_measured_against_the_truth_and_against_humans(small):
     bank, _ = small
     store = bank.store
     latest: dict[tuple[str, str], str] = {}
+    humans: dict[str, str] = {}
     for v in store.iter_verdicts():
-        latest[(v.judge_id, v.traj_id)] = v.label
-    humans = {t: label for (judge, t), label in latest.items() if judge.startswith("human:")}
-    expected = Counter()
+        if v.is_human:
+            humans[v.traj_id] = v.label
+        else:
+            latest[(v.judge_id, v.traj_id)] = v.label
+    expected_truth, expected_humans = Counter(), Counter()
     for (judge, t), label in latest.items():
         truth = store.get_truth(t)
         if truth is not None and truth.success is not None:
-            expected[(judge, "truth", label, "success" if truth.success else "failure")] += 1
-        if not judge.startswith("human:") and t in humans:
-            expected[(judge, "human", label, humans[t])] += 1
-    got = {(r["judge_id"], r["reference"], r["label"], r["reference_label"]): r["n"]
-           for r in store.judge_agreement()}
-    assert got == dict(expected)
-    quality = {(q.judge_id, q.reference): q for q in judge_quality(store.judge_agreement())}
-    assert quality[("llm:test-judge", "truth")].accuracy == pytest.approx(40 / 60)
+            expected_truth[(judge, label, "success" if truth.success else "failure")] += 1
+        if t in humans:
+            expected_humans[(judge, label, humans[t])] += 1
+    assert {(r["judge_id"], r["label"], r["human_label"]): r["n"] for r in store.judge_vs_humans()} == \
+        dict(expected_humans)
+    quality = {(q.judge_id, q.reference): q for q in bank.views.judge_quality()}
+    assert set(quality) == {("llm:test-judge", "truth"), ("llm:test-judge", "humans")}  # humans are no judges
+    for (judge, reference), q in quality.items():
+        cells = expected_truth if reference == "truth" else expected_humans
+        for label in ("success", "failure"):
+            for ref in ("success", "failure"):
+                assert q.cell(label, ref) == cells.get((judge, label, ref), 0)
+    assert quality[("llm:test-judge", "truth")].accuracy == pytest.approx(40 / 60, abs=1e-4)
+    assert quality[("llm:test-judge", "humans")].n == 8
 
 
 def test_flips_are_labels_changed_by_later_verdicts(small):
@@ -235,8 +244,8 @@ def test_flips_are_labels_changed_by_later_verdicts(small):
     store = bank.store
     since = store.max_verdict_id()
     labels = current_labels(store)
-    unjudged = next(t for t in store.run_traj_ids() if t not in labels)
-    plain = next(t for t, l in labels.items() if not any(v.is_human for v in store.verdicts_for([t])[t]))
+    unjudged = next(t for t in store.select_traj_ids() if t not in labels)
+    plain = next(t for t, l in labels.items() if not any(v.is_human for v in store.verdict_history(t)))
     human = ids["judged_traj"]  # has a human label: a judge cannot flip it
     flip_to = "failure" if labels[plain] == "success" else "success"
     for traj, label in ((plain, flip_to), (human, "failure" if labels[human] == "success" else "success"),
@@ -263,9 +272,12 @@ def test_flag_reasons_explain_each_flag_with_the_event_that_raised_it():
 
 
 def test_balanced_accuracy_is_not_fooled_by_a_judge_that_always_says_success():
-    always = JudgeQuality("j", "truth", {("success", "success"): 90, ("success", "failure"): 10})
+    always = JudgeQuality("j", None, "truth", tp=90, fp=10)
     assert always.accuracy == pytest.approx(0.9) and always.balanced_accuracy == pytest.approx(0.5)
-    assert JudgeQuality("j", "truth", {}).accuracy is None
+    assert JudgeQuality("j", None, "truth").accuracy is None
+    cells = [{"judge_id": "j", "prompt_version": "v2", "label": "failure", "human_label": "success", "n": 3}]
+    [q] = judge_quality([], cells)
+    assert (q.reference, q.prompt_version, q.fn, q.n) == ("humans", "v2", 3, 3)
 
 
 def test_checkpoints_spread_over_the_log_and_end_at_the_last_event():
