@@ -348,12 +348,17 @@ def _events(db: Path, item_id: int):
     return Bank(db).store.item_events(item_id)
 
 
+def _queue(db: Path, which: str = "pending"):
+    """The review queue as reviewer ana sees it, and the item it shows first."""
+    at = app("review", state={ui.REVIEWER: "ana"})
+    at.radio(key="queue_which").set_value(which).run()
+    return at, Bank(db).store.review_queue(which=which, limit=1)[0][0]
+
+
 @needs_curation
 def test_approve_from_the_queue_records_who_and_why(small):
     db, ids = small
-    at = app("review", state={ui.REVIEWER: "ana"})
-    at.radio(key="queue_which").set_value("pending").run()
-    first = Bank(db).store.review_queue(which="pending", limit=1)[0][0]
+    at, first = _queue(db)
     at.text_input(key=f"approve_reason_{first.item_id}").input("clear and general")
     at.form_submit_button(key=f"approve_{first.item_id}_go").click().run()
     assert not problems(at)
@@ -366,8 +371,7 @@ def test_approve_from_the_queue_records_who_and_why(small):
 @needs_curation
 def test_reject_needs_a_reason(small):
     db, ids = small
-    at = app("review", state={ui.REVIEWER: "ana"})
-    first = Bank(db).store.review_queue(which="all", limit=1)[0][0]
+    at, first = _queue(db, "all")
     at.form_submit_button(key=f"reject_{first.item_id}_go").click().run()
     assert any("Say why" in t for t in texts(at, "error"))
     assert Bank(db).store.get_item(first.item_id).status == first.status
@@ -381,9 +385,7 @@ def test_reject_needs_a_reason(small):
 @needs_curation
 def test_edit_then_approve_from_the_queue(small):
     db, ids = small
-    at = app("review", state={ui.REVIEWER: "ana"})
-    at.radio(key="queue_which").set_value("pending").run()
-    first = Bank(db).store.review_queue(which="pending", limit=1)[0][0]
+    at, first = _queue(db)
     at.text_area(key=f"edit_content_{first.item_id}").input("Ask for the user id first; never guess it.")
     at.text_input(key=f"edit_reason_{first.item_id}").input("shorter")
     at.form_submit_button(key=f"edit_{first.item_id}_approve").click().run()
