@@ -351,7 +351,7 @@ def _events(db: Path, item_id: int):
 def _queue(db: Path, which: str = "pending"):
     """The review queue as reviewer ana sees it, and the item it shows first."""
     at = app("review", state={ui.REVIEWER: "ana"})
-    at.radio(key="queue_which").set_value(which).run()
+    at.radio(key="queue_which").set_value({"all": "everything waiting"}.get(which, which)).run()
     return at, Bank(db).store.review_queue(which=which, limit=1)[0][0]
 
 
