@@ -1,7 +1,9 @@
 """README screenshots: every screen of the dashboard on the demo bank, taken by headless Chromium.
 
 Builds the demo bank (offline, deterministic) unless --db names one, serves `app.py` on a loopback port, and saves
-one PNG per screen into docs/screenshots/. Re-run after changing a screen.
+one PNG per screen into docs/screenshots/. Re-run after changing a screen. If the demo build leaves the bank without
+lessons, they are learned here the way `bankcore learn` would offline: the heuristic judge and extractor, then a
+heuristic consolidation and the approval policy, where this build has them.
 
 Usage: python bench/screenshots.py [--db BANK] [--out docs/screenshots]
 """
@@ -40,6 +42,19 @@ def _a_task(store) -> str:
     return rows[0]["query"] if rows else "Find the cheapest item that matches the request"
 
 
+def learn_offline(db: Path) -> None:
+    """Judge, extract, consolidate and apply the approval policy with the offline defaults (what exists)."""
+    bank = Bank(db)
+    if bank.store.count("memory_items"):
+        return
+    for step, call in (("judge", lambda: bank.judge(judge="heuristic")),
+                       ("extract", lambda: bank.extract(extractor="heuristic")),
+                       ("consolidate", lambda: bank.consolidate()),
+                       ("apply_policy", lambda: bank.apply_policy())):
+        if hasattr(bank, step):
+            call()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="bank to show (default: build the demo bank in a temporary folder)")
@@ -51,6 +66,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(args.db) if args.db else demo.build(Path(tmp) / "demo.duckdb").path
+        if not args.db:
+            learn_offline(db)
         queries = interesting(db)
         with streamlit_server(db, extra_env={"BANKCORE_REVIEWER": "demo"}, log=Path(tmp) / "streamlit.log") as url, \
                 chromium() as browser:
