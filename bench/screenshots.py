@@ -33,7 +33,7 @@ def interesting(db: Path) -> dict[str, str]:
     return {"memory": item, "trajectories": f"traj={trajs[0]['traj_id']}" if trajs else "",
             "evolution": f"versions_item={items[0].item_id}" if items else "",
             "metrics": "m_bucket=per+week&m_split=memory+on+%2F+off",
-            "playground": "pg_query=" + quote(_a_task(store)) + "&pg_k=3"}
+            "playground": "pg_query=" + quote(_a_task(store)) + "&pg_k=3&pg_pending=true"}
 
 
 def _a_task(store) -> str:

@@ -16,8 +16,8 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
     cols = st.columns(4)
     cols[0].metric("History events", f"{bounds['events']:,}")
     cols[1].metric("Consolidations", f"{len(merges):,}")
-    cols[2].metric("First event", f"{bounds['first_at']:%Y-%m-%d %H:%M}")
-    cols[3].metric("Latest event", f"{bounds['last_at']:%Y-%m-%d %H:%M}")
+    cols[2].metric("First event", f"{bounds['first_at']:%d %b %H:%M}", help=f"{bounds['first_at']:%Y-%m-%d %H:%M:%S}")
+    cols[3].metric("Latest event", f"{bounds['last_at']:%d %b %H:%M}", help=f"{bounds['last_at']:%Y-%m-%d %H:%M:%S}")
 
     st.subheader("Replay")
     rows, moments = ui.read("views", "timeline", 40)

@@ -25,7 +25,7 @@ with ui.page("Retrieval playground", ":material/manage_search:") as bank:
         cols = st.columns([2, 1, 1, 1])
         k = cols[0].slider("k (how many lessons)", 1, 10, 1, key="pg_k", bind="query-params",
                            help="The paper found k=1 works best; more lessons add noise.")
-        include_pending = cols[1].checkbox("Include pending", key="pg_pending",
+        include_pending = cols[1].checkbox("Include pending", key="pg_pending", bind="query-params",
                                            help="Normally only approved lessons are retrievable.")
         task_id = cols[2].text_input("As task id", key="pg_task", help="Lessons learned from this task are "
                                      "excluded, as they would be for the agent working on it.")
