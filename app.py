@@ -26,7 +26,8 @@ def overview() -> None:
                 f"1. import your agent's runs: `bankcore import runs.jsonl --db {bank.path}` (native JSONL, OpenAI "
                 "chat logs, τ-bench, Reflexion and mini-swe-agent formats are detected);\n"
                 "2. judge them and extract lessons (`bankcore learn` where available);\n"
-                f"3. or look at the synthetic demo first: `bankcore demo --db data/demo.duckdb` and point Settings there.")
+                "3. or look at the synthetic demo first: `bankcore demo --db data/demo.duckdb` and point Settings "
+                "there.")
             st.stop()
 
         c = ov.counts

@@ -221,8 +221,8 @@ def replay(rows: list[dict[str, Any]], moments: dict[int, Any]) -> go.Figure:
         margin=dict(l=10, r=10, t=50, b=10),
         updatemenus=[dict(type="buttons", direction="left", showactive=False, x=0, y=1.18, xanchor="left",
                           yanchor="top", buttons=[
-            dict(label="▶ Replay", method="animate", args=[None, dict(frame=dict(duration=400, redraw=True),
-                                                                      fromcurrent=False, transition=dict(duration=200))]),
+            dict(label="▶ Replay", method="animate", args=[None, dict(
+                frame=dict(duration=400, redraw=True), fromcurrent=False, transition=dict(duration=200))]),
             dict(label="⏸", method="animate", args=[[None], dict(mode="immediate", frame=dict(duration=0))])])],
         sliders=[dict(active=len(points) - 1, steps=steps, currentvalue=dict(prefix="as of "), pad=dict(t=30))])
     return fig

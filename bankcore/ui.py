@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import streamlit as st
-from streamlit.errors import StreamlitSecretNotFoundError
+from streamlit.errors import StreamlitAPIException, StreamlitSecretNotFoundError
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from .bank import Bank
 from .errors import BankBusyError, BankcoreError, ConflictError, SchemaError
 from .settings import Settings
+from .ui_parts import escape_md
 
 # session_state keys (the only state the dashboard keeps between runs)
 DB_PATH = "bankcore.db_path"
@@ -69,7 +70,7 @@ _last_notice: dict[int, float] = {}
 
 def _toast(message: str) -> None:
     if get_script_run_ctx(suppress_warning=True) is not None:
-        st.toast(message, icon=":material/hourglass_top:")
+        st.toast(escape_md(message), icon=":material/hourglass_top:")
 
 
 def _on_busy(message: str) -> None:
@@ -248,7 +249,7 @@ def _busy_screen(exc: BankBusyError) -> None:
 def _settings_link() -> None:
     try:
         st.page_link("pages/7_Settings.py", label="Open Settings", icon=":material/settings:")
-    except Exception:  # noqa: BLE001 — the link needs the multipage app; a page run alone (tests) has none
+    except StreamlitAPIException:  # a page run on its own (not through app.py's navigation) has no link targets
         pass
 
 
@@ -257,7 +258,7 @@ def _sidebar() -> None:
         st.caption(f"Bank: `{bank_path()}`")
         who = curator()
         if who:
-            st.caption(f"Curating as **{who.removeprefix('human:')}**")
+            st.caption(f"Curating as **{escape_md(who.removeprefix('human:'))}**")
         elif login_mode() != "none":
             st.caption("Browsing read-only — log in on Settings to curate")
 
@@ -270,7 +271,7 @@ def flash(message: str) -> None:
 def _show_flash() -> None:
     message = st.session_state.pop(FLASH, None)
     if message:
-        st.success(message, icon=":material/check:")
+        st.success(escape_md(message), icon=":material/check:")
 
 
 # ---------------------------------------------------------------------- who is curating

@@ -80,7 +80,8 @@ def generate(path: Path, n_items: int, n_trajs: int, seed: int = 11) -> dict:
         step_idx = np.concatenate([np.arange(k) for k in steps_n]).tolist()
         insert(con, "steps", {
             "traj_id": step_traj, "idx": pa.array(step_idx, pa.int32()),
-            "thought": [_text(rng, 12) for _ in step_idx], "action": [f"click('{rng.choice(WORDS)}')" for _ in step_idx],
+            "thought": [_text(rng, 12) for _ in step_idx],
+            "action": [f"click('{rng.choice(WORDS)}')" for _ in step_idx],
             "observation": [_text(rng, 30) for _ in step_idx]})
         memory_on = [run_of[n] % 3 != 0 for n in range(n_trajs)]
         success = [rng.random() < (0.5 if memory_on[n] else 0.4) for n in range(n_trajs)]
@@ -89,7 +90,8 @@ def generate(path: Path, n_items: int, n_trajs: int, seed: int = 11) -> dict:
         judged = [s if rng.random() < 0.85 else not s for s in success]
         humans = list(range(0, n_trajs, 25))
         insert(con, "verdicts", {
-            "verdict_id": list(range(1, n_trajs + len(humans) + 1)), "traj_id": traj_ids + [traj_ids[n] for n in humans],
+            "verdict_id": list(range(1, n_trajs + len(humans) + 1)),
+            "traj_id": traj_ids + [traj_ids[n] for n in humans],
             "label": ["success" if j else "failure" for j in judged] + ["success" if success[n] else "failure"
                                                                        for n in humans],
             "judge_id": ["llm:bench-judge"] * n_trajs + ["human:bench"] * len(humans),

@@ -32,30 +32,32 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
         item, reasons = batch[0]
         cols = st.columns([4, 1, 1])
         cols[0].caption(f"Item {position + 1} of {total:,} in this queue")
-        if cols[1].button("Previous", icon=":material/arrow_back:", key="queue_prev", shortcut="Alt+Left", disabled=position == 0):
+        if cols[1].button("Previous", icon=":material/arrow_back:", key="queue_prev", shortcut="Alt+Left",
+                          disabled=position == 0):
             st.session_state["queue_pos"] = position - 1
             st.rerun()
-        if cols[2].button("Skip", icon=":material/arrow_forward:", key="queue_skip", shortcut="Alt+Right", disabled=position + 1 >= total):
+        if cols[2].button("Skip", icon=":material/arrow_forward:", key="queue_skip", shortcut="Alt+Right",
+                          disabled=position + 1 >= total):
             st.session_state["queue_pos"] = position + 1
             st.rerun()
 
         parts.item_card(item, reasons)
-        page = ui.read("views", "item_page", item.item_id)
         if st.toggle("Show where it came from (source trajectory, its verdicts, the truth)", key="queue_provenance"):
-            parts.provenance(page.provenance, item)
+            parts.provenance(ui.read("views", "item_page", item.item_id).provenance, item)
 
         if who and ui.has("approve"):
             seen = item.last_event_id  # the optimistic check: refuse if someone changed it since this render
             left, right = st.columns(2)
             with left.form(f"approve_{item.item_id}", border=True):
                 reason = st.text_input("Why approve (optional)", key=f"approve_reason_{item.item_id}")
-                if st.form_submit_button("Approve", icon=":material/check:", type="primary", shortcut="Alt+A", key=f"approve_{item.item_id}_go",
-                                         disabled=item.status == "approved"):
+                if st.form_submit_button("Approve", icon=":material/check:", type="primary", shortcut="Alt+A",
+                                         key=f"approve_{item.item_id}_go", disabled=item.status == "approved"):
                     ui.act(lambda: bank.approve(item.item_id, actor=who, reason=reason.strip() or None,
                                                 expected_event_id=seen), f"Approved #{item.item_id}")
             with right.form(f"reject_{item.item_id}", border=True):
                 why_not = st.text_input("Why reject (required)", key=f"reject_reason_{item.item_id}")
-                if st.form_submit_button("Reject", icon=":material/block:", shortcut="Alt+X", key=f"reject_{item.item_id}_go"):
+                if st.form_submit_button("Reject", icon=":material/block:", shortcut="Alt+X",
+                                         key=f"reject_{item.item_id}_go"):
                     if not why_not.strip():
                         st.error("Say why you reject it: the reason is kept in the item's history.")
                     else:
@@ -102,7 +104,8 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
             with st.form("bulk_decide"):
                 reason = st.text_input("Reason (required to reject)", key="bulk_reason")
                 cols = st.columns(2)
-                approve = cols[0].form_submit_button("Approve selected", icon=":material/check:", type="primary", key="bulk_approve")
+                approve = cols[0].form_submit_button("Approve selected", icon=":material/check:", type="primary",
+                                                     key="bulk_approve")
                 reject = cols[1].form_submit_button("Reject selected", icon=":material/block:", key="bulk_reject")
             if (approve or reject) and not chosen:
                 st.warning("Select some items first.")

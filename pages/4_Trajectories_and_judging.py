@@ -48,7 +48,7 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
             current = tp.current
             cols = st.columns(3)
             cols[0].metric("Current label", current.label if current else "not judged",
-                           help=f"from {current.judge_id}" if current else None)
+                           help=f"from {parts.md(current.judge_id)}" if current else None)
             cols[1].metric("Truth", "—" if not tp.truth or tp.truth.success is None
                            else ("success" if tp.truth.success else "failure"))
             cols[2].metric("Verdicts", len(tp.verdicts))
@@ -72,8 +72,8 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
             if tp.items:
                 st.markdown("**Lessons extracted from it**")
                 for item in tp.items:
-                    st.page_link("pages/1_Memory_bank.py", label=f"{parts.label_of(item)} — {parts.short(item.title, 90)}",
-                                 query_params={"item": item.item_id})
+                    st.page_link("pages/1_Memory_bank.py", query_params={"item": item.item_id},
+                                 label=f"{parts.label_of(item)} — {parts.md(item.title, 90)}")
             st.markdown("**Steps**")
             parts.steps(t)
 

@@ -86,8 +86,9 @@ def problems(at: AppTest) -> list[str]:
 
 
 def texts(at: AppTest, *kinds: str) -> list[str]:
+    """What the elements say, as a reader sees it (Markdown's backslash escapes removed)."""
     kinds = kinds or ("markdown", "caption", "title", "subheader", "info", "warning", "error", "success")
-    return [str(e.value) for kind in kinds for e in getattr(at, kind)]
+    return [re.sub(r"\\(.)", r"\1", str(e.value)) for kind in kinds for e in getattr(at, kind)]
 
 
 def markdown_is_inert(at: AppTest) -> None:
@@ -227,7 +228,7 @@ def test_the_overview_counts_what_the_bank_holds(small):
     assert metrics["Memory items"] == f"{store.count('memory_items'):,}"
     assert metrics["Waiting for review"] == f"{store.count_items(status='pending'):,}"
     said = " ".join(texts(at, "markdown"))
-    assert "suspected" in said and "heuristic\\-merge" in said  # flagged items; the latest consolidation's actor
+    assert "suspected" in said and "heuristic-merge" in said  # flagged items; the latest consolidation's actor
 
 
 def test_the_memory_browser_filters_and_opens_an_item_with_its_provenance(small):
