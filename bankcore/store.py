@@ -882,41 +882,26 @@ class Store:
         return found
 
     # trajectories and verdicts
-    def browse_trajectories(self, *, run_id: int | None = None, task_id: str | None = None,
-                            label: str | None = None, truth: bool | None = None, disagreement: bool = False,
-                            text: str | None = None, limit: int = 50, offset: int = 0
+    def browse_trajectories(self, *, limit: int = 50, offset: int = 0, **filters: Any
                             ) -> tuple[list[dict[str, Any]], int]:
-        """One page of trajectories (newest first) with their current label and truth, and the total matching."""
-        clauses, params = [], []
-        for column, value in (("t.run_id", run_id), ("t.task_id", task_id)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if label == "unjudged":
-            clauses.append("cur.label IS NULL")
-        elif label is not None:
-            clauses.append("cur.label = ?")
-            params.append(label)
-        if truth is not None:
-            clauses.append("tr.success = ?")
-            params.append(truth)
-        if disagreement:
-            clauses.append("(cur.label = 'success') <> tr.success")
-        if text:
-            clauses.append("(t.query ILIKE ? OR t.task_id ILIKE ?)")
-            params += [f"%{text}%"] * 2
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        base = f"""WITH cur AS ({CURRENT_VERDICTS_SQL})
-            SELECT {{cols}} FROM trajectories t LEFT JOIN truth tr USING (traj_id) LEFT JOIN cur USING (traj_id)
-            {where}"""
+        """One page of trajectories (newest first) with their current label and truth, and the total matching.
+        Filters: see `_traj_filter`."""
+        where, params = _traj_filter(**filters)
         cols = ("t.traj_id, t.run_id, t.seq, t.task_id, t.trial, t.domain, left(t.query, 240) AS query, "
                 "t.num_steps, t.started_at, cur.label AS verdict, cur.judge_id AS judge, tr.success AS truth, "
                 "tr.reward")
         with self._con() as con:
-            total = _first(con.execute(base.format(cols="count(*)"), params))[0]
-            rows = _dicts(con.execute(base.format(cols=cols) + f" ORDER BY t.seq DESC LIMIT {int(limit)} "
-                                      f"OFFSET {int(offset)}", params))
+            total = _first(con.execute(_TRAJ_BROWSE.format(cols="count(*)", where=where), params))[0]
+            rows = _dicts(con.execute(_TRAJ_BROWSE.format(cols=cols, where=where)
+                                      + f" ORDER BY t.seq DESC LIMIT {int(limit)} OFFSET {int(offset)}", params))
         return rows, total
+
+    def matching_traj_ids(self, **filters: Any) -> list[str]:
+        """Every trajectory the browser's filters match, in arrival order: a selection to judge again."""
+        where, params = _traj_filter(**filters)
+        with self._con() as con:
+            return [r[0] for r in con.execute(_TRAJ_BROWSE.format(cols="t.traj_id", where=where)
+                                              + " ORDER BY t.seq", params).fetchall()]
 
     def judge_vs_humans(self) -> list[dict[str, Any]]:
         """Per judge and prompt version: its newest label on each trajectory a human labelled, against the newest
@@ -1332,6 +1317,30 @@ _OUTCOMES_CTE = f"""
 _OUTCOME_AGG = (f"count(*) AS trajectories, avg(t.num_steps) AS mean_steps, count(t.truth) AS with_truth, "
                 f"{_RATE.format(col='t.truth')} AS truth_success_rate, count(t.label) AS judged, "
                 f"{_LABEL_RATE.format(col='t.label')} AS verdict_success_rate")
+
+
+_TRAJ_BROWSE = f"""WITH cur AS ({CURRENT_VERDICTS_SQL})
+    SELECT {{cols}} FROM trajectories t LEFT JOIN truth tr USING (traj_id) LEFT JOIN cur USING (traj_id) {{where}}"""
+
+
+def _traj_filter(run_id: int | None = None, task_id: str | None = None, label: str | None = None,
+                 truth: bool | None = None, disagreement: bool = False, text: str | None = None) -> tuple[str, list]:
+    """WHERE clause over trajectories `t`, current verdicts `cur` and truth `tr`. label: success | failure |
+    unjudged; disagreement: the current label contradicts the truth."""
+    clauses, params = [], []
+    if label == "unjudged":
+        clauses.append("cur.label IS NULL")
+        label = None
+    for column, value in (("t.run_id", run_id), ("t.task_id", task_id), ("cur.label", label), ("tr.success", truth)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if disagreement:
+        clauses.append("(cur.label = 'success') <> tr.success")
+    if text:
+        clauses.append("(t.query ILIKE ? OR t.task_id ILIKE ?)")
+        params += [f"%{text}%"] * 2
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
 def _browse_filter(status=None, source=None, domain=None, flagged=None, text=None, min_confidence=None,

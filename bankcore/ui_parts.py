@@ -264,8 +264,19 @@ def retrievals(page: ItemPage, usefulness: Any = None) -> None:
     cols[2].metric("Success after (truth)", pct(stats["truth_success_rate"]))
     cols[3].metric("Success after (judge)", pct(stats["verdict_success_rate"]))
     if usefulness is not None:
-        st.caption(md(f"Usefulness: {usefulness}"))
+        st.caption(md(usefulness_text(usefulness)))
     st.dataframe(pd.DataFrame(page.retrievals), hide_index=True, key="item_retrievals")
+
+
+def usefulness_text(u: Any) -> str:
+    """`Bank.usefulness` in words: success with the item against comparable trajectories without it."""
+    if not getattr(u, "n_with", 0):
+        return "Usefulness: no labelled trajectory has retrieved it yet."
+    text = (f"Usefulness: trajectories that retrieved it succeeded {pct(u.rate_with)} ({u.success_with}/{u.n_with}); "
+            f"comparable ones that did not, {pct(u.rate_without)} ({u.success_without}/{u.n_without})")
+    if u.lift is not None:
+        text += f"; lift {100 * u.lift:+.1f} points, {u.score:+.3f} after shrinking small samples"
+    return text + "."
 
 
 def diff_view(ops: Iterable[Any]) -> None:

@@ -26,8 +26,10 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
             truth = TRUTHS[cols[2].selectbox("Truth", list(TRUTHS), key="t_truth")]
             disagree = cols[3].checkbox("Judge ≠ truth", key="t_disagree")
             text = st.text_input("Task or query contains", key="t_text")
-        rows, total = ui.read("views", "browse_trajectories", run_id=run_names.get(run), label=verdict, truth=truth,
-                              disagreement=disagree, text=text.strip() or None, limit=ui.PAGE_SIZE,
+        filters = {"run_id": run_names.get(run), "label": verdict, "truth": truth, "disagreement": disagree,
+                   "text": text.strip() or None}
+        st.session_state["t_filters"] = filters  # "Rerun judging" can take what these filters select
+        rows, total = ui.read("views", "browse_trajectories", **filters, limit=ui.PAGE_SIZE,
                               offset=parts.page_offset("traj_page", ui.PAGE_SIZE))
         st.caption(f"{total:,} trajectories match · select a row to open it")
         st.dataframe(rows, hide_index=True, key="traj_table", selection_mode="single-row",
@@ -78,15 +80,23 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
             parts.steps(t)
 
     elif mode == "Rerun judging":
-        if not ui.has("rejudge"):
-            ui.not_in_this_build("Rerunning the judge", "rejudge")
+        if not ui.has("rejudge_selected"):
+            ui.not_in_this_build("Rerunning the judge", "rejudge_selected")
             st.stop()
         who = ui.need_curator()
-        scope = st.radio("Judge again", ["one run", "one task", "everything"], horizontal=True, key="rj_scope")
-        run = st.selectbox("Run", list(run_names), key="rj_run") if scope == "one run" else None
-        task = st.text_input("Task id", key="rj_task").strip() if scope == "one task" else None
-        _, count = ui.read("views", "browse_trajectories", run_id=run_names.get(run) if run else None,
-                           task_id=task if scope == "one task" else None, limit=0)
+        scope = st.radio("Judge again", ["what Browse shows", "one run", "one task", "everything"], horizontal=True,
+                         key="rj_scope")
+        if scope == "what Browse shows":
+            selection = {k: v for k, v in st.session_state.get("t_filters", {}).items() if v}
+            st.caption("The trajectories matching the filters set on Browse: "
+                       + (parts.md(", ".join(f"{k} {v}" for k, v in selection.items())) or "none set, so all"))
+        elif scope == "one run":
+            selection = {"run_id": run_names[st.selectbox("Run", list(run_names), key="rj_run")]}
+        elif scope == "one task":
+            selection = {"task_id": st.text_input("Task id", key="rj_task").strip() or None}
+        else:
+            selection = {}
+        _, count = ui.read("views", "browse_trajectories", **selection, limit=0)
         cols = st.columns([1, 2])
         kind = cols[0].radio("With", ["heuristic", "llm"], key="rj_judge",
                              format_func=lambda k: "offline heuristic judge" if k == "heuristic" else "an LLM judge")
@@ -114,9 +124,8 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
                 bar.progress(min(1.0, seen[0] / max(count, 1)), text=f"judged {seen[0]:,} of {count:,}")
 
             def write():
-                report = bank.rejudge(run=run_names.get(run) if run else None, task=task or None,
-                                      all=scope == "everything", judge=kind, model=model or None,
-                                      on_progress=advance)
+                report = bank.rejudge_selected(ui.read("views", "matching_traj_ids", **selection), judge=kind,
+                                               model=model or None, on_progress=advance)
                 st.session_state["rj_result"] = {"summary": report.summary(), "since": before,
                                                  "tokens": report.tokens_in + report.tokens_out,
                                                  "errors": list(report.errors)}

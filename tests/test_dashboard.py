@@ -432,11 +432,13 @@ def test_a_human_label_from_the_viewer_is_a_verdict(small):
     assert (verdicts[-1].judge_id, verdicts[-1].label) == ("human:ana", "failure")
 
 
-@pytest.mark.skipif(not ui.has("rejudge"), reason="Bank.rejudge not in this build")
+def _labels(db: Path) -> dict[str, str]:
+    return {t: v.label for t, v in Bank(db).store.current_verdicts().items()}
+
+
 def test_rerun_judging_on_a_run_writes_verdicts_and_shows_flips(small):
     db, ids = small
-    store = Bank(db).store
-    before = store.count("verdicts")
+    before, labels = Bank(db).store.count("verdicts"), _labels(db)
     at = app("trajectories", state={ui.REVIEWER: "ana"})
     at.segmented_control(key="traj_mode").set_value("Rerun judging").run()
     at.radio(key="rj_scope").set_value("one run").run()
@@ -445,7 +447,25 @@ def test_rerun_judging_on_a_run_writes_verdicts_and_shows_flips(small):
     assert not problems(at)
     assert Bank(db).store.count("verdicts") == before + 200
     assert any("judged 200" in t for t in texts(at, "success"))
-    assert any("labels flipped" in t for t in texts(at, "markdown"))
+    flipped = {t for t, label in _labels(db).items() if t in labels and labels[t] != label}
+    assert flipped  # the offline judge disagrees with the test judge somewhere
+    assert any(f"{len(flipped)} labels flipped" in t for t in texts(at, "markdown"))
+    assert set(frame(at, "old_label", "new_label")["traj_id"]) == flipped
+
+
+def test_rerun_judging_on_what_browse_selects(small):
+    db, _ = small
+    at = app("trajectories", state={ui.REVIEWER: "ana"})
+    at.checkbox(key="t_disagree").check().run()  # judge ≠ truth
+    chosen = Bank(db).store.matching_traj_ids(disagreement=True)
+    assert 0 < len(chosen) < Bank(db).store.count("trajectories")
+    before = {t: len(Bank(db).store.verdict_history(t)) for t in Bank(db).store.select_traj_ids()}
+    at.segmented_control(key="traj_mode").set_value("Rerun judging").run()
+    at.radio(key="rj_scope").set_value("what Browse shows").run()
+    at.button(key="rj_go").click().run()
+    assert not problems(at)
+    after = {t: len(Bank(db).store.verdict_history(t)) for t in before}
+    assert {t for t in before if after[t] != before[t]} == set(chosen)
 
 
 # ---------------------------------------------------------------------- taking turns with the CLI
