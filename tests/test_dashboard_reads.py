@@ -313,3 +313,13 @@ def test_opening_an_older_bank_records_the_upgrade(db, monkeypatch):
     old = Bank(db)
     old.init()
     assert old.store.upgraded == (migrations.LATEST_VERSION, newer[-1].version)
+
+
+def test_usefulness_is_said_in_words():
+    from types import SimpleNamespace
+    from bankcore.ui_parts import usefulness_text
+    u = SimpleNamespace(n_with=10, success_with=7, n_without=30, success_without=12, rate_with=0.7,
+                        rate_without=0.4, lift=0.3, score=0.18)
+    text = usefulness_text(u)
+    assert "70.0% (7/10)" in text and "40.0% (12/30)" in text and "+30.0 points" in text and "+0.180" in text
+    assert "no labelled trajectory" in usefulness_text(SimpleNamespace(n_with=0))
