@@ -432,6 +432,45 @@ def test_a_human_label_from_the_viewer_is_a_verdict(small):
     assert (verdicts[-1].judge_id, verdicts[-1].label) == ("human:ana", "failure")
 
 
+@needs_curation
+def test_a_contradiction_is_resolved_side_by_side(small):
+    db, ids = small
+    a, b = ids["pair"]
+    at = app("review", state={ui.REVIEWER: "ana"})
+    at.segmented_control(key="review_mode").set_value("Contradictions").run()
+    assert not problems(at)
+    markdown_is_inert(at)
+    at.form_submit_button(key="pair_0_a").click().run()  # keep the first, reject the second
+    store = Bank(db).store
+    kept, dropped = store.get_item(a), store.get_item(b)
+    assert dropped.status == "rejected" and kept.status == "pending"
+    assert not any(f.startswith("contradicts:") for f in kept.flags + dropped.flags)
+    assert store.item_events(b)[-1].actor == "human:ana"
+    assert any("No open contradictions" in t for t in texts(at, "success"))
+
+
+@needs_curation
+def test_evolution_diffs_versions_restores_one_and_unmerges(small):
+    db, ids = small
+    merged = ids["merged"]
+    at = app("evolution", state={ui.REVIEWER: "ana"})
+    at.number_input(key="versions_item").set_value(merged).run()
+    assert not problems(at)
+    said = " ".join(texts(at, "markdown"))
+    assert ":red[~~" in said and ":green[**" in said  # v1 → v2 of the content, struck out and added
+    at.button(key="restore_version").click().run()
+    store = Bank(db).store
+    item = store.get_item(merged)
+    first = next(e for e in store.item_events(merged) if e.kind == "MERGE").after
+    assert item.version == 3 and item.content == first["content"]
+    assert store.item_events(merged)[-1].kind == "RESTORE"
+    at.number_input(key="lineage_item").set_value(merged).run()
+    at.button(key="unmerge").click().run()
+    assert not problems(at)
+    assert Bank(db).store.get_item(merged).status == "archived"
+    assert {Bank(db).store.get_item(p).status for p in ids["parents"]} == {"pending"}
+
+
 def _labels(db: Path) -> dict[str, str]:
     return {t: v.label for t, v in Bank(db).store.current_verdicts().items()}
 
