@@ -555,3 +555,18 @@ def test_the_dashboard_and_a_cli_import_take_turns_on_the_file(small, tmp_path):
     assert Bank(db).store.count("trajectories") == before + 9000
     at = app()
     assert {m.label: m.value for m in at.metric}["Trajectories"] == f"{before + 9000:,}"
+
+
+@pytest.mark.skipif(not ui.has("as_of"), reason="Bank.as_of not in this build")
+def test_the_playground_ranks_with_time_travel_when_the_retrieval_engine_is_absent(small, monkeypatch):
+    db, ids = small
+    monkeypatch.setattr(ui, "has", lambda name: name not in ("retrieve", "explain")
+                        and callable(getattr(Bank, name, None)))
+    logged = Bank(db).store.count("retrievals")
+    at = app("playground")
+    at.text_area(key="pg_query").input("Before cancelling, look up the reservation and its fare class")
+    at.form_submit_button(key="pg_go").click().run()
+    assert not problems(at)
+    hits = frame(at, "rank", "score", "id")
+    assert list(hits["id"])[:1] == [ids["approved"]]  # approved items only, the closest first
+    assert Bank(db).store.count("retrievals") == logged
