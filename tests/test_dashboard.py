@@ -570,3 +570,24 @@ def test_the_playground_ranks_with_time_travel_when_the_retrieval_engine_is_abse
     hits = frame(at, "rank", "score", "id")
     assert list(hits["id"])[:1] == [ids["approved"]]  # approved items only, the closest first
     assert Bank(db).store.count("retrievals") == logged
+
+
+@pytest.mark.skipif(not ui.has("retrieve"), reason="Bank.retrieve not in this build")
+def test_the_playground_shows_top_k_the_prompt_block_and_why_not_without_logging(small):
+    db, ids = small
+    Bank(db).reembed()  # the small bank's items were written without vectors
+    logged = Bank(db).store.count("retrievals")
+    at = app("playground")
+    at.text_area(key="pg_query").input("The customer wants to cancel a reservation; what should I check first?")
+    at.slider(key="pg_k").set_value(2)
+    at.checkbox(key="pg_pending").check()
+    at.form_submit_button(key="pg_go").click().run()
+    assert not problems(at)
+    hits = frame(at, "rank", "score", "id")
+    assert list(hits["rank"]) == [1, 2] and hits["score"].is_monotonic_decreasing
+    assert hits["id"].iloc[0] == ids["approved"]  # "Verify the reservation before cancelling"
+    assert any("Verify the reservation" in c.value for c in at.code)  # the block the agent's prompt would get
+    at.number_input(key="pg_why").set_value(ids["qa"]).run()
+    assert any(f"item {ids['qa']}" in c.value for c in at.code)
+    markdown_is_inert(at)
+    assert Bank(db).store.count("retrievals") == logged  # trying queries here is not a retrieval
