@@ -367,7 +367,8 @@ class Bank:
         """What retrieval would have told the agent of run `run_id`, task by task: (traj_id, query, hits)."""
         view = self.as_of_run(run_id)
         rows = self.store.run_queries(run_id)
-        hits = asof.told(view, [(query, task_id) for _, task_id, query in rows], k=k)
+        hits = asof.told(view, [(query, task_id) for _, task_id, query in rows], k=k,
+                         min_similarity=self.settings.min_similarity)
         return [(traj_id, query, found) for (traj_id, _, query), found in zip(rows, hits)]
 
     # ------------------------------------------------------------------ dashboard (issue 6)

@@ -593,7 +593,8 @@ def cmd_as_of(args: argparse.Namespace) -> int:
             print(f"  {traj_id[:10]} {_inert(query)[:70]!r} → {shown}")
         return 0
     if args.query:
-        hits = view.rank(args.query, k=args.k, exclude_task_id=args.task)
+        hits = view.rank(args.query, k=args.k, exclude_task_id=args.task,
+                         min_similarity=bank.settings.min_similarity)
         if args.json:
             _json_out({"event_id": view.event_id, "hits": [{"item_id": h.item.item_id, "rank": h.rank,
                                                               "score": h.score, "title": h.item.title,

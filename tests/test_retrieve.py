@@ -380,3 +380,16 @@ def test_the_bank_as_of_an_event_also_keeps_merged_lessons_from_their_ancestors_
     for_t1 = [h.item.item_id for h in view.rank(CANCEL_QUERY, k=5, exclude_task_id="T-1")]
     assert other in for_t1 and child not in for_t1
     assert child in [h.item.item_id for h in view.rank(CANCEL_QUERY, k=5, exclude_task_id="T-2")]
+
+
+def test_the_bank_as_of_now_ranks_exactly_like_live_retrieval(seeded):
+    """'What would the agent have been told' must use the live ranking: same order, same minimum similarity."""
+    bank, ids = seeded
+    view = bank.as_of(bank.store.last_event_id())
+    queries = [(CANCEL_QUERY, None), (CANCEL_QUERY, "task-cancel"), ("What is the capital of Peru?", None)]
+    for query, task in queries:
+        live = [(h.item.item_id, round(h.score, 5)) for h in bank.retrieve(query, k=3, task_id=task, log=False)]
+        past = [(h.item.item_id, round(h.score, 5)) for h in view.rank(
+            query, k=3, exclude_task_id=task, min_similarity=bank.settings.min_similarity)]
+        assert past == live
+    assert bank.retrieve("What is the capital of Peru?", k=3, log=False) == []
