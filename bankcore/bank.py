@@ -61,7 +61,8 @@ class Bank:
               limit: int | None = None, on_progress: Callable[[int], None] | None = None) -> learning.JudgeReport:
         """Judge the queue: trajectories (of `traj_ids`, or all) without a verdict from this judge.
 
-        `judge` is "heuristic" or "llm"; by default the LLM when one is configured, else the heuristic."""
+        `judge` is "heuristic" or "llm" (by default the LLM when one is configured, else the heuristic), or a ready
+        judge object."""
         judge_ = learning.make_judge(judge, self.settings, self.store, model)
         return learning.judge_queue(self.store, judge_, traj_ids, limit=limit, on_progress=on_progress)
 
@@ -69,7 +70,7 @@ class Bank:
                 limit: int | None = None, on_progress: Callable[[int], None] | None = None
                 ) -> learning.ExtractReport:
         """Distil lessons from labelled trajectories this extractor has not yet distilled. Items land pending; the
-        curation policy then approves those it allows (see `policy.py`)."""
+        curation policy then approves those it allows (see `policy.py`). `extractor` as `judge` in `judge`."""
         extractor_ = learning.make_extractor(extractor, self.settings, self.store, model)
         report = learning.extract_queue(self.store, extractor_, traj_ids, limit=limit, on_progress=on_progress)
         # issue 5: the bank's curation policy admits what it allows (by default clean LLM items, never flagged ones)

@@ -2,48 +2,88 @@
 
 Week by week, as a team would have lived it: each run file is imported at its own date; memory-on runs retrieve
 from the bank as it stood that day (logged, so usefulness and "what was the agent told" have data); every run is
-judged and distilled by the offline heuristic judge and extractor; a named demo reviewer approves, edits and
-rejects lessons; consolidation runs every other week, so merged lessons merge again and lineages grow several
-generations deep; one human label overrules the judge, flagging the lessons that rested on it.
+judged and distilled by the real LLM judge and extractor, answered from a recording authored for the demo (see
+`replay`: no model is called, and every verdict and item says `llm:demo-recording`); a named demo reviewer writes
+starter checklists, approves, rejects lessons drawn from injected instructions, corrects a judge error she finds in
+a spot check, and rewrites a merged lesson as the heuristic it has become; consolidation runs with the offline
+heuristic merge at the policy's threshold after weeks 2, 4 and 5, so merged lessons merge again. The last week is
+left untriaged, so the review queue has work.
 
-Same corpus → same bank: the clock is synthetic, every choice below is a rule over the data (never random), and
-nothing reaches the network.
+Same corpus and recording → same bank: the clock is synthetic, every choice below is a rule over the data (never
+random), and nothing reaches the network.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
+from . import policy as policy_rules
 from .bank import Bank
+from .consolidate import HEURISTIC_MERGE_ID
 from .errors import BankcoreError
+from .extract import LLMExtractor
+from .guard import FLAG as INJECTION_FLAG
+from .judge import LLMJudge
+from .replay import ReplayClient
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+RECORDING = Path("recording") / "llm_recording.jsonl"  # inside the corpus directory
+RUN_FILES = "[0-9][0-9]-*.jsonl"  # the corpus's run files, named in chronological order
 DEMO_START = datetime(2026, 9, 1, 9, 0, 0)
 REVIEWER = "human:ana.demo"  # the named demo reviewer every curation event of the demo carries
-CONSOLIDATE_THRESHOLD = 0.6  # lower than the default: the heuristic's templated lessons differ in wording
-CONSOLIDATE_AFTER = {2, 5, 8}  # run files after which the reviewer consolidates (weeks 2, 4 and 6)
+CONSOLIDATE_AFTER = {3, 5, 7}  # run files after which the reviewer consolidates: weeks 2, 4 and 5
+STARTERS_AFTER = 1  # the reviewer writes the team's starter checklists after the first week
+SPOT_CHECK_AFTER = 2  # ... and checks that week's verdicts against the evaluator after week 2
 APPROVE_MIN_CONFIDENCE = 0.3
+# The demo team reviews every lesson before agents may use it (the default policy lets clean LLM lessons in).
+DEMO_POLICY = policy_rules.Policy(name="demo-team", auto_approve_llm=False)
+NOTE = ("Synthetic demo bank: trajectories authored for bankcore; judge and extractor replies replayed from a "
+        "recording authored for the demo — no model was called; merges by the offline heuristic merge; curated by "
+        "a scripted demo reviewer.")
 
-# What the demo reviewer writes when she turns a merged checklist into a heuristic (the seed's evolution story:
-# "click Next Page" becomes "cross-reference the view with the requirements before concluding").
-REVIEWER_EDITS = {
-    "Check for more pages before answering from a list": (
-        "Cross-check the view against the task before concluding",
-        "A first page, a first search or a first match is rarely the whole picture.",
-        "Before counting, choosing or reporting nothing found, compare what is on screen with every requirement "
-        "of the task: look for more pages, broaden or re-sort the search, and check identifiers character by "
-        "character. Conclude only when the view provably covers what the task asks."),
-    "Answer only from what was actually observed": (
-        "Ground every answer in an observation",
-        "Answers that are inferred rather than read are the most common silent failure.",
-        "Before finishing, point to the observation that states each number, name or id in the answer; if none "
-        "does, look it up. When a value must be computed, show the observed parts it came from."),
-}
+# What the reviewer knew before the first run: checklists she writes after week 1 (source `manual`).
+STARTER_CHECKLISTS = [
+    ("admin", "Report checklist: set the period first",
+     "Reports open on a default period, so every report question starts by setting its dates.",
+     "Open the report, set From and To to the dates the task names and refresh it. Read numbers only once the "
+     "period shown above the table matches."),
+    ("shopping", "Order checklist: confirm the order number",
+     "Orders with near-identical numbers sit next to each other in the order history.",
+     "Before cancelling or changing an order, open the order's own page and compare its number with the request "
+     "character by character. Change it only when they match."),
+    ("swe", "Bug-fix checklist: reproduce, fix, re-run",
+     "Every bug fix starts from a reproduction and ends with it passing.",
+     "Write the issue as a one-line reproduction and run it before editing. After the fix, re-run it and the "
+     "related tests, and submit only when both pass."),
+]
+
+# After week 4's consolidation the reviewer rewrites a merged pagination checklist as the heuristic it has become (the
+# seed's evolution story: "click Next Page" becomes "cross-reference the view with the requirements before
+# concluding"). The merged lesson to rewrite is found by its domain and the phrases its content holds; in week 5 the
+# agent is shown the heuristic, its new lessons echo it, and the next consolidation folds them in.
+EDITS_AFTER = 5
+REVIEWER_EDITS = [
+    ("shopping", ("Next Page", "counter"), (
+        "Cross-check the view against the task before counting entries",
+        "A first page or a default view rarely holds the whole list, so a count read off it looks right and is "
+        "wrong.",
+        "Regularly cross-reference the current view with what the task requires (every page, the right period, the "
+        "right filter) and change the view when it cannot cover it. Before counting from a list, look for a Next "
+        "Page link, page numbers or Load More, and read its 'x-y of N' counter. When N is more than one page holds, "
+        "page through to the end or filter until one page holds every match.")),
+    ("forge", ("Open the record", "character by character"), (
+        "Cross-check every identifying detail before changing a record",
+        "Near-identical records are a trap: any mismatch in the issue number or username means the wrong target.",
+        "Cross-reference every identifying detail the task gives (the exact issue number or username, and the title "
+        "or name beside it) with the issue or member page, and after the change re-check that the right record "
+        "changed. Before closing, adding or editing anything, compare them character by character. If anything "
+        "differs, go back and search for the exact record.")),
+]
 
 
 class SteppingClock:
@@ -71,12 +111,29 @@ class DemoReport:
     approvals: int = 0
     rejections: int = 0
     edits: int = 0
+    starters: int = 0
     flips: int = 0
 
     def summary(self) -> str:
         return (f"{self.runs} runs, {self.trajectories} trajectories, {self.items} memory items, {self.events} "
                 f"events ({self.merges} merges, {self.approvals} approvals, {self.edits} edits, {self.rejections} "
-                f"rejections, {self.flips} relabelled trajectory)")
+                f"rejections, {self.starters} starter checklists, {self.flips} relabelled trajectory)")
+
+
+@dataclass
+class _Demo:
+    """What every week of the build works with."""
+
+    bank: Bank
+    clock: SteppingClock
+    judge: LLMJudge
+    extractor: LLMExtractor
+    report: DemoReport
+    say: Callable[[str], None]
+
+
+def run_files(corpus: Path = DEMO_DIR) -> list[Path]:
+    return sorted(corpus.glob(RUN_FILES))
 
 
 def build(db_path: Path, *, force: bool = False, corpus: Path = DEMO_DIR,
@@ -85,24 +142,30 @@ def build(db_path: Path, *, force: bool = False, corpus: Path = DEMO_DIR,
     db_path = Path(db_path)
     if db_path.exists() and not force:
         raise BankcoreError(f"{db_path} exists; pass --force to rebuild the demo bank")
-    files = sorted(corpus.glob("*.jsonl"))
+    files = run_files(corpus)
     if not files:
         raise BankcoreError(f"no demo corpus in {corpus}")
     tmp = db_path.with_name(db_path.name + ".building")
     _remove(tmp)
     clock = SteppingClock()
     bank = Bank(tmp, clock=clock)
-    # The demo never calls a model, whatever the environment says: it is the offline product.
-    bank.settings = bank.settings.__class__(**{**bank.settings.__dict__, "llm_base_url": None, "llm_api_key": None})
-    report = DemoReport()
-    for number, file in enumerate(files, start=1):
-        clock.jump_to(_run_start(file) or clock.now)
-        _week(bank, clock, file, number, report, say)
+    # The demo never calls a model, whatever the environment says: its LLM replies come from the recording.
+    bank.settings = replace(bank.settings, llm_base_url=None, llm_api_key=None)
+    client = ReplayClient.from_file(bank.store, corpus / RECORDING)
+    policy_rules.save(bank.store, DEMO_POLICY)
+    demo = _Demo(bank, clock, LLMJudge(client), LLMExtractor(client), DemoReport(), say)
+    # One connection held open for the whole build: the file is private to it until the final move, and each of
+    # the thousand store calls (one per recorded reply, among others) then costs no file open. Writes still
+    # commit one by one, exactly as they would without it.
+    with bank.store.reading():
+        for number, file in enumerate(files, start=1):
+            clock.jump_to(_run_start(file) or clock.now)
+            _week(demo, file, number, last=number == len(files))
     bank.store.set_setting("demo", {
-        "synthetic": True, "corpus": corpus.name, "judge": "heuristic:v1", "extractor": "heuristic:v1",
-        "merge": "heuristic-merge:1", "reviewer": REVIEWER,
-        "note": "Synthetic demo bank: trajectories authored for bankcore, judged and distilled offline by the "
-                "heuristic judge and extractor; curated by a scripted demo reviewer."})
+        "synthetic": True, "corpus": f"data/{corpus.name}", "recording": f"data/{corpus.name}/{RECORDING.as_posix()}",
+        "judge": demo.judge.judge_id, "extractor": demo.extractor.extractor_id, "llm": "recorded replies (demo), "
+        "no model called", "merge": HEURISTIC_MERGE_ID, "reviewer": REVIEWER, "note": NOTE})
+    report = demo.report
     counts = bank.store.table_counts()
     report.runs, report.trajectories = counts["runs"], counts["trajectories"]
     report.items, report.events = counts["memory_items"], counts["memory_events"]
@@ -112,65 +175,106 @@ def build(db_path: Path, *, force: bool = False, corpus: Path = DEMO_DIR,
     return Bank(db_path)
 
 
-def _week(bank: Bank, clock: SteppingClock, file: Path, number: int, report: DemoReport,
-          say: Callable[[str], None]) -> None:
+def _week(demo: _Demo, file: Path, number: int, *, last: bool) -> None:
+    bank = demo.bank
     imported = bank.import_path(file)
-    say(imported.summary())
+    demo.say(imported.summary())
     run = bank.store.get_run(imported.run_id)
     traj_ids = bank.store.select_traj_ids(run_id=run.run_id)
     if run.memory_mode == "reasoningbank":
-        for traj_id in traj_ids:  # what the agent was shown, from the bank as it stood that day
-            traj = bank.trajectory(traj_id)
-            bank.retrieve(traj.query, k=1, for_trajectory=traj_id, domain=traj.domain)
-    bank.judge(traj_ids, judge="heuristic")
-    if number == 3:
-        report.flips += _overrule_one_verdict(bank, traj_ids)
-    bank.extract(traj_ids, extractor="heuristic")
-    clock.jump_to(clock.now + timedelta(days=1))  # the reviewer looks the next morning
-    _review(bank, report)
+        _retrieve_as_the_agent_did(bank, traj_ids)
+    _learn(demo, traj_ids)
+    if run.matts_mode:
+        _matts_contrast(demo, run.run_id)
+    if last:
+        return  # the newest week waits for its triage: the review queue has work
+    demo.clock.jump_to(demo.clock.now + timedelta(days=1))  # the reviewer looks the next morning
+    _review(demo)
+    if number == STARTERS_AFTER:
+        demo.report.starters += _write_starters(bank)
+    if number == SPOT_CHECK_AFTER:
+        _spot_check(demo, traj_ids)
     if number in CONSOLIDATE_AFTER:
-        _, consolidation = bank.consolidate(threshold=CONSOLIDATE_THRESHOLD, actor=REVIEWER)
-        report.merges += len(consolidation.merged)
-        _review(bank, report)
-        report.edits += _enrich_merged(bank)
+        _, consolidation = bank.consolidate(actor=REVIEWER)  # the policy's threshold: the default
+        demo.report.merges += len(consolidation.merged)
+        _review(demo)
+    if number == EDITS_AFTER:
+        demo.report.edits += _enrich_merged(bank)
 
 
-def _review(bank: Bank, report: DemoReport) -> None:
+def _retrieve_as_the_agent_did(bank: Bank, traj_ids: list[str]) -> None:
+    """What the agent was shown before each task, from the bank as it stood that day (k=1, its domain; logged)."""
+    for traj in bank.store.get_trajectories(traj_ids):
+        bank.retrieve(traj.query, k=1, for_trajectory=traj.traj_id, domain=traj.domain)
+
+
+def _learn(demo: _Demo, traj_ids: list[str]) -> None:
+    """Judge, then extract, with the recorded LLM. A reply missing from the recording stops the build."""
+    for report in (demo.bank.judge(traj_ids, judge=demo.judge),
+                   demo.bank.extract(traj_ids, extractor=demo.extractor)):
+        if report.failed or report.stopped:
+            raise BankcoreError(f"the demo recording could not answer every call: {report.errors[0]}")
+
+
+def _matts_contrast(demo: _Demo, run_id: int) -> None:
+    """Hook for MaTTS self-contrast over the parallel run's trial groups. Nothing runs yet: MaTTS (`matts-replay`)
+    is not on this branch, and the recording holds no contrast replies. When it lands, record one
+    `extract-contrast` reply per task group in `make_recording.py` and call it here with the replay client."""
+
+
+def _review(demo: _Demo) -> None:
     """The reviewer's routine: reject lessons drawn from injected instructions, approve the confident rest."""
+    bank = demo.bank
     for item in bank.store.query_items(status=["pending"], flagged=True):
-        if "suspected_injection" in item.flags:
+        if INJECTION_FLAG in item.flags:
             bank.reject(item.item_id, actor=REVIEWER, reason="drawn from a trajectory carrying injected "
                                                               "instructions; not a lesson we want agents to follow")
-            report.rejections += 1
+            demo.report.rejections += 1
     result = bank.bulk_review("approve", actor=REVIEWER, reason="reviewed in the weekly triage",
                               min_confidence=APPROVE_MIN_CONFIDENCE)
-    report.approvals += len(result.decided)
+    demo.report.approvals += len(result.decided)
+
+
+def _write_starters(bank: Bank) -> int:
+    for domain, title, description, content in STARTER_CHECKLISTS:
+        bank.write_lesson(title=title, description=description, content=content, domain=domain, actor=REVIEWER,
+                          reason="a starter checklist from the team's own practice")
+    return len(STARTER_CHECKLISTS)
+
+
+def _spot_check(demo: _Demo, traj_ids: list[str]) -> None:
+    """The reviewer compares the week's verdicts with the evaluator and corrects the first wrong one whose lessons
+    are in use: its lessons are flagged (SOURCE_REJUDGED) and the trajectory is distilled again under her label."""
+    bank = demo.bank
+    in_use = {i.item_id for i in bank.store.query_items(status=["approved", "pending"])}
+    lessons = bank.store.items_from_trajectories(traj_ids)
+    for traj_id in traj_ids:
+        truth, verdict = bank.truth(traj_id), bank.current_label(traj_id)
+        if truth is None or truth.success is None or verdict is None:
+            continue
+        label = "success" if truth.success else "failure"
+        if verdict.label != label and in_use & set(lessons.get(traj_id, [])):
+            bank.label(traj_id, label, by=REVIEWER.split(":", 1)[1],
+                       rationale="checked against the evaluator's result: the judge got this one wrong")
+            demo.report.flips += 1
+            _learn(demo, [traj_id])
+            _review(demo)
+            return
 
 
 def _enrich_merged(bank: Bank) -> int:
-    """After a consolidation the reviewer rewrites a merged checklist as the heuristic it has become."""
+    """The reviewer rewrites the newest merged lesson on each topic of REVIEWER_EDITS as one heuristic."""
     edits = 0
-    for item in bank.store.query_items(source=["merged"], status=["approved", "pending"]):
-        text = REVIEWER_EDITS.get(item.title)
-        if text is None:
+    merged = bank.store.query_items(source=["merged"], status=["approved", "pending"])
+    for domain, phrases, (title, description, content) in REVIEWER_EDITS:
+        topic = [i for i in merged if i.domain == domain and not i.flags and all(p in i.content for p in phrases)]
+        if not topic:
             continue
-        title, description, content = text
+        item = max(topic, key=lambda i: i.item_id)
         bank.edit(item.item_id, actor=REVIEWER, reason="the merged checklist reads better as one heuristic",
                   expected_event_id=item.last_event_id, title=title, description=description, content=content)
         edits += 1
     return edits
-
-
-def _overrule_one_verdict(bank: Bank, traj_ids: list[str]) -> int:
-    """The reviewer spot-checks the week's verdicts against the evaluator and corrects the first wrong one."""
-    for traj_id in traj_ids:
-        truth, verdict = bank.truth(traj_id), bank.current_label(traj_id)
-        if truth is not None and truth.success is not None and verdict is not None \
-                and verdict.label != ("success" if truth.success else "failure"):
-            bank.label(traj_id, "success" if truth.success else "failure", by=REVIEWER.split(":", 1)[1],
-                       rationale="checked against the evaluator's result: the heuristic judge got this one wrong")
-            return 1
-    return 0
 
 
 def _run_start(file: Path) -> datetime | None:

@@ -143,13 +143,20 @@ def resolve_kind(kind: str | None, settings: Settings) -> str:
     return kind
 
 
-def make_judge(kind: str | None, settings: Settings, store: Store, model: str | None = None):
+def make_judge(kind, settings: Settings, store: Store, model: str | None = None):
+    """A judge for "heuristic" or "llm" (None: the default); a ready judge object is used as it is (the demo's
+    `LLMJudge` over recorded replies, a test's judge)."""
+    if kind is not None and not isinstance(kind, str):
+        return kind
     if resolve_kind(kind, settings) == "heuristic":
         return HeuristicJudge()
     return LLMJudge(LLMClient(settings, store, model=model))
 
 
-def make_extractor(kind: str | None, settings: Settings, store: Store, model: str | None = None):
+def make_extractor(kind, settings: Settings, store: Store, model: str | None = None):
+    """An extractor for "heuristic" or "llm" (None: the default), or a ready extractor object as it is."""
+    if kind is not None and not isinstance(kind, str):
+        return kind
     if resolve_kind(kind, settings) == "heuristic":
         return HeuristicExtractor()
     return LLMExtractor(LLMClient(settings, store, model=model))

@@ -1527,6 +1527,14 @@ class Store:
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row)) for row in cursor.fetchall()]
 
+    # ------------------------------------------------------------------ recorded LLM replies (issue 8)
+    def trajectory_keys(self) -> dict[str, tuple[str, str, int]]:
+        """traj_id → (run name, task id, trial) for every trajectory: what a recorded reply is looked up by."""
+        with self._con() as con:
+            rows = con.execute("SELECT t.traj_id, r.name, t.task_id, coalesce(t.trial, 0) FROM trajectories t "
+                               "JOIN runs r USING (run_id)").fetchall()
+        return {traj_id: (run, task, int(trial)) for traj_id, run, task, trial in rows}
+
 
 # ---------------------------------------------------------------------- staging
 IMPORT_MEMORY_LIMIT = "128MB"
