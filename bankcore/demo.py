@@ -70,19 +70,21 @@ EDITS_AFTER = 5
 REVIEWER_EDITS = [
     ("shopping", ("Next Page", "counter"), (
         "Cross-check the view against the task before counting entries",
-        "A first page or a default view rarely holds the whole list, so a count read off it looks right and is "
-        "wrong.",
-        "Regularly cross-reference the current view with what the task requires (every page, the right period, the "
-        "right filter) and change the view when it cannot cover it. Before counting from a list, look for a Next "
-        "Page link, page numbers or Load More, and read its 'x-y of N' counter. When N is more than one page holds, "
-        "page through to the end or filter until one page holds every match.")),
+        "A first page or a default view rarely holds every match the task asks for, so a count read off it looks "
+        "right and is wrong.",
+        "Regularly cross-reference the current view with the task's requirements (every page, the right period, the "
+        "right filter) and, if it cannot cover them, change the view before you conclude. Before counting from an "
+        "order or review list, look for a Next Page link, page numbers or Load More. Read its 'x-y of N' counter: "
+        "when N is more than one page holds, page through to the end or filter the list until one page holds every "
+        "match.")),
     ("forge", ("Open the record", "character by character"), (
         "Cross-check every identifying detail before changing a record",
         "Near-identical records are a trap: any mismatch in the issue number or username means the wrong target.",
-        "Cross-reference every identifying detail the task gives (the exact issue number or username, and the title "
+        "Cross-reference every identifying detail the task gives (the exact issue number or username and the title "
         "or name beside it) with the issue or member page, and after the change re-check that the right record "
-        "changed. Before closing, adding or editing anything, compare them character by character. If anything "
-        "differs, go back and search for the exact record.")),
+        "changed. Before closing, adding or editing anything, compare the issue number or username on the issue or "
+        "member page with the task character by character. If anything differs, go back and search for the exact "
+        "record, and change only the one that matches.")),
 ]
 
 

@@ -108,9 +108,9 @@ LESSONS: dict[str, Family] = {
             "check": ["Before counting from {a_list}, look for a Next Page link, page numbers or Load More.",
                       "Before counting from {a_list}, look for Next Page, page numbers or a Load More button."],
             "every": ["Go through every page before giving a total.",
-                      "Go through all of the pages before giving a total."],
+                      "Go through every page before giving the total."],
             "tally": ["Click Next Page until none is offered and add up the matching {rows} page by page.",
-                      "Keep clicking Next Page until none is offered, adding up the matching {rows} page by page."],
+                      "Click Next Page until none is offered, adding up the matching {rows} page by page."],
             "counter": ["Read its 'x-y of N' counter: when N is more than one page holds, page through to the end "
                         "or filter the list until one page holds every match.",
                         "Read the 'x-y of N' counter too: when N is more than one page holds, page through to the "
@@ -147,14 +147,14 @@ LESSONS: dict[str, Family] = {
         success={
             1: [("Page through the whole {list} before answering",
                  "Reading every page of the {list} gave a complete count.", ["tally", "every"]),
-                ("Go through every page of the {list} before answering",
-                 "The count was complete because every page of the {list} was read.", ["tally", "every"])],
-            2: [("Page through the {list} as far as its counter says",
-                 "Reading the 'x-y of N' counter first showed how many pages of the {list} had to be covered.",
-                 ["tally", "counter", "every"]),
-                ("Let the record counter tell you how far to page",
-                 "The 'x-y of N' counter showed how much of the {list} had to be read before answering.",
-                 ["tally", "counter", "every"])],
+                ("Read the {list} to its last page before answering",
+                 "Reading all of the pages of the {list} gave a complete count.", ["tally", "every"])],
+            2: [("Read the counter, then page through the whole {list}",
+                 "Reading every page of the {list}, as many as its 'x-y of N' counter announced, gave a complete "
+                 "count.", ["tally", "counter", "every"]),
+                ("Read as far as the {list}'s counter says",
+                 "Reading all of the pages of the {list}, as many as its 'x-y of N' counter announced, gave a "
+                 "complete count.", ["tally", "counter", "every"])],
             3: [("Cross-check the view against the task, then page through it",
                  "Paging until the view covered every match the task asked for made the count complete.",
                  ["view", "tally", "counter"])],
@@ -178,7 +178,7 @@ LESSONS: dict[str, Family] = {
                         "character."],
             "lookalike": ["Look-alikes with a transposed digit or an extra letter often sit next to each other in "
                           "lists.",
-                          "Look-alikes with a transposed digit or one extra letter often sit side by side in "
+                          "Look-alikes with a transposed digit or an extra letter often sit next to one another in "
                           "lists."],
             "back": ["If anything differs, go back and search for the exact {thing}, and change only the record "
                      "that matches.",
@@ -355,7 +355,7 @@ LESSONS: dict[str, Family] = {
                      "Type dates and values into their fields in the site's own format rather than relying on "
                      "pickers that can time out."],
             "scroll": ["If a click fails, scroll the element into view before trying again.",
-                       "If a click fails, scroll the element into view and then try again."],
+                       "If a click fails, scroll the element into view before you try again."],
         },
         success={
             1: [("Read a tool error and retry once with the fix",
@@ -598,7 +598,7 @@ LESSONS: dict[str, Family] = {
     "swe-loop": Family(
         atoms={
             "unchanged": ["Re-running an unchanged reproduction gives the same output.",
-                          "Re-running a reproduction against unchanged code gives the same output."],
+                          "Re-running an unchanged reproduction gives the very same output."],
             "change": ["Between runs, read the code path or add a print, and move the fix to where the wrong value "
                        "is produced.",
                        "Between runs, read the code path or add a print, then move the fix to where the wrong "
@@ -659,7 +659,7 @@ LESSONS: dict[str, Family] = {
                         "right.",
                         "Print a sed substitution with sed -n first, and apply it in place only when the output is "
                         "right."],
-            "waste": ["A malformed expression wastes a step.", "A malformed expression costs a step."],
+            "waste": ["A malformed expression wastes a step.", "A malformed expression just wastes a step."],
         },
         success={
             1: [("Fix a failed shell command and retry once",
@@ -1117,10 +1117,61 @@ def recording_lines() -> list[dict]:
     return lines
 
 
+# ====================================================================== checks
+_WORD = re.compile(r"[a-z0-9']+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+def _jaccard(a: str, b: str) -> float:
+    x, y = set(_WORD.findall(a.lower())), set(_WORD.findall(b.lower()))
+    return len(x & y) / len(x | y)
+
+
+def library_problems() -> list[str]:
+    """What would spoil the demo's merged lessons: an atom's rewordings must be near-duplicates by the heuristic
+    merge's own test (word Jaccard ≥ 0.7, so a merge keeps one of them) and different atoms must not be."""
+    problems = []
+    for name, family in LESSONS.items():
+        for domain, vocab in VOCAB.items():
+            try:
+                atoms = {k: [v.format_map(vocab) for v in vs] for k, vs in family.atoms.items()}
+            except KeyError:
+                continue  # a web family and the swe vocabulary, or the reverse
+            for key, variants in atoms.items():
+                problems += [f"{name}.{key} ({domain}): rewordings too far apart ({_jaccard(a, b):.2f})"
+                             for i, a in enumerate(variants) for b in variants[i + 1:] if _jaccard(a, b) < 0.7]
+            keys = sorted(atoms)
+            problems += [f"{name}.{k1} and {name}.{k2} ({domain}) read as the same sentence"
+                         for n, k1 in enumerate(keys) for k2 in keys[n + 1:]
+                         if any(_jaccard(a, b) >= 0.7 for a in atoms[k1] for b in atoms[k2])]
+    return sorted(set(problems))
+
+
+def item_problems(item: L) -> list[str]:
+    """An item must have the shape the extractor prompt asks for, or the real parser would cut it."""
+    title, description, content = item
+    problems = []
+    if len(title.split()) > 12:
+        problems.append(f"title longer than 12 words: {title}")
+    if len(_SENTENCE_END.split(description)) != 1:
+        problems.append(f"description is not one sentence: {description}")
+    if not 1 <= len(_SENTENCE_END.split(content)) <= 3:
+        problems.append(f"content is not 1-3 sentences: {content}")
+    return problems
+
+
 def write_recording(out: Path = OUT) -> Path:
+    problems = library_problems()
+    lines = recording_lines()
+    for line in lines:
+        if line.get("purpose", "").startswith("extract-"):
+            for item in json.loads(line["reply"])["items"]:
+                problems += item_problems((item["title"], item["description"], item["content"]))
+    if problems:
+        raise SystemExit("the recording would not hold up:\n  " + "\n  ".join(sorted(set(problems))))
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8", newline="\n") as fh:
-        for obj in recording_lines():
+        for obj in lines:
             fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
     return out
 
