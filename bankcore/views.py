@@ -14,9 +14,11 @@ from typing import Any, Iterable
 from .errors import NotFoundError
 from .metrics import confusion_scores
 from .models import Event, ItemSource, MemoryItem, Trajectory, Truth, Verdict
+from .replay import MODEL as REPLAY_MODEL
 from .settings import Settings
 from .store import Store
 
+REPLAYED = f"llm:{REPLAY_MODEL}"  # the id of verdicts and items made from the demo's recorded replies
 # Event kinds that explain why an item sits in the review queue.
 WHY_KINDS = ("FLAG", "SOURCE_REJUDGED", "CONTRADICTION")
 # Event kinds worth a marker on a time axis.
@@ -34,6 +36,11 @@ def describe_backend(settings: Settings, judges: list[dict[str, Any]],
     else:
         llm = ("No LLM configured: judging and extraction run offline with the heuristic judge and extractor, "
                "which read the trajectory's own signals (errors, loops, empty answers) — not an LLM's reading")
+    if any(row.get(key) == REPLAYED for rows, key in ((judges, "judge_id"), (extractors, "extractor_id"))
+           for row in rows):
+        # The demo bank: what built it matters more than what is configured for new work.
+        llm = ("Recorded replies (demo), no model called: the LLM judge and extractor ran on replies replayed from "
+               "a recording authored for the demo" + (f". For new work — {llm}" if settings.llm_configured else ""))
     machine_judges = [j for j in judges if not j["judge_id"].startswith("human:")]
     judge = _latest_in_words(machine_judges, "judge_id", "verdicts", "no judge has labelled trajectories yet")
     extractor = _latest_in_words(extractors, "extractor_id", "trajectories",
@@ -54,6 +61,8 @@ def _latest_in_words(rows: list[dict[str, Any]], key: str, count: str, none: str
 def kind_of(actor_id: str) -> str:
     """What produced a verdict or an item, from its id: heuristic:<v>, llm:<model>, human:<name>, policy:<name>."""
     prefix = actor_id.split(":", 1)[0]
+    if actor_id == REPLAYED:
+        return "recorded LLM replies, no model called"
     return {"heuristic": "offline heuristic", "llm": "LLM", "human": "human", "policy": "approval policy",
             "heuristic-merge": "offline heuristic merge", "llm-merge": "LLM merge"}.get(prefix, prefix)
 
