@@ -255,7 +255,7 @@ def extract_queue(store: Store, extractor, traj_ids: Iterable[str] | None = None
 
 def _write_extractions(store: Store, extractor, pending, report: ExtractReport, embedder, batch_id: str) -> None:
     """Embed first (never while holding the bank), then write items, events and extraction marks together."""
-    _embed([item for _, pairs in pending for item, _ in pairs], embedder)
+    embed_items([item for _, pairs in pending for item, _ in pairs], embedder)
     with store.transaction():
         still = {(v.traj_id, v.label) for v in store.unextracted(
             extractor.extractor_id, extractor.prompt_version, [v.traj_id for v, _ in pending])}
@@ -276,7 +276,7 @@ def _write_extractions(store: Store, extractor, pending, report: ExtractReport, 
             report.flagged += sum(1 for item, _ in pairs if item.flags)
 
 
-def _embed(items: list[MemoryItem], embedder) -> None:
+def embed_items(items: list[MemoryItem], embedder=None) -> None:
     """Embed each distinct text once (templated heuristic lessons repeat across trajectories)."""
     if not items:
         return
