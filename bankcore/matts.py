@@ -165,6 +165,7 @@ class LLMSelector:
     """The paper's best-of-N selector over any OpenAI-compatible endpoint, at temperature 0 (reruns are cached)."""
 
     prompt_version = SELECT_PROMPT_VERSION
+    write_every = 16  # picks lost to a crash before a write are answered from the temperature-0 cache
 
     def __init__(self, client: LLMClient):
         self.client = client
@@ -180,12 +181,12 @@ class LLMSelector:
 
 
 # ---------------------------------------------------------------------- best-of-N: heuristic
-def selection_scores(trajs: Sequence[Trajectory]) -> list[float]:
+def selection_scores(trajs: Sequence[Trajectory], verdicts: Sequence[Verdict] | None = None) -> list[float]:
     """Per trajectory: the heuristic judge's log-odds of success (progress, errors and their recovery, loops,
     grounding of the answer), less a small cost per step beyond the group's shortest (efficiency)."""
+    verdicts = verdicts or [heuristic_verdict(t, read_signals(t)) for t in trajs]
     shortest = min((t.num_steps for t in trajs), default=0)
-    return [heuristic_verdict(t, read_signals(t)).signals["score"] - STEP_PENALTY * (t.num_steps - shortest)
-            for t in trajs]
+    return [v.signals["score"] - STEP_PENALTY * (t.num_steps - shortest) for t, v in zip(trajs, verdicts)]
 
 
 def pick_best(scores: Sequence[float], steps: Sequence[int]) -> int:
@@ -198,14 +199,14 @@ class HeuristicSelector:
 
     selector_id = HEURISTIC_SELECTOR_ID
     prompt_version = f"signals-{SIGNALS_VERSION}"
+    write_every = 200
 
     def select(self, query: str, trajs: Sequence[Trajectory]) -> Choice:
-        scores = selection_scores(trajs)
+        verdicts = [heuristic_verdict(t, read_signals(t)) for t in trajs]
+        scores = selection_scores(trajs, verdicts)
         best = pick_best(scores, [t.num_steps for t in trajs])
-        lines = []
-        for i, (traj, score) in enumerate(zip(trajs, scores), 1):
-            verdict = heuristic_verdict(traj, read_signals(traj))
-            lines.append(f"trajectory {i}: score {score:+.2f}, {traj.num_steps} steps — {verdict.rationale}")
+        lines = [f"trajectory {i}: score {score:+.2f}, {traj.num_steps} steps — {verdict.rationale}"
+                 for i, (traj, score, verdict) in enumerate(zip(trajs, scores, verdicts), 1)]
         analysis = f"heuristic best-of-{len(trajs)}: trajectory {best + 1} has the strongest signals. " + \
                    " | ".join(lines)
         return Choice(best, render.clip(analysis, 1200), scores={"scores": [round(s, 3) for s in scores]})
@@ -354,6 +355,8 @@ class LLMContrastExtractor:
         self.client = client
         self.temperature = temperature
         self.extractor_id = f"llm:{client.model}"
+        # Batched writes are safe only when a crash's lost replies come back free from the cache (temperature 0).
+        self.write_every = 16 if temperature == 0 else 1
 
     def extract(self, trajs: Sequence[Trajectory], verdicts: Sequence[Verdict]
                 ) -> tuple[list[tuple[MemoryItem, list[ItemSource]]], int | None]:
@@ -456,6 +459,7 @@ class HeuristicContrastExtractor:
 
     extractor_id = HEURISTIC_CONTRAST_ID
     prompt_version = f"templates-{SIGNALS_VERSION}"
+    write_every = 200
 
     def extract(self, trajs: Sequence[Trajectory], verdicts: Sequence[Verdict]
                 ) -> tuple[list[tuple[MemoryItem, list[ItemSource]]], int | None]:

@@ -70,33 +70,42 @@ class SelectReport(_Run):
 
 def select_groups(store: Store, groups: Sequence[Group], selector, *,
                   on_progress: Progress | None = None) -> SelectReport:
-    """Pick the best trajectory of every group this selector has not chosen in yet; one row per pick."""
+    """Pick the best trajectory of every group this selector has not chosen in yet; one row per pick, written
+    `selector.write_every` groups at a time."""
     report = SelectReport(selector_id=selector.selector_id, queued=len(groups))
     done = {tuple(s.traj_ids) for s in store.selections(selector_id=selector.selector_id)
             if s.prompt_version == selector.prompt_version}
-    for group in groups:
-        if report.stopped:
-            break
-        if group.traj_ids in done:
-            report.skipped += 1
-            report.done += 1
-        else:
-            trajs = store.get_trajectories(list(group.traj_ids))
+    todo = [g for g in groups if g.traj_ids not in done]
+    report.skipped = report.done = len(groups) - len(todo)
+    if on_progress and report.skipped:
+        on_progress(report.skipped)
+    for start in range(0, len(todo), selector.write_every):
+        page = todo[start:start + selector.write_every]
+        trajs = {t.traj_id: t for t in store.get_trajectories([i for g in page for i in g.traj_ids])}
+        picks: list[Selection] = []
+        for group in page:
+            if report.stopped:
+                break
+            members = [trajs[i] for i in group.traj_ids]
             try:
-                choice = selector.select(trajs[0].query, trajs)
+                choice = selector.select(members[0].query, members)
             except LLMError as exc:
                 _failed(report, group.task_id, exc)
             else:
                 report.consecutive = 0
-                store.add_selection(Selection(
+                picks.append(Selection(
                     task_id=group.task_id, run_id=group.run_id, traj_ids=list(group.traj_ids),
                     selector_id=selector.selector_id, prompt_version=selector.prompt_version,
                     chosen_traj_id=group.traj_ids[choice.index], analysis=choice.analysis, scores=choice.scores,
                     llm_call_id=choice.llm_call_id, tokens_in=choice.tokens_in, tokens_out=choice.tokens_out))
-                done.add(group.traj_ids)
-                report.done += 1
-        if on_progress:
-            on_progress(1)
+            if on_progress:
+                on_progress(1)
+        with store.transaction():
+            for pick in picks:
+                store.add_selection(pick)
+        report.done += len(picks)
+        if report.stopped:
+            break
     return report
 
 
@@ -122,20 +131,49 @@ class ContrastReport(_Run):
 
 def contrast_groups(store: Store, groups: Sequence[Group], extractor, *, embedder=None,
                     on_progress: Progress | None = None) -> ContrastReport:
-    """Distil lessons from every group not yet contrasted by this extractor under its members' current labels."""
+    """Distil lessons from every group not yet contrasted by this extractor under its members' current labels.
+
+    Results are embedded and written `extractor.write_every` groups at a time (templated heuristic lessons repeat,
+    so a batch embeds each distinct text once); what was computed before an interruption is still written."""
     report = ContrastReport(extractor_id=extractor.extractor_id, queued=len(groups))
     verdicts = store.current_verdicts([t for g in groups for t in g.traj_ids])
     done = _labels_done(store, extractor)
-    for group in groups:
-        if report.stopped:
-            break
-        try:
-            _contrast_one(store, group, extractor, verdicts, done.get(group.traj_ids, set()), report, embedder)
-        except LLMError as exc:
-            _failed(report, group.task_id, exc)
-        if on_progress:
-            on_progress(1)
+    pending: list[_Contrasted] = []
+    try:
+        for start in range(0, len(groups), extractor.write_every):
+            page = groups[start:start + extractor.write_every]
+            trajs = {t.traj_id: t for t in store.get_trajectories([i for g in page for i in g.traj_ids])}
+            for group in page:
+                if report.stopped:
+                    return report
+                try:
+                    result = _contrast(group, extractor, [trajs[i] for i in group.traj_ids], verdicts,
+                                       done.get(group.traj_ids, set()), report)
+                except LLMError as exc:
+                    _failed(report, group.task_id, exc)
+                else:
+                    if result is not None:
+                        pending.append(result)
+                if on_progress:
+                    on_progress(1)
+            _write_contrasts(store, extractor, pending, report, embedder)
+            pending = []
+    finally:
+        if pending:
+            _write_contrasts(store, extractor, pending, report, embedder)
     return report
+
+
+@dataclass
+class _Contrasted:
+    group: Group
+    verdicts: list
+    pairs: list
+    call_id: int | None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(v.label for v in self.verdicts)
 
 
 def _labels_done(store: Store, extractor) -> dict[tuple[str, ...], set[tuple[str, ...]]]:
@@ -147,39 +185,46 @@ def _labels_done(store: Store, extractor) -> dict[tuple[str, ...], set[tuple[str
     return done
 
 
-def _contrast_one(store: Store, group: Group, extractor, verdicts, done: set[tuple[str, ...]],
-                  report: ContrastReport, embedder) -> None:
+def _contrast(group: Group, extractor, trajs, verdicts, done: set[tuple[str, ...]],
+              report: ContrastReport) -> _Contrasted | None:
     if any(t not in verdicts for t in group.traj_ids):
         report.unlabelled += 1
-        return
+        return None
     group_verdicts = [verdicts[t] for t in group.traj_ids]
-    labels = tuple(v.label for v in group_verdicts)
-    if labels in done:
+    if tuple(v.label for v in group_verdicts) in done:
         report.done += 1
-        return
-    trajs = store.get_trajectories(list(group.traj_ids))
+        return None
     pairs, call_id = extractor.extract(trajs, group_verdicts)
     report.consecutive = 0
-    embed_items([item for item, _ in pairs], embedder)  # never while holding the bank
+    return _Contrasted(group, group_verdicts, pairs, call_id)
+
+
+def _write_contrasts(store: Store, extractor, pending: list[_Contrasted], report: ContrastReport, embedder) -> None:
+    """Embed first (never while holding the bank), then write items, provenance, events and marks together."""
+    embed_items([item for result in pending for item, _ in result.pairs], embedder)
     batch_id = f"{extractor.extractor_id}@{store.clock():%Y%m%dT%H%M%S}"
     with store.transaction():
-        if labels in _labels_done(store, extractor).get(group.traj_ids, set()):
-            report.done += 1  # distilled meanwhile by another process: never duplicate items
-            return
-        for item, sources in pairs:
-            curation.add_item(store, item, sources, actor=extractor.extractor_id, batch_id=batch_id,
-                              reason=f"self-contrast over {len(trajs)} trajectories of task {group.task_id} "
-                                     f"({', '.join(labels)})",
-                              related={"task_id": group.task_id, "traj_ids": list(group.traj_ids),
-                                       "labels": list(labels), "verdict_ids": [v.verdict_id for v in group_verdicts]})
-            report.item_ids.append(item.item_id)
-        store.add_contrast_extraction(ContrastExtraction(
-            task_id=group.task_id, run_id=group.run_id, traj_ids=list(group.traj_ids), labels=list(labels),
-            verdict_ids=[v.verdict_id for v in group_verdicts], extractor_id=extractor.extractor_id,
-            prompt_version=extractor.prompt_version, n_items=len(pairs), llm_call_id=call_id))
-    report.done += 1
-    report.items += len(pairs)
-    report.flagged += sum(1 for item, _ in pairs if item.flags)
+        done = _labels_done(store, extractor)
+        for result in pending:
+            group, labels = result.group, result.labels
+            if labels in done.get(group.traj_ids, set()):
+                report.done += 1  # distilled meanwhile by another process: never duplicate items
+                continue
+            for item, sources in result.pairs:
+                curation.add_item(store, item, sources, actor=extractor.extractor_id, batch_id=batch_id,
+                                  reason=f"self-contrast over {len(group.traj_ids)} trajectories of task "
+                                         f"{group.task_id} ({', '.join(labels)})",
+                                  related={"task_id": group.task_id, "traj_ids": list(group.traj_ids),
+                                           "labels": list(labels),
+                                           "verdict_ids": [v.verdict_id for v in result.verdicts]})
+                report.item_ids.append(item.item_id)
+            store.add_contrast_extraction(ContrastExtraction(
+                task_id=group.task_id, run_id=group.run_id, traj_ids=list(group.traj_ids), labels=list(labels),
+                verdict_ids=[v.verdict_id for v in result.verdicts], extractor_id=extractor.extractor_id,
+                prompt_version=extractor.prompt_version, n_items=len(result.pairs), llm_call_id=result.call_id))
+            report.done += 1
+            report.items += len(result.pairs)
+            report.flagged += sum(1 for item, _ in result.pairs if item.flags)
 
 
 # ---------------------------------------------------------------------- outcomes against the truth

@@ -804,7 +804,7 @@ class Store:
         """Per run and task, in the order the run did them: trajectories, steps, truth (mean and any), the
         outcome of the trajectory that counts for the task (the newest best-of-N pick, else the last attempt)
         by truth and by current verdict, and the LLM calls and tokens spent on it (agent, judge, extractor,
-        selector and contrast calls)."""
+        selector and contrast calls; and the agent's own share)."""
         sql = f"""
             WITH cur AS ({CURRENT_VERDICTS_SQL}),
             t AS (SELECT t.run_id, t.task_id, t.traj_id, t.seq, t.num_steps, tr.success AS truth,
@@ -818,7 +818,10 @@ class Store:
                          SELECT run_id, task_id, traj_id,
                                 row_number() OVER (PARTITION BY run_id, task_id ORDER BY seq DESC) AS rn
                          FROM t) WHERE rn = 1),
-            calls AS (SELECT t.run_id, t.task_id, count(*) AS n, sum(c.tokens_in) AS tin, sum(c.tokens_out) AS tout
+            calls AS (SELECT t.run_id, t.task_id, count(*) AS n, sum(c.tokens_in) AS tin, sum(c.tokens_out) AS tout,
+                             count(*) FILTER (WHERE c.purpose = 'agent') AS agent_n,
+                             coalesce(sum(c.tokens_in + c.tokens_out) FILTER (WHERE c.purpose = 'agent'), 0)
+                                 AS agent_tokens
                       FROM llm_calls c JOIN t ON c.traj_id = t.traj_id GROUP BY ALL),
             group_call_ids AS (SELECT run_id, task_id, llm_call_id FROM selections WHERE llm_call_id IS NOT NULL
                                UNION ALL
@@ -840,7 +843,9 @@ class Store:
                        AS final_steps,
                    coalesce(any_value(c.n), 0) + coalesce(any_value(g.n), 0) AS llm_calls,
                    coalesce(any_value(c.tin), 0) + coalesce(any_value(g.tin), 0) AS tokens_in,
-                   coalesce(any_value(c.tout), 0) + coalesce(any_value(g.tout), 0) AS tokens_out
+                   coalesce(any_value(c.tout), 0) + coalesce(any_value(g.tout), 0) AS tokens_out,
+                   coalesce(any_value(c.agent_n), 0) AS agent_calls,
+                   coalesce(any_value(c.agent_tokens), 0) AS agent_tokens
             FROM t
             LEFT JOIN pick p USING (run_id, task_id)
             LEFT JOIN last l USING (run_id, task_id)

@@ -115,8 +115,9 @@ class RunReport:
                  + (f", {self.skipped} done before" if self.skipped else "")
                  + f"; success {rate} by the environment's check, mean steps {steps}"]
         if s.memory != "none":
+            waiting = self.items_added - self.items_approved
             lines.append(f"  memory: {self.items_added} item(s) learned, {self.items_approved} approved by the "
-                         f"curation policy, the rest wait for review")
+                         f"curation policy" + (f", {waiting} wait for review" if waiting > 0 else ""))
         lines += [f"  note: {n}" for n in self.notes]
         lines += [f"  learning failed (stays queued; run again to retry): {e}" for e in self.learning_failures[:5]]
         if not self.finished:
