@@ -65,22 +65,22 @@ class Move:
     action: str
 
 
-_ACTION_LINE = re.compile(r"^[\s>*_#-]*action\s*(?:\d+\s*)?[*_]*\s*[:：]\s*(.*)$", re.I | re.M)
-_THOUGHT_LABEL = re.compile(r"^[\s>*_#-]*thought\s*(?:\d+\s*)?[*_]*\s*[:：]\s*", re.I | re.M)
+_ACTION_LINE = re.compile(r"^[ \t>*_#-]*action[ \t]*(?:\d+[ \t]*)?[*_]*[ \t]*[:：][*_]*[ \t]*(.*)$", re.I | re.M)
+_THOUGHT_LABEL = re.compile(r"^[\s>*_#-]*thought\s*(?:\d+\s*)?[*_]*\s*[:：][*_]*\s*", re.I | re.M)
 _BARE_ACTION = re.compile(r"^\s*`*([a-z_]+\s*\[.*\])`*\s*$", re.I | re.M)
 
 
 def parse_move(text: str) -> Move:
     """Thought and action from a reply. Tolerant: `<think>` blocks, Markdown emphasis, numbered labels
     ("Action 3:"), backticks or a code fence around the action, an action on the line after its label, or a bare
-    `verb[...]` line. A reply with no action at all yields its last line as the action, so the environment's own
+    `verb[...]` line. A reply that runs on with imagined observations and further actions is cut at its first
+    action. A reply with no action at all yields its last line as the action, so the environment's own
     error ("could not parse") reaches the agent and the trajectory records the mistake; nothing is retried."""
     body = strip_thinking(text or "").strip()
-    matches = list(_ACTION_LINE.finditer(body))
-    if matches:
-        last = matches[-1]
-        action = last.group(1).strip() or _next_line(body, last.end())
-        thought = body[:last.start()]
+    first = _ACTION_LINE.search(body)  # the first action: what a model writes after it imagines an observation
+    if first:
+        action = first.group(1) if first.group(1).strip(" `") else _next_line(body, first.end())
+        thought = body[:first.start()]
     else:
         bare = list(_BARE_ACTION.finditer(body))
         if bare:

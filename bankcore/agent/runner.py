@@ -93,17 +93,10 @@ class RunReport:
     skipped: int = 0  # tasks the run had done before (resumed)
     tasks: list[TaskResult] = field(default_factory=list)
     learning_failures: list[str] = field(default_factory=list)
-    caught_up: int = 0  # items learned, on resuming, from tasks stored before an interruption
+    items_added: int = 0  # including items learned, on resuming, from tasks stored before an interruption
+    items_approved: int = 0
     finished: bool = False
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def items_added(self) -> int:
-        return sum(len(t.items_added) for t in self.tasks) + self.caught_up
-
-    @property
-    def items_approved(self) -> int:
-        return sum(len(t.items_approved) for t in self.tasks)
 
     def summary(self) -> str:
         done = [t for t in self.tasks if t.success is not None]
@@ -156,7 +149,7 @@ class Runner:
         report = RunReport(run.run_id, run.name, self.settings)
         report.notes += self._missing_capabilities()
         done = set(self.store.run_task_ids(run.run_id))
-        report.caught_up = self._catch_up(run, report)
+        self._catch_up(run, report)
         new = 0
         for task in tasks:
             if task.task_id in done:
@@ -288,6 +281,8 @@ class Runner:
         approved = self._approve(added)
         if added and s.consolidate and hasattr(self.bank, "consolidate"):
             self.bank.consolidate()
+        report.items_added += len(added)
+        report.items_approved += len(approved)
         return added, approved
 
     def _approve(self, item_ids: list[int]) -> list[int]:
@@ -295,10 +290,8 @@ class Runner:
             return []
         return list(self.bank.apply_policy(item_ids=item_ids))
 
-    def _catch_up(self, run: Run, report: RunReport) -> int:
+    def _catch_up(self, run: Run, report: RunReport) -> None:
         """Finish the learning of trajectories stored before an interruption (queues skip what is done)."""
         traj_ids = self.store.select_traj_ids(run_id=run.run_id)
-        if not traj_ids:
-            return 0
-        added, _ = self._learn(traj_ids, scaling.groups_of(self.store, run_id=run.run_id), report)
-        return len(added)
+        if traj_ids:
+            self._learn(traj_ids, scaling.groups_of(self.store, run_id=run.run_id), report)
