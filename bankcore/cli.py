@@ -237,19 +237,20 @@ def cmd_run(args: argparse.Namespace) -> int:
                            selector=args.selector, temperature=args.temperature, consolidate=not args.no_consolidate)
     if args.run is None:
         say(args, f"run {name!r}: to resume it after an interruption, run the same command with --run {name!r}")
-    total = min(len(tasks), args.limit) if args.limit else len(tasks)
-    finished = 0
+    position = finished = 0
     with progress(args, "tasks", "task", total=len(tasks)) as advance:
         def on_task(result) -> None:
-            nonlocal finished
+            nonlocal position, finished
             advance()
-            if result is None:
+            position += 1
+            if result is None:  # done by an earlier, interrupted invocation of this run
                 return
             finished += 1
             outcome = {True: "success", False: "failure", None: "no check"}[result.success]
             shown = f", shown item(s) {', '.join(map(str, result.memory_item_ids))}" if result.memory_item_ids else ""
             learned = f", learned {len(result.items_added)} item(s)" if result.items_added else ""
-            say(args, f"  [{finished}/{total}] {result.task_id}: {outcome} in {result.steps} steps{shown}{learned}")
+            say(args, f"  [{position}/{len(tasks)}] {result.task_id}: {outcome} in {result.steps} steps{shown}"
+                      f"{learned}")
         try:
             report = bank.run_agent(tasks, settings, limit=args.limit, on_task=on_task)
         except KeyboardInterrupt:

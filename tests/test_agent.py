@@ -307,7 +307,8 @@ def test_cli_run_interrupted_with_ctrl_c_resumes(fake_llm, tmp_path):
     seen = len(script.calls["agent"])
     done = subprocess.run(argv, env=_cli_env(fake_llm, db), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "2 done before" in done.stdout and "[3/3]" in done.stdout
+    assert "3 task(s) done now, 2 done before" in done.stdout, done.stdout
+    assert "[1/5]" not in done.stdout and "[3/5] shop-count-1: success" in done.stdout and "[5/5]" in done.stdout
     assert bank.store.run_task_ids(run.run_id) == [t.task_id for t in ORDER_TASKS[:5]]
     assert len(bank.store.select_traj_ids(run_id=run.run_id)) == 5
     redone = [r["messages"][1]["content"] for r in script.calls["agent"][seen:]]
