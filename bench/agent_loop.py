@@ -69,9 +69,8 @@ def main() -> None:
     baseline = None
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for name, options in MODES:
-                runs = [one_run(fake, Path(tmp) / f"{name[:12]}-{i}.duckdb".replace(" ", "_"), tasks, options)
-                        for i in range(args.repeats)]
+            for m, (name, options) in enumerate(MODES):
+                runs = [one_run(fake, Path(tmp) / f"mode{m}-{i}.duckdb", tasks, options) for i in range(args.repeats)]
                 median_s = statistics.median(r["s"] for r in runs)
                 last = runs[-1]
                 n = len(tasks)
