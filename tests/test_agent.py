@@ -318,3 +318,26 @@ def test_cli_run_interrupted_with_ctrl_c_resumes(fake_llm, tmp_path):
                                       env=_cli_env(fake_llm, db), capture_output=True, text=True).stdout)
     (row,) = [r for r in stats["agent"]["runs"] if r["name"] == "ctrl-c"]
     assert row["tasks"] == 5 and row["success_rate"] == pytest.approx(0.8) and row["finished_at"]
+
+
+@needs_memory
+def test_offline_learning_side_heuristic_judge_extractor_and_selector(fake_llm, db):
+    """Only the agent is an LLM: the heuristic judge reads the partial listing, the heuristic extractor's lesson
+    ("go through every page") is approved because the policy allows heuristic items here, and the next task
+    follows it. In parallel mode the heuristic selector and contrast extractor do the MaTTS part."""
+    script = ShopScript(explore_every=3)
+    bank = llm_bank(fake_llm, db, script)
+    bank.set_policy("auto_approve_heuristic", "true")
+    plain = bank.run_agent(ORDER_TASKS[:3], RunSettings(name="h", judge="heuristic"))
+    assert [t.success for t in plain.tasks] == [False, True, True]
+    assert set(script.calls) == {"agent"}  # no LLM judge, extractor or selector was asked
+    verdicts = [bank.current_label(t.traj_ids[0]) for t in plain.tasks]
+    assert [v.label for v in verdicts] == ["failure", "success", "success"]
+    assert all(v.judge_id.startswith("heuristic:") for v in verdicts)
+    shown = bank.store.get_item(plain.tasks[1].memory_item_ids[0])
+    assert shown.extractor_id.startswith("heuristic:") and "every page" in shown.content
+    bon = bank.run_agent(ORDER_TASKS[3:5], RunSettings(name="h-bon", judge="heuristic", matts="parallel", k=3))
+    assert all(t.success for t in bon.tasks)
+    picks = bank.store.selections()
+    assert len(picks) == 2 and all(p.selector_id == "heuristic:bon-v1" for p in picks)
+    assert set(script.calls) == {"agent"}
