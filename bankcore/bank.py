@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from . import exchange, ingest, learning, metrics
+from . import asof, consolidate, growth, lineage, llm_merge, review  # issue 5
+from . import policy as policy_rules  # issue 5
 from .importers import ImportOptions
 from .errors import BankcoreError, NotFoundError
 from .models import ImportReport, Trajectory, Truth, Verdict
@@ -59,9 +64,13 @@ class Bank:
     def extract(self, traj_ids: list[str] | None = None, *, extractor: str | None = None, model: str | None = None,
                 limit: int | None = None, on_progress: Callable[[int], None] | None = None
                 ) -> learning.ExtractReport:
-        """Distil lessons from labelled trajectories this extractor has not yet distilled (items land pending)."""
+        """Distil lessons from labelled trajectories this extractor has not yet distilled. Items land pending; the
+        curation policy then approves those it allows (see `policy.py`)."""
         extractor_ = learning.make_extractor(extractor, self.settings, self.store, model)
-        return learning.extract_queue(self.store, extractor_, traj_ids, limit=limit, on_progress=on_progress)
+        report = learning.extract_queue(self.store, extractor_, traj_ids, limit=limit, on_progress=on_progress)
+        # issue 5: the bank's curation policy admits what it allows (by default clean LLM items, never flagged ones)
+        report.approved_by_policy, report.policy_actor = self.apply_policy(), policy_rules.actor(self.policy())
+        return report
 
     def learn_trajectories(self, traj_ids: list[str], *, judge: str | None = None, extractor: str | None = None,
                            model: str | None = None, on_progress: Callable[[int], None] | None = None
@@ -146,3 +155,157 @@ class Bank:
 
     def import_bank(self, path: str | Path, on_line: Callable[[], None] | None = None) -> dict[str, int]:
         return exchange.import_bank(self.store, Path(path), on_line)
+
+    # ------------------------------------------------------------------ consolidation, curation, time travel (issue 5)
+    # Thin wiring over consolidate.py, review.py, lineage.py, policy.py, growth.py and asof.py. `actor` defaults to
+    # human:<settings.actor>; machine actors (heuristic-merge:1, policy:<name>) are set by those modules.
+    def _embedder(self):
+        if getattr(self, "_embedder_instance", None) is None:
+            from .embed import Embedder
+            self._embedder_instance = Embedder()
+        return self._embedder_instance
+
+    def _actor(self, actor: str | None) -> str:
+        return actor or f"human:{self.settings.actor}"
+
+    def plan_consolidation(self, *, threshold: float | None = None, llm: bool = False,
+                           max_group: int | None = None) -> list:
+        """What `consolidate` would do, without writing anything (merges and contradiction pairs)."""
+        items = self.store.query_items(status=list(consolidate.ACTIVE), with_embedding=True)
+        embedder = self._embedder()
+        stale = [i for i in items if i.embedding is None or i.embedding_model != embedder.model_id]
+        if stale:  # in memory only: planning never writes
+            embedder.embed_items(stale)
+        vectors = np.asarray([i.embedding for i in items], dtype=np.float32).reshape(len(items), embedder.dim)
+        return consolidate.plan(
+            items, vectors, threshold=threshold or self.policy().merge_threshold,
+            max_group=max_group or consolidate.DEFAULT_MAX_GROUP,
+            known_pairs=review.known_contradiction_pairs(self.store), heuristic_text=not llm)
+
+    def consolidate(self, *, threshold: float | None = None, llm: bool = False, model: str | None = None,
+                    max_group: int | None = None, complete=None, actor: str | None = None, on_group=None):
+        """Plan and apply a consolidation. With `llm`, one call per group through `complete(messages) -> str`
+        (default: the configured LLM client). Returns (actions, report)."""
+        actions = self.plan_consolidation(threshold=threshold, llm=llm, max_group=max_group)
+        if llm and complete is None:
+            complete, model = self._merge_completer(model)
+        method = f"llm-merge:{model or 'injected'}" if llm else consolidate.HEURISTIC_MERGE_ID
+        report = consolidate.apply(self.store, actions, embedder=self._embedder(), method=method,
+                                   complete=complete if llm else None, requested_by=self._actor(actor),
+                                   policy=self.policy(), on_group=on_group)
+        return actions, report
+
+    def _merge_completer(self, model: str | None):
+        from .llm import LLMClient
+        if not self.settings.llm_configured:
+            raise BankcoreError("no LLM configured for merging: set OPENAI_API_KEY or BANKCORE_LLM_BASE_URL / "
+                                "OPENAI_BASE_URL, or merge offline with --heuristic")
+        client = LLMClient(self.settings, self.store, model=model)
+        return llm_merge.client_completer(client), client.model
+
+    def approve(self, item_id: int, *, actor: str | None = None, reason: str | None = None,
+                expected_event_id: int | None = None):
+        return review.decide(self.store, item_id, "approve", actor=self._actor(actor), reason=reason,
+                             expected_event_id=expected_event_id)
+
+    def reject(self, item_id: int, *, actor: str | None = None, reason: str | None = None,
+               expected_event_id: int | None = None):
+        return review.decide(self.store, item_id, "reject", actor=self._actor(actor), reason=reason,
+                             expected_event_id=expected_event_id)
+
+    def bulk_review(self, action: str, *, actor: str | None = None, reason: str | None = None,
+                    **filters) -> review.BulkResult:
+        """Approve or reject every item matching the filters (status defaults to pending), in one transaction.
+        A bulk approval leaves flagged items out (listed in `skipped_flagged`)."""
+        return review.bulk_decide(self.store, action, actor=self._actor(actor), reason=reason, **filters)
+
+    def edit(self, item_id: int, *, actor: str | None = None, reason: str | None = None,
+             expected_event_id: int | None = None, title: str | None = None, description: str | None = None,
+             content: str | None = None):
+        return review.edit(self.store, item_id, actor=self._actor(actor), reason=reason, embedder=self._embedder(),
+                           expected_event_id=expected_event_id, title=title, description=description,
+                           content=content)
+
+    def restore(self, item_id: int, version: int, *, actor: str | None = None, reason: str | None = None,
+                expected_event_id: int | None = None):
+        return review.restore(self.store, item_id, version, actor=self._actor(actor), reason=reason,
+                              embedder=self._embedder(), expected_event_id=expected_event_id)
+
+    def unmerge(self, item_id: int, *, actor: str | None = None, reason: str | None = None) -> list[int]:
+        return review.unmerge(self.store, item_id, actor=self._actor(actor), reason=reason)
+
+    def item(self, item_id: int):
+        return self.store.get_item(item_id)
+
+    def history(self, item_id: int):
+        self.store.get_item(item_id)
+        return self.store.item_events(item_id)
+
+    def versions(self, item_id: int):
+        return lineage.versions(self.history(item_id))
+
+    def diff(self, item_id: int, old: int, new: int, *, by: str = "word"):
+        """Per text field, the diff between two versions of an item."""
+        found = {v.version: v for v in self.versions(item_id)}
+        for number in (old, new):
+            if number not in found:
+                raise NotFoundError(f"item {item_id} has no version {number}")
+        return lineage.diff_versions(found[old], found[new], by=by)
+
+    def lineage(self, item_id: int):
+        return lineage.lineage(self.store, item_id)
+
+    def contradictions(self, *, open_only: bool = True):
+        return review.contradictions(self.store, open_only=open_only)
+
+    def resolve_contradiction(self, a: int, b: int, keep: str, *, actor: str | None = None,
+                              reason: str | None = None) -> None:
+        review.resolve_contradiction(self.store, a, b, keep, actor=self._actor(actor), reason=reason)
+
+    def policy(self):
+        return policy_rules.load(self.store)
+
+    def set_policy(self, key: str, value: str):
+        updated = policy_rules.with_value(self.policy(), key, value)
+        policy_rules.save(self.store, updated)
+        return updated
+
+    def apply_policy(self, item_ids=None) -> list[int]:
+        """Auto-approve the pending, never-decided items the policy allows."""
+        return review.apply_policy(self.store, self.policy(), item_ids=item_ids)
+
+    def plan_growth(self) -> list:
+        items = self.store.query_items(status=list(growth.ACTIVE))
+        return growth.plan(items, self.policy(), now=self.store.clock(), usage=self.store.retrieval_counts())
+
+    def enforce_growth(self) -> list:
+        """Archive what the policy's cap and decay call for. Returns the archive actions carried out."""
+        actions = self.plan_growth()
+        if actions:
+            growth.apply(self.store, actions, self.policy())
+        return actions
+
+    def as_of(self, point: int | datetime):
+        """The bank as it was at an event id or a moment, from the event log alone."""
+        if isinstance(point, datetime):
+            event_id = self.store.event_id_at(point)
+        else:
+            event_id = int(point)
+            if not 0 <= event_id <= self.store.last_event_id():
+                raise NotFoundError(f"no event {event_id} (the log has events 1–{self.store.last_event_id()})")
+        if getattr(self, "_vector_cache", None) is None:
+            self._vector_cache = asof.VectorCache(self._embedder())
+        return asof.view(self.store, event_id, self._vector_cache)
+
+    def as_of_run(self, run_id: int):
+        """The bank as the agent of run `run_id` saw it: the state it retrieved from, else the state at its start."""
+        run = self.store.get_run(run_id)
+        point = self.store.run_as_of_event(run_id)
+        return self.as_of(point if point is not None else run.started_at)
+
+    def told_at_run(self, run_id: int, *, k: int = 1) -> list[tuple[str, str, list]]:
+        """What retrieval would have told the agent of run `run_id`, task by task: (traj_id, query, hits)."""
+        view = self.as_of_run(run_id)
+        rows = self.store.run_queries(run_id)
+        hits = asof.told(view, [(query, task_id) for _, task_id, query in rows], k=k)
+        return [(traj_id, query, found) for (traj_id, _, query), found in zip(rows, hits)]

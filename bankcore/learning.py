@@ -90,11 +90,15 @@ class ExtractReport(_Run):
     items: int = 0
     flagged: int = 0
     by_source: dict[str, int] = field(default_factory=lambda: {label: 0 for label in LABELS})
+    approved_by_policy: list[int] = field(default_factory=list)  # set by Bank.extract from the curation policy
+    policy_actor: str = ""
 
     def summary(self) -> str:
+        admitted = (f"{len(self.approved_by_policy)} approved by {self.policy_actor}, the rest pending review"
+                    if self.approved_by_policy else "all pending review")
         text = (f"extracted {self.items} item(s) from {self.done} of {self.queued} queued trajectories with "
                 f"{self.extractor_id} (from successes {self.by_source['success']}, from failures "
-                f"{self.by_source['failure']}; all pending review)")
+                f"{self.by_source['failure']}; {admitted})")
         if self.flagged:
             text += f", {self.flagged} flagged"
         return text + _tail(self)

@@ -720,6 +720,97 @@ class Store:
     # ------------------------------------------------------------------ retrieval and vectors (issue 4)
 
     # ------------------------------------------------------------------ consolidation, lineage, as-of (issue 5)
+    def get_event(self, event_id: int) -> Event:
+        with self._con() as con:
+            row = _first(con.execute(f"SELECT {_EVENT_COLS} FROM memory_events WHERE event_id = ?", [event_id]))
+        if row is None:
+            raise NotFoundError(f"no event {event_id}")
+        return _event(row)
+
+    def events_of_kind(self, kinds: Iterable[str]) -> list[Event]:
+        with self._con() as con:
+            rows = con.execute(f"SELECT {_EVENT_COLS} FROM memory_events WHERE list_contains(?, kind) "
+                               "ORDER BY event_id", [list(kinds)]).fetchall()
+        return [_event(r) for r in rows]
+
+    def event_id_at(self, moment: datetime) -> int:
+        """The last event at or before `moment` (0 if none)."""
+        with self._con() as con:
+            return _first(con.execute("SELECT coalesce(max(event_id), 0) FROM memory_events WHERE created_at <= ?",
+                                      [moment]))[0]
+
+    def snapshots_as_of(self, event_id: int) -> list[tuple[int, int, dict[str, Any]]]:
+        """(item_id, event_id, after-snapshot) of each item's last event at or before `event_id`: the bank then."""
+        with self._con() as con:
+            rows = con.execute(
+                "SELECT item_id, event_id, after FROM ("
+                "  SELECT item_id, event_id, after, row_number() OVER (PARTITION BY item_id ORDER BY event_id DESC)"
+                "  AS rn FROM memory_events WHERE event_id <= ?) WHERE rn = 1 ORDER BY item_id",
+                [event_id]).fetchall()
+        return [(r[0], r[1], _loads(r[2], {})) for r in rows]
+
+    def lineage_edges(self, item_id: int) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+        """Merge edges (parent, child, depth) above the item (ancestors) and below it (descendants)."""
+        walk = """
+            WITH RECURSIVE walk(parent, child, depth) AS (
+                SELECT parent_item_id, item_id, 1 FROM item_sources
+                WHERE relation = 'parent' AND {start} = ?
+                UNION
+                SELECT s.parent_item_id, s.item_id, w.depth + 1 FROM item_sources s JOIN walk w ON {step}
+                WHERE s.relation = 'parent')
+            SELECT parent, child, min(depth) FROM walk GROUP BY parent, child ORDER BY 3, 1, 2"""
+        with self._con() as con:
+            up = con.execute(walk.format(start="item_id", step="s.item_id = w.parent"), [item_id]).fetchall()
+            down = con.execute(walk.format(start="parent_item_id", step="s.parent_item_id = w.child"),
+                               [item_id]).fetchall()
+        return [tuple(r) for r in up], [tuple(r) for r in down]
+
+    def item_sources_of(self, item_ids: Iterable[int]) -> dict[int, list[ItemSource]]:
+        """Provenance rows of many items in one query."""
+        ids = list(item_ids)
+        if not ids:
+            return {}
+        with self._con() as con:
+            rows = con.execute("SELECT item_id, relation, traj_id, step_idxs, parent_item_id FROM item_sources "
+                               "WHERE list_contains(?, item_id) ORDER BY item_id, relation, traj_id, parent_item_id",
+                               [ids]).fetchall()
+        found: dict[int, list[ItemSource]] = {}
+        for r in rows:
+            found.setdefault(r[0], []).append(ItemSource(r[0], r[1], r[2], list(r[3] or []), r[4]))
+        return found
+
+    def decided_item_ids(self) -> set[int]:
+        """Items that have ever been approved or rejected (by anyone)."""
+        with self._con() as con:
+            rows = con.execute("SELECT DISTINCT item_id FROM memory_events WHERE kind IN ('APPROVE', 'REJECT')"
+                               ).fetchall()
+        return {r[0] for r in rows}
+
+    def retrieval_counts(self) -> dict[int, int]:
+        with self._con() as con:
+            return dict(con.execute("SELECT item_id, count(*) FROM retrievals GROUP BY item_id").fetchall())
+
+    def item_task_ids(self, item_ids: Iterable[int]) -> dict[int, set[str]]:
+        """The task ids of the trajectories each item rests on (for "never the same task")."""
+        ids = list(item_ids)
+        if not ids:
+            return {}
+        with self._con() as con:
+            rows = con.execute("SELECT s.item_id, list(DISTINCT t.task_id) FROM item_sources s "
+                               "JOIN trajectories t USING (traj_id) WHERE list_contains(?, s.item_id) "
+                               "GROUP BY s.item_id", [ids]).fetchall()
+        return {r[0]: set(r[1]) for r in rows}
+
+    def run_queries(self, run_id: int) -> list[tuple[str, str, str]]:
+        """(traj_id, task_id, query) of a run's trajectories, in order."""
+        with self._con() as con:
+            return [tuple(r) for r in con.execute("SELECT traj_id, task_id, query FROM trajectories WHERE run_id = ? "
+                                                  "ORDER BY seq", [run_id]).fetchall()]
+
+    def run_as_of_event(self, run_id: int) -> int | None:
+        """The bank state a live run retrieved from (its first retrieval's `as_of_event`), if it recorded one."""
+        with self._con() as con:
+            return _first(con.execute("SELECT min(as_of_event) FROM retrievals WHERE run_id = ?", [run_id]))[0]
 
     # ------------------------------------------------------------------ dashboard reads (issue 6)
 

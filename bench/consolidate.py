@@ -1,0 +1,323 @@
+"""Consolidation: planning time and peak memory at 10k and 100k items, LLM calls per group, and the real data.
+
+1. Planning scale. Synthetic 384-d unit vectors shaped like MiniLM's (a shared component gives unrelated items a
+   ~0.2 mean cosine) with planted near-duplicate clusters of 2–4 items (about a fifth of the items). Each size runs
+   `consolidate.plan` in its own process: median seconds over --repeats, peak RSS, and the planning's own peak
+   allocation (tracemalloc; numpy reports to it). Baselines measured in the same run: an all-pairs Python loop
+   (pairs/s on 1,000 items, extrapolated) and one dense n×n numpy matrix (run at 10k; at 100k it would need 40 GB).
+   Recall of the planted clusters is printed so that speed is not bought with misses.
+2. LLM calls per group: a 2,000-item bank consolidated with a counting `complete` callable.
+3. The real shared data (τ-bench airline + Reflexion HotpotQA): items after a heuristic learn when `Bank.learn`
+   exists; otherwise items made by the documented stand-in below. Prints how many items, how many groups merged,
+   and 3 before/after examples.
+
+Usage: python bench/consolidate.py [--sizes 10000,100000] [--repeats 3] [--skip-real]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bankcore.consolidate import text_key  # noqa: E402 — after the path is set
+SHARED = ROOT.parent / "shared" / "datasets"
+TAU = SHARED / "tau-bench-airline" / "gpt-4o-airline.json"
+REFLEXION = SHARED / "reflexion-hotpotqa" / "react_reflexion_100_questions_5_trials.txt"
+THRESHOLD = 0.85
+
+
+def synthetic(n: int, dim: int = 384, seed: int = 11) -> tuple[np.ndarray, list[list[int]]]:
+    """Unit vectors with planted clusters; returns (vectors, clusters as index lists)."""
+    rng = np.random.default_rng(seed)
+    common = rng.standard_normal(dim)
+    common /= np.linalg.norm(common)
+    vectors = rng.standard_normal((n, dim)).astype(np.float32) / np.sqrt(dim)
+    vectors += 0.5 * common  # unrelated items share a direction, as real sentence embeddings do
+    clusters, k = [], 0
+    while k < n // 5:
+        size = int(rng.integers(2, 5))
+        members = list(range(k, min(k + size, n)))
+        center = vectors[members[0]].copy()
+        for m in members:
+            vectors[m] = center + 0.012 * rng.standard_normal(dim)
+        clusters.append(members)
+        k += size
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors.astype(np.float32), clusters
+
+
+CHILD = r"""
+import json, resource, statistics, sys, time, tracemalloc
+sys.path.insert(0, sys.argv[1])
+from bench.consolidate import synthetic, fake_items, THRESHOLD
+from bankcore import consolidate
+n, repeats, mode = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+vectors, clusters = synthetic(n)
+items = fake_items(n, 10 if mode == "blocked-10-domains" else 1, clusters)
+
+
+def run():
+    if mode.startswith("blocked"):
+        return consolidate.plan(items, vectors, threshold=THRESHOLD)
+    sims = vectors @ vectors.T  # dense baseline: one n×n similarity matrix
+    return int(((sims >= THRESHOLD).sum() - n) // 2)
+
+
+times = []
+for _ in range(repeats):
+    t0 = time.perf_counter()
+    actions = run()
+    times.append(time.perf_counter() - t0)
+tracemalloc.start()  # a separate, untimed run: tracing slows Python allocations down
+run()
+peak = tracemalloc.get_traced_memory()[1]
+tracemalloc.stop()
+out = {"n": n, "mode": mode, "median_s": statistics.median(times), "runs": [round(t, 3) for t in times],
+       "plan_peak_mb": round(peak / 2**20, 1), "vectors_mb": round(vectors.nbytes / 2**20, 1),
+       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+if mode.startswith("blocked"):
+    planted = {tuple(c) for c in clusters}
+    found = {tuple(i - 1 for i in a.parent_ids) for a in actions if a.kind == "merge"}
+    out.update(groups=len(found), planted=len(planted), exact_recovered=len(planted & found),
+               recall=round(len(planted & found) / len(planted), 4))
+print(json.dumps(out))
+"""
+
+
+def fake_items(n: int, domains: int = 1, clusters: list[list[int]] = ()):
+    """Items for the vectors; with several domains, consecutive blocks share one and a cluster stays whole."""
+    from bankcore.models import MemoryItem
+    per = -(-n // domains)
+    domain = [i // per for i in range(n)]
+    for members in clusters:
+        for m in members:
+            domain[m] = domain[members[0]]
+    return [MemoryItem(f"Lesson {i}", "A lesson.", f"Sentence of lesson {i}.", source="success",
+                       domain=f"d{domain[i]}", item_id=i + 1, last_event_id=i + 1) for i in range(n)]
+
+
+def child(n: int, repeats: int, mode: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), str(n), str(repeats), mode], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def python_pairs_per_second(m: int = 1000) -> float:
+    """The naive approach: every pair, one dot product at a time, in Python."""
+    vectors, _ = synthetic(m)
+    rows = [v.tolist() for v in vectors]
+    t0 = time.perf_counter()
+    found = 0
+    for i in range(m):
+        a = rows[i]
+        for j in range(i + 1, m):
+            if sum(x * y for x, y in zip(a, rows[j])) >= THRESHOLD:
+                found += 1
+    return (m * (m - 1) / 2) / (time.perf_counter() - t0)
+
+
+def bench_scale(sizes: list[int], repeats: int) -> None:
+    print("## planning scale (one domain, the worst case: every pair is compared)", flush=True)
+    rate = python_pairs_per_second()
+    print(json.dumps({"baseline": "all-pairs python loop", "pairs_per_s": round(rate)}), flush=True)
+    for n in sizes:
+        row = child(n, repeats, "blocked")
+        pairs = n * (n - 1) / 2
+        row["python_loop_s_extrapolated"] = round(pairs / rate)
+        row["speedup_vs_python_loop"] = round(pairs / rate / row["median_s"])
+        row["pairs_per_s"] = round(pairs / row["median_s"])
+        if n <= 20_000:
+            dense = child(n, repeats, "dense")
+            row["dense_numpy_s"] = round(dense["median_s"], 3)
+            row["dense_numpy_peak_mb"] = dense["plan_peak_mb"]
+        else:
+            row["dense_numpy_peak_mb"] = f"{n * n * 4 / 2**30:.0f} GB (not run)"
+        row["median_s"] = round(row["median_s"], 3)
+        print(json.dumps(row), flush=True)
+    print("## planning scale, items spread over 10 domains (compared only within a domain)", flush=True)
+    for n in sizes:
+        row = child(n, repeats, "blocked-10-domains")
+        row["median_s"] = round(row["median_s"], 3)
+        print(json.dumps(row), flush=True)
+
+
+def bench_llm_calls(n: int = 2000) -> None:
+    print("## LLM calls per group", flush=True)
+    from bankcore import Bank, curation
+    from bankcore.models import MemoryItem
+
+    class SyntheticEmbedder:
+        model_id, dim = "bench-synthetic", 384
+
+        def embed(self, texts):
+            rng = np.random.default_rng(len(texts))
+            v = rng.standard_normal((len(texts), self.dim)).astype(np.float32)
+            return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+        def embed_items(self, items):
+            for item, v in zip(items, self.embed([i.content for i in items])):
+                item.embedding, item.embedding_model = v.tolist(), self.model_id
+
+    vectors, _ = synthetic(n)
+    calls = []
+
+    def complete(messages):
+        calls.append(messages)
+        ids = [entry["id"] for entry in json.loads(messages[1]["content"].split("Lessons (JSON):\n")[1]
+                                                   .split("\n\nReply")[0])]
+        return json.dumps({"decision": "merge", "absorbs": ids, "title": "Merged", "description": "Merged.",
+                           "content": "Merged lesson.", "reason": "bench"})
+
+    with tempfile.TemporaryDirectory() as tmp:
+        bank = Bank(Path(tmp) / "b.duckdb")
+        bank._embedder_instance = SyntheticEmbedder()
+        with bank.store.transaction():
+            for i, v in enumerate(vectors):
+                curation.add_item(bank.store, MemoryItem(f"Lesson {i}", "A lesson.", f"Lesson {i}.", source="success",
+                                                         domain="bench", embedding=v.tolist(),
+                                                         embedding_model="bench-synthetic"), actor="bench")
+        t0 = time.perf_counter()
+        actions, report = bank.consolidate(threshold=THRESHOLD, llm=True, complete=complete, model="counting")
+        elapsed = time.perf_counter() - t0
+    groups = len([a for a in actions if a.kind == "merge"])
+    print(json.dumps({"items": n, "groups": groups, "llm_calls": len(calls), "calls_per_group": len(calls) / groups,
+                      "merged": len(report.merged), "apply_s": round(elapsed, 2),
+                      "groups_per_s": round(groups / elapsed, 1)}), flush=True)
+
+
+# ---------------------------------------------------------------------- real data
+def real_items(bank) -> str:
+    """Items from the real trajectories: a heuristic learn if this build has one, else the stand-in."""
+    bank.import_path(TAU)
+    bank.import_path(REFLEXION)
+    if hasattr(bank, "learn_trajectories"):
+        ids = [t.traj_id for t in bank.store.iter_trajectories()]
+        bank.learn_trajectories(ids, judge="heuristic", extractor="heuristic")
+        return "heuristic learn (heuristic judge + heuristic extractor)"
+    standin_items(bank)
+    return "stand-in:1 (see standin_items)"
+
+
+def standin_items(bank) -> None:
+    """Stand-in for the heuristic extractor while it is not on main — documented, crude, never shown as real.
+
+    Per trajectory, one item per distinct tool/action kind it used, written from a fixed template that names the
+    tool and the task's first words; label from the trajectory itself (an error-looking last observation or no
+    final answer → failure), never from the ground truth. Lessons about the same tool in similar tasks come out
+    alike, which is what consolidation must find.
+    """
+    from bankcore import curation
+    from bankcore.embed import Embedder
+    from bankcore.models import ItemSource, MemoryItem
+    items = []
+    for traj in bank.store.iter_trajectories():
+        last = (traj.steps[-1].observation or "") if traj.steps else ""
+        failed = not traj.final_answer or any(w in last.lower() for w in ("error", "not found", "invalid"))
+        tools = []
+        for step in traj.steps:
+            name = (step.action or "").split("(")[0].split("[")[0].strip()
+            if name and name not in tools and len(name) < 40:
+                tools.append(name)
+        intent = " ".join(traj.query.split()[:8])
+        for tool in tools[:3]:
+            title = f"Use {tool} when the task asks: {intent}"
+            if failed:
+                content = (f"In a failed attempt the agent called {tool} for: {intent}. "
+                           f"Check the inputs to {tool} and verify its result before answering.")
+            else:
+                content = f"Calling {tool} helped with: {intent}. Use its result before answering."
+            items.append((MemoryItem(title, f"Lesson about {tool}.", content, source="failure" if failed else "success",
+                                     domain=traj.domain or traj.source_format, extractor_id="stand-in:1"),
+                          ItemSource(0, "evidence", traj_id=traj.traj_id)))
+    Embedder().embed_items([i for i, _ in items])
+    with bank.store.transaction():
+        for item, source in items:
+            curation.add_item(bank.store, item, [source], actor="stand-in:1")
+
+
+def bench_real() -> None:
+    print("## real shared data", flush=True)
+    if not (TAU.exists() and REFLEXION.exists()):
+        print(json.dumps({"skipped": "shared datasets not present"}))
+        return
+    from bankcore import Bank
+    with tempfile.TemporaryDirectory() as tmp:
+        bank = Bank(Path(tmp) / "real.duckdb")
+        how = real_items(bank)
+        before = {i.item_id: i for i in bank.store.query_items()}
+        for threshold in (0.75, 0.80, 0.85, 0.90, 0.95):  # plans only: how the threshold changes what merges
+            planned = bank.plan_consolidation(threshold=threshold)
+            merges = [a for a in planned if a.kind == "merge"]
+            print(json.dumps({"threshold": threshold, "groups": len(merges),
+                              "items_in_groups": sum(len(m.parent_ids) for m in merges),
+                              "groups_with_different_content": sum(
+                                  len({text_key(before[p])[2] for p in m.parent_ids}) > 1 for m in merges),
+                              "contradictions": len(planned) - len(merges)}), flush=True)
+        t0 = time.perf_counter()
+        actions = bank.plan_consolidation()
+        plan_s = time.perf_counter() - t0
+        _, report = bank.consolidate()
+        sizes = [len(p) for _, p in report.merged]
+        texts = {text_key(i) for i in before.values()}
+        print(json.dumps({"items_from": how, "items": len(before), "distinct_texts": len(texts),
+                          "active": sum(i.status in ("pending", "approved") for i in before.values()),
+                          "threshold": bank.policy().merge_threshold, "plan_s": round(plan_s, 2),
+                          "groups_merged": len(report.merged), "items_absorbed": sum(sizes),
+                          "group_sizes": {s: sizes.count(s) for s in sorted(set(sizes))},
+                          "contradictions_flagged": len(report.contradictions),
+                          "active_after": bank.store.count_items(status=["pending", "approved"])}), flush=True)
+        for child_id, parents in _examples(report.merged, before):
+            distinct: dict[tuple, list[int]] = {}
+            for p in parents:
+                distinct.setdefault(text_key(before[p]), []).append(p)
+            print(f"\n### example: {len(parents)} items ({len(distinct)} distinct texts) → #{child_id}")
+            for same in distinct.values():
+                i = before[same[0]]
+                copies = f" ×{len(same)}" if len(same) > 1 else ""
+                print(f"  before #{same[0]}{copies} ({i.source}): {i.title} — {i.description} | {i.content}")
+            c = bank.item(child_id)
+            print(f"  after  #{child_id} ({c.extractor_id}, {c.status}): {c.title} — {c.description} | {c.content}")
+
+
+def _examples(merged, before, n: int = 3):
+    """Three merges that fold different texts together, from different domains when possible."""
+    def distinct(parents, part=slice(None)):
+        return len({text_key(before[p])[part] for p in parents})
+    # Merges of different lessons first (different content), then of different wordings, then of many copies.
+    ranked = sorted(merged, key=lambda m: (-distinct(m[1], slice(2, 3)), -min(distinct(m[1]), 4), -len(m[1]), m[0]))
+    chosen, domains = [], set()
+    for child_id, parents in ranked:
+        if before[parents[0]].domain not in domains:
+            chosen.append((child_id, parents))
+            domains.add(before[parents[0]].domain)
+    for m in ranked:
+        if len(chosen) < n and m not in chosen:
+            chosen.append(m)
+    return chosen[:n]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-real", action="store_true")
+    parser.add_argument("--only-real", action="store_true")
+    args = parser.parse_args()
+    if not args.only_real:
+        bench_scale([int(s) for s in args.sizes.split(",")], args.repeats)
+        bench_llm_calls()
+    if not args.skip_real:
+        bench_real()
+
+
+if __name__ == "__main__":
+    main()

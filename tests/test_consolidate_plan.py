@@ -1,0 +1,162 @@
+"""Pure parts of consolidation: exact blocked similarity search, clustering rules, heuristic merge, contradictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bankcore.consolidate import (
+    Contradiction, Merge, contradiction_reason, heuristic_merge, merged_item, merged_sources, plan, polarity,
+)
+from bankcore.models import ItemSource, MemoryItem
+from bankcore.similarity import complete_linkage_groups, normalize, similar_pairs
+
+
+def brute_force(x: np.ndarray, threshold: float) -> set[tuple[int, int]]:
+    sims = x @ x.T
+    return {(i, j) for i in range(len(x)) for j in range(i + 1, len(x)) if sims[i, j] >= threshold}
+
+
+@pytest.mark.parametrize("tile", [3, 7, 64, 4096])
+def test_blocked_search_is_exact_across_tile_boundaries(tile):
+    rng = np.random.default_rng(7)
+    centers = rng.standard_normal((12, 32))
+    x = normalize(np.repeat(centers, 4, axis=0) + 0.15 * rng.standard_normal((48, 32)))
+    pairs = similar_pairs(x, 0.9, tile=tile)
+    assert set(zip(pairs.i.tolist(), pairs.j.tolist())) == brute_force(x, 0.9)
+    assert len(pairs) > 20  # the planted clusters are found, not an empty success
+    assert np.allclose(pairs.sim, np.einsum("ij,ij->i", x[pairs.i], x[pairs.j]), atol=1e-5)
+
+
+def test_search_on_empty_and_single_input():
+    assert len(similar_pairs(np.zeros((0, 8), np.float32), 0.5)) == 0
+    assert len(similar_pairs(normalize(np.ones((1, 8))), 0.5)) == 0
+
+
+def unit(*coords: float) -> list[float]:
+    v = np.array(coords, dtype=np.float32)
+    return (v / np.linalg.norm(v)).tolist()
+
+
+def test_complete_linkage_does_not_chain():
+    # a~b and b~c, but a and c are far apart: connected components would put all three together.
+    x = normalize(np.array([[1.0, 0.0], [0.94, 0.34], [0.77, 0.64]], dtype=np.float32))
+    pairs = similar_pairs(x, 0.93)
+    assert set(zip(pairs.i.tolist(), pairs.j.tolist())) == {(0, 1), (1, 2)}
+    groups = complete_linkage_groups(x, pairs, 0.93, max_size=10)
+    assert len(groups) == 1 and len(groups[0]) == 2
+
+
+def test_groups_respect_max_size_and_cannot_link():
+    x = normalize(np.ones((5, 4), dtype=np.float32) + 1e-3 * np.arange(20, dtype=np.float32).reshape(5, 4))
+    pairs = similar_pairs(x, 0.9)
+    assert all(len(g) <= 2 for g in complete_linkage_groups(x, pairs, 0.9, max_size=2))
+    groups = complete_linkage_groups(x, pairs, 0.9, max_size=10, cannot_link=[(0, 1)])
+    assert not any({0, 1} <= set(g) for g in groups)
+
+
+def item(item_id, title, content, *, source="success", status="pending", domain="airline", flags=(),
+         confidence=None, description="A lesson.") -> MemoryItem:
+    return MemoryItem(title, description, content, source=source, status=status, domain=domain,
+                      flags=list(flags), confidence=confidence, item_id=item_id, last_event_id=100 + item_id)
+
+
+def test_plan_groups_only_active_items_of_one_domain_and_review_state():
+    near = [unit(1, 0.01 * k, 0) for k in range(6)]
+    items = [
+        item(1, "Verify ids", "Look up the id first."),
+        item(2, "Verify ids again", "Look up the id before acting."),
+        item(3, "Verify ids elsewhere", "Look up the id first.", domain="retail"),  # other domain
+        item(4, "Approved twin", "Look up the id first.", status="approved"),  # other review state
+        item(5, "Rejected twin", "Look up the id first.", status="rejected"),  # not active
+        item(6, "Superseded twin", "Look up the id first.", status="superseded"),
+    ]
+    actions = plan(items, np.array(near), threshold=0.9)
+    assert [a.parent_ids for a in actions] == [(1, 2)]
+    merge = actions[0]
+    assert isinstance(merge, Merge) and merge.domain == "airline" and merge.review_state == "pending"
+    assert merge.seen_event_ids == (101, 102)
+    assert merge.proposal.title == "Verify ids"  # ties → the lower id leads
+
+
+def test_plan_surfaces_contradictions_instead_of_merging_them():
+    items = [item(1, "Always confirm before booking", "Always ask the user to confirm the itinerary before booking."),
+             item(2, "Never confirm before booking", "Never ask the user to confirm the itinerary before booking.",
+                  source="failure")]
+    actions = plan(items, np.array([unit(1, 0.02), unit(1, 0.0)]), threshold=0.9)
+    assert len(actions) == 1 and isinstance(actions[0], Contradiction)
+    assert (actions[0].a, actions[0].b) == (1, 2) and "item 2 (failure) says \"Never" in actions[0].reason
+    # A pair a human has already seen is neither surfaced again nor merged.
+    assert plan(items, np.array([unit(1, 0.02), unit(1, 0.0)]), threshold=0.9, known_pairs=[(2, 1)]) == []
+
+
+def test_items_in_an_open_contradiction_are_not_merged():
+    items = [item(1, "A", "Look up the id first.", flags=["contradicts:9"]), item(2, "B", "Look up the id first.")]
+    assert plan(items, np.array([unit(1, 0), unit(1, 0.01)]), threshold=0.9) == []
+
+
+def test_plan_without_heuristic_text_leaves_the_text_to_the_llm():
+    items = [item(1, "A", "Look up the id first."), item(2, "B", "Look up the id before acting.")]
+    [merge] = plan(items, np.array([unit(1, 0), unit(1, 0.01)]), threshold=0.9, heuristic_text=False)
+    assert merge.proposal is None
+
+
+def test_plan_rejects_mismatched_inputs():
+    with pytest.raises(ValueError, match="2 items but 1 vectors"):
+        plan([item(1, "A", "x."), item(2, "B", "y.")], np.array([unit(1, 0)]))
+
+
+def test_heuristic_merge_keeps_every_distinct_sentence_and_drops_repeats():
+    parents = [
+        item(1, "Verify the reservation before cancelling", "Look up the reservation by id. Confirm its status."),
+        item(2, "Check reservation", "Look up the reservation by its id. Cancelling the wrong one cannot be undone."),
+        item(3, "Reservation first", "Confirm its status!"),
+    ]
+    text = heuristic_merge(parents)
+    assert text.title == "Verify the reservation before cancelling"
+    assert text.content == ("Look up the reservation by id. Confirm its status. "
+                            "Cancelling the wrong one cannot be undone.")
+
+
+@pytest.mark.parametrize("a,b,expected", [
+    ("Always ask the user to confirm before booking.", "Never ask the user to confirm before booking.", True),
+    ("Avoid re-searching the same query.", "Re-search the same query until it works.", True),
+    ("Never cancel without verifying the reservation.", "Verify the reservation before you cancel.", False),
+    ("The agent did not verify the reservation.", "Verify the reservation before cancelling.", False),
+    ("Do not guess dates.", "Ask the user for the travel dates.", False),
+])
+def test_contradiction_heuristic(a, b, expected):
+    found = contradiction_reason(item(1, "x", a), item(2, "y", b, source="failure"))
+    assert (found is not None) is expected
+
+
+def test_polarity_counts_without_only_as_a_flip():
+    assert polarity("Never book without confirming.") == 1
+    assert polarity("It cancelled without looking.") == 1
+    assert polarity("Do not book.") == -1
+
+
+def test_merged_item_and_sources():
+    parents = [item(1, "A", "x.", confidence=0.4, flags=["suspected_injection", "contradicts:7"]),
+               item(2, "B", "y.", source="failure", confidence=0.9)]
+    child = merged_item(parents, heuristic_merge(parents), method="heuristic-merge:1")
+    assert child.source == "merged" and child.status == "pending" and child.extractor_id == "heuristic-merge:1"
+    assert child.confidence == 0.9 and child.flags == ["suspected_injection"]
+    assert child.meta == {"merged_from": [1, 2], "parent_sources": ["failure", "success"]}
+    rows = merged_sources([2, 1], {1: [ItemSource(1, "evidence", traj_id="t1", step_idxs=[0, 2])],
+                                   2: [ItemSource(2, "evidence", traj_id="t1", step_idxs=[2, 3]),
+                                       ItemSource(2, "parent", parent_item_id=9)]})
+    assert [(r.relation, r.parent_item_id, r.traj_id, r.step_idxs) for r in rows] == [
+        ("parent", 1, None, []), ("parent", 2, None, []), ("evidence", None, "t1", [0, 2, 3])]
+
+
+def test_exact_copies_ride_along_and_do_not_count_against_the_group_size():
+    copies = [item(k, "Verify ids", "Look up  the id first.") for k in range(1, 9)]  # 8 copies of one text
+    others = [item(9, "Verify the id", "Look up the id before acting."), item(10, "Verify an id", "Check the id.")]
+    lone = [item(11, "Baggage", "Read the tier."), item(12, "baggage", "read the   tier.")]  # copies, nothing else
+    vectors = [unit(1, 0.001 * k, 0) for k in range(1, 9)] + [unit(1, 0.05, 0), unit(1, 0.07, 0)] + \
+              [unit(0, 0, 1), unit(0, 0.001, 1)]
+    actions = plan(copies + others + lone, np.array(vectors), threshold=0.9, max_group=3)
+    assert [a.parent_ids for a in actions] == [tuple(range(1, 11)), (11, 12)]
+    assert actions[0].proposal.content == "Look up the id first. Look up the id before acting. Check the id."
+    assert plan(copies, np.array(vectors[:8]), threshold=0.9, max_group=2)[0].parent_ids == tuple(range(1, 9))
