@@ -142,7 +142,7 @@ class Bank:
         run_id = self.resolve_run(run) if run is not None else None
         report = scaling.replay(self.store, self.settings, run_id=run_id, k=k, selector=selector,
                                 extractor=extractor, judge=judge, model=model, on_progress=on_progress)
-        if report.contrasted.item_ids and hasattr(self, "apply_policy"):
+        if report.contrasted.item_ids:
             report.approved = list(self.apply_policy(item_ids=report.contrasted.item_ids))
         return report
 

@@ -8,7 +8,7 @@ judge → extract → approve → consolidate, retrieval and embeddings — what
 Each mode runs --repeats times into a fresh bank; medians, and ratios against memory none measured in the same
 run. The embedding model is loaded once before timing.
 
-Usage: python bench/agent_loop.py [--repeats 3]   (needs retrieval and the curation policy: issues 4 and 5)
+Usage: python bench/agent_loop.py [--repeats 3]   (needs retrieval: issue 4)
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    if not (hasattr(Bank, "retrieve") and hasattr(Bank, "apply_policy")):
-        sys.exit("needs retrieval (issue 4) and the curation policy (issue 5) in this build")
+    if not hasattr(Bank, "retrieve"):
+        sys.exit("needs retrieval (issue 4) in this build")
     from bankcore.embed import Embedder
     Embedder().embed(["load the model once, outside the timings"])
     tasks = [t for t in ShopEnvironment().tasks() if t.kind in ("count_orders", "total_spent")]

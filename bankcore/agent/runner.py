@@ -96,7 +96,6 @@ class RunReport:
     items_added: int = 0  # including items learned, on resuming, from tasks stored before an interruption
     items_approved: int = 0
     finished: bool = False
-    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         done = [t for t in self.tasks if t.success is not None]
@@ -111,7 +110,6 @@ class RunReport:
             waiting = self.items_added - self.items_approved
             lines.append(f"  memory: {self.items_added} item(s) learned, {self.items_approved} approved by the "
                          f"curation policy" + (f", {waiting} wait for review" if waiting > 0 else ""))
-        lines += [f"  note: {n}" for n in self.notes]
         lines += [f"  learning failed (stays queued; run again to retry): {e}" for e in self.learning_failures[:5]]
         if not self.finished:
             lines.append(f"  not finished: run again with --run {self.name!r} to continue")
@@ -147,7 +145,6 @@ class Runner:
         """Work through `tasks` in order (at most `limit` new ones), learning after each."""
         run = self._open_run()
         report = RunReport(run.run_id, run.name, self.settings)
-        report.notes += self._missing_capabilities()
         done = set(self.store.run_task_ids(run.run_id))
         self._catch_up(run, report)
         new = 0
@@ -190,15 +187,6 @@ class Runner:
             memory_mode=s.memory, matts_mode=s.matts, matts_k=s.k if s.matts else None, env=self.env.name,
             meta={"settings": s.describe(), "retrieval_k": s.memory_k if s.memory != "none" else 0,
                   "max_steps": getattr(self.env, "max_steps", None)}))
-
-    def _missing_capabilities(self) -> list[str]:
-        notes = []
-        if self.settings.memory != "none" and not hasattr(self.bank, "apply_policy"):
-            notes.append("no curation policy in this build (issue 5): new items stay pending and are not retrieved "
-                         "until someone approves them")
-        if self.settings.memory != "none" and self.settings.consolidate and not hasattr(self.bank, "consolidate"):
-            notes.append("no consolidation in this build (issue 5): the bank only grows")
-        return notes
 
     # ------------------------------------------------------------------ one task
     def _do_task(self, run: Run, task: Task, report: RunReport) -> TaskResult:
@@ -278,17 +266,12 @@ class Runner:
             added = sorted({i for ids in after.values() for i in ids} - {i for ids in before.values() for i in ids})
         for r in reports:
             report.learning_failures += r.errors
-        approved = self._approve(added)
-        if added and s.consolidate and hasattr(self.bank, "consolidate"):
+        approved = list(self.bank.apply_policy(item_ids=added)) if added else []
+        if added and s.consolidate:
             self.bank.consolidate()
         report.items_added += len(added)
         report.items_approved += len(approved)
         return added, approved
-
-    def _approve(self, item_ids: list[int]) -> list[int]:
-        if not item_ids or not hasattr(self.bank, "apply_policy"):
-            return []
-        return list(self.bank.apply_policy(item_ids=item_ids))
 
     def _catch_up(self, run: Run, report: RunReport) -> None:
         """Finish the learning of trajectories stored before an interruption (queues skip what is done)."""
