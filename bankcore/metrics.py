@@ -112,7 +112,7 @@ def _mean(values: list) -> float | None:
 
 def task_summary(tasks: list[dict[str, Any]]) -> dict[str, Any]:
     """Task-level outcomes of a set of tasks (rows of `Store.agent_task_outcomes`). A task's outcome is that of
-    the trajectory that counts for it (its best-of-N pick, else its last attempt); steps on successes vs failures
+    the trajectory that counts for it (its first best-of-N pick, else its last attempt); steps on successes vs failures
     is the paper's Table 4 view; MaTTS adds best-of-N, pass@1 (a random pick, exact expectation) and pass@k."""
     n = len(tasks)
     known = [t for t in tasks if t["final_truth"] is not None]

@@ -893,7 +893,8 @@ class Store:
 
     def agent_task_outcomes(self) -> list[dict[str, Any]]:
         """Per run and task, in the order the run did them: trajectories, steps, truth (mean and any), the
-        outcome of the trajectory that counts for the task (the newest best-of-N pick, else the last attempt)
+        outcome of the trajectory that counts for the task (its first best-of-N pick — for a live run, the one the
+        run made; a later replay with another selector does not rewrite it — else the last attempt)
         by truth and by current verdict, and the LLM calls and tokens spent on it (agent, judge, extractor,
         selector and contrast calls; and the agent's own share)."""
         sql = f"""
@@ -903,7 +904,7 @@ class Store:
                   FROM trajectories t LEFT JOIN truth tr USING (traj_id) LEFT JOIN cur USING (traj_id)),
             pick AS (SELECT run_id, task_id, chosen_traj_id FROM (
                          SELECT run_id, task_id, chosen_traj_id,
-                                row_number() OVER (PARTITION BY run_id, task_id ORDER BY selection_id DESC) AS rn
+                                row_number() OVER (PARTITION BY run_id, task_id ORDER BY selection_id) AS rn
                          FROM selections) WHERE rn = 1),
             last AS (SELECT run_id, task_id, traj_id AS last_traj_id FROM (
                          SELECT run_id, task_id, traj_id,

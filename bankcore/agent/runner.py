@@ -241,10 +241,10 @@ class Runner:
         return traj_ids
 
     def _counted(self, task_id: str, run_id: int, traj_ids: list[str]) -> str:
-        """The trajectory whose outcome is the task's: the newest best-of-N pick among them, else the only one."""
+        """The trajectory whose outcome is the task's: the run's best-of-N pick among them, else the only one."""
         picks = [p for p in self.store.selections(run_id=run_id) if p.task_id == task_id
                  and p.chosen_traj_id in traj_ids]
-        return picks[-1].chosen_traj_id if picks else traj_ids[-1]
+        return picks[0].chosen_traj_id if picks else traj_ids[-1]
 
     # ------------------------------------------------------------------ learning
     def _learn(self, traj_ids: list[str], groups: list[scaling.Group], report: RunReport
