@@ -383,6 +383,7 @@ class LLMExtractor:
     """The paper's extractor over any OpenAI-compatible endpoint."""
 
     prompt_version = PROMPT_VERSION
+    build_messages = staticmethod(build_messages)  # a variant prompt (MaTTS's refinement notes) overrides this
 
     def __init__(self, client: LLMClient, temperature: float = TEMPERATURE):
         self.client = client
@@ -393,7 +394,7 @@ class LLMExtractor:
         self.write_every = 16 if temperature == 0 else 1
 
     def extract(self, traj: Trajectory, verdict: Verdict) -> list[tuple[MemoryItem, ItemSource]]:
-        result = self.client.complete(f"extract-{verdict.label}", build_messages(traj, verdict.label),
+        result = self.client.complete(f"extract-{verdict.label}", self.build_messages(traj, verdict.label),
                                       temperature=self.temperature, json_mode=True, max_tokens=MAX_TOKENS,
                                       traj_id=traj.traj_id, validate=parse_items)
         drafts = clean_drafts(parse_items(result.text), traj)

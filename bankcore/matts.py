@@ -573,26 +573,11 @@ def refinement_drafts(traj: Trajectory, label: str) -> list[Draft]:
     return [refined] + drafts[:extract.MAX_ITEMS - 1]
 
 
-class LLMRefinementExtractor:
+class LLMRefinementExtractor(extract.LLMExtractor):
     """The LLM extractor, told what the sequential refinement passes caught (prompt `extract-v1+refine-v1`)."""
 
     prompt_version = REFINE_PROMPT_VERSION
-
-    def __init__(self, client: LLMClient, temperature: float = extract.TEMPERATURE):
-        self.client = client
-        self.temperature = temperature
-        self.extractor_id = f"llm:{client.model}"
-        self.write_every = 16 if temperature == 0 else 1
-
-    def extract(self, traj: Trajectory, verdict: Verdict) -> list[tuple[MemoryItem, ItemSource]]:
-        result = self.client.complete(f"extract-{verdict.label}", build_refinement_messages(traj, verdict.label),
-                                      temperature=self.temperature, json_mode=True, max_tokens=MAX_TOKENS,
-                                      traj_id=traj.traj_id, validate=extract.parse_items)
-        drafts = clean_drafts(extract.parse_items(result.text), traj)
-        for d in drafts:
-            d.meta["llm_call_id"] = result.call_id
-        return extract.to_items(drafts, traj, verdict, kind="llm", extractor_id=self.extractor_id,
-                                prompt_version=self.prompt_version)
+    build_messages = staticmethod(build_refinement_messages)
 
 
 class HeuristicRefinementExtractor:
