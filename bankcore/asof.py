@@ -19,6 +19,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from . import ranking
 from .embed import item_text
 from .models import Hit, MemoryItem
 from .store import Store
@@ -92,8 +93,10 @@ class AsOfView:
                 self.cache.seed(item_text(past), current.embedding)
         return items, self.cache.vectors(texts)
 
-    def rank(self, query: str, *, k: int = 1, exclude_task_id: str | None = None) -> list[Hit]:
-        """Top-k approved items of this past state by cosine similarity to `query` (never from the same task)."""
+    def rank(self, query: str, *, k: int = 1, exclude_task_id: str | None = None,
+             min_similarity: float | None = None) -> list[Hit]:
+        """Top-k approved items of this past state for `query`, ranked exactly as live retrieval ranks (cosine,
+        the same minimum similarity, never an item learned from the query's own task)."""
         items, matrix = self.candidates()
         if exclude_task_id is not None and items:
             tasks = self.store.item_task_ids(i.item_id for i in items)
@@ -101,10 +104,10 @@ class AsOfView:
             items, matrix = [items[n] for n in keep], matrix[keep]
         if not items:
             return []
-        scores = matrix @ self.cache.embedder.embed_query(query)
-        order = sorted(range(len(items)), key=lambda n: (-float(scores[n]), items[n].item_id))[:k]
-        return [Hit(items[n], float(scores[n]), rank, {"cosine": float(scores[n])})
-                for rank, n in enumerate(order, start=1)]
+        query_vector = self.cache.embedder.embed_query(query)
+        ids = np.array([i.item_id for i in items], dtype=np.int64)
+        ranked = ranking.rank(query_vector, matrix, ids, k, min_similarity=min_similarity)
+        return [Hit(items[r.row], r.score, place, {"cosine": r.score}) for place, r in enumerate(ranked, start=1)]
 
 
 def snapshot_item(item_id: int, event_id: int, after: dict[str, Any]) -> MemoryItem:
@@ -145,6 +148,8 @@ def compare(old: AsOfView, new: AsOfView) -> ViewDiff:
     return ViewDiff(sorted(new.items.keys() - old.items.keys()), sorted(old.items.keys() - new.items.keys()), changed)
 
 
-def told(view_: AsOfView, queries: Iterable[tuple[str, str | None]], *, k: int = 1) -> list[list[Hit]]:
+def told(view_: AsOfView, queries: Iterable[tuple[str, str | None]], *, k: int = 1,
+         min_similarity: float | None = None) -> list[list[Hit]]:
     """For each (query, task_id), what retrieval over this past state would have shown the agent."""
-    return [view_.rank(query, k=k, exclude_task_id=task_id) for query, task_id in queries]
+    return [view_.rank(query, k=k, exclude_task_id=task_id, min_similarity=min_similarity)
+            for query, task_id in queries]

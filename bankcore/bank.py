@@ -14,7 +14,10 @@ from . import asof, consolidate, growth, lineage, llm_merge, review  # issue 5
 from . import policy as policy_rules  # issue 5
 from .importers import ImportOptions
 from .errors import BankcoreError, NotFoundError
-from .models import ImportReport, Trajectory, Truth, Verdict
+from .injection import memory_block
+from .models import Hit, ImportReport, Recorded, Trajectory, Truth, Usefulness, Verdict
+from .reembed import ReembedReport, reembed
+from .retrieve import Explanation, Query, Retriever
 from .settings import Settings
 from .store import Clock, Store, utc_now
 
@@ -29,6 +32,7 @@ class Bank:
             self.settings = replace(self.settings, db_path=Path(db_path))
         self.store = Store(self.settings.db_path, clock=clock, lock_timeout_s=self.settings.lock_timeout_s,
                            on_busy=on_busy)
+        self._retriever: Retriever | None = None
 
     @property
     def path(self) -> Path:
@@ -125,6 +129,82 @@ class Bank:
         if found is None:
             raise NotFoundError(f"no run named {run!r}")
         return found.run_id
+
+    # ------------------------------------------------------------------ retrieval (issue 4)
+    @property
+    def retriever(self) -> Retriever:
+        """The search structure for this bank: built on first use, refreshed on every query."""
+        if self._retriever is None:
+            from .embed import Embedder  # sentence-transformers loads on first embed, not here
+            self._retriever = Retriever(self.store, Embedder(), min_similarity=self.settings.min_similarity)
+        return self._retriever
+
+    def retrieve(self, query: str, k: int = 1, *, task_id: str | None = None, domain: str | None = None,
+                 source: str | tuple[str, ...] | None = None, include_pending: bool = False,
+                 ranking: str = "cosine", min_similarity: float | None = None, log: bool = True,
+                 for_trajectory: str | None = None) -> list[Hit]:
+        """The k items most relevant to `query` (approved only unless `include_pending`), never one learned from
+        `task_id`. Retrievals made for a task (`task_id`, or `for_trajectory` when the trajectory exists) are logged
+        unless `log=False`; `Bank.record` later attaches them to the trajectory that followed."""
+        run_id = None
+        if for_trajectory is not None:
+            traj = self.store.get_trajectory(for_trajectory)
+            task_id, run_id = task_id or traj.task_id, traj.run_id
+        q = Query(query, k, task_id, domain, source, include_pending, ranking, min_similarity)
+        return self.retriever.retrieve(q, log=log, traj_id=for_trajectory, run_id=run_id)
+
+    def explain(self, query: str, item_id: int, k: int = 1, *, task_id: str | None = None,
+                domain: str | None = None, source: str | tuple[str, ...] | None = None,
+                include_pending: bool = False, ranking: str = "cosine",
+                min_similarity: float | None = None) -> Explanation:
+        """Where `item_id` ranks for `query` and why it was or was not retrieved — the same scoring as retrieve."""
+        q = Query(query, k, task_id, domain, source, include_pending, ranking, min_similarity)
+        return self.retriever.explain(q, item_id)
+
+    def memory_prompt(self, query: str, k: int = 1, **options: Any) -> str:
+        """The system-prompt block of the paper for `query` ("" when nothing clears the minimum similarity)."""
+        return memory_block([hit.item for hit in self.retrieve(query, k, **options)])
+
+    def retrieval_warnings(self) -> list[str]:
+        """Why some approved/pending items cannot be retrieved now (embedded by another model, no vector)."""
+        self.retriever.refresh()
+        return self.retriever.warnings()
+
+    def usefulness(self, item_id: int) -> Usefulness:
+        """Success rate of trajectories that retrieved the item vs comparable ones that did not, with counts."""
+        self.store.get_item(item_id)  # NotFoundError for an unknown id
+        found = self.store.usefulness_counts([item_id])
+        return found[0] if found else Usefulness(item_id, 0, 0, 0, 0)
+
+    def usefulness_all(self) -> dict[int, Usefulness]:
+        """Usefulness of every item that was ever retrieved for a recorded trajectory, in one query."""
+        return {u.item_id: u for u in self.store.usefulness_counts()}
+
+    def reembed(self, *, missing_only: bool = False, on_progress: Callable[[int], None] | None = None
+                ) -> ReembedReport:
+        """Give every item a vector from the current embedding model (one REEMBED event each)."""
+        return reembed(self.store, self.retriever.embedder, actor=self.settings.actor, missing_only=missing_only,
+                       on_progress=on_progress)
+
+    def add_trajectory(self, trajectory: Trajectory, truth: Truth | None = None, *, run: str = "live",
+                       agent_model: str | None = None) -> tuple[str, bool]:
+        """Store one finished trajectory in the live run `run`; returns (id, whether it was new)."""
+        return ingest.add_trajectory(self.store, trajectory, truth, run_name=run, agent_model=agent_model,
+                                     memory_mode="reasoningbank")
+
+    def record(self, trajectory: Trajectory, truth: Truth | None = None, *, run: str = "live",
+               agent_model: str | None = None, judge: str | None = None, model: str | None = None,
+               learn: bool = True) -> Recorded:
+        """Store a finished trajectory from a live run, attach the retrievals made for its task, then judge it
+        and extract its lessons (pending until approved; `judge` as in `learn_trajectories`: the LLM when one is
+        configured, else the heuristic). Recording the same attempt twice stores it once."""
+        traj_id, added = self.add_trajectory(trajectory, truth, run=run, agent_model=agent_model)
+        linked = self.store.link_retrievals(traj_id, trajectory.task_id, trajectory.query)
+        if learn:
+            self.learn_trajectories([traj_id], judge=judge, model=model)
+        item_ids = self.store.items_from_trajectories([traj_id]).get(traj_id, [])
+        return Recorded(traj_id=traj_id, added=added, linked_retrievals=linked,
+                        items=self.store.query_items(item_ids=item_ids) if item_ids else [])
 
     # ------------------------------------------------------------------ agent runs and MaTTS (issue 7)
     def run_agent(self, tasks: list, settings, *, limit: int | None = None, on_task: Callable | None = None):
@@ -307,5 +387,6 @@ class Bank:
         """What retrieval would have told the agent of run `run_id`, task by task: (traj_id, query, hits)."""
         view = self.as_of_run(run_id)
         rows = self.store.run_queries(run_id)
-        hits = asof.told(view, [(query, task_id) for _, task_id, query in rows], k=k)
+        hits = asof.told(view, [(query, task_id) for _, task_id, query in rows], k=k,
+                         min_similarity=self.settings.min_similarity)
         return [(traj_id, query, found) for (traj_id, _, query), found in zip(rows, hits)]

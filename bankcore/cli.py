@@ -218,6 +218,93 @@ def cmd_verdicts(args: argparse.Namespace) -> int:
 
 
 # ---- retrieval commands (issue 4)
+def _hit_json(hit) -> dict:
+    item = hit.item
+    return {"rank": hit.rank, "item_id": item.item_id, "score": round(hit.score, 6),
+            "signals": {k: round(v, 6) for k, v in hit.signals.items()}, "title": item.title,
+            "description": item.description, "content": item.content, "source": item.source,
+            "status": item.status, "domain": item.domain, "confidence": item.confidence}
+
+
+def add_retrieval_parsers(sub, common: argparse.ArgumentParser) -> None:
+    from .models import ITEM_SOURCES
+    p = sub.add_parser("retrieve", parents=[common], help="the memory items most relevant to a query")
+    p.add_argument("query", help="the task, as the agent would receive it")
+    p.add_argument("-k", type=int, default=1, help="how many items (default: 1, the paper's best)")
+    p.add_argument("--json", action="store_true", help="machine-readable output, with the prompt block")
+    p.add_argument("--task-id", help="the query's task: never return a lesson learned from it; logs the retrieval")
+    p.add_argument("--domain", help="only items of this domain")
+    p.add_argument("--source", action="append", choices=ITEM_SOURCES,
+                   help="only items from this source (repeatable)")
+    p.add_argument("--include-pending", action="store_true", help="also items not yet approved (experiments)")
+    p.add_argument("--ranking", default="cosine", choices=["cosine", "hybrid"],
+                   help="cosine (default) or hybrid (also confidence and measured usefulness)")
+    p.add_argument("--min-similarity", type=float, help="minimum cosine (default: $BANKCORE_MIN_SIMILARITY or "
+                                                        "the built-in default)")
+    p.add_argument("--explain", type=int, metavar="ITEM", help="say where ITEM ranks and why it is (not) retrieved")
+    p.add_argument("--prompt", action="store_true", help="print the system-prompt block instead of a list")
+    p.add_argument("--no-log", action="store_true", help="do not log this retrieval even with --task-id")
+
+    p = sub.add_parser("reembed", parents=[common],
+                       help="give every item a vector from the current embedding model (REEMBED events)")
+    p.add_argument("--dry-run", action="store_true", help="only say how many items would be embedded")
+    p.add_argument("--missing-only", action="store_true", help="only items with no vector at all")
+
+    sub.add_parser("mcp", parents=[common], help="serve retrieval and recording to agents over MCP (stdio)")
+
+
+@command("retrieve")
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .injection import memory_block
+    bank = open_bank(args)
+    options = dict(task_id=args.task_id, domain=args.domain, source=tuple(args.source) if args.source else None,
+                   include_pending=args.include_pending, ranking=args.ranking, min_similarity=args.min_similarity)
+    if args.explain is not None:
+        explanation = bank.explain(args.query, args.explain, args.k, **options)
+        print(json.dumps(dataclasses.asdict(explanation), indent=2) if args.json else explanation.summary())
+        return 0
+    hits = bank.retrieve(args.query, args.k, log=not args.no_log, **options)
+    notes = bank.retriever.warnings()
+    if args.json:
+        print(json.dumps({"query": args.query, "k": args.k, "hits": [_hit_json(h) for h in hits],
+                          "prompt": memory_block([h.item for h in hits]), "warnings": notes}, indent=2))
+        return 0
+    for note in notes:
+        warn(f"warning: {note}")
+    if args.prompt:
+        print(memory_block([h.item for h in hits]))
+        return 0
+    if not hits:
+        say(args, "no item clears the minimum similarity" if not notes else "nothing retrievable")
+    for hit in hits:
+        item = hit.item
+        print(f"{hit.rank}. #{item.item_id}  {hit.score:.3f}  {item.title}")
+        print(f"   {item.description}  [{item.source}, {item.status}" + (f", {item.domain}]" if item.domain else "]"))
+    return 0
+
+
+@command("reembed")
+def cmd_reembed(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    if args.dry_run:
+        from .reembed import pending_counts
+        counts = pending_counts(bank.store, bank.retriever.embedder)
+        say(args, "nothing to re-embed" if not counts else "would embed: " +
+            ", ".join(f"{n} from {m}" for m, n in sorted(counts.items())))
+        return 0
+    with progress(args, "embedding", "item") as advance:
+        report = bank.reembed(missing_only=args.missing_only, on_progress=advance)
+    say(args, report.summary())
+    return 0
+
+
+@command("mcp")
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from .mcp_server import serve
+    serve(open_bank(args))
+    return 0
 
 # ---- consolidation and review commands (issue 5)
 def _inert(text) -> str:
@@ -506,7 +593,8 @@ def cmd_as_of(args: argparse.Namespace) -> int:
             print(f"  {traj_id[:10]} {_inert(query)[:70]!r} → {shown}")
         return 0
     if args.query:
-        hits = view.rank(args.query, k=args.k, exclude_task_id=args.task)
+        hits = view.rank(args.query, k=args.k, exclude_task_id=args.task,
+                         min_similarity=bank.settings.min_similarity)
         if args.json:
             _json_out({"event_id": view.event_id, "hits": [{"item_id": h.item.item_id, "rank": h.rank,
                                                               "score": h.score, "title": h.item.title,
@@ -794,6 +882,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import-bank", parents=[common], help="restore an export into an empty bank")
     p.add_argument("file", help="a file written by `bankcore export`")
 
+    add_retrieval_parsers(sub, common)
     _add_curation_parsers(sub, common)  # issue 5
     return parser
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
@@ -18,8 +19,11 @@ MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 DIM = 384
 BATCH_SIZE = 32  # measured: ~125 texts/s on 2 CPU cores; 128 is no faster
 
+QUERY_CACHE = 1024  # most recent query vectors kept (1.5 KB each)
+
 _lock = threading.Lock()
 _model = None
+_queries: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 
 
 def item_text(item: MemoryItem) -> str:
@@ -64,7 +68,20 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
+        """One query's vector. Recent queries are remembered: `explain` after `retrieve`, or a dashboard
+        re-running the same search, should not pay ~25 ms again."""
+        key = (self.model_id, text)
+        with _lock:
+            cached = _queries.get(key)
+            if cached is not None:
+                _queries.move_to_end(key)
+                return cached.copy()
+        vector = self.embed([text])[0]
+        with _lock:
+            _queries[key] = vector.copy()
+            while len(_queries) > QUERY_CACHE:
+                _queries.popitem(last=False)
+        return vector
 
     def embed_items(self, items: Sequence[MemoryItem]) -> None:
         """Set `embedding` and `embedding_model` on each item, in one batch."""

@@ -14,7 +14,7 @@ from typing import Callable
 from . import importers
 from .errors import InputError, Where
 from .importers import BadRecord, ImportOptions, Record, RunHeader
-from .models import ImportReport, Run
+from .models import ImportReport, Run, Trajectory, Truth
 from .store import Store
 
 BATCH = 1000
@@ -54,6 +54,25 @@ def import_path(store: Store, path: Path, *, fmt: str = "auto", run_name: str | 
         report.added, report.steps_added = store.commit_staged(stage, run)
         report.run_id = run.run_id
     return report
+
+
+def add_trajectory(store: Store, trajectory: Trajectory, truth: Truth | None = None, *, run_name: str = "live",
+                   agent_model: str | None = None, memory_mode: str | None = None) -> tuple[str, bool]:
+    """Store one finished trajectory as part of the live run `run_name` (created on first use).
+
+    Same identity as an import — the content hash, scoped by the run's name — so recording the same attempt twice
+    stores it once. One record needs no staging file: a short transaction writes it. Returns (id, whether new).
+    """
+    trajectory.traj_id = trajectory.content_hash(f"live:{run_name}")
+    with store.transaction():
+        if store.existing_traj_ids([trajectory.traj_id]):
+            return trajectory.traj_id, False
+        run = store.find_run(run_name) or store.add_run(Run(
+            name=run_name, source_format="live", started_at=store.clock(), agent_model=agent_model,
+            memory_mode=memory_mode))
+        trajectory.run_id, trajectory.seq = run.run_id, store.next_seq()
+        store.insert_trajectories([(trajectory, truth)])
+    return trajectory.traj_id, True
 
 
 def _run_for(path: Path, fmt: str, run_name: str | None, store: Store) -> Run:

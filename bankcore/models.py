@@ -311,3 +311,73 @@ class ImportReport:
 def to_dict(value: Any) -> dict[str, Any]:
     """A dataclass as a plain dict (datetimes kept as datetimes)."""
     return asdict(value)
+
+
+@dataclass
+class VectorRows:
+    """Items as the retrieval cache indexes them: parallel arrays, one row per item, in item id order (issue 4).
+
+    `usable`: retrievable status (approved or pending) and a vector from the asked-for embedding model. String
+    columns come as integer codes into their lookup lists (−1 for null).
+    """
+
+    item_ids: Any  # np.ndarray int64
+    usable: Any  # np.ndarray bool
+    last_event: Any  # np.ndarray float64 (NaN when none): the snapshot check compares it
+    status: Any  # np.ndarray int32 codes into `statuses`
+    statuses: list[str]
+    domain: Any  # np.ndarray int32 codes into `domains`
+    domains: list[str]
+    source: Any  # np.ndarray int32 codes into `sources`
+    sources: list[str]
+    confidence: Any  # np.ndarray float32, NaN when unknown
+
+
+USEFULNESS_PRIOR = 5.0  # pseudo-observations of "no effect": 5 comparable trajectories halve a lift
+
+
+@dataclass
+class Usefulness:
+    """Does an item help? Success rate of labelled trajectories that retrieved it vs comparable ones that did not.
+
+    Comparable: run with memory (they retrieved something), labelled (current verdict, else truth), and in the item's
+    domain (any domain when the item has none). `score` is the lift shrunk towards 0 while either group is small.
+    """
+
+    item_id: int
+    n_with: int
+    success_with: int
+    n_without: int
+    success_without: int
+
+    @property
+    def rate_with(self) -> float | None:
+        return self.success_with / self.n_with if self.n_with else None
+
+    @property
+    def rate_without(self) -> float | None:
+        return self.success_without / self.n_without if self.n_without else None
+
+    @property
+    def lift(self) -> float | None:
+        if self.rate_with is None or self.rate_without is None:
+            return None
+        return self.rate_with - self.rate_without
+
+    @property
+    def score(self) -> float:
+        """Lift × n_eff / (n_eff + 5), n_eff = n_with·n_without / (n_with + n_without): 0 without evidence."""
+        if self.lift is None:
+            return 0.0
+        n_eff = self.n_with * self.n_without / (self.n_with + self.n_without)
+        return self.lift * n_eff / (n_eff + USEFULNESS_PRIOR)
+
+
+@dataclass
+class Recorded:
+    """What `Bank.record` did with one finished trajectory (issue 4)."""
+
+    traj_id: str
+    added: bool  # False: the same attempt was recorded before (content hash)
+    linked_retrievals: int  # retrievals logged for its task before it existed, now attached to it
+    items: list[MemoryItem] = field(default_factory=list)  # lessons extracted from it (pending until approved)

@@ -8,7 +8,7 @@ judge → extract → approve → consolidate, retrieval and embeddings — what
 Each mode runs --repeats times into a fresh bank; medians, and ratios against memory none measured in the same
 run. The embedding model is loaded once before timing.
 
-Usage: python bench/agent_loop.py [--repeats 3]   (needs retrieval: issue 4)
+Usage: python bench/agent_loop.py [--repeats 3]
 """
 
 from __future__ import annotations
@@ -60,8 +60,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    if not hasattr(Bank, "retrieve"):
-        sys.exit("needs retrieval (issue 4) in this build")
     from bankcore.embed import Embedder
     Embedder().embed(["load the model once, outside the timings"])
     tasks = [t for t in ShopEnvironment().tasks() if t.kind in ("count_orders", "total_spent")]

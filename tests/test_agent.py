@@ -24,7 +24,6 @@ from bankcore.llm import LLMClient
 from conftest import ROOT
 from scripted_shop import BASE, ShopScript
 
-needs_memory = pytest.mark.skipif(not hasattr(Bank, "retrieve"), reason="retrieval (issue 4) is not merged yet")
 ENV = ShopEnvironment()
 ORDER_TASKS = [t for t in ENV.tasks() if t.kind in ("count_orders", "total_spent")]
 
@@ -110,7 +109,6 @@ def test_an_attempt_through_the_real_client(fake_llm, db):
 
 
 # ---------------------------------------------------------------------- the online loop
-@needs_memory
 def test_memory_changes_behaviour_in_the_online_loop(fake_llm, db):
     """Memory off: the naive policy answers from page 1 and fails every time. Memory on: the first task fails,
     its lesson is judged, extracted, approved by the policy and retrieved for the next task, whose agent reads it
@@ -154,7 +152,6 @@ def test_memory_changes_behaviour_in_the_online_loop(fake_llm, db):
     assert agent_calls and all(c.traj_id for c in agent_calls)
 
 
-@needs_memory
 def test_parallel_matts_selects_and_contrasts_all_k_with_labels(fake_llm, db):
     script = ShopScript(explore_every=3)  # the third of every three attempts pages through on its own
     bank = llm_bank(fake_llm, db, script)
@@ -184,7 +181,6 @@ def test_parallel_matts_selects_and_contrasts_all_k_with_labels(fake_llm, db):
     assert stats["matts"]["best_of_n"] == 1.0 and stats["matts"]["pass_at_1"] == pytest.approx((1 / 3 + 1) / 2, 1e-3)
 
 
-@needs_memory
 def test_sequential_matts_refines_and_the_notes_feed_extraction(fake_llm, db):
     script = ShopScript()
     bank = llm_bank(fake_llm, db, script)
@@ -210,7 +206,6 @@ def test_sequential_matts_refines_and_the_notes_feed_extraction(fake_llm, db):
         "extract-v1+refine-v1"}
 
 
-@needs_memory
 def test_a_run_that_stops_on_a_dead_endpoint_resumes_where_it_stopped(fake_llm, db):
     script = ShopScript()
     bank = llm_bank(fake_llm, db, script)
@@ -278,7 +273,6 @@ def _cli_env(fake_llm, db) -> dict:
     return env
 
 
-@needs_memory
 @pytest.mark.slow
 def test_cli_run_interrupted_with_ctrl_c_resumes(fake_llm, tmp_path):
     """A real process, interrupted with SIGINT while it works on the third task, then run again."""
@@ -319,7 +313,6 @@ def test_cli_run_interrupted_with_ctrl_c_resumes(fake_llm, tmp_path):
     assert row["tasks"] == 5 and row["success_rate"] == pytest.approx(0.8) and row["finished_at"]
 
 
-@needs_memory
 def test_offline_learning_side_heuristic_judge_extractor_and_selector(fake_llm, db):
     """Only the agent is an LLM: the heuristic judge reads the partial listing, the heuristic extractor's lessons
     are approved because the policy here allows heuristic items, and a task shown the paging lesson follows it. In

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from .. import learning, scaling
+from .. import ingest, learning, scaling
 from ..errors import BankcoreError
 from ..llm import LLMClient, LLMError
 from ..matts import HeuristicRefinementExtractor, LLMRefinementExtractor, check_prompt
@@ -193,9 +193,6 @@ class Runner:
         s = self.settings
         found = memory_.NOTHING
         if s.memory != "none":
-            if not hasattr(self.bank, "retrieve"):
-                raise BankcoreError("memory 'reasoningbank' needs retrieval (issue 4), which this build lacks; "
-                                    "use --memory none")
             found = memory_.recall(self.bank, task.query, task_id=task.task_id, k=s.memory_k)
         try:
             attempts = self._act(task, found)
@@ -230,9 +227,8 @@ class Runner:
                 traj = attempt.trajectory(self.env.instructions, meta={
                     "agent_model": s.model, "temperature": s.temperature, "memory": s.memory,
                     "matts": s.matts, "k": s.k})
-                traj.traj_id = traj.content_hash(f"live:{run.name}")
-                traj.run_id, traj.seq = run.run_id, self.store.next_seq()
-                self.store.insert_trajectories([(traj, attempt.truth(attempt.passes[-1]["success"]))])
+                ingest.add_trajectory(self.store, traj, attempt.truth(attempt.passes[-1]["success"]),
+                                      run_name=run.name)
                 self.store.attach_llm_calls(traj.traj_id, attempt.call_ids)
                 self.store.add_retrievals(memory_.retrieval_rows(
                     found, query=task.query, task_id=task.task_id, traj_id=traj.traj_id, run_id=run.run_id,

@@ -1,0 +1,115 @@
+"""`bankcore mcp`: the bank as an MCP server over stdio, for agents that speak the Model Context Protocol.
+
+Two tools close the ReasoningBank loop from the agent's side:
+- `retrieve_memory` before a task: the most relevant approved lessons and the system-prompt block to inject;
+- `record_trajectory` after it: the finished attempt (OpenAI-style messages or native steps) is stored, judged and
+  distilled into lessons, which stay pending until a human approves them.
+The tools are thin: parsing reuses the importers (same validation, same error locations) and the work is `Bank`'s.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from .bank import Bank
+from .errors import BankcoreError, Where
+from .importers import ImportOptions, native, openai_chat
+from .injection import memory_block
+
+INSTRUCTIONS = (
+    "bankcore is a ReasoningBank memory. Before a task, call retrieve_memory with the task as the query (and its "
+    "task_id) and append the returned `prompt` to your system prompt when it is not empty. After the task, call "
+    "record_trajectory with what you did; lessons learned from it become retrievable once a human approves them."
+)
+
+
+def build_server(bank: Bank):
+    """An `MCPServer` whose tools act on `bank` (kept separate from `serve` so tests can connect in-process too)."""
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer(name="bankcore", instructions=INSTRUCTIONS)
+
+    @server.tool()
+    @_user_errors
+    def retrieve_memory(query: str, k: int = 1, task_id: str | None = None, domain: str | None = None,
+                        include_pending: bool = False) -> dict[str, Any]:
+        """Memory items most relevant to a task, and the block to append to the system prompt ("" if none).
+
+        Pass the task as the agent received it. With task_id, a lesson learned from that same task is never
+        returned, and the retrieval is logged so the trajectory you record later is linked to what it was shown.
+        k=1 is the paper's best setting.
+        """
+        hits = bank.retrieve(query, k, task_id=task_id, domain=domain, include_pending=include_pending)
+        return {
+            "items": [{"item_id": h.item.item_id, "rank": h.rank, "score": round(h.score, 4), "title": h.item.title,
+                       "description": h.item.description, "content": h.item.content, "source": h.item.source}
+                      for h in hits],
+            "prompt": memory_block([h.item for h in hits]),
+            "warnings": bank.retriever.warnings(),
+        }
+
+    @server.tool()
+    @_user_errors
+    def record_trajectory(query: str | None = None, messages: list[dict[str, Any]] | None = None,
+                          steps: list[dict[str, Any]] | None = None, task_id: str | None = None,
+                          domain: str | None = None, final_answer: str | None = None,
+                          final_state: str | None = None, success: bool | None = None,
+                          reward: float | None = None) -> dict[str, Any]:
+        """Store a finished attempt at a task, judge it and extract lessons (pending until a human approves them).
+
+        Give either `messages` (OpenAI chat format: the first user message is the task; assistant turns with
+        tool_calls and the tool results that follow become steps) or `query` plus `steps` (each
+        {thought, action, observation}). `success`/`reward` are ground truth from your environment if you have
+        it: stored to measure the judge, never shown to it. Recording the same attempt twice stores it once.
+        """
+        trajectory, truth = _parse(query=query, messages=messages, steps=steps, task_id=task_id, domain=domain,
+                                   final_answer=final_answer, final_state=final_state, success=success,
+                                   reward=reward)
+        recorded = bank.record(trajectory, truth)
+        return {
+            "traj_id": recorded.traj_id, "added": recorded.added, "linked_retrievals": recorded.linked_retrievals,
+            "items": [{"item_id": i.item_id, "title": i.title, "source": i.source, "status": i.status}
+                      for i in recorded.items],
+        }
+
+    return server
+
+
+def _user_errors(tool):
+    """Errors the caller caused (bad arguments, bad trajectory, busy bank) reach the agent as a one-line tool error;
+    anything else is a crash, which the MCP server logs and reports without its text."""
+    @functools.wraps(tool)
+    def wrapper(*args, **kwargs):
+        from mcp.server.mcpserver.exceptions import ToolError
+        try:
+            return tool(*args, **kwargs)
+        except (BankcoreError, ValueError) as exc:
+            raise ToolError(str(exc)) from exc
+    return wrapper
+
+
+def _parse(*, query, messages, steps, task_id, domain, final_answer, final_state, success, reward):
+    """The tool's arguments as a trajectory, through the importers' own validation."""
+    where = Where("record_trajectory")
+    if (messages is None) == (steps is None):
+        raise ValueError("give either `messages` (OpenAI chat format) or `query` with `steps`")
+    obj: dict[str, Any] = {k: v for k, v in {"task_id": task_id, "domain": domain}.items() if v is not None}
+    truth = {k: v for k, v in {"success": success, "reward": reward}.items() if v is not None}
+    if truth:
+        obj["truth"] = truth
+    if messages is not None:
+        record = openai_chat.parse_record({**obj, "messages": messages}, where, ImportOptions())
+        if final_answer is not None:
+            record.trajectory.final_answer = final_answer
+        if final_state is not None:
+            record.trajectory.final_state = final_state
+    else:
+        obj.update({"query": query, "steps": steps, "final_answer": final_answer, "final_state": final_state})
+        record = native.parse_record({k: v for k, v in obj.items() if v is not None}, where, source_format=native.NAME)
+    return record.trajectory, record.truth
+
+
+def serve(bank: Bank) -> None:
+    """Serve `bank` over stdio until the client closes the connection."""
+    build_server(bank).run("stdio")
