@@ -4,7 +4,8 @@ The live runner's parallel mode and `matts-replay` over imported data (τ-bench'
 MaTTS run) share these queues. Like the judging and extraction queues they are derived from the bank: a group is
 queued for a selector until a selection of it by that selector (and prompt version) exists, and for a contrast
 extractor until it was distilled under its current labels — so a label that flips queues the group again, and a
-run that stops half-way resumes where it stopped. Each group's result is written in one transaction.
+run that stops half-way resumes where it stopped. Results are written a batch at a time, each batch in one
+transaction, so nothing is half-written and nothing computed before an interruption is lost.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from dataclasses import dataclass, field
 from statistics import mean
 from typing import Callable, Sequence
 
-from . import curation
+from . import curation, learning
 from .errors import BankcoreError
-from . import learning
-from .learning import JudgeReport, _failed, _Run, embed_items, resolve_kind
+from .learning import JudgeReport, _failed, _Run, _tail, embed_items, resolve_kind
 from .llm import LLMClient, LLMError
 from .matts import HeuristicContrastExtractor, HeuristicSelector, LLMContrastExtractor, LLMSelector
 from .models import ContrastExtraction, Selection
@@ -64,8 +64,7 @@ class SelectReport(_Run):
         text = f"best-of-N with {self.selector_id}: chose in {self.done} of {self.queued} groups"
         if self.skipped:
             text += f" ({self.skipped} chosen before)"
-        return text + (f"; {self.failed} failed and stay queued" if self.failed else "") + \
-            (f"; stopped early: {self.stopped}" if self.stopped else "")
+        return text + _tail(self)
 
 
 def select_groups(store: Store, groups: Sequence[Group], selector, *,
@@ -125,8 +124,7 @@ class ContrastReport(_Run):
             text += f", {self.flagged} flagged"
         if self.unlabelled:
             text += f"; {self.unlabelled} group(s) wait for a judge"
-        return text + (f"; {self.failed} failed and stay queued" if self.failed else "") + \
-            (f"; stopped early: {self.stopped}" if self.stopped else "")
+        return text + _tail(self)
 
 
 def contrast_groups(store: Store, groups: Sequence[Group], extractor, *, embedder=None,

@@ -5,7 +5,6 @@ refinement notes, and replay over the real τ-bench data and the demo corpus's M
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,10 +12,10 @@ from bankcore import Bank
 from bankcore.llm import LLMClient, UnusableReply
 from bankcore.matts import (
     CONTRAST_SYSTEM, HEURISTIC_CONTRAST_ID, HEURISTIC_SELECTOR_ID, HeuristicContrastExtractor, HeuristicSelector,
-    LLMContrastExtractor, LLMSelector, build_contrast_messages, build_refinement_messages, build_selector_messages,
-    heuristic_contrast_drafts, parse_contrast, parse_evidence, parse_selection, refinement_drafts,
-    refinement_notes,
+    LLMContrastExtractor, build_contrast_messages, build_selector_messages, heuristic_contrast_drafts,
+    parse_contrast, parse_evidence, parse_selection,
 )
+from bankcore.refine import build_refinement_messages, refinement_drafts, refinement_notes
 from bankcore.models import Step, Trajectory, Verdict
 from bankcore import scaling
 from conftest import ROOT, TAU, need_shared

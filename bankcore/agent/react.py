@@ -108,7 +108,6 @@ class Attempt:
     """One attempt at a task: the conversation, the steps, the outcome and what the LLM calls cost."""
 
     task: Task
-    system: str
     memory_item_ids: list[int]
     trial: int
     started_at: datetime
@@ -152,7 +151,7 @@ class ReActAgent:
     def attempt(self, task: Task, memory: str = "", memory_item_ids: list[int] | None = None,
                 trial: int = 0) -> Attempt:
         system = system_prompt(self.env.instructions, memory)
-        attempt = Attempt(task, system, list(memory_item_ids or []), trial, self.clock())
+        attempt = Attempt(task, list(memory_item_ids or []), trial, self.clock())
         observation = self.env.reset(task)
         attempt.messages = [{"role": "system", "content": system},
                             {"role": "user", "content": first_message(task.query, observation)}]

@@ -19,7 +19,7 @@ from typing import Callable
 from .. import ingest, learning, scaling
 from ..errors import BankcoreError
 from ..llm import LLMClient, LLMError
-from ..matts import HeuristicRefinementExtractor, LLMRefinementExtractor, check_prompt
+from ..refine import HeuristicRefinementExtractor, LLMRefinementExtractor, check_prompt
 from ..models import Run
 from . import memory as memory_
 from .env import Environment, Task, get_environment
@@ -161,7 +161,8 @@ class Runner:
             new += 1
             if on_task:
                 on_task(result)
-        report.finished = all(t.task_id in done or t.task_id in {r.task_id for r in report.tasks} for t in tasks)
+        done |= {r.task_id for r in report.tasks}
+        report.finished = all(t.task_id in done for t in tasks)
         if report.finished and run.finished_at is None:
             run.finished_at = self.store.clock()
         run.meta["tasks_done"] = len(self.store.run_task_ids(run.run_id))
@@ -272,5 +273,9 @@ class Runner:
     def _catch_up(self, run: Run, report: RunReport) -> None:
         """Finish the learning of trajectories stored before an interruption (queues skip what is done)."""
         traj_ids = self.store.select_traj_ids(run_id=run.run_id)
-        if traj_ids:
-            self._learn(traj_ids, scaling.groups_of(self.store, run_id=run.run_id), report)
+        if not traj_ids:
+            return
+        self._learn(traj_ids, scaling.groups_of(self.store, run_id=run.run_id), report)
+        if self.settings.memory != "none":  # items written just before an interruption the policy never saw
+            items = sorted({i for ids in self.store.items_from_trajectories(traj_ids).values() for i in ids})
+            report.items_approved += len(self.bank.apply_policy(item_ids=items)) if items else 0
