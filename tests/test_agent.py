@@ -337,3 +337,18 @@ def test_offline_learning_side_heuristic_judge_extractor_and_selector(fake_llm, 
     assert contrast and all(i.extractor_id == "heuristic:contrast-v1" for i in contrast)
     assert all(len(bank.store.item_sources(i.item_id)) == 3 for i in contrast)
     assert set(script.calls) == {"agent"}
+
+
+def test_resuming_lets_the_policy_see_items_it_never_saw(fake_llm, db):
+    """Lessons written while the policy held LLM items for review are admitted when the run resumes under a policy
+    that allows them — the same catch-up that admits items written just before a crash."""
+    script = ShopScript()
+    bank = llm_bank(fake_llm, db, script)
+    bank.set_policy("auto_approve_llm", "false")
+    settings = RunSettings(name="p", memory="reasoningbank", consolidate=False)
+    first = bank.run_agent(ORDER_TASKS[:2], settings)
+    assert first.items_added == 2 and first.items_approved == 0 and not first.tasks[1].memory_item_ids
+    bank.set_policy("auto_approve_llm", "true")
+    resumed = bank.run_agent(ORDER_TASKS[:3], settings)
+    assert resumed.skipped == 2 and resumed.items_approved == 2 + len(resumed.tasks[0].items_added)
+    assert resumed.tasks[0].memory_item_ids and resumed.tasks[0].success

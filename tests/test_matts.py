@@ -12,7 +12,7 @@ from bankcore import Bank
 from bankcore.llm import LLMClient, UnusableReply
 from bankcore.matts import (
     CONTRAST_SYSTEM, HEURISTIC_CONTRAST_ID, HEURISTIC_SELECTOR_ID, HeuristicContrastExtractor, HeuristicSelector,
-    LLMContrastExtractor, build_contrast_messages, build_selector_messages, heuristic_contrast_drafts,
+    LLMContrastExtractor, LLMSelector, build_contrast_messages, build_selector_messages, heuristic_contrast_drafts,
     parse_contrast, parse_evidence, parse_selection,
 )
 from bankcore.refine import build_refinement_messages, refinement_drafts, refinement_notes
@@ -319,3 +319,20 @@ def test_export_round_trip_keeps_selections_and_contrast_marks(bank, tmp_path):
     again = tmp_path / "again.jsonl.gz"
     restored.export(again)
     assert again.read_bytes() == out.read_bytes()
+
+
+def test_a_selector_that_keeps_failing_leaves_its_groups_queued(fake_llm, db, monkeypatch):
+    monkeypatch.setattr("bankcore.llm.backoff_delay", lambda *args: 0.0)
+    good = '{"index": [1], "analysis": "first"}'
+    fake_llm.responder = lambda request: "I cannot decide between these." \
+        if "evaluating the trajectories" in request["messages"][0]["content"] else 'Thoughts: ok.\nStatus: "failure"'
+    bank = Bank(db, settings=fake_llm.settings(db))
+    bank.import_path(DEMO_MATTS)
+    groups = scaling.groups_of(bank.store)
+    selector = LLMSelector(LLMClient(bank.settings, bank.store))
+    report = scaling.select_groups(bank.store, groups, selector)
+    assert report.failed == 5 and report.done == 0 and "in a row failed" in report.stopped
+    assert "run again to resume" in report.summary() and bank.store.selections() == []
+    fake_llm.responder = lambda request: good
+    again = scaling.select_groups(bank.store, groups, selector)
+    assert again.done == 10 and again.failed == 0 and len(bank.store.selections()) == 10
