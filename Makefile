@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 BANKCORE := $(VENV)/bin/bankcore
 
-.PHONY: run test install install-test browser demo bench clean-venv
+.PHONY: run test install install-test browser demo bench screenshots clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ test: install-test
 bench: install
 	$(PY) bench/import_speed.py
 	$(PY) bench/learn.py
+	$(PY) bench/dashboard.py
+
+# README screenshots of every dashboard screen on the demo bank (needs the browser).
+screenshots: install-test
+	$(PY) bench/screenshots.py
 
 clean-venv:
 	rm -rf $(VENV)

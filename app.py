@@ -1,32 +1,94 @@
-"""Overview: what is in the bank. (Minimal page until the dashboard lands.)"""
+"""bankcore's dashboard (`streamlit run app.py`): this file is the Overview screen and the map of the others.
 
-import pandas as pd
+Overview: what the bank holds, how the agent is doing, what needs a human, and what is doing the judging.
+"""
+
 import streamlit as st
 
-from bankcore import Bank, BankcoreError
+from bankcore import charts, ui
+from bankcore import ui_parts as parts
 
-st.set_page_config(page_title="bankcore", page_icon="🏦", layout="wide")
-st.title("bankcore — what the agent learned")
 
-try:
-    stats = Bank().stats()
-except BankcoreError as exc:
-    st.error(str(exc))
-    st.stop()
+def overview() -> None:
+    with ui.page("What the agent learned", ":material/dashboard:") as bank:
+        ov = ui.read("views", "overview")
 
-counts = stats["counts"]
-cols = st.columns(5)
-for col, (label, key) in zip(cols, [("Runs", "runs"), ("Trajectories", "trajectories"), ("Steps", "steps"),
-                                     ("Verdicts", "verdicts"), ("Memory items", "memory_items")]):
-    col.metric(label, f"{counts[key]:,}")
+        if ov.demo:
+            st.info(f"This is a **synthetic demo bank**, built offline from the corpus in `data/demo` "
+                    f"({parts.md(ov.demo.get('corpus', 'demo'))}). Judge: {parts.md(ov.backend['judge'])}. "
+                    f"Extractor: {parts.md(ov.backend['extractor'])}. Nothing in it comes from a real agent or user.",
+                    icon=":material/theater_comedy:")
 
-if stats["runs"]:
-    st.subheader("Runs")
-    st.dataframe(pd.DataFrame([{
-        "run": r["name"], "format": r["format"], "trajectories": r["trajectories"], "mean steps": r["mean_steps"],
-        "success (truth)": r["truth"]["success_rate"], "success (verdict)": r["verdict"]["success_rate"],
-    } for r in stats["runs"]]), hide_index=True)
-else:
-    st.info("The bank is empty. Import trajectories with `bankcore import PATH` or build the demo with "
-            "`bankcore demo`.")
-st.caption(f"Bank file: {stats['bank']}")
+        if ov.empty:
+            st.subheader("This bank is empty")
+            st.markdown(
+                f"The file `{bank.path}` exists but holds no trajectories or lessons yet. To fill it:\n\n"
+                f"1. import your agent's runs: `bankcore import runs.jsonl --db {bank.path}` (native JSONL, OpenAI "
+                "chat logs, τ-bench, Reflexion and mini-swe-agent formats are detected);\n"
+                "2. judge them and extract lessons (`bankcore learn` where available);\n"
+                "3. or look at the synthetic demo first: `bankcore demo --db data/demo.duckdb` and point Settings "
+                "there.")
+            st.stop()
+
+        c = ov.counts
+        cols = st.columns(5)
+        cols[0].metric("Trajectories", f"{c['trajectories']:,}", help=f"in {c['runs']:,} runs")
+        cols[1].metric("Memory items", f"{c['memory_items']:,}")
+        cols[2].metric("Approved (retrievable)", f"{ov.items_by_status.get('approved', 0):,}")
+        cols[3].metric("Waiting for review", f"{ov.review.get('pending', 0):,}")
+        cols[4].metric("History events", f"{c['memory_events']:,}")
+
+        left, right = st.columns(2)
+        with left:
+            if ov.items_by_source:
+                st.plotly_chart(charts.counts_bar(ov.items_by_source, "Items by source"), key="by_source")
+        with right:
+            if ov.items_by_status:
+                st.plotly_chart(charts.counts_bar(ov.items_by_status, "Items by status", charts.STATUS_COLORS),
+                                key="by_status")
+
+        st.subheader("How the agent is doing, run by run")
+        if ov.runs:
+            left, right = st.columns(2)
+            left.plotly_chart(charts.outcome_trend(ov.runs, bucket="run", title="Success rate"), key="trend_success")
+            right.plotly_chart(charts.outcome_trend(ov.runs, bucket="run", metric="steps", title="Mean steps"),
+                               key="trend_steps")
+        else:
+            st.caption("No runs yet.")
+
+        left, right = st.columns(2)
+        with left:
+            st.subheader("Needs a human")
+            flagged = {k.removeprefix("flag:"): n for k, n in ov.review.items() if k.startswith("flag:")}
+            st.markdown(f"- **{ov.review.get('pending', 0):,}** items pending review")
+            for flag, n in sorted(flagged.items()):
+                st.markdown(f"- **{n:,}** active items flagged *{parts.md(flag)}*")
+            st.page_link("pages/2_Review_queue.py", label="Open the review queue", icon=":material/fact_check:")
+        with right:
+            st.subheader("Latest consolidation")
+            merge = ov.latest_consolidation
+            if merge:
+                st.markdown(f"{merge['finished']:%Y-%m-%d %H:%M} by {parts.md(merge['actor'])}: "
+                            f"**{merge['items']:,}** merged items written (batch {parts.md(merge['batch'])})")
+                st.page_link("pages/3_Evolution.py", label="See how the bank evolved", icon=":material/account_tree:")
+            else:
+                st.caption("No consolidation has run on this bank yet.")
+
+        st.subheader("Who judges and extracts")
+        st.markdown(f"- **Judge:** {parts.md(ov.backend['judge'])}\n"
+                    f"- **Extractor:** {parts.md(ov.backend['extractor'])}\n"
+                    f"- **LLM backend:** {parts.md(ov.backend['llm'])}")
+
+
+st.navigation([
+    st.Page(overview, title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
+    st.Page("pages/1_Memory_bank.py", title="Memory bank", icon=":material/psychology:", url_path="memory"),
+    st.Page("pages/2_Review_queue.py", title="Review queue", icon=":material/fact_check:", url_path="review"),
+    st.Page("pages/3_Evolution.py", title="Evolution", icon=":material/account_tree:", url_path="evolution"),
+    st.Page("pages/4_Trajectories_and_judging.py", title="Trajectories & judging", icon=":material/route:",
+            url_path="trajectories"),
+    st.Page("pages/5_Metrics.py", title="Metrics", icon=":material/monitoring:", url_path="metrics"),
+    st.Page("pages/6_Retrieval_playground.py", title="Retrieval playground", icon=":material/manage_search:",
+            url_path="playground"),
+    st.Page("pages/7_Settings.py", title="Settings", icon=":material/settings:", url_path="settings"),
+]).run()

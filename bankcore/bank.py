@@ -390,3 +390,18 @@ class Bank:
         hits = asof.told(view, [(query, task_id) for _, task_id, query in rows], k=k,
                          min_similarity=self.settings.min_similarity)
         return [(traj_id, query, found) for (traj_id, _, query), found in zip(rows, hits)]
+
+    # ------------------------------------------------------------------ dashboard (issue 6)
+    def rejudge_selected(self, traj_ids: list[str], *, judge: str | None = None, model: str | None = None,
+                         on_progress: Callable[[int], None] | None = None) -> learning.JudgeReport:
+        """Judge these trajectories again (the dashboard's selection), like `rejudge` for a run or task."""
+        if not traj_ids:
+            raise BankcoreError("nothing selected to judge again")
+        return learning.rejudge(self.store, learning.make_judge(judge, self.settings, self.store, model),
+                                list(traj_ids), on_progress=on_progress)
+
+    @property
+    def views(self):
+        """Read-only screens for the dashboard (`bankcore/views.py`): paginated, aggregated, no Streamlit."""
+        from .views import Views
+        return Views(self.store, self.settings)

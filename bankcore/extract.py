@@ -419,11 +419,6 @@ def _tools(signal: Signal) -> str:
     return "`" + "`, `".join(tools[:3]) + "`" if tools else "a tool"
 
 
-def _count(signal: Signal, noun: str) -> str:
-    n = signal.facts.get("count")
-    return f"One {noun}" if n == 1 else f"{n} {noun}s" if n else f"Several {noun}s"
-
-
 FAILURE_LESSONS = {
     "no_answer": lambda s: Lesson(
         "Commit to an answer before the step budget runs out",
@@ -483,14 +478,13 @@ FAILURE_LESSONS = {
         "correct exactly that argument and retry. Never report an action as done until a call has succeeded."),
     "tool_errors": lambda s: Lesson(
         "Check arguments against the tool's rules before calling it",
-        f"{_count(s, 'call')} to {_tools(s)} {'was' if s.facts.get('count') == 1 else 'were'} rejected with "
-        "an error.",
+        f"Calls to {_tools(s)} were rejected with an error.",
         "Before a call that changes or computes something, check each argument against what the tool requires "
         "and what earlier results showed (totals, ids, formats). Each rejected call costs a step and risks a "
         "wrong final state."),
     "lookup_misses": lambda s: Lesson(
         "Reformulate failed lookups with a canonical name",
-        f"{_count(s, 'lookup')} returned nothing and cost steps.",
+        "Lookups returned nothing and cost steps.",
         "When a search finds nothing, retry with the exact title of a suggested result or the entity's plain "
         "name without qualifiers, rather than another variation of the same descriptive phrase."),
     "repeated_action": lambda s: Lesson(

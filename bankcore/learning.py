@@ -25,6 +25,8 @@ PAGE = 200  # trajectories loaded at a time
 MAX_CONSECUTIVE_FAILURES = 5  # then the endpoint is presumed down and the run stops, leaving the rest queued
 MAX_ERRORS_KEPT = 20
 FLAG_SOURCE_REJUDGED = "source_rejudged"
+REINFORCE_WEIGHT = 0.5  # how much of an agreeing lesson's confidence removes remaining doubt
+REINFORCE_CAP = 0.95
 KINDS = ("heuristic", "llm")
 
 Progress = Callable[[int], None]
@@ -88,6 +90,7 @@ class ExtractReport(_Run):
     extractor_id: str = ""
     prompt_version: str | None = None
     items: int = 0
+    reinforced: int = 0  # lessons that matched an existing item and strengthened it instead
     flagged: int = 0
     by_source: dict[str, int] = field(default_factory=lambda: {label: 0 for label in LABELS})
     approved_by_policy: list[int] = field(default_factory=list)  # set by Bank.extract from the curation policy
@@ -96,9 +99,11 @@ class ExtractReport(_Run):
     def summary(self) -> str:
         admitted = (f"{len(self.approved_by_policy)} approved by {self.policy_actor}, the rest pending review"
                     if self.approved_by_policy else "all pending review")
-        text = (f"extracted {self.items} item(s) from {self.done} of {self.queued} queued trajectories with "
+        text = (f"extracted {self.items} new item(s) from {self.done} of {self.queued} queued trajectories with "
                 f"{self.extractor_id} (from successes {self.by_source['success']}, from failures "
                 f"{self.by_source['failure']}; {admitted})")
+        if self.reinforced:
+            text += f", {self.reinforced} lesson(s) already in the bank reinforced"
         if self.flagged:
             text += f", {self.flagged} flagged"
         return text + _tail(self)
@@ -266,18 +271,41 @@ def _write_extractions(store: Store, extractor, pending, report: ExtractReport, 
         for verdict, pairs in pending:
             if (verdict.traj_id, verdict.label) not in still:
                 continue  # distilled meanwhile by another run: never duplicate items
+            related = {"traj_id": verdict.traj_id, "verdict_id": verdict.verdict_id, "judge_id": verdict.judge_id}
             for item, source in pairs:
+                same = store.find_same_lesson(item)
+                if same is not None:
+                    reinforce(store, same, item, source, actor=extractor.extractor_id, batch_id=batch_id,
+                              reason=f"the same lesson again, from {verdict.label} trajectory {verdict.traj_id}",
+                              related=related)
+                    report.reinforced += 1
+                    continue
                 curation.add_item(store, item, [source], actor=extractor.extractor_id, batch_id=batch_id,
                                   reason=f"extracted from {verdict.label} trajectory {verdict.traj_id}",
-                                  related={"traj_id": verdict.traj_id, "verdict_id": verdict.verdict_id,
-                                           "judge_id": verdict.judge_id})
+                                  related=related)
+                report.items += 1
+                report.by_source[verdict.label] += 1
+                report.flagged += bool(item.flags)
             store.add_extraction(Extraction(traj_id=verdict.traj_id, extractor_id=extractor.extractor_id,
                                             prompt_version=extractor.prompt_version, verdict_id=verdict.verdict_id,
                                             label=verdict.label, n_items=len(pairs)))
             report.done += 1
-            report.items += len(pairs)
-            report.by_source[verdict.label] += len(pairs)
-            report.flagged += sum(1 for item, _ in pairs if item.flags)
+
+
+def reinforce(store: Store, same: MemoryItem, item: MemoryItem, source: ItemSource, *, actor: str, batch_id: str,
+              reason: str, related: dict) -> None:
+    """A lesson learned again from another trajectory strengthens the item that holds it instead of being stored
+    twice (ExpeL's AGREE): one more evidence row, a REINFORCE event, and confidence raised like a noisy-OR of
+    independent witnesses — capped, because agreeing templated lessons are not proof."""
+    source.item_id = same.item_id
+    store.add_item_source(source)
+    confidence = same.confidence
+    if item.confidence is not None:
+        doubt = (1 - (same.confidence or 0.0)) * (1 - REINFORCE_WEIGHT * item.confidence)
+        confidence = round(min(REINFORCE_CAP, 1 - doubt), 3)
+    meta = dict(same.meta, reinforced=int(same.meta.get("reinforced", 0)) + 1)
+    curation.change_item(store, same.item_id, kind="REINFORCE", actor=actor, reason=reason, batch_id=batch_id,
+                         related=related, confidence=confidence, meta=meta)
 
 
 def embed_items(items: list[MemoryItem], embedder=None) -> None:

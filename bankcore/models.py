@@ -14,7 +14,7 @@ TEXT_FIELDS = ("title", "description", "content")
 ITEM_STATUSES = ("pending", "approved", "rejected", "superseded", "archived")
 EVENT_KINDS = (
     "ADD", "EDIT", "APPROVE", "REJECT", "MERGE", "SUPERSEDE", "RESTORE", "UNMERGE",
-    "SOURCE_REJUDGED", "FLAG", "ARCHIVE", "CONTRADICTION", "REEMBED",
+    "SOURCE_REJUDGED", "FLAG", "ARCHIVE", "CONTRADICTION", "REEMBED", "REINFORCE",
 )
 
 

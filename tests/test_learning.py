@@ -54,11 +54,16 @@ def assert_nothing_duplicated(bank: Bank, judge_id: str, extractor_id: str, n: i
     extractions = [e for e in bank.store.iter_extractions() if e.extractor_id == extractor_id]
     assert len({e.traj_id for e in extractions}) == len(extractions) == n
     items = list(bank.store.iter_items())
-    assert len(items) == sum(e.n_items for e in extractions)
+    # Every extracted lesson is one evidence row: on a new item, or reinforcing the item that holds the same text.
     per_traj = collections.Counter(s.traj_id for s in bank.store.iter_item_sources())
     assert per_traj == {e.traj_id: e.n_items for e in extractions if e.n_items}
-    adds = [e for e in bank.store.iter_events() if e.kind == "ADD"]
+    texts = [(i.title, i.description, i.content, i.source, i.domain) for i in items]
+    assert len(set(texts)) == len(texts)
+    events = list(bank.store.iter_events())
+    adds = [e for e in events if e.kind == "ADD"]
     assert sorted(e.item_id for e in adds) == sorted(i.item_id for i in items)
+    reinforcements = [e for e in events if e.kind == "REINFORCE"]
+    assert len(adds) + len(reinforcements) == sum(e.n_items for e in extractions)
     assert all(i.embedding is not None and len(i.embedding) == 384 for i in items)
 
 
@@ -111,7 +116,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(fake_llm, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         bank.extract(extractor="llm", on_progress=interrupt_at_tenth)
     assert len(list(bank.store.iter_extractions())) == 10
-    assert len(list(bank.store.iter_items())) == 20  # whole trajectories only: 2 items each
+    assert len(list(bank.store.iter_item_sources())) == 20  # whole trajectories only: 2 lessons each
     resumed = bank.extract(extractor="llm")
     assert (resumed.queued, resumed.done) == (20, 20) and fake_llm.http_calls == 60
     assert_nothing_duplicated(bank, "llm:fake-model", "llm:fake-model", 30)
@@ -161,7 +166,8 @@ def test_queues_are_per_judge_and_per_label(tmp_path):
     assert (first.queued, first.done, first.labels) == (10, 10, {"success": 5, "failure": 5})
     assert bank.judge(judge="heuristic").queued == 0
     extracted = bank.extract(extractor="heuristic")
-    assert extracted.done == 10 and extracted.items >= 10 and bank.extract(extractor="heuristic").queued == 0
+    assert extracted.done == 10 and extracted.items + extracted.reinforced >= 10
+    assert bank.extract(extractor="heuristic").queued == 0
     items = list(bank.store.iter_items())
     assert {i.status for i in items} == {"pending"} and {i.source for i in items} == {"success", "failure"}
     assert all(0 < i.confidence < 1 and i.extractor_id == "heuristic:v1" for i in items)
@@ -191,12 +197,14 @@ def test_rejudging_flags_items_whose_source_flipped_and_requeues_extraction(fake
     assert report.done == 12 and {f.traj_id for f in report.flips} == ungrounded  # the LLM is fooled; fine
     assert all((f.before, f.after) == ("failure", "success") for f in report.flips)
     flagged = [i for i in bank.store.iter_items() if FLAG_SOURCE_REJUDGED in i.flags]
-    assert len(flagged) == report.items_flagged == sum(len(f.items) for f in report.flips) > 0
+    # One event per (flip, item): an item resting on several flipped trajectories hears about each.
+    assert report.items_flagged == sum(len(f.items) for f in report.flips) >= len(flagged) > 0
+    assert {i.item_id for i in flagged} == {i for f in report.flips for i in f.items}
     for item in flagged:
-        event = bank.store.item_events(item.item_id)[-1]
-        assert event.kind == "SOURCE_REJUDGED" and event.actor == "llm:fake-model"
-        assert event.related["traj_id"] in ungrounded and "may now be backwards" in event.reason
-        assert event.before["flags"] == [] and event.after["flags"] == [FLAG_SOURCE_REJUDGED]
+        events = [e for e in bank.store.item_events(item.item_id) if e.kind == "SOURCE_REJUDGED"]
+        assert all(e.actor == "llm:fake-model" and e.related["traj_id"] in ungrounded for e in events)
+        assert all("may now be backwards" in e.reason for e in events)
+        assert events[0].before["flags"] == [] and all(e.after["flags"] == [FLAG_SOURCE_REJUDGED] for e in events)
     assert all(len(bank.verdicts(t)) == 2 for t in ungrounded)  # appended, never overwritten
 
     again = bank.extract(extractor="heuristic")
@@ -324,3 +332,41 @@ def test_lessons_from_the_demos_injected_trajectories_are_flagged_and_no_others(
     flagged_ids = {i.item_id for i in bank.store.iter_items() if guard.FLAG in i.flags}
     assert flagged_ids == {i for ids in from_injected.values() for i in ids} and flagged_ids
     assert all(bank.store.get_item(i).status == "pending" for i in flagged_ids)
+
+
+def test_the_same_lesson_from_another_trajectory_reinforces_instead_of_duplicating(tmp_path):
+    bank = Bank(tmp_path / "b.duckdb")
+    bank.import_path(write_corpus(tmp_path / "corpus.jsonl", 8))
+    bank.judge(judge="heuristic")
+    report = bank.extract(extractor="heuristic")
+    items = list(bank.store.iter_items())
+    evidence = list(bank.store.iter_item_sources())
+    assert report.reinforced > 0 and report.items == len(items)
+    assert len(evidence) == report.items + report.reinforced
+    strengthened = [i for i in items if i.meta.get("reinforced")]
+    assert strengthened
+    for item in strengthened:
+        kinds = [e.kind for e in bank.store.item_events(item.item_id)]
+        assert kinds == ["ADD"] + ["REINFORCE"] * item.meta["reinforced"]
+        first = bank.store.item_events(item.item_id)[0].after["confidence"]
+        assert first < item.confidence <= 0.95
+        assert len(bank.store.item_sources(item.item_id)) == 1 + item.meta["reinforced"]
+
+
+def test_a_lesson_learned_again_after_a_merge_strengthens_the_merged_item(bank):
+    from bankcore import curation
+    from bankcore.models import MemoryItem
+
+    def lesson(**over):
+        fields = dict(title="Check every page", description="Lists continue on later pages.",
+                      content="Look for Next before counting.", source="failure", domain="shopping")
+        return MemoryItem(**{**fields, **over})
+
+    parent = curation.add_item(bank.store, lesson(), actor="heuristic:v1")
+    merged = curation.add_item(bank.store, lesson(title="Page through and cross-check", source="merged"),
+                               actor="heuristic-merge:1")
+    curation.change_item(bank.store, parent.item_id, kind="SUPERSEDE", actor="heuristic-merge:1",
+                         status="superseded", superseded_by=merged.item_id)
+    assert bank.store.find_same_lesson(lesson()).item_id == merged.item_id
+    assert bank.store.find_same_lesson(lesson(domain="forum")) is None
+    assert bank.store.find_same_lesson(lesson(flags=["suspected_injection"])) is None

@@ -1,0 +1,228 @@
+"""Plotly figures for the dashboard: values in, a figure out, no I/O.
+
+Plotly reads a little HTML in text (<b>, <br>, <a href>), so every piece of untrusted text put on a chart goes
+through `label()`, which escapes it (Plotly turns the entities back into the characters, as text).
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from typing import Any, Iterable
+
+import plotly.graph_objects as go
+
+from .views import JudgeQuality
+
+STATUS_COLORS = {"approved": "#2e7d32", "pending": "#f9a825", "rejected": "#c62828", "superseded": "#6d4c41",
+                 "archived": "#9e9e9e"}
+MARKER_COLORS = {"MERGE": "#6a1b9a", "APPROVE": "#2e7d32", "REJECT": "#c62828"}
+LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
+
+
+def label(text: Any, limit: int = 80) -> str:
+    value = " ".join(str(text if text is not None else "").split())
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
+    return html.escape(value)
+
+
+def counts_bar(counts: dict[str, int], title: str, colors: dict[str, str] | None = None) -> go.Figure:
+    names = sorted(counts, key=lambda k: -counts[k])
+    fig = go.Figure(go.Bar(x=[label(n) for n in names], y=[counts[n] for n in names],
+                           marker_color=[(colors or {}).get(n, "#1565c0") for n in names]))
+    fig.update_layout(title=title, height=260, **LAYOUT)
+    return fig
+
+
+def outcome_trend(rows: list[dict[str, Any]], *, bucket: str, metric: str = "success",
+                  markers: Iterable[dict[str, Any]] = (), title: str = "") -> go.Figure:
+    """Success rate (truth and verdict) or mean steps per bucket, one line per series, memory events marked.
+
+    Runs and trials sit at evenly spaced positions labelled with their names (an imported file's runs all start
+    within a second); days, weeks and windows sit on a time axis. Memory events are ticks along the top: on the
+    run axis, between the last run that started before the event and the next.
+    """
+    fig = go.Figure()
+    position, ticks = _positions(rows, bucket)
+    by_series: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        if r["bucket"] is not None:
+            by_series[r["series"]].append(r)
+    many = len(by_series) > 1
+    for series, points in by_series.items():
+        xs = [position(p) for p in points]
+        hover = [label(p.get("run_name")) if bucket == "run" else f"{p['trajectories']} trajectories"
+                 for p in points]
+        prefix = f"{label(series)} · " if many else ""
+        if metric == "success":
+            for key, name, dash in (("truth_success_rate", "truth", "solid"),
+                                    ("verdict_success_rate", "judge", "dot")):
+                ys = [p[key] for p in points]
+                if any(y is not None for y in ys):
+                    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"{prefix}success ({name})",
+                                             line=dict(dash=dash), text=hover,
+                                             hovertemplate="%{y:.1%} · %{text}<extra></extra>"))
+        else:
+            fig.add_trace(go.Scatter(x=xs, y=[p["mean_steps"] for p in points], mode="lines+markers",
+                                     name=f"{prefix}mean steps", text=hover,
+                                     hovertemplate="%{y:.2f} steps · %{text}<extra></extra>"))
+    if bucket != "trial":
+        _mark_events(fig, markers, rows, bucket, top=1.04 if metric == "success" else None)
+    fig.update_layout(title=title, height=330, **LAYOUT)
+    if ticks:
+        fig.update_xaxes(tickvals=list(range(len(ticks))), ticktext=ticks, title="trial" if bucket == "trial" else None)
+    if metric == "success":
+        fig.update_yaxes(tickformat=".0%", range=[0, 1.08])
+    return fig
+
+
+def _positions(rows: list[dict[str, Any]], bucket: str):
+    """Where each bucket goes on the x axis, and tick labels when the axis is not time."""
+    if bucket not in ("run", "trial"):
+        return (lambda r: r["start"]), None
+    order = sorted({r["bucket"] for r in rows if r["bucket"] is not None})
+    index = {b: n for n, b in enumerate(order)}
+    names = {r["bucket"]: r.get("run_name") for r in rows}
+    ticks = [f"#{b} {label(names.get(b), 24)}" if bucket == "run" else f"trial {b}" for b in order]
+    return (lambda r: index[r["bucket"]]), ticks
+
+
+def _mark_events(fig: go.Figure, markers: Iterable[dict[str, Any]], rows: list[dict[str, Any]], bucket: str,
+                 top: float | None) -> None:
+    """Memory events (consolidations, approvals) as vertical ticks along the top of the chart."""
+    starts = sorted({(r["start"], r["bucket"]) for r in rows if r["start"] is not None and r["bucket"] is not None},
+                    key=lambda sb: sb[1])
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for m in markers:
+        grouped[m["kind"]].append(m)
+    if not grouped:
+        return
+    ys = [r[k] for r in rows for k in ("mean_steps",) if r.get(k) is not None]
+    y = top if top is not None else (max(ys) * 1.08 if ys else 1)
+    for kind, points in grouped.items():
+        if bucket == "run":
+            xs = [sum(1 for start, _ in starts if start <= p["moment"]) - 0.5 for p in points]
+        else:
+            xs = [p["moment"] for p in points]
+        fig.add_trace(go.Scatter(
+            x=xs, y=[y] * len(points), mode="markers",
+            marker=dict(symbol="line-ns-open", size=16, line=dict(width=2),
+                        color=MARKER_COLORS.get(kind, "#455a64")),
+            name=f"{kind.lower()} events",
+            text=[f"{p['moment']:%Y-%m-%d %H:%M} · {p['events']} × {kind} by {label(p['actor'])}" for p in points],
+            hovertemplate="%{text}<extra></extra>"))
+
+
+def breakdown_bar(rows: list[dict[str, Any]], title: str) -> go.Figure:
+    """Success rate (truth and judge) per value of one dimension, with n on hover."""
+    names = [label(r["value"]) for r in rows]
+    fig = go.Figure()
+    for key, name in (("truth_success_rate", "truth"), ("verdict_success_rate", "judge")):
+        ys = [r[key] for r in rows]
+        if any(y is not None for y in ys):
+            fig.add_trace(go.Bar(x=names, y=ys, name=f"success ({name})", text=[r["trajectories"] for r in rows],
+                                 hovertemplate="%{y:.1%} of %{text} trajectories<extra></extra>"))
+    fig.update_layout(title=title, height=300, barmode="group", **LAYOUT)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    return fig
+
+
+def confusion(quality: JudgeQuality) -> go.Figure:
+    labels = ["success", "failure"]
+    z = [[quality.cell(judge, ref) for ref in labels] for judge in labels]
+    fig = go.Figure(go.Heatmap(z=z, x=[f"{quality.reference}: {r}" for r in labels],
+                               y=[f"judge: {j}" for j in labels], colorscale="Blues", showscale=False,
+                               text=z, texttemplate="%{text}"))
+    version = f" ({label(quality.prompt_version)})" if quality.prompt_version else ""
+    fig.update_layout(title=f"{label(quality.judge_id)}{version} vs {quality.reference}", height=240,
+                      margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def lineage(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], focus: int | None = None) -> go.Figure:
+    """Merges as a DAG: each item a dot at the time it was written, one lane per merge family; lines run from the
+    items a merge absorbed (fanned out around the lane) to the item it wrote (on the lane)."""
+    pos = {n["item_id"]: (n["created_at"], y) for n, y in zip(nodes, _heights(nodes, edges))}
+    merged = {e["child"] for e in edges}
+    fig = go.Figure()
+    xs, ys = [], []
+    for e in edges:
+        if e["parent"] in pos and e["child"] in pos:
+            (x0, y0), (x1, y1) = pos[e["parent"]], pos[e["child"]]
+            xs += [x0, x1, None]
+            ys += [y0, y1, None]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#90a4ae", width=1), hoverinfo="skip",
+                             showlegend=False))
+    by_status: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for n in nodes:
+        by_status[n["status"]].append(n)
+    for status, members in sorted(by_status.items()):
+        fig.add_trace(go.Scatter(
+            x=[pos[n["item_id"]][0] for n in members], y=[pos[n["item_id"]][1] for n in members],
+            mode="markers+text", name=status, textposition="top center",
+            text=[f"#{n['item_id']}" if n["item_id"] in merged or len(nodes) <= 30 else "" for n in members],
+            customdata=[[n["item_id"], label(n["title"]), n["source"], n["version"]] for n in members],
+            hovertemplate="#%{customdata[0]} v%{customdata[3]} · %{customdata[2]}<br>%{customdata[1]}<extra></extra>",
+            marker=dict(size=[16 if n["item_id"] == focus else 10 for n in members],
+                        color=STATUS_COLORS.get(status, "#455a64"), line=dict(width=1, color="#263238"))))
+    lanes = max((y for _, y in pos.values()), default=0)
+    fig.update_layout(height=max(280, int(60 * (lanes + 2))), **LAYOUT)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def _heights(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> list[float]:
+    """A y for each node: one lane per connected family (newest on top); a merged item sits on its lane and the
+    items it absorbed fan out around it, so no two lines of one merge lie on top of each other."""
+    ids = [n["item_id"] for n in nodes]
+    parent = {i: i for i in ids}
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    children: dict[int, list[int]] = defaultdict(list)
+    for e in edges:
+        if e["parent"] in parent and e["child"] in parent:
+            parent[root(e["parent"])] = root(e["child"])
+            children[e["child"]].append(e["parent"])
+    lane = {f: n for n, f in enumerate(sorted({root(i) for i in ids}))}
+    y: dict[int, float] = {}
+    for child in sorted(children, reverse=True):  # newest merge first: it owns its lane's centre
+        y.setdefault(child, float(lane[root(child)]))
+        absorbed = sorted(children[child])
+        for k, p in enumerate(absorbed):
+            y.setdefault(p, y[child] + 0.6 * (k - (len(absorbed) - 1) / 2) / max(1, len(absorbed) - 1))
+    return [y.get(i, float(lane[root(i)])) for i in ids]
+
+
+def replay(rows: list[dict[str, Any]], moments: dict[int, Any]) -> go.Figure:
+    """An animated bar chart: items per status (stacked by source) at each checkpoint of the event log."""
+    points = sorted({r["event_id"] for r in rows})
+    statuses = ["approved", "pending", "rejected", "superseded", "archived"]
+    sources = sorted({r["source"] for r in rows if r["source"]})
+    counts = {(r["event_id"], r["status"], r["source"]): r["items"] for r in rows}
+    top = max([sum(counts.get((p, s, src), 0) for src in sources) for p in points for s in statuses] or [1])
+
+    def bars(point: int) -> list[go.Bar]:
+        return [go.Bar(x=statuses, y=[counts.get((point, s, src), 0) for s in statuses], name=src)
+                for src in sources]
+
+    fig = go.Figure(data=bars(points[-1]) if points else [],
+                    frames=[go.Frame(data=bars(p), name=str(p)) for p in points])
+    steps = [dict(method="animate", label=f"{moments.get(p) or p}", args=[[str(p)], dict(
+        mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))]) for p in points]
+    fig.update_layout(
+        barmode="stack", height=380, yaxis=dict(range=[0, top * 1.1], title="items"),
+        margin=dict(l=10, r=10, t=50, b=10),
+        updatemenus=[dict(type="buttons", direction="left", showactive=False, x=0, y=1.18, xanchor="left",
+                          yanchor="top", buttons=[
+            dict(label="▶ Replay", method="animate", args=[None, dict(
+                frame=dict(duration=400, redraw=True), fromcurrent=False, transition=dict(duration=200))]),
+            dict(label="⏸", method="animate", args=[[None], dict(mode="immediate", frame=dict(duration=0))])])],
+        sliders=[dict(active=len(points) - 1, steps=steps, currentvalue=dict(prefix="as of "), pad=dict(t=30))])
+    return fig

@@ -1,0 +1,362 @@
+"""The dashboard's plumbing, in one importable module: pages call these and `Bank`, never SQL.
+
+- One `Bank` per (file, LLM endpoint, model), kept by `st.cache_resource`.
+- Every read goes through `st.cache_data`, keyed by the bank file and a cheap *fingerprint* of the bank (last event
+  id, row counts, ...) taken once per script run: after any write — here or by a CLI in another process — the
+  fingerprint changes and the next run reads fresh data; otherwise nothing is read twice.
+- `page()` frames every screen: it refuses to invent a bank at a wrong path, says when an old bank was upgraded,
+  and turns "bank busy" and other user-facing errors into a message instead of a traceback.
+- Who is curating: `curator()` is `human:<name>` from the login (OIDC via `st.login`, or a password from Streamlit
+  secrets) or, when no login is configured, from the reviewer name in Settings.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import getpass
+import hmac
+import os
+import threading
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException, StreamlitSecretNotFoundError
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from .bank import Bank
+from .errors import BankBusyError, BankcoreError, ConflictError, SchemaError
+from .settings import Settings
+from .ui_parts import escape_md
+
+# session_state keys (the only state the dashboard keeps between runs)
+DB_PATH = "bankcore.db_path"
+LLM_BASE_URL = "bankcore.llm_base_url"
+LLM_MODEL = "bankcore.llm_model"
+REVIEWER = "bankcore.reviewer"
+LOGGED_IN = "bankcore.logged_in_as"
+FINGERPRINT = "bankcore.fingerprint"
+FLASH = "bankcore.flash"
+
+PAGE_SIZE = 25
+
+
+# ---------------------------------------------------------------------- settings for this session
+def settings() -> Settings:
+    """The environment's settings with this session's overrides (database path, LLM endpoint and model)."""
+    state = st.session_state
+    return Settings.load(db_path=state.get(DB_PATH), llm_base_url=state.get(LLM_BASE_URL) or None,
+                         llm_model=state.get(LLM_MODEL) or None)
+
+
+def bank_path() -> Path:
+    return Path(settings().db_path).expanduser()
+
+
+def use_bank(path: str | Path | None = None, *, llm_base_url: str | None = None,
+             llm_model: str | None = None) -> None:
+    """Point this session at another bank file or LLM endpoint (None keeps the environment's)."""
+    st.session_state[DB_PATH] = str(path) if path else None
+    st.session_state[LLM_BASE_URL] = llm_base_url or None
+    st.session_state[LLM_MODEL] = llm_model or None
+    st.session_state.pop(FINGERPRINT, None)
+
+
+# ---------------------------------------------------------------------- the bank
+_last_notice: dict[int, float] = {}
+
+
+def _toast(message: str) -> None:
+    if get_script_run_ctx(suppress_warning=True) is not None:
+        st.toast(escape_md(message), icon=":material/hourglass_top:")
+
+
+def _on_busy(message: str) -> None:
+    """The store is waiting for another process's lock: say so, at most every few seconds.
+
+    st.cache_data records the elements created inside a cached function and replays them on every later hit; a
+    busy notice raised during a cached read must not become part of that read's result. So the toast is sent from
+    a copy of the context in which Streamlit's "inside a cached function" marker is off.
+    """
+    thread = threading.get_ident()
+    now = time.monotonic()
+    if now - _last_notice.get(thread, 0.0) < 3.0:
+        return
+    _last_notice[thread] = now
+    text = f"{message} — another process (probably a CLI import) is writing"
+    contextvars.copy_context().run(_toast_outside_cache, text)
+
+
+def _toast_outside_cache(message: str) -> None:
+    try:
+        from streamlit.runtime.caching.cached_message_replay import in_cached_function
+    except ImportError:  # Streamlit moved its internals: better no notice than one replayed forever
+        return
+    in_cached_function.set(False)  # only in this copy of the context
+    _toast(message)
+
+
+@st.cache_resource(show_spinner=False)
+def _bank(path: str, llm_base_url: str | None, llm_model: str | None) -> Bank:
+    return Bank(path, settings=Settings.load(db_path=path, llm_base_url=llm_base_url, llm_model=llm_model),
+                on_busy=_on_busy)
+
+
+def _bank_key() -> tuple[str, str | None, str | None]:
+    s = settings()
+    return str(Path(s.db_path).expanduser()), s.llm_base_url, s.llm_model
+
+
+def bank() -> Bank:
+    return _bank(*_bank_key())
+
+
+def fingerprint() -> tuple:
+    """This run's bank fingerprint (taken by `page()`)."""
+    return st.session_state.get(FINGERPRINT) or refresh_fingerprint()
+
+
+def refresh_fingerprint() -> tuple:
+    fp = bank().views.fingerprint()
+    st.session_state[FINGERPRINT] = fp
+    return fp
+
+
+# ---------------------------------------------------------------------- cached reads
+@st.cache_data(show_spinner=False, max_entries=512)
+def _cached(bank_key: tuple, fp: tuple, target: str, name: str, args: tuple, kwargs: dict) -> Any:
+    b = _bank(*bank_key)
+    obj = {"views": b.views, "bank": b}[target]
+    return getattr(obj, name)(*args, **kwargs)
+
+
+def read(target: str, name: str, *args, **kwargs) -> Any:
+    """`bank.views.<name>(...)` (target 'views') or `bank.<name>(...)` (target 'bank', reads only) through the
+    cache, keyed by the arguments and this run's bank fingerprint."""
+    return _cached(_bank_key(), fingerprint(), target, name, args, kwargs)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _rank_as_of(bank_key: tuple, fp: tuple, point: int | None, query: str, k: int, task_id: str | None) -> list:
+    b = _bank(*bank_key)
+    view = b.as_of(b.store.last_event_id() if point is None else point)
+    return view.rank(query, k=k, exclude_task_id=task_id)
+
+
+def rank_as_of(point: int | None, query: str, k: int, task_id: str | None = None) -> list:
+    """What retrieval over the bank as it was at event `point` (None: now) returns: approved items, by cosine."""
+    return _rank_as_of(_bank_key(), fingerprint(), point, query, k, task_id)
+
+
+def has(name: str) -> bool:
+    """Whether this build's `Bank` offers `name` (judging, retrieval and curation land separately)."""
+    return callable(getattr(Bank, name, None))
+
+
+def not_in_this_build(what: str, api: str) -> None:
+    st.info(f"{what} needs `Bank.{api}`, which is not in this build of bankcore yet.", icon=":material/extension:")
+
+
+# ---------------------------------------------------------------------- the page frame
+@contextmanager
+def page(title: str, icon: str = ":material/dashboard:", *, require_bank: bool = True) -> Iterator[Bank]:
+    """Frame one screen: page config, sidebar, bank checks; user-facing errors become messages, not tracebacks.
+
+    With `require_bank=False` (Settings) the screen renders even when there is no bank at the configured path.
+    """
+    st.set_page_config(page_title=f"{title} · bankcore", page_icon=":material/database:", layout="wide")
+    with _reading(require_bank or bank_path().exists()):
+        if require_bank:
+            _open_or_stop()
+        elif bank_path().exists():
+            refresh_fingerprint()  # this screen's reads must not key on an earlier screen's fingerprint
+        _sidebar()
+        st.title(f"{icon} {title}")
+        _show_flash()
+        try:
+            yield bank()
+        except BankBusyError as exc:
+            _busy_screen(exc)
+        except ConflictError as exc:
+            st.warning(f"Someone else changed this meanwhile: {exc}")
+        except BankcoreError as exc:
+            st.error(str(exc))
+
+
+@contextmanager
+def _reading(enabled: bool) -> Iterator[None]:
+    """One connection for the whole screen (`Store.reading`), opened only once the file is known to exist."""
+    with ExitStack() as stack:
+        if enabled and bank_path().exists():
+            try:
+                stack.enter_context(bank().store.reading())
+            except BankBusyError as exc:
+                _busy_screen(exc)
+                st.stop()
+            except SchemaError:
+                pass  # not a bank: `_open_or_stop` says so
+        yield
+
+
+def _open_or_stop() -> None:
+    path = bank_path()
+    if not path.exists():
+        _missing_bank_screen(path)
+        st.stop()
+    try:
+        refresh_fingerprint()
+    except BankBusyError as exc:
+        _busy_screen(exc)
+        st.stop()
+    except SchemaError as exc:
+        st.error(f"This file cannot be opened as a bank: {exc}")
+        st.markdown("Point the dashboard at another file on the **Settings** page, or set `BANKCORE_DB`.")
+        _settings_link()
+        st.stop()
+    upgraded = bank().store.upgraded
+    if upgraded:
+        old, new = upgraded
+        st.info(f"This bank was written by an older bankcore (schema v{old}); it was upgraded to v{new} when the "
+                "dashboard opened it. Nothing was removed; older bankcore versions can no longer open it.",
+                icon=":material/upgrade:")
+
+
+def _missing_bank_screen(path: Path) -> None:
+    st.title(":material/database: No bank here yet")
+    st.error(f"There is no bank file at `{path}`.")
+    st.markdown(
+        "A bank is one DuckDB file. To get one:\n\n"
+        f"- build the synthetic demo bank: `bankcore demo --db {path}`\n"
+        f"- or import your agent's trajectories and learn from them: `bankcore import FILE --db {path}`\n"
+        "- or point the dashboard at an existing bank: set `BANKCORE_DB`, or change the path on **Settings**.")
+    if st.button("Create an empty bank at this path", key="create_empty_bank"):
+        bank().init()
+        st.rerun()
+    _settings_link()
+
+
+def _busy_screen(exc: BankBusyError) -> None:
+    st.error(f"The bank is busy and stayed busy: {exc}")
+    st.markdown("Another process — usually a `bankcore import` or `learn` — is writing to the bank file. "
+                "The dashboard waits for it and retries; it gave up after "
+                f"{settings().lock_timeout_s:.0f} s. Nothing was changed here.")
+    if st.button("Try again", key="retry_busy"):
+        st.rerun()
+
+
+def _settings_link() -> None:
+    try:
+        st.page_link("pages/7_Settings.py", label="Open Settings", icon=":material/settings:")
+    except StreamlitAPIException:  # a page run on its own (not through app.py's navigation) has no link targets
+        pass
+
+
+def _sidebar() -> None:
+    with st.sidebar:
+        st.caption(f"Bank: `{bank_path()}`")
+        who = curator()
+        if who:
+            st.caption(f"Curating as **{escape_md(who.removeprefix('human:'))}**")
+        elif login_mode() != "none":
+            st.caption("Browsing read-only — log in on Settings to curate")
+
+
+def flash(message: str) -> None:
+    """A message shown once at the top of the next run (after a write and its rerun)."""
+    st.session_state[FLASH] = message
+
+
+def _show_flash() -> None:
+    message = st.session_state.pop(FLASH, None)
+    if message:
+        st.success(escape_md(message), icon=":material/check:")
+
+
+# ---------------------------------------------------------------------- who is curating
+def _secret(*path: str) -> Any:
+    try:
+        node: Any = st.secrets
+        for key in path:
+            if key not in node:
+                return None
+            node = node[key]
+        return node
+    except (FileNotFoundError, StreamlitSecretNotFoundError):
+        return None
+
+
+def login_mode() -> str:
+    """'oidc' when `[auth]` is configured in secrets, 'password' when `[bankcore] password` is, else 'none'."""
+    if _secret("auth") is not None:
+        return "oidc"
+    if _secret("bankcore", "password"):
+        return "password"
+    return "none"
+
+
+def default_reviewer() -> str:
+    actor = os.environ.get("BANKCORE_REVIEWER") or os.environ.get("BANKCORE_ACTOR")
+    if actor and actor != "cli":
+        return actor
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 — no user database entry (containers)
+        return "reviewer"
+
+
+def curator() -> str | None:
+    """The actor curation events record (`human:<name>`), or None while a configured login is pending."""
+    mode = login_mode()
+    if mode == "oidc":
+        if not getattr(st.user, "is_logged_in", False):
+            return None
+        name = st.user.get("email") or st.user.get("name") or "user"
+    elif mode == "password":
+        name = st.session_state.get(LOGGED_IN)
+        if not name:
+            return None
+    else:
+        name = st.session_state.get(REVIEWER) or default_reviewer()
+    return f"human:{' '.join(str(name).split())}"
+
+
+def password_login(name: str, password: str) -> bool:
+    expected = str(_secret("bankcore", "password") or "")
+    ok = bool(expected) and bool(name.strip()) and hmac.compare_digest(password.encode(), expected.encode())
+    if ok:
+        st.session_state[LOGGED_IN] = name.strip()
+    return ok
+
+
+def logout() -> None:
+    st.session_state.pop(LOGGED_IN, None)
+
+
+def need_curator() -> str | None:
+    """The curator, or a short note where the curation controls would be."""
+    who = curator()
+    if who is None:
+        st.info("Log in on the **Settings** page to approve, edit, reject or label.", icon=":material/lock:")
+    return who
+
+
+# ---------------------------------------------------------------------- writes
+def act(write: Callable[[], Any], done: str | Callable[[Any], str]) -> bool:
+    """Run one write through `Bank`; on success flash `done` (or `done(result)`) and rerun (fresh fingerprint),
+    else show why not."""
+    try:
+        result = write()
+    except ConflictError as exc:
+        st.warning(f"Not saved — someone changed it meanwhile. {exc}")
+        return False
+    except BankBusyError as exc:
+        st.error(f"Not saved — the bank stayed busy: {exc}")
+        return False
+    except BankcoreError as exc:
+        st.error(f"Not saved: {exc}")
+        return False
+    flash(done(result) if callable(done) else done)
+    st.rerun()
+    return True  # not reached: st.rerun() ends the run

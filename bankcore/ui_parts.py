@@ -1,0 +1,294 @@
+"""Pieces several screens show: an item, a trajectory's steps, verdicts beside the truth, a history, a pager.
+
+Trajectory and memory text is untrusted (web pages, user messages, model output). It is only ever shown as plain
+text (`st.text`, `st.code`, dataframes) or, where a line of Markdown reads better, after `md()` has escaped every
+character Markdown gives meaning to. Nothing here passes `unsafe_allow_html`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+import pandas as pd
+import streamlit as st
+
+from .models import Event, MemoryItem, Trajectory, Truth, Verdict
+from .views import ItemPage, Provenance, kind_of
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^@%])")
+STATUS_ICON = {"pending": ":material/schedule:", "approved": ":material/check_circle:",
+               "rejected": ":material/block:", "superseded": ":material/call_merge:",
+               "archived": ":material/inventory_2:"}
+SOURCE_ICON = {"success": ":material/emoji_events:", "failure": ":material/healing:",
+               "contrast": ":material/compare_arrows:", "merged": ":material/call_merge:",
+               "manual": ":material/edit_note:"}
+
+
+def md(text: Any, limit: int | None = None) -> str:
+    """Untrusted text made inert for Markdown, on one line: every mark Markdown (or Streamlit) reads is escaped."""
+    value = " ".join(str(text if text is not None else "").split())
+    if limit and len(value) > limit:
+        value = value[: limit - 1] + "…"
+    return escape_md(value)
+
+
+def escape_md(text: str) -> str:
+    """Backslash-escape every ASCII punctuation mark Markdown, HTML or Streamlit's directives give meaning to."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def short(text: str | None, limit: int = 120) -> str:
+    value = " ".join((text or "").split())
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def label_of(item: MemoryItem) -> str:
+    """A trusted one-line heading for an item: id, version, status and source (no item text)."""
+    return (f"#{item.item_id} · v{item.version} · {STATUS_ICON.get(item.status, '')} {item.status} · "
+            f"{SOURCE_ICON.get(item.source, '')} {item.source}")
+
+
+def item_card(item: MemoryItem, reasons: Iterable[str] = ()) -> None:
+    """An item's text and facts. The title and description are escaped Markdown; the content is plain text."""
+    with st.container(border=True):
+        st.caption(label_of(item) + (f" · domain {md(item.domain)}" if item.domain else "")
+                   + (f" · confidence {item.confidence:.2f}" if item.confidence is not None else ""))
+        st.markdown(f"**{md(item.title)}**")
+        st.markdown(f"*{md(item.description)}*")
+        st.text(item.content)
+        facts = []
+        if item.extractor_id:
+            facts.append(f"by {item.extractor_id} ({kind_of(item.extractor_id)})")
+        if item.prompt_version:
+            facts.append(f"prompt {item.prompt_version}")
+        if item.superseded_by:
+            facts.append(f"superseded by #{item.superseded_by}")
+        if facts:
+            st.caption(md(" · ".join(facts)))
+        for reason in reasons:
+            st.warning(md(reason), icon=":material/flag:")
+
+
+def items_table(items: list[MemoryItem], stats: dict[int, dict[str, Any]] | None = None) -> pd.DataFrame:
+    stats = stats or {}
+    return pd.DataFrame([{
+        "id": i.item_id, "title": i.title, "source": i.source, "status": i.status, "domain": i.domain,
+        "confidence": i.confidence, "v": i.version, "flags": ", ".join(i.flags),
+        "retrieved": (stats.get(i.item_id) or {}).get("retrieved", 0), "updated": i.updated_at,
+    } for i in items], columns=["id", "title", "source", "status", "domain", "confidence", "v", "flags",
+                                "retrieved", "updated"])
+
+
+def steps(traj: Trajectory, highlight: Iterable[int] = (), *, limit_chars: int = 4000) -> None:
+    """The step viewer: one fold per step (thought / action / observation). Steps an item rests on are marked ★
+    and open; the others start folded when there are marks or many steps."""
+    marked = set(highlight)
+    if not traj.steps:
+        st.caption("This trajectory has no steps.")
+    for step in traj.steps:
+        star = step.index in marked
+        title = f"{'★ ' if star else ''}Step {step.index + 1}"
+        if step.action:
+            title += f" · {md(step.action, 90)}"
+        with st.expander(title, expanded=star or (not marked and len(traj.steps) <= 8)):
+            for name in ("thought", "action", "observation"):
+                value = getattr(step, name)
+                if value:
+                    st.caption(name)
+                    text = value if len(value) <= limit_chars else value[:limit_chars] + f"\n… ({len(value):,} chars)"
+                    st.code(text, language=None, wrap_lines=True)
+    if traj.final_answer:
+        st.caption("final answer")
+        st.code(traj.final_answer, language=None, wrap_lines=True)
+    if traj.final_state:
+        with st.expander("final state"):
+            st.code(traj.final_state[:limit_chars], language=None, wrap_lines=True)
+
+
+def verdicts_table(verdicts: list[Verdict], truth: Truth | None) -> pd.DataFrame:
+    """Every verdict on a trajectory side by side, newest first, with the truth as its own row."""
+    rows = [{"who": v.judge_id, "kind": kind_of(v.judge_id), "label": v.label, "rationale": v.rationale,
+             "prompt": v.prompt_version, "tokens": (v.tokens_in or 0) + (v.tokens_out or 0) or None,
+             "when": v.created_at} for v in reversed(verdicts)]
+    if truth is not None and truth.success is not None:
+        rows.append({"who": f"truth ({truth.source or 'evaluator'})", "kind": "ground truth",
+                     "label": "success" if truth.success else "failure",
+                     "rationale": f"reward {truth.reward}" if truth.reward is not None else "", "prompt": None,
+                     "tokens": None, "when": None})
+    return pd.DataFrame(rows, columns=["who", "kind", "label", "rationale", "prompt", "tokens", "when"])
+
+
+def changes(event: Event) -> str:
+    """What an event changed, as 'field: old → new' (text fields only named, not quoted)."""
+    before, after = event.before or {}, event.after or {}
+    parts = []
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) == after.get(key) or key == "version":
+            continue
+        if key in ("title", "description", "content"):
+            parts.append(f"{key} rewritten" if before else key)
+        elif before:
+            parts.append(f"{key}: {before.get(key)} → {after.get(key)}")
+    if event.kind in ("ADD", "MERGE"):
+        return "created"
+    return "; ".join(parts)
+
+
+def history_table(events: list[Event]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "event": e.event_id, "when": e.created_at, "kind": e.kind, "who": e.actor, "version":
+        (e.after or {}).get("version"), "status": (e.after or {}).get("status"), "change": changes(e),
+        "reason": e.reason, "batch": e.batch_id,
+    } for e in events], columns=["event", "when", "kind", "who", "version", "status", "change", "reason", "batch"])
+
+
+def page_offset(key: str, size: int) -> int:
+    """The offset of the page the pager under `key` shows (read before the query; the pager is drawn after it)."""
+    return (int(st.session_state.get(key) or 1) - 1) * size
+
+
+def pager(total: int, key: str, size: int) -> None:
+    """Page buttons under a table; snaps back to page 1 when a new filter leaves fewer pages."""
+    pages = max(1, -(-total // size))
+    if int(st.session_state.get(key) or 1) > pages:
+        st.session_state[key] = 1
+        st.rerun()
+    if pages > 1:
+        st.pagination(pages, key=key)
+
+
+def open_selected(table_key: str, ids: list[Any], target_key: str):
+    """An `on_select` callback: put the id of the selected row into the widget `target_key` (e.g. 'open item #')."""
+    def callback() -> None:
+        rows = st.session_state[table_key].selection.rows
+        if rows and rows[0] < len(ids):
+            st.session_state[target_key] = ids[rows[0]]
+    return callback
+
+
+def bulk_outcome(action: str):
+    """The message after a bulk decision: how many were decided, and which flagged ones were left for one by one."""
+    def say(result: Any) -> str:
+        decided = getattr(result, "decided", result) or []
+        text = f"{action.capitalize()}d {len(decided)} item{'s' if len(decided) != 1 else ''}"
+        skipped = getattr(result, "skipped_flagged", None)
+        if skipped:
+            text += (f"; left {len(skipped)} flagged item{'s' if len(skipped) != 1 else ''} for one-by-one review "
+                     f"({', '.join(f'#{i}' for i in skipped)}): a bulk approval never covers a flagged lesson")
+        return text
+    return say
+
+
+def open_item(target_key: str, item_id: int):
+    """An `on_click` callback that opens another item in the same page."""
+    def callback() -> None:
+        st.session_state[target_key] = item_id
+    return callback
+
+
+def selected_rows(event: Any) -> list[int]:
+    """Selected row indexes of a `st.dataframe(on_select=...)`."""
+    try:
+        return list(event.selection.rows)
+    except AttributeError:
+        return []
+
+
+# ---------------------------------------------------------------------- an item's page
+def item_detail(page: ItemPage, *, open_key: str, lineage: Any = None, usefulness: Any = None) -> None:
+    """Everything about one item; its related items open into the widget `open_key`."""
+    item_card(page.item, page.reasons)
+    tabs = st.tabs(["Provenance", "History", "Lineage", "Retrievals"])
+    with tabs[0]:
+        provenance(page.provenance, page.item)
+    with tabs[1]:
+        st.dataframe(history_table(page.events), hide_index=True, key=f"{open_key}_history")
+    with tabs[2]:
+        related_items(page, open_key, lineage)
+    with tabs[3]:
+        retrievals(page, usefulness)
+
+
+def provenance(sources: list[Provenance], item: MemoryItem) -> None:
+    if not sources:
+        st.caption("Written by hand or by a merge: no source trajectory of its own (see Lineage)."
+                   if item.source in ("manual", "merged") else "No source trajectory recorded.")
+    for n, p in enumerate(sources):
+        traj = p.trajectory
+        with st.container(border=True):
+            st.markdown(f"**{p.source.relation.capitalize()}** · trajectory {md(p.source.traj_id)}"
+                        + (f" · supporting steps {', '.join(str(i + 1) for i in p.source.step_idxs)}"
+                           if p.source.step_idxs else ""))
+            if traj is None:
+                st.caption("This trajectory is not in the bank.")
+                continue
+            st.caption(f"task {md(traj.task_id)} · {traj.num_steps} steps" +
+                       (f" · trial {traj.trial}" if traj.trial is not None else ""))
+            st.text(short(traj.query, 600))
+            st.dataframe(verdicts_table(p.verdicts, p.truth), hide_index=True, key=f"prov_verdicts_{n}")
+            st.caption(f"{traj.num_steps} steps; the ones this lesson rests on are marked ★")
+            steps(traj, p.source.step_idxs)
+
+
+def related_items(page: ItemPage, open_key: str, lineage: Any = None) -> None:
+    """Parents (what it was merged from) and children (what it was merged into), each openable."""
+    groups = [("Merged from", page.parents), ("Merged into", page.children)]
+    if lineage is not None:  # the full DAG from Bank.lineage, when this build has it
+        st.caption(f"{len(lineage.ancestors)} ancestors and {len(lineage.descendants)} descendants in all")
+    if not page.parents and not page.children:
+        st.caption("Not part of any merge.")
+    for heading, items in groups:
+        if not items:
+            continue
+        st.markdown(f"**{heading}**")
+        for other in items:
+            cols = st.columns([5, 1])
+            cols[0].markdown(f"{label_of(other)} — {md(other.title, 120)}")
+            cols[1].button("Open", key=f"{open_key}_open_{other.item_id}",
+                           on_click=open_item(open_key, other.item_id))
+
+
+def retrievals(page: ItemPage, usefulness: Any = None) -> None:
+    stats = page.retrieval
+    if not stats:
+        st.caption("Never retrieved yet.")
+        return
+    cols = st.columns(4)
+    cols[0].metric("Times retrieved", f"{stats['retrieved']:,}")
+    cols[1].metric("Distinct tasks", f"{stats['tasks']:,}")
+    cols[2].metric("Success after (truth)", pct(stats["truth_success_rate"]))
+    cols[3].metric("Success after (judge)", pct(stats["verdict_success_rate"]))
+    if usefulness is not None:
+        st.caption(md(usefulness_text(usefulness)))
+    st.dataframe(pd.DataFrame(page.retrievals), hide_index=True, key="item_retrievals")
+
+
+def usefulness_text(u: Any) -> str:
+    """`Bank.usefulness` in words: success with the item against comparable trajectories without it."""
+    if not getattr(u, "n_with", 0):
+        return "Usefulness: no labelled trajectory has retrieved it yet."
+    text = (f"Usefulness: trajectories that retrieved it succeeded {pct(u.rate_with)} ({u.success_with}/{u.n_with}); "
+            f"comparable ones that did not, {pct(u.rate_without)} ({u.success_without}/{u.n_without})")
+    if u.lift is not None:
+        text += f"; lift {100 * u.lift:+.1f} points, {u.score:+.3f} after shrinking small samples"
+    return text + "."
+
+
+def diff_view(ops: Iterable[Any]) -> None:
+    """A word diff (ops with .op 'equal' | 'delete' | 'insert' and .text): removed struck in red, added in green."""
+    parts = []
+    for op in ops:
+        raw = op.text.replace("\n", " ")
+        core = raw.strip()
+        if not core or op.op == "equal":
+            parts.append(escape_md(raw))
+            continue
+        lead, trail = raw[: len(raw) - len(raw.lstrip())], raw[len(raw.rstrip()):]
+        mark = f":red[~~{escape_md(core)}~~]" if op.op == "delete" else f":green[**{escape_md(core)}**]"
+        parts.append(lead + mark + trail)
+    st.markdown("".join(parts) or "*(empty)*")

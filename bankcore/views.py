@@ -1,0 +1,315 @@
+"""The dashboard's read model: what each screen shows, assembled from paginated and aggregated store reads.
+
+Values in, values out — no Streamlit here, so every screen's content is testable without a browser and the same
+reads serve any other front end. Shaping that needs no I/O (flag explanations, confusion matrices, the backend
+described in words) is pure and lives in module functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable
+
+from .errors import NotFoundError
+from .metrics import confusion_scores
+from .models import Event, ItemSource, MemoryItem, Trajectory, Truth, Verdict
+from .settings import Settings
+from .store import Store
+
+# Event kinds that explain why an item sits in the review queue.
+WHY_KINDS = ("FLAG", "SOURCE_REJUDGED", "CONTRADICTION")
+# Event kinds worth a marker on a time axis.
+MARKER_KINDS = ("MERGE", "APPROVE", "REJECT")
+
+
+# ---------------------------------------------------------------------- pure shaping
+def describe_backend(settings: Settings, judges: list[dict[str, Any]],
+                     extractors: list[dict[str, Any]]) -> dict[str, str]:
+    """The active judge, extractor and LLM backend in plain words (never the key)."""
+    if settings.llm_configured:
+        where = settings.llm_base_url or "api.openai.com (OpenAI)"
+        model = settings.llm_model or "the endpoint's default model"
+        llm = f"LLM configured: {model} at {where}" + (" (key set)" if settings.llm_api_key else " (no key)")
+    else:
+        llm = ("No LLM configured: judging and extraction run offline with the heuristic judge and extractor, "
+               "which read the trajectory's own signals (errors, loops, empty answers) — not an LLM's reading")
+    machine_judges = [j for j in judges if not j["judge_id"].startswith("human:")]
+    judge = _latest_in_words(machine_judges, "judge_id", "verdicts", "no judge has labelled trajectories yet")
+    extractor = _latest_in_words(extractors, "extractor_id", "trajectories",
+                                 "no extractor has distilled trajectories yet")
+    return {"llm": llm, "judge": judge, "extractor": extractor}
+
+
+def _latest_in_words(rows: list[dict[str, Any]], key: str, count: str, none: str) -> str:
+    if not rows:
+        return none
+    latest = rows[0]
+    text = f"{latest[key]} ({kind_of(latest[key])}, {latest[count]:,} {count})"
+    if len(rows) > 1:
+        text += "; earlier: " + ", ".join(r[key] for r in rows[1:4])
+    return text
+
+
+def kind_of(actor_id: str) -> str:
+    """What produced a verdict or an item, from its id: heuristic:<v>, llm:<model>, human:<name>, policy:<name>."""
+    prefix = actor_id.split(":", 1)[0]
+    return {"heuristic": "offline heuristic", "llm": "LLM", "human": "human", "policy": "approval policy",
+            "heuristic-merge": "offline heuristic merge", "llm-merge": "LLM merge"}.get(prefix, prefix)
+
+
+def flag_reasons(item: MemoryItem, events: Iterable[Event] = ()) -> list[str]:
+    """Why an item needs a human, in words: its flags, explained by the events that raised them."""
+    by_kind: dict[str, Event] = {}
+    for e in events:
+        by_kind[e.kind] = e  # the latest of each kind
+    reasons = []
+    for flag in item.flags:
+        name, _, arg = flag.partition(":")
+        if name == "contradicts":
+            text = f"contradicts item {arg}"
+            why = by_kind.get("CONTRADICTION")
+        elif name in ("suspected_injection", "suspected-injection", "injection"):
+            text = "suspected prompt injection: its source text tries to instruct the agent"
+            why = by_kind.get("FLAG")
+        elif name in ("source_rejudged", "source-rejudged", "rejudged"):
+            text = "its source trajectory was re-judged and its label flipped: the lesson may now be backwards"
+            why = by_kind.get("SOURCE_REJUDGED")
+        else:
+            text = f"flagged: {flag}"
+            why = by_kind.get("FLAG")
+        if why is not None and why.reason:
+            text += f" — {why.reason} ({why.actor})"
+        reasons.append(text)
+    if "SOURCE_REJUDGED" in by_kind and not any("re-judged" in r for r in reasons):
+        e = by_kind["SOURCE_REJUDGED"]
+        reasons.append(f"its source trajectory was re-judged ({e.actor}): {e.reason or 'label changed'}")
+    if item.status == "pending" and not reasons:
+        reasons.append("new, not yet reviewed")
+    return reasons
+
+
+@dataclass(frozen=True)
+class JudgeQuality:
+    """One judge (and prompt version) measured against one reference: the ground truth, or human labels.
+
+    A confusion matrix with "success" as the positive label: tp = judge success, reference success; fn = judge
+    failure, reference success; fp = judge success, reference failure; tn = both failure.
+    """
+
+    judge_id: str
+    prompt_version: str | None
+    reference: str  # 'truth' | 'humans'
+    tp: int = 0
+    fn: int = 0
+    fp: int = 0
+    tn: int = 0
+
+    @property
+    def scores(self) -> dict[str, Any]:
+        return confusion_scores(self.tp, self.fn, self.fp, self.tn)
+
+    @property
+    def n(self) -> int:
+        return self.tp + self.fn + self.fp + self.tn
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.scores["accuracy"]
+
+    @property
+    def balanced_accuracy(self) -> float | None:
+        """Mean of the recall on successes and on failures: not fooled by a judge that always says one thing."""
+        return self.scores["balanced_accuracy"]
+
+    def cell(self, label: str, reference: str) -> int:
+        return {("success", "success"): self.tp, ("failure", "success"): self.fn,
+                ("success", "failure"): self.fp, ("failure", "failure"): self.tn}[(label, reference)]
+
+
+def judge_quality(outcomes: Iterable[dict[str, Any]], human_cells: Iterable[dict[str, Any]]) -> list[JudgeQuality]:
+    """Judges against the truth (`Store.judge_outcomes` rows, summed over runs) and against humans
+    (`Store.judge_vs_humans` cells), one entry per judge, prompt version and reference that has any data."""
+    truth: dict[tuple, dict[str, int]] = {}
+    for row in outcomes:
+        if row["judge_id"].startswith("human:"):
+            continue
+        sums = truth.setdefault((row["judge_id"], row["prompt_version"]), {"tp": 0, "fn": 0, "fp": 0, "tn": 0})
+        for key in sums:
+            sums[key] += row[key]
+    humans: dict[tuple, dict[str, int]] = {}
+    names = {("success", "success"): "tp", ("failure", "success"): "fn", ("success", "failure"): "fp",
+             ("failure", "failure"): "tn"}
+    for cell in human_cells:
+        sums = humans.setdefault((cell["judge_id"], cell["prompt_version"]), {"tp": 0, "fn": 0, "fp": 0, "tn": 0})
+        sums[names[(cell["label"], cell["human_label"])]] += cell["n"]
+    found = [JudgeQuality(j, v, "truth", **c) for (j, v), c in truth.items() if sum(c.values())]
+    found += [JudgeQuality(j, v, "humans", **c) for (j, v), c in humans.items()]
+    return sorted(found, key=lambda q: (q.judge_id, q.prompt_version or "", q.reference != "truth"))
+
+
+def checkpoints(last_event: int, frames: int) -> list[int]:
+    """`frames` event ids spread evenly over the log (always ending at the last event)."""
+    if last_event <= 0:
+        return []
+    frames = max(1, min(frames, last_event))
+    return sorted({round(last_event * (n + 1) / frames) for n in range(frames)})
+
+
+# ---------------------------------------------------------------------- screen values
+@dataclass
+class Overview:
+    counts: dict[str, int]
+    items_by_source: dict[str, int]
+    items_by_status: dict[str, int]
+    review: dict[str, int]
+    latest_consolidation: dict[str, Any] | None
+    backend: dict[str, str]
+    demo: dict[str, Any] | None
+    runs: list[dict[str, Any]]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.counts.get("trajectories") or self.counts.get("memory_items"))
+
+
+@dataclass
+class Provenance:
+    """One trajectory an item rests on, with the steps it cites, the verdicts on it and the truth."""
+
+    source: ItemSource
+    trajectory: Trajectory | None
+    verdicts: list[Verdict] = field(default_factory=list)
+    truth: Truth | None = None
+
+
+@dataclass
+class ItemPage:
+    item: MemoryItem
+    provenance: list[Provenance]
+    parents: list[MemoryItem]
+    children: list[MemoryItem]
+    events: list[Event]
+    retrieval: dict[str, Any] | None
+    retrievals: list[dict[str, Any]]
+    reasons: list[str]
+
+
+@dataclass
+class TrajectoryPage:
+    trajectory: Trajectory
+    truth: Truth | None
+    verdicts: list[Verdict]
+    current: Verdict | None  # the verdict that gives it its label now (a human's beats a judge's)
+    items: list[MemoryItem]  # lessons extracted from it
+    run_name: str | None
+
+
+class Views:
+    """Read-only screens over one store. Cheap to construct.
+
+    Besides the composed screens below, it passes through the store's dashboard reads named in `READS` (paginated,
+    aggregated, read-only), so the UI reaches data only through this object and can never write through it.
+    """
+
+    READS = frozenset({
+        "bank_settings", "browse_items", "browse_trajectories", "event_bounds", "event_markers", "item_facets",
+        "items_as_of", "latest_batches", "list_runs", "llm_usage", "matching_traj_ids", "max_verdict_id",
+        "merge_graph",
+        "outcome_breakdown", "outcome_series", "recent_events", "retrieval_stats", "schema_history",
+        "verdict_flips",
+    })
+
+    def __init__(self, store: Store, settings: Settings):
+        self.store = store
+        self.settings = settings
+
+    def __getattr__(self, name: str):
+        if name in Views.READS:
+            return getattr(self.store, name)
+        raise AttributeError(f"Views has no read {name!r}")
+
+    def fingerprint(self) -> tuple:
+        return self.store.fingerprint()
+
+    # overview
+    def overview(self) -> Overview:
+        s = self.store
+        with s.transaction():
+            counts = s.table_counts()
+            by_source: dict[str, int] = {}
+            by_status: dict[str, int] = {}
+            for source, status, n in s.item_counts():
+                by_source[source] = by_source.get(source, 0) + n
+                by_status[status] = by_status.get(status, 0) + n
+            merges = s.latest_batches(["MERGE"], limit=1)
+            judges, extractors = s.judge_usage(), s.extractor_usage()
+            demo = s.get_setting("demo")
+            review = s.review_counts()
+            runs = s.outcome_series(bucket="run")
+        return Overview(counts, by_source, by_status, review, merges[0] if merges else None,
+                        describe_backend(self.settings, judges, extractors), demo, runs)
+
+    # items
+    def item_page(self, item_id: int) -> ItemPage:
+        s = self.store
+        with s.transaction():
+            item = s.get_item(item_id)
+            sources = s.item_sources(item_id)
+            provenance = [Provenance(src, self._trajectory_or_none(src.traj_id), s.verdict_history(src.traj_id),
+                                     s.get_truth(src.traj_id)) for src in sources if src.traj_id]
+            parents = s.get_items(src.parent_item_id for src in sources if src.parent_item_id is not None)
+            children = s.get_items(s.child_item_ids(item_id))
+            events = s.item_events(item_id)
+            stats = s.retrieval_stats([item_id]).get(item_id)
+            retrievals = s.item_retrievals(item_id, limit=50)
+        return ItemPage(item, provenance, parents, children, events, stats, retrievals,
+                        flag_reasons(item, [e for e in events if e.kind in WHY_KINDS]))
+
+    def _trajectory_or_none(self, traj_id: str) -> Trajectory | None:
+        try:
+            return self.store.get_trajectory(traj_id)
+        except NotFoundError:  # provenance may outlive a trajectory in an imported bank
+            return None
+
+    def review_batch(self, which: str, limit: int, offset: int) -> tuple[list[tuple[MemoryItem, list[str]]], int]:
+        """A page of the review queue, each item with why it is there."""
+        items, total = self.store.review_queue(which=which, limit=limit, offset=offset)
+        why = self.store.latest_events_of([i.item_id for i in items], WHY_KINDS)
+        return [(i, flag_reasons(i, why.get(i.item_id, []))) for i in items], total
+
+    # trajectories
+    def trajectory_page(self, traj_id: str) -> TrajectoryPage:
+        s = self.store
+        with s.transaction():
+            traj = s.get_trajectory(traj_id)
+            truth = s.get_truth(traj_id)
+            verdicts = s.verdict_history(traj_id)
+            current = s.current_verdicts([traj_id]).get(traj_id)
+            items = s.get_items(s.items_from_trajectories([traj_id]).get(traj_id, []))
+            run = s.get_run(traj.run_id) if traj.run_id is not None else None
+        return TrajectoryPage(traj, truth, verdicts, current, items, run.name if run else None)
+
+    def judge_quality(self) -> list[JudgeQuality]:
+        with self.store.transaction():
+            return judge_quality(self.store.judge_outcomes(), self.store.judge_vs_humans())
+
+    # evolution
+    def timeline(self, frames: int = 40) -> tuple[list[dict[str, Any]], dict[int, datetime]]:
+        """Items per status and source at `frames` points of the event log, and when each point was."""
+        points = checkpoints(self.store.event_bounds()["last_event"], frames)
+        return self.store.status_counts_as_of(points), self.store.event_times(points)
+
+    def as_of_summary(self, event_id: int) -> dict[str, Any]:
+        """The bank at one event: when that was, and items per status then and now."""
+        now_by_status: dict[str, int] = {}
+        for _source, status, n in self.store.item_counts():
+            now_by_status[status] = now_by_status.get(status, 0) + n
+        if event_id >= self.store.event_bounds()["last_event"]:  # as of the latest event is now
+            return {"moment": self.store.event_times([event_id]).get(event_id), "then": dict(now_by_status),
+                    "now": now_by_status}
+        then_by_status: dict[str, int] = {}
+        for row in self.store.status_counts_as_of([event_id]) if event_id else []:
+            then_by_status[row["status"]] = then_by_status.get(row["status"], 0) + row["items"]
+        return {"moment": self.store.event_times([event_id]).get(event_id), "then": then_by_status,
+                "now": now_by_status}

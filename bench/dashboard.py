@@ -1,0 +1,339 @@
+"""Dashboard speed: server-side render time of every screen, and the app's peak memory, on a small and a big bank.
+
+- Small: the demo bank (data/demo, built offline) — goal < 0.3 s a screen.
+- Big: a generated bank of 100k items / 50k trajectories (~450k steps, ~180k history events, 50k verdicts, 25k
+  retrievals), written straight through Arrow — goal < 1.5 s a screen.
+
+Render time is AppTest's `run()` of one screen (server side: the script, its reads and its element tree, no browser),
+median of 5. "cold" clears the data caches first — the first visit after the bank changed (the fingerprint moved) —
+and keeps the cached Bank, as the running app does; "warm" reruns with the caches full (what a widget click costs
+when nothing was written). Peak RSS is the `streamlit run` server process's VmHWM after a headless Chromium has
+visited every screen of the big bank (skipped without Chromium).
+
+Usage: python bench/dashboard.py [--items 100000] [--trajectories 50000] [--repeats 5] [--out bench/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from bankcore import Bank  # noqa: E402
+from bankcore.store import Store  # noqa: E402
+
+DOMAINS = ("shopping", "gitlab", "reddit", "maps", "swe")
+WORDS = ("search filter sort page next results order item price cart review issue commit branch merge user "
+         "settings admin report total count date month status open closed verify confirm cancel refund").split()
+START = datetime(2026, 6, 1, 9, 0)
+
+
+# ---------------------------------------------------------------------- a big bank, generated fast
+def _text(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def _snapshot(title, content, source, status, confidence, domain, flags, superseded_by, version) -> str:
+    return json.dumps({"title": title, "description": f"When to {title}.", "content": content, "source": source,
+                       "status": status, "confidence": confidence, "domain": domain, "flags": flags,
+                       "superseded_by": superseded_by, "version": version}, sort_keys=True)
+
+
+def generate(path: Path, n_items: int, n_trajs: int, seed: int = 11) -> dict:
+    """Write a realistic big bank through Arrow (no per-row calls). Returns what it wrote."""
+    rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
+    store = Store(path)
+    store.schema_version()  # create the schema
+    runs, per_run = max(1, n_trajs // 1000), 1000
+    with store.transaction(), store._con() as con:  # bench only: straight to the store's Arrow path
+        insert = Store._insert_arrow
+        insert(con, "runs", {
+            "run_id": list(range(1, runs + 1)), "name": [f"run {r:03d}" for r in range(1, runs + 1)],
+            "source_format": ["native"] * runs,
+            "memory_mode": ["none" if r % 3 == 0 else "reasoningbank" for r in range(1, runs + 1)],
+            "started_at": [START + timedelta(days=r) for r in range(runs)]})
+        traj_ids = [f"t{n:08d}" for n in range(n_trajs)]
+        steps_n = nrng.integers(3, 16, n_trajs)
+        domains = [DOMAINS[n % len(DOMAINS)] for n in range(n_trajs)]
+        run_of = [1 + n // per_run for n in range(n_trajs)]
+        insert(con, "trajectories", {
+            "traj_id": traj_ids, "run_id": pa.array(run_of, pa.int32()), "seq": list(range(1, n_trajs + 1)),
+            "task_id": [f"task-{n % 5000}" for n in range(n_trajs)], "domain": domains,
+            "trial": pa.array([n // 5000 for n in range(n_trajs)], pa.int32()),
+            "query": [f"{_text(rng, 14)}?" for _ in range(n_trajs)], "final_answer": ["done"] * n_trajs,
+            "num_steps": steps_n.tolist(), "source_format": ["native"] * n_trajs,
+            "started_at": [START + timedelta(days=run_of[n] - 1, minutes=n % per_run) for n in range(n_trajs)]})
+        step_traj = np.repeat(np.array(traj_ids), steps_n).tolist()
+        step_idx = np.concatenate([np.arange(k) for k in steps_n]).tolist()
+        insert(con, "steps", {
+            "traj_id": step_traj, "idx": pa.array(step_idx, pa.int32()),
+            "thought": [_text(rng, 12) for _ in step_idx],
+            "action": [f"click('{rng.choice(WORDS)}')" for _ in step_idx],
+            "observation": [_text(rng, 30) for _ in step_idx]})
+        memory_on = [run_of[n] % 3 != 0 for n in range(n_trajs)]
+        success = [rng.random() < (0.5 if memory_on[n] else 0.4) for n in range(n_trajs)]
+        insert(con, "truth", {"traj_id": traj_ids, "success": success,
+                              "reward": [1.0 if s else 0.0 for s in success], "source": ["bench"] * n_trajs})
+        judged = [s if rng.random() < 0.85 else not s for s in success]
+        humans = list(range(0, n_trajs, 25))
+        insert(con, "verdicts", {
+            "verdict_id": list(range(1, n_trajs + len(humans) + 1)),
+            "traj_id": traj_ids + [traj_ids[n] for n in humans],
+            "label": ["success" if j else "failure" for j in judged] + ["success" if success[n] else "failure"
+                                                                       for n in humans],
+            "judge_id": ["llm:bench-judge"] * n_trajs + ["human:bench"] * len(humans),
+            "rationale": ["generated"] * (n_trajs + len(humans)),
+            "created_at": [START + timedelta(days=run_of[n], minutes=n % per_run) for n in range(n_trajs)]
+            + [START + timedelta(days=60)] * len(humans)})
+        written = _items(con, rng, nrng, n_items, traj_ids, run_of, domains, success)
+        retrieved = [n for n in range(n_trajs) if memory_on[n]][: n_trajs // 2]
+        approved = written["approved"]
+        insert(con, "retrievals", {
+            "retrieval_id": list(range(1, len(retrieved) + 1)), "query": ["q"] * len(retrieved),
+            "task_id": [f"task-{n % 5000}" for n in retrieved], "traj_id": [traj_ids[n] for n in retrieved],
+            "run_id": pa.array([run_of[n] for n in retrieved], pa.int32()),
+            "item_id": pa.array([approved[rng.randrange(len(approved))] for _ in retrieved], pa.int32()),
+            "rank": pa.array([1] * len(retrieved), pa.int32()), "score": [0.5 + rng.random() / 2 for _ in retrieved],
+            "k": pa.array([1] * len(retrieved), pa.int32()),
+            "created_at": [START + timedelta(days=run_of[n] - 1, minutes=n % per_run) for n in retrieved]})
+    return {"trajectories": n_trajs, "steps": len(step_idx), "items": n_items, "events": written["events"],
+            "verdicts": n_trajs + len(humans), "retrievals": len(retrieved)}
+
+
+def _items(con, rng, nrng, n_items, traj_ids, run_of, domains, success) -> dict:
+    """Items with provenance and a full event history: ADD for each, then approvals, rejections and merges."""
+    n_merged = n_items // 25
+    n_plain = n_items - n_merged
+    statuses = rng.choices(["approved", "pending", "rejected", "archived"], [70, 24, 4, 2], k=n_plain)
+    sources = ["success" if success[n % len(traj_ids)] else "failure" for n in range(n_plain)]
+    created = [START + timedelta(minutes=n * 80_000 // max(1, n_items)) for n in range(n_items)]
+    items = {k: [] for k in ("item_id", "title", "description", "content", "source", "status", "confidence",
+                             "domain", "flags", "extractor_id", "version", "last_event_id", "created_at",
+                             "updated_at", "superseded_by")}
+    events = {k: [] for k in ("event_id", "item_id", "kind", "actor", "reason", "before", "after", "batch_id",
+                              "created_at")}
+    sources_rows = {k: [] for k in ("item_id", "relation", "traj_id", "step_idxs", "parent_item_id")}
+
+    def event(item_id, kind, actor, before, after, at, batch=None, reason=None) -> int:
+        events["event_id"].append(len(events["event_id"]) + 1)
+        for key, value in (("item_id", item_id), ("kind", kind), ("actor", actor), ("reason", reason),
+                           ("before", before), ("after", after), ("batch_id", batch), ("created_at", at)):
+            events[key].append(value)
+        return events["event_id"][-1]
+
+    final: dict[int, tuple] = {}
+    for n in range(n_plain):
+        item_id, traj = n + 1, n % len(traj_ids)
+        title, content = _text(rng, 6), f"{_text(rng, 25)}."
+        flags = ["suspected_injection"] if rng.random() < 0.02 else []
+        state = [title, content, sources[n], "pending", round(rng.random(), 2), domains[traj], flags, None, 1]
+        last = event(item_id, "ADD", "llm:bench-extractor", None, _snapshot(*state), created[n])
+        if statuses[n] != "pending":
+            before = _snapshot(*state)
+            state[3] = statuses[n]
+            kind = {"approved": "APPROVE", "rejected": "REJECT", "archived": "ARCHIVE"}[statuses[n]]
+            last = event(item_id, kind, "human:bench", before, _snapshot(*state), created[n] + timedelta(hours=6),
+                         reason="bench")
+        final[item_id] = (state, last)
+        sources_rows["item_id"].append(item_id)
+        sources_rows["relation"].append("evidence")
+        sources_rows["traj_id"].append(traj_ids[traj])
+        sources_rows["step_idxs"].append([0, 1])
+        sources_rows["parent_item_id"].append(None)
+    approved_pool = [i for i, (s, _) in final.items() if s[3] == "approved"]
+    rng.shuffle(approved_pool)
+    for m in range(n_merged):
+        item_id = n_plain + m + 1
+        parents = approved_pool[2 * m: 2 * m + 2]
+        at = created[item_id - 1] + timedelta(days=1)
+        state = [_text(rng, 7), f"{_text(rng, 30)}.", "merged", "approved", 0.8, final[parents[0]][0][5], [], None, 1]
+        batch = f"merge-{m // 50}"
+        event(item_id, "MERGE", "heuristic-merge:1", None, _snapshot(*state), at, batch)
+        for p in parents:
+            before = _snapshot(*final[p][0])
+            final[p][0][3], final[p][0][7] = "superseded", item_id
+            final[p] = (final[p][0], event(p, "SUPERSEDE", "heuristic-merge:1", before, _snapshot(*final[p][0]),
+                                           at, batch))
+            sources_rows["item_id"].append(item_id)
+            sources_rows["relation"].append("parent")
+            sources_rows["traj_id"].append(None)
+            sources_rows["step_idxs"].append(None)
+            sources_rows["parent_item_id"].append(p)
+        final[item_id] = (state, events["event_id"][-1])
+    for item_id in range(1, n_items + 1):
+        state, last = final[item_id]
+        for key, value in zip(("title", "content", "source", "status", "confidence", "domain", "flags",
+                               "superseded_by", "version"), state):
+            items[key].append(json.dumps(value) if key == "flags" else value)
+        items["item_id"].append(item_id)
+        items["description"].append(f"When to {state[0]}.")
+        items["extractor_id"].append("llm:bench-extractor" if state[2] != "merged" else "heuristic-merge:1")
+        items["last_event_id"].append(last)
+        items["created_at"].append(created[item_id - 1])
+        items["updated_at"].append(created[item_id - 1])
+    vectors = nrng.standard_normal((n_items, 384), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    items["embedding"] = pa.array(list(vectors), pa.list_(pa.float32()))
+    items["embedding_model"] = ["sentence-transformers/all-MiniLM-L6-v2"] * n_items
+    Store._insert_arrow(con, "memory_items", {**items, "item_id": pa.array(items["item_id"], pa.int32()),
+                                              "superseded_by": pa.array(items["superseded_by"], pa.int32()),
+                                              "version": pa.array(items["version"], pa.int32())})
+    Store._insert_arrow(con, "item_sources", {**sources_rows,
+                                              "item_id": pa.array(sources_rows["item_id"], pa.int32()),
+                                              "step_idxs": pa.array(sources_rows["step_idxs"], pa.list_(pa.int32())),
+                                              "parent_item_id": pa.array(sources_rows["parent_item_id"], pa.int32())})
+    Store._insert_arrow(con, "memory_events", {**events, "event_id": pa.array(events["event_id"], pa.int32()),
+                                               "item_id": pa.array(events["item_id"], pa.int32())})
+    return {"events": len(events["event_id"]), "approved": [i for i, (s, _) in final.items() if s[3] == "approved"]}
+
+
+# ---------------------------------------------------------------------- render times
+SCREENS = {  # name: (page file or None for the overview, session state to set before the run)
+    "overview": (None, {}),
+    "memory": ("pages/1_Memory_bank.py", {}),
+    "memory, item open": ("pages/1_Memory_bank.py", {"item": "MERGED"}),
+    "memory, text filter": ("pages/1_Memory_bank.py", {"f_text": "refund"}),
+    "review, one by one": ("pages/2_Review_queue.py", {}),
+    "review, in bulk": ("pages/2_Review_queue.py", {"review_mode": "In bulk"}),
+    "evolution": ("pages/3_Evolution.py", {}),
+    "trajectories": ("pages/4_Trajectories_and_judging.py", {}),
+    "trajectory open": ("pages/4_Trajectories_and_judging.py", {"traj": "TRAJ"}),
+    "judge quality": ("pages/4_Trajectories_and_judging.py", {"traj_mode": "Judge quality"}),
+    "metrics": ("pages/5_Metrics.py", {}),
+    "metrics, per week by domain": ("pages/5_Metrics.py", {"m_bucket": "per week", "m_split": "domain"}),
+    "playground": ("pages/6_Retrieval_playground.py", {}),
+    "settings": ("pages/7_Settings.py", {}),
+}
+
+
+def render_times(db: Path, repeats: int, picks: dict[str, object]) -> dict[str, dict[str, float]]:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["BANKCORE_DB"] = str(db)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    results = {}
+    for name, (page, state) in SCREENS.items():
+        cold, warm = [], []
+        for _ in range(repeats):
+            at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+            for key, value in state.items():
+                at.session_state[key] = picks.get(value, value)
+            at.run()
+            if page:
+                at.switch_page(page)
+            st.cache_data.clear()  # cold: the bank changed since the last visit
+            t0 = time.perf_counter()
+            at.run()
+            cold.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            at.run()
+            warm.append(time.perf_counter() - t0)
+            if at.exception:
+                raise RuntimeError(f"{name}: {at.exception[0].message}")
+        results[name] = {"cold_s": round(statistics.median(cold), 3), "warm_s": round(statistics.median(warm), 3)}
+        print(f"  {name:32s} cold {results[name]['cold_s']:6.3f} s   warm {results[name]['warm_s']:6.3f} s",
+              flush=True)
+    return results
+
+
+def peak_rss(db: Path, out: Path) -> float | None:
+    """VmHWM of the `streamlit run` process after a browser has visited every screen."""
+    from browser import PAGES, chromium, chromium_path, open_page, streamlit_server
+    if chromium_path() is None:
+        return None
+    out.mkdir(parents=True, exist_ok=True)
+    with streamlit_server(db, log=out / "streamlit-big.log") as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for name in PAGES:
+            open_page(page, url, name)
+        pid = _server_pid(url)
+        status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(l.split()[1] for l in status.splitlines() if l.startswith("VmHWM:"))) / 1024
+
+
+def _server_pid(url: str) -> int:
+    """The pid of the streamlit process listening on `url`'s port (our own child)."""
+    import subprocess
+    port = url.rsplit(":", 1)[1]
+    for child in subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True).stdout.split():
+        cmd = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        if "streamlit" in cmd and port in cmd:
+            return int(child)
+    raise RuntimeError("streamlit process not found")
+
+
+def main() -> None:
+    import logging
+    logging.getLogger("streamlit").setLevel(logging.ERROR)  # AppTest's "no runtime" chatter
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--trajectories", type=int, default=50_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    parser.add_argument("--no-rss", action="store_true", help="skip the browser-driven peak RSS measurement")
+    parser.add_argument("--small", help="the small bank to measure (default: build the demo bank)")
+    parser.add_argument("--no-big", action="store_true", help="measure the small bank only")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict[str, object] = {}
+
+    from bankcore import demo
+    small = Path(args.small) if args.small else out / "demo.duckdb"
+    if not small.exists():
+        demo.build(small, force=True)
+    print(f"small: the demo bank ({Bank(small).store.count('trajectories')} trajectories, "
+          f"{Bank(small).store.count('memory_items')} items)")
+    report["small"] = render_times(small, args.repeats, _picks(small))
+
+    if args.no_big:
+        return _summarise(report, out)
+    big = out / f"big-{args.items}-{args.trajectories}.duckdb"
+    if not big.exists():
+        t0 = time.perf_counter()
+        wrote = generate(big.with_suffix(".building"), args.items, args.trajectories)
+        big.with_suffix(".building").rename(big)
+        print(f"generated {wrote} in {time.perf_counter() - t0:.1f} s")
+    print(f"big: {big.name} ({big.stat().st_size / 1e6:.0f} MB)")
+    report["big"] = render_times(big, args.repeats, _picks(big))
+    if not args.no_rss:
+        report["peak_rss_mb_big"] = peak_rss(big, out)
+        print(f"peak RSS of the app process at {args.items:,} items: {report['peak_rss_mb_big']} MB")
+    _summarise(report, out)
+
+
+def _summarise(report: dict, out: Path) -> None:
+    for size, goal in (("small", 0.3), ("big", 1.5)):
+        if size in report:
+            worst = max(report[size].items(), key=lambda kv: kv[1]["cold_s"])
+            print(f"{size}: slowest cold screen {worst[0]} {worst[1]['cold_s']} s (goal < {goal} s, "
+                  f"ratio {worst[1]['cold_s'] / goal:.2f} of the goal)")
+    (out / "dashboard.json").write_text(json.dumps(report, indent=2))
+
+
+def _picks(db: Path) -> dict[str, object]:
+    """Concrete ids for the placeholder session values: a merged item (else any item) and a trajectory."""
+    store = Bank(db).store
+    merged = store.browse_items(filters={"source": ["merged"]}, limit=1)[0] or store.browse_items(filters={},
+                                                                                                   limit=1)[0]
+    trajs = store.browse_trajectories(limit=1)[0]
+    return {"MERGED": merged[0].item_id if merged else 0, "TRAJ": trajs[0]["traj_id"] if trajs else ""}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""README screenshots: every screen of the dashboard on the demo bank, taken by headless Chromium.
+
+Builds the demo bank (offline, deterministic) unless --db names one, serves `app.py` on a loopback port, and saves
+one PNG per screen into docs/screenshots/. Re-run after changing a screen. If the demo build leaves the bank without
+lessons, they are learned here the way `bankcore learn` would offline: the heuristic judge and extractor, then a
+heuristic consolidation and the approval policy, where this build has them.
+
+Usage: python bench/screenshots.py [--db BANK] [--out docs/screenshots]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from bankcore import Bank, demo  # noqa: E402
+from browser import chromium, chromium_path, open_page, snapshot, streamlit_server  # noqa: E402
+
+
+def interesting(db: Path) -> dict[str, str]:
+    """Query strings that open something worth showing: a merged (else any) item, a judged trajectory."""
+    store = Bank(db).store
+    items = (store.browse_items(filters={"source": ["merged"]}, limit=1)[0]
+             or store.browse_items(filters={}, order="confidence", limit=1)[0])
+    trajs = (store.browse_trajectories(label="failure", limit=1)[0] or store.browse_trajectories(limit=1)[0])
+    item = f"item={items[0].item_id}" if items else ""
+    return {"memory": item, "trajectories": f"traj={trajs[0]['traj_id']}" if trajs else "",
+            "evolution": f"versions_item={items[0].item_id}" if items else "",
+            "metrics": "m_bucket=per+week&m_split=memory+on+%2F+off",
+            "playground": "pg_query=" + quote(_a_task(store)) + "&pg_k=3&pg_pending=true"}
+
+
+def _a_task(store) -> str:
+    """A task from the bank's own trajectories, so the playground shows what the agent would have been told."""
+    rows = store.browse_trajectories(label="failure", limit=1)[0] or store.browse_trajectories(limit=1)[0]
+    return rows[0]["query"] if rows else "Find the cheapest item that matches the request"
+
+
+def learn_offline(db: Path) -> None:
+    """Judge, extract, consolidate and apply the approval policy with the offline defaults (what exists)."""
+    bank = Bank(db)
+    if bank.store.count("memory_items"):
+        return
+    for step, call in (("judge", lambda: bank.judge(judge="heuristic")),
+                       ("extract", lambda: bank.extract(extractor="heuristic")),
+                       ("consolidate", lambda: bank.consolidate()),
+                       ("apply_policy", lambda: bank.apply_policy())):
+        if hasattr(bank, step):
+            call()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", help="bank to show (default: build the demo bank in a temporary folder)")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    args = parser.parse_args()
+    if chromium_path() is None:
+        sys.exit("chromium is not installed (make browser)")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(args.db) if args.db else demo.build(Path(tmp) / "demo.duckdb").path
+        if not args.db:
+            learn_offline(db)
+        queries = interesting(db)
+        with streamlit_server(db, extra_env={"BANKCORE_REVIEWER": "demo"}, log=Path(tmp) / "streamlit.log") as url, \
+                chromium() as browser:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for name in ("overview", "memory", "review", "evolution", "trajectories", "metrics", "playground",
+                         "settings"):
+                open_page(page, url, name, queries.get(name, ""))
+                snapshot(page, out / f"{name}.png", max_height=3200)
+                print(f"{out / name}.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Memory bank: every lesson, filtered by source, status, domain, confidence and text; one item in full below."""
+
+import streamlit as st
+
+from bankcore import ui
+from bankcore import ui_parts as parts
+from bankcore.models import ITEM_SOURCES, ITEM_STATUSES
+
+with ui.page("Memory bank", ":material/psychology:") as bank:
+    facets = ui.read("views", "item_facets")
+    if not facets["status"]:
+        st.info("No memory items yet. They appear here once trajectories are judged and lessons extracted "
+                "(`bankcore learn`), or once someone adds one.")
+        st.stop()
+
+    with st.container(border=True):
+        cols = st.columns([2, 2, 2, 2])
+        sources = cols[0].multiselect("Source", ITEM_SOURCES, key="f_source", placeholder="any source")
+        statuses = cols[1].multiselect("Status", ITEM_STATUSES, key="f_status", placeholder="any status")
+        domains = cols[2].multiselect("Domain", [d for d, _ in facets["domain"] if d], key="f_domain",
+                                      placeholder="any domain")
+        low, high = cols[3].slider("Confidence", 0.0, 1.0, (0.0, 1.0), step=0.05, key="f_confidence")
+        cols = st.columns([4, 2, 1])
+        text = cols[0].text_input("Text", key="f_text", placeholder="words in the title, description or content")
+        order = cols[1].selectbox("Order", ["newest", "oldest", "recently changed", "confidence", "title"],
+                                  key="f_order")
+        flagged = cols[2].checkbox("Flagged only", key="f_flagged")
+
+    filters = {"source": sources or None, "status": statuses or None, "domain": domains or None,
+               "text": text.strip() or None, "flagged": True if flagged else None,
+               "min_confidence": low if (low, high) != (0.0, 1.0) else None,
+               "max_confidence": high if (low, high) != (0.0, 1.0) else None}
+    items, total = ui.read("views", "browse_items", filters=filters, order=order, limit=ui.PAGE_SIZE,
+                           offset=parts.page_offset("items_page", ui.PAGE_SIZE))
+    st.caption(f"{total:,} items match · select a row to open it")
+    st.dataframe(parts.items_table(items, ui.read("views", "retrieval_stats", tuple(i.item_id for i in items))),
+                 hide_index=True, key="items_table", selection_mode="single-row",
+                 on_select=parts.open_selected("items_table", [i.item_id for i in items], "item"),
+                 column_config={"confidence": st.column_config.NumberColumn(format="%.2f")})
+    parts.pager(total, "items_page", ui.PAGE_SIZE)
+
+    chosen = int(st.number_input("Open item #", min_value=0, step=1, key="item", bind="query-params"))
+    if chosen:
+        st.divider()
+        page = ui.read("views", "item_page", chosen)
+        lineage = ui.read("bank", "lineage", chosen) if ui.has("lineage") else None
+        usefulness = ui.read("bank", "usefulness", chosen) if ui.has("usefulness") else None
+        parts.item_detail(page, open_key="item", lineage=lineage, usefulness=usefulness)

@@ -1,0 +1,150 @@
+"""Review queue: pending and flagged lessons, one by one or in bulk, and contradicting pairs side by side.
+
+Keyboard: each decision is its own form — type a reason and press Enter to approve (in the approve box) or to
+reject (in the reject box); Alt+A approves, Alt+X rejects, Alt+→ / Alt+← move through the queue.
+"""
+
+import streamlit as st
+
+from bankcore import ui
+from bankcore import ui_parts as parts
+
+QUEUES = {"everything waiting": "all", "pending": "pending", "flagged": "flagged"}
+
+with ui.page("Review queue", ":material/fact_check:") as bank:
+    who = ui.need_curator()
+    if not ui.has("approve"):
+        ui.not_in_this_build("Approving, editing and rejecting", "approve / edit / reject")
+    mode = st.segmented_control("Review", ["One by one", "In bulk", "Contradictions"], default="One by one",
+                                key="review_mode") or "One by one"
+    which = QUEUES[st.radio("Queue", list(QUEUES), horizontal=True, key="queue_which")] \
+        if mode != "Contradictions" else None
+
+    if mode == "One by one":
+        position = st.session_state.get("queue_pos", 0)
+        batch, total = ui.read("views", "review_batch", which, 1, position)
+        if total and not batch:  # the queue shrank under us: start over
+            position, (batch, total) = 0, ui.read("views", "review_batch", which, 1, 0)
+            st.session_state["queue_pos"] = 0
+        if not total:
+            st.success("Nothing is waiting for review.", icon=":material/done_all:")
+            st.stop()
+        item, reasons = batch[0]
+        cols = st.columns([4, 1, 1])
+        cols[0].caption(f"Item {position + 1} of {total:,} in this queue")
+        if cols[1].button("Previous", icon=":material/arrow_back:", key="queue_prev", shortcut="Alt+Left",
+                          disabled=position == 0):
+            st.session_state["queue_pos"] = position - 1
+            st.rerun()
+        if cols[2].button("Skip", icon=":material/arrow_forward:", key="queue_skip", shortcut="Alt+Right",
+                          disabled=position + 1 >= total):
+            st.session_state["queue_pos"] = position + 1
+            st.rerun()
+
+        parts.item_card(item, reasons)
+        if st.toggle("Show where it came from (source trajectory, its verdicts, the truth)", key="queue_provenance"):
+            parts.provenance(ui.read("views", "item_page", item.item_id).provenance, item)
+
+        if who and ui.has("approve"):
+            seen = item.last_event_id  # the optimistic check: refuse if someone changed it since this render
+            left, right = st.columns(2)
+            with left.form(f"approve_{item.item_id}", border=True):
+                reason = st.text_input("Why approve (optional)", key=f"approve_reason_{item.item_id}")
+                if st.form_submit_button("Approve", icon=":material/check:", type="primary", shortcut="Alt+A",
+                                         key=f"approve_{item.item_id}_go", disabled=item.status == "approved"):
+                    ui.act(lambda: bank.approve(item.item_id, actor=who, reason=reason.strip() or None,
+                                                expected_event_id=seen), f"Approved #{item.item_id}")
+            with right.form(f"reject_{item.item_id}", border=True):
+                why_not = st.text_input("Why reject (required)", key=f"reject_reason_{item.item_id}")
+                if st.form_submit_button("Reject", icon=":material/block:", shortcut="Alt+X",
+                                         key=f"reject_{item.item_id}_go"):
+                    if not why_not.strip():
+                        st.error("Say why you reject it: the reason is kept in the item's history.")
+                    else:
+                        ui.act(lambda: bank.reject(item.item_id, actor=who, reason=why_not.strip(),
+                                                   expected_event_id=seen), f"Rejected #{item.item_id}")
+            with st.expander("Edit the text", icon=":material/edit:", expanded=False):
+                with st.form(f"edit_{item.item_id}"):
+                    title = st.text_input("Title", item.title, key=f"edit_title_{item.item_id}")
+                    description = st.text_input("Description", item.description, key=f"edit_desc_{item.item_id}")
+                    content = st.text_area("Content", item.content, key=f"edit_content_{item.item_id}")
+                    edit_reason = st.text_input("Why the edit (optional)", key=f"edit_reason_{item.item_id}")
+                    save = st.form_submit_button("Save edit", key=f"edit_{item.item_id}_save")
+                    save_and_approve = st.form_submit_button("Save and approve", type="primary",
+                                                             key=f"edit_{item.item_id}_approve",
+                                                             disabled=item.status == "approved")
+                if save or save_and_approve:
+                    def write():
+                        with st.spinner("Re-embedding the edited text…"):
+                            edited = bank.edit(item.item_id, actor=who, reason=edit_reason.strip() or None,
+                                               expected_event_id=seen, title=title, description=description,
+                                               content=content)
+                        if save_and_approve:
+                            bank.approve(item.item_id, actor=who, reason=edit_reason.strip() or "approved as edited",
+                                         expected_event_id=edited.last_event_id)
+                    ui.act(write, f"Edited{' and approved' if save_and_approve else ''} #{item.item_id}")
+
+    elif mode == "In bulk":
+        batch, total = ui.read("views", "review_batch", which, ui.PAGE_SIZE,
+                               parts.page_offset("bulk_page", ui.PAGE_SIZE))
+        if not total:
+            st.success("Nothing is waiting for review.", icon=":material/done_all:")
+            st.stop()
+        items = [i for i, _ in batch]
+        table = parts.items_table(items)
+        table.insert(3, "why", ["; ".join(r) for _, r in batch])
+        picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row",
+                              key="bulk_table")
+        parts.pager(total, "bulk_page", ui.PAGE_SIZE)
+        everything = st.checkbox(f"Select all {len(items)} on this page", key="bulk_all")
+        chosen = [i.item_id for i in items] if everything else [items[r].item_id for r in parts.selected_rows(picked)
+                                                                   if r < len(items)]
+        st.caption(f"{len(chosen)} selected" + (f": {', '.join(f'#{i}' for i in chosen[:20])}" if chosen else ""))
+        if who and ui.has("bulk_review"):
+            with st.form("bulk_decide"):
+                reason = st.text_input("Reason (required to reject)", key="bulk_reason")
+                cols = st.columns(2)
+                approve = cols[0].form_submit_button("Approve selected", icon=":material/check:", type="primary",
+                                                     key="bulk_approve")
+                reject = cols[1].form_submit_button("Reject selected", icon=":material/block:", key="bulk_reject")
+            if (approve or reject) and not chosen:
+                st.warning("Select some items first.")
+            elif reject and not reason.strip():
+                st.error("Say why you reject them: the reason is kept in each item's history.")
+            elif approve or reject:
+                action = "approve" if approve else "reject"
+                ui.act(lambda: bank.bulk_review(action, actor=who, reason=reason.strip() or None, item_ids=chosen,
+                                                status=None), parts.bulk_outcome(action))
+
+    else:
+        if not ui.has("contradictions"):
+            ui.not_in_this_build("The contradiction view", "contradictions")
+            st.stop()
+        pairs = ui.read("bank", "contradictions")
+        if not pairs:
+            st.success("No open contradictions.", icon=":material/done_all:")
+            st.stop()
+        st.caption(f"{len(pairs)} open pairs: two lessons that look alike but say opposite things. Keep one "
+                   "(the other is rejected, not deleted) or keep both (they stop being flagged).")
+        for n, pair in enumerate(pairs):
+            with st.container(border=True):
+                st.caption(f"Flagged by {parts.md(pair.detector)}")
+                st.text(pair.reason)
+                left, right = st.columns(2)
+                with left:
+                    parts.item_card(pair.a)
+                with right:
+                    parts.item_card(pair.b)
+                if who:
+                    with st.form(f"pair_{pair.a.item_id}_{pair.b.item_id}"):
+                        reason = st.text_input("Why (optional)", key=f"pair_reason_{n}")
+                        cols = st.columns(3)
+                        keep_a = cols[0].form_submit_button(f"Keep #{pair.a.item_id}", key=f"pair_{n}_a")
+                        keep_b = cols[1].form_submit_button(f"Keep #{pair.b.item_id}", key=f"pair_{n}_b")
+                        keep_both = cols[2].form_submit_button("Keep both", key=f"pair_{n}_both")
+                    keep = (str(pair.a.item_id) if keep_a else str(pair.b.item_id) if keep_b
+                            else "both" if keep_both else None)
+                    if keep:
+                        ui.act(lambda: bank.resolve_contradiction(pair.a.item_id, pair.b.item_id, keep, actor=who,
+                                                                  reason=reason.strip() or None),
+                               f"Resolved the pair #{pair.a.item_id} / #{pair.b.item_id}: keep {keep}")

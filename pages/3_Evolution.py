@@ -1,0 +1,94 @@
+"""Evolution: how the bank changed — an animated replay, the bank as of any moment, merge lineage, version diffs
+and the event log. Every view here is a query over the append-only history, so nothing shown can have been lost."""
+
+import streamlit as st
+
+from bankcore import charts, ui
+from bankcore import ui_parts as parts
+from bankcore.models import EVENT_KINDS
+
+with ui.page("Evolution", ":material/account_tree:") as bank:
+    bounds = ui.read("views", "event_bounds")
+    if not bounds["events"]:
+        st.info("No history yet: items and their events appear once lessons are extracted or added.")
+        st.stop()
+    merges = ui.read("views", "latest_batches", ["MERGE"], 1000)
+    cols = st.columns(4)
+    cols[0].metric("History events", f"{bounds['events']:,}")
+    cols[1].metric("Consolidations", f"{len(merges):,}")
+    cols[2].metric("First event", f"{bounds['first_at']:%d %b %H:%M}", help=f"{bounds['first_at']:%Y-%m-%d %H:%M:%S}")
+    cols[3].metric("Latest event", f"{bounds['last_at']:%d %b %H:%M}", help=f"{bounds['last_at']:%Y-%m-%d %H:%M:%S}")
+
+    st.subheader("Replay")
+    rows, moments = ui.read("views", "timeline", 40)
+    st.plotly_chart(charts.replay(rows, {p: f"event {p:,} · {m:%Y-%m-%d %H:%M}" for p, m in moments.items()}),
+                    key="replay")
+    st.caption("Press ▶ Replay for the animation (good for demos), or drag the slider under the chart.")
+
+    st.subheader("The bank as of any moment")
+    last = bounds["last_event"]
+    point = st.slider("As of event", 0, last, last, key="asof", bind="query-params",
+                      help="Each event is one change to one item; 0 is before the first.")
+    summary = ui.read("views", "as_of_summary", point)
+    st.caption(f"As of event {point:,}" + (f", written {summary['moment']:%Y-%m-%d %H:%M:%S}" if summary["moment"]
+                                          else " (before anything was learned)"))
+    statuses = sorted(set(summary["then"]) | set(summary["now"]))
+    for col, status in zip(st.columns(max(1, len(statuses))), statuses):
+        then, now = summary["then"].get(status, 0), summary["now"].get(status, 0)
+        col.metric(status, f"{then:,}", delta=f"{now - then:+,} since" if now != then else None,
+                   delta_color="off")
+    shown = st.multiselect("Show items that were", statuses, default=[s for s in ("approved", "pending")
+                                                                         if s in statuses], key="asof_status")
+    state, total = ui.read("views", "items_as_of", point, status=shown or None, limit=ui.PAGE_SIZE,
+                           offset=parts.page_offset("asof_page", ui.PAGE_SIZE))
+    st.dataframe(state, hide_index=True, key="asof_table",
+                 column_order=["item_id", "version", "status", "source", "domain", "title", "content"])
+    parts.pager(total, "asof_page", ui.PAGE_SIZE)
+
+    st.subheader("Consolidation lineage")
+    cols = st.columns([3, 1])
+    focus = int(cols[0].number_input("Centre on item # (0 = the latest merges)", min_value=0, step=1,
+                                     key="lineage_item", bind="query-params"))
+    shown = int(cols[1].number_input("Merges shown", min_value=1, max_value=200, value=12, step=1,
+                                     key="lineage_limit"))
+    graph = ui.read("views", "merge_graph", limit=shown, item_id=focus or None)
+    if graph["edges"]:
+        st.plotly_chart(charts.lineage(graph["nodes"], graph["edges"], focus or None), key="lineage_chart")
+        st.caption("Each dot is an item at the time it was written; lines join the items a merge absorbed to "
+                   "the item it wrote. Hover for titles.")
+    else:
+        st.caption("No merges" + (f" involve item #{focus}." if focus else " yet: consolidation has not run."))
+    who = ui.curator()
+    if focus and who and ui.has("unmerge") and any(e["child"] == focus for e in graph["edges"]):
+        if st.button(f"Un-merge #{focus} (its parents get their exact earlier state back)", key="unmerge"):
+            ui.act(lambda: bank.unmerge(focus, actor=who), f"Un-merged #{focus}")
+
+    st.subheader("Versions of an item")
+    item_id = int(st.number_input("Item #", min_value=0, step=1, key="versions_item", bind="query-params"))
+    if item_id and not ui.has("versions"):
+        ui.not_in_this_build("Version diffs", "versions / diff")
+    elif item_id:
+        versions = ui.read("bank", "versions", item_id)
+        if len(versions) < 2:
+            st.caption(f"Item #{item_id} has one version: its text never changed.")
+        else:
+            numbers = [v.version for v in versions]
+            cols = st.columns(2)
+            old = cols[0].selectbox("From version", numbers, index=len(numbers) - 2, key="diff_old")
+            new = cols[1].selectbox("To version", numbers, index=len(numbers) - 1, key="diff_new")
+            by_number = {v.version: v for v in versions}
+            st.caption(f"v{old}: {by_number[old].kind} by {parts.md(by_number[old].actor)} · "
+                       f"v{new}: {by_number[new].kind} by {parts.md(by_number[new].actor)}")
+            for field, ops in ui.read("bank", "diff", item_id, old, new).items():
+                st.markdown(f"**{field}**")
+                parts.diff_view(ops)
+            if who and ui.has("restore") and old != numbers[-1]:
+                if st.button(f"Restore the text of v{old} (as a new version)", key="restore_version"):
+                    ui.act(lambda: bank.restore(item_id, old, actor=who), f"Restored v{old} of #{item_id}")
+
+    st.subheader("Event log")
+    kinds = st.multiselect("Kinds", EVENT_KINDS, key="log_kinds", placeholder="every kind")
+    log, total = ui.read("views", "recent_events", kinds=kinds or None, limit=ui.PAGE_SIZE,
+                         offset=parts.page_offset("log_page", ui.PAGE_SIZE))
+    st.dataframe(log, hide_index=True, key="log_table")
+    parts.pager(total, "log_page", ui.PAGE_SIZE)

@@ -1,0 +1,160 @@
+"""Trajectories & judging: browse runs and trajectories, read one step by step with every verdict beside the
+truth, label it yourself, rerun judging with another judge or model (and see what flipped), and measure judges."""
+
+import streamlit as st
+
+from bankcore import charts, ui
+from bankcore import ui_parts as parts
+
+VERDICTS = {"any verdict": None, "judged success": "success", "judged failure": "failure", "not judged": "unjudged"}
+TRUTHS = {"any truth": None, "truly success": True, "truly failure": False}
+
+with ui.page("Trajectories & judging", ":material/route:") as bank:
+    runs = ui.read("views", "list_runs")
+    if not runs:
+        st.info("No trajectories yet. Import some with `bankcore import FILE` (or build the demo bank).")
+        st.stop()
+    run_names = {f"#{r.run_id} {r.name}": r.run_id for r in runs}
+    mode = st.segmented_control("Show", ["Browse", "Rerun judging", "Judge quality"], default="Browse",
+                                key="traj_mode") or "Browse"
+
+    if mode == "Browse":
+        with st.container(border=True):
+            cols = st.columns([3, 2, 2, 2])
+            run = cols[0].selectbox("Run", ["all runs", *run_names], key="t_run")
+            verdict = VERDICTS[cols[1].selectbox("Verdict", list(VERDICTS), key="t_verdict")]
+            truth = TRUTHS[cols[2].selectbox("Truth", list(TRUTHS), key="t_truth")]
+            disagree = cols[3].checkbox("Judge ≠ truth", key="t_disagree")
+            text = st.text_input("Task or query contains", key="t_text")
+        filters = {"run_id": run_names.get(run), "label": verdict, "truth": truth, "disagreement": disagree,
+                   "text": text.strip() or None}
+        st.session_state["t_filters"] = filters  # "Rerun judging" can take what these filters select
+        rows, total = ui.read("views", "browse_trajectories", **filters, limit=ui.PAGE_SIZE,
+                              offset=parts.page_offset("traj_page", ui.PAGE_SIZE))
+        st.caption(f"{total:,} trajectories match · select a row to open it")
+        st.dataframe(rows, hide_index=True, key="traj_table", selection_mode="single-row",
+                     on_select=parts.open_selected("traj_table", [r["traj_id"] for r in rows], "traj"),
+                     column_order=["task_id", "trial", "domain", "query", "num_steps", "verdict", "judge", "truth",
+                                   "reward", "traj_id"])
+        parts.pager(total, "traj_page", ui.PAGE_SIZE)
+
+        traj_id = st.text_input("Open trajectory id", key="traj", bind="query-params").strip()
+        if traj_id:
+            st.divider()
+            tp = ui.read("views", "trajectory_page", traj_id)
+            t = tp.trajectory
+            st.caption(f"run {parts.md(tp.run_name)} · task {parts.md(t.task_id)} · "
+                       + (f"trial {t.trial} · " if t.trial is not None else "")
+                       + (f"domain {parts.md(t.domain)} · " if t.domain else "") + f"{t.num_steps} steps")
+            st.text(t.query)
+            current = tp.current
+            cols = st.columns(3)
+            cols[0].metric("Current label", current.label if current else "not judged",
+                           help=f"from {parts.md(current.judge_id)}" if current else None)
+            cols[1].metric("Truth", "—" if not tp.truth or tp.truth.success is None
+                           else ("success" if tp.truth.success else "failure"))
+            cols[2].metric("Verdicts", len(tp.verdicts))
+            st.markdown("**Every verdict, side by side**")
+            st.dataframe(parts.verdicts_table(tp.verdicts, tp.truth), hide_index=True, key="traj_verdicts")
+
+            who = ui.need_curator()
+            if who and ui.has("label"):
+                with st.form("human_label"):
+                    cols = st.columns([1, 3, 1])
+                    label = cols[0].radio("Your label", ["success", "failure"], key="label_value")
+                    rationale = cols[1].text_input("Why (kept with the label)", key="label_rationale")
+                    saved = cols[2].form_submit_button("Save label", key="label_save", type="primary")
+                if saved:
+                    ui.act(lambda: bank.label(t.traj_id, label, by=who.removeprefix("human:"),
+                                              rationale=rationale.strip()),
+                           f"Labelled {t.task_id} {label} as {who}")
+            elif who:
+                ui.not_in_this_build("Human labelling", "label")
+
+            if tp.items:
+                st.markdown("**Lessons extracted from it**")
+                for item in tp.items:
+                    st.page_link("pages/1_Memory_bank.py", query_params={"item": item.item_id},
+                                 label=f"{parts.label_of(item)} — {parts.md(item.title, 90)}")
+            st.markdown("**Steps**")
+            parts.steps(t)
+
+    elif mode == "Rerun judging":
+        if not ui.has("rejudge_selected"):
+            ui.not_in_this_build("Rerunning the judge", "rejudge_selected")
+            st.stop()
+        who = ui.need_curator()
+        scope = st.radio("Judge again", ["what Browse shows", "one run", "one task", "everything"], horizontal=True,
+                         key="rj_scope")
+        if scope == "what Browse shows":
+            selection = {k: v for k, v in st.session_state.get("t_filters", {}).items() if v}
+            st.caption("The trajectories matching the filters set on Browse: "
+                       + (parts.md(", ".join(f"{k} {v}" for k, v in selection.items())) or "none set, so all"))
+        elif scope == "one run":
+            selection = {"run_id": run_names[st.selectbox("Run", list(run_names), key="rj_run")]}
+        elif scope == "one task":
+            selection = {"task_id": st.text_input("Task id", key="rj_task").strip() or None}
+        else:
+            selection = {}
+        _, count = ui.read("views", "browse_trajectories", **selection, limit=0)
+        cols = st.columns([1, 2])
+        kind = cols[0].radio("With", ["heuristic", "llm"], key="rj_judge",
+                             format_func=lambda k: "offline heuristic judge" if k == "heuristic" else "an LLM judge")
+        model = cols[1].text_input("Model", ui.settings().llm_model or "", key="rj_model",
+                                   disabled=kind != "llm") if kind == "llm" else None
+        if kind == "llm" and not ui.settings().llm_configured:
+            st.warning("No LLM endpoint is configured: set one on the Settings page (or OPENAI_API_KEY / "
+                       "BANKCORE_LLM_BASE_URL in the environment).")
+        usage = {u["purpose"]: u for u in ui.read("views", "llm_usage")}
+        judge_use = usage.get("judge")
+        estimate = f"{count:,} trajectories"
+        if kind == "llm":
+            estimate += f" → up to {count:,} LLM calls (cached answers are free)"
+            if judge_use and judge_use["calls"]:
+                per = ((judge_use["tokens_in"] or 0) + (judge_use["tokens_out"] or 0)) / judge_use["calls"]
+                estimate += f", ≈ {per * count:,.0f} tokens at this bank's {per:,.0f} tokens per judge call so far"
+        st.caption(estimate)
+        if who and st.button("Rerun judging", key="rj_go", type="primary", disabled=count == 0):
+            before = ui.read("views", "max_verdict_id")
+            bar = st.progress(0.0, text="judging…")
+            seen = [0]
+
+            def advance(n: int) -> None:
+                seen[0] += n
+                bar.progress(min(1.0, seen[0] / max(count, 1)), text=f"judged {seen[0]:,} of {count:,}")
+
+            def write():
+                report = bank.rejudge_selected(ui.read("views", "matching_traj_ids", **selection), judge=kind,
+                                               model=model or None, on_progress=advance)
+                st.session_state["rj_result"] = {"summary": report.summary(), "since": before,
+                                                 "tokens": report.tokens_in + report.tokens_out,
+                                                 "errors": list(report.errors)}
+            ui.act(write, "Judging finished")
+        result = st.session_state.get("rj_result")
+        if result:
+            st.success(result["summary"])
+            for error in result["errors"]:
+                st.caption(parts.md(error))
+            flips = ui.read("views", "verdict_flips", result["since"])
+            st.markdown(f"**{len(flips)} labels flipped** (items resting on them are flagged for review)")
+            if flips:
+                st.dataframe(flips, hide_index=True, key="rj_flips")
+
+    else:
+        qualities = ui.read("views", "judge_quality")
+        if not qualities:
+            st.info("Judge quality needs verdicts on trajectories that have a ground truth or a human label.")
+            st.stop()
+        st.caption("Each judge's latest label per trajectory against the ground truth (from the benchmark) and "
+                   "against human labels. Balanced accuracy averages the recall on successes and on failures, so "
+                   "a judge that always says 'success' scores 50%.")
+        for q in qualities:
+            with st.container(border=True):
+                left, right = st.columns([1, 2])
+                left.markdown(f"**{parts.md(q.judge_id)}**" + (f" · prompt {parts.md(q.prompt_version)}"
+                                                                 if q.prompt_version else "")
+                              + f" vs **{'the truth' if q.reference == 'truth' else 'human labels'}**")
+                left.metric("Accuracy", parts.pct(q.accuracy))
+                left.metric("Balanced accuracy", parts.pct(q.balanced_accuracy))
+                left.caption(f"n = {q.n:,}")
+                right.plotly_chart(charts.confusion(q), key=f"cm_{q.judge_id}_{q.prompt_version}_{q.reference}")

@@ -1,0 +1,58 @@
+"""Metrics: is memory helping? Success rate and steps over time with memory events marked on the same axis,
+memory on vs off, by the source of the lessons the agent was given, and by domain."""
+
+import pandas as pd
+import streamlit as st
+
+from bankcore import charts, ui
+from bankcore import ui_parts as parts
+from bankcore.views import MARKER_KINDS
+
+BUCKETS = {"per run": "run", "per trial": "trial", "per day": "day", "per week": "week",
+           "per window of N trajectories": "window"}
+SPLITS = {"one line": None, "memory on / off": "memory_mode", "domain": "domain"}
+
+with ui.page("Metrics", ":material/monitoring:") as bank:
+    if not ui.read("views", "list_runs"):
+        st.info("No runs yet: metrics appear once trajectories are imported.")
+        st.stop()
+    cols = st.columns([2, 2, 1])
+    bucket = BUCKETS[cols[0].selectbox("Over time", list(BUCKETS), key="m_bucket", bind="query-params")]
+    split = SPLITS[cols[1].selectbox("Lines", list(SPLITS), key="m_split", bind="query-params")]
+    window = int(cols[2].number_input("N", 5, 5000, 50, step=5, key="m_window", disabled=bucket != "window"))
+
+    series = ui.read("views", "outcome_series", bucket=bucket, split=split, window=window)
+    markers = ui.read("views", "event_markers", list(MARKER_KINDS))
+    left, right = st.columns(2)
+    left.plotly_chart(charts.outcome_trend(series, bucket=bucket, markers=markers, title="Success rate"),
+                      key="m_success")
+    right.plotly_chart(charts.outcome_trend(series, bucket=bucket, metric="steps", markers=markers,
+                                            title="Mean steps per trajectory"), key="m_steps")
+    st.caption("Solid: success by ground truth (where the benchmark gives one); dotted: by the current verdict "
+               "(a human label beats a judge's). Ticks along the top mark consolidations (merge) and approvals."
+               + (" Trials have no time axis, so no ticks." if bucket == "trial" else ""))
+
+    st.subheader("Memory on vs off, and what kind of memory")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.breakdown_bar(ui.read("views", "outcome_breakdown", "memory_mode"),
+                                           "By memory mode of the run"), key="m_mode")
+    right.plotly_chart(charts.breakdown_bar(ui.read("views", "outcome_breakdown", "memory_source"),
+                                            "By source of the lessons retrieved"), key="m_source")
+    st.caption("'By source' groups trajectories by the kind of lesson they were given (one trajectory may count "
+               "under several); 'no memory retrieved' includes every run without memory.")
+
+    st.subheader("By domain")
+    domains = ui.read("views", "outcome_breakdown", "domain")
+    st.plotly_chart(charts.breakdown_bar(domains, "Success by domain"), key="m_domain")
+
+    with st.expander("The numbers"):
+        table = pd.DataFrame(series)
+        for column in ("truth_success_rate", "verdict_success_rate"):
+            if column in table:
+                table[column] = table[column].map(parts.pct)
+        st.dataframe(table, hide_index=True, key="m_table")
+
+    usage = ui.read("views", "llm_usage")
+    if usage:
+        st.subheader("LLM calls")
+        st.dataframe(usage, hide_index=True, key="m_llm")

@@ -1,0 +1,93 @@
+"""Retrieval playground: type a task and see what the agent would be told — top-k with scores, the prompt block,
+the same query against the bank as it was earlier, and why a given item was not retrieved. Nothing typed here is
+logged as a retrieval."""
+
+import pandas as pd
+import streamlit as st
+
+from bankcore import ui
+from bankcore import ui_parts as parts
+
+
+def hits_table(hits) -> pd.DataFrame:
+    return pd.DataFrame([{"rank": h.rank, "score": h.score, **{k: v for k, v in h.signals.items() if k != "score"},
+                          "id": h.item.item_id, "title": h.item.title, "source": h.item.source,
+                          "status": h.item.status, "domain": h.item.domain} for h in hits])
+
+
+with ui.page("Retrieval playground", ":material/manage_search:") as bank:
+    if not ui.has("retrieve") and not ui.has("as_of"):
+        ui.not_in_this_build("The playground", "retrieve")
+        st.stop()
+    with st.form("playground"):
+        query = st.text_area("Task", key="pg_query", placeholder="e.g. Cancel my reservation and refund it to the "
+                             "original card", height=80, bind="query-params")
+        cols = st.columns([2, 1, 1, 1])
+        k = cols[0].slider("k (how many lessons)", 1, 10, 1, key="pg_k", bind="query-params",
+                           help="The paper found k=1 works best; more lessons add noise.")
+        include_pending = cols[1].checkbox("Include pending", key="pg_pending", bind="query-params",
+                                           help="Normally only approved lessons are retrievable.")
+        task_id = cols[2].text_input("As task id", key="pg_task", help="Lessons learned from this task are "
+                                     "excluded, as they would be for the agent working on it.")
+        cols[3].form_submit_button("Retrieve", type="primary", key="pg_go")
+    query = query.strip()
+    if not query:
+        st.caption("Type a task and press Retrieve (Ctrl+Enter in the box).")
+        st.stop()
+
+    options = {"include_pending": include_pending, "task_id": task_id.strip() or None}
+    with st.spinner("Embedding the query (the model loads on the first one)…"):
+        if ui.has("retrieve"):
+            hits = ui.read("bank", "retrieve", query, k, log=False, **options)
+            prompt = ui.read("bank", "memory_prompt", query, k, log=False, **options)
+        else:  # this build has time travel but not the retrieval engine: rank the current state by cosine
+            hits, prompt = ui.rank_as_of(None, query, k, options["task_id"]), None
+    st.subheader("Now")
+    if hits:
+        st.dataframe(hits_table(hits), hide_index=True, key="pg_hits",
+                     column_config={"score": st.column_config.NumberColumn(format="%.3f")})
+        for hit in hits:
+            parts.item_card(hit.item)
+    else:
+        threshold = getattr(bank.settings, "min_similarity", None)
+        st.info("Nothing clears the minimum similarity"
+                + (f" ({threshold:.2f})" if threshold is not None else "")
+                + ": the agent would get no lesson for this task.")
+        if ui.has("retrieve"):
+            nearest = ui.read("bank", "retrieve", query, k, log=False, min_similarity=-1.0, **options)
+            if nearest:
+                st.caption("The closest lessons, all below the threshold:")
+                st.dataframe(hits_table(nearest), hide_index=True, key="pg_nearest",
+                             column_config={"score": st.column_config.NumberColumn(format="%.3f")})
+    if prompt is not None:
+        st.markdown("**The block the agent's system prompt would get**")
+        st.code(prompt or "(empty — no lesson is injected)", language=None, wrap_lines=True)
+
+    st.subheader("Compare with the bank as it was")
+    if not ui.has("as_of"):
+        ui.not_in_this_build("Comparing with an earlier bank", "as_of")
+    else:
+        bounds = ui.read("views", "event_bounds")
+        point = st.slider("As of event", 0, bounds["last_event"], max(0, bounds["last_event"] // 2),
+                          key="pg_asof")
+        earlier = ui.rank_as_of(point, query, k, options["task_id"])
+        moment = ui.read("views", "as_of_summary", point)["moment"]
+        st.caption(f"The bank at event {point:,}" + (f" ({moment:%Y-%m-%d %H:%M})" if moment else "")
+                   + " — approved items only, ranked by cosine similarity.")
+        if earlier:
+            st.dataframe(hits_table(earlier), hide_index=True, key="pg_earlier")
+        else:
+            st.caption("Nothing would have been retrieved then.")
+        now_ids = [h.item.item_id for h in hits]
+        then_ids = [h.item.item_id for h in earlier]
+        if now_ids != then_ids:
+            st.markdown(f"The answer changed: then {then_ids or 'nothing'}, now {now_ids or 'nothing'}.")
+
+    st.subheader("Why not this item?")
+    if not ui.has("explain"):
+        ui.not_in_this_build("Explaining a ranking", "explain")
+    else:
+        item_id = int(st.number_input("Item #", min_value=0, step=1, key="pg_why"))
+        if item_id:
+            explanation = ui.read("bank", "explain", query, item_id, k, **options)
+            st.code(explanation.summary(), language=None, wrap_lines=True)

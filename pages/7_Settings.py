@@ -1,0 +1,100 @@
+"""Settings: which bank file, which LLM endpoint and model, who is reviewing (and logging in where configured).
+
+Changes here last for this browser session; the environment (BANKCORE_DB, BANKCORE_LLM_BASE_URL, BANKCORE_MODEL,
+OPENAI_API_KEY) sets the defaults. The API key is never shown, only whether one is set.
+"""
+
+import dataclasses
+import os
+
+import streamlit as st
+
+from bankcore import ui
+from bankcore import ui_parts as parts
+
+with ui.page("Settings", ":material/settings:", require_bank=False) as bank:
+    current = ui.settings()
+
+    st.subheader("Bank")
+    with st.form("bank_form"):
+        path = st.text_input("Database file", str(ui.bank_path()), key="set_db",
+                             help="A bankcore DuckDB file. Default: $BANKCORE_DB, else data/bank.duckdb.")
+        if st.form_submit_button("Use this bank", key="set_db_go"):
+            ui.use_bank(path.strip() or None, llm_base_url=current.llm_base_url, llm_model=current.llm_model)
+            ui.flash(f"Now using {path.strip()}")
+            st.rerun()
+    if not ui.bank_path().exists():
+        st.warning(f"There is no bank at {parts.md(ui.bank_path())} yet — the other pages explain how to make one.")
+    else:
+        size = ui.bank_path().stat().st_size
+        history = ui.read("views", "schema_history")
+        st.caption(f"{size / 1e6:,.1f} MB · schema v{history[-1]['version'] if history else '?'} · "
+                   + ", ".join(f"v{h['version']} {h['name']} ({h['applied_at']:%Y-%m-%d})" for h in history))
+        bank_settings = ui.read("views", "bank_settings")
+        if bank_settings:
+            with st.expander("Settings stored in the bank"):
+                st.json(bank_settings)
+        if ui.has("policy"):
+            policy = ui.read("bank", "policy")
+            st.markdown("**Approval policy** (stored in the bank; applies to every process using it)")
+            st.dataframe([{"rule": k, "value": str(v)} for k, v in dataclasses.asdict(policy).items()],
+                         hide_index=True, key="set_policy")
+
+    st.subheader("LLM")
+    with st.form("llm_form"):
+        base_url = st.text_input("Endpoint (OpenAI-compatible base URL)", current.llm_base_url or "",
+                                 key="set_llm_url", placeholder="empty: api.openai.com when a key is set, "
+                                 "else the offline heuristic", help="e.g. http://127.0.0.1:11434/v1 for Ollama")
+        model = st.text_input("Model", current.llm_model or "", key="set_llm_model")
+        if st.form_submit_button("Apply", key="set_llm_go"):
+            ui.use_bank(str(ui.bank_path()), llm_base_url=base_url.strip() or None, llm_model=model.strip() or None)
+            ui.flash("LLM settings applied for this session")
+            st.rerun()
+    key_source = next((n for n in ("OPENAI_API_KEY", "BANKCORE_LLM_API_KEY") if os.environ.get(n)), None)
+    st.caption(f"API key: {'set (from ' + key_source + ')' if key_source else 'not set'} — it is read from the "
+               "environment only, and never displayed, logged or stored in the bank.")
+    st.caption("In use: " + ("an LLM at " + parts.md(current.llm_base_url or "api.openai.com")
+                             + (f", model {parts.md(current.llm_model)}" if current.llm_model else "")
+                             if current.llm_configured else "no LLM — the offline heuristic judge and extractor"))
+
+    st.subheader("Reviewer")
+    mode = ui.login_mode()
+    who = ui.curator()
+    if mode == "oidc":
+        if who:
+            st.markdown(f"Logged in as **{parts.md(who.removeprefix('human:'))}**.")
+            if st.button("Log out", key="oidc_logout"):
+                st.logout()
+        else:
+            st.markdown("Curation needs a login (configured in `.streamlit/secrets.toml`, `[auth]`).")
+            if st.button("Log in", key="oidc_login", type="primary"):
+                st.login()
+    elif mode == "password":
+        if who:
+            st.markdown(f"Logged in as **{parts.md(who.removeprefix('human:'))}**.")
+            if st.button("Log out", key="pw_logout"):
+                ui.logout()
+                st.rerun()
+        else:
+            with st.form("login_form"):
+                name = st.text_input("Your name", key="login_name")
+                password = st.text_input("Password", type="password", key="login_password")
+                if st.form_submit_button("Log in", type="primary", key="login_go"):
+                    if ui.password_login(name, password):
+                        ui.flash(f"Logged in as {name.strip()}")
+                        st.rerun()
+                    st.error("Wrong name or password.")
+    else:
+        with st.form("reviewer_form"):
+            name = st.text_input("Your name (recorded on every approval, edit, rejection and label)",
+                                 st.session_state.get(ui.REVIEWER) or ui.default_reviewer(), key="set_reviewer")
+            if st.form_submit_button("Save", key="set_reviewer_go"):
+                if not name.strip():
+                    st.error("A reviewer name cannot be empty.")
+                else:
+                    st.session_state[ui.REVIEWER] = " ".join(name.split())
+                    ui.flash(f"Reviewing as {name.strip()}")
+                    st.rerun()
+        st.caption("No login is configured: anyone who can open this page can curate. To require one, set "
+                   "`[bankcore] password = \"...\"` or an OIDC provider under `[auth]` in `.streamlit/secrets.toml`.")
+    st.caption(f"Curation events are recorded as {parts.md(who) if who else 'nobody until you log in'}.")

@@ -1,0 +1,593 @@
+"""The dashboard, page by page, headless (streamlit.testing.v1.AppTest): every screen renders on an empty bank, a
+small bank built from the shared data, and the demo bank; the special screens (missing file, not a bank, old
+schema, busy bank) help instead of failing; curation from the UI changes the database as intended and records who
+did it; untrusted text is never handed to Markdown unescaped."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from bankcore import Bank, migrations, ui
+from conftest import REFLEXION, TAU, need_shared
+import dashboard_bank
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = {
+    "overview": None, "memory": "pages/1_Memory_bank.py", "review": "pages/2_Review_queue.py",
+    "evolution": "pages/3_Evolution.py", "trajectories": "pages/4_Trajectories_and_judging.py",
+    "metrics": "pages/5_Metrics.py", "playground": "pages/6_Retrieval_playground.py",
+    "settings": "pages/7_Settings.py",
+}
+UNESCAPED_MARKUP = re.compile(r"(?<!\\)<\s*(script|img|iframe|svg)", re.I)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_streamlit_caches():
+    """Streamlit's caches live as long as the process: every test starts from a clean slate."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture(scope="session")
+def small_bank_file(tmp_path_factory) -> tuple[Path, dict]:
+    need_shared(TAU, REFLEXION)
+    path = tmp_path_factory.mktemp("small") / "bank.duckdb"
+    ids = dashboard_bank.build(path, {"tau": TAU, "reflexion": REFLEXION})
+    return path, ids
+
+
+@pytest.fixture
+def small(small_bank_file, tmp_path, monkeypatch) -> tuple[Path, dict]:
+    """A private copy of the small bank (tests write to it), set as the dashboard's bank."""
+    source, ids = small_bank_file
+    db = tmp_path / "bank.duckdb"
+    shutil.copy(source, db)
+    monkeypatch.setenv("BANKCORE_DB", str(db))
+    return db, ids
+
+
+def app(page: str | None = None, *, secrets: dict | None = None, state: dict | None = None) -> AppTest:
+    """Run the app (the navigation entry point), switch to `page`, and return the AppTest after its run."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.secrets.update(secrets or {})
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    at.run()
+    if PAGES.get(page):
+        at.switch_page(PAGES[page]).run()
+    return at
+
+
+def frame(at: AppTest, *columns: str):
+    """The first table on the page with all these columns (read-only tables carry no key)."""
+    for table in at.dataframe:
+        if set(columns) <= set(table.value.columns):
+            return table.value
+    raise AssertionError(f"no table with columns {columns}")
+
+
+def problems(at: AppTest) -> list[str]:
+    return [e.message for e in at.exception]
+
+
+def texts(at: AppTest, *kinds: str) -> list[str]:
+    """What the elements say, as a reader sees it (Markdown's backslash escapes removed)."""
+    kinds = kinds or ("markdown", "caption", "title", "subheader", "info", "warning", "error", "success")
+    return [re.sub(r"\\(.)", r"\1", str(e.value)) for kind in kinds for e in getattr(at, kind)]
+
+
+def markdown_is_inert(at: AppTest) -> None:
+    """No element rendered as Markdown carries a raw tag: untrusted text reached it escaped or not at all."""
+    for kind in ("markdown", "caption", "title", "subheader", "info", "warning", "error", "success"):
+        for element in getattr(at, kind):
+            assert not UNESCAPED_MARKUP.search(str(element.value)), f"{kind}: {element.value!r}"
+
+
+def test_no_screen_lets_html_through():
+    sources = [ROOT / "app.py", *ROOT.glob("pages/*.py"), *ROOT.glob("bankcore/ui*.py"), ROOT / "bankcore/charts.py"]
+    for path in sources:
+        assert not re.search(r"unsafe_allow_html\s*=\s*True|st\.html\(|components\.html", path.read_text()), path
+
+
+# ---------------------------------------------------------------------- every page renders
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_on_an_empty_bank(page, db, monkeypatch):
+    Bank(db).init()
+    monkeypatch.setenv("BANKCORE_DB", str(db))
+    at = app(page)
+    assert not problems(at)
+    if page == "overview":
+        assert any("This bank is empty" in t for t in texts(at, "subheader"))
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_on_the_small_bank(page, small):
+    at = app(page)
+    assert not problems(at)
+    markdown_is_inert(at)
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_on_the_demo_bank(page, tmp_path_factory, monkeypatch):
+    from bankcore import demo
+    if not list(demo.DEMO_DIR.glob("*.jsonl")):
+        pytest.skip("no demo corpus in data/demo")
+    path = tmp_path_factory.getbasetemp() / "demo.duckdb"
+    if not path.exists():
+        demo.build(path)
+    monkeypatch.setenv("BANKCORE_DB", str(path))
+    at = app(page)
+    assert not problems(at)
+    if page == "overview":
+        assert any("synthetic demo bank" in t for t in texts(at, "info"))
+
+
+# ---------------------------------------------------------------------- special screens
+def test_a_missing_bank_file_gets_a_helpful_screen_and_is_not_created(tmp_path, monkeypatch):
+    db = tmp_path / "nowhere" / "bank.duckdb"
+    monkeypatch.setenv("BANKCORE_DB", str(db))
+    at = app()
+    assert not problems(at)
+    assert any("No bank here yet" in t for t in texts(at, "title"))
+    assert any(f"bankcore demo --db {db}" in t for t in texts(at, "markdown"))
+    assert not db.exists()
+    settings = app("settings")  # Settings still works, to point the dashboard elsewhere
+    assert not problems(settings) and not db.exists()
+    assert any("There is no bank" in t for t in texts(settings, "warning"))
+    at.button(key="create_empty_bank").click().run()
+    assert db.exists() and Bank(db).init() == migrations.LATEST_VERSION
+    assert any("This bank is empty" in t for t in texts(at, "subheader"))
+
+
+def test_a_file_that_is_not_a_bank_gets_a_message_not_a_traceback(tmp_path, monkeypatch):
+    junk = tmp_path / "notes.duckdb"
+    junk.write_text("not a database\n" * 100)
+    monkeypatch.setenv("BANKCORE_DB", str(junk))
+    at = app("memory")
+    assert not problems(at)
+    assert any("cannot be opened as a bank" in t for t in texts(at, "error"))
+
+
+def test_an_older_bank_is_upgraded_on_open_and_says_so(db, monkeypatch):
+    Bank(db).init()  # written at the current version, which is "old" once a newer migration exists
+    newer = migrations.MIGRATIONS + (migrations.Migration(
+        migrations.LATEST_VERSION + 1, "test: a later column", ("ALTER TABLE runs ADD COLUMN note TEXT",)),)
+    monkeypatch.setattr("bankcore.store.MIGRATIONS", newer)
+    monkeypatch.setattr("bankcore.store.LATEST_VERSION", newer[-1].version)
+    monkeypatch.setenv("BANKCORE_DB", str(db))
+    at = app()
+    assert not problems(at)
+    note = [t for t in texts(at, "info") if "upgraded" in t]
+    assert note and f"schema v{migrations.LATEST_VERSION}" in note[0] and f"v{newer[-1].version}" in note[0]
+
+
+HOLD = textwrap.dedent("""
+    import sys, time, duckdb
+    con = duckdb.connect(sys.argv[1])
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+    con.close()
+""")
+
+
+def _hold_lock(db: Path, seconds: float) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(db), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_busy_bank_is_waited_for_and_said_so(small, monkeypatch):
+    db, _ = small
+    monkeypatch.setenv("BANKCORE_LOCK_TIMEOUT", "20")
+    holder = _hold_lock(db, 2.0)
+    try:
+        at = app()
+    finally:
+        holder.wait()
+    assert not problems(at)
+    assert any("bank busy" in t.value for t in at.toast)
+    assert not at.error
+
+
+def test_a_bank_that_stays_busy_gets_a_message_not_a_traceback(small, monkeypatch):
+    db, _ = small
+    monkeypatch.setenv("BANKCORE_LOCK_TIMEOUT", "1")
+    holder = _hold_lock(db, 8.0)
+    try:
+        at = app("memory")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not problems(at)
+    assert any("busy" in t and "gave up" in t for t in texts(at, "error"))
+    assert at.button(key="retry_busy")
+
+
+# ---------------------------------------------------------------------- reading
+def test_the_overview_counts_what_the_bank_holds(small):
+    db, _ = small
+    at = app()
+    metrics = {m.label: m.value for m in at.metric}
+    store = Bank(db).store
+    assert metrics["Trajectories"] == f"{store.count('trajectories'):,}"
+    assert metrics["Memory items"] == f"{store.count('memory_items'):,}"
+    assert metrics["Waiting for review"] == f"{store.count_items(status='pending'):,}"
+    said = " ".join(texts(at, "markdown"))
+    assert "suspected" in said and "heuristic-merge" in said  # flagged items; the latest consolidation's actor
+
+
+def test_the_memory_browser_filters_and_opens_an_item_with_its_provenance(small):
+    db, ids = small
+    at = app("memory")
+    at.multiselect(key="f_source").set_value(["merged"]).run()
+    table = at.dataframe(key="items_table").value
+    assert set(table["source"]) == {"merged"} and list(table["id"]) == [ids["merged"]]
+    at.number_input(key="item").set_value(ids["hostile"]).run()
+    assert not problems(at)
+    markdown_is_inert(at)
+    shown = " ".join(texts(at, "text", "code"))
+    assert dashboard_bank.XSS_IMG in shown  # the content, and the payload-laden steps, as plain text
+    assert any("suspected prompt injection" in t for t in texts(at, "warning"))
+    assert any(e.label.startswith("★ Step") for e in at.expander)  # the steps the lesson rests on, marked
+
+
+def test_an_item_page_shows_history_and_lineage(small):
+    db, ids = small
+    at = app("memory")
+    at.number_input(key="item").set_value(ids["merged"]).run()
+    history = frame(at, "event", "kind", "who")
+    assert list(history["kind"]) == ["MERGE", "EDIT"] and list(history["who"]) == ["heuristic-merge:1", "human:ana"]
+    parent = ids["parents"][0]
+    at.button(key=f"item_open_{parent}").click().run()
+    assert at.number_input(key="item").value == parent
+    assert list(frame(at, "event", "kind", "who")["kind"]) == ["ADD", "SUPERSEDE"]
+
+
+def test_the_trajectory_viewer_shows_steps_verdicts_and_truth(small):
+    db, ids = small
+    at = app("trajectories")
+    at.text_input(key="traj").input(ids["judged_traj"]).run()
+    verdicts = frame(at, "who", "kind", "label")
+    assert list(verdicts["who"])[:2] == ["human:ana", "llm:test-judge"]
+    assert verdicts["kind"].iloc[-1] == "ground truth"
+    at.text_input(key="traj").input(ids["hostile_traj"]).run()
+    assert not problems(at)
+    markdown_is_inert(at)
+    assert any(dashboard_bank.XSS_SCRIPT in c.value for c in at.code)
+
+
+def test_judge_quality_matches_the_verdicts(small):
+    at = app("trajectories")
+    at.segmented_control(key="traj_mode").set_value("Judge quality").run()
+    assert not problems(at)
+    metrics = [m.value for m in at.metric]
+    # the test judge is right on 40 of its 60 trajectories (every third one is wrong), agrees with ana on 8 of 8…
+    assert "66.7%" in metrics
+
+
+def test_the_evolution_slider_shows_the_bank_before_the_merge(small):
+    db, ids = small
+    merge_event = next(e.event_id for e in Bank(db).store.item_events(ids["merged"]) if e.kind == "MERGE")
+    at = app("evolution")
+    at.slider(key="asof").set_value(merge_event - 1).run()
+    at.multiselect(key="asof_status").set_value(["pending", "approved", "superseded"]).run()
+    state = frame(at, "item_id", "status", "version")
+    assert ids["merged"] not in set(state["item_id"]) and set(ids["parents"]) <= set(state["item_id"])
+    at.slider(key="asof").set_value(merge_event + 2).run()
+    state = frame(at, "item_id", "status", "version")
+    assert ids["merged"] in set(state["item_id"])
+    assert set(state[state["item_id"].isin(ids["parents"])]["status"]) == {"superseded"}
+
+
+@pytest.mark.parametrize("bucket", ["per run", "per trial", "per day", "per week", "per window of N trajectories"])
+@pytest.mark.parametrize("lines", ["one line", "memory on / off", "domain"])
+def test_metrics_render_for_every_grouping(bucket, lines, small):
+    at = app("metrics")
+    at.selectbox(key="m_bucket").set_value(bucket)
+    at.selectbox(key="m_split").set_value(lines).run()
+    assert not problems(at)
+
+
+def test_the_queue_shows_why_an_item_waits_and_where_it_came_from(small):
+    db, ids = small
+    at = app("review")
+    first = Bank(db).store.review_queue(which="all", limit=1)[0][0]
+    assert first.item_id == ids["hostile"]  # flagged items come first
+    assert any("suspected prompt injection" in t for t in texts(at, "warning"))
+    at.toggle(key="queue_provenance").set_value(True).run()
+    assert not problems(at)
+    assert frame(at, "who", "kind", "label")["kind"].iloc[-1] == "ground truth"
+    markdown_is_inert(at)
+    at.radio(key="queue_which").set_value("flagged").run()
+    assert any(f"of {Bank(db).store.review_queue(which='flagged', limit=0)[1]}" in t for t in texts(at, "caption"))
+
+
+# ---------------------------------------------------------------------- who is curating
+def test_a_password_login_gates_curation(small):
+    secrets = {"bankcore": {"password": "s3cret"}}
+    at = app("review", secrets=secrets)
+    assert any("Log in" in t for t in texts(at, "info"))
+    assert not at.form_submit_button  # no curation controls before logging in
+    at.switch_page(PAGES["settings"]).run()
+    at.text_input(key="login_name").input("Bea")
+    at.text_input(key="login_password").input("wrong")
+    at.form_submit_button(key="login_go").click().run()
+    assert any("Wrong name or password" in t for t in texts(at, "error"))
+    at.text_input(key="login_password").input("s3cret")
+    at.form_submit_button(key="login_go").click().run()
+    assert ui.LOGGED_IN in at.session_state and at.session_state[ui.LOGGED_IN] == "Bea"
+    assert any("Curating as" in t and "Bea" in t for t in texts(at, "caption"))
+
+
+def test_the_reviewer_name_from_settings_is_who_curates(small):
+    at = app("settings")
+    at.text_input(key="set_reviewer").input("  Carla   Diaz ")
+    at.form_submit_button(key="set_reviewer_go").click().run()
+    assert any("Curating as" in t and "Carla Diaz" in t for t in texts(at, "caption"))
+
+
+# ---------------------------------------------------------------------- curating (needs issue 5's Bank API)
+needs_curation = pytest.mark.skipif(not ui.has("approve"), reason="Bank.approve/edit/reject not in this build")
+
+
+def _events(db: Path, item_id: int):
+    return Bank(db).store.item_events(item_id)
+
+
+def _queue(db: Path, which: str = "pending"):
+    """The review queue as reviewer ana sees it, and the item it shows first."""
+    at = app("review", state={ui.REVIEWER: "ana"})
+    at.radio(key="queue_which").set_value({"all": "everything waiting"}.get(which, which)).run()
+    return at, Bank(db).store.review_queue(which=which, limit=1)[0][0]
+
+
+@needs_curation
+def test_approve_from_the_queue_records_who_and_why(small):
+    db, ids = small
+    at, first = _queue(db)
+    at.text_input(key=f"approve_reason_{first.item_id}").input("clear and general")
+    at.form_submit_button(key=f"approve_{first.item_id}_go").click().run()
+    assert not problems(at)
+    assert Bank(db).store.get_item(first.item_id).status == "approved"
+    last = _events(db, first.item_id)[-1]
+    assert (last.kind, last.actor, last.reason) == ("APPROVE", "human:ana", "clear and general")
+    assert any(f"Approved #{first.item_id}" in t for t in texts(at, "success"))
+
+
+@needs_curation
+def test_reject_needs_a_reason(small):
+    db, ids = small
+    at, first = _queue(db, "all")
+    at.form_submit_button(key=f"reject_{first.item_id}_go").click().run()
+    assert any("Say why" in t for t in texts(at, "error"))
+    assert Bank(db).store.get_item(first.item_id).status == first.status
+    at.text_input(key=f"reject_reason_{first.item_id}").input("instruction from a web page")
+    at.form_submit_button(key=f"reject_{first.item_id}_go").click().run()
+    item = Bank(db).store.get_item(first.item_id)
+    assert item.status == "rejected"
+    assert _events(db, first.item_id)[-1].reason == "instruction from a web page"
+
+
+@needs_curation
+def test_edit_then_approve_from_the_queue(small):
+    db, ids = small
+    at, first = _queue(db)
+    at.text_area(key=f"edit_content_{first.item_id}").input("Ask for the user id first; never guess it.")
+    at.text_input(key=f"edit_reason_{first.item_id}").input("shorter")
+    at.form_submit_button(key=f"edit_{first.item_id}_approve").click().run()
+    assert not problems(at)
+    item = Bank(db).store.get_item(first.item_id)
+    assert item.content == "Ask for the user id first; never guess it." and item.status == "approved"
+    assert item.version == first.version + 1 and item.embedding is not None
+    kinds = [(e.kind, e.actor) for e in _events(db, first.item_id)[-2:]]
+    assert kinds == [("EDIT", "human:ana"), ("APPROVE", "human:ana")]
+
+
+@needs_curation
+def test_bulk_approve_decides_every_selected_item_at_once(small):
+    db, ids = small
+    at = app("review", state={ui.REVIEWER: "ana"})
+    at.segmented_control(key="review_mode").set_value("In bulk").run()
+    at.radio(key="queue_which").set_value("pending").run()
+    pending = Bank(db).store.review_queue(which="pending", limit=100)[0]
+    clean = [i.item_id for i in pending if not i.flags]
+    flagged = [i.item_id for i in pending if i.flags]
+    assert clean and flagged
+    at.checkbox(key="bulk_all").check().run()
+    at.form_submit_button(key="bulk_approve").click().run()
+    assert not problems(at)
+    assert {Bank(db).store.get_item(i).status for i in clean} == {"approved"}
+    assert {Bank(db).store.get_item(i).status for i in flagged} == {"pending"}  # each needs a human to read it
+    said = " ".join(texts(at, "success"))
+    assert f"Approved {len(clean)} items" in said and all(f"#{i}" in said for i in flagged)
+    batches = {_events(db, i)[-1].batch_id for i in clean}
+    assert len(batches) == 1 and None not in batches
+
+
+@pytest.mark.skipif(not ui.has("label"), reason="Bank.label not in this build")
+def test_a_human_label_from_the_viewer_is_a_verdict(small):
+    db, ids = small
+    at = app("trajectories", state={ui.REVIEWER: "ana"})
+    at.text_input(key="traj").input(ids["hostile_traj"]).run()
+    at.radio(key="label_value").set_value("failure")
+    at.text_input(key="label_rationale").input("it followed the page's instruction")
+    at.form_submit_button(key="label_save").click().run()
+    assert not problems(at)
+    verdicts = Bank(db).store.verdict_history(ids["hostile_traj"])
+    assert (verdicts[-1].judge_id, verdicts[-1].label) == ("human:ana", "failure")
+
+
+@needs_curation
+def test_a_contradiction_is_resolved_side_by_side(small):
+    db, ids = small
+    a, b = ids["pair"]
+    at = app("review", state={ui.REVIEWER: "ana"})
+    at.segmented_control(key="review_mode").set_value("Contradictions").run()
+    assert not problems(at)
+    markdown_is_inert(at)
+    at.form_submit_button(key="pair_0_a").click().run()  # keep the first, reject the second
+    store = Bank(db).store
+    kept, dropped = store.get_item(a), store.get_item(b)
+    assert dropped.status == "rejected" and kept.status == "pending"
+    assert not any(f.startswith("contradicts:") for f in kept.flags + dropped.flags)
+    assert store.item_events(b)[-1].actor == "human:ana"
+    assert any("No open contradictions" in t for t in texts(at, "success"))
+
+
+@needs_curation
+def test_evolution_diffs_versions_restores_one_and_unmerges(small):
+    db, ids = small
+    merged = ids["merged"]
+    at = app("evolution", state={ui.REVIEWER: "ana"})
+    at.number_input(key="versions_item").set_value(merged).run()
+    assert not problems(at)
+    said = " ".join(texts(at, "markdown"))
+    assert ":red[~~" in said and ":green[**" in said  # v1 → v2 of the content, struck out and added
+    at.button(key="restore_version").click().run()
+    store = Bank(db).store
+    item = store.get_item(merged)
+    first = next(e for e in store.item_events(merged) if e.kind == "MERGE").after
+    assert item.version == 3 and item.content == first["content"]
+    assert store.item_events(merged)[-1].kind == "RESTORE"
+    at.number_input(key="lineage_item").set_value(merged).run()
+    at.button(key="unmerge").click().run()
+    assert not problems(at)
+    assert Bank(db).store.get_item(merged).status == "archived"
+    assert {Bank(db).store.get_item(p).status for p in ids["parents"]} == {"pending"}
+
+
+def _labels(db: Path) -> dict[str, str]:
+    return {t: v.label for t, v in Bank(db).store.current_verdicts().items()}
+
+
+def test_rerun_judging_on_a_run_writes_verdicts_and_shows_flips(small):
+    db, ids = small
+    before, labels = Bank(db).store.count("verdicts"), _labels(db)
+    at = app("trajectories", state={ui.REVIEWER: "ana"})
+    at.segmented_control(key="traj_mode").set_value("Rerun judging").run()
+    at.radio(key="rj_scope").set_value("one run").run()
+    at.selectbox(key="rj_run").set_value(next(o for o in at.selectbox(key="rj_run").options if "airline" in o)).run()
+    at.button(key="rj_go").click().run()
+    assert not problems(at)
+    assert Bank(db).store.count("verdicts") == before + 200
+    assert any("judged 200" in t for t in texts(at, "success"))
+    flipped = {t for t, label in _labels(db).items() if t in labels and labels[t] != label}
+    assert flipped  # the offline judge disagrees with the test judge somewhere
+    assert any(f"{len(flipped)} labels flipped" in t for t in texts(at, "markdown"))
+    assert set(frame(at, "old_label", "new_label")["traj_id"]) == flipped
+
+
+def test_rerun_judging_on_what_browse_selects(small):
+    db, _ = small
+    at = app("trajectories", state={ui.REVIEWER: "ana"})
+    at.checkbox(key="t_disagree").check().run()  # judge ≠ truth
+    chosen = Bank(db).store.matching_traj_ids(disagreement=True)
+    assert 0 < len(chosen) < Bank(db).store.count("trajectories")
+    before = {t: len(Bank(db).store.verdict_history(t)) for t in Bank(db).store.select_traj_ids()}
+    at.segmented_control(key="traj_mode").set_value("Rerun judging").run()
+    at.radio(key="rj_scope").set_value("what Browse shows").run()
+    at.button(key="rj_go").click().run()
+    assert not problems(at)
+    after = {t: len(Bank(db).store.verdict_history(t)) for t in before}
+    assert {t for t in before if after[t] != before[t]} == set(chosen)
+
+
+# ---------------------------------------------------------------------- taking turns with the CLI
+def _native_file(path: Path, prefix: str, n: int) -> Path:
+    path.write_text("".join(json.dumps({
+        "task_id": f"{prefix}-{i}", "query": f"task {prefix}-{i}: find the order", "trial": 0,
+        "steps": [{"thought": "look", "action": f"click('{i}')", "observation": "ok " * 50}] * 5,
+        "truth": {"success": i % 2 == 0}}) + "\n" for i in range(n)))
+    return path
+
+
+def _cli_import(db: Path, *files: Path, quiet: bool = True) -> subprocess.Popen:
+    """`bankcore import` of each file, one after another, in another process."""
+    flags = ["-q"] if quiet else []
+    script = ("import sys; from bankcore.cli import main; "
+              f"sys.exit(max(main(['import', f, '--db', sys.argv[1], *{flags!r}]) for f in sys.argv[2:]))")
+    return subprocess.Popen([sys.executable, "-c", script, str(db), *map(str, files)], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_cli_import_waits_while_a_screen_is_drawn_then_lands(small, tmp_path):
+    """A screen holds the file while it draws (one connection per screen); an import waits for it, says so, lands."""
+    db, _ = small
+    before = Bank(db).store.count("trajectories")
+    with Bank(db).store.reading():  # what `ui.page` does for the length of one screen
+        cli = _cli_import(db, _native_file(tmp_path / "run.jsonl", "w", 200), quiet=False)
+        time.sleep(3)
+        assert cli.poll() is None  # still waiting for the file
+    assert cli.wait(timeout=60) == 0
+    assert "bank busy" in cli.stderr.read()
+    assert Bank(db).store.count("trajectories") == before + 200
+
+
+def test_the_dashboard_and_a_cli_import_take_turns_on_the_file(small, tmp_path):
+    """A CLI import in another process while screens render here: both finish, nothing is lost."""
+    db, _ = small
+    files = [_native_file(tmp_path / f"run{n}.jsonl", f"t{n}", 3000) for n in range(3)]
+    before = Bank(db).store.count("trajectories")
+    cli = _cli_import(db, *files)
+    renders = 0
+    while cli.poll() is None or renders < 4:
+        for page in ("overview", "memory", "trajectories", "metrics"):
+            st.cache_data.clear()
+            at = app(page)
+            assert not problems(at), problems(at)
+            renders += 1
+    assert cli.wait() == 0, cli.stderr.read()
+    assert Bank(db).store.count("trajectories") == before + 9000
+    at = app()
+    assert {m.label: m.value for m in at.metric}["Trajectories"] == f"{before + 9000:,}"
+
+
+@pytest.mark.skipif(not ui.has("as_of"), reason="Bank.as_of not in this build")
+def test_the_playground_ranks_with_time_travel_when_the_retrieval_engine_is_absent(small, monkeypatch):
+    db, ids = small
+    monkeypatch.setattr(ui, "has", lambda name: name not in ("retrieve", "explain")
+                        and callable(getattr(Bank, name, None)))
+    logged = Bank(db).store.count("retrievals")
+    at = app("playground")
+    at.text_area(key="pg_query").input("Before cancelling, look up the reservation and its fare class")
+    at.form_submit_button(key="pg_go").click().run()
+    assert not problems(at)
+    hits = frame(at, "rank", "score", "id")
+    assert list(hits["id"])[:1] == [ids["approved"]]  # approved items only, the closest first
+    assert Bank(db).store.count("retrievals") == logged
+
+
+@pytest.mark.skipif(not ui.has("retrieve"), reason="Bank.retrieve not in this build")
+def test_the_playground_shows_top_k_the_prompt_block_and_why_not_without_logging(small):
+    db, ids = small
+    Bank(db).reembed()  # the small bank's items were written without vectors
+    logged = Bank(db).store.count("retrievals")
+    at = app("playground")
+    at.text_area(key="pg_query").input("The customer wants to cancel a reservation; what should I check first?")
+    at.slider(key="pg_k").set_value(2)
+    at.checkbox(key="pg_pending").check()
+    at.form_submit_button(key="pg_go").click().run()
+    assert not problems(at)
+    hits = frame(at, "rank", "score", "id")
+    assert list(hits["rank"]) == [1, 2] and hits["score"].is_monotonic_decreasing
+    assert hits["id"].iloc[0] == ids["approved"]  # "Verify the reservation before cancelling"
+    assert any("Verify the reservation" in c.value for c in at.code)  # the block the agent's prompt would get
+    at.number_input(key="pg_why").set_value(ids["qa"]).run()
+    assert any(f"item {ids['qa']}" in c.value for c in at.code)
+    markdown_is_inert(at)
+    assert Bank(db).store.count("retrievals") == logged  # trying queries here is not a retrieval

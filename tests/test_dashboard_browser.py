@@ -1,0 +1,100 @@
+"""The dashboard in a real browser: `streamlit run app.py` on a loopback port, driven by headless Debian Chromium.
+
+Checks what only a browser can: script and image payloads inside trajectories and lessons stay inert (no dialog, no
+script run, no such element in the DOM), a review can be done with the mouse and keyboard, and every screen draws.
+Screenshots of every screen go to tests/screenshots/ (ignored by git). Skipped cleanly without Chromium.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bankcore import Bank, ui
+from browser import PAGES, chromium, chromium_path, open_page, settle, snapshot, streamlit_server
+from conftest import REFLEXION, TAU, need_shared
+import dashboard_bank
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).resolve().parent / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed (make browser)")
+    pytest.importorskip("playwright.sync_api")
+    need_shared(TAU, REFLEXION)
+    folder = tmp_path_factory.mktemp("browser")
+    db = folder / "bank.duckdb"
+    ids = dashboard_bank.build(db, {"tau": TAU, "reflexion": REFLEXION})
+    SHOTS.mkdir(exist_ok=True)
+    with streamlit_server(db, extra_env={"BANKCORE_REVIEWER": "bea"}, log=folder / "streamlit.log") as url, \
+            chromium() as browser:
+        yield url, browser, db, ids
+
+
+@pytest.fixture
+def page(served):
+    url, browser, db, ids = served
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    dialogs: list[str] = []
+    tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    tab.dialogs = dialogs
+    yield tab
+    context.close()
+
+
+def payloads_are_inert(page) -> None:
+    assert page.dialogs == [], f"a dialog fired: {page.dialogs}"
+    assert page.evaluate("() => window.__xss") is None, "a payload ran"
+    assert page.evaluate("""() => [...document.querySelectorAll('script')]
+                              .filter(s => s.textContent.includes('__xss')).length""") == 0
+    assert page.evaluate("() => document.querySelectorAll('img[src=\"x\"], img[onerror]').length") == 0
+
+
+def test_every_screen_draws_and_is_saved(served, page):
+    url, _, _, _ = served
+    for name in PAGES:
+        open_page(page, url, name)
+        assert page.locator('[data-testid="stException"]').count() == 0, name
+        snapshot(page, SHOTS / f"{name}.png")
+    payloads_are_inert(page)
+
+
+def test_payloads_in_a_lesson_are_shown_as_text(served, page):
+    url, _, _, ids = served
+    open_page(page, url, "memory", f"item={ids['hostile']}")
+    payloads_are_inert(page)  # the source trajectory's steps are open on this page too
+    assert page.get_by_text("window.__xss = 1", exact=False).count() > 0  # visible, as text
+    payloads_are_inert(page)
+    snapshot(page, SHOTS / "hostile-item.png")
+
+
+def test_payloads_in_a_trajectory_are_shown_as_text(served, page):
+    url, _, _, ids = served
+    open_page(page, url, "trajectories", f"traj={ids['hostile_traj']}")
+    assert page.get_by_text("onerror=", exact=False).count() > 0
+    payloads_are_inert(page)
+
+
+@pytest.mark.skipif(not ui.has("approve"), reason="Bank.approve/edit not in this build")
+def test_a_review_in_the_browser_edit_then_approve(served, page):
+    url, _, db, ids = served
+    open_page(page, url, "review")
+    page.locator('[data-testid="stRadio"]').get_by_text("pending", exact=True).click()
+    settle(page)
+    first = Bank(db).store.review_queue(which="pending", limit=1)[0][0]
+    page.get_by_text("Edit the text").click()
+    content = page.get_by_label("Content")
+    content.fill("Ask for the user id before acting; never guess it.")
+    page.get_by_role("button", name="Save and approve").click()
+    settle(page, 120)  # the first edit loads the embedding model
+    item = Bank(db).store.get_item(first.item_id)
+    assert item.status == "approved" and item.content.startswith("Ask for the user id before acting")
+    assert [e.actor for e in Bank(db).store.item_events(first.item_id)[-2:]] == ["human:bea", "human:bea"]
+    assert page.get_by_text(f"approved #{first.item_id}", exact=False).count() > 0
+    payloads_are_inert(page)
