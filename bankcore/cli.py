@@ -745,7 +745,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             finished += 1
             outcome = {True: "success", False: "failure", None: "no check"}[result.success]
             shown = f", shown item(s) {', '.join(map(str, result.memory_item_ids))}" if result.memory_item_ids else ""
-            learned = f", learned {len(result.items_added)} item(s)" if result.items_added else ""
+            learned = (f", learned {len(result.items_added)} new item(s)" if result.items_added else "") + \
+                (f", reinforced {len(result.items_reinforced)}" if result.items_reinforced else "")
             say(args, f"  [{position}/{len(tasks)}] {result.task_id}: {outcome} in {result.steps} steps{shown}"
                       f"{learned}")
         try:

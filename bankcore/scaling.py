@@ -113,13 +113,16 @@ def select_groups(store: Store, groups: Sequence[Group], selector, *,
 class ContrastReport(_Run):
     extractor_id: str = ""
     items: int = 0
+    reinforced: int = 0  # lessons that matched an existing item and strengthened it instead
     flagged: int = 0
     unlabelled: int = 0  # groups with a trajectory not judged yet: they wait for the judge
-    item_ids: list[int] = field(default_factory=list)
+    item_ids: list[int] = field(default_factory=list)  # new and reinforced
 
     def summary(self) -> str:
-        text = (f"self-contrast with {self.extractor_id}: {self.items} item(s) from {self.done} of {self.queued} "
-                f"groups (pending review)")
+        text = (f"self-contrast with {self.extractor_id}: {self.items} new item(s) from {self.done} of "
+                f"{self.queued} groups (pending review)")
+        if self.reinforced:
+            text += f", {self.reinforced} lesson(s) already in the bank reinforced"
         if self.flagged:
             text += f", {self.flagged} flagged"
         if self.unlabelled:
@@ -208,21 +211,30 @@ def _write_contrasts(store: Store, extractor, pending: list[_Contrasted], report
             if labels in done.get(group.traj_ids, set()):
                 report.done += 1  # distilled meanwhile by another process: never duplicate items
                 continue
+            related = {"task_id": group.task_id, "traj_ids": list(group.traj_ids), "labels": list(labels),
+                       "verdict_ids": [v.verdict_id for v in result.verdicts]}
+            what = f"self-contrast over {len(group.traj_ids)} trajectories of task {group.task_id} ({', '.join(labels)})"
             for item, sources in result.pairs:
-                curation.add_item(store, item, sources, actor=extractor.extractor_id, batch_id=batch_id,
-                                  reason=f"self-contrast over {len(group.traj_ids)} trajectories of task "
-                                         f"{group.task_id} ({', '.join(labels)})",
-                                  related={"task_id": group.task_id, "traj_ids": list(group.traj_ids),
-                                           "labels": list(labels),
-                                           "verdict_ids": [v.verdict_id for v in result.verdicts]})
-                report.item_ids.append(item.item_id)
+                same = store.find_same_lesson(item)
+                if same is None:
+                    curation.add_item(store, item, sources, actor=extractor.extractor_id, batch_id=batch_id,
+                                      reason=what, related=related)
+                    report.items += 1
+                    report.flagged += bool(item.flags)
+                else:  # the same lesson again: strengthen the item that holds it, with evidence to every member
+                    learning.reinforce(store, same, item, sources[0], actor=extractor.extractor_id,
+                                       batch_id=batch_id, reason=f"the same lesson again, from {what}",
+                                       related=related)
+                    for source in sources[1:]:
+                        source.item_id = same.item_id
+                        store.add_item_source(source)
+                    report.reinforced += 1
+                report.item_ids.append(item.item_id if same is None else same.item_id)
             store.add_contrast_extraction(ContrastExtraction(
                 task_id=group.task_id, run_id=group.run_id, traj_ids=list(group.traj_ids), labels=list(labels),
                 verdict_ids=[v.verdict_id for v in result.verdicts], extractor_id=extractor.extractor_id,
                 prompt_version=extractor.prompt_version, n_items=len(result.pairs), llm_call_id=result.call_id))
             report.done += 1
-            report.items += len(result.pairs)
-            report.flagged += sum(1 for item, _ in result.pairs if item.flags)
 
 
 # ---------------------------------------------------------------------- outcomes against the truth

@@ -1493,6 +1493,11 @@ class Store:
                         [run.agent_model, run.memory_mode, run.matts_mode, run.matts_k, run.env, run.finished_at,
                          _dumps(run.meta), run.run_id])
 
+    def max_item_id(self) -> int:
+        """The newest item's id (ids only grow), to tell items written from here on from those reinforced."""
+        with self._con() as con:
+            return _first(con.execute("SELECT coalesce(max(item_id), 0) FROM memory_items"))[0]
+
     def run_task_ids(self, run_id: int) -> list[str]:
         """The tasks a run has trajectories for, in the order it did them."""
         with self._con() as con:

@@ -169,8 +169,12 @@ def test_parallel_matts_selects_and_contrasts_all_k_with_labels(fake_llm, db):
     for item in items:
         if item.meta.get("task_id") == first.task_id:
             sources = bank.store.item_sources(item.item_id)
-            assert sorted(s.traj_id for s in sources) == sorted(first.traj_ids)
-            assert {s.relation for s in sources} == {"contrast"}
+            assert set(first.traj_ids) <= {s.traj_id for s in sources} and {s.relation for s in sources} == {"contrast"}
+    # the second task taught the same paging lesson again: it reinforced the item, with evidence to its 3 attempts
+    paging = next(i for i in items if i.title == "Check every page of the order history before counting")
+    assert {s.traj_id for s in bank.store.item_sources(paging.item_id)} == set(first.traj_ids + second.traj_ids)
+    assert [e.kind for e in bank.store.item_events(paging.item_id)].count("REINFORCE") == 1
+    assert paging.item_id in second.items_reinforced
     # the second task's three attempts were all shown the same memory, logged once per trajectory
     logged = [r for r in bank.store.iter_retrievals() if r.task_id == second.task_id]
     assert sorted(r.traj_id for r in logged) == sorted(second.traj_ids) and len({r.item_id for r in logged}) == 1
@@ -347,8 +351,10 @@ def test_resuming_lets_the_policy_see_items_it_never_saw(fake_llm, db):
     bank.set_policy("auto_approve_llm", "false")
     settings = RunSettings(name="p", memory="reasoningbank", consolidate=False)
     first = bank.run_agent(ORDER_TASKS[:2], settings)
-    assert first.items_added == 2 and first.items_approved == 0 and not first.tasks[1].memory_item_ids
+    assert first.items_added == 1 and first.items_reinforced == 1  # both failures taught the paging lesson
+    assert first.items_approved == 0 and first.items_pending == 1 and not first.tasks[1].memory_item_ids
+    (lesson,) = first.tasks[0].items_added
     bank.set_policy("auto_approve_llm", "true")
     resumed = bank.run_agent(ORDER_TASKS[:3], settings)
-    assert resumed.skipped == 2 and resumed.items_approved == 2 + len(resumed.tasks[0].items_added)
-    assert resumed.tasks[0].memory_item_ids and resumed.tasks[0].success
+    assert resumed.skipped == 2 and bank.store.get_item(lesson).status == "approved"
+    assert resumed.tasks[0].memory_item_ids == [lesson] and resumed.tasks[0].success

@@ -234,9 +234,10 @@ def test_replay_on_demo_matts_run_is_idempotent_and_requeues_on_relabel(bank):
     items = bank.store.query_items(source="contrast")
     assert len(items) == first.contrasted.items and all(i.status == "pending" or i.status == "approved"
                                                         for i in items)
-    for item in items:
+    for item in items:  # one row per trajectory compared; a lesson learned again from another group adds its rows
         relations = bank.store.item_sources(item.item_id)
-        assert len(relations) == 3 and {r.relation for r in relations} == {"contrast"}
+        assert len(relations) % 3 == 0 and {r.relation for r in relations} == {"contrast"}
+    assert first.contrasted.reinforced == sum(len(bank.store.item_sources(i.item_id)) // 3 - 1 for i in items)
     again = bank.matts_replay(selector="heuristic")
     assert again.selected.skipped == 10 and again.contrasted.items == 0
     assert len(bank.store.selections()) == 10
@@ -245,7 +246,7 @@ def test_replay_on_demo_matts_run_is_idempotent_and_requeues_on_relabel(bank):
     current = bank.current_label(group.traj_ids[0]).label
     bank.label(group.traj_ids[0], "failure" if current == "success" else "success", by="ana")
     third = bank.matts_replay(selector="heuristic")
-    assert third.contrasted.items > 0 and len(bank.store.contrast_extractions()) == 11
+    assert third.contrasted.done == 10 and third.contrasted.item_ids and len(bank.store.contrast_extractions()) == 11
 
 
 def test_replay_with_the_llm_selector_through_the_fake_server(fake_llm, db):
@@ -265,7 +266,8 @@ def test_replay_with_the_llm_selector_through_the_fake_server(fake_llm, db):
     assert all(p.llm_call_id is not None for p in picks)
     selector_calls = [c for c in bank.store.iter_llm_calls() if c.purpose == "select"]
     assert len(selector_calls) == 10
-    assert report.contrasted.extractor_id == "llm:fake-model" and report.contrasted.items == 10
+    assert report.contrasted.extractor_id == "llm:fake-model"
+    assert report.contrasted.items == 4 and report.contrasted.reinforced == 6  # the same lesson, once per domain
 
 
 def test_replay_on_tau_bench_four_trials(bank):
@@ -279,7 +281,8 @@ def test_replay_on_tau_bench_four_trials(bank):
     assert rates["pass_at_1"] < rates["pass_at_k"] <= 1 and 0 < rates["best_of_n"] <= rates["pass_at_k"]
     items = bank.store.query_items(source="contrast")
     assert items and all(i.extractor_id == HEURISTIC_CONTRAST_ID for i in items)
-    assert all(len(bank.store.item_sources(i.item_id)) == 4 for i in items[:20])
+    assert all(len(bank.store.item_sources(i.item_id)) % 4 == 0 for i in items)
+    assert report.contrasted.items == len(items) and report.contrasted.reinforced > 0  # templated lessons recur
     # ground truth never reaches the prompts: nothing like a reward in any item
     assert not any("reward" in f"{i.title} {i.content}".lower() for i in items)
     two = bank.matts_replay(selector="heuristic", k=2)

@@ -81,7 +81,8 @@ class TaskResult:
     steps: int
     memory_item_ids: list[int]
     llm_calls: int
-    items_added: list[int] = field(default_factory=list)
+    items_added: list[int] = field(default_factory=list)  # new lessons
+    items_reinforced: list[int] = field(default_factory=list)  # lessons already in the bank, learned again
     items_approved: list[int] = field(default_factory=list)
 
 
@@ -94,7 +95,9 @@ class RunReport:
     tasks: list[TaskResult] = field(default_factory=list)
     learning_failures: list[str] = field(default_factory=list)
     items_added: int = 0  # including items learned, on resuming, from tasks stored before an interruption
+    items_reinforced: int = 0
     items_approved: int = 0
+    items_pending: int = 0  # new items still waiting for a person after the policy and consolidation
     finished: bool = False
 
     def summary(self) -> str:
@@ -107,9 +110,9 @@ class RunReport:
                  + (f", {self.skipped} done before" if self.skipped else "")
                  + f"; success {rate} by the environment's check, mean steps {steps}"]
         if s.memory != "none":
-            waiting = self.items_added - self.items_approved
-            lines.append(f"  memory: {self.items_added} item(s) learned, {self.items_approved} approved by the "
-                         f"curation policy" + (f", {waiting} wait for review" if waiting > 0 else ""))
+            lines.append(f"  memory: {self.items_added} new item(s), {self.items_reinforced} reinforced, "
+                         f"{self.items_approved} approved by the curation policy"
+                         + (f", {self.items_pending} wait for review" if self.items_pending else ""))
         lines += [f"  learning failed (stays queued; run again to retry): {e}" for e in self.learning_failures[:5]]
         if not self.finished:
             lines.append(f"  not finished: run again with --run {self.name!r} to continue")
@@ -203,11 +206,11 @@ class Runner:
                                 f"run again with --run {run.name!r} to continue") from exc
         traj_ids = self._store_attempts(run, task, attempts, found)
         group = [scaling.Group(run.run_id, task.task_id, tuple(traj_ids))] if len(traj_ids) > 1 else []
-        added, approved = self._learn(traj_ids, group, report)
+        learned = self._learn(traj_ids, group, report)
         counted = self._counted(task.task_id, run.run_id, traj_ids)
         attempt = attempts[traj_ids.index(counted)]
         return TaskResult(task.task_id, traj_ids, attempt.passes[-1]["success"], len(attempt.steps),
-                          found.item_ids, sum(len(a.call_ids) for a in attempts), added, approved)
+                          found.item_ids, sum(len(a.call_ids) for a in attempts), *learned)
 
     def _act(self, task: Task, found: memory_.Recall) -> list[Attempt]:
         """One attempt; k under the same memory (parallel); or one attempt refined k−1 times (sequential)."""
@@ -245,13 +248,15 @@ class Runner:
 
     # ------------------------------------------------------------------ learning
     def _learn(self, traj_ids: list[str], groups: list[scaling.Group], report: RunReport
-               ) -> tuple[list[int], list[int]]:
-        """Judge → (select) → extract → approve per policy → consolidate. Returns (items added, approved)."""
+               ) -> tuple[list[int], list[int], list[int]]:
+        """Judge → (select) → extract → approve per policy → consolidate. Returns the items added, reinforced
+        (a lesson the bank already held, learned again) and approved."""
         s = self.settings
         reports = [learning.judge_queue(self.store, self._judge, traj_ids)]
         if s.matts == "parallel":
             reports.append(scaling.select_groups(self.store, groups, self._selector))
-        added: list[int] = []
+        touched: list[int] = []
+        newest = self.store.max_item_id()
         if s.memory != "none":
             before = self.store.items_from_trajectories(traj_ids)
             if s.matts == "parallel":
@@ -260,15 +265,18 @@ class Runner:
                 extractor = self._refiner if s.matts == "sequential" else self._extractor
                 reports.append(learning.extract_queue(self.store, extractor, traj_ids))
             after = self.store.items_from_trajectories(traj_ids)
-            added = sorted({i for ids in after.values() for i in ids} - {i for ids in before.values() for i in ids})
+            touched = sorted({i for ids in after.values() for i in ids} - {i for ids in before.values() for i in ids})
         for r in reports:
             report.learning_failures += r.errors
-        approved = list(self.bank.apply_policy(item_ids=added)) if added else []
-        if added and s.consolidate:
+        approved = list(self.bank.apply_policy(item_ids=touched)) if touched else []
+        if touched and s.consolidate:
             self.bank.consolidate()
+        added = [i for i in touched if i > newest]
         report.items_added += len(added)
+        report.items_reinforced += len(touched) - len(added)
         report.items_approved += len(approved)
-        return added, approved
+        report.items_pending += sum(1 for item in self.store.get_items(added) if item.status == "pending")
+        return added, [i for i in touched if i <= newest], approved
 
     def _catch_up(self, run: Run, report: RunReport) -> None:
         """Finish the learning of trajectories stored before an interruption (queues skip what is done)."""
