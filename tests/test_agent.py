@@ -358,3 +358,27 @@ def test_resuming_lets_the_policy_see_items_it_never_saw(fake_llm, db):
     resumed = bank.run_agent(ORDER_TASKS[:3], settings)
     assert resumed.skipped == 2 and bank.store.get_item(lesson).status == "approved"
     assert resumed.tasks[0].memory_item_ids == [lesson] and resumed.tasks[0].success
+
+
+def test_the_metrics_page_plots_agent_runs(fake_llm, db, monkeypatch):
+    """The dashboard's metrics page shows each run task by task, with best-of-N next to pass@1 and pass@k."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    bank = llm_bank(fake_llm, db, ShopScript(explore_every=3))
+    bank.run_agent(ORDER_TASKS[:2], RunSettings(name="none", memory="none"))
+    bank.run_agent(ORDER_TASKS[:2], RunSettings(name="bon3", matts="parallel", k=3))
+    monkeypatch.setenv("BANKCORE_DB", str(db))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.run()
+    at.switch_page("pages/5_Metrics.py").run()
+    assert not at.exception
+    table = next(t.value for t in at.dataframe if "pass@k" in t.value.columns)
+    rows = {r["run"]: r for r in table.to_dict("records")}
+    assert rows["none"]["success"] == "0.0%" and rows["none"]["pass@k"] == "—"
+    assert rows["bon3"]["memory"] == "reasoningbank + parallel k=3" and rows["bon3"]["best-of-N"] == "100.0%"
+    assert rows["bon3"]["tokens / task"] > rows["none"]["tokens / task"] > 0
+    st.cache_data.clear()
+    st.cache_resource.clear()
