@@ -299,6 +299,12 @@ class Bank:
         A bulk approval leaves flagged items out (listed in `skipped_flagged`)."""
         return review.bulk_decide(self.store, action, actor=self._actor(actor), reason=reason, **filters)
 
+    def write_lesson(self, *, title: str, description: str, content: str, domain: str | None = None,
+                     actor: str | None = None, reason: str | None = None):
+        """A lesson written by a person (source `manual`, approved as written)."""
+        return review.write_lesson(self.store, actor=self._actor(actor), embedder=self._embedder(), title=title,
+                                   description=description, content=content, domain=domain, reason=reason)
+
     def edit(self, item_id: int, *, actor: str | None = None, reason: str | None = None,
              expected_event_id: int | None = None, title: str | None = None, description: str | None = None,
              content: str | None = None):

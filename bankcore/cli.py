@@ -466,6 +466,13 @@ def _review_edit(bank: Bank, args) -> int:
     return 0
 
 
+def _review_add(bank: Bank, args) -> int:
+    item = bank.write_lesson(title=args.title, description=args.description, content=args.content,
+                             domain=args.domain, actor=_by(args), reason=args.reason)
+    say(args, f"wrote #{item.item_id} ({item.source}, {item.status}) as {item.extractor_id}")
+    return 0
+
+
 def _review_restore(bank: Bank, args) -> int:
     item = bank.restore(args.id, args.version, actor=_by(args), reason=args.reason,
                         expected_event_id=args.expect_event)
@@ -537,7 +544,7 @@ def _review_resolve(bank: Bank, args) -> int:
 
 
 REVIEW = {"list": _review_list, "show": _review_show, "approve": _review_decide("approve"),
-          "reject": _review_decide("reject"), "edit": _review_edit, "restore": _review_restore,
+          "reject": _review_decide("reject"), "edit": _review_edit, "add": _review_add, "restore": _review_restore,
           "history": _review_history, "diff": _review_diff, "unmerge": _review_unmerge,
           "contradictions": _review_contradictions, "resolve": _review_resolve}
 
@@ -676,6 +683,11 @@ def _add_curation_parsers(sub, common) -> None:
     r.add_argument("--content")
     r.add_argument("--expect-event", type=int, help="the item's last event when you read it (review show); "
                                                      "the edit is refused if it has changed since")
+    r = rsub.add_parser("add", parents=[common, who], help="write a lesson yourself (source manual, approved)")
+    r.add_argument("--title", required=True)
+    r.add_argument("--description", required=True)
+    r.add_argument("--content", required=True)
+    r.add_argument("--domain")
     r = rsub.add_parser("restore", parents=[common, who], help="bring back the text of an earlier version")
     r.add_argument("id", type=int)
     r.add_argument("--version", type=int, required=True)

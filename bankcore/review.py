@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import lineage
-from .curation import change_item, require_text
+from .curation import add_item, change_item, require_text
 from .embed import item_text
 from .errors import BankcoreError, NotFoundError
 from .models import TEXT_FIELDS, MemoryItem
@@ -64,6 +64,24 @@ def bulk_decide(store: Store, action: str, *, actor: str, reason: str | None = N
             if item.item_id not in skipped:
                 decide(store, item.item_id, action, actor=actor, reason=reason, batch_id=batch)
     return BulkResult([i.item_id for i in matches if i.item_id not in skipped], skipped)
+
+
+def write_lesson(store: Store, *, actor: str, embedder, title: str, description: str, content: str,
+                 domain: str | None = None, reason: str | None = None) -> MemoryItem:
+    """A lesson a person wrote (source `manual`): approved as written, since its author is the reviewer.
+
+    Embedded before the write, like every item, and recorded with an ADD event by its author. Curators use it to
+    seed a bank with what the team already knows, or to write the lesson the extractor missed.
+    """
+    if not actor.startswith("human:"):
+        raise BankcoreError("a manual lesson is written by a person (actor human:<name>)")
+    fields = require_text({"title": title, "description": description, "content": content})
+    if len(fields) < len(TEXT_FIELDS):
+        raise BankcoreError("a lesson needs a title, a description and content")
+    item = MemoryItem(**fields, source="manual", status="approved", confidence=1.0, domain=domain or None,
+                      extractor_id=actor)
+    embedder.embed_items([item])
+    return add_item(store, item, [], actor=actor, reason=reason or "written by a reviewer")
 
 
 def edit(store: Store, item_id: int, *, actor: str, embedder, reason: str | None = None,

@@ -8,6 +8,18 @@ from bankcore.models import ITEM_SOURCES, ITEM_STATUSES
 
 with ui.page("Memory bank", ":material/psychology:") as bank:
     facets = ui.read("views", "item_facets")
+    who = ui.curator()
+    if who and ui.has("write_lesson"):
+        with st.expander("Write a lesson yourself", icon=":material/edit_note:"):
+            with st.form("write_lesson", clear_on_submit=True):
+                title = st.text_input("Title", key="new_title", placeholder="a few words")
+                description = st.text_input("Description", key="new_description", placeholder="one sentence")
+                content = st.text_area("Content", key="new_content", placeholder="1–3 sentences: when and how")
+                domain = st.text_input("Domain (optional)", key="new_domain")
+                if st.form_submit_button("Add to the bank", icon=":material/add:", key="new_lesson_go"):
+                    ui.act(lambda: bank.write_lesson(title=title, description=description, content=content,
+                                                     domain=domain.strip() or None, actor=who),
+                           lambda item: f"Wrote #{item.item_id} (manual, approved)")
     if not facets["status"]:
         st.info("No memory items yet. They appear here once trajectories are judged and lessons extracted "
                 "(`bankcore learn`), or once someone adds one.")

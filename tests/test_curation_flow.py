@@ -269,3 +269,19 @@ def test_superseded_items_are_changed_only_by_unmerging(lessons):
             action(ids[0])
     with pytest.raises(BankcoreError, match="un-merge"):
         bank.edit(ids[0], content="x")
+
+
+def test_a_person_writes_a_lesson_and_it_is_retrievable(bank, cli):
+    item = bank.write_lesson(title="Click Next Page before concluding", description="Lists are paginated.",
+                             content="Look for Next Page or Load More before counting.", domain="shopping",
+                             actor="human:ana")
+    assert (item.source, item.status, item.embedding_model) == ("manual", "approved", Embedder.model_id)
+    hits = bank.retrieve("How many orders did I place last March? The list has several pages.", log=False)
+    assert hits and hits[0].item.item_id == item.item_id
+    with pytest.raises(BankcoreError, match="written by a person"):
+        bank.write_lesson(title="t", description="d.", content="c.", actor="policy:default")
+    with pytest.raises(BankcoreError, match="must not be empty"):
+        bank.write_lesson(title=" ", description="d.", content="c.", actor="human:ana")
+    result = cli("review", "add", "--db", bank.path, "--by", "bo", "--title", "Sort before choosing",
+                 "--description", "The cheapest is rarely first.", "--content", "Sort by price, then pick.")
+    assert result.code == 0 and "manual, approved" in result.out and "human:bo" in result.out

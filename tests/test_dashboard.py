@@ -591,3 +591,21 @@ def test_the_playground_shows_top_k_the_prompt_block_and_why_not_without_logging
     assert any(f"item {ids['qa']}" in c.value for c in at.code)
     markdown_is_inert(at)
     assert Bank(db).store.count("retrievals") == logged  # trying queries here is not a retrieval
+
+
+@needs_curation
+def test_a_reviewer_writes_a_lesson_from_the_memory_page(small):
+    db, _ = small
+    before = Bank(db).store.count("memory_items")
+    at = app("memory", state={ui.REVIEWER: "ana"})
+    at.text_input(key="new_title").input("Ask for the booking code first")
+    at.text_input(key="new_description").input("Every change starts from the reservation.")
+    at.text_area(key="new_content").input("Ask for the reservation code before searching; never guess it.")
+    at.text_input(key="new_domain").input("airline")
+    at.form_submit_button(key="new_lesson_go").click().run()
+    assert not problems(at)
+    store = Bank(db).store
+    assert store.count("memory_items") == before + 1
+    item = store.query_items(source=["manual"])[-1]
+    assert (item.title, item.status, item.domain) == ("Ask for the booking code first", "approved", "airline")
+    assert [(e.kind, e.actor) for e in store.item_events(item.item_id)] == [("ADD", "human:ana")]
