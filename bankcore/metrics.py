@@ -189,9 +189,12 @@ def agent_stats(store: Store) -> dict[str, Any]:
 def _format_agent(agent: dict[str, Any], pct) -> list[str]:
     lines = []
 
+    def num(value: float | None) -> str:
+        return "—" if value is None else f"{value:g}"
+
     def line(head: str, row: dict[str, Any]) -> str:
-        text = (f"{head}: {row['tasks']} tasks, success {pct(row['success_rate'])}, steps {row['mean_steps']} "
-                f"(successes {row['mean_steps_success']} / failures {row['mean_steps_failure']})")
+        text = (f"{head}: {row['tasks']} tasks, success {pct(row['success_rate'])}, steps {num(row['mean_steps'])} "
+                f"(successes {num(row['mean_steps_success'])} / failures {num(row['mean_steps_failure'])})")
         if row["llm_calls_per_task"]:
             text += f", {row['llm_calls_per_task']:.1f} LLM calls and {row['tokens_per_task']:.0f} tokens per task"
         matts = row.get("matts")
