@@ -26,8 +26,27 @@ DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
 DEMO_START = datetime(2026, 9, 1, 9, 0, 0)
 REVIEWER = "human:ana.demo"  # the named demo reviewer every curation event of the demo carries
 CONSOLIDATE_THRESHOLD = 0.6  # lower than the default: the heuristic's templated lessons differ in wording
-CONSOLIDATE_AFTER = {2, 5, 8}  # run files after which the reviewer consolidates (weeks 2, 4 and 6)
+CONSOLIDATE_AFTER = {3, 5, 7}  # run files after which the reviewer consolidates (end of weeks 2, 4 and 5)
 APPROVE_MIN_CONFIDENCE = 0.3
+
+# After week 1 the reviewer writes down what the team already knows, in the checklist style the seed article
+# describes for early memories. Later merges absorb these into the heuristics the extractor's lessons add up to.
+STARTER_CHECKLISTS = [
+    ("shopping", "Click Next Page before concluding",
+     "Store listings and order histories are paginated.",
+     "Actively look for and click on Next Page, Page X, or Load More links before counting results or "
+     "concluding that something is missing."),
+    ("admin", "Page through the admin grid",
+     "Admin grids show twenty rows at a time by default.",
+     "Before reporting a count or a total from a grid, check the pager and either raise the rows per page or "
+     "visit every page."),
+    ("forum", "Open every page of comments",
+     "Long threads split their comments over several pages.",
+     "Scroll to the bottom of a thread and follow the page links before saying a comment or user is absent."),
+    ("forge", "Search issues with the exact number",
+     "Issue lists mix similar titles and numbers.",
+     "Open the issue by its exact number and compare the title with the task before acting on it."),
+]
 
 # What the demo reviewer writes when she turns a merged checklist into a heuristic (the seed's evolution story:
 # "click Next Page" becomes "cross-reference the view with the requirements before concluding").
@@ -97,7 +116,7 @@ def build(db_path: Path, *, force: bool = False, corpus: Path = DEMO_DIR,
     report = DemoReport()
     for number, file in enumerate(files, start=1):
         clock.jump_to(_run_start(file) or clock.now)
-        _week(bank, clock, file, number, report, say)
+        _week(bank, clock, file, number, report, say, last=number == len(files))
     bank.store.set_setting("demo", {
         "synthetic": True, "corpus": corpus.name, "judge": "heuristic:v1", "extractor": "heuristic:v1",
         "merge": "heuristic-merge:1", "reviewer": REVIEWER,
@@ -113,7 +132,7 @@ def build(db_path: Path, *, force: bool = False, corpus: Path = DEMO_DIR,
 
 
 def _week(bank: Bank, clock: SteppingClock, file: Path, number: int, report: DemoReport,
-          say: Callable[[str], None]) -> None:
+          say: Callable[[str], None], *, last: bool) -> None:
     imported = bank.import_path(file)
     say(imported.summary())
     run = bank.store.get_run(imported.run_id)
@@ -127,7 +146,13 @@ def _week(bank: Bank, clock: SteppingClock, file: Path, number: int, report: Dem
         report.flips += _overrule_one_verdict(bank, traj_ids)
     bank.extract(traj_ids, extractor="heuristic")
     clock.jump_to(clock.now + timedelta(days=1))  # the reviewer looks the next morning
+    if last:
+        return  # the latest week is not triaged yet: its lessons wait in the review queue for the presenter
     _review(bank, report)
+    if number == 1:
+        for domain, title, description, content in STARTER_CHECKLISTS:
+            bank.write_lesson(title=title, description=description, content=content, domain=domain,
+                              actor=REVIEWER, reason="what the team already knew after week 1")
     if number in CONSOLIDATE_AFTER:
         _, consolidation = bank.consolidate(threshold=CONSOLIDATE_THRESHOLD, actor=REVIEWER)
         report.merges += len(consolidation.merged)
