@@ -207,6 +207,26 @@ class Bank:
         return Recorded(traj_id=traj_id, added=added, linked_retrievals=linked,
                         items=self.store.query_items(item_ids=item_ids) if item_ids else [])
 
+    # ------------------------------------------------------------------ agent runs and MaTTS (issue 7)
+    def run_agent(self, tasks: list, settings, *, limit: int | None = None, on_task: Callable | None = None):
+        """Run an LLM agent over `tasks` in the paper's online setting (see `agent.runner`); resumable by run name.
+        `settings` is an `agent.runner.RunSettings`."""
+        from .agent.runner import Runner
+        return Runner(self, settings).run(tasks, limit=limit, on_task=on_task)
+
+    def matts_replay(self, run: str | int | None = None, *, k: int | None = None, selector: str | None = None,
+                     extractor: str | None = None, judge: str | None = None, model: str | None = None,
+                     on_progress: Callable[[int], None] | None = None):
+        """Best-of-N and self-contrast extraction over tasks that already have several trajectories (no agent);
+        the curation policy then approves what it may."""
+        from . import scaling
+        run_id = self.resolve_run(run) if run is not None else None
+        report = scaling.replay(self.store, self.settings, run_id=run_id, k=k, selector=selector,
+                                extractor=extractor, judge=judge, model=model, on_progress=on_progress)
+        if report.contrasted.item_ids:
+            report.approved = list(self.apply_policy(item_ids=report.contrasted.item_ids))
+        return report
+
     # ------------------------------------------------------------------ whole bank
     def stats(self) -> dict[str, Any]:
         return metrics.bank_stats(self.store)

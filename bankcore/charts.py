@@ -226,3 +226,22 @@ def replay(rows: list[dict[str, Any]], moments: dict[int, Any]) -> go.Figure:
             dict(label="⏸", method="animate", args=[[None], dict(mode="immediate", frame=dict(duration=0))])])],
         sliders=[dict(active=len(points) - 1, steps=steps, currentvalue=dict(prefix="as of "), pad=dict(t=30))])
     return fig
+
+
+def task_curves(runs: list[dict[str, Any]]) -> go.Figure:
+    """Cumulative success over the tasks of each run, in the order the run did them (the online setting's
+    learning curve), one line per run; hover gives the block's own rate and mean steps."""
+    fig = go.Figure()
+    for run in runs:
+        points = [p for p in run["curve"] if p["cumulative_success_rate"] is not None]
+        if not points:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[p["last_task"] for p in points], y=[p["cumulative_success_rate"] for p in points], mode="lines+markers",
+            name=label(f"{run['name']} ({run['memory_mode'] or '?'}{'+' + run['matts_mode'] if run['matts_mode'] else ''})", 60),
+            text=[f"tasks {p['first_task']}–{p['last_task']}: {p['success_rate']:.0%} this block, "
+                  f"{p['mean_steps']} steps" if p["success_rate"] is not None else "" for p in points],
+            hovertemplate="%{y:.1%} so far · %{text}<extra></extra>"))
+    fig.update_layout(title="Success so far, task by task", height=320, xaxis_title="tasks done", **LAYOUT)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    return fig

@@ -46,20 +46,23 @@ NOTE = ("Synthetic demo bank: trajectories authored for bankcore; judge and extr
         "recording authored for the demo — no model was called; merges by the offline heuristic merge; curated by "
         "a scripted demo reviewer.")
 
-# What the reviewer knew before the first run: checklists she writes after week 1 (source `manual`).
+# After week 1 the reviewer writes down what the team already knows, in the checklist style the seed article
+# describes for early memories (source `manual`, approved as written).
 STARTER_CHECKLISTS = [
-    ("admin", "Report checklist: set the period first",
-     "Reports open on a default period, so every report question starts by setting its dates.",
-     "Open the report, set From and To to the dates the task names and refresh it. Read numbers only once the "
-     "period shown above the table matches."),
-    ("shopping", "Order checklist: confirm the order number",
-     "Orders with near-identical numbers sit next to each other in the order history.",
-     "Before cancelling or changing an order, open the order's own page and compare its number with the request "
-     "character by character. Change it only when they match."),
-    ("swe", "Bug-fix checklist: reproduce, fix, re-run",
-     "Every bug fix starts from a reproduction and ends with it passing.",
-     "Write the issue as a one-line reproduction and run it before editing. After the fix, re-run it and the "
-     "related tests, and submit only when both pass."),
+    ("shopping", "Click Next Page before concluding",
+     "Store listings and order histories are paginated.",
+     "Actively look for and click on Next Page, Page X, or Load More links before counting results or "
+     "concluding that something is missing."),
+    ("admin", "Page through the admin grid",
+     "Admin grids show twenty rows at a time by default.",
+     "Before reporting a count or a total from a grid, check the pager and either raise the rows per page or "
+     "visit every page."),
+    ("forum", "Open every page of comments",
+     "Long threads split their comments over several pages.",
+     "Scroll to the bottom of a thread and follow the page links before saying a comment or user is absent."),
+    ("forge", "Search issues with the exact number",
+     "Issue lists mix similar titles and numbers.",
+     "Open the issue by its exact number and compare the title with the task before acting on it."),
 ]
 
 # After week 4's consolidation the reviewer rewrites a merged pagination checklist as the heuristic it has become (the
@@ -240,7 +243,7 @@ def _review(demo: _Demo) -> None:
 def _write_starters(bank: Bank) -> int:
     for domain, title, description, content in STARTER_CHECKLISTS:
         bank.write_lesson(title=title, description=description, content=content, domain=domain, actor=REVIEWER,
-                          reason="a starter checklist from the team's own practice")
+                          reason="what the team already knew after week 1")
     return len(STARTER_CHECKLISTS)
 
 

@@ -16,7 +16,8 @@ from typing import Any, Callable, Iterator
 from .errors import BankcoreError, InputError, Where
 from .migrations import LATEST_VERSION
 from .models import (
-    Event, Extraction, ItemSource, LLMCall, MemoryItem, Retrieval, Run, Step, Trajectory, Truth, Verdict,
+    ContrastExtraction, Event, Extraction, ItemSource, LLMCall, MemoryItem, Retrieval, Run, Selection, Step,
+    Trajectory, Truth, Verdict,
 )
 from .store import Store
 
@@ -25,6 +26,7 @@ VERSION = 1
 _TYPES: dict[str, type] = {
     "run": Run, "verdict": Verdict, "item": MemoryItem, "item_source": ItemSource, "event": Event,
     "extraction": Extraction, "retrieval": Retrieval, "llm_call": LLMCall,
+    "selection": Selection, "contrast_extraction": ContrastExtraction,
 }
 
 
@@ -53,7 +55,8 @@ def iter_lines(store: Store) -> Iterator[str]:
     for kind, rows in (("verdict", store.iter_verdicts()), ("item", store.iter_items()),
                        ("item_source", store.iter_item_sources()), ("event", store.iter_events()),
                        ("extraction", store.iter_extractions()), ("retrieval", store.iter_retrievals()),
-                       ("llm_call", store.iter_llm_calls())):
+                       ("llm_call", store.iter_llm_calls()), ("selection", store.selections()),
+                       ("contrast_extraction", store.contrast_extractions())):
         for row in rows:
             yield _line(kind, row)
 
@@ -141,6 +144,7 @@ _ADDERS: dict[str, Callable[[Store, Any], Any]] = {
     "verdict": Store.add_verdict, "item": Store.add_item, "item_source": Store.add_item_source,
     "event": Store.add_event, "extraction": Store.add_extraction,
     "retrieval": lambda store, r: store.add_retrievals([r]), "llm_call": Store.add_llm_call,
+    "selection": Store.add_selection, "contrast_extraction": Store.add_contrast_extraction,
 }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, Sequence
 
 from . import guard, render
 from .judge import strip_thinking
@@ -134,7 +134,7 @@ def parse_items(text: str) -> list[Draft]:
     body = strip_thinking(text).strip()
     if not body:
         raise UnusableReply("empty reply")
-    found, obj = _find_json(body)
+    found, obj = find_json(body)
     if found:
         return _drafts_from_json(obj)
     drafts = _drafts_from_markdown(body)
@@ -145,7 +145,9 @@ def parse_items(text: str) -> list[Draft]:
     raise UnusableReply("neither JSON nor memory-item Markdown")
 
 
-def _find_json(body: str) -> tuple[bool, object]:
+def find_json(body: str) -> tuple[bool, object]:
+    """(found, value): the first JSON object or list in a reply, fenced or bare. Raises UnusableReply when the
+    JSON is truncated (never salvages an inner fragment)."""
     for block in _FENCE.findall(body):
         block = block.strip()
         if block[:1] in "{[":
@@ -167,6 +169,15 @@ def _find_json(body: str) -> tuple[bool, object]:
 
 
 def _drafts_from_json(obj: object) -> list[Draft]:
+    entries = item_entries(obj)
+    drafts = [d for d in (draft_from_entry(e) for e in entries) if d is not None]
+    if entries and not drafts:
+        raise UnusableReply("JSON items have no recognisable title or content")
+    return drafts
+
+
+def item_entries(obj: object) -> list:
+    """The list of item entries in a parsed reply: under `items` (or a synonym), a single item, or a bare list."""
     if isinstance(obj, dict):
         lowered = {str(k).strip().lower(): v for k, v in obj.items()}
         entries = next((lowered[k] for k in _LIST_KEYS if isinstance(lowered.get(k), list)), None)
@@ -182,10 +193,7 @@ def _drafts_from_json(obj: object) -> list[Draft]:
         entries = obj
     else:
         raise UnusableReply("JSON is neither an object nor a list")
-    drafts = [d for d in (_draft_from_entry(e) for e in entries) if d is not None]
-    if entries and not drafts:
-        raise UnusableReply("JSON items have no recognisable title or content")
-    return drafts
+    return entries
 
 
 def _field(entry: dict, name: str):
@@ -199,7 +207,7 @@ def _text(value) -> str:
     return " ".join(str(value or "").split())
 
 
-def _draft_from_entry(entry) -> Draft | None:
+def draft_from_entry(entry) -> Draft | None:
     if isinstance(entry, str):
         content = _text(entry)
         return Draft(title="", description="", content=content) if content else None
@@ -209,10 +217,10 @@ def _draft_from_entry(entry) -> Draft | None:
     content = _text(_field(entry, "content"))
     if not (title or desc or content):
         return None
-    return Draft(title=title, description=desc, content=content, steps=_step_numbers(_field(entry, "steps")))
+    return Draft(title=title, description=desc, content=content, steps=step_numbers(_field(entry, "steps")))
 
 
-def _step_numbers(value) -> list[int]:
+def step_numbers(value) -> list[int]:
     """Step numbers from [1, 2], "1, 3-4", ["Step 2"], ..."""
     if value is None:
         return []
@@ -280,16 +288,18 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def clean_drafts(drafts: list[Draft], traj: Trajectory) -> list[Draft]:
+def clean_drafts(drafts: list[Draft], traj: Trajectory | Sequence[Trajectory], *, max_items: int = MAX_ITEMS,
+                 max_sentences: int = 3) -> list[Draft]:
     """Shape drafts into items: trimmed fields, one-sentence description, ≤3 sentences of content, no
-    duplicates, at most three; items quoting the task's own identifiers or wording are flagged task-specific."""
+    duplicates, at most three; items quoting the task's own identifiers or wording are flagged task-specific.
+    Self-contrast extraction over several trajectories of one task allows five items of up to five sentences."""
     cleaned: list[Draft] = []
     seen: set[str] = set()
-    specific = _task_specific_markers(traj)
+    specific = _task_specific_markers([traj] if isinstance(traj, Trajectory) else list(traj))
     for d in drafts:
         content_sentences = sentences(_EMPHASIS.sub("", d.content))
         desc_sentences = sentences(_EMPHASIS.sub("", d.description)) or content_sentences[:1]
-        content = " ".join(content_sentences[:3]) or " ".join(desc_sentences[:1])
+        content = " ".join(content_sentences[:max_sentences]) or " ".join(desc_sentences[:1])
         description = desc_sentences[0] if desc_sentences else ""
         title = " ".join(_EMPHASIS.sub("", d.title).split()).strip(" .:#") or _title_from(description or content)
         title = " ".join(title.split()[:TITLE_WORDS])
@@ -306,7 +316,7 @@ def clean_drafts(drafts: list[Draft], traj: Trajectory) -> list[Draft]:
             draft.flags.append(FLAG_TASK_SPECIFIC)
             draft.meta["task_specific"] = quoted
         cleaned.append(draft)
-        if len(cleaned) == MAX_ITEMS:
+        if len(cleaned) == max_items:
             break
     return cleaned
 
@@ -315,15 +325,18 @@ def _title_from(text: str) -> str:
     return " ".join(text.split()[:8]).rstrip(".,;:")
 
 
-def _task_specific_markers(traj: Trajectory) -> tuple[set[str], list[tuple[str, ...]]]:
-    """Identifiers seen in the trajectory (ids, emails, URLs, codes) and 5-word runs of the task text."""
-    texts = [traj.query, traj.final_answer or ""] + [s.observation or "" for s in traj.steps]
-    ids = {m.group(0).lower() for t in texts for m in _IDENTIFIER.finditer(t[:20000])}
-    answer = " ".join((traj.final_answer or "").split()).lower()
-    if 4 <= len(answer) <= 60 and answer not in _BLAND_ANSWERS:
-        ids.add(answer)  # a lesson that names the answer is about this task
-    qwords = re.findall(r"[a-z0-9']+", traj.query.lower())
-    grams = [tuple(qwords[i:i + 5]) for i in range(len(qwords) - 4)]
+def _task_specific_markers(trajs: list[Trajectory]) -> tuple[set[str], list[tuple[str, ...]]]:
+    """Identifiers seen in the trajectories (ids, emails, URLs, codes) and 5-word runs of the task text."""
+    ids: set[str] = set()
+    grams: list[tuple[str, ...]] = []
+    for traj in trajs:
+        texts = [traj.query, traj.final_answer or ""] + [s.observation or "" for s in traj.steps]
+        ids |= {m.group(0).lower() for t in texts for m in _IDENTIFIER.finditer(t[:20000])}
+        answer = " ".join((traj.final_answer or "").split()).lower()
+        if 4 <= len(answer) <= 60 and answer not in _BLAND_ANSWERS:
+            ids.add(answer)  # a lesson that names the answer is about this task
+        qwords = re.findall(r"[a-z0-9']+", traj.query.lower())
+        grams += [g for g in (tuple(qwords[i:i + 5]) for i in range(len(qwords) - 4)) if g not in grams]
     return ids, grams
 
 
@@ -370,6 +383,7 @@ class LLMExtractor:
     """The paper's extractor over any OpenAI-compatible endpoint."""
 
     prompt_version = PROMPT_VERSION
+    build_messages = staticmethod(build_messages)  # a variant prompt (MaTTS's refinement notes) overrides this
 
     def __init__(self, client: LLMClient, temperature: float = TEMPERATURE):
         self.client = client
@@ -380,7 +394,7 @@ class LLMExtractor:
         self.write_every = 16 if temperature == 0 else 1
 
     def extract(self, traj: Trajectory, verdict: Verdict) -> list[tuple[MemoryItem, ItemSource]]:
-        result = self.client.complete(f"extract-{verdict.label}", build_messages(traj, verdict.label),
+        result = self.client.complete(f"extract-{verdict.label}", self.build_messages(traj, verdict.label),
                                       temperature=self.temperature, json_mode=True, max_tokens=MAX_TOKENS,
                                       traj_id=traj.traj_id, validate=parse_items)
         drafts = clean_drafts(parse_items(result.text), traj)

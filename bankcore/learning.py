@@ -271,7 +271,7 @@ def extract_queue(store: Store, extractor, traj_ids: Iterable[str] | None = None
 
 def _write_extractions(store: Store, extractor, pending, report: ExtractReport, embedder, batch_id: str) -> None:
     """Embed first (never while holding the bank), then write items, events and extraction marks together."""
-    _embed([item for _, pairs in pending for item, _ in pairs], embedder)
+    embed_items([item for _, pairs in pending for item, _ in pairs], embedder)
     with store.transaction():
         still = {(v.traj_id, v.label) for v in store.unextracted(
             extractor.extractor_id, extractor.prompt_version, [v.traj_id for v, _ in pending])}
@@ -315,7 +315,7 @@ def reinforce(store: Store, same: MemoryItem, item: MemoryItem, source: ItemSour
                          related=related, confidence=confidence, meta=meta)
 
 
-def _embed(items: list[MemoryItem], embedder) -> None:
+def embed_items(items: list[MemoryItem], embedder=None) -> None:
     """Embed each distinct text once (templated heuristic lessons repeat across trajectories)."""
     if not items:
         return

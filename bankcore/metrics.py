@@ -97,7 +97,120 @@ def bank_stats(store: Store) -> dict[str, Any]:
         "items": {"by_source": by_source, "by_status": by_status, "by_source_status": combos},
         "runs": list(runs.values()),
         "judges": judge_quality(store.judge_outcomes()),
+        "agent": agent_stats(store),
     }
+
+
+# ---------------------------------------------------------------------- agent runs and MaTTS (issue 7)
+CURVE_POINTS = 10
+
+
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def task_summary(tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Task-level outcomes of a set of tasks (rows of `Store.agent_task_outcomes`). A task's outcome is that of
+    the trajectory that counts for it (its first best-of-N pick, else its last attempt); steps on successes vs failures
+    is the paper's Table 4 view; MaTTS adds best-of-N, pass@1 (a random pick, exact expectation) and pass@k."""
+    n = len(tasks)
+    known = [t for t in tasks if t["final_truth"] is not None]
+    judged = [t for t in tasks if t["final_judged"] is not None]
+    groups = [t for t in tasks if t["trajectories"] > 1 and t["with_truth"] == t["trajectories"]]
+    picked = [t for t in groups if t["selected"]]
+    out = {
+        "tasks": n,
+        "trajectories": sum(t["trajectories"] for t in tasks),
+        "success_rate": _round(_mean([float(t["final_truth"]) for t in known])),
+        "with_truth": len(known),
+        "judged_success_rate": _round(_mean([float(t["final_judged"]) for t in judged])),
+        "mean_steps": _round(_mean([t["final_steps"] for t in tasks]), 3),
+        "mean_steps_success": _round(_mean([t["final_steps"] for t in known if t["final_truth"]]), 3),
+        "mean_steps_failure": _round(_mean([t["final_steps"] for t in known if not t["final_truth"]]), 3),
+        "llm_calls_per_task": _round(_mean([t["llm_calls"] for t in tasks]), 3),
+        "tokens_per_task": _round(_mean([t["tokens_in"] + t["tokens_out"] for t in tasks]), 1),
+        "agent_tokens_per_task": _round(_mean([t["agent_tokens"] for t in tasks]), 1),
+    }
+    if groups:
+        out["matts"] = {
+            "groups": len(groups),
+            "mean_k": _round(_mean([t["trajectories"] for t in groups]), 3),
+            "best_of_n": _round(_mean([float(t["final_truth"]) for t in picked])),
+            "picked": len(picked),
+            "pass_at_1": _round(_mean([t["mean_truth"] for t in groups])),
+            "pass_at_k": _round(_mean([float(t["any_truth"]) for t in groups])),
+        }
+    return out
+
+
+def success_curve(tasks: list[dict[str, Any]], points: int = CURVE_POINTS) -> list[dict[str, Any]]:
+    """Success over time within a run: consecutive blocks of tasks in the order the run did them, each with its
+    success rate, the cumulative rate so far and mean steps."""
+    if not tasks:
+        return []
+    size = -(-len(tasks) // points)
+    curve, seen = [], []
+    for start in range(0, len(tasks), size):
+        block = tasks[start:start + size]
+        known = [float(t["final_truth"]) for t in block if t["final_truth"] is not None]
+        seen += known
+        curve.append({"first_task": start + 1, "last_task": start + len(block),
+                      "success_rate": _round(_mean(known)), "cumulative_success_rate": _round(_mean(seen)),
+                      "mean_steps": _round(_mean([t["final_steps"] for t in block]), 3)})
+    return curve
+
+
+def agent_stats(store: Store) -> dict[str, Any]:
+    """Per run (in the order runs started) and per memory mode: task-level success, steps, cost and MaTTS."""
+    by_run: dict[int, list[dict[str, Any]]] = {}
+    for row in store.agent_task_outcomes():
+        by_run.setdefault(row["run_id"], []).append(row)
+    runs, modes = [], {}
+    for run in sorted(store.list_runs(), key=lambda r: (r.started_at, r.run_id)):
+        tasks = by_run.get(run.run_id, [])
+        if not tasks:
+            continue
+        runs.append({"run_id": run.run_id, "name": run.name, "format": run.source_format, "env": run.env,
+                     "agent_model": run.agent_model, "memory_mode": run.memory_mode, "matts_mode": run.matts_mode,
+                     "matts_k": run.matts_k, "started_at": run.started_at, "finished_at": run.finished_at,
+                     **task_summary(tasks), "curve": success_curve(tasks)})
+        if run.memory_mode not in (None, "unknown"):
+            key = (run.env, run.memory_mode, run.matts_mode, run.matts_k)
+            modes.setdefault(key, {"runs": [], "tasks": []})
+            modes[key]["runs"].append(run.run_id)
+            modes[key]["tasks"] += tasks
+    by_memory = [{"env": env, "memory_mode": memory, "matts_mode": matts, "matts_k": k, "runs": entry["runs"],
+                  **task_summary(entry["tasks"])}
+                 for (env, memory, matts, k), entry in modes.items()]
+    return {"runs": runs, "by_memory": by_memory}
+
+
+def _format_agent(agent: dict[str, Any], pct) -> list[str]:
+    lines = []
+
+    def num(value: float | None) -> str:
+        return "—" if value is None else f"{value:g}"
+
+    def line(head: str, row: dict[str, Any]) -> str:
+        text = (f"{head}: {row['tasks']} tasks, success {pct(row['success_rate'])}, steps {num(row['mean_steps'])} "
+                f"(successes {num(row['mean_steps_success'])} / failures {num(row['mean_steps_failure'])})")
+        if row["llm_calls_per_task"]:
+            text += f", {row['llm_calls_per_task']:.1f} LLM calls and {row['tokens_per_task']:.0f} tokens per task"
+        matts = row.get("matts")
+        if matts:
+            text += (f"; best-of-N {pct(matts['best_of_n'])}, pass@1 {pct(matts['pass_at_1'])}, pass@k "
+                     f"{pct(matts['pass_at_k'])} over {matts['groups']} groups")
+        return text
+
+    for run in agent["runs"]:
+        if run["format"] == "live" or run.get("matts"):
+            mode = run["memory_mode"] + (f" + MaTTS {run['matts_mode']} k={run['matts_k']}" if run["matts_mode"] else "")
+            lines.append(line(f"  agent run {run['run_id']} {run['name']} ({mode})", run))
+    for row in agent["by_memory"]:
+        mode = row["memory_mode"] + (f" + MaTTS {row['matts_mode']} k={row['matts_k']}" if row["matts_mode"] else "")
+        lines.append(line(f"  memory {mode} on {row['env']} ({len(row['runs'])} run(s))", row))
+    return lines
 
 
 def format_stats(stats: dict[str, Any]) -> str:
@@ -123,6 +236,7 @@ def format_stats(stats: dict[str, Any]) -> str:
         for trial in run.get("trials", []):
             lines.append(f"      trial {trial['trial']}: {trial['trajectories']} trajectories, "
                          f"truth {pct(trial['truth']['success_rate'])}, verdict {pct(trial['verdict']['success_rate'])}")
+    lines += _format_agent(stats["agent"], pct) if "agent" in stats else []
     for judge in stats.get("judges", []):
         truth, humans = judge["vs_truth"], judge["vs_humans"]
         line = f"  judge {judge['judge_id']} [{judge['prompt_version'] or '—'}]: {judge['judged']} verdicts"

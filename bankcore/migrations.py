@@ -161,8 +161,41 @@ INITIAL_SCHEMA = (
     )""",
 )
 
+# Issue 7: MaTTS over groups of trajectories of one task. A best-of-N pick and a self-contrast extraction are
+# facts about a group, not about one trajectory, so they get their own append-only tables.
+MATTS_SCHEMA = (
+    """CREATE TABLE selections (
+        selection_id INTEGER NOT NULL,
+        run_id INTEGER,
+        task_id TEXT NOT NULL,
+        traj_ids TEXT[] NOT NULL,
+        selector_id TEXT NOT NULL,
+        prompt_version TEXT,
+        chosen_traj_id TEXT NOT NULL,
+        analysis TEXT,
+        scores JSON,
+        llm_call_id INTEGER,
+        tokens_in INTEGER,
+        tokens_out INTEGER,
+        created_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE TABLE contrast_extractions (
+        run_id INTEGER,
+        task_id TEXT NOT NULL,
+        traj_ids TEXT[] NOT NULL,
+        labels TEXT[] NOT NULL,
+        verdict_ids INTEGER[],
+        extractor_id TEXT NOT NULL,
+        prompt_version TEXT,
+        n_items INTEGER NOT NULL,
+        llm_call_id INTEGER,
+        created_at TIMESTAMP NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", INITIAL_SCHEMA),
+    Migration(6, "MaTTS selections and self-contrast extractions", MATTS_SCHEMA),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

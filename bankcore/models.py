@@ -237,6 +237,41 @@ class LLMCall:
 
 
 @dataclass
+class Selection:
+    """A best-of-N pick among the trajectories of one task (MaTTS parallel, live or replayed). Append-only."""
+
+    task_id: str
+    traj_ids: list[str]  # the candidates, in the order the selector saw them
+    selector_id: str  # llm:<model> | heuristic:bon-<version>
+    chosen_traj_id: str
+    run_id: int | None = None
+    prompt_version: str | None = None
+    analysis: str = ""
+    scores: dict[str, Any] = field(default_factory=dict)
+    llm_call_id: int | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    created_at: datetime | None = None
+    selection_id: int | None = None
+
+
+@dataclass
+class ContrastExtraction:
+    """Marks a group of trajectories as distilled together by a self-contrast extractor, under these labels."""
+
+    task_id: str
+    traj_ids: list[str]
+    labels: list[str]
+    extractor_id: str
+    n_items: int
+    run_id: int | None = None
+    verdict_ids: list[int] = field(default_factory=list)
+    prompt_version: str | None = None
+    llm_call_id: int | None = None
+    created_at: datetime | None = None
+
+
+@dataclass
 class Hit:
     """A retrieved item with its score and rank."""
 

@@ -26,8 +26,8 @@ import pyarrow.compute as pc
 from .errors import BankBusyError, NotFoundError, SchemaError
 from .migrations import INITIAL_SCHEMA, LATEST_VERSION, MIGRATIONS
 from .models import (
-    Event, Extraction, ItemSource, LLMCall, MemoryItem, Retrieval, Run, Step, Trajectory, Truth, Usefulness,
-    VectorRows, Verdict,
+    ContrastExtraction, Event, Extraction, ItemSource, LLMCall, MemoryItem, Retrieval, Run, Selection, Step,
+    Trajectory, Truth, Usefulness, VectorRows, Verdict,
 )
 
 Clock = Callable[[], datetime]
@@ -1484,6 +1484,148 @@ class Store:
             total = _first(con.execute(f"SELECT count(*) FROM memory_events e {where}", params))[0]
             return _dicts(con.execute(sql, params)), total
 
+    # ---- agent runs and MaTTS (issue 7)
+    def update_run(self, run: Run) -> None:
+        """Rewrite a run's descriptive columns (a resumed live run records its settings and progress)."""
+        with self._con() as con:
+            con.execute("UPDATE runs SET agent_model = ?, memory_mode = ?, matts_mode = ?, matts_k = ?, env = ?, "
+                        "finished_at = ?, meta = ? WHERE run_id = ?",
+                        [run.agent_model, run.memory_mode, run.matts_mode, run.matts_k, run.env, run.finished_at,
+                         _dumps(run.meta), run.run_id])
+
+    def max_item_id(self) -> int:
+        """The newest item's id (ids only grow), to tell items written from here on from those reinforced."""
+        with self._con() as con:
+            return _first(con.execute("SELECT coalesce(max(item_id), 0) FROM memory_items"))[0]
+
+    def run_task_ids(self, run_id: int) -> list[str]:
+        """The tasks a run has trajectories for, in the order it did them."""
+        with self._con() as con:
+            return [r[0] for r in con.execute(
+                "SELECT task_id FROM trajectories WHERE run_id = ? GROUP BY task_id ORDER BY min(seq)",
+                [run_id]).fetchall()]
+
+    def attach_llm_calls(self, traj_id: str, call_ids: Iterable[int]) -> None:
+        """Point the calls that produced a trajectory (made before it had an id) at it, for cost per task."""
+        ids = [int(i) for i in call_ids if i is not None]
+        if ids:
+            with self._con() as con:
+                con.execute("UPDATE llm_calls SET traj_id = ? WHERE list_contains(?, call_id)", [traj_id, ids])
+
+    def task_groups(self, *, run_id: int | None = None, min_size: int = 2) -> list[tuple[int, str, list[str]]]:
+        """(run, task, trajectory ids by trial then arrival) for every task with at least `min_size` trajectories
+        in one run: the groups MaTTS selects among and contrasts."""
+        where, params = ("WHERE run_id = ?", [run_id]) if run_id is not None else ("", [])
+        with self._con() as con:
+            rows = con.execute(
+                f"SELECT run_id, task_id, list(traj_id ORDER BY trial NULLS LAST, seq) FROM trajectories {where} "
+                f"GROUP BY run_id, task_id HAVING count(*) >= ? ORDER BY min(seq)", [*params, min_size]).fetchall()
+        return [(r[0], r[1], list(r[2])) for r in rows]
+
+    def get_truths(self, traj_ids: Iterable[str]) -> dict[str, Truth]:
+        """Ground truth of the given trajectories that have it (for measuring, never for judging)."""
+        with self._con() as con, self._id_table(con, list(traj_ids)) as selected:
+            rows = con.execute("SELECT t.traj_id, success, reward, gold, source, details FROM truth t "
+                               f"WHERE {selected}").fetchall()
+        return {r[0]: _truth(r[1:]) for r in rows}
+
+    def add_selection(self, selection: Selection) -> Selection:
+        with self._con() as con:
+            selection.selection_id = selection.selection_id or self._next_id(con, "selections", "selection_id")
+            selection.created_at = selection.created_at or self.clock()
+            con.execute(f"INSERT INTO selections ({_SELECTION_COLS}) VALUES ({', '.join('?' * 13)})", [
+                selection.selection_id, selection.run_id, selection.task_id, selection.traj_ids,
+                selection.selector_id, selection.prompt_version, selection.chosen_traj_id, selection.analysis,
+                _dumps(selection.scores), selection.llm_call_id, selection.tokens_in, selection.tokens_out,
+                selection.created_at])
+        return selection
+
+    def selections(self, *, run_id: int | None = None, selector_id: str | None = None) -> list[Selection]:
+        """Best-of-N picks, oldest first (the newest per group and selector is the one that counts)."""
+        clauses, params = [], []
+        for column, value in (("run_id", run_id), ("selector_id", selector_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self._con() as con:
+            rows = con.execute(f"SELECT {_SELECTION_COLS} FROM selections {where} ORDER BY selection_id",
+                               params).fetchall()
+        return [_selection(r) for r in rows]
+
+    def add_contrast_extraction(self, mark: ContrastExtraction) -> None:
+        with self._con() as con:
+            con.execute(f"INSERT INTO contrast_extractions ({_CONTRAST_COLS}) VALUES ({', '.join('?' * 10)})", [
+                mark.run_id, mark.task_id, mark.traj_ids, mark.labels, mark.verdict_ids, mark.extractor_id,
+                mark.prompt_version, mark.n_items, mark.llm_call_id, mark.created_at or self.clock()])
+
+    def contrast_extractions(self, extractor_id: str | None = None) -> list[ContrastExtraction]:
+        where, params = ("WHERE extractor_id = ?", [extractor_id]) if extractor_id else ("", [])
+        with self._con() as con:
+            rows = con.execute(f"SELECT {_CONTRAST_COLS} FROM contrast_extractions {where} ORDER BY created_at",
+                               params).fetchall()
+        return [_contrast(r) for r in rows]
+
+    def agent_task_outcomes(self) -> list[dict[str, Any]]:
+        """Per run and task, in the order the run did them: trajectories, steps, truth (mean and any), the
+        outcome of the trajectory that counts for the task (its first best-of-N pick — for a live run, the one the
+        run made; a later replay with another selector does not rewrite it — else the last attempt)
+        by truth and by current verdict, and the LLM calls and tokens spent on it (agent, judge, extractor,
+        selector and contrast calls; and the agent's own share)."""
+        sql = f"""
+            WITH cur AS ({CURRENT_VERDICTS_SQL}),
+            t AS (SELECT t.run_id, t.task_id, t.traj_id, t.seq, t.num_steps, tr.success AS truth,
+                         CASE WHEN cur.label IS NULL THEN NULL ELSE cur.label = 'success' END AS judged
+                  FROM trajectories t LEFT JOIN truth tr USING (traj_id) LEFT JOIN cur USING (traj_id)),
+            pick AS (SELECT run_id, task_id, chosen_traj_id FROM (
+                         SELECT run_id, task_id, chosen_traj_id,
+                                row_number() OVER (PARTITION BY run_id, task_id ORDER BY selection_id) AS rn
+                         FROM selections) WHERE rn = 1),
+            last AS (SELECT run_id, task_id, traj_id AS last_traj_id FROM (
+                         SELECT run_id, task_id, traj_id,
+                                row_number() OVER (PARTITION BY run_id, task_id ORDER BY seq DESC) AS rn
+                         FROM t) WHERE rn = 1),
+            calls AS (SELECT t.run_id, t.task_id, count(*) AS n, sum(c.tokens_in) AS tin, sum(c.tokens_out) AS tout,
+                             count(*) FILTER (WHERE c.purpose = 'agent') AS agent_n,
+                             coalesce(sum(c.tokens_in + c.tokens_out) FILTER (WHERE c.purpose = 'agent'), 0)
+                                 AS agent_tokens
+                      FROM llm_calls c JOIN t ON c.traj_id = t.traj_id GROUP BY ALL),
+            group_call_ids AS (SELECT run_id, task_id, llm_call_id FROM selections WHERE llm_call_id IS NOT NULL
+                               UNION ALL
+                               SELECT run_id, task_id, llm_call_id FROM contrast_extractions
+                               WHERE llm_call_id IS NOT NULL),
+            group_calls AS (SELECT g.run_id, g.task_id, count(*) AS n, sum(c.tokens_in) AS tin,
+                                   sum(c.tokens_out) AS tout
+                            FROM group_call_ids g JOIN llm_calls c ON c.call_id = g.llm_call_id GROUP BY ALL)
+            SELECT t.run_id, t.task_id, min(t.seq) AS first_seq, count(*) AS trajectories,
+                   avg(t.num_steps) AS mean_steps, count(t.truth) AS with_truth,
+                   avg(CASE WHEN t.truth THEN 1.0 WHEN NOT t.truth THEN 0.0 END) AS mean_truth,
+                   bool_or(t.truth) AS any_truth,
+                   any_value(p.chosen_traj_id) IS NOT NULL AS selected,
+                   any_value(t.truth) FILTER (WHERE t.traj_id = coalesce(p.chosen_traj_id, l.last_traj_id))
+                       AS final_truth,
+                   any_value(t.judged) FILTER (WHERE t.traj_id = coalesce(p.chosen_traj_id, l.last_traj_id))
+                       AS final_judged,
+                   any_value(t.num_steps) FILTER (WHERE t.traj_id = coalesce(p.chosen_traj_id, l.last_traj_id))
+                       AS final_steps,
+                   coalesce(any_value(c.n), 0) + coalesce(any_value(g.n), 0) AS llm_calls,
+                   coalesce(any_value(c.tin), 0) + coalesce(any_value(g.tin), 0) AS tokens_in,
+                   coalesce(any_value(c.tout), 0) + coalesce(any_value(g.tout), 0) AS tokens_out,
+                   coalesce(any_value(c.agent_n), 0) AS agent_calls,
+                   coalesce(any_value(c.agent_tokens), 0) AS agent_tokens
+            FROM t
+            LEFT JOIN pick p USING (run_id, task_id)
+            LEFT JOIN last l USING (run_id, task_id)
+            LEFT JOIN calls c USING (run_id, task_id)
+            LEFT JOIN group_calls g USING (run_id, task_id)
+            GROUP BY t.run_id, t.task_id
+            ORDER BY t.run_id, first_seq
+        """
+        with self._con() as con:
+            cursor = con.execute(sql)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
     # ------------------------------------------------------------------ statistics
     def table_counts(self) -> dict[str, int]:
         tables = ("runs", "trajectories", "steps", "truth", "verdicts", "memory_items", "item_sources",
@@ -1631,6 +1773,10 @@ _ITEM_COLS = ("item_id, title, description, content, source, status, confidence,
 _EVENT_COLS = "event_id, item_id, kind, actor, reason, before, after, related, batch_id, created_at"
 _RETRIEVAL_COLS = ("retrieval_id, query, task_id, traj_id, run_id, item_id, rank, score, k, as_of_event, "
                    "created_at")
+_SELECTION_COLS = ("selection_id, run_id, task_id, traj_ids, selector_id, prompt_version, chosen_traj_id, analysis, "
+                   "scores, llm_call_id, tokens_in, tokens_out, created_at")
+_CONTRAST_COLS = ("run_id, task_id, traj_ids, labels, verdict_ids, extractor_id, prompt_version, n_items, "
+                  "llm_call_id, created_at")
 _LLM_COLS = ("call_id, purpose, model, base_url, prompt_hash, temperature, request, response, tokens_in, "
              "tokens_out, latency_ms, error, traj_id, created_at")
 
@@ -1784,3 +1930,15 @@ def _llm_call(r) -> LLMCall:
     return LLMCall(call_id=r[0], purpose=r[1], model=r[2], base_url=r[3], prompt_hash=r[4], temperature=r[5],
                    request=_loads(r[6], {}), response=r[7], tokens_in=r[8], tokens_out=r[9], latency_ms=r[10],
                    error=r[11], traj_id=r[12], created_at=r[13])
+
+
+def _selection(r) -> Selection:
+    return Selection(selection_id=r[0], run_id=r[1], task_id=r[2], traj_ids=list(r[3]), selector_id=r[4],
+                     prompt_version=r[5], chosen_traj_id=r[6], analysis=r[7] or "", scores=_loads(r[8], {}),
+                     llm_call_id=r[9], tokens_in=r[10], tokens_out=r[11], created_at=r[12])
+
+
+def _contrast(r) -> ContrastExtraction:
+    return ContrastExtraction(run_id=r[0], task_id=r[1], traj_ids=list(r[2]), labels=list(r[3]),
+                              verdict_ids=list(r[4] or []), extractor_id=r[5], prompt_version=r[6], n_items=r[7],
+                              llm_call_id=r[8], created_at=r[9])

@@ -47,6 +47,17 @@ def pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
+def agent_row(run: dict) -> dict:
+    """One run's task-level metrics as a table row (issue 7); the MaTTS columns stay empty without groups."""
+    matts = run.get("matts") or {}
+    mode = (run["memory_mode"] or "?") + (f" + {run['matts_mode']} k={run['matts_k']}" if run["matts_mode"] else "")
+    return {"run": run["name"], "memory": mode, "tasks": run["tasks"], "success": pct(run["success_rate"]),
+            "mean steps": run["mean_steps"], "steps (successes)": run["mean_steps_success"],
+            "steps (failures)": run["mean_steps_failure"], "LLM calls / task": run["llm_calls_per_task"],
+            "tokens / task": run["tokens_per_task"], "best-of-N": pct(matts.get("best_of_n")),
+            "pass@1": pct(matts.get("pass_at_1")), "pass@k": pct(matts.get("pass_at_k"))}
+
+
 def label_of(item: MemoryItem) -> str:
     """A trusted one-line heading for an item: id, version, status and source (no item text)."""
     return (f"#{item.item_id} · v{item.version} · {STATUS_ICON.get(item.status, '')} {item.status} · "

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from .errors import NotFoundError
-from .metrics import confusion_scores
+from .metrics import agent_stats, confusion_scores
 from .models import Event, ItemSource, MemoryItem, Trajectory, Truth, Verdict
 from .replay import MODEL as REPLAY_MODEL
 from .settings import Settings
@@ -240,6 +240,12 @@ class Views:
 
     def fingerprint(self) -> tuple:
         return self.store.fingerprint()
+
+    # agent runs and MaTTS (issue 7)
+    def agent_runs(self) -> dict[str, Any]:
+        """Task-level outcomes per run and per memory mode: success, steps (successes vs failures), cost per task,
+        best-of-N / pass@1 / pass@k, and each run's success-over-time curve (see `metrics.agent_stats`)."""
+        return agent_stats(self.store)
 
     # overview
     def overview(self) -> Overview:

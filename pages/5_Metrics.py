@@ -52,6 +52,16 @@ with ui.page("Metrics", ":material/monitoring:") as bank:
                 table[column] = table[column].map(parts.pct)
         st.dataframe(table, hide_index=True, key="m_table")
 
+    # agent runs and MaTTS (issue 7)
+    agent = ui.read("views", "agent_runs")
+    if agent["runs"]:
+        st.subheader("Task by task: agent runs and test-time scaling")
+        st.plotly_chart(charts.task_curves(agent["runs"]), key="m_task_curves")
+        st.dataframe(pd.DataFrame([parts.agent_row(r) for r in agent["runs"]]), hide_index=True, key="m_agent_runs")
+        st.caption("A task counts once: by its best-of-N pick when it has several trajectories, else its last "
+                   "attempt. Steps on successes vs failures is the paper's Table 4 view; pass@1 is a random pick "
+                   "among a task's trajectories, pass@k whether any of them succeeded.")
+
     usage = ui.read("views", "llm_usage")
     if usage:
         st.subheader("LLM calls")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from bankcore import Bank
 from conftest import TAU, need_shared
@@ -151,6 +151,8 @@ json_values = st.recursive(
     st.binary(min_size=1, max_size=200).map(lambda b: b.replace(b"\n", b" ") + b"\n"),
     st.fixed_dictionaries({"query": json_values, "steps": json_values}).map(lambda v: json.dumps(v).encode() + b"\n"),
 ))
+@example(line_index=0, junk=b"\x1c\n")  # a control character alone is junk, not a blank line
+@example(line_index=2, junk=b" \t\n")
 def test_generated_broken_lines(tmp_path_factory, line_index, junk):
     """Any one generated line in place of a good one: either it is a valid record, or the import fails
     with a one-line error naming that line, and the bank is unchanged."""

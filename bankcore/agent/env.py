@@ -26,7 +26,10 @@ class StepResult:
 
 class Environment(Protocol):
     """reset(task) → first observation; step(action) → observation and whether the episode ended;
-    success() → the environment's own verdict once done (None where it has no check)."""
+    success() → the environment's own verdict once done (None where it has no check).
+
+    Optional: reopen() → observation, letting the agent act again after it answered (sequential MaTTS); an
+    environment without it cannot run `--matts sequential`."""
 
     name: str
     instructions: str  # the action grammar, shown to the agent in its system prompt

@@ -186,6 +186,14 @@ class ShopEnvironment:
         return "OneStopShop home page. Signed in. Search box, categories: electronics, kitchen, books, office. " \
                "Links: My Orders."
 
+    def reopen(self) -> str:
+        """Sequential MaTTS: let the agent act again after it answered, with a fresh step budget. The listing it
+        was on is kept, and its answer stands unless it answers again."""
+        if self.task is None:
+            raise RuntimeError("reopen before reset")
+        self.done, self.steps = False, 0
+        return "You may act again. Your previous answer stands unless you give a new one with answer[...]."
+
     # ------------------------------------------------------------------ actions
     def step(self, action: str) -> StepResult:
         if self.done:

@@ -102,7 +102,7 @@ def iter_lines(path: Path, max_bytes: int) -> Iterator[tuple[int, str | InputErr
             except UnicodeDecodeError as exc:
                 yield lineno, InputError(Where(name, lineno), f"not valid UTF-8 at byte {exc.start}")
                 continue
-            if text.strip():
+            if text.strip(" \t\r\n"):  # only ASCII whitespace makes a line blank; control characters are junk
                 yield lineno, text
 
 

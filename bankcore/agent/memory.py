@@ -1,0 +1,40 @@
+"""What the agent is told before a task: the seam between the runner and retrieval (issue 4).
+
+`recall` asks the bank for the top-k approved items not learned from this very task and formats them as the paper's
+memory block — the same text `Bank.memory_prompt` returns — while keeping the hits, so the runner can log which
+items each trajectory was shown (one retrieval row per item and trajectory: MaTTS's k attempts share one recall).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..models import Hit, Retrieval
+
+
+@dataclass(frozen=True)
+class Recall:
+    block: str = ""
+    hits: list[Hit] = field(default_factory=list)
+    as_of_event: int | None = None  # the last memory event when the bank was asked
+
+    @property
+    def item_ids(self) -> list[int]:
+        return [h.item.item_id for h in self.hits]
+
+
+NOTHING = Recall()
+
+
+def recall(bank, query: str, *, task_id: str, k: int) -> Recall:
+    """The memory for one task (leave-one-task-out, approved items only, as `Bank.retrieve` decides)."""
+    from ..injection import memory_block
+
+    as_of = bank.store.last_event_id()
+    hits = bank.retrieve(query, k, task_id=task_id, log=False)
+    return Recall(memory_block([h.item for h in hits]), hits, as_of)
+
+
+def retrieval_rows(found: Recall, *, query: str, task_id: str, traj_id: str, run_id: int, k: int) -> list[Retrieval]:
+    return [Retrieval(query=query, item_id=h.item.item_id, rank=h.rank, score=h.score, k=k, task_id=task_id,
+                      traj_id=traj_id, run_id=run_id, as_of_event=found.as_of_event) for h in found.hits]
