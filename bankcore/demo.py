@@ -29,6 +29,7 @@ from .errors import BankcoreError
 from .extract import LLMExtractor
 from .guard import FLAG as INJECTION_FLAG
 from .judge import LLMJudge
+from .matts import LLMContrastExtractor, LLMSelector
 from .replay import ReplayClient
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
@@ -118,11 +119,13 @@ class DemoReport:
     edits: int = 0
     starters: int = 0
     flips: int = 0
+    contrasts: int = 0
 
     def summary(self) -> str:
         return (f"{self.runs} runs, {self.trajectories} trajectories, {self.items} memory items, {self.events} "
                 f"events ({self.merges} merges, {self.approvals} approvals, {self.edits} edits, {self.rejections} "
-                f"rejections, {self.starters} starter checklists, {self.flips} relabelled trajectory)")
+                f"rejections, {self.starters} starter checklists, {self.contrasts} contrast lessons, {self.flips} "
+                f"relabelled trajectory)")
 
 
 @dataclass
@@ -222,9 +225,16 @@ def _learn(demo: _Demo, traj_ids: list[str]) -> None:
 
 
 def _matts_contrast(demo: _Demo, run_id: int) -> None:
-    """Hook for MaTTS self-contrast over the parallel run's trial groups. Nothing runs yet: MaTTS (`matts-replay`)
-    is not on this branch, and the recording holds no contrast replies. When it lands, record one
-    `extract-contrast` reply per task group in `make_recording.py` and call it here with the replay client."""
+    """MaTTS over the parallel run, as `bankcore matts-replay` does it: a best-of-N pick and self-contrast lessons
+    (source `contrast`, pending review) for every task's trials, by the LLM selector and contrast extractor on
+    recorded replies."""
+    client = demo.judge.client
+    report = demo.bank.matts_replay(run_id, judge=demo.judge, selector=LLMSelector(client),
+                                    extractor=LLMContrastExtractor(client))
+    for part in (report.selected, report.contrasted):
+        if part.failed or part.stopped:
+            raise BankcoreError(f"the demo recording could not answer every call: {part.errors[0]}")
+    demo.report.contrasts += report.contrasted.items
 
 
 def _review(demo: _Demo) -> None:

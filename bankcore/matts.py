@@ -171,7 +171,8 @@ class LLMSelector:
     def select(self, query: str, trajs: Sequence[Trajectory]) -> Choice:
         n = len(trajs)
         result = self.client.complete("select", build_selector_messages(query, trajs), temperature=0.0,
-                                      json_mode=True, max_tokens=1024, validate=lambda t: parse_selection(t, n))
+                                      json_mode=True, max_tokens=1024, traj_id=trajs[0].traj_id,  # the group's lead
+                                      validate=lambda t: parse_selection(t, n))
         index, analysis = parse_selection(result.text, n)
         return Choice(index, analysis, llm_call_id=result.call_id, tokens_in=result.tokens_in,
                       tokens_out=result.tokens_out)
@@ -360,7 +361,7 @@ class LLMContrastExtractor:
         n = len(trajs)
         result = self.client.complete("extract-contrast", build_contrast_messages(
             trajs[0].query, trajs, [v.label for v in verdicts]), temperature=self.temperature, json_mode=True,
-            max_tokens=MAX_TOKENS, validate=lambda t: parse_contrast(t, n))
+            max_tokens=MAX_TOKENS, traj_id=trajs[0].traj_id, validate=lambda t: parse_contrast(t, n))
         drafts = clean_drafts(parse_contrast(result.text, n), trajs, max_items=MAX_CONTRAST_ITEMS,
                               max_sentences=MAX_CONTRAST_SENTENCES)
         for d in drafts:

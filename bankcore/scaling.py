@@ -42,13 +42,19 @@ def groups_of(store: Store, *, run_id: int | None = None, k: int | None = None) 
     return [Group(run, task, tuple(ids[:k] if k else ids)) for run, task, ids in store.task_groups(run_id=run_id)]
 
 
-def make_selector(kind: str | None, settings: Settings, store: Store, model: str | None = None):
+def make_selector(kind, settings: Settings, store: Store, model: str | None = None):
+    """A selector for "heuristic" or "llm" (None: the default), or a ready selector object as it is."""
+    if kind is not None and not isinstance(kind, str):
+        return kind
     if resolve_kind(kind, settings) == "heuristic":
         return HeuristicSelector()
     return LLMSelector(LLMClient(settings, store, model=model))
 
 
-def make_contrast_extractor(kind: str | None, settings: Settings, store: Store, model: str | None = None):
+def make_contrast_extractor(kind, settings: Settings, store: Store, model: str | None = None):
+    """A contrast extractor for "heuristic" or "llm" (None: the default), or a ready one as it is."""
+    if kind is not None and not isinstance(kind, str):
+        return kind
     if resolve_kind(kind, settings) == "heuristic":
         return HeuristicContrastExtractor()
     return LLMContrastExtractor(LLMClient(settings, store, model=model))

@@ -142,6 +142,20 @@ def test_the_review_queue_has_work(built):
     assert bank.contradictions()  # a backwards lesson from a judge error contradicts the bank
 
 
+def test_matts_picks_the_best_trial_and_distils_contrast_lessons(built):
+    bank, _ = built
+    (matts,) = [r for r in bank.store.list_runs() if r.matts_mode == "parallel"]
+    selections = bank.store.selections(selector_id="llm:demo-recording")
+    assert len(selections) == 10 and {s.run_id for s in selections} == {matts.run_id}
+    picked_well = sum(bank.truth(s.chosen_traj_id).success for s in selections)
+    assert 7 <= picked_well < 10  # best-of-N beats a random trial, and is fooled once
+    contrast = bank.store.query_items(source=["contrast"])
+    assert len(contrast) >= 5 and all(i.extractor_id == "llm:demo-recording" for i in contrast)
+    for item in contrast:  # provenance: every trial of its group
+        sources = bank.store.item_sources(item.item_id)
+        assert {s.relation for s in sources} == {"contrast"} and len(sources) == 3
+
+
 def test_memory_on_runs_logged_what_the_agent_was_told(built):
     bank, _ = built
     logged = defaultdict(int)

@@ -1114,6 +1114,86 @@ def recording_lines() -> list[dict]:
                 lessons.append(f"{family}/{side}")
             lines.append({**key, "purpose": f"extract-{label}", "reply": extraction_reply(items, label, thoughts),
                           "authored": {"lessons": lessons, "stage": STAGES[number]}})
+    return lines + matts_lines(records)
+
+
+# ====================================================================== MaTTS: best-of-N and self-contrast
+# The parallel run's task groups (three trials each) get a best-of-N pick and a self-contrast extraction, asked of
+# the group's first trajectory (trial 0). The selector sees no labels and picks the first attempt that truly
+# succeeded, except where SELECT_ERRORS says it was fooled; the contrast extractor sees the judge's labels, judge
+# errors included, and writes what the attempts' differences teach (or, when all share a label, what they shared).
+MATTS_RUN = 6
+SELECT_ERRORS = {"frg-305": 3}  # picks the attempt that named the merger: specific, confident, wrong
+ATTEMPT = {
+    "jump": "reads the record counter and goes straight to the data", "paged": "pages through every page first",
+    "miss": "counts from the first page although the list says more pages follow",
+    "direct": "searches with key terms, sorts and opens the candidate", "wrong_pick": "answers with the cheapest "
+    "listed item without opening it", "verified": "checks the identifier on the record's page before acting",
+    "recovered": "opens a look-alike, notices the mismatch and goes back", "wrong_id": "acts on a look-alike record",
+    "loop": "clicks Save again and again against the same message", "fixed": "finds what the form needs and saves "
+    "once", "limit": "runs out of steps", "premature": "gives up after one empty search", "broadened": "broadens an "
+    "empty search and finds the item", "wrong_role": "reads a user off the merged request and answers at once",
+}
+CONTRAST: dict[str, tuple[str, str, str, list[str]]] = {  # task kind → (family for citing, title, description, content)
+    "pagination": ("pages", "Let the counter decide how to read the {list}",
+                   "Across parallel attempts, those that read the 'x-y of N' counter first counted right; the one "
+                   "that counted the first page did not.",
+                   ["Attempts that compared the counter with what one page shows, then jumped to the right page, "
+                    "filtered or opened a summary, succeeded in the fewest steps.",
+                    "The attempt that treated the first page as the whole {list} answered confidently and wrongly.",
+                    "Read the counter before counting, and choose the cheapest view that provably holds every "
+                    "match."]),
+    "identifier": ("ids", "Compare identifiers on the record's page before changing it",
+                   "Across parallel attempts, success came from comparing the {thing} on the {detail} with the task "
+                   "before acting.",
+                   ["Attempts that opened the record and compared its {thing} character by character changed the "
+                    "right one, and an attempt that noticed a mismatch and went back succeeded too.",
+                    "Acting on the first look-alike in a list changes the wrong record.",
+                    "Treat a near-identical {thing} as a different record until the {detail} proves otherwise."]),
+    "form": ("loop", "Find what a refused save needs instead of retrying it",
+             "Across parallel attempts, the one that found the missing input saved once; the ones that clicked Save "
+             "again looped or ran out of steps.",
+             ["When {a_form} answers Save with the same message, the fix is on the page: {need}.",
+              "Attempts that repeated the click met the same message until they stopped or hit the step limit.",
+              "Read the message, find the collapsed or required field it points to, provide it and save once."]),
+    "search": ("search", "Rephrase an empty search before concluding",
+               "Across parallel attempts, those that rephrased an empty search found the item; the one that stopped "
+               "at the first empty result did not.",
+               ["An exact-phrase search that returns nothing says little about the site.",
+                "Attempts that retried with two or three key terms and narrowed with {narrow} found what the task "
+                "asked for, while the attempt that reported that nothing exists after one search was wrong."]),
+    "shop-103": ("search", "Search with key terms, sort by price, then open the candidate",
+                 "All parallel attempts found their answer by searching with key terms and sorting by price.",
+                 ["A short query sorted by Price: Low to High surfaced the candidates quickly in every attempt.",
+                  "The attempts that opened the cheapest candidate to confirm its specification were the most "
+                  "careful."]),
+}
+
+
+def matts_lines(records: dict) -> list[dict]:
+    run = corpus.RUNS[MATTS_RUN - 1]
+    lines = []
+    for task_id, outcomes, _ in corpus.MATTS:
+        task = corpus.TASKS[task_id]
+        recs = [records[(run.name, task_id, trial)] for trial in range(len(outcomes))]
+        truths = [task.outcomes[o].success for o in outcomes]
+        labels = [JUDGE_ERRORS.get((MATTS_RUN, task_id, t), "success" if ok else "failure")
+                  for t, ok in enumerate(truths)]
+        key = {"run": run.name, "task_id": task_id, "trial": 0}
+        pick = SELECT_ERRORS.get(task_id) or 1 + truths.index(True)
+        seen = "; ".join(f"attempt {i} {ATTEMPT[o]}" for i, o in enumerate(outcomes, 1))
+        lines.append({**key, "purpose": "select", "reply": json.dumps(
+            {"analysis": f"{seen[0].upper()}{seen[1:]}. Attempt {pick} reaches the goal most directly.",
+             "index": [pick]}), "authored": {"picks": outcomes[pick - 1], "truth": truths}})
+        family, title, description, content = CONTRAST.get(task_id) or CONTRAST[task.kind]
+        text = _fill((title, description, " ".join(content)), VOCAB[task.domain])
+        evidence = [{"trajectory": i, "steps": cite(r["steps"], family, "")} for i, r in enumerate(recs, 1)]
+        told = (f"All {len(labels)} attempts were judged {labels[0]}s; what they share" if len(set(labels)) == 1
+                else "Judged " + ", ".join(f"attempt {i} {label}" for i, label in enumerate(labels, 1)))
+        lines.append({**key, "purpose": "extract-contrast", "authored": {"labels": labels}, "reply": json.dumps(
+            {"reasoning": f"{told}. {seen[0].upper()}{seen[1:]}.",
+             "items": [{"title": text[0], "description": text[1], "content": text[2], "evidence": evidence}]},
+            ensure_ascii=False)})
     return lines
 
 
@@ -1147,16 +1227,17 @@ def library_problems() -> list[str]:
     return sorted(set(problems))
 
 
-def item_problems(item: L) -> list[str]:
-    """An item must have the shape the extractor prompt asks for, or the real parser would cut it."""
+def item_problems(item: L, most: int = 3) -> list[str]:
+    """An item must have the shape the extractor prompt asks for (1–`most` sentences of content), or the real
+    parser would cut it."""
     title, description, content = item
     problems = []
     if len(title.split()) > 12:
         problems.append(f"title longer than 12 words: {title}")
     if len(_SENTENCE_END.split(description)) != 1:
         problems.append(f"description is not one sentence: {description}")
-    if not 1 <= len(_SENTENCE_END.split(content)) <= 3:
-        problems.append(f"content is not 1-3 sentences: {content}")
+    if not 1 <= len(_SENTENCE_END.split(content)) <= most:
+        problems.append(f"content is not 1-{most} sentences: {content}")
     return problems
 
 
@@ -1165,8 +1246,9 @@ def write_recording(out: Path = OUT) -> Path:
     lines = recording_lines()
     for line in lines:
         if line.get("purpose", "").startswith("extract-"):
+            most = 5 if line["purpose"] == "extract-contrast" else 3
             for item in json.loads(line["reply"])["items"]:
-                problems += item_problems((item["title"], item["description"], item["content"]))
+                problems += item_problems((item["title"], item["description"], item["content"]), most)
     if problems:
         raise SystemExit("the recording would not hold up:\n  " + "\n  ".join(sorted(set(problems))))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -1179,8 +1261,8 @@ def write_recording(out: Path = OUT) -> Path:
 if __name__ == "__main__":
     path = write_recording()
     lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    purposes = Counter(json.loads(x)["purpose"] for x in lines)
     judged = [json.loads(x) for x in lines if '"purpose": "judge"' in x]
     agree = [j for j in judged if j["authored"]["agrees"]]
-    print(f"{path.relative_to(HERE.parent.parent)}: {len(lines)} replies "
-          f"({len(judged)} judge, {len(lines) - len(judged)} extraction); the judge agrees with the outcome on "
-          f"{len(agree)} of {len(judged)}")
+    print(f"{path.relative_to(HERE.parent.parent)}: {len(lines)} replies ({dict(sorted(purposes.items()))}); "
+          f"the judge agrees with the outcome on {len(agree)} of {len(judged)}")
