@@ -70,7 +70,8 @@ class Bank:
                 limit: int | None = None, on_progress: Callable[[int], None] | None = None
                 ) -> learning.ExtractReport:
         """Distil lessons from labelled trajectories this extractor has not yet distilled. Items land pending; the
-        curation policy then approves those it allows (see `policy.py`). `extractor` as `judge` in `judge`."""
+        curation policy then approves those it allows (see `policy.py`). `extractor`: "heuristic", "llm" or a ready
+        extractor object."""
         extractor_ = learning.make_extractor(extractor, self.settings, self.store, model)
         report = learning.extract_queue(self.store, extractor_, traj_ids, limit=limit, on_progress=on_progress)
         # issue 5: the bank's curation policy admits what it allows (by default clean LLM items, never flagged ones)

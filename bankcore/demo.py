@@ -6,8 +6,9 @@ judged and distilled by the real LLM judge and extractor, answered from a record
 `replay`: no model is called, and every verdict and item says `llm:demo-recording`); a named demo reviewer writes
 starter checklists, approves, rejects lessons drawn from injected instructions, corrects a judge error she finds in
 a spot check, and rewrites a merged lesson as the heuristic it has become; consolidation runs with the offline
-heuristic merge at the policy's threshold after weeks 2, 4 and 5, so merged lessons merge again. The last week is
-left untriaged, so the review queue has work.
+heuristic merge at the policy's threshold after weeks 2, 4 and 5, so merged lessons merge again; the MaTTS week gets
+best-of-N picks and self-contrast lessons (`matts-replay`, on recorded replies too). The last week is left untriaged,
+so the review queue has work.
 
 Same corpus and recording → same bank: the clock is synthetic, every choice below is a rule over the data (never
 random), and nothing reaches the network.
@@ -217,11 +218,15 @@ def _retrieve_as_the_agent_did(bank: Bank, traj_ids: list[str]) -> None:
 
 
 def _learn(demo: _Demo, traj_ids: list[str]) -> None:
-    """Judge, then extract, with the recorded LLM. A reply missing from the recording stops the build."""
-    for report in (demo.bank.judge(traj_ids, judge=demo.judge),
-                   demo.bank.extract(traj_ids, extractor=demo.extractor)):
-        if report.failed or report.stopped:
-            raise BankcoreError(f"the demo recording could not answer every call: {report.errors[0]}")
+    """Judge, then extract, with the recorded LLM."""
+    _answered(demo.bank.judge(traj_ids, judge=demo.judge))
+    _answered(demo.bank.extract(traj_ids, extractor=demo.extractor))
+
+
+def _answered(report) -> None:
+    """A queue the recording could not answer stops the build: a demo bank with holes would tell the story wrong."""
+    if report.failed or report.stopped:
+        raise BankcoreError(f"the demo recording could not answer every call: {report.errors[0]}")
 
 
 def _matts_contrast(demo: _Demo, run_id: int) -> None:
@@ -231,9 +236,8 @@ def _matts_contrast(demo: _Demo, run_id: int) -> None:
     client = demo.judge.client
     report = demo.bank.matts_replay(run_id, judge=demo.judge, selector=LLMSelector(client),
                                     extractor=LLMContrastExtractor(client))
-    for part in (report.selected, report.contrasted):
-        if part.failed or part.stopped:
-            raise BankcoreError(f"the demo recording could not answer every call: {part.errors[0]}")
+    _answered(report.selected)
+    _answered(report.contrasted)
     demo.report.contrasts += report.contrasted.items
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import BankcoreError
-from .llm import LLMError, LLMResult, UnusableReply, prompt_hash
+from .llm import LLMError, LLMResult, _validation_error, prompt_hash
 from .models import LLMCall
 from .store import Store
 
@@ -79,16 +79,12 @@ class ReplayClient:
         text = self.replies.get(key) if key else None
         request = {"messages": messages, "temperature": temperature, "max_tokens": max_tokens,
                    "json_mode": json_mode, "replayed": list(key) if key else None}
-        problem = (f"no recorded {purpose} reply for trajectory {traj_id}" if text is None
-                   else _unusable(validate, text))
-        if key and text is None:
-            run, task, trial, _ = key
-            problem += f" (run {run!r}, task {task}, trial {trial})"
+        problem = _missing(purpose, traj_id, key) if text is None else _validation_error(validate, text)
         call = self.store.add_llm_call(LLMCall(
             purpose=purpose, model=self.model, prompt_hash=prompt_hash(messages, json_mode),
             temperature=temperature, request=request, response=text,
             tokens_in=_estimate(" ".join(m.get("content") or "" for m in messages)),
-            tokens_out=_estimate(text or "") if text else None, latency_ms=0.0, error=problem,
+            tokens_out=_estimate(text) if text else None, latency_ms=0.0, error=problem,
             base_url=self.base_url, traj_id=traj_id))
         if problem:
             raise LLMError(f"LLM {purpose} call to {self.model} ({self.base_url}) failed: {problem}",
@@ -104,14 +100,9 @@ class ReplayClient:
         return (*found, purpose) if found else None
 
 
-def _unusable(validate: Callable[[str], Any] | None, text: str) -> str | None:
-    if validate is None:
-        return None
-    try:
-        validate(text)
-    except UnusableReply as exc:
-        return f"recorded reply unusable: {exc}"
-    return None
+def _missing(purpose: str, traj_id: str | None, key: Key | None) -> str:
+    where = f" (run {key[0]!r}, task {key[1]}, trial {key[2]})" if key else ""
+    return f"no recorded {purpose} reply for trajectory {traj_id}{where}"
 
 
 def _estimate(text: str) -> int:

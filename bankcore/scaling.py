@@ -318,15 +318,16 @@ def replay(store: Store, settings: Settings, *, run_id: int | None = None, k: in
     """Best-of-N and self-contrast extraction over tasks that already have several trajectories, without an agent:
     judge what is unjudged, pick in every group, distil contrast lessons (pending), measure picks against the truth.
     The kinds default to the LLM when one is configured, else the heuristics; the extractor and judge follow the
-    selector unless given."""
+    selector's kind unless given. Ready objects may stand for any of the three (the demo's recorded LLM)."""
     groups = groups_of(store, run_id=run_id, k=k)
     if not groups:
         where = f" in run {run_id}" if run_id is not None else ""
         raise BankcoreError(f"no task has two or more trajectories{where}: nothing to select among or contrast")
-    judge_ = learning.make_judge(judge or selector, settings, store, model)
+    kind = selector if isinstance(selector, str) else None  # a ready selector object is not a kind to follow
+    judge_ = learning.make_judge(judge or kind, settings, store, model)
     judged = learning.judge_queue(store, judge_, [t for g in groups for t in g.traj_ids], on_progress=on_progress)
     selector_ = make_selector(selector, settings, store, model)
     selected = select_groups(store, groups, selector_, on_progress=on_progress)
-    extractor_ = make_contrast_extractor(extractor or selector, settings, store, model)
+    extractor_ = make_contrast_extractor(extractor or kind, settings, store, model)
     contrasted = contrast_groups(store, groups, extractor_, embedder=embedder, on_progress=on_progress)
     return ReplayReport(len(groups), judged, selected, contrasted, outcomes(store, groups, selector_.selector_id))
