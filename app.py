@@ -14,7 +14,7 @@ def overview() -> None:
         ov = ui.read("views", "overview")
 
         if ov.demo:
-            note = ov.demo.get("note") or "Synthetic demo bank, built offline from the corpus in data/demo."
+            note = ov.demo.get("note") or "Built offline from the corpus in data/demo."
             st.info(f"This is a **synthetic demo bank**. {parts.md(note)} Judge: {parts.md(ov.backend['judge'])}. "
                     f"Extractor: {parts.md(ov.backend['extractor'])}. Nothing in it comes from a real agent or user.",
                     icon=":material/theater_comedy:")

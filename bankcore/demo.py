@@ -44,9 +44,9 @@ SPOT_CHECK_AFTER = 2  # ... and checks that week's verdicts against the evaluato
 APPROVE_MIN_CONFIDENCE = 0.3
 # The demo team reviews every lesson before agents may use it (the default policy lets clean LLM lessons in).
 DEMO_POLICY = policy_rules.Policy(name="demo-team", auto_approve_llm=False)
-NOTE = ("Synthetic demo bank: trajectories authored for bankcore; judge and extractor replies replayed from a "
-        "recording authored for the demo — no model was called; merges by the offline heuristic merge; curated by "
-        "a scripted demo reviewer.")
+NOTE = ("Synthetic trajectories authored for bankcore; judge and extractor replies (and MaTTS picks and contrast "
+        "lessons) replayed from a recording authored for the demo — no model was called; merges by the offline "
+        "heuristic merge; curated by a scripted demo reviewer.")
 
 # After week 1 the reviewer writes down what the team already knows, in the checklist style the seed article
 # describes for early memories (source `manual`, approved as written).

@@ -1,8 +1,8 @@
 """Write the demo's LLM recording: the replies a good LLM judge and extractor would give for every demo trajectory.
 
 No model wrote these. They are authored for bankcore, like the corpus, so that `bankcore demo` can run the *real*
-LLM judge and extractor (their prompts, parsers, cleaning and injection guard) offline: `bankcore.replay` answers
-each call from this file. What the replies are written to show, following the paper (spec §2–3, Fig. 6):
+LLM judge, extractor, best-of-N selector and contrast extractor (their prompts, parsers, cleaning and injection
+guard) offline: `bankcore.replay` answers each call from this file. What the replies are written to show, following the paper (spec §2–3, Fig. 6):
 
 - Judge replies in the judge prompt's format (`Thoughts: …` / `Status: …`). About 85% agree with the truth; the
   rest are the realistic mistakes the corpus README lists (confident wrong answers, the obeyed injection, wrong-function
@@ -17,6 +17,7 @@ each call from this file. What the replies are written to show, following the pa
   out backwards. Such trajectories also carry the reply for the true label, for when a human relabels them.
 - The two injection trajectories yield lessons the injection guard must flag: one repeats the injected request as
   advice, the other quotes it.
+- The MaTTS week's task groups get a best-of-N pick and a self-contrast extraction each (see matts_lines).
 
 Run:  python data/demo/make_recording.py   (after make_corpus.py; same corpus → same bytes)
 """
