@@ -30,8 +30,13 @@ def interesting(db: Path) -> dict[str, str]:
              or store.browse_items(filters={}, order="confidence", limit=1)[0])
     trajs = (store.browse_trajectories(label="failure", limit=1)[0] or store.browse_trajectories(limit=1)[0])
     item = f"item={items[0].item_id}" if items else ""
+    # Evolution: a lesson a person rewrote (its versions diff), and the merges that later absorbed it.
+    edited = [e.item_id for e in store.events_of_kind(["EDIT"])]
+    shown = edited[0] if edited else (items[0].item_id if items else None)
+    absorbed = store.get_item(shown).superseded_by if shown is not None else None
+    evolution = f"versions_item={shown}" + (f"&lineage_item={absorbed}" if absorbed else "") if shown else ""
     return {"memory": item, "trajectories": f"traj={trajs[0]['traj_id']}" if trajs else "",
-            "evolution": f"versions_item={items[0].item_id}" if items else "",
+            "evolution": evolution,
             "metrics": "m_bucket=per+week&m_split=memory+on+%2F+off",
             "playground": "pg_query=" + quote(_a_task(store)) + "&pg_k=3&pg_pending=true"}
 
