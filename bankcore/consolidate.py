@@ -21,7 +21,6 @@ Rules, and why:
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -344,7 +343,7 @@ def apply(store: Store, actions: Sequence[Action], *, embedder, method: str, com
     failed); the next consolidation plans it again. A group whose items changed since planning is skipped.
     """
     policy = policy or policy_rules.load(store)
-    report = Report(batch_id=uuid.uuid4().hex[:12], method=method, requested_by=requested_by)
+    report = Report(batch_id=curation.new_batch_id(store, "consolidate"), method=method, requested_by=requested_by)
     merges = [a for a in actions if isinstance(a, Merge)]
     with store.transaction():  # all reads on one connection
         ids = sorted({p for m in merges for p in m.parent_ids})

@@ -6,12 +6,11 @@ items leave retrieval and consolidation but stay in the bank with their history;
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from .curation import change_item
+from .curation import change_item, new_batch_id
 from .models import MemoryItem
 from .policy import Policy, actor
 from .store import Store
@@ -61,7 +60,7 @@ def plan(items: Sequence[MemoryItem], policy: Policy, *, now: datetime,
 
 def apply(store: Store, actions: Sequence[Archive], policy: Policy) -> str:
     """Archive the planned items in one transaction. Returns the batch id."""
-    batch = uuid.uuid4().hex[:12]
+    batch = new_batch_id(store, "growth")
     with store.transaction():
         for action in actions:
             change_item(store, action.item_id, kind="ARCHIVE", actor=actor(policy), reason=action.reason,

@@ -8,12 +8,11 @@ text that was embedded is still the text being replaced.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from . import lineage
-from .curation import add_item, change_item, require_text
+from .curation import add_item, change_item, new_batch_id, require_text
 from .embed import item_text
 from .errors import BankcoreError, NotFoundError
 from .models import TEXT_FIELDS, MemoryItem
@@ -58,7 +57,7 @@ def bulk_decide(store: Store, action: str, *, actor: str, reason: str | None = N
     filters.setdefault("status", "pending")
     matches = [i for i in store.query_items(**filters) if i.status in REVIEWABLE[action]]
     skipped = [i.item_id for i in matches if action == "approve" and i.flags]
-    batch = uuid.uuid4().hex[:12]
+    batch = new_batch_id(store, "bulk")
     with store.transaction():
         for item in matches:
             if item.item_id not in skipped:
@@ -140,7 +139,7 @@ def unmerge(store: Store, item_id: int, *, actor: str, reason: str | None = None
     if child.status == "archived" and any(e.kind == "UNMERGE" for e in store.item_events(item_id)):
         raise BankcoreError(f"item {item_id} was already un-merged")
     parents = merge.related.get("parents", [])
-    batch = uuid.uuid4().hex[:12]
+    batch = new_batch_id(store, "unmerge")
     with store.transaction():
         for parent_id in parents:
             before = _pre_merge_state(store, parent_id, item_id)
@@ -170,7 +169,7 @@ def apply_policy(store: Store, policy: Policy, *, item_ids=None) -> list[int]:
     merges = {e.item_id: e for e in store.events_of_kind(["MERGE"])}
     pending = [i for i in store.query_items(status="pending", item_ids=item_ids) if i.item_id not in decided]
     approved = []
-    batch = uuid.uuid4().hex[:12]
+    batch = new_batch_id(store, "policy")
     with store.transaction():
         for item in pending:
             if item.item_id in merges:
@@ -219,7 +218,7 @@ def resolve_contradiction(store: Store, a: int, b: int, keep: str, *, actor: str
     if not all(f"{CONTRADICTS}{other}" in items[this].flags for this, other in ((a, b), (b, a))):
         raise BankcoreError(f"items {a} and {b} are not an open contradiction")
     related = {"pair": sorted((a, b)), "resolution": "keep-both" if keep == "both" else f"keep-{keep}"}
-    batch = uuid.uuid4().hex[:12]
+    batch = new_batch_id(store, "resolve")
     with store.transaction():
         for this, other in ((a, b), (b, a)):
             flags = [f for f in items[this].flags if f != f"{CONTRADICTS}{other}"]
