@@ -89,9 +89,9 @@ class Bank:
     def learn(self, path: str | Path, *, fmt: str = "auto", run_name: str | None = None, judge: str | None = None,
               extractor: str | None = None, model: str | None = None, options: ImportOptions | None = None,
               on_progress: Callable[[int], None] | None = None) -> learning.LearnReport:
-        """Import a file, then judge and extract from its trajectories (also those imported earlier)."""
+        """Import a file or folder, then judge and extract from its trajectories (also those imported earlier)."""
         imported = self.import_path(path, fmt=fmt, run_name=run_name, options=options)
-        traj_ids = self.store.traj_ids_from_source(str(Path(path)))
+        traj_ids = [traj_id for source in imported.sources() for traj_id in self.store.traj_ids_from_source(source)]
         report = self.learn_trajectories(traj_ids, judge=judge, extractor=extractor, model=model,
                                          on_progress=on_progress)
         report.imported = imported
@@ -166,6 +166,19 @@ class Bank:
     def memory_prompt(self, query: str, k: int = 1, **options: Any) -> str:
         """The system-prompt block of the paper for `query` ("" when nothing clears the minimum similarity)."""
         return memory_block([hit.item for hit in self.retrieve(query, k, **options)])
+
+    def why_nothing_retrieved(self, *, include_pending: bool = False) -> str:
+        """One sentence for an empty retrieval: no approved lesson yet is a different problem (curation) from
+        lessons that exist but are not close enough to the task (the minimum similarity)."""
+        approved = self.store.count_items(status=["approved"])
+        pending = self.store.count_items(status=["pending"])
+        if not approved and not (include_pending and pending):
+            if pending:
+                return (f"no approved lessons yet ({pending} pending review): approve some (`bankcore review list`) "
+                        "or include pending ones")
+            return "the bank holds no lessons yet: `bankcore learn` some trajectories first"
+        return (f"no lesson clears the minimum similarity ({self.settings.min_similarity:.2f}) for this task: "
+                "the agent would get no memory")
 
     def retrieval_warnings(self) -> list[str]:
         """Why some approved/pending items cannot be retrieved now (embedded by another model, no vector)."""

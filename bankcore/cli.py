@@ -269,7 +269,9 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     notes = bank.retriever.warnings()
     if args.json:
         print(json.dumps({"query": args.query, "k": args.k, "hits": [_hit_json(h) for h in hits],
-                          "prompt": memory_block([h.item for h in hits]), "warnings": notes}, indent=2))
+                          "prompt": memory_block([h.item for h in hits]), "warnings": notes,
+                          "empty_because": None if hits else bank.why_nothing_retrieved(
+                              include_pending=args.include_pending)}, indent=2))
         return 0
     for note in notes:
         warn(f"warning: {note}")
@@ -277,7 +279,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         print(memory_block([h.item for h in hits]))
         return 0
     if not hits:
-        say(args, "no item clears the minimum similarity" if not notes else "nothing retrievable")
+        say(args, bank.why_nothing_retrieved(include_pending=args.include_pending))
     for hit in hits:
         item = hit.item
         print(f"{hit.rank}. #{item.item_id}  {hit.score:.3f}  {item.title}")

@@ -8,6 +8,7 @@ file, and the bank's lock is held only for the final copy.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
 
@@ -24,36 +25,55 @@ def import_path(store: Store, path: Path, *, fmt: str = "auto", run_name: str | 
                 skip_bad: bool = False, options: ImportOptions | None = None,
                 on_record: Callable[[int], None] | None = None,
                 on_bad: Callable[[str], None] | None = None) -> ImportReport:
-    """Import `path` into `store`. Raises InputError (bank untouched) on the first bad record unless `skip_bad`."""
+    """Import `path` into `store`: a file, a mini-swe-agent folder, or a folder of run files (one run each, all
+    landing in one transaction; the report then has one part per file). Raises InputError (bank untouched) on the
+    first bad record unless `skip_bad`."""
     path = Path(path)
     options = options or ImportOptions()
+    files = importers.run_files(path)
+    if run_name is not None and len(files) > 1:
+        raise InputError(Where(str(path)), f"--run names one run, but this folder holds {len(files)} run files; "
+                                           "import them one at a time to name each")
+    with ExitStack() as stack:
+        staged = [_stage_file(store, stack.enter_context(store.staging()), file, fmt=fmt, run_name=run_name,
+                              skip_bad=skip_bad, options=options, on_record=on_record, on_bad=on_bad)
+                  for file in files]
+        landed = store.commit_staged([(stage, run) for stage, run, _ in staged])
+    for (_, run, report), (added, steps_added) in zip(staged, landed):
+        report.added, report.steps_added, report.run_id = added, steps_added, run.run_id
+    reports = [report for _, _, report in staged]
+    return reports[0] if len(reports) == 1 else ImportReport.of_folder(str(path), reports)
+
+
+def _stage_file(store: Store, stage, path: Path, *, fmt: str, run_name: str | None, skip_bad: bool,
+                options: ImportOptions, on_record: Callable[[int], None] | None,
+                on_bad: Callable[[str], None] | None) -> tuple[object, Run, ImportReport]:
+    """Stream one file (or mini-swe-agent folder) into `stage`; returns the stage, the run it will land as, and
+    its report so far."""
     fmt = importers.detect(path) if fmt == "auto" else fmt
     report = ImportReport(path=str(path), format=fmt)
     records = importers.read(path, fmt, options)
-    with store.staging() as stage:
-        writer = _StagingWriter(store, stage, report, scope=path.name)
-        run = _run_for(path, fmt, run_name, store)
-        for record in records:
-            if isinstance(record, BadRecord):
-                if not skip_bad:
-                    raise record.error
-                report.bad.append(str(record.error))
-                if on_bad:
-                    on_bad(str(record.error))
-                continue
-            if isinstance(record, RunHeader):
-                _apply_header(run, record, explicit_name=run_name is not None)
-                continue
-            report.read += 1
-            writer.add(record)
-            if on_record:
-                on_record(1)
-        writer.flush()
-        if report.read == 0 and not report.bad:
-            raise InputError(Where(str(path)), f"no trajectories found (read as {fmt})")
-        report.added, report.steps_added = store.commit_staged(stage, run)
-        report.run_id = run.run_id
-    return report
+    writer = _StagingWriter(store, stage, report, scope=path.name)
+    run = _run_for(path, fmt, run_name, store)
+    for record in records:
+        if isinstance(record, BadRecord):
+            if not skip_bad:
+                raise record.error
+            report.bad.append(str(record.error))
+            if on_bad:
+                on_bad(str(record.error))
+            continue
+        if isinstance(record, RunHeader):
+            _apply_header(run, record, explicit_name=run_name is not None)
+            continue
+        report.read += 1
+        writer.add(record)
+        if on_record:
+            on_record(1)
+    writer.flush()
+    if report.read == 0 and not report.bad:
+        raise InputError(Where(str(path)), f"no trajectories found (read as {fmt})")
+    return stage, run, report
 
 
 def add_trajectory(store: Store, trajectory: Trajectory, truth: Truth | None = None, *, run_name: str = "live",

@@ -294,8 +294,26 @@ class ImportReport:
     repeated: int = 0  # the same record more than once in this input
     steps_added: int = 0
     bad: list[str] = field(default_factory=list)
+    parts: list["ImportReport"] = field(default_factory=list)  # a folder of run files: one report per file
+
+    @classmethod
+    def of_folder(cls, path: str, parts: list["ImportReport"]) -> "ImportReport":
+        """The totals of a folder's run files, keeping each file's own report."""
+        formats = sorted({p.format for p in parts})
+        return cls(path=path, format=formats[0] if len(formats) == 1 else "mixed", parts=parts,
+                   **{name: sum(getattr(p, name) for p in parts)
+                      for name in ("read", "added", "duplicates", "repeated", "steps_added")},
+                   bad=[line for p in parts for line in p.bad])
+
+    def sources(self) -> list[str]:
+        """The files (or mini-swe-agent folder) whose trajectories this import read."""
+        return [p.path for p in self.parts] or [self.path]
 
     def summary(self) -> str:
+        if self.parts:
+            lines = [p.summary() for p in self.parts]
+            return "\n".join(lines + [f"{self.path}: {len(self.parts)} run files, read {self.read} trajectories, "
+                                       f"added {self.added}"])
         text = f"{self.path}: read {self.read} trajectories ({self.format}), added {self.added}"
         if self.duplicates:
             text += f", {self.duplicates} already in the bank"

@@ -262,48 +262,51 @@ class Store:
         finally:
             stage.discard()
 
-    def commit_staged(self, stage: "Staging", run: Run) -> tuple[int, int]:
-        """Copy the staged trajectories not yet in the bank into it, under a new `run`, in one transaction.
+    def commit_staged(self, staged: list[tuple["Staging", Run]]) -> list[tuple[int, int]]:
+        """Copy each stage's trajectories not yet in the bank into it, under its new run, all in one transaction.
 
         Why a side file: DuckDB keeps a transaction's uncommitted rows (and the Arrow batches they came from) in
         memory, so a long import inside one transaction grows with the file. Staging in autocommit batches and
-        then one bulk INSERT … SELECT keeps memory flat and holds the bank's lock only for the copy.
-        Returns (trajectories added, steps added); creates the run only if something is added.
+        then one bulk INSERT … SELECT keeps memory flat and holds the bank's lock only for the copy. Several
+        stages (a folder of run files) land together or not at all.
+        Returns (trajectories added, steps added) per stage; creates a run only if something is added to it.
         """
         if getattr(self._local, "con", None) is not None:
             raise RuntimeError("commit_staged runs its own transaction")
-        stage.close()
         con = self._connect()
         try:
             con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
-            con.execute(f"ATTACH '{stage.path}' AS staged (READ_ONLY)")
+            for n, (stage, _) in enumerate(staged):
+                stage.close()
+                con.execute(f"ATTACH '{stage.path}' AS staged{n} (READ_ONLY)")
             con.execute("BEGIN TRANSACTION")
             self._local.con = con
             try:
-                added = self._copy_staged(con, run)
+                added = [self._copy_staged(con, f"staged{n}", run) for n, (_, run) in enumerate(staged)]
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
             finally:
                 self._local.con = None
-            con.execute("DETACH staged")
+            for n in range(len(staged)):
+                con.execute(f"DETACH staged{n}")
             return added
         finally:
             con.close()
 
-    def _copy_staged(self, con, run: Run) -> tuple[int, int]:
-        fresh = "SELECT s.traj_id FROM staged.trajectories s ANTI JOIN trajectories t ON s.traj_id = t.traj_id"
+    def _copy_staged(self, con, alias: str, run: Run) -> tuple[int, int]:
+        fresh = f"SELECT s.traj_id FROM {alias}.trajectories s ANTI JOIN trajectories t ON s.traj_id = t.traj_id"
         n_new = _first(con.execute(f"SELECT count(*) FROM ({fresh})"))[0]
         if not n_new:
             return 0, 0
         self.add_run(run)
-        base = _first(con.execute("SELECT coalesce(max(seq), 0) FROM trajectories"))[0]
+        base = self.next_seq()  # staged seqs start at 0
         con.execute(f"INSERT INTO trajectories SELECT s.traj_id, ?, ? + s.seq, {_TRAJ_COLS.split(', ', 3)[3]} "
-                    f"FROM staged.trajectories s WHERE s.traj_id IN ({fresh})", [run.run_id, base])
+                    f"FROM {alias}.trajectories s WHERE s.traj_id IN ({fresh})", [run.run_id, base])
         mine = "SELECT traj_id FROM trajectories WHERE run_id = ?"
-        con.execute(f"INSERT INTO steps SELECT * FROM staged.steps WHERE traj_id IN ({mine})", [run.run_id])
-        con.execute(f"INSERT INTO truth SELECT * FROM staged.truth WHERE traj_id IN ({mine})", [run.run_id])
+        con.execute(f"INSERT INTO steps SELECT * FROM {alias}.steps WHERE traj_id IN ({mine})", [run.run_id])
+        con.execute(f"INSERT INTO truth SELECT * FROM {alias}.truth WHERE traj_id IN ({mine})", [run.run_id])
         n_steps = _first(con.execute(f"SELECT count(*) FROM steps WHERE traj_id IN ({mine})", [run.run_id]))[0]
         return n_new, n_steps
 

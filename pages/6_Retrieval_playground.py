@@ -15,7 +15,7 @@ def hits_table(hits) -> pd.DataFrame:
                           "status": h.item.status, "domain": h.item.domain} for h in hits])
 
 
-with ui.page("Retrieval playground", ":material/manage_search:") as bank:
+with ui.page("Retrieval playground", ":material/manage_search:"):
     if not ui.has("retrieve") and not ui.has("as_of"):
         ui.not_in_this_build("The playground", "retrieve")
         st.stop()
@@ -49,10 +49,8 @@ with ui.page("Retrieval playground", ":material/manage_search:") as bank:
         for hit in hits:
             parts.item_card(hit.item)
     else:
-        threshold = getattr(bank.settings, "min_similarity", None)
-        st.info("Nothing clears the minimum similarity"
-                + (f" ({threshold:.2f})" if threshold is not None else "")
-                + ": the agent would get no lesson for this task.")
+        reason = ui.read("bank", "why_nothing_retrieved", include_pending=include_pending)
+        st.info(reason[0].upper() + reason[1:] + ".")
         if ui.has("retrieve"):
             nearest = ui.read("bank", "retrieve", query, k, log=False, min_similarity=-1.0, **options)
             if nearest:

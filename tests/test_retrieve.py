@@ -72,6 +72,18 @@ def test_pending_items_only_with_include_pending(bank):
     assert "include_pending" in explanation.details[0]
 
 
+def test_an_empty_retrieval_says_why(bank, cli):
+    assert "holds no lessons yet" in bank.why_nothing_retrieved()
+    lesson(bank, "cancel", status="pending")
+    result = cli("retrieve", CANCEL_QUERY, "--db", bank.path)
+    assert result.code == 0 and "no approved lessons yet (1 pending review)" in result.out + result.err
+    lesson(bank, "search")  # approved, but about shopping: too far from a cancellation
+    as_json = cli("retrieve", CANCEL_QUERY, "--db", bank.path, "--json").json()
+    assert as_json["hits"] == [] and "minimum similarity" in as_json["empty_because"]
+    assert cli("retrieve", CANCEL_QUERY, "--db", bank.path, "--include-pending", "--json").json()["empty_because"] \
+        is None
+
+
 def test_rejected_and_superseded_items_are_never_returned(seeded):
     bank, ids = seeded
     assert bank.retrieve(CANCEL_QUERY)[0].item.item_id == ids["cancel"]  # embedded while approved

@@ -15,7 +15,25 @@ FORMATS: dict[str, ModuleType] = {
     m.NAME: m for m in (native, openai_chat, tau_bench, reflexion, mini_swe)
 }
 
-__all__ = ["FORMATS", "BadRecord", "ImportOptions", "Record", "RunHeader", "detect", "read"]
+__all__ = ["FORMATS", "BadRecord", "ImportOptions", "Record", "RunHeader", "detect", "read", "run_files"]
+
+# In a folder that is not mini-swe-agent's, the files read as runs; anything else (README, LICENSE, scripts) is left.
+RUN_FILE_SUFFIXES = (".jsonl", ".json", ".txt")
+
+
+def run_files(path: Path) -> list[Path]:
+    """What importing `path` reads, one run per entry: the file itself, a mini-swe-agent folder as one run, or
+    each data file directly inside any other folder (name order, so numbered run files land in order)."""
+    if not path.exists():
+        raise InputError(Where(str(path)), "no such file or folder")
+    if not path.is_dir() or mini_swe.sniff(path, None):
+        return [path]
+    found = sorted(p for p in path.iterdir()
+                   if p.is_file() and p.suffix in RUN_FILE_SUFFIXES and not p.name.startswith("."))
+    if not found:
+        raise InputError(Where(str(path)), f"folder holds no trajectory files ({', '.join(RUN_FILE_SUFFIXES)}, "
+                                           f"or mini-swe-agent {mini_swe.SUFFIX} files in any subfolder)")
+    return found
 
 
 def detect(path: Path) -> str:
