@@ -35,6 +35,11 @@ class Policy:
     max_active_per_domain: int | None = None
     archive_pending_after_days: float | None = None
 
+    @property
+    def limits_growth(self) -> bool:
+        """Whether `policy enforce` (and the agent runner after each task) has anything to archive by."""
+        return self.max_active_per_domain is not None or self.archive_pending_after_days is not None
+
 
 EXPLAIN = {
     "name": "shown as the actor of automatic decisions: policy:<name>",
@@ -42,9 +47,10 @@ EXPLAIN = {
     "auto_approve_heuristic": "approve clean items from the heuristic extractor on arrival",
     "auto_approve_merged": "approve a clean merged item when every parent was approved",
     "merge_threshold": "cosine similarity above which `consolidate` groups items (0–1)",
-    "max_active_per_domain": "cap on active (pending + approved) items per domain; `policy enforce` archives the "
-                             "least used beyond it (none = no cap)",
-    "archive_pending_after_days": "`policy enforce` archives items pending longer than this (none = never)",
+    "max_active_per_domain": "cap on active (pending + approved) items per domain; `policy enforce` (and `run`, "
+                             "after each task) archives the least used beyond it (none = no cap)",
+    "archive_pending_after_days": "`policy enforce` (and `run`, after each task) archives items pending longer "
+                                  "than this (none = never)",
 }
 
 

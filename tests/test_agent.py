@@ -382,3 +382,21 @@ def test_the_metrics_page_plots_agent_runs(fake_llm, db, monkeypatch):
     assert rows["bon3"]["tokens / task"] > rows["none"]["tokens / task"] > 0
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+def test_the_online_loop_keeps_the_bank_within_the_policys_cap(fake_llm, db):
+    """With a cap per domain, each task's learning ends by archiving the least useful items beyond it (events by
+    the policy, nothing deleted); without one, nothing is archived."""
+    bank = llm_bank(fake_llm, db, ShopScript(explore_every=3))
+    bank.set_policy("auto_approve_heuristic", "true")
+    counts = [t for t in ORDER_TASKS if t.kind == "count_orders"]
+    free = bank.run_agent(counts[:2], RunSettings(name="free", judge="heuristic", consolidate=False))
+    assert free.items_archived == 0 and bank.store.count_items(status=["archived"]) == 0
+    bank.set_policy("max_active_per_domain", "1")
+    capped = bank.run_agent(counts[2:5], RunSettings(name="capped", judge="heuristic", consolidate=False))
+    active = bank.store.query_items(status=["pending", "approved"])
+    assert len({i.domain for i in active}) == len(active)  # at most one per domain
+    archived = bank.store.query_items(status=["archived"])
+    assert capped.items_archived == len(archived) > 0
+    assert all(bank.store.item_events(i.item_id)[-1].actor.startswith("policy:") for i in archived)
+    assert "archived by its growth limits" in capped.summary()

@@ -98,6 +98,7 @@ class RunReport:
     items_reinforced: int = 0
     items_approved: int = 0
     items_pending: int = 0  # new items still waiting for a person after the policy and consolidation
+    items_archived: int = 0  # by the policy's growth limits (cap per domain, pending decay), when it sets any
     finished: bool = False
 
     def summary(self) -> str:
@@ -112,7 +113,8 @@ class RunReport:
         if s.memory != "none":
             lines.append(f"  memory: {self.items_added} new item(s), {self.items_reinforced} reinforced, "
                          f"{self.items_approved} approved by the curation policy"
-                         + (f", {self.items_pending} wait for review" if self.items_pending else ""))
+                         + (f", {self.items_pending} wait for review" if self.items_pending else "")
+                         + (f", {self.items_archived} archived by its growth limits" if self.items_archived else ""))
         lines += [f"  learning failed (stays queued; run again to retry): {e}" for e in self.learning_failures[:5]]
         if not self.finished:
             lines.append(f"  not finished: run again with --run {self.name!r} to continue")
@@ -249,8 +251,8 @@ class Runner:
     # ------------------------------------------------------------------ learning
     def _learn(self, traj_ids: list[str], groups: list[scaling.Group], report: RunReport
                ) -> tuple[list[int], list[int], list[int]]:
-        """Judge → (select) → extract → approve per policy → consolidate. Returns the items added, reinforced
-        (a lesson the bank already held, learned again) and approved."""
+        """Judge → (select) → extract → approve per policy → consolidate → archive beyond the policy's growth
+        limits. Returns the items added, reinforced (a lesson the bank already held, learned again) and approved."""
         s = self.settings
         reports = [learning.judge_queue(self.store, self._judge, traj_ids)]
         if s.matts == "parallel":
@@ -271,6 +273,8 @@ class Runner:
         approved = list(self.bank.apply_policy(item_ids=touched)) if touched else []
         if touched and s.consolidate:
             self.bank.consolidate()
+        if touched and self.bank.policy().limits_growth:
+            report.items_archived += len(self.bank.enforce_growth())
         added = [i for i in touched if i > newest]
         report.items_added += len(added)
         report.items_reinforced += len(touched) - len(added)
