@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from . import __version__
 from .bank import Bank
 from .errors import BankcoreError
 from .importers import FORMATS, ImportOptions
@@ -868,7 +869,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="bankcore", description="A ReasoningBank memory bank for agents.",
                                      parents=[top])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"bankcore {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("init", parents=[common], help="create or upgrade the bank file")
 
@@ -944,7 +946,11 @@ def add_learning_parsers(sub, common: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # a bare `bankcore`: the list of commands, not an argparse complaint
+        parser.print_help()
+        return 2
     try:
         return COMMANDS[args.command](args)
     except BankcoreError as exc:

@@ -32,14 +32,27 @@ def _refuse_superseded(item: MemoryItem, what: str) -> None:
 
 def decide(store: Store, item_id: int, action: str, *, actor: str, reason: str | None = None,
            expected_event_id: int | None = None, batch_id: str | None = None) -> MemoryItem:
-    """Approve or reject one item."""
+    """Approve or reject one item.
+
+    A person's approval answers the flags that asked for one (suspected injection, source re-judged), so it clears
+    them — the APPROVE event keeps them in its before-state. Approving an item that is already approved but was
+    flagged since (its source was re-judged) is how a reviewer says "still right, keep it". Contradiction flags
+    stay: they are settled by deciding the pair (`resolve_contradiction`)."""
     item = store.get_item(item_id)
     _refuse_superseded(item, action)
-    if item.status not in REVIEWABLE[action]:
+    answered = [f for f in item.flags if not f.startswith(CONTRADICTS)] if action == "approve" else []
+    if item.status not in REVIEWABLE[action] and not (item.status == "approved" and answered):
         raise BankcoreError(f"item {item_id} is already {item.status}")
-    status = "approved" if action == "approve" else "rejected"
+    changes: dict[str, Any] = {"status": "approved" if action == "approve" else "rejected"}
+    if answered:
+        changes["flags"] = [f for f in item.flags if f not in answered]
     return change_item(store, item_id, kind=action.upper(), actor=actor, reason=reason,
-                       expected_event_id=expected_event_id, batch_id=batch_id, status=status)
+                       expected_event_id=expected_event_id, batch_id=batch_id, **changes)
+
+
+def needs_keep_decision(item: MemoryItem) -> bool:
+    """An approved item flagged since its approval: a person either keeps it (approve again) or rejects it."""
+    return item.status == "approved" and any(not f.startswith(CONTRADICTS) for f in item.flags)
 
 
 @dataclass(frozen=True)

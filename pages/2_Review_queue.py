@@ -6,7 +6,7 @@ reject (in the reject box); Alt+A approves, Alt+X rejects, Alt+→ / Alt+← mov
 
 import streamlit as st
 
-from bankcore import ui
+from bankcore import review, ui
 from bankcore import ui_parts as parts
 
 QUEUES = {"everything waiting": "all", "pending": "pending", "flagged": "flagged"}
@@ -48,12 +48,16 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
         if who and ui.has("approve"):
             seen = item.last_event_id  # the optimistic check: refuse if someone changed it since this render
             left, right = st.columns(2)
+            keep = review.needs_keep_decision(item)  # approved, then flagged: keeping it clears the flag
             with left.form(f"approve_{item.item_id}", border=True):
-                reason = st.text_input("Why approve (optional)", key=f"approve_reason_{item.item_id}")
-                if st.form_submit_button("Approve", icon=":material/check:", type="primary", shortcut="Alt+A",
-                                         key=f"approve_{item.item_id}_go", disabled=item.status == "approved"):
+                reason = st.text_input("Why keep it (optional)" if keep else "Why approve (optional)",
+                                       key=f"approve_reason_{item.item_id}")
+                if st.form_submit_button("Keep approved" if keep else "Approve", icon=":material/check:",
+                                         type="primary", shortcut="Alt+A", key=f"approve_{item.item_id}_go",
+                                         disabled=item.status == "approved" and not keep):
                     ui.act(lambda: bank.approve(item.item_id, actor=who, reason=reason.strip() or None,
-                                                expected_event_id=seen), f"Approved #{item.item_id}")
+                                                expected_event_id=seen),
+                           f"{'Kept' if keep else 'Approved'} #{item.item_id}")
             with right.form(f"reject_{item.item_id}", border=True):
                 why_not = st.text_input("Why reject (required)", key=f"reject_reason_{item.item_id}")
                 if st.form_submit_button("Reject", icon=":material/block:", shortcut="Alt+X",

@@ -241,6 +241,33 @@ def test_resolving_by_keeping_one_rejects_the_other(lessons):
     assert bank.history(ids[3])[-1].kind == "REJECT" and not bank.item(ids[3]).flags
 
 
+def test_a_reviewer_keeps_an_approved_item_whose_source_was_rejudged(lessons):
+    """Re-judging flags an approved lesson; approving it again says "still right": the flag is cleared (the event
+    keeps it), the item leaves the review queue and stays approved. A contradiction flag is not cleared that way."""
+    bank, ids = lessons
+    bank.approve(ids[0], actor="human:ana")
+    curation.change_item(bank.store, ids[0], kind="SOURCE_REJUDGED", actor="llm:judge", flags=["source_rejudged"])
+    assert ids[0] in [i.item_id for i in bank.store.review_queue(which="flagged")[0]]
+    kept = bank.approve(ids[0], actor="human:bo", reason="the lesson holds either way")
+    assert (kept.status, kept.flags) == ("approved", [])
+    event = bank.history(ids[0])[-1]
+    assert (event.kind, event.actor, event.before["flags"]) == ("APPROVE", "human:bo", ["source_rejudged"])
+    assert ids[0] not in [i.item_id for i in bank.store.review_queue()[0]]
+    with pytest.raises(BankcoreError, match="already approved"):
+        bank.approve(ids[0])  # nothing left to answer
+    curation.change_item(bank.store, ids[0], kind="CONTRADICTION", actor="test", flags=[f"contradicts:{ids[1]}"])
+    with pytest.raises(BankcoreError, match="already approved"):
+        bank.approve(ids[0])  # a contradiction is settled by deciding the pair
+
+
+def test_approving_a_flagged_pending_item_answers_its_flag(lessons):
+    bank, ids = lessons
+    curation.change_item(bank.store, ids[5], kind="FLAG", actor="guard", flags=["suspected_injection"])
+    approved = bank.approve(ids[5], actor="human:ana", reason="read it: a real lesson")
+    assert (approved.status, approved.flags) == ("approved", [])
+    assert bank.history(ids[5])[-1].before["flags"] == ["suspected_injection"]
+
+
 def test_review_decisions_and_their_guards(lessons):
     bank, ids = lessons
     approved = bank.approve(ids[0], actor="human:ana", reason="clear")

@@ -384,6 +384,24 @@ def test_reject_needs_a_reason(small):
 
 
 @needs_curation
+def test_keep_an_approved_item_whose_source_was_rejudged(small):
+    db, ids = small
+    flagged = Bank(db).store.review_queue(which="flagged", limit=100)[0]
+    position, item = next((n, i) for n, i in enumerate(flagged) if "source_rejudged" in i.flags)
+    assert item.status == "approved"
+    at = app("review", state={ui.REVIEWER: "ana", "queue_pos": position})
+    at.radio(key="queue_which").set_value("flagged").run()
+    keep = at.form_submit_button(key=f"approve_{item.item_id}_go")
+    assert keep.label == "Keep approved" and not keep.disabled
+    keep.click().run()
+    assert not problems(at)
+    after = Bank(db).store.get_item(item.item_id)
+    assert (after.status, after.flags) == ("approved", [])
+    assert _events(db, item.item_id)[-1].before["flags"] == ["source_rejudged"]
+    assert any(f"Kept #{item.item_id}" in t for t in texts(at, "success"))
+
+
+@needs_curation
 def test_edit_then_approve_from_the_queue(small):
     db, ids = small
     at, first = _queue(db)

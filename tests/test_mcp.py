@@ -65,7 +65,9 @@ def test_retrieve_memory_over_stdio(seeded_db):
     found, nothing, bad = asyncio.run(session())
     assert [i["title"] for i in found["items"]] == ["Check the fare rules before cancelling"]
     assert found["prompt"].startswith("Below are some memory items") and "## Content" in found["prompt"]
-    assert nothing == {"items": [], "prompt": "", "warnings": []}
+    assert found["empty_because"] is None
+    assert {k: nothing[k] for k in ("items", "prompt", "warnings")} == {"items": [], "prompt": "", "warnings": []}
+    assert "no lesson clears the minimum similarity" in nothing["empty_because"]
     assert bad.is_error and "give either `messages`" in bad.content[0].text
     logged = list(Bank(seeded_db).store.iter_retrievals())
     assert [(r.task_id, r.rank) for r in logged] == [("mcp-1", 1)]

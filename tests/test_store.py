@@ -11,6 +11,8 @@ import time
 import duckdb
 import pytest
 
+import bankcore
+
 from bankcore import Bank, curation, migrations
 from bankcore.errors import BankBusyError, ConflictError, SchemaError
 from bankcore.models import Event, ItemSource, LLMCall, MemoryItem, Retrieval, Verdict
@@ -184,3 +186,11 @@ def test_db_option_works_before_and_after_the_subcommand(cli, tmp_path):
     assert cli("--db", before, "init").code == 0 and before.exists()
     assert cli("init", "--db", after, "-q").code == 0 and after.exists()
     assert cli("-q", "--db", before, "stats", "--json").json()["bank"] == str(before)
+
+
+def test_bare_command_lists_the_commands_and_version_is_reported(cli, capsys):
+    bare = cli()
+    assert bare.code == 2 and "import" in bare.out and "retrieve" in bare.out and not bare.err
+    with pytest.raises(SystemExit) as done:
+        cli("--version")
+    assert done.value.code == 0 and capsys.readouterr().out == f"bankcore {bankcore.__version__}\n"
