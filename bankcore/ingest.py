@@ -16,7 +16,7 @@ from . import importers
 from .errors import InputError, Where
 from .importers import BadRecord, ImportOptions, Record, RunHeader
 from .models import ImportReport, Run, Trajectory, Truth
-from .store import Store
+from .store import Staging, Store
 
 BATCH = 1000
 
@@ -45,9 +45,9 @@ def import_path(store: Store, path: Path, *, fmt: str = "auto", run_name: str | 
     return reports[0] if len(reports) == 1 else ImportReport.of_folder(str(path), reports)
 
 
-def _stage_file(store: Store, stage, path: Path, *, fmt: str, run_name: str | None, skip_bad: bool,
+def _stage_file(store: Store, stage: Staging, path: Path, *, fmt: str, run_name: str | None, skip_bad: bool,
                 options: ImportOptions, on_record: Callable[[int], None] | None,
-                on_bad: Callable[[str], None] | None) -> tuple[object, Run, ImportReport]:
+                on_bad: Callable[[str], None] | None) -> tuple[Staging, Run, ImportReport]:
     """Stream one file (or mini-swe-agent folder) into `stage`; returns the stage, the run it will land as, and
     its report so far."""
     fmt = importers.detect(path) if fmt == "auto" else fmt
