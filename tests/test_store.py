@@ -40,8 +40,8 @@ def test_old_file_is_upgraded_on_open_and_keeps_its_data(db, monkeypatch):
     bank.store.add_verdict(Verdict(traj_id="t1", label="success", judge_id="human:ana"))
     newer = migrations.MIGRATIONS + (migrations.Migration(
         migrations.LATEST_VERSION + 1, "add a column", ("ALTER TABLE verdicts ADD COLUMN note TEXT",)),)
-    monkeypatch.setattr("bankcore.store.MIGRATIONS", newer)
-    monkeypatch.setattr("bankcore.store.LATEST_VERSION", newer[-1].version)
+    monkeypatch.setattr("bankcore.store.dashboard.MIGRATIONS", newer)
+    monkeypatch.setattr("bankcore.store.dashboard.LATEST_VERSION", newer[-1].version)
     upgraded = Store(db)
     assert upgraded.schema_version() == newer[-1].version
     assert [v.judge_id for v in upgraded.iter_verdicts()] == ["human:ana"]
@@ -51,8 +51,8 @@ def test_failing_migration_rolls_back(db, monkeypatch):
     Store(db).schema_version()
     broken = migrations.MIGRATIONS + (migrations.Migration(
         migrations.LATEST_VERSION + 1, "half done", ("CREATE TABLE half (a INT)", "SELECT * FROM no_such_table")),)
-    monkeypatch.setattr("bankcore.store.MIGRATIONS", broken)
-    monkeypatch.setattr("bankcore.store.LATEST_VERSION", broken[-1].version)
+    monkeypatch.setattr("bankcore.store.dashboard.MIGRATIONS", broken)
+    monkeypatch.setattr("bankcore.store.dashboard.LATEST_VERSION", broken[-1].version)
     with pytest.raises(duckdb.Error):
         Store(db).schema_version()
     con = duckdb.connect(str(db))
@@ -64,7 +64,7 @@ def test_failing_migration_rolls_back(db, monkeypatch):
 
 def test_newer_schema_is_refused(db, monkeypatch):
     Store(db).schema_version()
-    monkeypatch.setattr("bankcore.store.LATEST_VERSION", 0)
+    monkeypatch.setattr("bankcore.store.dashboard.LATEST_VERSION", 0)
     with pytest.raises(SchemaError, match="newer than this bankcore"):
         Store(db).schema_version()
 

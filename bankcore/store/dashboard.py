@@ -23,9 +23,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import BankBusyError, NotFoundError, SchemaError
-from .migrations import INITIAL_SCHEMA, LATEST_VERSION, MIGRATIONS
-from .models import (
+from ..errors import BankBusyError, NotFoundError, SchemaError
+from ..migrations import INITIAL_SCHEMA, LATEST_VERSION, MIGRATIONS
+from ..models import (
     ContrastExtraction, Event, Extraction, ItemSource, LLMCall, MemoryItem, Retrieval, Run, Selection, Step,
     Trajectory, Truth, Usefulness, VectorRows, Verdict,
 )
