@@ -308,8 +308,8 @@ def test_opening_an_older_bank_records_the_upgrade(db, monkeypatch):
     assert fresh.store.upgraded is None
     newer = migrations.MIGRATIONS + (migrations.Migration(
         migrations.LATEST_VERSION + 1, "test", ("ALTER TABLE runs ADD COLUMN note TEXT",)),)
-    monkeypatch.setattr("bankcore.store.MIGRATIONS", newer)
-    monkeypatch.setattr("bankcore.store.LATEST_VERSION", newer[-1].version)
+    monkeypatch.setattr("bankcore.store.core.MIGRATIONS", newer)
+    monkeypatch.setattr("bankcore.store.core.LATEST_VERSION", newer[-1].version)
     old = Bank(db)
     old.init()
     assert old.store.upgraded == (migrations.LATEST_VERSION, newer[-1].version)

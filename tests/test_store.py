@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import gzip
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -40,8 +42,8 @@ def test_old_file_is_upgraded_on_open_and_keeps_its_data(db, monkeypatch):
     bank.store.add_verdict(Verdict(traj_id="t1", label="success", judge_id="human:ana"))
     newer = migrations.MIGRATIONS + (migrations.Migration(
         migrations.LATEST_VERSION + 1, "add a column", ("ALTER TABLE verdicts ADD COLUMN note TEXT",)),)
-    monkeypatch.setattr("bankcore.store.MIGRATIONS", newer)
-    monkeypatch.setattr("bankcore.store.LATEST_VERSION", newer[-1].version)
+    monkeypatch.setattr("bankcore.store.core.MIGRATIONS", newer)
+    monkeypatch.setattr("bankcore.store.core.LATEST_VERSION", newer[-1].version)
     upgraded = Store(db)
     assert upgraded.schema_version() == newer[-1].version
     assert [v.judge_id for v in upgraded.iter_verdicts()] == ["human:ana"]
@@ -51,8 +53,8 @@ def test_failing_migration_rolls_back(db, monkeypatch):
     Store(db).schema_version()
     broken = migrations.MIGRATIONS + (migrations.Migration(
         migrations.LATEST_VERSION + 1, "half done", ("CREATE TABLE half (a INT)", "SELECT * FROM no_such_table")),)
-    monkeypatch.setattr("bankcore.store.MIGRATIONS", broken)
-    monkeypatch.setattr("bankcore.store.LATEST_VERSION", broken[-1].version)
+    monkeypatch.setattr("bankcore.store.core.MIGRATIONS", broken)
+    monkeypatch.setattr("bankcore.store.core.LATEST_VERSION", broken[-1].version)
     with pytest.raises(duckdb.Error):
         Store(db).schema_version()
     con = duckdb.connect(str(db))
@@ -64,7 +66,7 @@ def test_failing_migration_rolls_back(db, monkeypatch):
 
 def test_newer_schema_is_refused(db, monkeypatch):
     Store(db).schema_version()
-    monkeypatch.setattr("bankcore.store.LATEST_VERSION", 0)
+    monkeypatch.setattr("bankcore.store.core.LATEST_VERSION", 0)
     with pytest.raises(SchemaError, match="newer than this bankcore"):
         Store(db).schema_version()
 
@@ -74,6 +76,28 @@ def test_not_a_bank_file(tmp_path):
     junk.write_text("hello, this is not a database\n" * 100)
     with pytest.raises(SchemaError, match="notes.duckdb"):
         Store(junk).schema_version()
+
+
+def imports_duckdb(source: str) -> bool:
+    """Whether Python source imports duckdb anywhere, at the top or inside a function."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "duckdb" for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "duckdb":
+            return True
+    return False
+
+
+def test_only_the_store_package_imports_duckdb():
+    package = Path(bankcore.__file__).parent
+    importers = sorted(path.relative_to(package).as_posix() for path in package.rglob("*.py")
+                       if imports_duckdb(path.read_text()))
+    assert "store/core.py" in importers  # the scan sees the real imports…
+    assert [name for name in importers if not name.startswith("store/")] == []
+    # …and would see one anywhere else, however it is written.
+    assert all(imports_duckdb(s) for s in ("import duckdb", "import os, duckdb as db", "from duckdb import connect",
+                                           "def lazy():\n    import duckdb.typing\n"))
+    assert not any(imports_duckdb(s) for s in ("import duckdbx", "x = 'import duckdb'", "from .duckdb import x"))
 
 
 HOLD = textwrap.dedent("""

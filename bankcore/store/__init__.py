@@ -1,0 +1,26 @@
+"""The bank file: the only package that imports duckdb. One `Store` owns all SQL; values in and out are `models`
+dataclasses.
+
+`Store` is one class composed of a mixin per concern (`core` holds connections, transactions, migrations and
+settings; the others hold the SQL of trajectories, judging, items, retrieval, LLM calls, the dashboard and
+statistics). Callers keep one object per bank file, so `with store.transaction():` spans any mix of calls and
+connection handling lives in one place; readers find a statement by its concern instead of in one long file.
+Row mapping, column lists and the shared current-label query live in `rows`; the import side file in `staging`.
+"""
+
+from .core import Clock, CoreStore, utc_now
+from .dashboard import DashboardReads
+from .items import ItemQueries
+from .judging import JudgingQueries
+from .llm_calls import LLMCallQueries
+from .metrics import MetricQueries
+from .retrieval import RetrievalQueries
+from .trajectories import TrajectoryQueries
+
+
+class Store(CoreStore, TrajectoryQueries, JudgingQueries, ItemQueries, RetrievalQueries, LLMCallQueries,
+            DashboardReads, MetricQueries):
+    """A bank file. Thread-safe: each thread gets its own short-lived connection."""
+
+
+__all__ = ["Clock", "Store", "utc_now"]

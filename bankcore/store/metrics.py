@@ -1,0 +1,113 @@
+"""Bank statistics: rows per table, items per source and status, outcomes per run and trial, and per task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .rows import CURRENT_VERDICTS_SQL
+
+
+class MetricQueries:
+    """Table and item counts, run outcomes, and agent task outcomes."""
+
+    def table_counts(self) -> dict[str, int]:
+        tables = ("runs", "trajectories", "steps", "truth", "verdicts", "memory_items", "item_sources",
+                  "memory_events", "retrievals", "llm_calls")
+        with self._con() as con:
+            sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
+            return dict(con.execute(sql).fetchall())
+
+    def item_counts(self) -> list[tuple[str, str, int]]:
+        """(source, status, count) for every combination present."""
+        with self._con() as con:
+            return con.execute("SELECT source, status, count(*) FROM memory_items GROUP BY ALL ORDER BY ALL"
+                               ).fetchall()
+
+    def run_outcomes(self) -> list[dict[str, Any]]:
+        """Per run and trial: trajectories, mean steps, success rate by truth and by current verdict."""
+        sql = f"""
+            WITH cur AS ({CURRENT_VERDICTS_SQL})
+            SELECT r.run_id, r.name, r.source_format, r.memory_mode, t.trial,
+                   count(*) AS trajectories,
+                   avg(t.num_steps) AS mean_steps,
+                   count(tr.success) AS with_truth,
+                   avg(CASE WHEN tr.success THEN 1.0 WHEN NOT tr.success THEN 0.0 END) AS truth_success_rate,
+                   avg(CASE WHEN tr.success THEN t.num_steps END) AS truth_mean_steps_success,
+                   avg(CASE WHEN NOT tr.success THEN t.num_steps END) AS truth_mean_steps_failure,
+                   count(cur.label) AS judged,
+                   avg(CASE WHEN cur.label = 'success' THEN 1.0 WHEN cur.label = 'failure' THEN 0.0 END)
+                       AS verdict_success_rate,
+                   avg(CASE WHEN cur.label = 'success' THEN t.num_steps END) AS verdict_mean_steps_success,
+                   avg(CASE WHEN cur.label = 'failure' THEN t.num_steps END) AS verdict_mean_steps_failure
+            FROM trajectories t
+            JOIN runs r USING (run_id)
+            LEFT JOIN truth tr USING (traj_id)
+            LEFT JOIN cur USING (traj_id)
+            GROUP BY GROUPING SETS ((r.run_id, r.name, r.source_format, r.memory_mode),
+                                    (r.run_id, r.name, r.source_format, r.memory_mode, t.trial))
+            ORDER BY r.run_id, t.trial NULLS FIRST
+        """
+        with self._con() as con:
+            cursor = con.execute(sql)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def agent_task_outcomes(self) -> list[dict[str, Any]]:
+        """Per run and task, in the order the run did them: trajectories, steps, truth (mean and any), the
+        outcome of the trajectory that counts for the task (its first best-of-N pick — for a live run, the one the
+        run made; a later replay with another selector does not rewrite it — else the last attempt)
+        by truth and by current verdict, and the LLM calls and tokens spent on it (agent, judge, extractor,
+        selector and contrast calls; and the agent's own share)."""
+        sql = f"""
+            WITH cur AS ({CURRENT_VERDICTS_SQL}),
+            t AS (SELECT t.run_id, t.task_id, t.traj_id, t.seq, t.num_steps, tr.success AS truth,
+                         CASE WHEN cur.label IS NULL THEN NULL ELSE cur.label = 'success' END AS judged
+                  FROM trajectories t LEFT JOIN truth tr USING (traj_id) LEFT JOIN cur USING (traj_id)),
+            pick AS (SELECT run_id, task_id, chosen_traj_id FROM (
+                         SELECT run_id, task_id, chosen_traj_id,
+                                row_number() OVER (PARTITION BY run_id, task_id ORDER BY selection_id) AS rn
+                         FROM selections) WHERE rn = 1),
+            last AS (SELECT run_id, task_id, traj_id AS last_traj_id FROM (
+                         SELECT run_id, task_id, traj_id,
+                                row_number() OVER (PARTITION BY run_id, task_id ORDER BY seq DESC) AS rn
+                         FROM t) WHERE rn = 1),
+            calls AS (SELECT t.run_id, t.task_id, count(*) AS n, sum(c.tokens_in) AS tin, sum(c.tokens_out) AS tout,
+                             count(*) FILTER (WHERE c.purpose = 'agent') AS agent_n,
+                             coalesce(sum(c.tokens_in + c.tokens_out) FILTER (WHERE c.purpose = 'agent'), 0)
+                                 AS agent_tokens
+                      FROM llm_calls c JOIN t ON c.traj_id = t.traj_id GROUP BY ALL),
+            group_call_ids AS (SELECT run_id, task_id, llm_call_id FROM selections WHERE llm_call_id IS NOT NULL
+                               UNION ALL
+                               SELECT run_id, task_id, llm_call_id FROM contrast_extractions
+                               WHERE llm_call_id IS NOT NULL),
+            group_calls AS (SELECT g.run_id, g.task_id, count(*) AS n, sum(c.tokens_in) AS tin,
+                                   sum(c.tokens_out) AS tout
+                            FROM group_call_ids g JOIN llm_calls c ON c.call_id = g.llm_call_id GROUP BY ALL)
+            SELECT t.run_id, t.task_id, min(t.seq) AS first_seq, count(*) AS trajectories,
+                   avg(t.num_steps) AS mean_steps, count(t.truth) AS with_truth,
+                   avg(CASE WHEN t.truth THEN 1.0 WHEN NOT t.truth THEN 0.0 END) AS mean_truth,
+                   bool_or(t.truth) AS any_truth,
+                   any_value(p.chosen_traj_id) IS NOT NULL AS selected,
+                   any_value(t.truth) FILTER (WHERE t.traj_id = coalesce(p.chosen_traj_id, l.last_traj_id))
+                       AS final_truth,
+                   any_value(t.judged) FILTER (WHERE t.traj_id = coalesce(p.chosen_traj_id, l.last_traj_id))
+                       AS final_judged,
+                   any_value(t.num_steps) FILTER (WHERE t.traj_id = coalesce(p.chosen_traj_id, l.last_traj_id))
+                       AS final_steps,
+                   coalesce(any_value(c.n), 0) + coalesce(any_value(g.n), 0) AS llm_calls,
+                   coalesce(any_value(c.tin), 0) + coalesce(any_value(g.tin), 0) AS tokens_in,
+                   coalesce(any_value(c.tout), 0) + coalesce(any_value(g.tout), 0) AS tokens_out,
+                   coalesce(any_value(c.agent_n), 0) AS agent_calls,
+                   coalesce(any_value(c.agent_tokens), 0) AS agent_tokens
+            FROM t
+            LEFT JOIN pick p USING (run_id, task_id)
+            LEFT JOIN last l USING (run_id, task_id)
+            LEFT JOIN calls c USING (run_id, task_id)
+            LEFT JOIN group_calls g USING (run_id, task_id)
+            GROUP BY t.run_id, t.task_id
+            ORDER BY t.run_id, first_seq
+        """
+        with self._con() as con:
+            cursor = con.execute(sql)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]

@@ -1,0 +1,308 @@
+"""What retrieval reads and writes: item vectors (through Arrow, for the in-memory cache), re-embedding, the
+retrieval log, measured usefulness, and the tasks each item rests on.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import SchemaError
+from ..models import MemoryItem, Retrieval, Usefulness, VectorRows
+from .rows import CURRENT_VERDICTS_SQL, _ITEM_COLS, _RETRIEVAL_COLS, _dumps, _first, _item, _retrieval
+
+
+class RetrievalQueries:
+    """Vectors, embeddings, the retrieval log, usefulness counts and item → task pairs."""
+
+    def retrieval_signature(self) -> tuple[int, ...]:
+        """What retrieval depends on, in one cheap query: (last event id, items, provenance rows) for the vectors,
+        (linked retrievals, last verdict id, truth rows) for measured usefulness.
+
+        Every change to an item is an event and items are never deleted, so an unchanged first part means the
+        cached vectors are current; the counts catch writes that bypassed events (a restore into an empty bank).
+        """
+        with self._con() as con:
+            return tuple(_first(con.execute(
+                "SELECT (SELECT coalesce(max(event_id), 0) FROM memory_events), "
+                "(SELECT count(*) FROM memory_items), (SELECT count(*) FROM item_sources), "
+                "(SELECT count(*) FROM retrievals WHERE traj_id IS NOT NULL), "
+                "(SELECT coalesce(max(verdict_id), 0) FROM verdicts), (SELECT count(*) FROM truth)")))
+
+    def vector_rows(self, model_id: str, dim: int, *, changed_since: int | None = None) -> VectorRows:
+        """Items as the retrieval cache indexes them (ids, status, domain, source, confidence, last event), in item
+        id order, through Arrow with no per-row Python; their vectors come from `item_vectors`.
+
+        With `changed_since`, every item whose last event is newer, usable or not (so the cache can drop rows that
+        stopped being retrievable); without it, only usable items: retrievable status and a vector from `model_id`.
+        """
+        # `embedding IS NOT NULL` reads only the validity mask; len(embedding) would read every float (0.7 s and
+        # 1.5 GB at a million items). A vector of the wrong length under this model id is caught by item_vectors.
+        usable = "coalesce(status IN ('approved', 'pending') AND embedding_model = $1 AND embedding IS NOT NULL, false)"
+        where = "WHERE usable" if changed_since is None else "WHERE last_event_id > $2"
+        params = [model_id] if changed_since is None else [model_id, changed_since]
+        with self._con() as con:
+            table = con.sql(f"SELECT item_id, usable, status, domain, source, confidence, last_event_id FROM "
+                            f"(SELECT *, {usable} AS usable FROM memory_items) {where} ORDER BY item_id",
+                            params=params).to_arrow_table()
+        lookups: dict[str, dict[str, int]] = {"status": {}, "domain": {}, "source": {}}
+        codes = {name: self._codes(table.column(name), lookups[name]) for name in lookups}
+        return VectorRows(
+            item_ids=table.column("item_id").to_numpy().astype(np.int64),
+            usable=table.column("usable").to_numpy(zero_copy_only=False).astype(bool),
+            last_event=table.column("last_event_id").to_numpy(zero_copy_only=False).astype(np.float64),
+            status=codes["status"], statuses=list(lookups["status"]), domain=codes["domain"],
+            domains=list(lookups["domain"]), source=codes["source"], sources=list(lookups["source"]),
+            confidence=table.column("confidence").to_numpy(zero_copy_only=False).astype(np.float32))
+
+    def item_vectors(self, item_ids: np.ndarray, dim: int, *, batch_rows: int = 1 << 16) -> np.ndarray:
+        """The stored vectors of `item_ids` (ascending, distinct), as one (n, dim) float32 matrix in that order.
+
+        Vectors are cast to FLOAT[dim] so Arrow hands each batch over as one flat buffer, and each batch is placed
+        by id (no ORDER BY: sorting a million wide rows would cost more time and memory than reading them). The ids
+        go in as an Arrow table and a semi-join, so a long list costs no more than a short one.
+        """
+        ids = np.asarray(item_ids, np.int64)
+        out = np.empty((len(ids), dim), np.float32)
+        if not len(ids):
+            return out
+        filled = 0
+        with self._con() as con, self._memory_limit(con, "512MB" if len(ids) >= 100_000 else None):
+            con.register("_bankcore_vector_ids", pa.table({"item_id": ids}))
+            try:
+                reader = con.sql(f"SELECT m.item_id, m.embedding::FLOAT[{int(dim)}] AS embedding FROM memory_items m "
+                                 "SEMI JOIN _bankcore_vector_ids i ON m.item_id = i.item_id"
+                                 ).to_arrow_reader(batch_rows)
+                for batch in reader:
+                    m = batch.num_rows
+                    at = np.searchsorted(ids, batch.column("item_id").to_numpy())
+                    out[at] = batch.column("embedding").flatten().to_numpy().reshape(m, dim)
+                    filled += m
+            except duckdb.ConversionException as exc:
+                bad = _first(con.execute(f"SELECT item_id, len(embedding), embedding_model FROM memory_items m SEMI "
+                                         f"JOIN _bankcore_vector_ids i ON m.item_id = i.item_id "
+                                         f"WHERE len(embedding) <> {int(dim)} LIMIT 1"))
+                raise SchemaError(f"{self.path}: item {bad[0]} has a {bad[1]}-long vector under model {bad[2]}, "
+                                  f"which makes {dim}-long vectors; run `bankcore reembed`") from exc
+            finally:
+                con.unregister("_bankcore_vector_ids")
+        if filled != len(ids):
+            raise ValueError(f"item_vectors: {len(ids) - filled} of the ids have no vector")
+        return out
+
+    @staticmethod
+    @contextmanager
+    def _memory_limit(con, limit: str | None) -> Iterator[None]:
+        """Cap DuckDB's buffer memory for one big streaming read, then put the old cap back. Streaming needs
+        little; uncapped, DuckDB keeps what it read cached (~1 GB more at peak for a million vectors)."""
+        if limit is None:
+            yield
+            return
+        old = _first(con.execute("SELECT current_setting('memory_limit')"))[0]
+        con.execute(f"SET memory_limit = '{limit}'")
+        try:
+            yield
+        finally:
+            con.execute(f"SET memory_limit = '{old}'")
+
+    @staticmethod
+    def _codes(column, lookup: dict[str, int]) -> np.ndarray:
+        """Integer codes for a string column (−1 for null), extending `lookup` (value → code) with new values."""
+        encoded = pc.dictionary_encode(column)
+        chunks = encoded.chunks if hasattr(encoded, "chunks") else [encoded]
+        parts = []
+        for chunk in chunks:
+            mapping = np.array([lookup.setdefault(v, len(lookup)) for v in chunk.dictionary.to_pylist()] or [0],
+                               dtype=np.int32)
+            idx = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            parts.append(np.where(idx >= 0, mapping[np.maximum(idx, 0)], -1).astype(np.int32))
+        return np.concatenate(parts) if parts else np.empty(0, np.int32)
+
+    def item_task_pairs(self, item_ids: Iterable[int] | None = None, *, retrievable_only: bool = False
+                        ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(item ids, task codes, task ids): every task an item's lessons rest on, through merges.
+
+        An item's tasks are those of the trajectories it cites (evidence or contrast), plus — following
+        `relation = 'parent'` sources up the merge chain — those of every ancestor. The recursion starts from the
+        parent links only (few), not from every item; UNION stops cycles.
+        """
+        if item_ids is not None:
+            scope = "SELECT item_id FROM _bankcore_scope"
+        else:
+            scope = "SELECT item_id FROM memory_items" + (
+                " WHERE status IN ('approved', 'pending')" if retrievable_only else "")
+        sql = f"""
+            WITH RECURSIVE scope AS ({scope}),
+            ancestors(item_id, ancestor) AS (
+                SELECT s.item_id, s.parent_item_id FROM item_sources s SEMI JOIN scope USING (item_id)
+                WHERE s.relation = 'parent' AND s.parent_item_id IS NOT NULL
+                UNION
+                SELECT a.item_id, s.parent_item_id FROM ancestors a JOIN item_sources s
+                    ON s.item_id = a.ancestor AND s.relation = 'parent' AND s.parent_item_id IS NOT NULL
+            ),
+            lineage AS (SELECT item_id, item_id AS ancestor FROM scope UNION ALL SELECT * FROM ancestors)
+            SELECT DISTINCT l.item_id, t.task_id FROM lineage l
+            JOIN item_sources s ON s.item_id = l.ancestor AND s.traj_id IS NOT NULL
+            JOIN trajectories t ON t.traj_id = s.traj_id
+        """
+        with self._con() as con:
+            if item_ids is not None:
+                con.register("_bankcore_scope", pa.table({"item_id": np.asarray(list(item_ids), np.int64)}))
+            try:
+                table = con.sql(sql).to_arrow_table()
+            finally:
+                if item_ids is not None:
+                    con.unregister("_bankcore_scope")
+        lookup: dict[str, int] = {}
+        codes = self._codes(table.column("task_id"), lookup)
+        return table.column("item_id").to_numpy().astype(np.int64), codes, list(lookup)
+
+    def item_task_ids(self, item_ids: Iterable[int]) -> dict[int, set[str]]:
+        """The task ids each item rests on (for "never the same task"), inherited through merges like live
+        retrieval's (`item_task_pairs`): a merged item is never shown to a task one of its ancestors came from."""
+        ids = list(item_ids)
+        if not ids:
+            return {}
+        found, codes, tasks = self.item_task_pairs(ids)
+        out: dict[int, set[str]] = {}
+        for item_id, code in zip(found.tolist(), codes.tolist()):
+            out.setdefault(item_id, set()).add(tasks[code])
+        return out
+
+    def embedding_census(self, statuses: Iterable[str] = ("approved", "pending")) -> dict[str | None, int]:
+        """How many items in `statuses` carry vectors from each embedding model (None: no vector)."""
+        with self._con() as con:
+            rows = con.execute("SELECT CASE WHEN embedding IS NULL THEN NULL ELSE embedding_model END, count(*) "
+                               "FROM memory_items WHERE list_contains(?, status) GROUP BY 1",
+                               [list(statuses)]).fetchall()
+        return dict(rows)
+
+    def items_needing_embedding(self, model_id: str, dim: int, *, missing_only: bool = False,
+                                statuses: Iterable[str] | None = None, limit: int | None = None
+                                ) -> list[MemoryItem]:
+        """Items (without their old vectors) lacking a `dim`-long vector from `model_id` — or, with
+        `missing_only`, lacking any vector — oldest first."""
+        wrong = "embedding IS NULL" if missing_only else \
+            f"(embedding IS NULL OR embedding_model IS DISTINCT FROM ? OR len(embedding) <> {int(dim)})"
+        sql = f"SELECT {_ITEM_COLS.replace('embedding,', 'NULL AS embedding,', 1)} FROM memory_items WHERE {wrong}"
+        params: list[Any] = [] if missing_only else [model_id]
+        if statuses is not None:
+            sql += " AND list_contains(?, status)"
+            params.append(list(statuses))
+        sql += " ORDER BY item_id" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        with self._con() as con:
+            return [_item(r) for r in con.execute(sql, params).fetchall()]
+
+    def set_embeddings(self, updates: list[tuple[MemoryItem, list[float]]], *, model_id: str, actor: str,
+                       reason: str, batch_id: str | None = None) -> list[int]:
+        """Store new vectors with one REEMBED event per item, in one transaction, through Arrow.
+
+        Each item is written only if its last event is still the one it was read with (an item edited while
+        its vector was being computed keeps the edit and is picked up by the next pass). Returns the ids written.
+        """
+        if not updates:
+            return []
+        with self.transaction(), self._con() as con:
+            current = dict(con.execute("SELECT item_id, last_event_id FROM memory_items WHERE list_contains(?, item_id)",
+                                       [[i.item_id for i, _ in updates]]).fetchall())
+            fresh = [(i, v) for i, v in updates if i.item_id in current and current[i.item_id] == i.last_event_id]
+            if not fresh:
+                return []
+            first = self._next_id(con, "memory_events", "event_id")
+            now = self.clock()
+            snapshots = [_dumps(i.snapshot()) for i, _ in fresh]
+            self._insert_arrow(con, "memory_events", {
+                "event_id": pa.array(range(first, first + len(fresh)), pa.int32()),
+                "item_id": pa.array([i.item_id for i, _ in fresh], pa.int32()),
+                "kind": ["REEMBED"] * len(fresh), "actor": [actor] * len(fresh), "reason": [reason] * len(fresh),
+                "before": snapshots, "after": snapshots,
+                "related": [_dumps({"from_model": i.embedding_model, "to_model": model_id}) for i, _ in fresh],
+                "batch_id": pa.array([batch_id] * len(fresh), pa.string()),
+                "created_at": pa.array([now] * len(fresh), pa.timestamp("us")),
+            })
+            batch = pa.table({
+                "item_id": pa.array([i.item_id for i, _ in fresh], pa.int32()),
+                "event_id": pa.array(range(first, first + len(fresh)), pa.int32()),
+                "embedding": pa.array([list(map(float, v)) for _, v in fresh], pa.list_(pa.float32())),
+            })
+            con.register("_bankcore_vectors", batch)
+            try:
+                con.execute("UPDATE memory_items SET embedding = b.embedding, embedding_model = ?, "
+                            "last_event_id = b.event_id, updated_at = ? FROM _bankcore_vectors b "
+                            "WHERE memory_items.item_id = b.item_id", [model_id, now])
+            finally:
+                con.unregister("_bankcore_vectors")
+        return [i.item_id for i, _ in fresh]
+
+    def add_retrievals(self, retrievals: list[Retrieval]) -> None:
+        if not retrievals:
+            return
+        with self._con() as con:
+            first = self._next_id(con, "retrievals", "retrieval_id")
+            now = self.clock()
+            for offset, r in enumerate(retrievals):
+                r.retrieval_id = r.retrieval_id or first + offset
+                r.created_at = r.created_at or now
+            con.executemany("INSERT INTO retrievals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                [r.retrieval_id, r.query, r.task_id, r.traj_id, r.run_id, r.item_id, r.rank, r.score, r.k,
+                 r.as_of_event, r.created_at] for r in retrievals])
+
+    def iter_retrievals(self) -> Iterator[Retrieval]:
+        with self._con() as con:
+            rows = con.execute(f"SELECT {_RETRIEVAL_COLS} FROM retrievals ORDER BY retrieval_id").fetchall()
+        return (_retrieval(r) for r in rows)
+
+    def link_retrievals(self, traj_id: str, task_id: str, query: str) -> int:
+        """Attach retrievals logged for a task (before its trajectory existed) to the trajectory that followed."""
+        with self._con() as con:
+            return _first(con.execute(
+                "UPDATE retrievals SET traj_id = ? WHERE traj_id IS NULL AND task_id = ? AND query = ?",
+                [traj_id, task_id, query]))[0]
+
+    def retrieval_counts(self) -> dict[int, int]:
+        with self._con() as con:
+            return dict(con.execute("SELECT item_id, count(*) FROM retrievals GROUP BY item_id").fetchall())
+
+    def run_as_of_event(self, run_id: int) -> int | None:
+        """The bank state a live run retrieved from (its first retrieval's `as_of_event`), if it recorded one."""
+        with self._con() as con:
+            return _first(con.execute("SELECT min(as_of_event) FROM retrievals WHERE run_id = ?", [run_id]))[0]
+
+    def usefulness_counts(self, item_ids: Iterable[int] | None = None) -> list[Usefulness]:
+        """Per item: labelled memory-on trajectories of its domain that retrieved it, and that did not.
+
+        Label: the current verdict (human beats judge), else the truth. Population: trajectories with at least
+        one linked retrieval (memory was on), so the comparison is "with this item" vs "with other items".
+        """
+        item_filter = "" if item_ids is None else "AND list_contains($1, item_id)"
+        params = [] if item_ids is None else [list(map(int, item_ids))]
+        sql = f"""
+            WITH cur AS ({CURRENT_VERDICTS_SQL}),
+            used AS (SELECT DISTINCT item_id, traj_id FROM retrievals WHERE traj_id IS NOT NULL {item_filter}),
+            labelled AS (
+                SELECT t.traj_id, t.domain,
+                       CASE WHEN cur.label IS NOT NULL THEN cur.label = 'success' ELSE tr.success END AS ok
+                FROM trajectories t LEFT JOIN cur USING (traj_id) LEFT JOIN truth tr USING (traj_id)
+                WHERE t.traj_id IN (SELECT traj_id FROM retrievals WHERE traj_id IS NOT NULL)),
+            known AS (SELECT * FROM labelled WHERE ok IS NOT NULL),
+            items AS (SELECT item_id, domain FROM memory_items WHERE item_id IN (SELECT item_id FROM used)),
+            with_item AS (
+                SELECT i.item_id, count(*) AS n, count(*) FILTER (k.ok) AS s
+                FROM items i JOIN used u USING (item_id)
+                JOIN known k ON k.traj_id = u.traj_id AND (i.domain IS NULL OR k.domain = i.domain)
+                GROUP BY i.item_id),
+            by_domain AS (SELECT domain, count(*) AS n, count(*) FILTER (ok) AS s FROM known GROUP BY domain),
+            everything AS (SELECT count(*) AS n, count(*) FILTER (ok) AS s FROM known)
+            SELECT i.item_id, coalesce(w.n, 0), coalesce(w.s, 0),
+                   CASE WHEN i.domain IS NULL THEN e.n ELSE coalesce(d.n, 0) END - coalesce(w.n, 0),
+                   CASE WHEN i.domain IS NULL THEN e.s ELSE coalesce(d.s, 0) END - coalesce(w.s, 0)
+            FROM items i LEFT JOIN with_item w USING (item_id) LEFT JOIN by_domain d ON d.domain = i.domain
+            CROSS JOIN everything e ORDER BY i.item_id
+        """
+        with self._con() as con:
+            return [Usefulness(*map(int, row)) for row in con.execute(sql, params).fetchall()]
