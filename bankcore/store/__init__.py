@@ -15,6 +15,7 @@ from .judging import JudgingQueries
 from .llm_calls import LLMCallQueries
 from .metrics import MetricQueries
 from .retrieval import RetrievalQueries
+from .staging import Staging
 from .trajectories import TrajectoryQueries
 
 
@@ -23,4 +24,4 @@ class Store(CoreStore, TrajectoryQueries, JudgingQueries, ItemQueries, Retrieval
     """A bank file. Thread-safe: each thread gets its own short-lived connection."""
 
 
-__all__ = ["Clock", "Store", "utc_now"]
+__all__ = ["Clock", "Staging", "Store", "utc_now"]
