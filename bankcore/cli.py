@@ -536,7 +536,7 @@ def _review_contradictions(bank: Bank, args) -> int:
         print(f"#{p.a.item_id} ↔ #{p.b.item_id} [{state}] found by {p.detector}: {_inert(p.reason)}\n"
               f"  {_item_line(p.a)}\n  {_item_line(p.b)}")
     say(args, f"{len(pairs)} contradiction pairs" + ("" if args.all else " open") +
-        (f" — resolve with: bankcore review resolve A B --keep A|B|both" if pairs else ""))
+        (" — resolve with: bankcore review resolve A B --keep A|B|both" if pairs else ""))
     return 0
 
 

@@ -230,8 +230,9 @@ def _jaccard(a: set[str], b: set[str]) -> float:
 # purpose: a failure lesson usually *describes* the mistake in the negative while agreeing with the success
 # strategy. "without" flips a prescriptive negation ("never book without confirming" = "always confirm") but on its
 # own is descriptive ("it cancelled without looking") and is ignored.
-_NEGATIONS = re.compile(r"\b(never|avoid\w*|don't|do not|dont|should not|shouldn't|must not|mustn't|stop|"
-                        r"refrain\w*|no need|unnecessary|skip\w*)\b", re.IGNORECASE)
+# "stop" negates only before a gerund ("stop guessing"); "stop and re-check the totals" prescribes a pause.
+_NEGATIONS = re.compile(r"\b(never|avoid\w*|don't|do not|dont|should not|shouldn't|must not|mustn't|"
+                        r"stop(?=\s+\w+ing\b)|refrain\w*|no need|unnecessary|skip\w*)\b", re.IGNORECASE)
 _WITHOUT = re.compile(r"\bwithout\b", re.IGNORECASE)
 _STOP = set("a an the to of and or for in on at by with from is are be it its this that then than as if when "
             "before after each every always only any all you your their they it's into over via".split())

@@ -263,7 +263,7 @@ def bench_real() -> None:
                                   len({text_key(before[p])[2] for p in m.parent_ids}) > 1 for m in merges),
                               "contradictions": len(planned) - len(merges)}), flush=True)
         t0 = time.perf_counter()
-        actions = bank.plan_consolidation()
+        bank.plan_consolidation()
         plan_s = time.perf_counter() - t0
         _, report = bank.consolidate()
         sizes = [len(p) for _, p in report.merged]

@@ -136,6 +136,12 @@ def test_polarity_counts_without_only_as_a_flip():
     assert polarity("Do not book.") == -1
 
 
+def test_stop_negates_only_a_gerund():
+    assert polarity("Stop guessing the user id.") == -1
+    assert polarity("Stop and re-check the totals before paying.") == 1
+    assert polarity("Stop when the list ends.") == 1
+
+
 def test_merged_item_and_sources():
     parents = [item(1, "A", "x.", confidence=0.4, flags=["suspected_injection", "contradicts:7"]),
                item(2, "B", "y.", source="failure", confidence=0.9)]

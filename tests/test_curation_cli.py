@@ -110,7 +110,7 @@ def test_as_of_command(lessons, cli):
     past = cli("as-of", point, "--db", bank.path)
     assert f"event {point}" in past.out and "1 approved" in past.out
     hits = cli("as-of", point, "--query", "the page is long, find a keyword", "--db", bank.path)
-    assert f"1. " in hits.out and f"#{ids[7]} [approved]" in hits.out
+    assert "1. " in hits.out and f"#{ids[7]} [approved]" in hits.out
     now = cli("as-of", bank.store.last_event_id(), "--query", "the page is long", "--json", "--db", bank.path)
     assert now.json()["hits"] == []
     moment = bank.store.get_event(point).created_at.isoformat()

@@ -7,7 +7,6 @@ Screenshots of every screen go to tests/screenshots/ (ignored by git). Skipped c
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest

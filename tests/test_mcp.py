@@ -12,7 +12,7 @@ from conftest import ROOT
 
 from bankcore import Bank
 from bankcore.curation import add_item, change_item
-from bankcore.models import ItemSource, MemoryItem
+from bankcore.models import MemoryItem
 
 CANCEL = "Hi, I need to cancel my flight reservation and get a refund."
 MESSAGES = [

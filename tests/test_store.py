@@ -17,7 +17,7 @@ import bankcore
 
 from bankcore import Bank, curation, migrations
 from bankcore.errors import BankBusyError, ConflictError, SchemaError
-from bankcore.models import Event, ItemSource, LLMCall, MemoryItem, Retrieval, Verdict
+from bankcore.models import ItemSource, LLMCall, MemoryItem, Retrieval, Verdict
 from bankcore.store import Store
 from conftest import REFLEXION, TAU, need_shared
 

@@ -346,7 +346,7 @@ class DashboardReads:
                            "OR json_extract_string(after, '$.content') ILIKE ?)")
             params += [f"%{text}%"] * 3
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        state = f"""
+        state = """
             WITH last AS (SELECT item_id, max(event_id) AS event_id FROM memory_events WHERE event_id <= ?
                           GROUP BY item_id),
             state AS (SELECT l.item_id, l.event_id, e.after, json_extract_string(e.after, '$.status') AS status
