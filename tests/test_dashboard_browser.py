@@ -64,6 +64,17 @@ def test_every_screen_draws_and_is_saved(served, page):
     payloads_are_inert(page)
 
 
+def test_a_deep_link_works_as_a_fresh_servers_first_request(served, tmp_path):
+    """A link to one item, opened right after a (re)start: the item, not Streamlit's "Page not found"."""
+    _, browser, db, ids = served
+    with streamlit_server(db, log=tmp_path / "streamlit.log") as url:
+        tab = browser.new_page()
+        open_page(tab, url, "memory", f"item={ids['approved']}")
+        assert tab.get_by_text("Page not found").count() == 0
+        assert tab.get_by_text("Verify the reservation before cancelling").count() > 0
+        tab.close()
+
+
 def test_payloads_in_a_lesson_are_shown_as_text(served, page):
     url, _, _, ids = served
     open_page(page, url, "memory", f"item={ids['hostile']}")
