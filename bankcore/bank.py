@@ -245,6 +245,11 @@ class Bank:
     def stats(self) -> dict[str, Any]:
         return metrics.bank_stats(self.store)
 
+    def check(self):
+        """Audit the bank's promises (history ↔ items, merges, provenance); see `audit.py`. Read-only."""
+        from .audit import audit
+        return audit(self.store)
+
     def export(self, out: str | Path, on_line: Callable[[], None] | None = None) -> int:
         return exchange.export_bank(self.store, Path(out), on_line)
 

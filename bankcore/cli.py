@@ -96,6 +96,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("check")
+def cmd_check(args: argparse.Namespace) -> int:
+    report = open_bank(args).check()
+    if args.json:
+        _json_out(to_dict(report) | {"ok": report.ok})
+    else:
+        print(report.summary())
+    return 0 if report.ok else 1
+
+
 @command("export")
 def cmd_export(args: argparse.Namespace) -> int:
     bank = open_bank(args)
@@ -873,6 +883,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("init", parents=[common], help="create or upgrade the bank file")
+
+    p = sub.add_parser("check", parents=[common], help="audit the bank: every item is the last state of its "
+                                                       "history; merges and provenance are linked (read-only)")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("import", parents=[common], help="import trajectories (file or folder)")
     p.add_argument("path", help="file or folder to import")

@@ -2,12 +2,14 @@
 dataclasses.
 
 `Store` is one class composed of a mixin per concern (`core` holds connections, transactions, migrations and
-settings; the others hold the SQL of trajectories, judging, items, retrieval, LLM calls, the dashboard and
-statistics). Callers keep one object per bank file, so `with store.transaction():` spans any mix of calls and
-connection handling lives in one place; readers find a statement by its concern instead of in one long file.
+settings; the others hold the SQL of trajectories, judging, items, retrieval, LLM calls, the dashboard, statistics
+and the consistency audit). Callers keep one object per bank file, so `with store.transaction():` spans any mix of
+calls and connection handling lives in one place; readers find a statement by its concern instead of in one long
+file.
 Row mapping, column lists and the shared current-label query live in `rows`; the import side file in `staging`.
 """
 
+from .audit import AuditQueries
 from .core import Clock, CoreStore, utc_now
 from .dashboard import DashboardReads
 from .items import ItemQueries
@@ -20,7 +22,7 @@ from .trajectories import TrajectoryQueries
 
 
 class Store(CoreStore, TrajectoryQueries, JudgingQueries, ItemQueries, RetrievalQueries, LLMCallQueries,
-            DashboardReads, MetricQueries):
+            DashboardReads, MetricQueries, AuditQueries):
     """A bank file. Thread-safe: each thread gets its own short-lived connection."""
 
 
