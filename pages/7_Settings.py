@@ -39,6 +39,17 @@ with ui.page("Settings", ":material/settings:", require_bank=False) as bank:
             st.markdown("**Approval policy** (stored in the bank; applies to every process using it)")
             st.dataframe([{"rule": k, "value": str(v)} for k, v in dataclasses.asdict(policy).items()],
                          hide_index=True, key="set_policy")
+        if st.button("Check the bank's consistency", icon=":material/verified:", key="set_check",
+                     help="Read-only: every item is the last state of its history, merges and provenance link up "
+                          "(the same audit as `bankcore check`)."):
+            report = bank.check()  # not cached: it looks for changes the fingerprint cannot see
+            if report.ok:
+                st.success(f"Consistent: {report.items:,} items and {report.events:,} events pass all "
+                           f"{report.checks} checks — every item is the last state of its history.",
+                           icon=":material/verified:")
+            else:
+                st.error(f"{sum(f.count for f in report.findings)} problems found", icon=":material/error:")
+                st.code(report.summary(), language=None)  # plain text: `where` and `detail` quote the bank
 
     st.subheader("LLM")
     with st.form("llm_form"):

@@ -15,6 +15,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -339,6 +340,19 @@ def test_the_reviewer_name_from_settings_is_who_curates(small):
     at.text_input(key="set_reviewer").input("  Carla   Diaz ")
     at.form_submit_button(key="set_reviewer_go").click().run()
     assert any("Curating as" in t and "Carla Diaz" in t for t in texts(at, "caption"))
+
+
+def test_settings_checks_the_banks_consistency(small):
+    db, ids = small
+    at = app("settings")
+    at.button(key="set_check").click().run()
+    assert not problems(at) and any(t.startswith("Consistent:") for t in texts(at, "success"))
+    with duckdb.connect(str(db)) as con:  # a change made behind the bank's back
+        con.execute("UPDATE memory_items SET status = 'approved' WHERE item_id = ?", [ids["pending"]])
+    at.button(key="set_check").click().run()
+    assert any("1 problems found" in t for t in texts(at, "error"))
+    assert any(f"item {ids['pending']}: row differs from event" in c.value and "in status" in c.value
+               for c in at.code)
 
 
 # ---------------------------------------------------------------------- curating (needs issue 5's Bank API)
