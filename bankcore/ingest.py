@@ -73,6 +73,7 @@ def _stage_file(store: Store, stage: Staging, path: Path, *, fmt: str, run_name:
     writer.flush()
     if report.read == 0 and not report.bad:
         raise InputError(Where(str(path)), f"no trajectories found (read as {fmt})")
+    stage.close()  # its rows wait on disk for the commit; a folder of many files keeps no connection open each
     return stage, run, report
 
 
