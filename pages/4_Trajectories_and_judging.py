@@ -5,14 +5,45 @@ import streamlit as st
 
 from bankcore import charts, ui
 from bankcore import ui_parts as parts
+from bankcore.importers import FORMATS
+from bankcore.uploads import keep_upload
 
 VERDICTS = {"any verdict": None, "judged success": "success", "judged failure": "failure", "not judged": "unjudged"}
 TRUTHS = {"any truth": None, "truly success": True, "truly failure": False}
 
+
+def add_trajectories(bank, expanded: bool) -> None:
+    """Upload a trajectory file, import it, and (optionally) judge and extract from it: `bankcore learn` in a form."""
+    with st.expander("Add trajectories from a file", icon=":material/upload_file:", expanded=expanded):
+        who = ui.need_curator()
+        if who is None:
+            return
+        with st.form("upload_form"):
+            upload = st.file_uploader("Trajectory file (one run)", type=["jsonl", "json", "txt"], key="upload_file",
+                                      help="Any format `bankcore import` reads; see the README for the native one.")
+            cols = st.columns(2)
+            fmt = cols[0].selectbox("Format", ["auto", *FORMATS], key="upload_format")
+            learn = cols[1].checkbox("Then judge it and extract lessons", value=True, key="upload_learn",
+                                     help="With the LLM when one is configured, else the offline heuristic judge "
+                                          "and extractor (their lessons wait for review).")
+            go = st.form_submit_button("Import", icon=":material/upload:", type="primary", key="upload_go")
+        if go and upload is None:
+            st.error("Choose a file first.")
+        elif go:
+            path = keep_upload(ui.bank_path(), upload.name, upload.getvalue())
+
+            def write():
+                with st.spinner(f"Importing {upload.name}…"):
+                    return bank.learn(path, fmt=fmt) if learn else bank.import_path(path, fmt=fmt)
+            ui.act(write, lambda report: report.summary().replace(str(path), upload.name).replace("\n", " · "))
+
+
 with ui.page("Trajectories & judging", ":material/route:") as bank:
     runs = ui.read("views", "list_runs")
+    add_trajectories(bank, expanded=not runs)
     if not runs:
-        st.info("No trajectories yet. Import some with `bankcore import FILE` (or build the demo bank).")
+        st.info("No trajectories yet. Add a file above, import some with `bankcore import FILE`, or build the "
+                "demo bank with `bankcore demo`.")
         st.stop()
     run_names = {f"#{r.run_id} {r.name}": r.run_id for r in runs}
     mode = st.segmented_control("Show", ["Browse", "Rerun judging", "Judge quality"], default="Browse",

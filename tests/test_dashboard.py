@@ -342,6 +342,47 @@ def test_the_reviewer_name_from_settings_is_who_curates(small):
     assert any("Curating as" in t and "Carla Diaz" in t for t in texts(at, "caption"))
 
 
+def upload_run(at: AppTest, name: str, data: bytes, *, learn: bool = True) -> AppTest:
+    at.file_uploader(key="upload_file").set_value((name, data, "application/jsonl"))
+    at.checkbox(key="upload_learn").set_value(learn)
+    at.form_submit_button(key="upload_go").click().run()
+    return at
+
+
+UPLOADED = b"".join(json.dumps(
+    {"query": f"Cancel reservation R{i} and refund it", "task_id": f"up-{i}", "domain": "airline",
+     "steps": [{"thought": "look it up", "action": f"get_reservation_details('R{i}')", "observation": "found"},
+               {"thought": "done", "action": "respond('Cancelled and refunded.')", "observation": ""}],
+     "final_answer": "Cancelled and refunded.", "truth": {"success": i == 0}}).encode() + b"\n" for i in range(2))
+
+
+def test_a_reviewer_adds_a_run_file_from_the_trajectories_page(small):
+    db, _ = small
+    before = Bank(db).store.count("trajectories")
+    at = upload_run(app("trajectories", state={ui.REVIEWER: "ana"}), "week 9 <img onerror=x>.jsonl", UPLOADED)
+    assert not problems(at)
+    bank = Bank(db)
+    run = bank.store.list_runs()[-1]
+    assert bank.store.count("trajectories") == before + 2 and run.name == "week_9_img_onerror_x_.jsonl"
+    assert Path(run.source_path).read_bytes() == UPLOADED and Path(run.source_path).parent.parent.name == "uploads"
+    assert {v.judge_id for v in bank.store.current_verdicts(bank.store.select_traj_ids(run_id=run.run_id)).values()} \
+        == {"heuristic:v1"}
+    markdown_is_inert(at)
+    said = " ".join(texts(at, "success"))
+    assert "week 9 <img onerror=x>.jsonl: read 2 trajectories" in said and "judged 2" in said
+    again = upload_run(at, "week 9 <img onerror=x>.jsonl", UPLOADED, learn=False)
+    assert "nothing new" in " ".join(texts(again, "success")) and Bank(db).store.count("trajectories") == before + 2
+
+
+def test_a_bad_upload_says_where_and_adds_nothing(small):
+    db, _ = small
+    before = Bank(db).store.count("trajectories")
+    at = upload_run(app("trajectories", state={ui.REVIEWER: "ana"}), "broken.jsonl",
+                    UPLOADED + b'{"query": "cut off\n')
+    assert any("broken.jsonl:3:" in t for t in texts(at, "error"))
+    assert Bank(db).store.count("trajectories") == before
+
+
 def test_settings_checks_the_banks_consistency(small):
     db, ids = small
     at = app("settings")
