@@ -198,6 +198,9 @@ class Retriever:
             details = [f"it ranks {rank} of the items this query may return (k={query.k})"]
         elif rank is None and score is not None:
             details.append(f"were it eligible, {ahead} item(s) would rank above it")
+        if item.status == "approved" and item.flags:  # flags ask a human; they do not withhold an approved item
+            details.append(f"it is flagged ({', '.join(item.flags)}) and is served as approved until a reviewer "
+                           "decides")
         return Explanation(item_id=item.item_id, query=query.text, k=query.k, retrieved=retrieved, rank=rank,
                            outranked_by=ahead, score=score, cosine=cosine, reasons=[c for c, _ in reasons],
                            details=details)

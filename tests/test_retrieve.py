@@ -72,6 +72,13 @@ def test_pending_items_only_with_include_pending(bank):
     assert "include_pending" in explanation.details[0]
 
 
+def test_explain_says_a_served_item_is_flagged(seeded):
+    bank, ids = seeded
+    change_item(bank.store, ids["cancel"], kind="SOURCE_REJUDGED", actor="test", flags=["source_rejudged"])
+    explanation = bank.explain(CANCEL_QUERY, ids["cancel"])
+    assert explanation.retrieved and "flagged (source_rejudged)" in explanation.details[-1]
+
+
 def test_an_empty_retrieval_says_why(bank, cli):
     assert "holds no lessons yet" in bank.why_nothing_retrieved()
     lesson(bank, "cancel", status="pending")
