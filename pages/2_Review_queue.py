@@ -30,7 +30,7 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
             st.success("Nothing is waiting for review.", icon=":material/done_all:")
             st.stop()
         item, reasons = batch[0]
-        cols = st.columns([4, 1, 1])
+        cols = st.columns([3, 1, 1])  # room for "Previous Alt+←" on one line
         cols[0].caption(f"Item {position + 1} of {total:,} in this queue")
         if cols[1].button("Previous", icon=":material/arrow_back:", key="queue_prev", shortcut="Alt+Left",
                           disabled=position == 0):
