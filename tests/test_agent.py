@@ -150,6 +150,7 @@ def test_memory_changes_behaviour_in_the_online_loop(fake_llm, db):
     # every agent call is attached to the trajectory it produced
     agent_calls = [c for c in bank.store.iter_llm_calls() if c.purpose == "agent"]
     assert agent_calls and all(c.traj_id for c in agent_calls)
+    assert bank.check().ok  # the online loop wrote every item through the event log
 
 
 def test_parallel_matts_selects_and_contrasts_all_k_with_labels(fake_llm, db):
@@ -400,3 +401,4 @@ def test_the_online_loop_keeps_the_bank_within_the_policys_cap(fake_llm, db):
     assert capped.items_archived == len(archived) > 0
     assert all(bank.store.item_events(i.item_id)[-1].actor.startswith("policy:") for i in archived)
     assert "archived by its growth limits" in capped.summary()
+    assert bank.check().ok  # every archive went through the event log

@@ -53,6 +53,15 @@ def test_the_build_reports_what_it_made(built):
     assert not bank.path.with_name(bank.path.name + ".building").exists()
 
 
+def test_the_whole_pipeline_keeps_the_history_consistent(built):
+    """Import, judging, extraction, reinforcement, merges, edits, relabels, contrast and archiving all went
+    through the event log: the audit finds every item to be the last state of its history."""
+    bank, _ = built
+    report = bank.check()
+    assert report.ok, report.summary()
+    assert report.items == bank.store.count("memory_items") > 200
+
+
 def test_merged_lessons_merge_again(built):
     bank, _ = built
     parents = _parents(bank)
