@@ -13,13 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from . import __version__
-from .bank import Bank
-from .errors import BankcoreError
-from .importers import FORMATS, ImportOptions
-from .importers.base import DEFAULT_MAX_RECORD_BYTES
-from .metrics import format_stats
-from .models import to_dict
+from .. import __version__
+from ..bank import Bank
+from ..errors import BankcoreError
+from ..importers import FORMATS, ImportOptions
+from ..importers.base import DEFAULT_MAX_RECORD_BYTES
+from ..metrics import format_stats
+from ..models import to_dict
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -127,7 +127,7 @@ def cmd_import_bank(args: argparse.Namespace) -> int:
 # ---- judging and extraction commands (issue 3)
 def _judge_choice(args: argparse.Namespace, bank: Bank, what: str = "judge") -> str:
     """Say which judge/extractor runs, so an offline heuristic run is never mistaken for an LLM one."""
-    from .learning import resolve_kind
+    from ..learning import resolve_kind
     chosen = getattr(args, what) or ("llm" if getattr(args, "model", None) else None)  # --model implies an LLM
     kind = resolve_kind(chosen, bank.settings)
     if kind == "heuristic" and getattr(args, what) is None:
@@ -238,7 +238,7 @@ def _hit_json(hit) -> dict:
 
 
 def add_retrieval_parsers(sub, common: argparse.ArgumentParser) -> None:
-    from .models import ITEM_SOURCES
+    from ..models import ITEM_SOURCES
     p = sub.add_parser("retrieve", parents=[common], help="the memory items most relevant to a query")
     p.add_argument("query", help="the task, as the agent would receive it")
     p.add_argument("-k", type=int, default=1, help="how many items (default: 1, the paper's best)")
@@ -268,7 +268,7 @@ def add_retrieval_parsers(sub, common: argparse.ArgumentParser) -> None:
 def cmd_retrieve(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from .injection import memory_block
+    from ..injection import memory_block
     bank = open_bank(args)
     options = dict(task_id=args.task_id, domain=args.domain, source=tuple(args.source) if args.source else None,
                    include_pending=args.include_pending, ranking=args.ranking, min_similarity=args.min_similarity)
@@ -302,7 +302,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
 def cmd_reembed(args: argparse.Namespace) -> int:
     bank = open_bank(args)
     if args.dry_run:
-        from .reembed import pending_counts
+        from ..reembed import pending_counts
         counts = pending_counts(bank.store, bank.retriever.embedder)
         say(args, "nothing to re-embed" if not counts else "would embed: " +
             ", ".join(f"{n} from {m}" for m, n in sorted(counts.items())))
@@ -315,7 +315,7 @@ def cmd_reembed(args: argparse.Namespace) -> int:
 
 @command("mcp")
 def cmd_mcp(args: argparse.Namespace) -> int:
-    from .mcp_server import serve
+    from ..mcp_server import serve
     serve(open_bank(args))
     return 0
 
@@ -520,7 +520,7 @@ def _event_change(e) -> str:
 
 
 def _review_diff(bank: Bank, args) -> int:
-    from .lineage import render
+    from ..lineage import render
     for name, ops in bank.diff(args.id, args.old, args.new, by="line" if args.lines else "word").items():
         text = render(ops)
         if any(o.op != "equal" for o in ops):
@@ -581,7 +581,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
         for a in actions:
             say(args, f"  #{a.item_id}: {a.reason}")
         return 0
-    from .policy import SETTING_KEY, describe
+    from ..policy import SETTING_KEY, describe
     rows = describe(bank.policy())
     if getattr(args, "json", False):
         _json_out({key: value for key, value, _ in rows})
@@ -746,9 +746,9 @@ def _add_curation_parsers(sub, common) -> None:
 # ---- agent runner commands (issue 7)
 @command("run")
 def cmd_run(args: argparse.Namespace) -> int:
-    from .agent.env import get_environment
-    from .agent.runner import RunSettings
-    from .agent.tasks import select_tasks
+    from ..agent.env import get_environment
+    from ..agent.runner import RunSettings
+    from ..agent.tasks import select_tasks
     bank = open_bank(args)
     env = get_environment(args.env)
     tasks = select_tasks(args.tasks, env)
@@ -807,7 +807,7 @@ def cmd_matts_replay(args: argparse.Namespace) -> int:
 
 @command("tasks")
 def cmd_tasks(args: argparse.Namespace) -> int:
-    from .agent.env import get_environment
+    from ..agent.env import get_environment
     env = get_environment(args.env)
     tasks = env.tasks()
     if args.json:
@@ -858,7 +858,7 @@ def add_agent_parsers(sub, common: argparse.ArgumentParser) -> None:
 
 @command("demo")
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import demo
+    from .. import demo
     db = Path(args.db or Bank().path)
     bank = demo.build(db, force=args.force, say=lambda text: say(args, text))
     say(args, f"demo bank ready: {bank.path}")
@@ -978,6 +978,3 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
