@@ -1,0 +1,131 @@
+"""The agent runner: run (an LLM agent over tasks, learning after each), matts-replay, tasks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..bank import Bank
+from ..models import to_dict
+from .learning_commands import _judge_choice, _report_errors
+from .output import progress, say, warn
+from .registry import command, open_bank
+
+
+def _learner_options() -> argparse.ArgumentParser:
+    """--model, --judge and --extractor: who learns from the agent's trajectories."""
+    learners = argparse.ArgumentParser(add_help=False)
+    learners.add_argument("--model", help="LLM model (default: $BANKCORE_MODEL)")
+    learners.add_argument("--judge", choices=["heuristic", "llm"],
+                          help="who judges (default: llm when an endpoint or key is configured, else heuristic)")
+    learners.add_argument("--extractor", choices=["heuristic", "llm"],
+                          help="who extracts lessons (default: as --judge)")
+    return learners
+
+
+def add_run_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("run", parents=[common, _learner_options()],
+                       help="run an LLM agent over tasks, learning after each (resumable with --run NAME)")
+    p.add_argument("tasks", help="all, task ids (a,b,c), or a .jsonl file of tasks")
+    p.add_argument("--env", default="shop", help="environment (default: shop; see `bankcore tasks`)")
+    p.add_argument("--memory", default="reasoningbank", choices=["none", "reasoningbank"],
+                   help="inject retrieved memory into the agent's system prompt (default: reasoningbank)")
+    p.add_argument("--matts", choices=["parallel", "sequential"], help="memory-aware test-time scaling")
+    p.add_argument("--k", type=int, help="MaTTS scaling factor: parallel attempts or refinement passes (default 3)")
+    p.add_argument("--memory-k", type=int, default=1, help="memory items retrieved per task (default: 1, as the paper)")
+    p.add_argument("--selector", choices=["heuristic", "llm"], help="best-of-N selector (default: as --judge)")
+    p.add_argument("--temperature", type=float, default=0.7, help="agent sampling temperature (default: 0.7)")
+    p.add_argument("--no-consolidate", action="store_true", help="do not consolidate the bank after each task")
+    p.add_argument("--limit", type=int, help="do at most this many (new) tasks")
+    p.add_argument("--run", help="run name; an existing live run of that name is resumed")
+
+
+@command("run")
+def cmd_run(args: argparse.Namespace) -> int:
+    from ..agent.env import get_environment
+    from ..agent.runner import RunSettings
+    from ..agent.tasks import select_tasks
+    bank = open_bank(args)
+    env = get_environment(args.env)
+    tasks = select_tasks(args.tasks, env)
+    name = args.run or _default_run_name(args, bank)
+    settings = RunSettings(name=name, env=args.env, memory=args.memory, matts=args.matts,
+                           k=args.k if args.k is not None else (3 if args.matts else 1), model=args.model,
+                           memory_k=args.memory_k, judge=args.judge, extractor=args.extractor,
+                           selector=args.selector, temperature=args.temperature, consolidate=not args.no_consolidate)
+    if args.run is None:
+        say(args, f"run {name!r}: to resume it after an interruption, run the same command with --run {name!r}")
+    position = finished = 0
+    with progress(args, "tasks", "task", total=len(tasks)) as advance:
+        def on_task(result) -> None:
+            nonlocal position, finished
+            advance()
+            position += 1
+            if result is None:  # done by an earlier, interrupted invocation of this run
+                return
+            finished += 1
+            outcome = {True: "success", False: "failure", None: "no check"}[result.success]
+            shown = f", shown item(s) {', '.join(map(str, result.memory_item_ids))}" if result.memory_item_ids else ""
+            learned = (f", learned {len(result.items_added)} new item(s)" if result.items_added else "") + \
+                (f", reinforced {len(result.items_reinforced)}" if result.items_reinforced else "")
+            say(args, f"  [{position}/{len(tasks)}] {result.task_id}: {outcome} in {result.steps} steps{shown}"
+                      f"{learned}")
+        try:
+            report = bank.run_agent(tasks, settings, limit=args.limit, on_task=on_task)
+        except KeyboardInterrupt:
+            warn(f"interrupted after {finished} task(s) this time; run again with --run {name!r} to continue")
+            return 130
+    say(args, report.summary())
+    return 4 if report.learning_failures else 0
+
+
+def _default_run_name(args: argparse.Namespace, bank: Bank) -> str:
+    scaling = f"-{args.matts}{args.k or 3}" if args.matts else ""
+    return f"{args.env}-{args.memory}{scaling}-{bank.store.clock():%Y%m%d-%H%M%S}"
+
+
+def add_matts_replay_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("matts-replay", parents=[common, _learner_options()],
+                       help="best-of-N and self-contrast extraction over tasks that already have several trajectories")
+    p.add_argument("--run", help="only this run (id or name)")
+    p.add_argument("--selector", choices=["heuristic", "llm"],
+                   help="best-of-N selector (default: llm when configured, else heuristic)")
+    p.add_argument("--k", type=int, help="use the first K trajectories of each task (default: all)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+@command("matts-replay")
+def cmd_matts_replay(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    kind = _judge_choice(args, bank, "selector")
+    with progress(args, "replaying", "group") as advance:
+        report = bank.matts_replay(args.run, k=args.k, selector=kind, extractor=args.extractor, judge=args.judge,
+                                   model=args.model, on_progress=advance)
+    if args.json:
+        print(json.dumps({"groups": report.groups, "selector": report.selected.selector_id,
+                          "extractor": report.contrasted.extractor_id, "items": report.contrasted.items,
+                          "approved": len(report.approved), **report.outcomes.rates(),
+                          "per_group": [to_dict(g) for g in report.outcomes.groups]}, indent=2))
+    else:
+        say(args, report.summary())
+    return _report_errors(report.selected) or _report_errors(report.contrasted)
+
+
+def add_tasks_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("tasks", parents=[common], help="list an environment's built-in tasks")
+    p.add_argument("--env", default="shop", help="environment (default: shop)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+@command("tasks")
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from ..agent.env import get_environment
+    env = get_environment(args.env)
+    tasks = env.tasks()
+    if args.json:
+        print(json.dumps([{"task_id": t.task_id, "kind": t.kind, "domain": t.domain, "query": t.query}
+                          for t in tasks], indent=2))
+    else:
+        for t in tasks:
+            print(f"{t.task_id}\t{t.kind}\t{t.query}")
+    return 0

@@ -1,0 +1,122 @@
+"""Commands on the bank as a whole: init, check, import, stats, export, demo, import-bank."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..bank import Bank
+from ..importers import FORMATS, ImportOptions
+from ..importers.base import DEFAULT_MAX_RECORD_BYTES
+from ..metrics import format_stats
+from ..models import to_dict
+from .output import _json_out, progress, say, warn
+from .registry import command, open_bank
+
+
+def add_init_parser(sub, common: argparse.ArgumentParser) -> None:
+    sub.add_parser("init", parents=[common], help="create or upgrade the bank file")
+
+
+@command("init")
+def cmd_init(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    version = bank.init()
+    say(args, f"bank ready: {bank.path} (schema v{version})")
+    return 0
+
+
+def add_check_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("check", parents=[common], help="audit the bank: every item is the last state of its "
+                                                       "history; merges and provenance are linked (read-only)")
+    p.add_argument("--json", action="store_true")
+
+
+@command("check")
+def cmd_check(args: argparse.Namespace) -> int:
+    report = open_bank(args).check()
+    if args.json:
+        _json_out(to_dict(report) | {"ok": report.ok})
+    else:
+        print(report.summary())
+    return 0 if report.ok else 1
+
+
+def add_import_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("import", parents=[common], help="import trajectories (file or folder)")
+    p.add_argument("path", help="file or folder to import")
+    p.add_argument("--format", default="auto", choices=["auto", *FORMATS], help="input format (default: auto)")
+    p.add_argument("--run", help="name of the run these trajectories form (default: file name)")
+    p.add_argument("--skip-bad", action="store_true", help="import the good records and report each bad one")
+    p.add_argument("--domain", help="domain for records that do not name one")
+    p.add_argument("--swebench-results", help="SWE-bench results summary (resolved ids) for mini-swe-agent")
+    p.add_argument("--max-record-mb", type=float, default=DEFAULT_MAX_RECORD_BYTES / 1024 / 1024,
+                   help="largest single record accepted (default: %(default).0f)")
+
+
+@command("import")
+def cmd_import(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    options = ImportOptions(max_record_bytes=int(args.max_record_mb * 1024 * 1024),
+                            swebench_results=Path(args.swebench_results) if args.swebench_results else None,
+                            domain=args.domain)
+    with progress(args, "importing", "traj") as advance:
+        report = bank.import_path(args.path, fmt=args.format, run_name=args.run, skip_bad=args.skip_bad,
+                                  options=options, on_record=advance, on_bad=warn)
+    say(args, report.summary())
+    return 3 if report.bad else 0
+
+
+def add_stats_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("stats", parents=[common], help="counts, success rates and mean steps per run")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+@command("stats")
+def cmd_stats(args: argparse.Namespace) -> int:
+    stats = open_bank(args).stats()
+    print(json.dumps(stats, indent=2, default=str) if args.json else format_stats(stats))
+    return 0
+
+
+def add_export_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("export", parents=[common], help="write the whole bank to a .jsonl.gz file")
+    p.add_argument("--out", required=True, help="output file (.jsonl.gz)")
+
+
+@command("export")
+def cmd_export(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    with progress(args, "exporting", "rec") as advance:
+        n = bank.export(args.out, on_line=advance)
+    say(args, f"exported {n} records to {args.out}")
+    return 0
+
+
+def add_demo_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("demo", parents=[common], help="build the synthetic demo bank from data/demo (offline)")
+    p.add_argument("--force", action="store_true", help="rebuild even if the bank file exists")
+
+
+@command("demo")
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .. import demo
+    db = Path(args.db or Bank().path)
+    bank = demo.build(db, force=args.force, say=lambda text: say(args, text))
+    say(args, f"demo bank ready: {bank.path}")
+    return 0
+
+
+def add_import_bank_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("import-bank", parents=[common], help="restore an export into an empty bank")
+    p.add_argument("file", help="a file written by `bankcore export`")
+
+
+@command("import-bank")
+def cmd_import_bank(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    with progress(args, "restoring", "rec") as advance:
+        counts = bank.import_bank(args.file, on_line=advance)
+    say(args, f"restored into {bank.path}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return 0

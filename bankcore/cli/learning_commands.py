@@ -1,0 +1,191 @@
+"""Labelling and distilling: judge, extract, learn, rejudge, label, verdicts (and the helpers that say which judge
+or extractor runs, shared with the agent commands).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..bank import Bank
+from ..importers import FORMATS
+from ..models import to_dict
+from .output import progress, say, warn
+from .registry import command, open_bank
+
+
+def _judge_choice(args: argparse.Namespace, bank: Bank, what: str = "judge") -> str:
+    """Say which judge/extractor runs, so an offline heuristic run is never mistaken for an LLM one."""
+    from ..learning import resolve_kind
+    chosen = getattr(args, what) or ("llm" if getattr(args, "model", None) else None)  # --model implies an LLM
+    kind = resolve_kind(chosen, bank.settings)
+    if kind == "heuristic" and getattr(args, what) is None:
+        say(args, f"no LLM configured: using the heuristic {what} (set OPENAI_API_KEY or BANKCORE_LLM_BASE_URL "
+                  f"and BANKCORE_MODEL for an LLM one)")
+    return kind
+
+
+def _selection(bank: Bank, args: argparse.Namespace) -> list[str] | None:
+    if getattr(args, "run", None) is None and getattr(args, "task", None) is None:
+        return None
+    run_id = bank.resolve_run(args.run) if args.run is not None else None
+    return bank.store.select_traj_ids(run_id=run_id, task_id=args.task)
+
+
+def _report_errors(report) -> int:
+    for line in report.errors[:5]:
+        warn(f"  {line}")
+    return 4 if (report.failed or report.stopped) else 0
+
+
+def _model_limit_options() -> argparse.ArgumentParser:
+    """--model and --limit, for every command that calls the judge or extractor."""
+    choose = argparse.ArgumentParser(add_help=False)
+    choose.add_argument("--model", help="LLM model (default: $BANKCORE_MODEL)")
+    choose.add_argument("--limit", type=int, help="process at most this many queued trajectories")
+    return choose
+
+
+def _judge_option() -> argparse.ArgumentParser:
+    """--judge: who labels the trajectories."""
+    judge = argparse.ArgumentParser(add_help=False)
+    judge.add_argument("--judge", choices=["heuristic", "llm"],
+                       help="who judges (default: llm when an endpoint or key is configured, else heuristic)")
+    return judge
+
+
+def _extractor_option() -> argparse.ArgumentParser:
+    """--extractor: who distils the lessons."""
+    extractor = argparse.ArgumentParser(add_help=False)
+    extractor.add_argument("--extractor", choices=["heuristic", "llm"],
+                           help="who extracts lessons (default: as --judge)")
+    return extractor
+
+
+def _selection_options() -> argparse.ArgumentParser:
+    """--run and --task: which trajectories (see `_selection`)."""
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--run", help="only this run (id or name)")
+    where.add_argument("--task", help="only this task id")
+    return where
+
+
+def add_judge_parser(sub, common: argparse.ArgumentParser) -> None:
+    sub.add_parser("judge", parents=[common, _judge_option(), _model_limit_options(), _selection_options()],
+                   help="label trajectories without a verdict from this judge")
+
+
+@command("judge")
+def cmd_judge(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    kind = _judge_choice(args, bank)
+    with progress(args, "judging", "traj") as advance:
+        report = bank.judge(_selection(bank, args), judge=kind, model=args.model, limit=args.limit,
+                            on_progress=advance)
+    say(args, report.summary())
+    return _report_errors(report)
+
+
+def add_extract_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("extract", parents=[common, _extractor_option(), _model_limit_options(), _selection_options()],
+                       help="distil lessons from labelled trajectories not yet distilled")
+    p.add_argument("--judge", dest="extractor", choices=["heuristic", "llm"], help=argparse.SUPPRESS)
+
+
+@command("extract")
+def cmd_extract(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    kind = _judge_choice(args, bank, "extractor")
+    with progress(args, "extracting", "traj") as advance:
+        report = bank.extract(_selection(bank, args), extractor=kind, model=args.model, limit=args.limit,
+                              on_progress=advance)
+    say(args, report.summary())
+    return _report_errors(report)
+
+
+def add_learn_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("learn", parents=[common, _judge_option(), _extractor_option(), _model_limit_options()],
+                       help="import a file, then judge and extract from its trajectories")
+    p.add_argument("path", help="file or folder to import")
+    p.add_argument("--format", default="auto", choices=["auto", *FORMATS], help="input format (default: auto)")
+    p.add_argument("--run", help="name of the run these trajectories form (default: file name)")
+
+
+@command("learn")
+def cmd_learn(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    kind = _judge_choice(args, bank)
+    with progress(args, "learning", "step") as advance:
+        report = bank.learn(args.path, fmt=args.format, run_name=args.run, judge=kind,
+                            extractor=args.extractor or kind, model=args.model, on_progress=advance)
+    say(args, report.summary())
+    return _report_errors(report.judged) or _report_errors(report.extracted)
+
+
+def add_rejudge_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("rejudge", parents=[common, _judge_option(), _model_limit_options()],
+                       help="judge again, report label flips and flag the items they affect")
+    scope = p.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--run", help="a run (id or name)")
+    scope.add_argument("--task", help="a task id")
+    scope.add_argument("--all", action="store_true", help="every trajectory")
+
+
+@command("rejudge")
+def cmd_rejudge(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    kind = _judge_choice(args, bank)
+    with progress(args, "rejudging", "traj") as advance:
+        report = bank.rejudge(run=args.run, task=args.task, all=args.all, judge=kind, model=args.model,
+                              on_progress=advance)
+    say(args, report.summary())
+    for flip in report.flips[:20]:
+        say(args, f"  {flip.traj_id}: {flip.before} → {flip.after}"
+                  + (f" (items {', '.join(map(str, flip.items))} flagged)" if flip.items else ""))
+    if len(report.flips) > 20:
+        say(args, f"  … and {len(report.flips) - 20} more")
+    return _report_errors(report)
+
+
+def add_label_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("label", parents=[common], help="record a person's success/failure label")
+    p.add_argument("traj_id")
+    p.add_argument("label", choices=["success", "failure"])
+    p.add_argument("--by", required=True, help="who is labelling (stored as human:NAME)")
+    p.add_argument("--reason", help="why")
+
+
+@command("label")
+def cmd_label(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    verdict, flips = bank.label(args.traj_id, args.label, by=args.by, rationale=args.reason or "")
+    text = f"labelled {verdict.traj_id} {verdict.label} as {verdict.judge_id}"
+    for flip in flips:
+        text += f"; label flipped {flip.before} → {flip.after}"
+        if flip.items:
+            text += f", items {', '.join(map(str, flip.items))} flagged for review"
+    say(args, text)
+    return 0
+
+
+def add_verdicts_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("verdicts", parents=[common], help="a trajectory's verdict history and current label")
+    p.add_argument("traj_id")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+@command("verdicts")
+def cmd_verdicts(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    history = bank.verdicts(args.traj_id)
+    current = bank.current_label(args.traj_id)
+    if args.json:
+        print(json.dumps({"traj_id": args.traj_id, "current": None if current is None else current.label,
+                          "verdicts": [to_dict(v) for v in history]}, indent=2, default=str))
+        return 0
+    print(f"{args.traj_id}: current label {current.label + ' (' + current.judge_id + ')' if current else '—'}")
+    for v in history:
+        confidence = f" p={v.confidence:.2f}" if v.confidence is not None else ""
+        print(f"  #{v.verdict_id} {v.created_at:%Y-%m-%d %H:%M:%S} {v.judge_id} [{v.prompt_version or '—'}] "
+              f"{v.label}{confidence}: {v.rationale}")
+    return 0

@@ -1,0 +1,49 @@
+"""What every command prints with: text on stdout (unless --quiet), notes on stderr, progress bars, JSON, and
+item text made inert for the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+
+def say(args: argparse.Namespace, text: str) -> None:
+    if not args.quiet:
+        print(text)
+
+
+def warn(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+@contextmanager
+def progress(args: argparse.Namespace, desc: str, unit: str, total: int | None = None) -> Iterator[Callable]:
+    """A tqdm bar on stderr (only on a terminal, never with --quiet); yields an `advance(n=1)` callable."""
+    if args.quiet or not sys.stderr.isatty():
+        yield lambda n=1: None
+        return
+    from tqdm import tqdm
+    with tqdm(desc=desc, unit=unit, total=total, file=sys.stderr, leave=False, dynamic_ncols=True) as bar:
+        yield lambda n=1: bar.update(n)
+
+
+def _json_out(value) -> None:
+    import dataclasses
+    print(json.dumps(value, indent=2, default=lambda v: dataclasses.asdict(v) if dataclasses.is_dataclass(v)
+                     else str(v), ensure_ascii=False))
+
+
+def _inert(text) -> str:
+    """Item text is untrusted (distilled from web pages and user text): drop control characters such as terminal
+    escape sequences, so printing it can never recolour, move or rewrite the user's terminal."""
+    return "".join(c for c in str(text) if c in "\n\t" or (c.isprintable() and c != "\x1b"))
+
+
+def _item_line(item) -> str:
+    flags = f" flags={','.join(item.flags)}" if item.flags else ""
+    return (f"#{item.item_id} [{item.status}] ({item.source}, {item.domain or '-'}) v{item.version} "
+            f"{_inert(item.title)} — {_inert(item.description)}{flags}")
