@@ -185,8 +185,9 @@ class Runner:
             changed = [key for key in SAME_RUN if before.get(key) != s.describe()[key]]
             if changed:
                 key = changed[0]
-                raise BankcoreError(f"run {s.name!r} exists with {key} = {before.get(key)!r}, not {s.describe()[key]!r}; "
-                                    "resume it with the same settings or choose another --run name")
+                raise BankcoreError(f"run {s.name!r} exists with {key} = {before.get(key)!r}, "
+                                    f"not {s.describe()[key]!r}; resume it with the same settings or choose another "
+                                    "--run name")
             return existing
         return self.store.add_run(Run(
             name=s.name, source_format=SOURCE_FORMAT, started_at=self.store.clock(), agent_model=s.model,
