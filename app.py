@@ -80,17 +80,15 @@ def overview() -> None:
                     f"- **LLM backend:** {parts.md(ov.backend['llm'])}")
 
 
-# URL paths are the page files' names: on a server's first request Streamlit resolves the path from `pages/` before
-# this navigation exists, so any other path would open with "Page not found" once (streamlit/streamlit#9624).
 st.navigation([
     st.Page(overview, title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
-    st.Page("pages/1_Memory_bank.py", title="Memory bank", icon=":material/psychology:", url_path="Memory_bank"),
-    st.Page("pages/2_Review_queue.py", title="Review queue", icon=":material/fact_check:", url_path="Review_queue"),
-    st.Page("pages/3_Evolution.py", title="Evolution", icon=":material/account_tree:", url_path="Evolution"),
+    st.Page("pages/1_Memory_bank.py", title="Memory bank", icon=":material/psychology:", url_path="memory"),
+    st.Page("pages/2_Review_queue.py", title="Review queue", icon=":material/fact_check:", url_path="review"),
+    st.Page("pages/3_Evolution.py", title="Evolution", icon=":material/account_tree:", url_path="evolution"),
     st.Page("pages/4_Trajectories_and_judging.py", title="Trajectories & judging", icon=":material/route:",
-            url_path="Trajectories_and_judging"),
-    st.Page("pages/5_Metrics.py", title="Metrics", icon=":material/monitoring:", url_path="Metrics"),
+            url_path="trajectories"),
+    st.Page("pages/5_Metrics.py", title="Metrics", icon=":material/monitoring:", url_path="metrics"),
     st.Page("pages/6_Retrieval_playground.py", title="Retrieval playground", icon=":material/manage_search:",
-            url_path="Retrieval_playground"),
-    st.Page("pages/7_Settings.py", title="Settings", icon=":material/settings:", url_path="Settings"),
+            url_path="playground"),
+    st.Page("pages/7_Settings.py", title="Settings", icon=":material/settings:", url_path="settings"),
 ]).run()
