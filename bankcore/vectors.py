@@ -129,9 +129,9 @@ class VectorCache:
             return False
         if self.signature is None or vector_part[0] <= self.signature[0]:
             self._clear()  # first load, or the bank was replaced / written around its events
-            self._apply(self.store.vector_rows(self.model_id, self.dim), full=True)
+            self._apply(self.store.vector_rows(self.model_id), full=True)
         else:
-            self._apply(self.store.vector_rows(self.model_id, self.dim, changed_since=self.signature[0]), full=False)
+            self._apply(self.store.vector_rows(self.model_id, changed_since=self.signature[0]), full=False)
         self.census = self.store.embedding_census(RETRIEVABLE)
         self.signature = signature
         return True

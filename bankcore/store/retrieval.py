@@ -34,7 +34,7 @@ class RetrievalQueries:
                 "(SELECT count(*) FROM retrievals WHERE traj_id IS NOT NULL), "
                 "(SELECT coalesce(max(verdict_id), 0) FROM verdicts), (SELECT count(*) FROM truth)")))
 
-    def vector_rows(self, model_id: str, dim: int, *, changed_since: int | None = None) -> VectorRows:
+    def vector_rows(self, model_id: str, *, changed_since: int | None = None) -> VectorRows:
         """Items as the retrieval cache indexes them (ids, status, domain, source, confidence, last event), in item
         id order, through Arrow with no per-row Python; their vectors come from `item_vectors`.
 
