@@ -10,7 +10,8 @@ import pyarrow as pa
 
 from ..models import ContrastExtraction, Selection, Verdict
 from .rows import (
-    CURRENT_VERDICTS_SQL, _CONTRAST_COLS, _SELECTION_COLS, _VERDICT_COLS, _contrast, _dumps, _selection, _verdict,
+    CURRENT_VERDICTS_SQL, _CONTRAST_COLS, _SELECTION_COLS, _VERDICT_COLS, _contrast, _dicts, _dumps, _selection,
+    _verdict,
 )
 
 
@@ -133,9 +134,7 @@ class JudgingQueries:
             GROUP BY ALL ORDER BY ALL
         """
         with self._con() as con:
-            cursor = con.execute(sql)
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+            return _dicts(con.execute(sql))
 
     def add_selection(self, selection: Selection) -> Selection:
         with self._con() as con:

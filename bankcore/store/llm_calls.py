@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Iterator
 
 from ..models import LLMCall
-from .rows import _LLM_COLS, _dumps, _first, _llm_call
+from .rows import _LLM_COLS, _dicts, _dumps, _first, _llm_call
 
 
 class LLMCallQueries:
@@ -44,9 +44,7 @@ class LLMCallQueries:
     def llm_usage(self) -> list[dict[str, Any]]:
         """Per purpose and model: calls, failed calls, tokens in/out and mean latency."""
         with self._con() as con:
-            cursor = con.execute(
+            return _dicts(con.execute(
                 "SELECT purpose, model, count(*) AS calls, count(error) AS failed, "
                 "coalesce(sum(tokens_in), 0) AS tokens_in, coalesce(sum(tokens_out), 0) AS tokens_out, "
-                "avg(latency_ms) AS mean_latency_ms FROM llm_calls GROUP BY ALL ORDER BY ALL")
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+                "avg(latency_ms) AS mean_latency_ms FROM llm_calls GROUP BY ALL ORDER BY ALL"))

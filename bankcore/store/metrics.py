@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rows import CURRENT_VERDICTS_SQL
+from .rows import CURRENT_VERDICTS_SQL, _dicts
 
 
 class MetricQueries:
@@ -48,9 +48,7 @@ class MetricQueries:
             ORDER BY r.run_id, t.trial NULLS FIRST
         """
         with self._con() as con:
-            cursor = con.execute(sql)
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+            return _dicts(con.execute(sql))
 
     def agent_task_outcomes(self) -> list[dict[str, Any]]:
         """Per run and task, in the order the run did them: trajectories, steps, truth (mean and any), the
@@ -108,6 +106,4 @@ class MetricQueries:
             ORDER BY t.run_id, first_seq
         """
         with self._con() as con:
-            cursor = con.execute(sql)
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+            return _dicts(con.execute(sql))
