@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from ..models import MemoryItem
-from .rows import CURRENT_VERDICTS_SQL, _ITEM_COLS, _dicts, _first, _item, _item_filter
+from .rows import CURRENT_VERDICTS_SQL, _ITEM_COLS, _dicts, _first, _item, _item_filter, current_verdicts_sql
 
 _FLAGGED = "coalesce(json_array_length(flags), 0) > 0"
 _RATE = "avg(CASE WHEN {col} THEN 1.0 WHEN NOT {col} THEN 0.0 END)"
@@ -19,13 +19,7 @@ _ITEM_ORDER = {
     "title": "title, item_id",
 }
 # Current label as of a verdict id: the newest human verdict up to then, else the newest verdict up to then.
-_CURRENT_VERDICTS_UPTO = """
-    SELECT traj_id, label, judge_id, verdict_id FROM (
-        SELECT traj_id, label, judge_id, verdict_id,
-               row_number() OVER (PARTITION BY traj_id
-                                  ORDER BY (judge_id LIKE 'human:%') DESC, verdict_id DESC) AS rn
-        FROM verdicts WHERE verdict_id <= ?) WHERE rn = 1
-"""
+_CURRENT_VERDICTS_UPTO = current_verdicts_sql("verdict_id <= ?")
 # One row per trajectory with what the outcome charts need; the time is the trajectory's own, else its run's.
 _OUTCOMES_CTE = f"""
     cur AS ({CURRENT_VERDICTS_SQL}),

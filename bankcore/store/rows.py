@@ -31,14 +31,20 @@ def _dicts(cursor) -> list[dict[str, Any]]:
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-# The current label of a trajectory: the newest human verdict if there is one, else the newest verdict.
-CURRENT_VERDICTS_SQL = """
+def current_verdicts_sql(where: str = "") -> str:
+    """The current label of each trajectory: its newest human verdict if there is one, else its newest verdict —
+    among the verdicts matching `where` (an SQL condition on `verdicts`, e.g. "verdict_id <= ?"), or all of them."""
+    scope = f"verdicts WHERE {where}" if where else "verdicts"
+    return f"""
     SELECT traj_id, label, judge_id, verdict_id FROM (
         SELECT traj_id, label, judge_id, verdict_id,
                row_number() OVER (PARTITION BY traj_id
                                   ORDER BY (judge_id LIKE 'human:%') DESC, verdict_id DESC) AS rn
-        FROM verdicts) WHERE rn = 1
+        FROM {scope}) WHERE rn = 1
 """
+
+
+CURRENT_VERDICTS_SQL = current_verdicts_sql()
 _RUN_COLS = ("run_id, name, source_format, source_path, agent_model, memory_mode, matts_mode, matts_k, env, "
              "started_at, finished_at, meta")
 _TRAJ_COLS = ("traj_id, run_id, seq, task_id, domain, trial, query, final_answer, final_state, num_steps, "
