@@ -72,33 +72,35 @@ def judge_quality(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def bank_stats(store: Store) -> dict[str, Any]:
-    counts = store.table_counts()
-    by_source: dict[str, int] = {}
-    by_status: dict[str, int] = {}
-    combos = []
-    for source, status, n in store.item_counts():
-        by_source[source] = by_source.get(source, 0) + n
-        by_status[status] = by_status.get(status, 0) + n
-        combos.append({"source": source, "status": status, "count": n})
-    runs: dict[int, dict[str, Any]] = {}
-    for row in store.run_outcomes():
-        if row["trial"] is None and row["run_id"] not in runs:
-            runs[row["run_id"]] = {"run_id": row["run_id"], "name": row["name"], "format": row["source_format"],
-                                   "memory_mode": row["memory_mode"], **_outcome(row), "trials": []}
-        elif row["trial"] is not None:
-            runs[row["run_id"]]["trials"].append({"trial": row["trial"], **_outcome(row)})
-    for run in runs.values():
-        if not run["trials"]:
-            del run["trials"]
-    return {
-        "bank": str(store.path),
-        "schema_version": store.schema_version(),
-        "counts": counts,
-        "items": {"by_source": by_source, "by_status": by_status, "by_source_status": combos},
-        "runs": list(runs.values()),
-        "judges": judge_quality(store.judge_outcomes()),
-        "agent": agent_stats(store),
-    }
+    """Counts, items, run outcomes, judges and agent runs, read through one connection."""
+    with store.reading():
+        counts = store.table_counts()
+        by_source: dict[str, int] = {}
+        by_status: dict[str, int] = {}
+        combos = []
+        for source, status, n in store.item_counts():
+            by_source[source] = by_source.get(source, 0) + n
+            by_status[status] = by_status.get(status, 0) + n
+            combos.append({"source": source, "status": status, "count": n})
+        runs: dict[int, dict[str, Any]] = {}
+        for row in store.run_outcomes():
+            if row["trial"] is None and row["run_id"] not in runs:
+                runs[row["run_id"]] = {"run_id": row["run_id"], "name": row["name"], "format": row["source_format"],
+                                       "memory_mode": row["memory_mode"], **_outcome(row), "trials": []}
+            elif row["trial"] is not None:
+                runs[row["run_id"]]["trials"].append({"trial": row["trial"], **_outcome(row)})
+        for run in runs.values():
+            if not run["trials"]:
+                del run["trials"]
+        return {
+            "bank": str(store.path),
+            "schema_version": store.schema_version(),
+            "counts": counts,
+            "items": {"by_source": by_source, "by_status": by_status, "by_source_status": combos},
+            "runs": list(runs.values()),
+            "judges": judge_quality(store.judge_outcomes()),
+            "agent": agent_stats(store),
+        }
 
 
 # ---------------------------------------------------------------------- agent runs and MaTTS (issue 7)
