@@ -81,11 +81,17 @@ class AuditQueries:
     """Consistency checks over the whole bank (`bankcore/audit.py` turns them into a report)."""
 
     def audit_findings(self, limit_per_check: int = 20) -> list[tuple[str, int, list[dict[str, Any]]]]:
-        """(check, how many rows break it, the first `limit_per_check` of them) for every check, in one reading."""
+        """(check, how many rows break it, the first `limit_per_check` of them) for every check, in one reading.
+
+        Each check runs once: a window count rides along on the rows it returns (at least one row is fetched, so
+        the count is known even when no examples are asked for)."""
+        limit = int(limit_per_check)
         found = []
         with self._con() as con:
             for kind, sql in _CHECKS:
-                total = con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0]
-                rows = _dicts(con.execute(f"{sql} LIMIT {int(limit_per_check)}")) if total else []
-                found.append((kind, total, rows))
+                rows = _dicts(con.execute(f"SELECT *, count(*) OVER () AS _total FROM ({sql}) LIMIT {max(limit, 1)}"))
+                total = rows[0]["_total"] if rows else 0
+                for row in rows:
+                    del row["_total"]
+                found.append((kind, total, rows[:limit]))
         return found
