@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from ..models import MemoryItem
-from .rows import CURRENT_VERDICTS_SQL, _ITEM_COLS, _dicts, _first, _item, _item_filter, current_verdicts_sql
+from .rows import CURRENT_VERDICTS_SQL, _ITEM_COLS_NO_VECTOR, _dicts, _first, _item, _item_filter, current_verdicts_sql
 
 _FLAGGED = "coalesce(json_array_length(flags), 0) > 0"
 _RATE = "avg(CASE WHEN {col} THEN 1.0 WHEN NOT {col} THEN 0.0 END)"
@@ -77,12 +77,12 @@ class DashboardReads:
 
     def review_counts(self) -> dict[str, int]:
         """What needs a human: pending items, and active items per flag kind (the part of a flag before ':')."""
-        sql = """
+        sql = f"""
             SELECT 'pending' AS what, count(*) AS n FROM memory_items WHERE status = 'pending'
             UNION ALL
             SELECT 'flag:' || split_part(flag, ':', 1), count(DISTINCT item_id)
             FROM (SELECT item_id, unnest(CAST(flags AS VARCHAR[])) AS flag FROM memory_items
-                  WHERE status IN ('pending', 'approved') AND coalesce(json_array_length(flags), 0) > 0)
+                  WHERE status IN ('pending', 'approved') AND {_FLAGGED})
             GROUP BY 1"""
         with self._con() as con:
             return dict(con.execute(sql).fetchall())
@@ -123,10 +123,9 @@ class DashboardReads:
         """One page of items matching `filters` (see `_browse_filter`), and how many match in all."""
         where, params = _browse_filter(**filters)
         order_by = _ITEM_ORDER[order]
-        cols = _ITEM_COLS.replace("embedding,", "NULL AS embedding,", 1)
         with self._con() as con:
             total = _first(con.execute(f"SELECT count(*) FROM memory_items {where}", params))[0]
-            rows = con.execute(f"SELECT {cols} FROM memory_items {where} ORDER BY {order_by} "
+            rows = con.execute(f"SELECT {_ITEM_COLS_NO_VECTOR} FROM memory_items {where} ORDER BY {order_by} "
                                f"LIMIT {int(limit)} OFFSET {int(offset)}", params).fetchall()
         return [_item(r) for r in rows], total
 
@@ -163,10 +162,9 @@ class DashboardReads:
         where = {"all": "status = 'pending' OR (status = 'approved' AND " + _FLAGGED + ")",
                  "pending": "status = 'pending'",
                  "flagged": "status IN ('pending', 'approved') AND " + _FLAGGED}[which]
-        cols = _ITEM_COLS.replace("embedding,", "NULL AS embedding,", 1)
         with self._con() as con:
             total = _first(con.execute(f"SELECT count(*) FROM memory_items WHERE {where}"))[0]
-            rows = con.execute(f"SELECT {cols} FROM memory_items WHERE {where} "
+            rows = con.execute(f"SELECT {_ITEM_COLS_NO_VECTOR} FROM memory_items WHERE {where} "
                                f"ORDER BY ({_FLAGGED}) DESC, created_at, item_id "
                                f"LIMIT {int(limit)} OFFSET {int(offset)}").fetchall()
         return [_item(r) for r in rows], total

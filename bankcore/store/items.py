@@ -9,7 +9,7 @@ from typing import Any, Iterable, Iterator
 
 from ..errors import NotFoundError
 from ..models import Event, Extraction, ItemSource, MemoryItem
-from .rows import _EVENT_COLS, _ITEM_COLS, _dumps, _event, _first, _item, _item_filter, _loads
+from .rows import _EVENT_COLS, _ITEM_COLS, _ITEM_COLS_NO_VECTOR, _dumps, _event, _first, _item, _item_filter, _loads
 
 
 class ItemQueries:
@@ -62,7 +62,7 @@ class ItemQueries:
                     limit: int | None = None, offset: int = 0, with_embedding: bool = False
                     ) -> list[MemoryItem]:
         where, params = _item_filter(status, source, domain, flagged, text, min_confidence, item_ids)
-        cols = _ITEM_COLS if with_embedding else _ITEM_COLS.replace("embedding,", "NULL AS embedding,", 1)
+        cols = _ITEM_COLS if with_embedding else _ITEM_COLS_NO_VECTOR
         sql = f"SELECT {cols} FROM memory_items {where} ORDER BY item_id"
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"

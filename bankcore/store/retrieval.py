@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from ..errors import SchemaError
 from ..models import MemoryItem, Retrieval, Usefulness, VectorRows
-from .rows import CURRENT_VERDICTS_SQL, _ITEM_COLS, _RETRIEVAL_COLS, _dumps, _first, _item, _retrieval
+from .rows import CURRENT_VERDICTS_SQL, _ITEM_COLS_NO_VECTOR, _RETRIEVAL_COLS, _dumps, _first, _item, _retrieval
 
 
 class RetrievalQueries:
@@ -189,7 +189,7 @@ class RetrievalQueries:
         `missing_only`, lacking any vector — oldest first."""
         wrong = "embedding IS NULL" if missing_only else \
             f"(embedding IS NULL OR embedding_model IS DISTINCT FROM ? OR len(embedding) <> {int(dim)})"
-        sql = f"SELECT {_ITEM_COLS.replace('embedding,', 'NULL AS embedding,', 1)} FROM memory_items WHERE {wrong}"
+        sql = f"SELECT {_ITEM_COLS_NO_VECTOR} FROM memory_items WHERE {wrong}"
         params: list[Any] = [] if missing_only else [model_id]
         if statuses is not None:
             sql += " AND list_contains(?, status)"

@@ -54,6 +54,8 @@ _VERDICT_COLS = ("verdict_id, traj_id, label, rationale, judge_id, prompt_versio
 _ITEM_COLS = ("item_id, title, description, content, source, status, confidence, domain, flags, extractor_id, "
               "prompt_version, embedding, embedding_model, superseded_by, version, last_event_id, created_at, "
               "updated_at, meta")
+# The same columns with the vector read as NULL, for lists and screens that never use it.
+_ITEM_COLS_NO_VECTOR = _ITEM_COLS.replace("embedding,", "NULL AS embedding,", 1)
 _EVENT_COLS = "event_id, item_id, kind, actor, reason, before, after, related, batch_id, created_at"
 _RETRIEVAL_COLS = ("retrieval_id, query, task_id, traj_id, run_id, item_id, rank, score, k, as_of_event, "
                    "created_at")
