@@ -205,13 +205,14 @@ def _format_agent(agent: dict[str, Any], pct) -> list[str]:
                      f"{pct(matts['pass_at_k'])} over {matts['groups']} groups")
         return text
 
+    def mode(row: dict[str, Any]) -> str:
+        return row["memory_mode"] + (f" + MaTTS {row['matts_mode']} k={row['matts_k']}" if row["matts_mode"] else "")
+
     for run in agent["runs"]:
         if run["format"] == "live" or run.get("matts"):
-            mode = run["memory_mode"] + (f" + MaTTS {run['matts_mode']} k={run['matts_k']}" if run["matts_mode"] else "")
-            lines.append(line(f"  agent run {run['run_id']} {run['name']} ({mode})", run))
+            lines.append(line(f"  agent run {run['run_id']} {run['name']} ({mode(run)})", run))
     for row in agent["by_memory"]:
-        mode = row["memory_mode"] + (f" + MaTTS {row['matts_mode']} k={row['matts_k']}" if row["matts_mode"] else "")
-        lines.append(line(f"  memory {mode} on {row['env']} ({len(row['runs'])} run(s))", row))
+        lines.append(line(f"  memory {mode(row)} on {row['env']} ({len(row['runs'])} run(s))", row))
     return lines
 
 
