@@ -24,7 +24,7 @@ from .models import Hit, MemoryItem, Retrieval
 from .ranking import HybridWeights, Ranked, Scored
 from .reembed import reembed
 from .store import Store
-from .vectors import GONE, RETRIEVABLE, VectorCache
+from .vectors import GONE, RETRIEVABLE, VectorCache, source_tuple
 
 MAX_K = 50
 AUTO_EMBED_LIMIT = 256  # retrieval embeds up to this many vector-less items itself (~2 s); more need `reembed`
@@ -222,7 +222,7 @@ class Retriever:
                                      "(leave-one-task-out)"))
         if query.domain is not None and item.domain != query.domain:
             out.append(("domain", f"its domain is {item.domain!r}, the query asked for {query.domain!r}"))
-        sources = _sources(query.source)
+        sources = source_tuple(query.source)
         if sources is not None and item.source not in sources:
             out.append(("source", f"its source is {item.source!r}, the query asked for {' or '.join(sources)}"))
         return out
@@ -257,7 +257,3 @@ class Retriever:
     def _tasks_of(self, item_id: int) -> set[str]:
         _, codes, tasks = self.store.item_task_pairs([item_id])
         return {tasks[c] for c in codes}
-
-
-def _sources(source: str | tuple[str, ...] | None) -> tuple[str, ...] | None:
-    return None if source is None else ((source,) if isinstance(source, str) else tuple(source))

@@ -110,7 +110,7 @@ class VectorCache:
         if domain is not None:
             mask = self._domain[:self.n] == self.domain_codes.get(domain, -2)
         if source is not None:
-            sources = (source,) if isinstance(source, str) else tuple(source)
+            sources = source_tuple(source)
             codes = [self.source_codes[s] for s in sources if s in self.source_codes]
             by_source = np.isin(self._source[:self.n], codes)
             mask = by_source if mask is None else mask & by_source
@@ -265,6 +265,11 @@ class VectorCache:
                 out.append(f"{count} approved/pending item(s) are embedded with {model}, not {self.model_id}, "
                            "and are skipped (vectors from different models are never mixed): run `bankcore reembed`")
         return out
+
+
+def source_tuple(source: str | tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """A query's source filter as a tuple (one source may be given as a plain string), or None for no filter."""
+    return None if source is None else ((source,) if isinstance(source, str) else tuple(source))
 
 
 def _state_codes(rows: VectorRows) -> np.ndarray:
