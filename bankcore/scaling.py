@@ -16,8 +16,8 @@ from typing import Callable, Sequence
 
 from . import curation, learning
 from .errors import BankcoreError
-from .learning import JudgeReport, _failed, _Run, _tail, embed_items, resolve_kind
-from .llm import LLMClient, LLMError
+from .learning import JudgeReport, _failed, _Run, _tail, embed_items
+from .llm import LLMError
 from .matts import HeuristicContrastExtractor, HeuristicSelector, LLMContrastExtractor, LLMSelector
 from .models import ContrastExtraction, Selection
 from .settings import Settings
@@ -44,20 +44,13 @@ def groups_of(store: Store, *, run_id: int | None = None, k: int | None = None) 
 
 def make_selector(kind, settings: Settings, store: Store, model: str | None = None):
     """A selector for "heuristic" or "llm" (None: the default), or a ready selector object as it is."""
-    if kind is not None and not isinstance(kind, str):
-        return kind
-    if resolve_kind(kind, settings) == "heuristic":
-        return HeuristicSelector()
-    return LLMSelector(LLMClient(settings, store, model=model))
+    return learning.make(kind, settings, store, model, heuristic=HeuristicSelector, llm=LLMSelector)
 
 
 def make_contrast_extractor(kind, settings: Settings, store: Store, model: str | None = None):
     """A contrast extractor for "heuristic" or "llm" (None: the default), or a ready one as it is."""
-    if kind is not None and not isinstance(kind, str):
-        return kind
-    if resolve_kind(kind, settings) == "heuristic":
-        return HeuristicContrastExtractor()
-    return LLMContrastExtractor(LLMClient(settings, store, model=model))
+    return learning.make(kind, settings, store, model, heuristic=HeuristicContrastExtractor,
+                         llm=LLMContrastExtractor)
 
 
 # ---------------------------------------------------------------------- selection

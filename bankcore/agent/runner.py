@@ -141,8 +141,8 @@ class Runner:
         self._selector = scaling.make_selector(self.settings.selector or self.settings.judge, bank.settings,
                                                self.store, model)
         self._contrast = scaling.make_contrast_extractor(learner, bank.settings, self.store, model)
-        self._refiner = (HeuristicRefinementExtractor() if learning.resolve_kind(learner, bank.settings) ==
-                         "heuristic" else LLMRefinementExtractor(LLMClient(bank.settings, self.store, model=model)))
+        self._refiner = learning.make(learner, bank.settings, self.store, model,
+                                      heuristic=HeuristicRefinementExtractor, llm=LLMRefinementExtractor)
 
     # ------------------------------------------------------------------ the run
     def run(self, tasks: list[Task], *, limit: int | None = None,
