@@ -285,7 +285,7 @@ def _write_extractions(store: Store, extractor, pending, report: ExtractReport, 
             for item, source in pairs:
                 same = store.find_same_lesson(item)
                 if same is not None:
-                    reinforce(store, same, item, source, actor=extractor.extractor_id, batch_id=batch_id,
+                    reinforce(store, same, item, [source], actor=extractor.extractor_id, batch_id=batch_id,
                               reason=f"the same lesson again, from {verdict.label} trajectory {verdict.traj_id}",
                               related=related)
                     report.reinforced += 1
@@ -302,13 +302,14 @@ def _write_extractions(store: Store, extractor, pending, report: ExtractReport, 
             report.done += 1
 
 
-def reinforce(store: Store, same: MemoryItem, item: MemoryItem, source: ItemSource, *, actor: str, batch_id: str,
-              reason: str, related: dict) -> None:
-    """A lesson learned again from another trajectory strengthens the item that holds it instead of being stored
-    twice (ExpeL's AGREE): one more evidence row, a REINFORCE event, and confidence raised like a noisy-OR of
+def reinforce(store: Store, same: MemoryItem, item: MemoryItem, sources: list[ItemSource], *, actor: str,
+              batch_id: str, reason: str, related: dict) -> None:
+    """A lesson learned again from other trajectories strengthens the item that holds it instead of being stored
+    twice (ExpeL's AGREE): the new evidence rows, a REINFORCE event, and confidence raised like a noisy-OR of
     independent witnesses — capped, because agreeing templated lessons are not proof."""
-    source.item_id = same.item_id
-    store.add_item_source(source)
+    for source in sources:
+        source.item_id = same.item_id
+        store.add_item_source(source)
     confidence = same.confidence
     if item.confidence is not None:
         doubt = (1 - (same.confidence or 0.0)) * (1 - REINFORCE_WEIGHT * item.confidence)

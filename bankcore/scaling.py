@@ -221,12 +221,9 @@ def _write_contrasts(store: Store, extractor, pending: list[_Contrasted], report
                     report.items += 1
                     report.flagged += bool(item.flags)
                 else:  # the same lesson again: strengthen the item that holds it, with evidence to every member
-                    learning.reinforce(store, same, item, sources[0], actor=extractor.extractor_id,
+                    learning.reinforce(store, same, item, sources, actor=extractor.extractor_id,
                                        batch_id=batch_id, reason=f"the same lesson again, from {what}",
                                        related=related)
-                    for source in sources[1:]:
-                        source.item_id = same.item_id
-                        store.add_item_source(source)
                     report.reinforced += 1
                 report.item_ids.append(item.item_id if same is None else same.item_id)
             store.add_contrast_extraction(ContrastExtraction(
