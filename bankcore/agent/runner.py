@@ -245,6 +245,8 @@ class Runner:
 
     def _counted(self, task_id: str, run_id: int, traj_ids: list[str]) -> str:
         """The trajectory whose outcome is the task's: the run's best-of-N pick among them, else the only one."""
+        if len(traj_ids) == 1:
+            return traj_ids[0]  # nothing to pick among: no need to read the run's selections
         picks = [p for p in self.store.selections(run_id=run_id) if p.task_id == task_id
                  and p.chosen_traj_id in traj_ids]
         return picks[0].chosen_traj_id if picks else traj_ids[-1]
