@@ -381,8 +381,12 @@ class Bank:
         return review.apply_policy(self.store, self.policy(), item_ids=item_ids)
 
     def plan_growth(self) -> list:
+        """The archive actions the policy's cap and decay call for; none (and no reading of the bank) without them."""
+        policy = self.policy()
+        if not policy.limits_growth:
+            return []
         items = self.store.query_items(status=list(growth.ACTIVE))
-        return growth.plan(items, self.policy(), now=self.store.clock(), usage=self.store.retrieval_counts())
+        return growth.plan(items, policy, now=self.store.clock(), usage=self.store.retrieval_counts())
 
     def enforce_growth(self) -> list:
         """Archive what the policy's cap and decay call for. Returns the archive actions carried out."""

@@ -276,7 +276,7 @@ class Runner:
         approved = list(self.bank.apply_policy(item_ids=touched)) if touched else []
         if touched and s.consolidate:
             self.bank.consolidate()
-        if touched and self.bank.policy().limits_growth:
+        if touched:
             report.items_archived += len(self.bank.enforce_growth())
         added = [i for i in touched if i > newest]
         report.items_added += len(added)
