@@ -179,10 +179,10 @@ class LLMSelector:
 
 
 # ---------------------------------------------------------------------- best-of-N: heuristic
-def selection_scores(trajs: Sequence[Trajectory], verdicts: Sequence[Verdict] | None = None) -> list[float]:
+def selection_scores(trajs: Sequence[Trajectory], verdicts: Sequence[Verdict]) -> list[float]:
     """Per trajectory: the heuristic judge's log-odds of success (progress, errors and their recovery, loops,
-    grounding of the answer), less a small cost per step beyond the group's shortest (efficiency)."""
-    verdicts = verdicts or [heuristic_verdict(t, read_signals(t)) for t in trajs]
+    grounding of the answer; from its `verdicts`), less a small cost per step beyond the group's shortest
+    (efficiency)."""
     shortest = min((t.num_steps for t in trajs), default=0)
     return [v.signals["score"] - STEP_PENALTY * (t.num_steps - shortest) for t, v in zip(trajs, verdicts)]
 
