@@ -107,8 +107,7 @@ class Bank:
         traj_ids = self.store.select_traj_ids(run_id=run_id, task_id=task)
         if not traj_ids:
             raise BankcoreError(f"no trajectories for {'run ' + str(run) if run is not None else 'task ' + str(task)}")
-        judge_ = learning.make_judge(judge, self.settings, self.store, model)
-        return learning.rejudge(self.store, judge_, traj_ids, on_progress=on_progress)
+        return self.rejudge_selected(traj_ids, judge=judge, model=model, on_progress=on_progress)
 
     def label(self, traj_id: str, label: str, *, by: str, rationale: str = "") -> tuple[Verdict, list[learning.Flip]]:
         """A person's label (`human:<by>`), which outranks every judge."""
@@ -136,9 +135,8 @@ class Bank:
     @property
     def retriever(self) -> Retriever:
         """The search structure for this bank: built on first use, refreshed on every query."""
-        if self._retriever is None:
-            from .embed import Embedder  # sentence-transformers loads on first embed, not here
-            self._retriever = Retriever(self.store, Embedder(), min_similarity=self.settings.min_similarity)
+        if self._retriever is None:  # sentence-transformers loads on first embed, not here
+            self._retriever = Retriever(self.store, self._embedder(), min_similarity=self.settings.min_similarity)
         return self._retriever
 
     def retrieve(self, query: str, k: int = 1, *, task_id: str | None = None, domain: str | None = None,
@@ -381,8 +379,12 @@ class Bank:
         return review.apply_policy(self.store, self.policy(), item_ids=item_ids)
 
     def plan_growth(self) -> list:
+        """The archive actions the policy's cap and decay call for; none (and no reading of the bank) without them."""
+        policy = self.policy()
+        if not policy.limits_growth:
+            return []
         items = self.store.query_items(status=list(growth.ACTIVE))
-        return growth.plan(items, self.policy(), now=self.store.clock(), usage=self.store.retrieval_counts())
+        return growth.plan(items, policy, now=self.store.clock(), usage=self.store.retrieval_counts())
 
     def enforce_growth(self) -> list:
         """Archive what the policy's cap and decay call for. Returns the archive actions carried out."""

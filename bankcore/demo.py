@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import policy as policy_rules
+from . import vector_snapshot
 from .bank import Bank
 from .consolidate import HEURISTIC_MERGE_ID
 from .errors import BankcoreError
@@ -307,7 +308,7 @@ def _run_start(file: Path) -> datetime | None:
 def _remove(path: Path) -> None:
     for leftover in (path, Path(f"{path}.wal")):
         leftover.unlink(missing_ok=True)
-    snapshot = Path(f"{path}.vectors")
+    snapshot = vector_snapshot.folder(path)
     if snapshot.is_dir():
         for child in snapshot.iterdir():
             child.unlink()

@@ -373,7 +373,7 @@ def to_items(drafts: list[Draft], traj: Trajectory, verdict: Verdict, *, kind: s
                           meta={"traj_id": traj.traj_id, "verdict_id": verdict.verdict_id,
                                 "judge_id": verdict.judge_id, **d.meta})
         pairs.append((item, ItemSource(item_id=0, relation="evidence", traj_id=traj.traj_id, step_idxs=steps)))
-    guard.flag_items([item for item, _ in pairs], traj)
+    guard.flag_items([item for item, _ in pairs], [traj])
     for item, _ in pairs:
         item.confidence = item_confidence(kind, verdict, item.flags)
     return pairs

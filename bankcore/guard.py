@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
 from .models import MemoryItem, Trajectory
 
@@ -115,11 +116,15 @@ def item_injection_reasons(item: MemoryItem, traj: Trajectory, injections: list[
     return reasons
 
 
-def flag_items(items: list[MemoryItem], traj: Trajectory) -> list[MemoryItem]:
-    """Add the `suspected_injection` flag (and the reasons, in meta) to every item that needs it."""
-    injections = find_injections(traj)
+def flag_items(items: list[MemoryItem], trajs: Sequence[Trajectory]) -> list[MemoryItem]:
+    """Add the `suspected_injection` flag (and the reasons, in meta) to every item that needs it. With several
+    trajectories (a contrast lesson) each is checked, since a lesson may echo an instruction from any of them;
+    the reasons are merged in order without repeats."""
+    scanned = [(traj, find_injections(traj)) for traj in trajs]
     for item in items:
-        reasons = item_injection_reasons(item, traj, injections)
+        reasons: list[str] = []
+        for traj, injections in scanned:
+            reasons += [r for r in item_injection_reasons(item, traj, injections) if r not in reasons]
         if reasons:
             if FLAG not in item.flags:
                 item.flags.append(FLAG)

@@ -10,7 +10,7 @@ the trajectory queued with nothing half-written, and running again resumes where
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from . import curation
 from .errors import BankcoreError
@@ -143,23 +143,26 @@ def resolve_kind(kind: str | None, settings: Settings) -> str:
     return kind
 
 
-def make_judge(kind, settings: Settings, store: Store, model: str | None = None):
-    """A judge for "heuristic" or "llm" (None: the default); a ready judge object is used as it is (the demo's
-    `LLMJudge` over recorded replies, a test's judge)."""
+def make(kind, settings: Settings, store: Store, model: str | None, *, heuristic: Callable[[], Any],
+         llm: Callable[[LLMClient], Any]):
+    """The one "heuristic or LLM" factory: a ready object (`kind` not a string: the demo's recorded LLM, a test's
+    stand-in) is used as it is; else `heuristic()` or `llm(client)` as `resolve_kind` decides."""
     if kind is not None and not isinstance(kind, str):
         return kind
     if resolve_kind(kind, settings) == "heuristic":
-        return HeuristicJudge()
-    return LLMJudge(LLMClient(settings, store, model=model))
+        return heuristic()
+    return llm(LLMClient(settings, store, model=model))
+
+
+def make_judge(kind, settings: Settings, store: Store, model: str | None = None):
+    """A judge for "heuristic" or "llm" (None: the default); a ready judge object is used as it is (the demo's
+    `LLMJudge` over recorded replies, a test's judge)."""
+    return make(kind, settings, store, model, heuristic=HeuristicJudge, llm=LLMJudge)
 
 
 def make_extractor(kind, settings: Settings, store: Store, model: str | None = None):
     """An extractor for "heuristic" or "llm" (None: the default), or a ready extractor object as it is."""
-    if kind is not None and not isinstance(kind, str):
-        return kind
-    if resolve_kind(kind, settings) == "heuristic":
-        return HeuristicExtractor()
-    return LLMExtractor(LLMClient(settings, store, model=model))
+    return make(kind, settings, store, model, heuristic=HeuristicExtractor, llm=LLMExtractor)
 
 
 # ---------------------------------------------------------------------- judging
@@ -282,7 +285,7 @@ def _write_extractions(store: Store, extractor, pending, report: ExtractReport, 
             for item, source in pairs:
                 same = store.find_same_lesson(item)
                 if same is not None:
-                    reinforce(store, same, item, source, actor=extractor.extractor_id, batch_id=batch_id,
+                    reinforce(store, same, item, [source], actor=extractor.extractor_id, batch_id=batch_id,
                               reason=f"the same lesson again, from {verdict.label} trajectory {verdict.traj_id}",
                               related=related)
                     report.reinforced += 1
@@ -299,13 +302,14 @@ def _write_extractions(store: Store, extractor, pending, report: ExtractReport, 
             report.done += 1
 
 
-def reinforce(store: Store, same: MemoryItem, item: MemoryItem, source: ItemSource, *, actor: str, batch_id: str,
-              reason: str, related: dict) -> None:
-    """A lesson learned again from another trajectory strengthens the item that holds it instead of being stored
-    twice (ExpeL's AGREE): one more evidence row, a REINFORCE event, and confidence raised like a noisy-OR of
+def reinforce(store: Store, same: MemoryItem, item: MemoryItem, sources: list[ItemSource], *, actor: str,
+              batch_id: str, reason: str, related: dict) -> None:
+    """A lesson learned again from other trajectories strengthens the item that holds it instead of being stored
+    twice (ExpeL's AGREE): the new evidence rows, a REINFORCE event, and confidence raised like a noisy-OR of
     independent witnesses — capped, because agreeing templated lessons are not proof."""
-    source.item_id = same.item_id
-    store.add_item_source(source)
+    for source in sources:
+        source.item_id = same.item_id
+        store.add_item_source(source)
     confidence = same.confidence
     if item.confidence is not None:
         doubt = (1 - (same.confidence or 0.0)) * (1 - REINFORCE_WEIGHT * item.confidence)

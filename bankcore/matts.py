@@ -179,10 +179,10 @@ class LLMSelector:
 
 
 # ---------------------------------------------------------------------- best-of-N: heuristic
-def selection_scores(trajs: Sequence[Trajectory], verdicts: Sequence[Verdict] | None = None) -> list[float]:
+def selection_scores(trajs: Sequence[Trajectory], verdicts: Sequence[Verdict]) -> list[float]:
     """Per trajectory: the heuristic judge's log-odds of success (progress, errors and their recovery, loops,
-    grounding of the answer), less a small cost per step beyond the group's shortest (efficiency)."""
-    verdicts = verdicts or [heuristic_verdict(t, read_signals(t)) for t in trajs]
+    grounding of the answer; from its `verdicts`), less a small cost per step beyond the group's shortest
+    (efficiency)."""
     shortest = min((t.num_steps for t in trajs), default=0)
     return [v.signals["score"] - STEP_PENALTY * (t.num_steps - shortest) for t, v in zip(trajs, verdicts)]
 
@@ -325,23 +325,10 @@ def contrast_items(drafts: list[Draft], trajs: Sequence[Trajectory], verdicts: S
                    for i, t in enumerate(trajs)]
         out.append((item, sources))
     items = [item for item, _ in out]
-    _flag_injections(items, trajs)
+    guard.flag_items(items, trajs)
     for item in items:
         item.confidence = round(mean(extract.item_confidence(kind, v, item.flags) for v in verdicts), 3)
     return out
-
-
-def _flag_injections(items: list[MemoryItem], trajs: Sequence[Trajectory]) -> None:
-    """The injection guard against every trajectory compared: a lesson may echo an instruction from any of them."""
-    for item in items:
-        reasons = []
-        for traj in trajs:
-            reasons += [r for r in guard.item_injection_reasons(item, traj, guard.find_injections(traj))
-                        if r not in reasons]
-        if reasons:
-            if guard.FLAG not in item.flags:
-                item.flags.append(guard.FLAG)
-            item.meta["injection_reasons"] = reasons
 
 
 class LLMContrastExtractor:

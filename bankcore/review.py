@@ -41,7 +41,7 @@ def decide(store: Store, item_id: int, action: str, *, actor: str, reason: str |
     item = store.get_item(item_id)
     _refuse_superseded(item, action)
     answered = [f for f in item.flags if not f.startswith(CONTRADICTS)] if action == "approve" else []
-    if item.status not in REVIEWABLE[action] and not (item.status == "approved" and answered):
+    if item.status not in REVIEWABLE[action] and not (action == "approve" and needs_keep_decision(item)):
         raise BankcoreError(f"item {item_id} is already {item.status}")
     changes: dict[str, Any] = {"status": "approved" if action == "approve" else "rejected"}
     if answered:

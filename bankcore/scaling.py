@@ -16,8 +16,8 @@ from typing import Callable, Sequence
 
 from . import curation, learning
 from .errors import BankcoreError
-from .learning import JudgeReport, _failed, _Run, _tail, embed_items, resolve_kind
-from .llm import LLMClient, LLMError
+from .learning import JudgeReport, _failed, _Run, _tail, embed_items
+from .llm import LLMError
 from .matts import HeuristicContrastExtractor, HeuristicSelector, LLMContrastExtractor, LLMSelector
 from .models import ContrastExtraction, Selection
 from .settings import Settings
@@ -44,20 +44,13 @@ def groups_of(store: Store, *, run_id: int | None = None, k: int | None = None) 
 
 def make_selector(kind, settings: Settings, store: Store, model: str | None = None):
     """A selector for "heuristic" or "llm" (None: the default), or a ready selector object as it is."""
-    if kind is not None and not isinstance(kind, str):
-        return kind
-    if resolve_kind(kind, settings) == "heuristic":
-        return HeuristicSelector()
-    return LLMSelector(LLMClient(settings, store, model=model))
+    return learning.make(kind, settings, store, model, heuristic=HeuristicSelector, llm=LLMSelector)
 
 
 def make_contrast_extractor(kind, settings: Settings, store: Store, model: str | None = None):
     """A contrast extractor for "heuristic" or "llm" (None: the default), or a ready one as it is."""
-    if kind is not None and not isinstance(kind, str):
-        return kind
-    if resolve_kind(kind, settings) == "heuristic":
-        return HeuristicContrastExtractor()
-    return LLMContrastExtractor(LLMClient(settings, store, model=model))
+    return learning.make(kind, settings, store, model, heuristic=HeuristicContrastExtractor,
+                         llm=LLMContrastExtractor)
 
 
 # ---------------------------------------------------------------------- selection
@@ -228,12 +221,9 @@ def _write_contrasts(store: Store, extractor, pending: list[_Contrasted], report
                     report.items += 1
                     report.flagged += bool(item.flags)
                 else:  # the same lesson again: strengthen the item that holds it, with evidence to every member
-                    learning.reinforce(store, same, item, sources[0], actor=extractor.extractor_id,
+                    learning.reinforce(store, same, item, sources, actor=extractor.extractor_id,
                                        batch_id=batch_id, reason=f"the same lesson again, from {what}",
                                        related=related)
-                    for source in sources[1:]:
-                        source.item_id = same.item_id
-                        store.add_item_source(source)
                     report.reinforced += 1
                 report.item_ids.append(item.item_id if same is None else same.item_id)
             store.add_contrast_extraction(ContrastExtraction(

@@ -141,8 +141,8 @@ class Runner:
         self._selector = scaling.make_selector(self.settings.selector or self.settings.judge, bank.settings,
                                                self.store, model)
         self._contrast = scaling.make_contrast_extractor(learner, bank.settings, self.store, model)
-        self._refiner = (HeuristicRefinementExtractor() if learning.resolve_kind(learner, bank.settings) ==
-                         "heuristic" else LLMRefinementExtractor(LLMClient(bank.settings, self.store, model=model)))
+        self._refiner = learning.make(learner, bank.settings, self.store, model,
+                                      heuristic=HeuristicRefinementExtractor, llm=LLMRefinementExtractor)
 
     # ------------------------------------------------------------------ the run
     def run(self, tasks: list[Task], *, limit: int | None = None,
@@ -245,6 +245,8 @@ class Runner:
 
     def _counted(self, task_id: str, run_id: int, traj_ids: list[str]) -> str:
         """The trajectory whose outcome is the task's: the run's best-of-N pick among them, else the only one."""
+        if len(traj_ids) == 1:
+            return traj_ids[0]  # nothing to pick among: no need to read the run's selections
         picks = [p for p in self.store.selections(run_id=run_id) if p.task_id == task_id
                  and p.chosen_traj_id in traj_ids]
         return picks[0].chosen_traj_id if picks else traj_ids[-1]
@@ -274,7 +276,7 @@ class Runner:
         approved = list(self.bank.apply_policy(item_ids=touched)) if touched else []
         if touched and s.consolidate:
             self.bank.consolidate()
-        if touched and self.bank.policy().limits_growth:
+        if touched:
             report.items_archived += len(self.bank.enforce_growth())
         added = [i for i in touched if i > newest]
         report.items_added += len(added)
