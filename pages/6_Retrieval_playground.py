@@ -7,6 +7,7 @@ import streamlit as st
 
 from bankcore import ui
 from bankcore import ui_parts as parts
+from bankcore.injection import memory_block
 
 
 def hits_table(hits) -> pd.DataFrame:
@@ -36,7 +37,7 @@ with ui.page("Retrieval playground", ":material/manage_search:"):
     with st.spinner("Embedding the query (the model loads on the first one)…"):
         if ui.has("retrieve"):
             hits = ui.read("bank", "retrieve", query, k, log=False, **options)
-            prompt = ui.read("bank", "memory_prompt", query, k, log=False, **options)
+            prompt = memory_block([h.item for h in hits])  # what Bank.memory_prompt says, without retrieving again
         else:  # this build has time travel but not the retrieval engine: rank the current state by cosine
             hits, prompt = ui.rank_as_of(None, query, k, options["task_id"]), None
     st.subheader("Now")
