@@ -64,7 +64,7 @@ with ui.page("Retrieval playground", ":material/manage_search:"):
     point = st.slider("As of event", 0, bounds["last_event"], max(0, bounds["last_event"] // 2),
                       key="pg_asof")
     earlier = ui.rank_as_of(point, query, k, options["task_id"])
-    moment = ui.read("views", "as_of_summary", point)["moment"]
+    moment = ui.read("views", "event_times", (point,)).get(point)  # as_of_summary would also count the statuses
     st.caption(f"The bank at event {point:,}" + (f" ({moment:%Y-%m-%d %H:%M})" if moment else "")
                + " — approved items only, ranked by cosine similarity.")
     if earlier:
