@@ -67,6 +67,8 @@ class AsOfView:
     items: dict[int, MemoryItem] = field(default_factory=dict)
     store: Store | None = field(default=None, repr=False)
     cache: VectorCache | None = field(default=None, repr=False)
+    _candidates: tuple[list[MemoryItem], np.ndarray] | None = field(default=None, init=False, repr=False,
+                                                                    compare=False)
 
     def item(self, item_id: int) -> MemoryItem | None:
         return self.items.get(item_id)
@@ -82,7 +84,13 @@ class AsOfView:
         """The retrievable items and their vectors (rows L2-normalised), for any ranking function.
 
         A text that is still an item's current text reuses its stored embedding; only past versions are embedded.
+        Computed once per view (its items never change), so `told` does not re-hash every text for each task.
         """
+        if self._candidates is None:
+            self._candidates = self._find_candidates()
+        return self._candidates
+
+    def _find_candidates(self) -> tuple[list[MemoryItem], np.ndarray]:
         items = sorted(self.retrievable(), key=lambda i: i.item_id)
         texts = [item_text(i) for i in items]
         unseen = [i.item_id for i, t in zip(items, texts) if not self.cache.has(t)]

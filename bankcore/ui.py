@@ -151,12 +151,9 @@ def rank_as_of(point: int | None, query: str, k: int, task_id: str | None = None
 
 
 def has(name: str) -> bool:
-    """Whether this build's `Bank` offers `name` (judging, retrieval and curation land separately)."""
+    """Whether this build's `Bank` offers `name`: only the playground still asks, for `retrieve` (without it, it
+    ranks the current bank by cosine; a test exercises that fallback)."""
     return callable(getattr(Bank, name, None))
-
-
-def not_in_this_build(what: str, api: str) -> None:
-    st.info(f"{what} needs `Bank.{api}`, which is not in this build of bankcore yet.", icon=":material/extension:")
 
 
 # ---------------------------------------------------------------------- the page frame

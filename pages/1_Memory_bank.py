@@ -9,7 +9,7 @@ from bankcore.models import ITEM_SOURCES, ITEM_STATUSES
 with ui.page("Memory bank", ":material/psychology:") as bank:
     facets = ui.read("views", "item_facets")
     who = ui.curator()
-    if who and ui.has("write_lesson"):
+    if who:
         with st.expander("Write a lesson yourself", icon=":material/edit_note:"):
             with st.form("write_lesson", clear_on_submit=True):
                 title = st.text_input("Title", key="new_title", placeholder="a few words")
@@ -55,6 +55,6 @@ with ui.page("Memory bank", ":material/psychology:") as bank:
     if chosen:
         st.divider()
         page = ui.read("views", "item_page", chosen)
-        lineage = ui.read("bank", "lineage", chosen) if ui.has("lineage") else None
-        usefulness = ui.read("bank", "usefulness", chosen) if ui.has("usefulness") else None
+        lineage = ui.read("bank", "lineage", chosen)
+        usefulness = ui.read("bank", "usefulness", chosen)
         parts.item_detail(page, open_key="item", lineage=lineage, usefulness=usefulness)

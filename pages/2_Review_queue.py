@@ -13,8 +13,6 @@ QUEUES = {"everything waiting": "all", "pending": "pending", "flagged": "flagged
 
 with ui.page("Review queue", ":material/fact_check:") as bank:
     who = ui.need_curator()
-    if not ui.has("approve"):
-        ui.not_in_this_build("Approving, editing and rejecting", "approve / edit / reject")
     mode = st.segmented_control("Review", ["One by one", "In bulk", "Contradictions"], default="One by one",
                                 key="review_mode") or "One by one"
     which = QUEUES[st.radio("Queue", list(QUEUES), horizontal=True, key="queue_which")] \
@@ -45,7 +43,7 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
         if st.toggle("Show where it came from (source trajectory, its verdicts, the truth)", key="queue_provenance"):
             parts.provenance(ui.read("views", "item_page", item.item_id).provenance, item)
 
-        if who and ui.has("approve"):
+        if who:
             seen = item.last_event_id  # the optimistic check: refuse if someone changed it since this render
             left, right = st.columns(2)
             keep = review.needs_keep_decision(item)  # approved, then flagged: keeping it clears the flag
@@ -104,7 +102,7 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
         chosen = [i.item_id for i in items] if everything else [items[r].item_id for r in parts.selected_rows(picked)
                                                                    if r < len(items)]
         st.caption(f"{len(chosen)} selected" + (f": {', '.join(f'#{i}' for i in chosen[:20])}" if chosen else ""))
-        if who and ui.has("bulk_review"):
+        if who:
             with st.form("bulk_decide"):
                 reason = st.text_input("Reason (required to reject)", key="bulk_reason")
                 cols = st.columns(2)
@@ -121,9 +119,6 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
                                                 status=None), parts.bulk_outcome(action))
 
     else:
-        if not ui.has("contradictions"):
-            ui.not_in_this_build("The contradiction view", "contradictions")
-            st.stop()
         pairs = ui.read("bank", "contradictions")
         if not pairs:
             st.success("No open contradictions.", icon=":material/done_all:")

@@ -59,15 +59,13 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
     else:
         st.caption("No merges" + (f" involve item #{focus}." if focus else " yet: consolidation has not run."))
     who = ui.curator()
-    if focus and who and ui.has("unmerge") and any(e["child"] == focus for e in graph["edges"]):
+    if focus and who and any(e["child"] == focus for e in graph["edges"]):
         if st.button(f"Un-merge #{focus} (its parents get their exact earlier state back)", key="unmerge"):
             ui.act(lambda: bank.unmerge(focus, actor=who), f"Un-merged #{focus}")
 
     st.subheader("Versions of an item")
     item_id = int(st.number_input("Item #", min_value=0, step=1, key="versions_item", bind="query-params"))
-    if item_id and not ui.has("versions"):
-        ui.not_in_this_build("Version diffs", "versions / diff")
-    elif item_id:
+    if item_id:
         versions = ui.read("bank", "versions", item_id)
         if len(versions) < 2:
             st.caption(f"Item #{item_id} has one version: its text never changed.")
@@ -82,7 +80,7 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
             for field, ops in ui.read("bank", "diff", item_id, old, new).items():
                 st.markdown(f"**{field}**")
                 parts.diff_view(ops)
-            if who and ui.has("restore") and old != numbers[-1]:
+            if who and old != numbers[-1]:
                 if st.button(f"Restore the text of v{old} (as a new version)", key="restore_version"):
                     ui.act(lambda: bank.restore(item_id, old, actor=who), f"Restored v{old} of #{item_id}")
 

@@ -89,7 +89,7 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
             st.dataframe(parts.verdicts_table(tp.verdicts, tp.truth), hide_index=True, key="traj_verdicts")
 
             who = ui.need_curator()
-            if who and ui.has("label"):
+            if who:
                 with st.form("human_label"):
                     cols = st.columns([1, 3, 1])
                     label = cols[0].radio("Your label", ["success", "failure"], key="label_value")
@@ -99,8 +99,6 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
                     ui.act(lambda: bank.label(t.traj_id, label, by=who.removeprefix("human:"),
                                               rationale=rationale.strip()),
                            f"Labelled {t.task_id} {label} as {who}")
-            elif who:
-                ui.not_in_this_build("Human labelling", "label")
 
             if tp.items:
                 st.markdown("**Lessons extracted from it**")
@@ -111,9 +109,6 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
             parts.steps(t)
 
     elif mode == "Rerun judging":
-        if not ui.has("rejudge_selected"):
-            ui.not_in_this_build("Rerunning the judge", "rejudge_selected")
-            st.stop()
         who = ui.need_curator()
         scope = st.radio("Judge again", ["what Browse shows", "one run", "one task", "everything"], horizontal=True,
                          key="rj_scope")

@@ -7,6 +7,7 @@ import streamlit as st
 
 from bankcore import ui
 from bankcore import ui_parts as parts
+from bankcore.injection import memory_block
 
 
 def hits_table(hits) -> pd.DataFrame:
@@ -16,9 +17,6 @@ def hits_table(hits) -> pd.DataFrame:
 
 
 with ui.page("Retrieval playground", ":material/manage_search:"):
-    if not ui.has("retrieve") and not ui.has("as_of"):
-        ui.not_in_this_build("The playground", "retrieve")
-        st.stop()
     with st.form("playground"):
         query = st.text_area("Task", key="pg_query", placeholder="e.g. Cancel my reservation and refund it to the "
                              "original card", height=80, bind="query-params")
@@ -39,7 +37,7 @@ with ui.page("Retrieval playground", ":material/manage_search:"):
     with st.spinner("Embedding the query (the model loads on the first one)…"):
         if ui.has("retrieve"):
             hits = ui.read("bank", "retrieve", query, k, log=False, **options)
-            prompt = ui.read("bank", "memory_prompt", query, k, log=False, **options)
+            prompt = memory_block([h.item for h in hits])  # what Bank.memory_prompt says, without retrieving again
         else:  # this build has time travel but not the retrieval engine: rank the current state by cosine
             hits, prompt = ui.rank_as_of(None, query, k, options["task_id"]), None
     st.subheader("Now")
@@ -62,30 +60,24 @@ with ui.page("Retrieval playground", ":material/manage_search:"):
         st.code(prompt or "(empty — no lesson is injected)", language=None, wrap_lines=True)
 
     st.subheader("Compare with the bank as it was")
-    if not ui.has("as_of"):
-        ui.not_in_this_build("Comparing with an earlier bank", "as_of")
+    bounds = ui.read("views", "event_bounds")
+    point = st.slider("As of event", 0, bounds["last_event"], max(0, bounds["last_event"] // 2),
+                      key="pg_asof")
+    earlier = ui.rank_as_of(point, query, k, options["task_id"])
+    moment = ui.read("views", "event_times", (point,)).get(point)  # as_of_summary would also count the statuses
+    st.caption(f"The bank at event {point:,}" + (f" ({moment:%Y-%m-%d %H:%M})" if moment else "")
+               + " — approved items only, ranked by cosine similarity.")
+    if earlier:
+        st.dataframe(hits_table(earlier), hide_index=True, key="pg_earlier")
     else:
-        bounds = ui.read("views", "event_bounds")
-        point = st.slider("As of event", 0, bounds["last_event"], max(0, bounds["last_event"] // 2),
-                          key="pg_asof")
-        earlier = ui.rank_as_of(point, query, k, options["task_id"])
-        moment = ui.read("views", "as_of_summary", point)["moment"]
-        st.caption(f"The bank at event {point:,}" + (f" ({moment:%Y-%m-%d %H:%M})" if moment else "")
-                   + " — approved items only, ranked by cosine similarity.")
-        if earlier:
-            st.dataframe(hits_table(earlier), hide_index=True, key="pg_earlier")
-        else:
-            st.caption("Nothing would have been retrieved then.")
-        now_ids = [h.item.item_id for h in hits]
-        then_ids = [h.item.item_id for h in earlier]
-        if now_ids != then_ids:
-            st.markdown(f"The answer changed: then {then_ids or 'nothing'}, now {now_ids or 'nothing'}.")
+        st.caption("Nothing would have been retrieved then.")
+    now_ids = [h.item.item_id for h in hits]
+    then_ids = [h.item.item_id for h in earlier]
+    if now_ids != then_ids:
+        st.markdown(f"The answer changed: then {then_ids or 'nothing'}, now {now_ids or 'nothing'}.")
 
     st.subheader("Why not this item?")
-    if not ui.has("explain"):
-        ui.not_in_this_build("Explaining a ranking", "explain")
-    else:
-        item_id = int(st.number_input("Item #", min_value=0, step=1, key="pg_why"))
-        if item_id:
-            explanation = ui.read("bank", "explain", query, item_id, k, **options)
-            st.code(explanation.summary(), language=None, wrap_lines=True)
+    item_id = int(st.number_input("Item #", min_value=0, step=1, key="pg_why"))
+    if item_id:
+        explanation = ui.read("bank", "explain", query, item_id, k, **options)
+        st.code(explanation.summary(), language=None, wrap_lines=True)

@@ -34,11 +34,10 @@ with ui.page("Settings", ":material/settings:", require_bank=False) as bank:
         if bank_settings:
             with st.expander("Settings stored in the bank"):
                 st.json(bank_settings)
-        if ui.has("policy"):
-            policy = ui.read("bank", "policy")
-            st.markdown("**Approval policy** (stored in the bank; applies to every process using it)")
-            st.dataframe([{"rule": k, "value": str(v)} for k, v in dataclasses.asdict(policy).items()],
-                         hide_index=True, key="set_policy")
+        policy = ui.read("bank", "policy")
+        st.markdown("**Approval policy** (stored in the bank; applies to every process using it)")
+        st.dataframe([{"rule": k, "value": str(v)} for k, v in dataclasses.asdict(policy).items()],
+                     hide_index=True, key="set_policy")
         if st.button("Check the bank's consistency", icon=":material/verified:", key="set_check",
                      help="Read-only: every item is the last state of its history, merges and provenance link up "
                           "(the same audit as `bankcore check`)."):

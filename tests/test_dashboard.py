@@ -397,9 +397,6 @@ def test_settings_checks_the_banks_consistency(small):
 
 
 # ---------------------------------------------------------------------- curating (needs issue 5's Bank API)
-needs_curation = pytest.mark.skipif(not ui.has("approve"), reason="Bank.approve/edit/reject not in this build")
-
-
 def _events(db: Path, item_id: int):
     return Bank(db).store.item_events(item_id)
 
@@ -411,7 +408,6 @@ def _queue(db: Path, which: str = "pending"):
     return at, Bank(db).store.review_queue(which=which, limit=1)[0][0]
 
 
-@needs_curation
 def test_approve_from_the_queue_records_who_and_why(small):
     db, ids = small
     at, first = _queue(db)
@@ -424,7 +420,6 @@ def test_approve_from_the_queue_records_who_and_why(small):
     assert any(f"Approved #{first.item_id}" in t for t in texts(at, "success"))
 
 
-@needs_curation
 def test_reject_needs_a_reason(small):
     db, ids = small
     at, first = _queue(db, "all")
@@ -438,7 +433,6 @@ def test_reject_needs_a_reason(small):
     assert _events(db, first.item_id)[-1].reason == "instruction from a web page"
 
 
-@needs_curation
 def test_keep_an_approved_item_whose_source_was_rejudged(small):
     db, ids = small
     flagged = Bank(db).store.review_queue(which="flagged", limit=100)[0]
@@ -456,7 +450,6 @@ def test_keep_an_approved_item_whose_source_was_rejudged(small):
     assert any(f"Kept #{item.item_id}" in t for t in texts(at, "success"))
 
 
-@needs_curation
 def test_edit_then_approve_from_the_queue(small):
     db, ids = small
     at, first = _queue(db)
@@ -471,7 +464,6 @@ def test_edit_then_approve_from_the_queue(small):
     assert kinds == [("EDIT", "human:ana"), ("APPROVE", "human:ana")]
 
 
-@needs_curation
 def test_bulk_approve_decides_every_selected_item_at_once(small):
     db, ids = small
     at = app("review", state={ui.REVIEWER: "ana"})
@@ -492,7 +484,6 @@ def test_bulk_approve_decides_every_selected_item_at_once(small):
     assert len(batches) == 1 and None not in batches
 
 
-@pytest.mark.skipif(not ui.has("label"), reason="Bank.label not in this build")
 def test_a_human_label_from_the_viewer_is_a_verdict(small):
     db, ids = small
     at = app("trajectories", state={ui.REVIEWER: "ana"})
@@ -505,7 +496,6 @@ def test_a_human_label_from_the_viewer_is_a_verdict(small):
     assert (verdicts[-1].judge_id, verdicts[-1].label) == ("human:ana", "failure")
 
 
-@needs_curation
 def test_a_contradiction_is_resolved_side_by_side(small):
     db, ids = small
     a, b = ids["pair"]
@@ -522,7 +512,6 @@ def test_a_contradiction_is_resolved_side_by_side(small):
     assert any("No open contradictions" in t for t in texts(at, "success"))
 
 
-@needs_curation
 def test_evolution_diffs_versions_restores_one_and_unmerges(small):
     db, ids = small
     merged = ids["merged"]
@@ -630,7 +619,6 @@ def test_the_dashboard_and_a_cli_import_take_turns_on_the_file(small, tmp_path):
     assert {m.label: m.value for m in at.metric}["Trajectories"] == f"{before + 9000:,}"
 
 
-@pytest.mark.skipif(not ui.has("as_of"), reason="Bank.as_of not in this build")
 def test_the_playground_ranks_with_time_travel_when_the_retrieval_engine_is_absent(small, monkeypatch):
     db, ids = small
     monkeypatch.setattr(ui, "has", lambda name: name not in ("retrieve", "explain")
@@ -645,7 +633,6 @@ def test_the_playground_ranks_with_time_travel_when_the_retrieval_engine_is_abse
     assert Bank(db).store.count("retrievals") == logged
 
 
-@pytest.mark.skipif(not ui.has("retrieve"), reason="Bank.retrieve not in this build")
 def test_the_playground_shows_top_k_the_prompt_block_and_why_not_without_logging(small):
     db, ids = small
     Bank(db).reembed()  # the small bank's items were written without vectors
@@ -666,7 +653,6 @@ def test_the_playground_shows_top_k_the_prompt_block_and_why_not_without_logging
     assert Bank(db).store.count("retrievals") == logged  # trying queries here is not a retrieval
 
 
-@needs_curation
 def test_a_reviewer_writes_a_lesson_from_the_memory_page(small):
     db, _ = small
     before = Bank(db).store.count("memory_items")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bankcore import Bank, ui
+from bankcore import Bank
 from browser import PAGES, chromium, chromium_path, open_page, settle, snapshot, streamlit_server
 from conftest import REFLEXION, TAU, need_shared
 import dashboard_bank
@@ -92,7 +92,6 @@ def test_payloads_in_a_trajectory_are_shown_as_text(served, page):
     payloads_are_inert(page)
 
 
-@pytest.mark.skipif(not ui.has("approve"), reason="Bank.approve/edit not in this build")
 def test_a_review_in_the_browser_edit_then_approve(served, page):
     url, _, db, ids = served
     open_page(page, url, "review")

@@ -7,20 +7,16 @@ import json
 
 from ..bank import Bank
 from ..models import to_dict
-from .learning_commands import _judge_choice, _report_errors
+from .learning_commands import _extractor_option, _judge_choice, _judge_option, _report_errors
 from .output import progress, say, warn
 from .registry import command, open_bank
 
 
 def _learner_options() -> argparse.ArgumentParser:
     """--model, --judge and --extractor: who learns from the agent's trajectories."""
-    learners = argparse.ArgumentParser(add_help=False)
-    learners.add_argument("--model", help="LLM model (default: $BANKCORE_MODEL)")
-    learners.add_argument("--judge", choices=["heuristic", "llm"],
-                          help="who judges (default: llm when an endpoint or key is configured, else heuristic)")
-    learners.add_argument("--extractor", choices=["heuristic", "llm"],
-                          help="who extracts lessons (default: as --judge)")
-    return learners
+    model = argparse.ArgumentParser(add_help=False)
+    model.add_argument("--model", help="LLM model (default: $BANKCORE_MODEL)")
+    return argparse.ArgumentParser(add_help=False, parents=[model, _judge_option(), _extractor_option()])
 
 
 def add_run_parser(sub, common: argparse.ArgumentParser) -> None:
