@@ -139,21 +139,13 @@ def read(target: str, name: str, *args, **kwargs) -> Any:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _rank_as_of(bank_key: tuple, fp: tuple, point: int | None, query: str, k: int, task_id: str | None) -> list:
-    b = _bank(*bank_key)
-    view = b.as_of(b.store.last_event_id() if point is None else point)
-    return view.rank(query, k=k, exclude_task_id=task_id)
+def _rank_as_of(bank_key: tuple, fp: tuple, point: int, query: str, k: int, task_id: str | None) -> list:
+    return _bank(*bank_key).as_of(point).rank(query, k=k, exclude_task_id=task_id)
 
 
-def rank_as_of(point: int | None, query: str, k: int, task_id: str | None = None) -> list:
-    """What retrieval over the bank as it was at event `point` (None: now) returns: approved items, by cosine."""
+def rank_as_of(point: int, query: str, k: int, task_id: str | None = None) -> list:
+    """What retrieval over the bank as it was at event `point` returns: approved items, by cosine."""
     return _rank_as_of(_bank_key(), fingerprint(), point, query, k, task_id)
-
-
-def has(name: str) -> bool:
-    """Whether this build's `Bank` offers `name`: only the playground still asks, for `retrieve` (without it, it
-    ranks the current bank by cosine; a test exercises that fallback)."""
-    return callable(getattr(Bank, name, None))
 
 
 # ---------------------------------------------------------------------- the page frame

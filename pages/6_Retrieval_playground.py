@@ -35,11 +35,8 @@ with ui.page("Retrieval playground", ":material/manage_search:"):
 
     options = {"include_pending": include_pending, "task_id": task_id.strip() or None}
     with st.spinner("Embedding the query (the model loads on the first one)…"):
-        if ui.has("retrieve"):
-            hits = ui.read("bank", "retrieve", query, k, log=False, **options)
-            prompt = memory_block([h.item for h in hits])  # what Bank.memory_prompt says, without retrieving again
-        else:  # this build has time travel but not the retrieval engine: rank the current state by cosine
-            hits, prompt = ui.rank_as_of(None, query, k, options["task_id"]), None
+        hits = ui.read("bank", "retrieve", query, k, log=False, **options)
+        prompt = memory_block([h.item for h in hits])  # what Bank.memory_prompt says, without retrieving again
     st.subheader("Now")
     if hits:
         st.dataframe(hits_table(hits), hide_index=True, key="pg_hits",
@@ -49,15 +46,13 @@ with ui.page("Retrieval playground", ":material/manage_search:"):
     else:
         reason = ui.read("bank", "why_nothing_retrieved", include_pending=include_pending)
         st.info(reason[0].upper() + reason[1:] + ".")
-        if ui.has("retrieve"):
-            nearest = ui.read("bank", "retrieve", query, k, log=False, min_similarity=-1.0, **options)
-            if nearest:
-                st.caption("The closest lessons, all below the threshold:")
-                st.dataframe(hits_table(nearest), hide_index=True, key="pg_nearest",
-                             column_config={"score": st.column_config.NumberColumn(format="%.3f")})
-    if prompt is not None:
-        st.markdown("**The block the agent's system prompt would get**")
-        st.code(prompt or "(empty — no lesson is injected)", language=None, wrap_lines=True)
+        nearest = ui.read("bank", "retrieve", query, k, log=False, min_similarity=-1.0, **options)
+        if nearest:
+            st.caption("The closest lessons, all below the threshold:")
+            st.dataframe(hits_table(nearest), hide_index=True, key="pg_nearest",
+                         column_config={"score": st.column_config.NumberColumn(format="%.3f")})
+    st.markdown("**The block the agent's system prompt would get**")
+    st.code(prompt or "(empty — no lesson is injected)", language=None, wrap_lines=True)
 
     st.subheader("Compare with the bank as it was")
     bounds = ui.read("views", "event_bounds")

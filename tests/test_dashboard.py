@@ -619,20 +619,6 @@ def test_the_dashboard_and_a_cli_import_take_turns_on_the_file(small, tmp_path):
     assert {m.label: m.value for m in at.metric}["Trajectories"] == f"{before + 9000:,}"
 
 
-def test_the_playground_ranks_with_time_travel_when_the_retrieval_engine_is_absent(small, monkeypatch):
-    db, ids = small
-    monkeypatch.setattr(ui, "has", lambda name: name not in ("retrieve", "explain")
-                        and callable(getattr(Bank, name, None)))
-    logged = Bank(db).store.count("retrievals")
-    at = app("playground")
-    at.text_area(key="pg_query").input("Before cancelling, look up the reservation and its fare class")
-    at.form_submit_button(key="pg_go").click().run()
-    assert not problems(at)
-    hits = frame(at, "rank", "score", "id")
-    assert list(hits["id"])[:1] == [ids["approved"]]  # approved items only, the closest first
-    assert Bank(db).store.count("retrievals") == logged
-
-
 def test_the_playground_shows_top_k_the_prompt_block_and_why_not_without_logging(small):
     db, ids = small
     Bank(db).reembed()  # the small bank's items were written without vectors
@@ -647,6 +633,9 @@ def test_the_playground_shows_top_k_the_prompt_block_and_why_not_without_logging
     assert list(hits["rank"]) == [1, 2] and hits["score"].is_monotonic_decreasing
     assert hits["id"].iloc[0] == ids["approved"]  # "Verify the reservation before cancelling"
     assert any("Verify the reservation" in c.value for c in at.code)  # the block the agent's prompt would get
+    at.slider(key="pg_asof").set_value(Bank(db).store.last_event_id()).run()
+    _, then = [t.value for t in at.dataframe if {"rank", "id"} <= set(t.value.columns)][:2]
+    assert then["id"].iloc[0] == ids["approved"]  # the bank as of its last event: approved items, by cosine and any("The bank at event" in t for t in texts(at, "caption"))
     at.number_input(key="pg_why").set_value(ids["qa"]).run()
     assert any(f"item {ids['qa']}" in c.value for c in at.code)
     markdown_is_inert(at)
