@@ -165,9 +165,9 @@ class Bank:
         """The system-prompt block of the paper for `query` ("" when nothing clears the minimum similarity)."""
         return memory_block([hit.item for hit in self.retrieve(query, k, **options)])
 
-    def why_nothing_retrieved(self, *, include_pending: bool = False) -> str:
+    def why_nothing_retrieved(self, *, include_pending: bool = False, min_similarity: float | None = None) -> str:
         """One sentence for an empty retrieval: no approved lesson yet is a different problem (curation) from
-        lessons that exist but are not close enough to the task (the minimum similarity)."""
+        lessons that exist but are not close enough to the task (the minimum similarity the query used)."""
         approved = self.store.count_items(status=["approved"])
         pending = self.store.count_items(status=["pending"])
         if not approved and not (include_pending and pending):
@@ -175,7 +175,8 @@ class Bank:
                 return (f"no approved lessons yet ({pending} pending review): approve some (`bankcore review list`) "
                         "or include pending ones")
             return "the bank holds no lessons yet: `bankcore learn` some trajectories first"
-        return (f"no lesson clears the minimum similarity ({self.settings.min_similarity:.2f}) for this task: "
+        threshold = self.settings.min_similarity if min_similarity is None else min_similarity
+        return (f"no lesson clears the minimum similarity ({threshold:.2f}) for this task: "
                 "the agent would get no memory")
 
     def retrieval_warnings(self) -> list[str]:
@@ -410,6 +411,13 @@ class Bank:
         run = self.store.get_run(run_id)
         point = self.store.run_as_of_event(run_id)
         return self.as_of(point if point is not None else run.started_at)
+
+    def retrieve_as_of(self, point: int | datetime, query: str, k: int = 1, *, task_id: str | None = None,
+                       min_similarity: float | None = None) -> list[Hit]:
+        """What retrieval over the bank as it was at `point` returns for `query`: approved items by cosine, with
+        the same minimum similarity live retrieval applies (unless overridden). Nothing is logged."""
+        threshold = self.settings.min_similarity if min_similarity is None else min_similarity
+        return self.as_of(point).rank(query, k=k, exclude_task_id=task_id, min_similarity=threshold)
 
     def told_at_run(self, run_id: int, *, k: int = 1) -> list[tuple[str, str, list]]:
         """What retrieval would have told the agent of run `run_id`, task by task: (traj_id, query, hits)."""

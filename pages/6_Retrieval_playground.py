@@ -61,7 +61,8 @@ with ui.page("Retrieval playground", ":material/manage_search:"):
     earlier = ui.rank_as_of(point, query, k, options["task_id"])
     moment = ui.read("views", "event_times", (point,)).get(point)  # as_of_summary would also count the statuses
     st.caption(f"The bank at event {point:,}" + (f" ({moment:%Y-%m-%d %H:%M})" if moment else "")
-               + " — approved items only, ranked by cosine similarity.")
+               + " — approved items only, ranked by cosine similarity, "
+               f"above the same minimum similarity ({ui.settings().min_similarity:.2f}).")
     if earlier:
         st.dataframe(hits_table(earlier), hide_index=True, key="pg_earlier")
     else:

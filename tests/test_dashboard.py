@@ -635,10 +635,14 @@ def test_the_playground_shows_top_k_the_prompt_block_and_why_not_without_logging
     assert any("Verify the reservation" in c.value for c in at.code)  # the block the agent's prompt would get
     at.slider(key="pg_asof").set_value(Bank(db).store.last_event_id()).run()
     _, then = [t.value for t in at.dataframe if {"rank", "id"} <= set(t.value.columns)][:2]
-    assert then["id"].iloc[0] == ids["approved"]  # the bank as of its last event: approved items, by cosine and any("The bank at event" in t for t in texts(at, "caption"))
+    assert then["id"].iloc[0] == ids["approved"]  # the bank as of its last event: approved items, by cosine
+    assert any("The bank at event" in t for t in texts(at, "caption"))
     at.number_input(key="pg_why").set_value(ids["qa"]).run()
     assert any(f"item {ids['qa']}" in c.value for c in at.code)
     markdown_is_inert(at)
+    at.text_area(key="pg_query").input("What is the capital of Peru?")
+    at.form_submit_button(key="pg_go").click().run()
+    assert "Nothing would have been retrieved then." in texts(at, "caption")  # the same threshold as "now"
     assert Bank(db).store.count("retrievals") == logged  # trying queries here is not a retrieval
 
 

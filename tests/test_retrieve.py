@@ -86,7 +86,9 @@ def test_an_empty_retrieval_says_why(bank, cli):
     assert result.code == 0 and "no approved lessons yet (1 pending review)" in result.out + result.err
     lesson(bank, "search")  # approved, but about shopping: too far from a cancellation
     as_json = cli("retrieve", CANCEL_QUERY, "--db", bank.path, "--json").json()
-    assert as_json["hits"] == [] and "minimum similarity" in as_json["empty_because"]
+    assert as_json["hits"] == [] and "minimum similarity (0.25)" in as_json["empty_because"]
+    strict = cli("retrieve", "Sort the shop's search results by price", "--db", bank.path, "--min-similarity", "0.99")
+    assert "minimum similarity (0.99)" in strict.out + strict.err  # the threshold this query used, not the default
     assert cli("retrieve", CANCEL_QUERY, "--db", bank.path, "--include-pending", "--json").json()["empty_because"] \
         is None
 
@@ -404,11 +406,11 @@ def test_the_bank_as_of_an_event_also_keeps_merged_lessons_from_their_ancestors_
 def test_the_bank_as_of_now_ranks_exactly_like_live_retrieval(seeded):
     """'What would the agent have been told' must use the live ranking: same order, same minimum similarity."""
     bank, ids = seeded
-    view = bank.as_of(bank.store.last_event_id())
+    now = bank.store.last_event_id()
     queries = [(CANCEL_QUERY, None), (CANCEL_QUERY, "task-cancel"), ("What is the capital of Peru?", None)]
     for query, task in queries:
         live = [(h.item.item_id, round(h.score, 5)) for h in bank.retrieve(query, k=3, task_id=task, log=False)]
-        past = [(h.item.item_id, round(h.score, 5)) for h in view.rank(
-            query, k=3, exclude_task_id=task, min_similarity=bank.settings.min_similarity)]
+        past = [(h.item.item_id, round(h.score, 5)) for h in bank.retrieve_as_of(now, query, 3, task_id=task)]
         assert past == live
+    assert bank.as_of(now).rank("What is the capital of Peru?", k=3)  # without the threshold something ranks
     assert bank.retrieve("What is the capital of Peru?", k=3, log=False) == []

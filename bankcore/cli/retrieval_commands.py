@@ -58,7 +58,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         print(json.dumps({"query": args.query, "k": args.k, "hits": [_hit_json(h) for h in hits],
                           "prompt": memory_block([h.item for h in hits]), "warnings": notes,
                           "empty_because": None if hits else bank.why_nothing_retrieved(
-                              include_pending=args.include_pending)}, indent=2))
+                              include_pending=args.include_pending, min_similarity=args.min_similarity)}, indent=2))
         return 0
     for note in notes:
         warn(f"warning: {note}")
@@ -66,7 +66,8 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         print(memory_block([h.item for h in hits]))
         return 0
     if not hits:
-        say(args, bank.why_nothing_retrieved(include_pending=args.include_pending))
+        say(args, bank.why_nothing_retrieved(include_pending=args.include_pending,
+                                             min_similarity=args.min_similarity))
     for hit in hits:
         item = hit.item
         print(f"{hit.rank}. #{item.item_id}  {hit.score:.3f}  {item.title}")
@@ -147,7 +148,8 @@ def cmd_as_of(args: argparse.Namespace) -> int:
         for h in hits:
             print(f"  {h.rank}. {h.score:.3f} {_item_line(h.item)}")
         if not hits:
-            print("  nothing (no approved item then)")
+            print("  nothing (no approved item then cleared the minimum similarity "
+                  f"{bank.settings.min_similarity:.2f})")
         return 0
     items = sorted(view.items.values(), key=lambda i: i.item_id)
     if args.json:
