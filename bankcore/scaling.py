@@ -19,7 +19,7 @@ from .errors import BankcoreError
 from .learning import JudgeReport, _failed, _Run, _tail, embed_items
 from .llm import LLMError
 from .matts import HeuristicContrastExtractor, HeuristicSelector, LLMContrastExtractor, LLMSelector
-from .models import ContrastExtraction, Selection
+from .models import ContrastExtraction, Selection, Trajectory
 from .settings import Settings
 from .store import Store
 
@@ -69,7 +69,7 @@ class SelectReport(_Run):
 def select_groups(store: Store, groups: Sequence[Group], selector, *,
                   on_progress: Progress | None = None) -> SelectReport:
     """Pick the best trajectory of every group this selector has not chosen in yet; one row per pick, written
-    `selector.write_every` groups at a time."""
+    `selector.write_every` groups at a time. Picks made before an interruption are still written on the way out."""
     report = SelectReport(selector_id=selector.selector_id, queued=len(groups))
     done = {tuple(s.traj_ids) for s in store.selections(selector_id=selector.selector_id)
             if s.prompt_version == selector.prompt_version}
@@ -77,34 +77,42 @@ def select_groups(store: Store, groups: Sequence[Group], selector, *,
     report.skipped = report.done = len(groups) - len(todo)
     if on_progress and report.skipped:
         on_progress(report.skipped)
-    for start in range(0, len(todo), selector.write_every):
-        page = todo[start:start + selector.write_every]
-        trajs = {t.traj_id: t for t in store.get_trajectories([i for g in page for i in g.traj_ids])}
-        picks: list[Selection] = []
-        for group in page:
-            if report.stopped:
-                break
-            members = [trajs[i] for i in group.traj_ids]
-            try:
-                choice = selector.select(members[0].query, members)
-            except LLMError as exc:
-                _failed(report, group.task_id, exc)
-            else:
-                report.consecutive = 0
-                picks.append(Selection(
-                    task_id=group.task_id, run_id=group.run_id, traj_ids=list(group.traj_ids),
-                    selector_id=selector.selector_id, prompt_version=selector.prompt_version,
-                    chosen_traj_id=group.traj_ids[choice.index], analysis=choice.analysis, scores=choice.scores,
-                    llm_call_id=choice.llm_call_id, tokens_in=choice.tokens_in, tokens_out=choice.tokens_out))
-            if on_progress:
-                on_progress(1)
+    picks: list[Selection] = []
+    try:
+        for start in range(0, len(todo), selector.write_every):
+            page = todo[start:start + selector.write_every]
+            trajs = {t.traj_id: t for t in store.get_trajectories([i for g in page for i in g.traj_ids])}
+            for group in page:
+                if report.stopped:
+                    return report
+                try:
+                    picks.append(_select(group, selector, [trajs[i] for i in group.traj_ids]))
+                    report.consecutive = 0
+                except LLMError as exc:
+                    _failed(report, group.task_id, exc)
+                if on_progress:
+                    on_progress(1)
+            _write_selections(store, picks, report)
+            picks = []
+    finally:
+        _write_selections(store, picks, report)
+    return report
+
+
+def _select(group: Group, selector, members: list[Trajectory]) -> Selection:
+    choice = selector.select(members[0].query, members)
+    return Selection(task_id=group.task_id, run_id=group.run_id, traj_ids=list(group.traj_ids),
+                     selector_id=selector.selector_id, prompt_version=selector.prompt_version,
+                     chosen_traj_id=group.traj_ids[choice.index], analysis=choice.analysis, scores=choice.scores,
+                     llm_call_id=choice.llm_call_id, tokens_in=choice.tokens_in, tokens_out=choice.tokens_out)
+
+
+def _write_selections(store: Store, picks: list[Selection], report: SelectReport) -> None:
+    if picks:
         with store.transaction():
             for pick in picks:
                 store.add_selection(pick)
         report.done += len(picks)
-        if report.stopped:
-            break
-    return report
 
 
 # ---------------------------------------------------------------------- self-contrast extraction

@@ -339,3 +339,28 @@ def test_a_selector_that_keeps_failing_leaves_its_groups_queued(fake_llm, db, mo
     fake_llm.responder = lambda request: good
     again = scaling.select_groups(bank.store, groups, selector)
     assert again.done == 10 and again.failed == 0 and len(bank.store.selections()) == 10
+
+
+def test_picks_made_before_an_interruption_are_kept(fake_llm, db):
+    """Ctrl-C in the middle of a page of groups: the picks already made are written, the rest stay queued."""
+    fake_llm.responder = lambda request: '{"index": [2], "analysis": "second is cleaner"}' \
+        if "evaluating the trajectories" in request["messages"][0]["content"] else 'Thoughts: ok.\nStatus: "failure"'
+    bank = Bank(db, settings=fake_llm.settings(db))
+    bank.import_path(DEMO_MATTS)
+    groups = scaling.groups_of(bank.store)
+    selector = LLMSelector(LLMClient(bank.settings, bank.store))
+    assert selector.write_every > 3  # the interruption falls inside the first page
+
+    def interrupt_at_fourth(n):
+        interrupt_at_fourth.seen += n
+        if interrupt_at_fourth.seen == 4:
+            raise KeyboardInterrupt
+    interrupt_at_fourth.seen = 0
+    with pytest.raises(KeyboardInterrupt):
+        scaling.select_groups(bank.store, groups, selector, on_progress=interrupt_at_fourth)
+    kept = bank.store.selections()
+    assert len(kept) == 4 and all(s.chosen_traj_id == s.traj_ids[1] for s in kept)
+    calls = fake_llm.http_calls
+    again = scaling.select_groups(bank.store, groups, selector)
+    assert (again.skipped, again.done) == (4, 10) and len(bank.store.selections()) == 10
+    assert fake_llm.http_calls == calls + 6  # only the groups never picked are asked about
