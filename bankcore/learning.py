@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from . import curation
+from . import policy as policy_rules
 from .errors import BankcoreError
 from .extract import HeuristicExtractor, LLMExtractor
 from .judge import HeuristicJudge, LLMJudge
@@ -41,6 +42,7 @@ class Flip:
     after: str
     by: str
     items: list[int] = field(default_factory=list)
+    withdrawn: list[int] = field(default_factory=list)  # approved items sent back to pending (withdraw_on_relabel)
 
 
 @dataclass
@@ -82,6 +84,9 @@ class JudgeReport(_Run):
             text += f", {self.cached} answered from the LLM cache"
         if self.flips:
             text += f"; {len(self.flips)} label(s) flipped, {self.items_flagged} item(s) flagged for review"
+            withdrawn = sum(len(f.withdrawn) for f in self.flips)
+            if withdrawn:
+                text += f" ({withdrawn} withdrawn from retrieval until approved again)"
         return text + _tail(self)
 
 
@@ -216,9 +221,12 @@ def _flips(before: dict[str, Verdict], after: dict[str, Verdict], by: str) -> li
 
 def flag_flipped_items(store: Store, flips: list[Flip]) -> int:
     """Each item resting on a flipped trajectory gets a SOURCE_REJUDGED event and the `source_rejudged` flag:
-    its lesson was drawn under the other label and may now be backwards. Returns the number of events written."""
+    its lesson was drawn under the other label and may now be backwards. Under the policy's `withdraw_on_relabel`
+    an approved one also goes back to pending, out of retrieval until a person approves it again. Returns the
+    number of events written."""
     if not flips:
         return 0
+    withdraw = policy_rules.load(store).withdraw_on_relabel
     by_traj = store.items_from_trajectories([f.traj_id for f in flips])
     written = 0
     for flip in flips:
@@ -226,11 +234,16 @@ def flag_flipped_items(store: Store, flips: list[Flip]) -> int:
         for item_id in flip.items:
             item = store.get_item(item_id)
             flags = item.flags if FLAG_SOURCE_REJUDGED in item.flags else item.flags + [FLAG_SOURCE_REJUDGED]
-            curation.change_item(
-                store, item_id, kind="SOURCE_REJUDGED", actor=flip.by, flags=flags,
-                reason=(f"source trajectory {flip.traj_id} relabelled {flip.before} → {flip.after}; this "
-                        f"{item.source} lesson may now be backwards"),
-                related={"traj_id": flip.traj_id, "before": flip.before, "after": flip.after})
+            reason = (f"source trajectory {flip.traj_id} relabelled {flip.before} → {flip.after}; this "
+                      f"{item.source} lesson may now be backwards")
+            changes: dict[str, Any] = {"flags": flags}
+            if withdraw and item.status == "approved":
+                changes["status"] = "pending"
+                reason += ": withdrawn from retrieval until a person approves it again"
+                flip.withdrawn.append(item_id)
+            curation.change_item(store, item_id, kind="SOURCE_REJUDGED", actor=flip.by, reason=reason,
+                                 related={"traj_id": flip.traj_id, "before": flip.before, "after": flip.after},
+                                 **changes)
             written += 1
     return written
 

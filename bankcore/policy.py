@@ -10,7 +10,9 @@ The default keeps a human in the loop wherever text is untrusted or machine-gues
   auto-approved, whatever the settings;
 - clean LLM-extracted items are approved on arrival (the paper's loop: the next task can use them at once);
 - a merged item is approved when every parent was approved, it carries no flag, and (for an LLM-written merge)
-  LLM text is auto-approved too.
+  LLM text is auto-approved too;
+- an approved item whose source trajectory is relabelled goes back to pending: its lesson may now be backwards, so
+  the agent is not told it again until a person approves it again.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Policy:
     merge_threshold: float = 0.85
     max_active_per_domain: int | None = None
     archive_pending_after_days: float | None = None
+    withdraw_on_relabel: bool = True
 
     @property
     def limits_growth(self) -> bool:
@@ -51,6 +54,8 @@ EXPLAIN = {
                              "after each task) archives the least used beyond it (none = no cap)",
     "archive_pending_after_days": "`policy enforce` (and `run`, after each task) archives items pending longer "
                                   "than this (none = never)",
+    "withdraw_on_relabel": "an approved item whose source trajectory's label flips goes back to pending (out of "
+                           "retrieval) until a person approves it again",
 }
 
 
@@ -117,6 +122,7 @@ _PARSE = {
     "merge_threshold": _number(float, optional=False, high=1.0),
     "max_active_per_domain": _number(int, optional=True),
     "archive_pending_after_days": _number(float, optional=True),
+    "withdraw_on_relabel": _flag,
 }
 
 

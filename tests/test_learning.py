@@ -237,6 +237,49 @@ def test_a_human_label_outranks_judges_and_flags_items(tmp_path):
     assert [v.judge_id for v in bank.verdicts(tid)] == ["heuristic:v1", "human:ana", "heuristic:v1"]
 
 
+def test_a_relabel_withdraws_approved_lessons_until_a_person_approves_them_again(tmp_path, cli):
+    """A lesson whose source flipped may now be backwards: the agent is not told it until a person re-approves."""
+    bank = Bank(tmp_path / "b.duckdb")
+    bank.import_path(write_corpus(tmp_path / "corpus.jsonl", 4))
+    bank.learn_trajectories(bank.store.select_traj_ids(), judge="heuristic")
+    tid = next(v.traj_id for v in bank.store.iter_verdicts() if v.label == "success")
+    lessons = bank.store.items_from_trajectories([tid])[tid]
+    for item_id in lessons:
+        bank.approve(item_id, actor="human:ana")
+    query = bank.trajectory(tid).query
+    served = {h.item.item_id for h in bank.retrieve(query, k=10, log=False, min_similarity=-1.0)}
+    assert set(lessons) <= served
+
+    result = cli("label", tid, "failure", "--by", "bo", "--db", bank.path)
+    assert result.code == 0 and "withdrawn from retrieval until approved again" in result.out + result.err
+    for item_id in lessons:
+        item = bank.item(item_id)
+        assert (item.status, item.flags) == ("pending", [FLAG_SOURCE_REJUDGED])
+        event = bank.store.item_events(item_id)[-1]
+        assert (event.kind, event.before["status"], event.after["status"]) == ("SOURCE_REJUDGED", "approved", "pending")
+        assert "withdrawn from retrieval" in event.reason
+    assert not set(lessons) & {h.item.item_id for h in bank.retrieve(query, k=10, log=False, min_similarity=-1.0)}
+    bank.apply_policy()  # a flagged item is never approved by the policy
+    assert all(bank.item(i).status == "pending" for i in lessons)
+
+    bank.approve(lessons[0], actor="human:ana", reason="still right: the label was about another step")
+    assert (bank.item(lessons[0]).status, bank.item(lessons[0]).flags) == ("approved", [])
+    assert lessons[0] in {h.item.item_id for h in bank.retrieve(query, k=10, log=False, min_similarity=-1.0)}
+
+
+def test_the_policy_can_keep_relabelled_lessons_in_retrieval(tmp_path):
+    bank = Bank(tmp_path / "b.duckdb")
+    bank.set_policy("withdraw_on_relabel", "false")
+    bank.import_path(write_corpus(tmp_path / "corpus.jsonl", 4))
+    bank.learn_trajectories(bank.store.select_traj_ids(), judge="heuristic")
+    tid = next(v.traj_id for v in bank.store.iter_verdicts() if v.label == "success")
+    (first, *_) = lessons = bank.store.items_from_trajectories([tid])[tid]
+    bank.approve(first, actor="human:ana")
+    _, (flip,) = bank.label(tid, "failure", by="bo")
+    assert flip.items == lessons and flip.withdrawn == []
+    assert (bank.item(first).status, bank.item(first).flags) == ("approved", [FLAG_SOURCE_REJUDGED])
+
+
 def test_stats_report_judge_quality_against_truth_and_humans(tmp_path, cli):
     db = tmp_path / "b.duckdb"
     bank = Bank(db)

@@ -141,7 +141,8 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
     say(args, report.summary())
     for flip in report.flips[:20]:
         say(args, f"  {flip.traj_id}: {flip.before} → {flip.after}"
-                  + (f" (items {', '.join(map(str, flip.items))} flagged)" if flip.items else ""))
+                  + (f" (items {', '.join(map(str, flip.items))} flagged)" if flip.items else "")
+                  + (f", {', '.join(map(str, flip.withdrawn))} withdrawn" if flip.withdrawn else ""))
     if len(report.flips) > 20:
         say(args, f"  … and {len(report.flips) - 20} more")
     return _report_errors(report)
@@ -164,6 +165,8 @@ def cmd_label(args: argparse.Namespace) -> int:
         text += f"; label flipped {flip.before} → {flip.after}"
         if flip.items:
             text += f", items {', '.join(map(str, flip.items))} flagged for review"
+        if flip.withdrawn:
+            text += f" ({', '.join(map(str, flip.withdrawn))} withdrawn from retrieval until approved again)"
     say(args, text)
     return 0
 
