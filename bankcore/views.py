@@ -222,7 +222,7 @@ class Views:
     """
 
     READS = frozenset({
-        "bank_settings", "browse_items", "browse_trajectories", "event_bounds", "event_markers", "event_times",
+        "bank_settings", "browse_items", "browse_trajectories", "count_batches", "event_bounds", "event_markers", "event_times",
         "item_facets",
         "items_as_of", "latest_batches", "list_runs", "llm_usage", "matching_traj_ids", "max_verdict_id",
         "merge_graph",

@@ -12,10 +12,10 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
     if not bounds["events"]:
         st.info("No history yet: items and their events appear once lessons are extracted or added.")
         st.stop()
-    merges = ui.read("views", "latest_batches", ["MERGE"], 1000)
+    consolidations = ui.read("views", "count_batches", ["MERGE"])
     cols = st.columns(4)
     cols[0].metric("History events", f"{bounds['events']:,}")
-    cols[1].metric("Consolidations", f"{len(merges):,}")
+    cols[1].metric("Consolidations", f"{consolidations:,}")
     cols[2].metric("First event", f"{bounds['first_at']:%d %b %H:%M}", help=f"{bounds['first_at']:%Y-%m-%d %H:%M:%S}")
     cols[3].metric("Latest event", f"{bounds['last_at']:%d %b %H:%M}", help=f"{bounds['last_at']:%Y-%m-%d %H:%M:%S}")
 

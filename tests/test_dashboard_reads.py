@@ -254,6 +254,19 @@ def test_flips_are_labels_changed_by_later_verdicts(small):
     assert [(f["traj_id"], f["old_label"], f["new_label"]) for f in flips] == [(plain, labels[plain], flip_to)]
 
 
+def test_consolidations_are_counted_by_batch_however_many_there_are(tmp_path):
+    """The Evolution page's count: one per MERGE batch (a consolidation), not capped by a page of recent ones."""
+    store = Bank(tmp_path / "b.duckdb").store
+    item = curation.add_item(store, MemoryItem(title="t", description="d", content="c", source="merged"), [],
+                             actor="test")
+    with store.transaction():
+        for n in range(1200):
+            store.add_event(Event(item_id=item.item_id, kind="MERGE", actor="test", batch_id=f"b{n // 2}"))
+        store.add_event(Event(item_id=item.item_id, kind="MERGE", actor="test"))  # no batch: counts alone
+    assert store.count_batches(["MERGE"]) == 601 == len(store.latest_batches(["MERGE"], 10_000))
+    assert store.count_batches(["SPLIT"]) == 0
+
+
 # ---------------------------------------------------------------------- pure shaping
 def test_flag_reasons_explain_each_flag_with_the_event_that_raised_it():
     item = MemoryItem(title="t", description="d", content="c", source="failure",

@@ -96,6 +96,12 @@ class DashboardReads:
         with self._con() as con:
             return _dicts(con.execute(sql, [list(kinds), limit]))
 
+    def count_batches(self, kinds: Iterable[str]) -> int:
+        """How many batches of events of these kinds there are (e.g. consolidations: MERGE batches)."""
+        with self._con() as con:
+            return con.execute("SELECT count(DISTINCT coalesce(batch_id, 'event-' || event_id)) FROM memory_events "
+                               "WHERE list_contains(?, kind)", [list(kinds)]).fetchone()[0]
+
     def judge_usage(self) -> list[dict[str, Any]]:
         """Every judge that has labelled trajectories here, newest first (humans included)."""
         sql = """SELECT judge_id, count(*) AS verdicts, count(DISTINCT traj_id) AS trajectories,
