@@ -92,8 +92,8 @@ def select_groups(store: Store, groups: Sequence[Group], selector, *,
                     _failed(report, group.task_id, exc)
                 if on_progress:
                     on_progress(1)
-            _write_selections(store, picks, report)
-            picks = []
+            written, picks = picks, []  # a failed write is not retried on the way out
+            _write_selections(store, written, report)
     finally:
         _write_selections(store, picks, report)
     return report

@@ -108,6 +108,7 @@ def test_a_judge_error_relabelled_by_the_reviewer_flags_its_lessons(built):
     bank, _ = built
     (event,) = bank.store.events_of_kind(["SOURCE_REJUDGED"])
     assert event.actor == demo.REVIEWER and FLAG_SOURCE_REJUDGED in bank.item(event.item_id).flags
+    assert (event.before["status"], bank.item(event.item_id).status) == ("approved", "pending")  # back for review
     traj_id = event.related["traj_id"]
     verdicts = bank.verdicts(traj_id)
     assert [v.judge_id for v in verdicts] == ["llm:demo-recording", demo.REVIEWER]
