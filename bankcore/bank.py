@@ -194,6 +194,11 @@ class Bank:
         """Usefulness of every item that was ever retrieved for a recorded trajectory, in one query."""
         return {u.item_id: u for u in self.store.usefulness_counts()}
 
+    def flag_hurting(self, *, actor: str | None = None, reason: str | None = None) -> list[int]:
+        """Send every active lesson whose measured usefulness says it hurts to the review queue (a FLAG event)."""
+        return review.flag_hurting(self.store, self.store.usefulness_counts(), actor=self._actor(actor),
+                                   reason=reason)
+
     def reembed(self, *, missing_only: bool = False, on_progress: Callable[[int], None] | None = None
                 ) -> ReembedReport:
         """Give every item a vector from the current embedding model (one REEMBED event each)."""

@@ -352,6 +352,8 @@ class VectorRows:
 
 
 USEFULNESS_PRIOR = 5.0  # pseudo-observations of "no effect": 5 comparable trajectories halve a lift
+# A shrunk lift this low takes e.g. 3 uses at 33% against 80% without: worth a reviewer's look, not a verdict.
+HURTS_BELOW = -0.1
 
 
 @dataclass
@@ -389,6 +391,19 @@ class Usefulness:
             return 0.0
         n_eff = self.n_with * self.n_without / (self.n_with + self.n_without)
         return self.lift * n_eff / (n_eff + USEFULNESS_PRIOR)
+
+    @property
+    def hurts(self) -> bool:
+        """Trajectories given this item succeeded clearly less often than comparable ones (after shrinkage)."""
+        return self.score <= HURTS_BELOW
+
+    def summary(self) -> str:
+        """The evidence in words, e.g. for the reason of a FLAG event."""
+        def rate(ok: int, n: int) -> str:
+            return f"{ok}/{n} ({ok / n:.0%})" if n else "0/0"
+        return (f"{rate(self.success_with, self.n_with)} of the tasks given it succeeded vs "
+                f"{rate(self.success_without, self.n_without)} of comparable ones without it "
+                f"(shrunk lift {self.score:+.2f})")
 
 
 @dataclass

@@ -15,12 +15,13 @@ from . import lineage
 from .curation import add_item, change_item, new_batch_id, require_text
 from .embed import item_text
 from .errors import BankcoreError, NotFoundError
-from .models import TEXT_FIELDS, MemoryItem
+from .models import TEXT_FIELDS, MemoryItem, Usefulness
 from .policy import Policy, decide_merged, decide_new, origin
 from .policy import actor as policy_actor
 from .store import Store
 
 CONTRADICTS = "contradicts:"  # flag prefix: `contradicts:<other item id>` while a contradiction is open
+HURTS_FLAG = "hurts_outcomes"  # measured usefulness says tasks given this item fail more often: a person decides
 REVIEWABLE = {"approve": ("pending", "rejected", "archived"), "reject": ("pending", "approved", "archived")}
 
 
@@ -271,3 +272,29 @@ def contradictions(store: Store, *, open_only: bool = True) -> list[Contradictio
 def known_contradiction_pairs(store: Store) -> set[tuple[int, int]]:
     """Every pair ever surfaced as a contradiction: consolidation neither re-surfaces nor merges them."""
     return {tuple(e.related["pair"]) for e in store.events_of_kind(["CONTRADICTION"]) if e.related.get("pair")}
+
+
+def hurting_to_flag(store: Store, measured: list[Usefulness]) -> list[tuple[MemoryItem, Usefulness]]:
+    """Active items whose measured usefulness says they hurt (`Usefulness.hurts`) and that were never flagged for
+    it before (once a person has seen that evidence, they decided)."""
+    hurting = {u.item_id: u for u in measured if u.hurts}
+    seen = store.latest_events_of(list(hurting), ["FLAG"])
+    return [(i, hurting[i.item_id]) for i in store.get_items(sorted(hurting)) if i.status in ("pending", "approved")
+            and not any(e.related.get("flag") == HURTS_FLAG for e in seen.get(i.item_id, []))]
+
+
+def flag_hurting(store: Store, measured: list[Usefulness], *, actor: str, reason: str | None = None) -> list[int]:
+    """Flag the items `hurting_to_flag` finds, so a person keeps one (approve) or rejects it; retrieval is
+    unchanged until they do. One transaction, one batch; returns the ids flagged."""
+    candidates = hurting_to_flag(store, measured)
+    if not candidates:
+        return []
+    batch = new_batch_id(store, "flag-hurting")
+    with store.transaction():
+        for item, u in candidates:
+            change_item(store, item.item_id, kind="FLAG", actor=actor, batch_id=batch,
+                        flags=item.flags + [HURTS_FLAG], reason=(reason + ": " if reason else "") + u.summary(),
+                        related={"flag": HURTS_FLAG, "n_with": u.n_with, "success_with": u.success_with,
+                                 "n_without": u.n_without, "success_without": u.success_without,
+                                 "score": round(u.score, 4)})
+    return [item.item_id for item, _ in candidates]

@@ -287,6 +287,8 @@ def usefulness_text(u: Any) -> str:
             f"comparable ones that did not, {pct(u.rate_without)} ({u.success_without}/{u.n_without})")
     if u.lift is not None:
         text += f"; lift {100 * u.lift:+.1f} points, {u.score:+.3f} after shrinking small samples"
+    if u.hurts:
+        text += " — it looks like it hurts (see Metrics → Which lessons help, which hurt)"
     return text + "."
 
 

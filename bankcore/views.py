@@ -13,8 +13,9 @@ from typing import Any, Iterable
 
 from .errors import NotFoundError
 from .metrics import agent_stats, confusion_scores
-from .models import Event, ItemSource, MemoryItem, Trajectory, Truth, Verdict
+from .models import Event, ItemSource, MemoryItem, Trajectory, Truth, Usefulness, Verdict
 from .replay import MODEL as REPLAY_MODEL
+from .review import HURTS_FLAG, hurting_to_flag
 from .settings import Settings
 from .store import Store
 
@@ -58,6 +59,14 @@ def _latest_in_words(rows: list[dict[str, Any]], key: str, count: str, none: str
     return text
 
 
+def usefulness_row(item: MemoryItem, u: Usefulness) -> dict[str, Any]:
+    """One lesson's measured usefulness as a table row (pure)."""
+    return {"item_id": item.item_id, "title": item.title, "source": item.source, "status": item.status,
+            "domain": item.domain, "used": u.n_with, "success_with": u.rate_with, "compared": u.n_without,
+            "success_without": u.rate_without, "lift": u.lift, "score": round(u.score, 4), "hurts": u.hurts,
+            "flagged": HURTS_FLAG in item.flags}
+
+
 def kind_of(actor_id: str) -> str:
     """What produced a verdict or an item, from its id: heuristic:<v>, llm:<model>, human:<name>, policy:<name>."""
     prefix = actor_id.split(":", 1)[0]
@@ -70,8 +79,11 @@ def kind_of(actor_id: str) -> str:
 def flag_reasons(item: MemoryItem, events: Iterable[Event] = ()) -> list[str]:
     """Why an item needs a human, in words: its flags, explained by the events that raised them."""
     by_kind: dict[str, Event] = {}
+    by_flag: dict[str, Event] = {}
     for e in events:
         by_kind[e.kind] = e  # the latest of each kind
+        if e.kind == "FLAG" and e.related.get("flag"):
+            by_flag[e.related["flag"]] = e  # a FLAG event that names its flag explains that one
     reasons = []
     for flag in item.flags:
         name, _, arg = flag.partition(":")
@@ -81,6 +93,9 @@ def flag_reasons(item: MemoryItem, events: Iterable[Event] = ()) -> list[str]:
         elif name in ("suspected_injection", "suspected-injection", "injection"):
             text = "suspected prompt injection: its source text tries to instruct the agent"
             why = by_kind.get("FLAG")
+        elif name == HURTS_FLAG:
+            text = "tasks given this lesson succeeded less often than comparable ones: keep it or reject it"
+            why = by_flag.get(HURTS_FLAG)
         elif name in ("source_rejudged", "source-rejudged", "rejudged"):
             text = "its source trajectory was re-judged and its label flipped: the lesson may now be backwards"
             why = by_kind.get("SOURCE_REJUDGED")
@@ -222,8 +237,8 @@ class Views:
     """
 
     READS = frozenset({
-        "bank_settings", "browse_items", "browse_trajectories", "count_batches", "event_bounds", "event_markers", "event_times",
-        "item_facets",
+        "bank_settings", "browse_items", "browse_trajectories", "count_batches", "event_bounds", "event_markers",
+        "event_times", "item_facets",
         "items_as_of", "latest_batches", "list_runs", "llm_usage", "matching_traj_ids", "max_verdict_id",
         "merge_graph",
         "outcome_breakdown", "outcome_series", "recent_events", "retrieval_stats", "schema_history",
@@ -287,6 +302,19 @@ class Views:
             return self.store.get_trajectory(traj_id)
         except NotFoundError:  # provenance may outlive a trajectory in an imported bank
             return None
+
+    def lesson_usefulness(self, limit: int = 10) -> dict[str, Any]:
+        """Active lessons ranked by measured usefulness: the ones that help most and the ones that hurt
+        (`Usefulness.hurts`), each row with its evidence; `measured` counts active lessons with any evidence,
+        `to_flag` the hurting ones `Bank.flag_hurting` would send to review."""
+        with self.store.transaction():
+            counts = self.store.usefulness_counts()
+            measured = {u.item_id: u for u in counts}
+            items = [i for i in self.store.get_items(sorted(measured)) if i.status in ("pending", "approved")]
+            to_flag = len(hurting_to_flag(self.store, counts))
+        rows = sorted((usefulness_row(i, measured[i.item_id]) for i in items), key=lambda r: r["score"])
+        return {"measured": len(rows), "to_flag": to_flag, "hurts": [r for r in rows if r["hurts"]][:limit],
+                "helps": [r for r in reversed(rows) if r["score"] > 0][:limit]}
 
     def review_batch(self, which: str, limit: int, offset: int) -> tuple[list[tuple[MemoryItem, list[str]]], int]:
         """A page of the review queue, each item with why it is there."""

@@ -6,6 +6,7 @@ import streamlit as st
 
 from bankcore import charts, ui
 from bankcore import ui_parts as parts
+from bankcore.models import HURTS_BELOW
 from bankcore.views import MARKER_KINDS
 
 BUCKETS = {"per run": "run", "per trial": "trial", "per day": "day", "per week": "week",
@@ -44,6 +45,37 @@ with ui.page("Metrics", ":material/monitoring:") as bank:
     st.subheader("By domain")
     domains = ui.read("views", "outcome_breakdown", "domain")
     st.plotly_chart(charts.breakdown_bar(domains, "Success by domain"), key="m_domain")
+
+    st.subheader("Which lessons help, which hurt")
+    useful = ui.read("views", "lesson_usefulness", 10)
+    if useful["measured"]:
+        columns = {"success_with": st.column_config.NumberColumn("success with", format="percent"),
+                   "success_without": st.column_config.NumberColumn("success without", format="percent"),
+                   "lift": st.column_config.NumberColumn(format="%+.2f"),
+                   "score": st.column_config.NumberColumn("shrunk lift", format="%+.2f")}
+        order = ["item_id", "title", "domain", "source", "used", "success_with", "compared", "success_without",
+                 "lift", "score", "flagged"]
+        left, right = st.columns(2)
+        left.markdown("**Helps most**")
+        left.dataframe(useful["helps"], hide_index=True, key="m_helps", column_config=columns, column_order=order)
+        right.markdown("**Hurts**")
+        if useful["hurts"]:
+            right.dataframe(useful["hurts"], hide_index=True, key="m_hurts", column_config=columns,
+                            column_order=order)
+        else:
+            right.caption("No active lesson is measurably hurting.")
+        st.caption(f"{useful['measured']:,} active lessons have been given to a labelled task. Each is compared "
+                   "with the memory-on tasks of its domain that were given other lessons; the lift is shrunk "
+                   "towards 0 while either group is small, and a lesson *hurts* at a shrunk lift of "
+                   f"{HURTS_BELOW:+.2f} or below. Correlation, not proof: a reviewer decides.")
+        who = ui.curator()
+        if useful["to_flag"] and who and st.button(f"Send {useful['to_flag']} hurting lesson(s) to the review queue",
+                                                   key="m_flag_hurting"):
+            ui.act(lambda: bank.flag_hurting(actor=who),
+                   lambda ids: f"Flagged {len(ids)} lesson(s) for review" if ids else "Nothing new to flag")
+    else:
+        st.caption("No lesson has been given to a labelled task yet: usefulness appears once memory-on runs are "
+                   "recorded with their retrievals.")
 
     with st.expander("The numbers"):
         table = pd.DataFrame(series)

@@ -21,6 +21,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from bankcore import Bank, migrations, ui
+from bankcore.models import Retrieval
 from conftest import REFLEXION, TAU, need_shared
 import dashboard_bank
 
@@ -293,6 +294,29 @@ def test_the_evolution_slider_shows_the_bank_before_the_merge(small):
     state = frame(at, "item_id", "status", "version")
     assert ids["merged"] in set(state["item_id"])
     assert set(state[state["item_id"].isin(ids["parents"])]["status"]) == {"superseded"}
+
+
+def test_metrics_show_which_lessons_hurt_and_a_curator_sends_them_to_review(small):
+    """The pending lesson was shown to the failed half of the tasks that also got the approved one: it hurts."""
+    db, ids = small
+    bank = Bank(db)
+    shown = [r.traj_id for r in bank.store.iter_retrievals() if r.item_id == ids["approved"]]
+    failed = [t for t in shown if bank.current_label(t).label == "failure"]
+    assert 0 < len(failed) < len(shown)
+    bank.store.add_retrievals([Retrieval(query="q", item_id=ids["pending"], rank=2, score=0.5, k=2, traj_id=t)
+                               for t in failed])
+    at = app("metrics")
+    assert not problems(at)
+    hurts = frame(at, "item_id", "used", "success_with")  # "helps most" is empty: no lesson measurably helps
+    assert list(hurts["item_id"]) == [ids["pending"]] and list(hurts["success_with"]) == [0.0]
+    locked = app("metrics", secrets={"bankcore": {"password": "s3cret"}})
+    assert not [b for b in locked.button if b.key == "m_flag_hurting"]  # a login is configured and pending
+    at = app("metrics", state={ui.REVIEWER: "ana"})
+    at.button(key="m_flag_hurting").click().run()
+    assert not problems(at)
+    item = Bank(db).item(ids["pending"])
+    assert "hurts_outcomes" in item.flags and _events(db, item.item_id)[-1].actor == "human:ana"
+    assert not [b for b in at.button if b.key == "m_flag_hurting"]  # nothing left to send
 
 
 @pytest.mark.parametrize("bucket", ["per run", "per trial", "per day", "per week", "per window of N trajectories"])

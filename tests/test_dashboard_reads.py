@@ -329,9 +329,11 @@ def test_opening_an_older_bank_records_the_upgrade(db, monkeypatch):
 
 def test_usefulness_is_said_in_words():
     from types import SimpleNamespace
+    from bankcore.models import Usefulness
     from bankcore.ui_parts import usefulness_text
-    u = SimpleNamespace(n_with=10, success_with=7, n_without=30, success_without=12, rate_with=0.7,
-                        rate_without=0.4, lift=0.3, score=0.18)
-    text = usefulness_text(u)
-    assert "70.0% (7/10)" in text and "40.0% (12/30)" in text and "+30.0 points" in text and "+0.180" in text
+    text = usefulness_text(Usefulness(1, n_with=10, success_with=7, n_without=30, success_without=12))
+    assert "70.0% (7/10)" in text and "40.0% (12/30)" in text and "+30.0 points" in text and "hurts" not in text
+    assert f"{Usefulness(1, 10, 7, 30, 12).score:+.3f}" in text
+    assert "looks like it hurts" in usefulness_text(Usefulness(1, n_with=10, success_with=2, n_without=30,
+                                                               success_without=24))
     assert "no labelled trajectory" in usefulness_text(SimpleNamespace(n_with=0))

@@ -250,9 +250,10 @@ def test_add_trajectory_is_idempotent_and_files_a_live_run(bank):
     assert stored.run_id == runs[0].run_id and stored.seq == 1 and stored.query == CANCEL_QUERY
 
 
-def test_usefulness_compares_with_comparable_trajectories(bank):
+def two_lessons_shown(bank: Bank) -> tuple[int, int]:
     """Item A was shown to 4 airline trajectories (3 succeeded); 6 other memory-on airline trajectories were shown
-    item B (2 succeeded). A shopping trajectory is not comparable. Labels: current verdict, else truth."""
+    item B (2 succeeded), and a 7th whose verdict (failure) beats its truth. A shopping trajectory that was shown A
+    is not comparable."""
     a = lesson(bank, "cancel")
     b = lesson(bank, "baggage")
 
@@ -270,6 +271,12 @@ def test_usefulness_compares_with_comparable_trajectories(bank):
         run(10 + i, b, ok)
     run(20, a, True, domain="shopping")
     run(21, b, True, verdict=False)  # the verdict (failure) beats the truth (success)
+    return a, b
+
+
+def test_usefulness_compares_with_comparable_trajectories(bank):
+    """Labels: current verdict, else truth; only trajectories of the item's domain are comparable."""
+    a, b = two_lessons_shown(bank)
     use = bank.usefulness(a)
     assert (use.n_with, use.success_with, use.n_without, use.success_without) == (4, 3, 7, 2)
     assert use.lift == pytest.approx(0.75 - 2 / 7)
@@ -277,6 +284,29 @@ def test_usefulness_compares_with_comparable_trajectories(bank):
     assert use.score == pytest.approx(use.lift * n_eff / (n_eff + 5))
     assert bank.usefulness_all()[b].n_with == 7
     assert bank.usefulness(lesson(bank, "search")).score == 0.0  # never retrieved: no evidence, no effect
+
+
+def test_lessons_that_hurt_are_sent_to_review_once_and_a_keep_decision_holds(bank, cli):
+    a, b = two_lessons_shown(bank)
+    assert not bank.usefulness(a).hurts and bank.usefulness(b).hurts  # 2/7 with B against 3/4 without it
+    useful = bank.views.lesson_usefulness()
+    assert [r["item_id"] for r in useful["helps"]] == [a] and [r["item_id"] for r in useful["hurts"]] == [b]
+    assert useful["to_flag"] == 1 and bank.retrieve(CANCEL_QUERY, k=3, log=False)  # flagging changes nothing yet
+
+    listed = cli("review", "useful", "--db", bank.path, "--flag-hurting", "--by", "ana", "--json")
+    assert listed.code == 0 and listed.json()["flagged_now"] == [b] and listed.json()["to_flag"] == 0
+    item = bank.item(b)
+    assert (item.status, item.flags) == ("approved", ["hurts_outcomes"])
+    event = bank.history(b)[-1]
+    assert (event.kind, event.actor, event.related["flag"]) == ("FLAG", "human:ana", "hurts_outcomes")
+    assert "2/7 (29%) of the tasks given it succeeded vs 3/4 (75%)" in event.reason
+    queue = dict((i.item_id, why) for i, why in bank.views.review_batch("flagged", 10, 0)[0])
+    assert "succeeded less often than comparable ones" in queue[b][0] and "2/7" in queue[b][0]
+    assert b in {h.item.item_id for h in bank.retrieve(CANCEL_QUERY, k=3, log=False, min_similarity=-1)}
+
+    bank.approve(b, actor="human:bo", reason="the failures were the fare engine's outage, not the lesson")
+    assert bank.item(b).flags == [] and bank.flag_hurting() == []  # a person has seen this evidence
+    assert bank.views.lesson_usefulness()["to_flag"] == 0
 
 
 def test_hybrid_prefers_the_lesson_that_helped_among_near_duplicates(bank):

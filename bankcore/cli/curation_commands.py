@@ -139,6 +139,12 @@ def add_review_parser(sub, common: argparse.ArgumentParser) -> None:
     r = rsub.add_parser("contradictions", parents=[common], help="pairs of items that contradict each other")
     r.add_argument("--all", action="store_true", help="include resolved pairs")
     r.add_argument("--json", action="store_true")
+    r = rsub.add_parser("useful", parents=[common, who], help="lessons that help and lessons that hurt, by the "
+                        "success of tasks given them vs comparable tasks")
+    r.add_argument("-n", type=int, default=10, help="how many of each (default 10)")
+    r.add_argument("--flag-hurting", action="store_true",
+                   help="send every hurting lesson not flagged for it before to the review queue (a FLAG event)")
+    r.add_argument("--json", action="store_true")
     r = rsub.add_parser("resolve", parents=[common, who], help="decide a contradiction pair")
     r.add_argument("a", type=int)
     r.add_argument("b", type=int)
@@ -306,10 +312,36 @@ def _review_resolve(bank: Bank, args) -> int:
     return 0
 
 
+def _review_useful(bank: Bank, args) -> int:
+    flagged = bank.flag_hurting(actor=_by(args), reason=args.reason) if args.flag_hurting else []
+    useful = bank.views.lesson_usefulness(args.n)
+    if args.json:
+        _json_out({**useful, "flagged_now": flagged})
+        return 0
+    say(args, f"{useful['measured']} active lessons were given to labelled tasks")
+    for heading, rows in (("helps most", useful["helps"]), ("hurts", useful["hurts"])):
+        print(f"{heading}:" if rows else f"{heading}: none")
+        for r in rows:
+            print(f"  #{r['item_id']} {r['score']:+.2f}  given {r['used']}×, {_rate(r['success_with'])} succeeded vs "
+                  f"{_rate(r['success_without'])} of {r['compared']} without  {_inert(r['title'])}"
+                  + ("  [flagged]" if r["flagged"] else ""))
+    if args.flag_hurting:
+        say(args, f"flagged {len(flagged)} for review" + (f": {', '.join(f'#{i}' for i in flagged)}" if flagged
+                                                          else " (none new)"))
+    elif useful["to_flag"]:
+        say(args, f"{useful['to_flag']} hurting lesson(s) not yet reviewed for it: --flag-hurting sends them to "
+                  "the review queue")
+    return 0
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
 REVIEW = {"list": _review_list, "show": _review_show, "approve": _review_decide("approve"),
           "reject": _review_decide("reject"), "edit": _review_edit, "add": _review_add, "restore": _review_restore,
           "history": _review_history, "diff": _review_diff, "unmerge": _review_unmerge,
-          "contradictions": _review_contradictions, "resolve": _review_resolve}
+          "contradictions": _review_contradictions, "resolve": _review_resolve, "useful": _review_useful}
 
 
 def add_policy_parser(sub, common: argparse.ArgumentParser) -> None:
