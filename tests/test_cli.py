@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from bankcore.cli import build_parser
+import pytest
+
+from bankcore.cli import build_parser, main
 from bankcore.cli.registry import COMMANDS
 
 
@@ -13,3 +15,23 @@ def test_every_listed_command_has_a_handler_and_every_handler_is_listed():
     parser = build_parser()
     listed = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     assert sorted(listed) == sorted(COMMANDS)
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["judge", "--limit", "-1"], "--limit"),
+    (["consolidate", "--max-group", "1", "--dry-run"], "--max-group"),
+    (["review", "list", "--limit", "-5"], "--limit"),
+    (["review", "useful", "-n", "many"], "-n"),
+    (["review", "restore", "3", "--version", "0"], "--version"),
+    (["as-of", "10", "--query", "x", "-k", "0"], "-k"),
+    (["import", "runs.jsonl", "--max-record-mb", "0"], "--max-record-mb"),
+    (["run", "tasks", "--env", "shop", "--temperature", "-1"], "--temperature"),
+    (["run", "tasks", "--env", "shop", "--memory-k", "0"], "--memory-k"),
+])
+def test_an_out_of_range_count_is_a_usage_error_naming_the_option(argv, option, capsys, tmp_path):
+    """A negative limit once reached SQL as LIMIT -5 and came back as a traceback; now argparse refuses it."""
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, "--db", str(tmp_path / "b.duckdb")])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and f"argument {option}:" in err and "Traceback" not in err
+    assert not (tmp_path / "b.duckdb").exists()  # refused before the bank is opened

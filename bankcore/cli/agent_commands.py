@@ -8,7 +8,7 @@ import json
 from ..bank import Bank
 from ..models import to_dict
 from .learning_commands import _extractor_option, _judge_choice, _judge_option, _report_errors
-from .output import progress, say, warn
+from .output import at_least, number_in, progress, say, warn
 from .registry import command, open_bank
 
 
@@ -27,10 +27,10 @@ def add_run_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--memory", default="reasoningbank", choices=["none", "reasoningbank"],
                    help="inject retrieved memory into the agent's system prompt (default: reasoningbank)")
     p.add_argument("--matts", choices=["parallel", "sequential"], help="memory-aware test-time scaling")
-    p.add_argument("--k", type=int, help="MaTTS scaling factor: parallel attempts or refinement passes (default 3)")
-    p.add_argument("--memory-k", type=int, default=1, help="memory items retrieved per task (default: 1, as the paper)")
+    p.add_argument("--k", type=at_least(1), help="MaTTS scaling factor: parallel attempts or refinement passes (default 3)")
+    p.add_argument("--memory-k", type=at_least(1), default=1, help="memory items retrieved per task (default: 1, as the paper)")
     p.add_argument("--selector", choices=["heuristic", "llm"], help="best-of-N selector (default: as --judge)")
-    p.add_argument("--temperature", type=float, default=0.7, help="agent sampling temperature (default: 0.7)")
+    p.add_argument("--temperature", type=number_in(0.0, 2.0), default=0.7, help="agent sampling temperature (default: 0.7)")
     p.add_argument("--no-consolidate", action="store_true", help="do not consolidate the bank after each task")
     p.add_argument("--limit", type=int, help="do at most this many (new) tasks")
     p.add_argument("--run", help="run name; an existing live run of that name is resumed")
@@ -86,7 +86,7 @@ def add_matts_replay_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--run", help="only this run (id or name)")
     p.add_argument("--selector", choices=["heuristic", "llm"],
                    help="best-of-N selector (default: llm when configured, else heuristic)")
-    p.add_argument("--k", type=int, help="use the first K trajectories of each task (default: all)")
+    p.add_argument("--k", type=at_least(2), help="use the first K trajectories of each task (default: all)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 

@@ -11,7 +11,7 @@ from ..importers import FORMATS, ImportOptions
 from ..importers.base import DEFAULT_MAX_RECORD_BYTES
 from ..metrics import format_stats
 from ..models import to_dict
-from .output import _json_out, progress, say, warn
+from .output import _json_out, number_in, progress, say, warn
 from .registry import command, open_bank
 
 
@@ -51,7 +51,7 @@ def add_import_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-bad", action="store_true", help="import the good records and report each bad one")
     p.add_argument("--domain", help="domain for records that do not name one")
     p.add_argument("--swebench-results", help="SWE-bench results summary (resolved ids) for mini-swe-agent")
-    p.add_argument("--max-record-mb", type=float, default=DEFAULT_MAX_RECORD_BYTES / 1024 / 1024,
+    p.add_argument("--max-record-mb", type=number_in(0.0, low_open=True), default=DEFAULT_MAX_RECORD_BYTES / 1024 / 1024,
                    help="largest single record accepted (default: %(default).0f)")
 
 

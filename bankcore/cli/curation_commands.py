@@ -8,7 +8,7 @@ import argparse
 
 from ..bank import Bank
 from ..errors import BankcoreError
-from .output import _inert, _item_line, _json_out, progress, say
+from .output import _inert, _item_line, _json_out, at_least, progress, say
 from .registry import command, open_bank
 
 
@@ -24,7 +24,7 @@ def add_consolidate_parser(sub, common: argparse.ArgumentParser) -> None:
     mode.add_argument("--llm", dest="llm", action="store_true", default=None, help="merge with the LLM")
     mode.add_argument("--heuristic", dest="llm", action="store_false", help="merge offline (heuristic-merge:1)")
     p.add_argument("--model", help="LLM model for merging (default: the configured one)")
-    p.add_argument("--max-group", type=int, help="largest group merged at once (default: 6)")
+    p.add_argument("--max-group", type=at_least(2), help="largest group merged at once (default: 6)")
     p.add_argument("--by", help="your name, recorded as who requested the consolidation")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -99,7 +99,7 @@ def add_review_parser(sub, common: argparse.ArgumentParser) -> None:
     flag = r.add_mutually_exclusive_group()
     flag.add_argument("--flagged", dest="flagged", action="store_true", default=None)
     flag.add_argument("--unflagged", dest="flagged", action="store_false")
-    r.add_argument("--limit", type=int, default=200)
+    r.add_argument("--limit", type=at_least(1), default=200)
     r.add_argument("--json", action="store_true")
     r = rsub.add_parser("show", parents=[common], help="one item: text, provenance, lineage, last event")
     r.add_argument("id", type=int)
@@ -109,13 +109,13 @@ def add_review_parser(sub, common: argparse.ArgumentParser) -> None:
         r.add_argument("ids", type=int, nargs="*", metavar="ID")
         r.add_argument("--all", action="store_true", help=f"{action} every pending item matching the filters")
         r.add_argument("--unflagged", action="store_true", help="with --all: only items without flags")
-        r.add_argument("--expect-event", type=int, help="refuse if the item changed since this event")
+        r.add_argument("--expect-event", type=at_least(0), help="refuse if the item changed since this event")
     r = rsub.add_parser("edit", parents=[common, who], help="change an item's text (re-embeds)")
     r.add_argument("id", type=int)
     r.add_argument("--title")
     r.add_argument("--description")
     r.add_argument("--content")
-    r.add_argument("--expect-event", type=int, help="the item's last event when you read it (review show); "
+    r.add_argument("--expect-event", type=at_least(0), help="the item's last event when you read it (review show); "
                                                      "the edit is refused if it has changed since")
     r = rsub.add_parser("add", parents=[common, who], help="write a lesson yourself (source manual, approved)")
     r.add_argument("--title", required=True)
@@ -124,8 +124,8 @@ def add_review_parser(sub, common: argparse.ArgumentParser) -> None:
     r.add_argument("--domain")
     r = rsub.add_parser("restore", parents=[common, who], help="bring back the text of an earlier version")
     r.add_argument("id", type=int)
-    r.add_argument("--version", type=int, required=True)
-    r.add_argument("--expect-event", type=int)
+    r.add_argument("--version", type=at_least(1), required=True)
+    r.add_argument("--expect-event", type=at_least(0))
     r = rsub.add_parser("history", parents=[common], help="every event of an item, and its versions")
     r.add_argument("id", type=int)
     r.add_argument("--json", action="store_true")
@@ -141,7 +141,7 @@ def add_review_parser(sub, common: argparse.ArgumentParser) -> None:
     r.add_argument("--json", action="store_true")
     r = rsub.add_parser("useful", parents=[common, who], help="lessons that help and lessons that hurt, by the "
                         "success of tasks given them vs comparable tasks")
-    r.add_argument("-n", type=int, default=10, help="how many of each (default 10)")
+    r.add_argument("-n", type=at_least(1), default=10, help="how many of each (default 10)")
     r.add_argument("--flag-hurting", action="store_true",
                    help="send every hurting lesson not flagged for it before to the review queue (a FLAG event)")
     r.add_argument("--json", action="store_true")

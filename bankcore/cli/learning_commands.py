@@ -10,7 +10,7 @@ import json
 from ..bank import Bank
 from ..importers import FORMATS
 from ..models import to_dict
-from .output import progress, say, warn
+from .output import at_least, progress, say, warn
 from .registry import command, open_bank
 
 
@@ -42,7 +42,7 @@ def _model_limit_options() -> argparse.ArgumentParser:
     """--model and --limit, for every command that calls the judge or extractor."""
     choose = argparse.ArgumentParser(add_help=False)
     choose.add_argument("--model", help="LLM model (default: $BANKCORE_MODEL)")
-    choose.add_argument("--limit", type=int, help="process at most this many queued trajectories")
+    choose.add_argument("--limit", type=at_least(1), help="process at most this many queued trajectories")
     return choose
 
 

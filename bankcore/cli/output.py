@@ -11,6 +11,34 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 
+def at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number no smaller than `low` (argparse turns the error into one usage line)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
+
+
+def number_in(low: float, high: float | None = None, *, low_open: bool = False) -> Callable[[str], float]:
+    """An argparse type: a number in [low, high] ((low, high] with `low_open`)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value < low or (low_open and value == low) or (high is not None and value > high):
+            bounds = f"{'(' if low_open else '['}{low:g}, {high:g}]" if high is not None else \
+                (f"above {low:g}" if low_open else f"at least {low:g}")
+            raise argparse.ArgumentTypeError(f"must be {'in ' if high is not None else ''}{bounds}, got {value:g}")
+        return value
+    return parse
+
+
 def say(args: argparse.Namespace, text: str) -> None:
     if not args.quiet:
         print(text)

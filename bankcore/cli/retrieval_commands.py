@@ -8,7 +8,7 @@ import argparse
 import json
 
 from ..errors import BankcoreError
-from .output import _inert, _item_line, _json_out, progress, say, warn
+from .output import _inert, _item_line, _json_out, at_least, progress, say, warn
 from .registry import command, open_bank
 
 
@@ -111,11 +111,11 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 def add_as_of_parser(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("as-of", parents=[common], help="the bank as it was at an event, a time or a run")
     p.add_argument("point", nargs="?", help="event id or ISO 8601 time")
-    p.add_argument("--run", type=int, help="the bank as run N's agent saw it")
+    p.add_argument("--run", type=at_least(1), help="the bank as run N's agent saw it")
     p.add_argument("--query", help="what retrieval would have shown for this task")
     p.add_argument("--told", action="store_true", help="with --run: what each of the run's tasks would have been told")
     p.add_argument("--task", help="with --query: the task id (its own lessons are excluded)")
-    p.add_argument("-k", type=int, default=1, help="with --query: how many items (default 1)")
+    p.add_argument("-k", type=at_least(1), default=1, help="with --query: how many items (default 1)")
     p.add_argument("--json", action="store_true")
 
 
