@@ -35,3 +35,13 @@ def test_an_out_of_range_count_is_a_usage_error_naming_the_option(argv, option, 
     err = capsys.readouterr().err
     assert stopped.value.code == 2 and f"argument {option}:" in err and "Traceback" not in err
     assert not (tmp_path / "b.duckdb").exists()  # refused before the bank is opened
+
+
+def test_a_mistyped_bank_path_is_an_error_not_a_new_empty_bank(cli, tmp_path):
+    typo = tmp_path / "not-here" / "bank.duckdb"
+    for argv in (["stats"], ["retrieve", "cancel my flight"], ["review", "list"], ["as-of", "1"], ["check"]):
+        result = cli(*argv, "--db", typo)
+        assert result.code == 1 and f"no bank at {typo}" in result.err and "Traceback" not in result.err
+    assert not typo.parent.exists()  # nothing was created on the way
+    assert cli("init", "--db", typo).code == 0 and typo.exists()
+    assert cli("stats", "--db", typo).code == 0

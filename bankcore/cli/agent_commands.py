@@ -86,7 +86,7 @@ def add_matts_replay_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--run", help="only this run (id or name)")
     p.add_argument("--selector", choices=["heuristic", "llm"],
                    help="best-of-N selector (default: llm when configured, else heuristic)")
-    p.add_argument("--k", type=at_least(2), help="use the first K trajectories of each task (default: all)")
+    p.add_argument("--k", type=int, help="use the first K trajectories of each task (default: all)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 

@@ -5,9 +5,12 @@ handler opens the bank named by --db.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Callable
 
 from ..bank import Bank
+from ..errors import NotFoundError
+from ..settings import Settings
 from .output import warn
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -20,8 +23,18 @@ def command(name: str):
     return register
 
 
+# Commands that may start a new bank file; every other one refuses a path with no bank, so a mistyped --db is an
+# error rather than a fresh empty bank (and its folders) that then reports zero of everything.
+CREATES_BANK = frozenset({"init", "import", "learn", "import-bank", "run", "mcp"})
+
+
 def open_bank(args: argparse.Namespace) -> Bank:
-    return Bank(args.db, on_busy=None if args.quiet else _busy_notice())
+    settings = Settings.load()
+    path = Path(args.db).expanduser() if args.db else Path(settings.db_path).expanduser()
+    if args.command not in CREATES_BANK and not path.exists():
+        raise NotFoundError(f"no bank at {path}: start one with `bankcore learn FILE`, `bankcore demo --db {path}` "
+                            "or `bankcore init`, or pass --db")
+    return Bank(path, settings=settings, on_busy=None if args.quiet else _busy_notice())
 
 
 def _busy_notice() -> Callable[[str], None]:
