@@ -20,6 +20,7 @@ from .reembed import ReembedReport, reembed
 from .retrieve import Explanation, Query, Retriever
 from .settings import Settings
 from .store import Clock, Store, utc_now
+from .vectors import source_tuple
 
 
 class Bank:
@@ -165,9 +166,11 @@ class Bank:
         """The system-prompt block of the paper for `query` ("" when nothing clears the minimum similarity)."""
         return memory_block([hit.item for hit in self.retrieve(query, k, **options)])
 
-    def why_nothing_retrieved(self, *, include_pending: bool = False, min_similarity: float | None = None) -> str:
-        """One sentence for an empty retrieval: no approved lesson yet is a different problem (curation) from
-        lessons that exist but are not close enough to the task (the minimum similarity the query used)."""
+    def why_nothing_retrieved(self, *, include_pending: bool = False, min_similarity: float | None = None,
+                              domain: str | None = None, source: str | tuple[str, ...] | None = None) -> str:
+        """One sentence for an empty retrieval: no approved lesson yet is a different problem (curation) from a
+        filter nothing matches, and from lessons that exist but are not close enough to the task (the minimum
+        similarity the query used). Pass the query's own options."""
         approved = self.store.count_items(status=["approved"])
         pending = self.store.count_items(status=["pending"])
         if not approved and not (include_pending and pending):
@@ -175,6 +178,12 @@ class Bank:
                 return (f"no approved lessons yet ({pending} pending review): approve some (`bankcore review list`) "
                         "or include pending ones")
             return "the bank holds no lessons yet: `bankcore learn` some trajectories first"
+        sources = source_tuple(source)
+        statuses = ["approved", "pending"] if include_pending else ["approved"]
+        if (domain or sources) and not self.store.count_items(status=statuses, domain=domain, source=sources):
+            wanted = " and ".join(part for part in (domain and f"domain {domain!r}",
+                                                    sources and f"source {'/'.join(sources)}") if part)
+            return f"no {' or '.join(statuses)} lesson has {wanted}: widen or drop the filter"
         threshold = self.settings.min_similarity if min_similarity is None else min_similarity
         return (f"no lesson clears the minimum similarity ({threshold:.2f}) for this task: "
                 "the agent would get no memory")

@@ -47,7 +47,8 @@ def build_server(bank: Bank):
                       for h in hits],
             "prompt": memory_block([h.item for h in hits]),
             "warnings": bank.retriever.warnings(),
-            "empty_because": None if hits else bank.why_nothing_retrieved(include_pending=include_pending),
+            "empty_because": None if hits else bank.why_nothing_retrieved(include_pending=include_pending,
+                                                                        domain=domain),
         }
 
     @server.tool()

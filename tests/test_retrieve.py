@@ -89,6 +89,9 @@ def test_an_empty_retrieval_says_why(bank, cli):
     assert as_json["hits"] == [] and "minimum similarity (0.25)" in as_json["empty_because"]
     strict = cli("retrieve", "Sort the shop's search results by price", "--db", bank.path, "--min-similarity", "0.99")
     assert "minimum similarity (0.99)" in strict.out + strict.err  # the threshold this query used, not the default
+    hotels = cli("retrieve", CANCEL_QUERY, "--db", bank.path, "--domain", "hotels", "--json").json()
+    assert hotels["empty_because"] == "no approved lesson has domain 'hotels': widen or drop the filter"
+    assert "source merged" in bank.why_nothing_retrieved(source="merged", include_pending=True)
     assert cli("retrieve", CANCEL_QUERY, "--db", bank.path, "--include-pending", "--json").json()["empty_because"] \
         is None
 

@@ -40,6 +40,11 @@ def add_retrieve_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--no-log", action="store_true", help="do not log this retrieval even with --task-id")
 
 
+def _why_empty(bank, options: dict) -> str:
+    return bank.why_nothing_retrieved(**{k: options[k] for k in ("include_pending", "min_similarity", "domain",
+                                                                  "source")})
+
+
 @command("retrieve")
 def cmd_retrieve(args: argparse.Namespace) -> int:
     import dataclasses
@@ -57,8 +62,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"query": args.query, "k": args.k, "hits": [_hit_json(h) for h in hits],
                           "prompt": memory_block([h.item for h in hits]), "warnings": notes,
-                          "empty_because": None if hits else bank.why_nothing_retrieved(
-                              include_pending=args.include_pending, min_similarity=args.min_similarity)}, indent=2))
+                          "empty_because": None if hits else _why_empty(bank, options)}, indent=2))
         return 0
     for note in notes:
         warn(f"warning: {note}")
@@ -66,8 +70,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         print(memory_block([h.item for h in hits]))
         return 0
     if not hits:
-        say(args, bank.why_nothing_retrieved(include_pending=args.include_pending,
-                                             min_similarity=args.min_similarity))
+        say(args, _why_empty(bank, options))
     for hit in hits:
         item = hit.item
         print(f"{hit.rank}. #{item.item_id}  {hit.score:.3f}  {item.title}")
