@@ -60,9 +60,10 @@ def overview() -> None:
         with left:
             st.subheader("Needs a human")
             flagged = {k.removeprefix("flag:"): n for k, n in ov.review.items() if k.startswith("flag:")}
-            st.markdown(f"- **{ov.review.get('pending', 0):,}** items pending review")
+            pending = ov.review.get("pending", 0)
+            st.markdown(f"- **{pending:,}** {'item' if pending == 1 else 'items'} pending review")
             for flag, n in sorted(flagged.items()):
-                st.markdown(f"- **{n:,}** active items flagged *{parts.md(flag)}*")
+                st.markdown(f"- **{n:,}** active {'item' if n == 1 else 'items'} flagged *{parts.md(flag)}*")
             st.page_link("pages/2_Review_queue.py", label="Open the review queue", icon=":material/fact_check:")
         with right:
             st.subheader("Latest consolidation")

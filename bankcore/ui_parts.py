@@ -47,6 +47,13 @@ def pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
+def as_percent(table, *columns: str):
+    """These 0–1 rate columns as 0–100, for a "%.0f%%" column format (Streamlit's "percent" shows decimals)."""
+    for column in columns:
+        table[column] = table[column] * 100
+    return table
+
+
 def agent_row(run: dict) -> dict:
     """One run's task-level metrics as a table row (issue 7); the MaTTS columns stay empty without groups."""
     matts = run.get("matts") or {}

@@ -93,12 +93,14 @@ def flag_reasons(item: MemoryItem, events: Iterable[Event] = ()) -> list[str]:
         elif name in ("suspected_injection", "suspected-injection", "injection"):
             text = "suspected prompt injection: its source text tries to instruct the agent"
             why = by_kind.get("FLAG")
-        elif name == HURTS_FLAG:
-            text = "tasks given this lesson succeeded less often than comparable ones: keep it or reject it"
+        elif name == HURTS_FLAG:  # the event's reason carries the evidence, so a short heading will do
             why = by_flag.get(HURTS_FLAG)
-        elif name in ("source_rejudged", "source-rejudged", "rejudged"):
-            text = "its source trajectory was re-judged and its label flipped: the lesson may now be backwards"
+            text = "hurts outcomes" if why is not None and why.reason else \
+                "tasks given this lesson succeeded less often than comparable ones: keep it or reject it"
+        elif name in ("source_rejudged", "source-rejudged", "rejudged"):  # likewise: its reason says it all
             why = by_kind.get("SOURCE_REJUDGED")
+            text = "source re-judged" if why is not None and why.reason else \
+                "its source trajectory was re-judged and its label flipped: the lesson may now be backwards"
         else:
             text = f"flagged: {flag}"
             why = by_kind.get("FLAG")

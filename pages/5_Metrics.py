@@ -49,21 +49,20 @@ with ui.page("Metrics", ":material/monitoring:") as bank:
     st.subheader("Which lessons help, which hurt")
     useful = ui.read("views", "lesson_usefulness", 10)
     if useful["measured"]:
-        columns = {"success_with": st.column_config.NumberColumn("success with", format="percent"),
-                   "success_without": st.column_config.NumberColumn("success without", format="percent"),
-                   "lift": st.column_config.NumberColumn(format="%+.2f"),
-                   "score": st.column_config.NumberColumn("shrunk lift", format="%+.2f")}
-        order = ["item_id", "title", "domain", "source", "used", "success_with", "compared", "success_without",
-                 "lift", "score", "flagged"]
-        left, right = st.columns(2)
-        left.markdown("**Helps most**")
-        left.dataframe(useful["helps"], hide_index=True, key="m_helps", column_config=columns, column_order=order)
-        right.markdown("**Hurts**")
-        if useful["hurts"]:
-            right.dataframe(useful["hurts"], hide_index=True, key="m_hurts", column_config=columns,
-                            column_order=order)
-        else:
-            right.caption("No active lesson is measurably hurting.")
+        columns = {"used": st.column_config.NumberColumn("given to", help="labelled tasks given this lesson"),
+                   "success_with": st.column_config.NumberColumn("success with", format="%.0f%%"),
+                   "compared": st.column_config.NumberColumn("compared with", help="comparable tasks without it"),
+                   "success_without": st.column_config.NumberColumn("success without", format="%.0f%%"),
+                   "score": st.column_config.NumberColumn("lift (shrunk)", format="%+.2f")}
+        order = ["item_id", "score", "title", "used", "success_with", "compared", "success_without", "domain",
+                 "source", "flagged"]
+        for heading, key in (("Helps most", "helps"), ("Hurts", "hurts")):
+            st.markdown(f"**{heading}**")
+            if useful[key]:
+                st.dataframe(parts.as_percent(pd.DataFrame(useful[key]), "success_with", "success_without"),
+                             hide_index=True, key=f"m_{key}", column_config=columns, column_order=order)
+            else:
+                st.caption("No active lesson is measurably " + ("helping." if key == "helps" else "hurting."))
         st.caption(f"{useful['measured']:,} active lessons have been given to a labelled task. Each is compared "
                    "with the memory-on tasks of its domain that were given other lessons; the lift is shrunk "
                    "towards 0 while either group is small, and a lesson *hurts* at a shrunk lift of "
