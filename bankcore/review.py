@@ -279,7 +279,8 @@ def hurting_to_flag(store: Store, measured: list[Usefulness]) -> list[tuple[Memo
     it before (once a person has seen that evidence, they decided)."""
     hurting = {u.item_id: u for u in measured if u.hurts}
     seen = store.latest_events_of(list(hurting), ["FLAG"])
-    return [(i, hurting[i.item_id]) for i in store.get_items(sorted(hurting)) if i.status in ("pending", "approved")
+    items = store.get_items(sorted(hurting), with_embedding=False)
+    return [(i, hurting[i.item_id]) for i in items if i.status in ("pending", "approved")
             and not any(e.related.get("flag") == HURTS_FLAG for e in seen.get(i.item_id, []))]
 
 

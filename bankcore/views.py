@@ -312,7 +312,8 @@ class Views:
         with self.store.transaction():
             counts = self.store.usefulness_counts()
             measured = {u.item_id: u for u in counts}
-            items = [i for i in self.store.get_items(sorted(measured)) if i.status in ("pending", "approved")]
+            items = [i for i in self.store.get_items(sorted(measured), with_embedding=False)
+                     if i.status in ("pending", "approved")]
             to_flag = len(hurting_to_flag(self.store, counts))
         rows = sorted((usefulness_row(i, measured[i.item_id]) for i in items), key=lambda r: r["score"])
         return {"measured": len(rows), "to_flag": to_flag, "hurts": [r for r in rows if r["hurts"]][:limit],

@@ -34,13 +34,15 @@ class ItemQueries:
             raise NotFoundError(f"no memory item {item_id}")
         return _item(row)
 
-    def get_items(self, item_ids: Iterable[int]) -> list[MemoryItem]:
-        """Items in the order asked for; unknown ids are skipped."""
+    def get_items(self, item_ids: Iterable[int], *, with_embedding: bool = True) -> list[MemoryItem]:
+        """Items in the order asked for; unknown ids are skipped. `with_embedding=False` leaves `embedding` None, for
+        reads that only show or count items (a vector is most of an item's bytes)."""
         ids = list(item_ids)
         if not ids:
             return []
+        cols = _ITEM_COLS if with_embedding else _ITEM_COLS_NO_VECTOR
         with self._con() as con:
-            rows = con.execute(f"SELECT {_ITEM_COLS} FROM memory_items WHERE list_contains(?, item_id)",
+            rows = con.execute(f"SELECT {cols} FROM memory_items WHERE list_contains(?, item_id)",
                                [ids]).fetchall()
         by_id = {r[0]: _item(r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
