@@ -311,13 +311,16 @@ class Views:
         `to_flag` the hurting ones `Bank.flag_hurting` would send to review."""
         with self.store.transaction():
             counts = self.store.usefulness_counts()
-            measured = {u.item_id: u for u in counts}
-            items = [i for i in self.store.get_items(sorted(measured), with_embedding=False)
-                     if i.status in ("pending", "approved")]
+            active = self.store.active_item_ids(u.item_id for u in counts)
+            ranked = sorted((u for u in counts if u.item_id in active), key=lambda u: u.score)
+            hurts = [u for u in ranked if u.hurts][:limit]
+            helps = [u for u in reversed(ranked) if u.score > 0][:limit]
+            items = {i.item_id: i for i in self.store.get_items([u.item_id for u in hurts + helps],
+                                                                  with_embedding=False)}
             to_flag = len(hurting_to_flag(self.store, counts))
-        rows = sorted((usefulness_row(i, measured[i.item_id]) for i in items), key=lambda r: r["score"])
-        return {"measured": len(rows), "to_flag": to_flag, "hurts": [r for r in rows if r["hurts"]][:limit],
-                "helps": [r for r in reversed(rows) if r["score"] > 0][:limit]}
+        return {"measured": len(ranked), "to_flag": to_flag,
+                "hurts": [usefulness_row(items[u.item_id], u) for u in hurts],
+                "helps": [usefulness_row(items[u.item_id], u) for u in helps]}
 
     def review_batch(self, which: str, limit: int, offset: int) -> tuple[list[tuple[MemoryItem, list[str]]], int]:
         """A page of the review queue, each item with why it is there."""

@@ -47,6 +47,16 @@ class ItemQueries:
         by_id = {r[0]: _item(r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
+    def active_item_ids(self, item_ids: Iterable[int]) -> set[int]:
+        """Which of these items are active (pending or approved), without reading the items themselves."""
+        ids = list(item_ids)
+        if not ids:
+            return set()
+        with self._con() as con:
+            rows = con.execute("SELECT item_id FROM memory_items WHERE list_contains(?, item_id) "
+                               "AND status IN ('pending', 'approved')", [ids]).fetchall()
+        return {r[0] for r in rows}
+
     def update_item(self, item: MemoryItem) -> None:
         """Write every mutable column of `item` (the caller records the matching event)."""
         with self._con() as con:
