@@ -56,22 +56,6 @@ def _traj_filter(run_id: int | None = None, task_id: str | None = None, label: s
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _browse_filter(status=None, source=None, domain=None, flagged=None, text=None, min_confidence=None,
-                   max_confidence=None, item_ids=None) -> tuple[str, list]:
-    """`_item_filter` plus what a browser needs: several domains at once and an upper confidence bound."""
-    where, params = _item_filter(status, source, None, flagged, text, min_confidence, item_ids)
-    extra = []
-    if domain is not None:
-        extra.append("list_contains(?, domain)")
-        params.append([domain] if isinstance(domain, str) else list(domain))
-    if max_confidence is not None:
-        extra.append("confidence <= ?")
-        params.append(max_confidence)
-    if extra:
-        where = (where + " AND " if where else "WHERE ") + " AND ".join(extra)
-    return where, params
-
-
 class DashboardReads:
     """Review queue, browsers, outcome series, event markers, the bank over time, merge graph."""
 
@@ -126,8 +110,8 @@ class DashboardReads:
 
     def browse_items(self, *, filters: dict[str, Any], order: str = "newest", limit: int = 50,
                      offset: int = 0) -> tuple[list[MemoryItem], int]:
-        """One page of items matching `filters` (see `_browse_filter`), and how many match in all."""
-        where, params = _browse_filter(**filters)
+        """One page of items matching `filters` (see `_item_filter`), and how many match in all."""
+        where, params = _item_filter(**filters)
         order_by = _ITEM_ORDER[order]
         with self._con() as con:
             total = _first(con.execute(f"SELECT count(*) FROM memory_items {where}", params))[0]
@@ -361,7 +345,7 @@ class DashboardReads:
         return rows, total
 
     def _items_now(self, *, status, text, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-        where, params = _browse_filter(status=status, text=text)
+        where, params = _item_filter(status=status, text=text)
         cols = "item_id, last_event_id AS event_id, title, content, status, source, domain, version"
         with self._con() as con:
             total = _first(con.execute(f"SELECT count(*) FROM memory_items {where}", params))[0]

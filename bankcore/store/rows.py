@@ -68,16 +68,14 @@ _LLM_COLS = ("call_id, purpose, model, base_url, prompt_hash, temperature, reque
 
 
 def _item_filter(status=None, source=None, domain=None, flagged=None, text=None, min_confidence=None,
-                 item_ids=None) -> tuple[str, list]:
+                 item_ids=None, max_confidence=None) -> tuple[str, list]:
+    """WHERE clause for item filters; status, source and domain each take one value or several."""
     clauses, params = [], []
-    for column, values in (("status", status), ("source", source)):
+    for column, values in (("status", status), ("source", source), ("domain", domain)):
         if values is not None:
             values = [values] if isinstance(values, str) else list(values)
             clauses.append(f"list_contains(?, {column})")
             params.append(values)
-    if domain is not None:
-        clauses.append("domain = ?")
-        params.append(domain)
     if flagged is not None:
         clauses.append("coalesce(json_array_length(flags), 0) " + ("> 0" if flagged else "= 0"))
     if text:
@@ -86,6 +84,9 @@ def _item_filter(status=None, source=None, domain=None, flagged=None, text=None,
     if min_confidence is not None:
         clauses.append("confidence >= ?")
         params.append(min_confidence)
+    if max_confidence is not None:
+        clauses.append("confidence <= ?")
+        params.append(max_confidence)
     if item_ids is not None:
         clauses.append("list_contains(?, item_id)")
         params.append(list(item_ids))
