@@ -273,7 +273,7 @@ def extract_queue(store: Store, extractor, traj_ids: Iterable[str] | None = None
     report = ExtractReport(extractor_id=extractor.extractor_id, prompt_version=extractor.prompt_version,
                            queued=len(queue))
     verdicts = {v.traj_id: v for v in queue}
-    batch_id = f"{extractor.extractor_id}@{store.clock():%Y%m%dT%H%M%S}"
+    batch_id = curation.new_batch_id(store, extractor.extractor_id)
 
     def work(traj) -> tuple[Verdict, list[tuple[MemoryItem, ItemSource]]]:
         return verdicts[traj.traj_id], extractor.extract(traj, verdicts[traj.traj_id])

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from .curation import new_batch_id
 from .embed import Embedder, item_text
 from .store import Store
 
@@ -42,7 +43,7 @@ def reembed(store: Store, embedder: Embedder, *, actor: str, missing_only: bool 
             on_progress: Callable[[int], None] | None = None) -> ReembedReport:
     """Embed every item lacking a current-model vector (or, with `missing_only`, lacking any vector)."""
     report = ReembedReport(model_id=embedder.model_id)
-    batch_id = f"reembed:{store.clock():%Y%m%dT%H%M%S}"
+    batch_id = new_batch_id(store, "reembed")
     statuses = None if statuses is None else tuple(statuses)
     while True:
         items = store.items_needing_embedding(embedder.model_id, embedder.dim, missing_only=missing_only,
