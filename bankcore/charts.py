@@ -228,6 +228,27 @@ def replay(rows: list[dict[str, Any]], moments: dict[int, Any]) -> go.Figure:
     return fig
 
 
+def confidence_drift(rows: list[dict[str, Any]], moments: dict[int, Any]) -> go.Figure:
+    """Active items per confidence band over the event log (stacked), and reinforcements so far (a line)."""
+    points = [r for r in rows if r["event_id"] in moments]
+    x = [moments[r["event_id"]] for r in points]
+    bands = sorted({b for r in points for b in r["bands"]})
+    fig = go.Figure()
+    for band in bands:
+        name = "no confidence" if band < 0 else f"{band / 10:.1f}–{(band + 1) / 10:.1f}"
+        shade = 0.25 + 0.75 * max(band, 0) / 9
+        fig.add_trace(go.Scatter(x=x, y=[r["bands"].get(band, 0) for r in points], name=name, stackgroup="bands",
+                                 mode="lines", line=dict(width=0.5, color="rgb(21, 101, 192)"),
+                                 fillcolor=f"rgba(21, 101, 192, {shade:.2f})"))
+    fig.add_trace(go.Scatter(x=x, y=[r["reinforcements"] for r in points], name="reinforcements so far",
+                             mode="lines", line=dict(color="#6a1b9a", dash="dot"), yaxis="y2"))
+    fig.update_layout(title="Active lessons by confidence", height=300, yaxis=dict(title="items"),
+                      yaxis2=dict(title="reinforcements", overlaying="y", side="right", rangemode="tozero",
+                                  tickformat=",d"),
+                      **LAYOUT)
+    return fig
+
+
 def task_curves(runs: list[dict[str, Any]]) -> go.Figure:
     """Cumulative success over the tasks of each run, in the order the run did them (the online setting's
     learning curve), one line per run; hover gives the block's own rate and mean steps."""

@@ -350,6 +350,11 @@ class Views:
         points = checkpoints(self.store.event_bounds()["last_event"], frames)
         return self.store.status_counts_as_of(points), self.store.event_times(points)
 
+    def confidence_timeline(self, frames: int = 40) -> tuple[list[dict[str, Any]], dict[int, datetime]]:
+        """Active items per confidence band, and reinforcements so far, at `frames` points of the event log."""
+        points = checkpoints(self.store.event_bounds()["last_event"], frames)
+        return self.store.confidence_as_of(points), self.store.event_times(points)
+
     def as_of_summary(self, event_id: int) -> dict[str, Any]:
         """The bank at one event: when that was, and items per status then and now."""
         now_by_status: dict[str, int] = {}

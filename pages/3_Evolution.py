@@ -25,6 +25,13 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
                     key="replay")
     st.caption("Press ▶ Replay for the animation (good for demos), or drag the slider under the chart.")
 
+    st.subheader("Confidence as evidence builds")
+    bands, band_moments = ui.read("views", "confidence_timeline", 40)
+    st.plotly_chart(charts.confidence_drift(bands, band_moments), key="confidence_drift")
+    st.caption("Pending and approved lessons by confidence band over time. A lesson learned again from another "
+               "trajectory is not stored twice: it is reinforced (a REINFORCE event) and its confidence rises, so "
+               "bands shift upwards as reinforcements accumulate.")
+
     st.subheader("The bank as of any moment")
     last = bounds["last_event"]
     point = st.slider("As of event", 0, last, last, key="asof", bind="query-params",

@@ -142,6 +142,23 @@ def test_counts_as_of_any_event_match_a_replay_of_the_log(small):
         assert got == dict(expected), point
 
 
+def test_confidence_bands_as_of_any_event_match_a_replay_of_the_log(small):
+    bank, ids = small
+    for confidence in (0.8, 0.95):  # the approved lesson is learned again twice: reinforced, confidence rises
+        curation.change_item(bank.store, ids["approved"], kind="REINFORCE", actor="heuristic:v1",
+                             confidence=confidence)
+    events = list(bank.store.iter_events())
+    points = checkpoints(events[-1].event_id, 7) + [1, events[-2].event_id]
+    for row in bank.store.confidence_as_of(points):
+        point = row["event_id"]
+        active = [s for s in replay(events, point).values() if s["status"] in ("pending", "approved")]
+        expected = Counter(-1 if s["confidence"] is None else min(int(s["confidence"] * 10), 9) for s in active)
+        assert row["bands"] == dict(expected), point
+        assert row["reinforcements"] == sum(e.kind == "REINFORCE" and e.event_id <= point for e in events)
+    last = bank.store.confidence_as_of([events[-1].event_id])[0]
+    assert last["reinforcements"] == 2 and last["bands"][9] >= 1  # 0.95 lands in the top band
+
+
 def test_items_as_of_an_event_match_a_replay_of_the_log(small):
     bank, ids = small
     events = list(bank.store.iter_events())

@@ -309,6 +309,53 @@ class DashboardReads:
         with self._con() as con:
             return _dicts(con.execute(sql, [points]))
 
+    def confidence_as_of(self, event_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """Active (pending + approved) items per confidence band as of each event id, and how many REINFORCE
+        events (the same lesson learned again) had happened by then — how confidence drifts as evidence builds.
+
+        The same one-pass ASOF technique as `status_counts_as_of`: an event moves its item out of the band of its
+        before-state and into the band of its after-state, counted only while the state is active. Bands are
+        tenths of [0, 1] (`band` 0–9, 9 holding 1.0 too; -1 for no confidence).
+        """
+        points = sorted(set(int(e) for e in event_ids))
+        if not points:
+            return []
+        # least() skips NULLs, so a missing confidence is caught before it (else it would land in the top band)
+        band = """CASE WHEN coalesce({s}_status, '') NOT IN ('pending', 'approved') THEN NULL
+                       WHEN {s}_conf IS NULL THEN -1 ELSE least(floor({s}_conf * 10), 9)::INT END"""
+        sql = f"""
+            WITH states AS (
+                SELECT event_id, kind,
+                       json_extract_string(after, '$.status') AS after_status,
+                       TRY_CAST(json_extract_string(after, '$.confidence') AS DOUBLE) AS after_conf,
+                       json_extract_string(before, '$.status') AS before_status,
+                       TRY_CAST(json_extract_string(before, '$.confidence') AS DOUBLE) AS before_conf
+                FROM memory_events),
+            moves AS (
+                SELECT event_id, {band.format(s="after")} AS band, 1 AS delta FROM states
+                UNION ALL
+                SELECT event_id, {band.format(s="before")}, -1 FROM states
+                UNION ALL
+                SELECT event_id, -2, 1 FROM states WHERE kind = 'REINFORCE'),
+            points AS (SELECT unnest(?::BIGINT[]) AS point),
+            per_point AS (SELECT p.point, m.band, sum(m.delta) AS delta
+                          FROM moves m ASOF JOIN points p ON m.event_id <= p.point
+                          WHERE m.band IS NOT NULL GROUP BY ALL),
+            grid AS (SELECT p.point, b.band FROM points p CROSS JOIN (SELECT DISTINCT band FROM per_point) b),
+            running AS (SELECT g.point, g.band,
+                               sum(coalesce(pp.delta, 0)) OVER (PARTITION BY g.band ORDER BY g.point) AS n
+                        FROM grid g LEFT JOIN per_point pp USING (point, band))
+            SELECT point AS event_id, band, n::BIGINT AS n FROM running WHERE n <> 0 ORDER BY 1, 2"""
+        with self._con() as con:
+            rows = con.execute(sql, [points]).fetchall()
+        out: dict[int, dict[str, Any]] = {p: {"event_id": p, "bands": {}, "reinforcements": 0} for p in points}
+        for point, band_, n in rows:
+            if band_ == -2:
+                out[point]["reinforcements"] = n
+            else:
+                out[point]["bands"][band_] = n
+        return list(out.values())
+
     def items_as_of(self, event_id: int, *, status: Iterable[str] | None = None, text: str | None = None,
                     limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         """One page of the bank as it was at `event_id`: each item's state after its last event up to then.
