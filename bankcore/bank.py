@@ -296,10 +296,13 @@ class Bank:
             known_pairs=review.known_contradiction_pairs(self.store), heuristic_text=not llm)
 
     def consolidate(self, *, threshold: float | None = None, llm: bool = False, model: str | None = None,
-                    max_group: int | None = None, complete=None, actor: str | None = None, on_group=None):
-        """Plan and apply a consolidation. With `llm`, one call per group through `complete(messages) -> str`
-        (default: the configured LLM client). Returns (actions, report)."""
-        actions = self.plan_consolidation(threshold=threshold, llm=llm, max_group=max_group)
+                    max_group: int | None = None, complete=None, actor: str | None = None, on_group=None,
+                    actions: list | None = None):
+        """Plan and apply a consolidation, or apply `actions` planned earlier (a reviewed dry run: a group whose
+        items changed since is skipped by the optimistic check). With `llm`, one call per group through
+        `complete(messages) -> str` (default: the configured LLM client). Returns (actions, report)."""
+        if actions is None:
+            actions = self.plan_consolidation(threshold=threshold, llm=llm, max_group=max_group)
         if llm and complete is None:
             complete, model = self._merge_completer(model)
         method = f"llm-merge:{model or 'injected'}" if llm else consolidate.HEURISTIC_MERGE_ID

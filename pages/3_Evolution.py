@@ -70,6 +70,55 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
         if st.button(f"Un-merge #{focus} (its parents get their exact earlier state back)", key="unmerge"):
             ui.act(lambda: bank.unmerge(focus, actor=who), f"Un-merged #{focus}")
 
+    st.subheader("Merge near-duplicates")
+    llm_ready = ui.settings().llm_configured
+    with st.form("consolidate_plan"):
+        cols = st.columns([3, 1, 1])
+        threshold = cols[0].slider("Similarity threshold", 0.70, 0.99, float(ui.read("bank", "policy").merge_threshold),
+                                   0.01, key="cons_threshold", help="Active lessons of one domain at least this "
+                                   "similar (cosine) are grouped; the policy's merge_threshold is the default.")
+        max_group = int(cols[1].number_input("Largest group", 2, 20, 6, key="cons_max_group"))
+        use_llm = cols[2].toggle("LLM merge", False, key="cons_llm", disabled=not llm_ready,
+                                 help="The LLM writes each merged lesson (one call per group)" if llm_ready else
+                                 "No LLM configured: the offline heuristic merge writes the text")
+        if st.form_submit_button("Find near-duplicates (dry run)", key="cons_plan"):
+            st.session_state["cons_request"] = (threshold, max_group, use_llm)
+    request = st.session_state.get("cons_request")
+    if request:
+        threshold, max_group, use_llm = request
+        with st.spinner("Comparing active lessons…"):
+            plan = ui.read("bank", "plan_consolidation", threshold=threshold, llm=use_llm, max_group=max_group)
+        merges = [a for a in plan if a.kind == "merge"]
+        pairs = [a for a in plan if a.kind == "contradiction"]
+        st.caption(f"At {threshold:.2f}: {len(merges)} group(s) to merge "
+                   f"({sum(len(m.parent_ids) for m in merges)} lessons) and {len(pairs)} contradicting pair(s) "
+                   "to surface for a human. Nothing is written until you merge.")
+        shown = {i.item_id: i for i in ui.read("views", "get_items", sorted(
+            {n for m in merges for n in m.parent_ids} | {n for c in pairs for n in (c.a, c.b)}), with_embedding=False)}
+        for n, merge in enumerate(merges[:30], 1):
+            with st.expander(f"Group {n}: {len(merge.parent_ids)} lessons · {merge.domain or 'no domain'} · "
+                             f"similarity {merge.min_similarity:.2f}–{merge.mean_similarity:.2f}"):
+                st.dataframe(parts.items_table([shown[p] for p in merge.parent_ids if p in shown]),
+                             hide_index=True, key=f"cons_group_{n}")
+                if merge.proposal:
+                    st.markdown(f"→ **{parts.md(merge.proposal.title)}** — {parts.md(merge.proposal.description)}")
+                    st.markdown(parts.md(merge.proposal.content))
+                else:
+                    st.caption("The LLM writes the merged lesson when you merge (it may decline).")
+        if len(merges) > 30:
+            st.caption(f"…and {len(merges) - 30} more groups.")
+        for pair in pairs[:10]:
+            st.markdown(f"- contradiction: #{pair.a} *{parts.md(shown[pair.a].title)}* vs #{pair.b} "
+                        f"*{parts.md(shown[pair.b].title)}* — {parts.md(pair.reason)}")
+        if merges or pairs:
+            if who and st.button(f"Merge {len(merges)} group(s) and flag {len(pairs)} pair(s)", key="cons_apply",
+                                 type="primary"):
+                ui.act(lambda: bank.consolidate(actions=plan, llm=use_llm, actor=who),
+                       lambda done: f"Merged {len(done[1].merged)} group(s), flagged {len(done[1].contradictions)} "
+                                    f"pair(s); {len(done[1].skipped) + len(done[1].declined)} left as they were")
+            elif not who:
+                ui.need_curator()
+
     st.subheader("Versions of an item")
     item_id = int(st.number_input("Item #", min_value=0, step=1, key="versions_item", bind="query-params"))
     if item_id:

@@ -557,6 +557,34 @@ def test_evolution_diffs_versions_restores_one_and_unmerges(small):
     assert {Bank(db).store.get_item(p).status for p in ids["parents"]} == {"pending"}
 
 
+def test_a_reviewed_dry_run_of_consolidation_is_applied_as_shown(small):
+    """Two near-identical lessons (one carrying markup) are grouped by the dry run; merging writes exactly that."""
+    db, _ = small
+    bank = Bank(db)
+    twins = [bank.write_lesson(title=title, description="Refunds depend on the fare.", domain="airline",
+                               content="Before cancelling a reservation, read its fare class and insurance, then "
+                                       "tell the customer which refund applies.", actor="human:ana").item_id
+             for title in ("Read the fare class before cancelling", "Read the <b>fare class</b> before a cancel")]
+    merges_before = len(bank.store.events_of_kind(["MERGE"]))
+    at = app("evolution", state={ui.REVIEWER: "ana"})
+    at.slider(key="cons_threshold").set_value(0.9)
+    at.form_submit_button(key="cons_plan").click().run()
+    assert not problems(at)
+    markdown_is_inert(at)
+    plan = Bank(db).plan_consolidation(threshold=0.9)
+    group = next(m for m in plan if m.kind == "merge" and set(twins) <= set(m.parent_ids))
+    assert any(f"{len([m for m in plan if m.kind == 'merge'])} group(s) to merge" in t for t in texts(at, "caption"))
+    assert Bank(db).store.events_of_kind(["MERGE"])[merges_before:] == []  # a dry run writes nothing
+    at.button(key="cons_apply").click().run()
+    assert not problems(at)
+    store = Bank(db).store
+    merged = store.events_of_kind(["MERGE"])[merges_before:]
+    child = next(e.item_id for e in merged if set(e.related["parents"]) == set(group.parent_ids))
+    assert all(store.get_item(t).superseded_by == child for t in twins)
+    assert store.get_item(child).title == group.proposal.title  # the text the reviewer saw
+    assert store.item_events(child)[0].actor.startswith("heuristic-merge")
+
+
 def _labels(db: Path) -> dict[str, str]:
     return {t: v.label for t, v in Bank(db).store.current_verdicts().items()}
 
