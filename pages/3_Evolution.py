@@ -111,8 +111,9 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
             st.markdown(f"- contradiction: #{pair.a} *{parts.md(shown[pair.a].title)}* vs #{pair.b} "
                         f"*{parts.md(shown[pair.b].title)}* — {parts.md(pair.reason)}")
         if merges or pairs:
-            if who and st.button(f"Merge {len(merges)} group(s) and flag {len(pairs)} pair(s)", key="cons_apply",
-                                 type="primary"):
+            doing = " and ".join(part for part in (merges and f"Merge {len(merges)} group(s)",
+                                                   pairs and f"flag {len(pairs)} contradicting pair(s)") if part)
+            if who and st.button(doing[0].upper() + doing[1:], key="cons_apply", type="primary"):
                 ui.act(lambda: bank.consolidate(actions=plan, llm=use_llm, actor=who),
                        lambda done: f"Merged {len(done[1].merged)} group(s), flagged {len(done[1].contradictions)} "
                                     f"pair(s); {len(done[1].skipped) + len(done[1].declined)} left as they were")
