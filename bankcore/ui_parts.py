@@ -299,6 +299,25 @@ def usefulness_text(u: Any) -> str:
     return text + "."
 
 
+def consolidation_plan(merges: list[Any], pairs: list[Any], items: dict[int, MemoryItem], *, show: int = 30) -> None:
+    """A consolidation dry run: each merge group (its lessons and the text it would write) and each contradiction."""
+    for n, merge in enumerate(merges[:show], 1):
+        with st.expander(f"Group {n}: {len(merge.parent_ids)} lessons · {merge.domain or 'no domain'} · "
+                         f"similarity {merge.min_similarity:.2f}–{merge.mean_similarity:.2f}"):
+            st.dataframe(items_table([items[p] for p in merge.parent_ids if p in items]), hide_index=True,
+                         key=f"cons_group_{n}")
+            if merge.proposal:
+                st.markdown(f"→ **{md(merge.proposal.title)}** — {md(merge.proposal.description)}")
+                st.markdown(md(merge.proposal.content))
+            else:
+                st.caption("The LLM writes the merged lesson when you merge (it may decline).")
+    if len(merges) > show:
+        st.caption(f"…and {len(merges) - show} more groups.")
+    for pair in pairs[:show]:
+        st.markdown(f"- contradiction: #{pair.a} *{md(items[pair.a].title)}* vs #{pair.b} "
+                    f"*{md(items[pair.b].title)}* — {md(pair.reason)}")
+
+
 def diff_view(ops: Iterable[Any]) -> None:
     """A word diff (ops with .op 'equal' | 'delete' | 'insert' and .text): removed struck in red, added in green."""
     parts = []

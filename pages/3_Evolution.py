@@ -95,21 +95,7 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
                    "to surface for a human. Nothing is written until you merge.")
         shown = {i.item_id: i for i in ui.read("views", "get_items", sorted(
             {n for m in merges for n in m.parent_ids} | {n for c in pairs for n in (c.a, c.b)}), with_embedding=False)}
-        for n, merge in enumerate(merges[:30], 1):
-            with st.expander(f"Group {n}: {len(merge.parent_ids)} lessons · {merge.domain or 'no domain'} · "
-                             f"similarity {merge.min_similarity:.2f}–{merge.mean_similarity:.2f}"):
-                st.dataframe(parts.items_table([shown[p] for p in merge.parent_ids if p in shown]),
-                             hide_index=True, key=f"cons_group_{n}")
-                if merge.proposal:
-                    st.markdown(f"→ **{parts.md(merge.proposal.title)}** — {parts.md(merge.proposal.description)}")
-                    st.markdown(parts.md(merge.proposal.content))
-                else:
-                    st.caption("The LLM writes the merged lesson when you merge (it may decline).")
-        if len(merges) > 30:
-            st.caption(f"…and {len(merges) - 30} more groups.")
-        for pair in pairs[:10]:
-            st.markdown(f"- contradiction: #{pair.a} *{parts.md(shown[pair.a].title)}* vs #{pair.b} "
-                        f"*{parts.md(shown[pair.b].title)}* — {parts.md(pair.reason)}")
+        parts.consolidation_plan(merges, pairs, shown)
         if merges or pairs:
             doing = " and ".join(part for part in (merges and f"Merge {len(merges)} group(s)",
                                                    pairs and f"flag {len(pairs)} contradicting pair(s)") if part)
