@@ -18,14 +18,13 @@ from .errors import BankcoreError
 from .extract import HeuristicExtractor, LLMExtractor
 from .judge import HeuristicJudge, LLMJudge
 from .llm import LLMClient, LLMError
-from .models import LABELS, Extraction, ImportReport, ItemSource, MemoryItem, Verdict
+from .models import FLAG_SOURCE_REJUDGED, LABELS, Extraction, ImportReport, ItemSource, MemoryItem, Verdict
 from .settings import Settings
 from .store import Store
 
 PAGE = 200  # trajectories loaded at a time
 MAX_CONSECUTIVE_FAILURES = 5  # then the endpoint is presumed down and the run stops, leaving the rest queued
 MAX_ERRORS_KEPT = 20
-FLAG_SOURCE_REJUDGED = "source_rejudged"
 REINFORCE_WEIGHT = 0.5  # how much of an agreeing lesson's confidence removes remaining doubt
 REINFORCE_CAP = 0.95
 KINDS = ("heuristic", "llm")

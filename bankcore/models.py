@@ -351,6 +351,7 @@ class VectorRows:
     confidence: Any  # np.ndarray float32, NaN when unknown
 
 
+FLAG_SOURCE_REJUDGED = "source_rejudged"  # the item's source trajectory was relabelled: its lesson may be backwards
 USEFULNESS_PRIOR = 5.0  # pseudo-observations of "no effect": 5 comparable trajectories halve a lift
 # A shrunk lift this low takes e.g. 3 uses at 33% against 80% without: worth a reviewer's look, not a verdict.
 HURTS_BELOW = -0.1

@@ -20,7 +20,7 @@ import numpy as np
 from . import ranking
 from .embed import Embedder
 from .errors import BankcoreError
-from .models import Hit, MemoryItem, Retrieval
+from .models import FLAG_SOURCE_REJUDGED, Hit, MemoryItem, Retrieval
 from .ranking import HybridWeights, Ranked, Scored
 from .reembed import reembed
 from .store import Store
@@ -201,6 +201,9 @@ class Retriever:
         if item.status == "approved" and item.flags:  # flags ask a human; they do not withhold an approved item
             details.append(f"it is flagged ({', '.join(item.flags)}) and is served as approved until a reviewer "
                            "decides")
+        elif item.status == "pending" and FLAG_SOURCE_REJUDGED in item.flags:
+            details.append("it was withdrawn to the review queue when its source trajectory was relabelled: its "
+                           "lesson may now be backwards")
         return Explanation(item_id=item.item_id, query=query.text, k=query.k, retrieved=retrieved, rank=rank,
                            outranked_by=ahead, score=score, cosine=cosine, reasons=[c for c, _ in reasons],
                            details=details)

@@ -259,6 +259,7 @@ def test_a_relabel_withdraws_approved_lessons_until_a_person_approves_them_again
         assert (event.kind, event.before["status"], event.after["status"]) == ("SOURCE_REJUDGED", "approved", "pending")
         assert "withdrawn from retrieval" in event.reason
     assert not set(lessons) & {h.item.item_id for h in bank.retrieve(query, k=10, log=False, min_similarity=-1.0)}
+    assert "withdrawn to the review queue" in bank.explain(query, lessons[0], min_similarity=-1.0).summary()
     bank.apply_policy()  # a flagged item is never approved by the policy
     assert all(bank.item(i).status == "pending" for i in lessons)
 
