@@ -77,25 +77,14 @@ def select_groups(store: Store, groups: Sequence[Group], selector, *,
     report.skipped = report.done = len(groups) - len(todo)
     if on_progress and report.skipped:
         on_progress(report.skipped)
-    picks: list[Selection] = []
-    try:
-        for start in range(0, len(todo), selector.write_every):
-            page = todo[start:start + selector.write_every]
-            trajs = {t.traj_id: t for t in store.get_trajectories([i for g in page for i in g.traj_ids])}
-            for group in page:
-                if report.stopped:
-                    return report
-                try:
-                    picks.append(_select(group, selector, [trajs[i] for i in group.traj_ids]))
-                    report.consecutive = 0
-                except LLMError as exc:
-                    _failed(report, group.task_id, exc)
-                if on_progress:
-                    on_progress(1)
-            written, picks = picks, []  # a failed write is not retried on the way out
-            _write_selections(store, written, report)
-    finally:
-        _write_selections(store, picks, report)
+
+    def pick(group: Group, members: list[Trajectory]) -> Selection:
+        selection = _select(group, selector, members)
+        report.consecutive = 0
+        return selection
+
+    _drain_groups(store, todo, report, pick, lambda picks: _write_selections(store, picks, report),
+                  selector.write_every, on_progress)
     return report
 
 
@@ -146,30 +135,44 @@ def contrast_groups(store: Store, groups: Sequence[Group], extractor, *, embedde
     report = ContrastReport(extractor_id=extractor.extractor_id, queued=len(groups))
     verdicts = store.current_verdicts([t for g in groups for t in g.traj_ids])
     done = _labels_done(store, extractor)
-    pending: list[_Contrasted] = []
+
+    def contrast(group: Group, members: list[Trajectory]) -> _Contrasted | None:
+        return _contrast(group, extractor, members, verdicts, done.get(group.traj_ids, set()), report)
+
+    _drain_groups(store, list(groups), report, contrast,
+                  lambda results: _write_contrasts(store, extractor, results, report, embedder),
+                  extractor.write_every, on_progress)
+    return report
+
+
+def _drain_groups(store: Store, groups: list[Group], report: _Run, work: Callable, write: Callable,
+                  write_every: int, on_progress: Progress | None) -> None:
+    """Run `work(group, its trajectories)` over the groups and hand what it returns (None: nothing) to `write`
+    `write_every` groups at a time — the group twin of `learning._drain`. A failed LLM call leaves its group
+    queued; results computed before an interruption are still written on the way out, and a failed write is not
+    retried there."""
+    results: list = []
     try:
-        for start in range(0, len(groups), extractor.write_every):
-            page = groups[start:start + extractor.write_every]
+        for start in range(0, len(groups), write_every):
+            page = groups[start:start + write_every]
             trajs = {t.traj_id: t for t in store.get_trajectories([i for g in page for i in g.traj_ids])}
             for group in page:
                 if report.stopped:
-                    return report
+                    return
                 try:
-                    result = _contrast(group, extractor, [trajs[i] for i in group.traj_ids], verdicts,
-                                       done.get(group.traj_ids, set()), report)
+                    result = work(group, [trajs[i] for i in group.traj_ids])
                 except LLMError as exc:
                     _failed(report, group.task_id, exc)
                 else:
                     if result is not None:
-                        pending.append(result)
+                        results.append(result)
                 if on_progress:
                     on_progress(1)
-            _write_contrasts(store, extractor, pending, report, embedder)
-            pending = []
+            written, results = results, []
+            write(written)
     finally:
-        if pending:
-            _write_contrasts(store, extractor, pending, report, embedder)
-    return report
+        if results:
+            write(results)
 
 
 @dataclass
