@@ -324,15 +324,20 @@ def test_export_round_trip_keeps_selections_and_contrast_marks(bank, tmp_path):
     assert again.read_bytes() == out.read_bytes()
 
 
-def test_a_selector_that_keeps_failing_leaves_its_groups_queued(fake_llm, db, monkeypatch):
-    monkeypatch.setattr("bankcore.llm.backoff_delay", lambda *args: 0.0)
-    good = '{"index": [1], "analysis": "first"}'
-    fake_llm.responder = lambda request: "I cannot decide between these." \
+def llm_selection(fake_llm, db, selector_reply: str):
+    """The demo's MaTTS week in a bank whose LLM selector answers `selector_reply` (the judge: failure), its
+    task groups, and that selector."""
+    fake_llm.responder = lambda request: selector_reply \
         if "evaluating the trajectories" in request["messages"][0]["content"] else 'Thoughts: ok.\nStatus: "failure"'
     bank = Bank(db, settings=fake_llm.settings(db))
     bank.import_path(DEMO_MATTS)
-    groups = scaling.groups_of(bank.store)
-    selector = LLMSelector(LLMClient(bank.settings, bank.store))
+    return bank, scaling.groups_of(bank.store), LLMSelector(LLMClient(bank.settings, bank.store))
+
+
+def test_a_selector_that_keeps_failing_leaves_its_groups_queued(fake_llm, db, monkeypatch):
+    monkeypatch.setattr("bankcore.llm.backoff_delay", lambda *args: 0.0)
+    good = '{"index": [1], "analysis": "first"}'
+    bank, groups, selector = llm_selection(fake_llm, db, "I cannot decide between these.")
     report = scaling.select_groups(bank.store, groups, selector)
     assert report.failed == 5 and report.done == 0 and "in a row failed" in report.stopped
     assert "run again to resume" in report.summary() and bank.store.selections() == []
@@ -343,12 +348,7 @@ def test_a_selector_that_keeps_failing_leaves_its_groups_queued(fake_llm, db, mo
 
 def test_picks_made_before_an_interruption_are_kept(fake_llm, db):
     """Ctrl-C in the middle of a page of groups: the picks already made are written, the rest stay queued."""
-    fake_llm.responder = lambda request: '{"index": [2], "analysis": "second is cleaner"}' \
-        if "evaluating the trajectories" in request["messages"][0]["content"] else 'Thoughts: ok.\nStatus: "failure"'
-    bank = Bank(db, settings=fake_llm.settings(db))
-    bank.import_path(DEMO_MATTS)
-    groups = scaling.groups_of(bank.store)
-    selector = LLMSelector(LLMClient(bank.settings, bank.store))
+    bank, groups, selector = llm_selection(fake_llm, db, '{"index": [2], "analysis": "second is cleaner"}')
     assert selector.write_every > 3  # the interruption falls inside the first page
 
     def interrupt_at_fourth(n):
