@@ -138,17 +138,6 @@ def read(target: str, name: str, *args, **kwargs) -> Any:
     return _cached(_bank_key(), fingerprint(), target, name, args, kwargs)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _rank_as_of(bank_key: tuple, fp: tuple, point: int, query: str, k: int, task_id: str | None) -> list:
-    return _bank(*bank_key).retrieve_as_of(point, query, k, task_id=task_id)
-
-
-def rank_as_of(point: int, query: str, k: int, task_id: str | None = None) -> list:
-    """What retrieval over the bank as it was at event `point` returns: approved items by cosine, above the
-    minimum similarity — the same rule as the "now" answer it is compared with."""
-    return _rank_as_of(_bank_key(), fingerprint(), point, query, k, task_id)
-
-
 # ---------------------------------------------------------------------- the page frame
 @contextmanager
 def page(title: str, icon: str = ":material/dashboard:", *, require_bank: bool = True) -> Iterator[Bank]:

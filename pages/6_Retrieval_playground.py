@@ -58,7 +58,7 @@ with ui.page("Retrieval playground", ":material/manage_search:"):
     bounds = ui.read("views", "event_bounds")
     point = st.slider("As of event", 0, bounds["last_event"], max(0, bounds["last_event"] // 2),
                       key="pg_asof")
-    earlier = ui.rank_as_of(point, query, k, options["task_id"])
+    earlier = ui.read("bank", "retrieve_as_of", point, query, k, task_id=options["task_id"])
     moment = ui.read("views", "event_times", (point,)).get(point)  # as_of_summary would also count the statuses
     st.caption(f"The bank at event {point:,}" + (f" ({moment:%Y-%m-%d %H:%M})" if moment else "")
                + " — approved items only, ranked by cosine similarity, "
