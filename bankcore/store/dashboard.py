@@ -280,50 +280,31 @@ class DashboardReads:
     def status_counts_as_of(self, event_ids: Iterable[int]) -> list[dict[str, Any]]:
         """Items per (status, source) as of each given event id — from the event log, not the current table.
 
-        Each event moves one item out of its before-state and into its after-state. The moves are bucketed to the
-        first requested point at or after them (an ASOF join) and summed; a running sum over the points then gives
-        the counts at each, so many points cost one pass over the log.
+        Each event moves one item out of its before-state and into its after-state; `_running_as_of` turns the
+        moves into counts at every point in one pass over the log.
         """
-        points = sorted(set(int(e) for e in event_ids))
-        if not points:
-            return []
-        sql = """
-            WITH moves AS (
-                SELECT event_id, json_extract_string(after, '$.status') AS status,
-                       json_extract_string(after, '$.source') AS source, 1 AS delta
-                FROM memory_events WHERE after IS NOT NULL
-                UNION ALL
-                SELECT event_id, json_extract_string(before, '$.status'), json_extract_string(before, '$.source'), -1
-                FROM memory_events WHERE before IS NOT NULL),
-            points AS (SELECT unnest(?::BIGINT[]) AS point),
-            per_point AS (SELECT p.point, m.status, m.source, sum(m.delta) AS delta
-                          FROM moves m ASOF JOIN points p ON m.event_id <= p.point GROUP BY ALL),
-            grid AS (SELECT p.point, c.status, c.source FROM points p
-                     CROSS JOIN (SELECT DISTINCT status, source FROM per_point) c),
-            running AS (SELECT g.point, g.status, g.source,
-                               sum(coalesce(pp.delta, 0)) OVER (PARTITION BY g.status, g.source ORDER BY g.point)
-                               AS items
-                        FROM grid g LEFT JOIN per_point pp USING (point, status, source))
-            SELECT point AS event_id, status, source, items::BIGINT AS items FROM running WHERE items <> 0
-            ORDER BY 1, 2, 3"""
-        with self._con() as con:
-            return _dicts(con.execute(sql, [points]))
+        moves = """
+            SELECT event_id, json_extract_string(after, '$.status') AS status,
+                   json_extract_string(after, '$.source') AS source, 1 AS delta
+            FROM memory_events WHERE after IS NOT NULL
+            UNION ALL
+            SELECT event_id, json_extract_string(before, '$.status'), json_extract_string(before, '$.source'), -1
+            FROM memory_events WHERE before IS NOT NULL"""
+        return [{"event_id": point, "status": status, "source": source, "items": n}
+                for point, status, source, n in self._running_as_of(moves, ("status", "source"), event_ids)]
 
     def confidence_as_of(self, event_ids: Iterable[int]) -> list[dict[str, Any]]:
         """Active (pending + approved) items per confidence band as of each event id, and how many REINFORCE
         events (the same lesson learned again) had happened by then — how confidence drifts as evidence builds.
 
-        The same one-pass ASOF technique as `status_counts_as_of`: an event moves its item out of the band of its
-        before-state and into the band of its after-state, counted only while the state is active. Bands are
-        tenths of [0, 1] (`band` 0–9, 9 holding 1.0 too; -1 for no confidence).
+        As in `status_counts_as_of`, an event moves its item out of the band of its before-state and into the band
+        of its after-state, counted only while the state is active. Bands are tenths of [0, 1] (`band` 0–9, 9
+        holding 1.0 too; -1 for no confidence); reinforcements are counted as band -2.
         """
-        points = sorted(set(int(e) for e in event_ids))
-        if not points:
-            return []
         # least() skips NULLs, so a missing confidence is caught before it (else it would land in the top band)
         band = """CASE WHEN coalesce({s}_status, '') NOT IN ('pending', 'approved') THEN NULL
                        WHEN {s}_conf IS NULL THEN -1 ELSE least(floor({s}_conf * 10), 9)::INT END"""
-        sql = f"""
+        moves = f"""
             WITH states AS (
                 SELECT event_id, kind,
                        json_extract_string(after, '$.status') AS after_status,
@@ -331,30 +312,45 @@ class DashboardReads:
                        json_extract_string(before, '$.status') AS before_status,
                        TRY_CAST(json_extract_string(before, '$.confidence') AS DOUBLE) AS before_conf
                 FROM memory_events),
-            moves AS (
+            banded AS (
                 SELECT event_id, {band.format(s="after")} AS band, 1 AS delta FROM states
                 UNION ALL
                 SELECT event_id, {band.format(s="before")}, -1 FROM states
                 UNION ALL
-                SELECT event_id, -2, 1 FROM states WHERE kind = 'REINFORCE'),
-            points AS (SELECT unnest(?::BIGINT[]) AS point),
-            per_point AS (SELECT p.point, m.band, sum(m.delta) AS delta
-                          FROM moves m ASOF JOIN points p ON m.event_id <= p.point
-                          WHERE m.band IS NOT NULL GROUP BY ALL),
-            grid AS (SELECT p.point, b.band FROM points p CROSS JOIN (SELECT DISTINCT band FROM per_point) b),
-            running AS (SELECT g.point, g.band,
-                               sum(coalesce(pp.delta, 0)) OVER (PARTITION BY g.band ORDER BY g.point) AS n
-                        FROM grid g LEFT JOIN per_point pp USING (point, band))
-            SELECT point AS event_id, band, n::BIGINT AS n FROM running WHERE n <> 0 ORDER BY 1, 2"""
-        with self._con() as con:
-            rows = con.execute(sql, [points]).fetchall()
+                SELECT event_id, -2, 1 FROM states WHERE kind = 'REINFORCE')
+            SELECT * FROM banded WHERE band IS NOT NULL"""
+        points = sorted(set(int(e) for e in event_ids))
         out: dict[int, dict[str, Any]] = {p: {"event_id": p, "bands": {}, "reinforcements": 0} for p in points}
-        for point, band_, n in rows:
+        for point, band_, n in self._running_as_of(moves, ("band",), points):
             if band_ == -2:
                 out[point]["reinforcements"] = n
             else:
                 out[point]["bands"][band_] = n
         return list(out.values())
+
+    def _running_as_of(self, moves: str, keys: tuple[str, ...], event_ids: Iterable[int]) -> list[tuple]:
+        """(point, *keys, total) at each point, from `moves` (rows of event_id, *keys, delta), totals ≠ 0 only.
+
+        The moves are bucketed to the first requested point at or after them (an ASOF join) and summed; a running
+        sum over the points then gives the totals at each, so many points cost one pass over the log.
+        """
+        points = sorted(set(int(e) for e in event_ids))
+        if not points:
+            return []
+        cols = ", ".join(keys)
+        sql = f"""
+            WITH moves AS ({moves}),
+            points AS (SELECT unnest(?::BIGINT[]) AS point),
+            per_point AS (SELECT p.point, {", ".join(f"m.{k}" for k in keys)}, sum(m.delta) AS delta
+                          FROM moves m ASOF JOIN points p ON m.event_id <= p.point GROUP BY ALL),
+            grid AS (SELECT p.point, c.* FROM points p CROSS JOIN (SELECT DISTINCT {cols} FROM per_point) c),
+            running AS (SELECT g.point, {", ".join(f"g.{k}" for k in keys)},
+                               sum(coalesce(pp.delta, 0)) OVER (PARTITION BY {", ".join(f"g.{k}" for k in keys)}
+                                                                ORDER BY g.point) AS n
+                        FROM grid g LEFT JOIN per_point pp USING (point, {cols}))
+            SELECT point, {cols}, n::BIGINT FROM running WHERE n <> 0 ORDER BY point, {cols}"""
+        with self._con() as con:
+            return con.execute(sql, [points]).fetchall()
 
     def items_as_of(self, event_id: int, *, status: Iterable[str] | None = None, text: str | None = None,
                     limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
