@@ -192,7 +192,7 @@ def _format_agent(agent: dict[str, Any], pct) -> list[str]:
     lines = []
 
     def num(value: float | None) -> str:
-        return "—" if value is None else f"{value:g}"
+        return "—" if value is None else f"{value:.2f}"
 
     def line(head: str, row: dict[str, Any]) -> str:
         text = (f"{head}: {row['tasks']} tasks, success {pct(row['success_rate'])}, steps {num(row['mean_steps'])} "
@@ -206,11 +206,13 @@ def _format_agent(agent: dict[str, Any], pct) -> list[str]:
         return text
 
     def mode(row: dict[str, Any]) -> str:
-        return row["memory_mode"] + (f" + MaTTS {row['matts_mode']} k={row['matts_k']}" if row["matts_mode"] else "")
+        memory = "memory mode not recorded" if row["memory_mode"] in (None, "unknown") else row["memory_mode"]
+        return memory + (f" + MaTTS {row['matts_mode']} k={row['matts_k']}" if row["matts_mode"] else "")
 
     for run in agent["runs"]:
         if run["format"] == "live" or run.get("matts"):
-            lines.append(line(f"  agent run {run['run_id']} {run['name']} ({mode(run)})", run))
+            kind = "agent run" if run["format"] == "live" else "trials of imported run"
+            lines.append(line(f"  {kind} {run['run_id']} {run['name']} ({mode(run)})", run))
     for row in agent["by_memory"]:
         lines.append(line(f"  memory {mode(row)} on {row['env']} ({len(row['runs'])} run(s))", row))
     return lines
