@@ -80,6 +80,7 @@ def test_approve_and_reject_by_id_and_in_bulk(lessons, cli):
     assert refused.code == 1 and "--all" in refused.err
     one = cli("review", "reject", ids[4], "--by", "ana", "--reason", "too specific", "--db", bank.path)
     assert one.code == 0 and bank.item(ids[4]).status == "rejected"
+    assert one.out.startswith(f"rejected #{ids[4]} (event ")
     bulk = cli("review", "approve", "--all", "--domain", "hotpotqa", "--unflagged", "--by", "ana", "--db", bank.path)
     assert bulk.code == 0 and "approved 3 items" in bulk.out
     assert {bank.item(i).status for i in ids[5:]} == {"approved"}

@@ -195,6 +195,8 @@ def _review_show(bank: Bank, args) -> int:
 
 
 def _review_decide(action: str):
+    done_verb = {"approve": "approved", "reject": "rejected"}[action]
+
     def run(bank: Bank, args) -> int:
         if args.ids and (args.all or _filters(args)):
             raise BankcoreError("name item ids or use --all with filters, not both")
@@ -204,7 +206,7 @@ def _review_decide(action: str):
             for item_id in args.ids:
                 item = getattr(bank, action)(item_id, actor=_by(args), reason=args.reason,
                                              expected_event_id=args.expect_event)
-                say(args, f"{action}d #{item.item_id} (event {item.last_event_id})")
+                say(args, f"{done_verb} #{item.item_id} (event {item.last_event_id})")
             return 0
         if not args.all:
             raise BankcoreError(f"name the items to {action}, or pass --all (with --source/--domain/--text/"
@@ -212,7 +214,7 @@ def _review_decide(action: str):
                                 f"bulk-approved)")
         result = bank.bulk_review(action, actor=_by(args), reason=args.reason, **_filters(args))
         done = result.decided
-        say(args, f"{action}d {len(done)} items" + (f": {', '.join(f'#{i}' for i in done)}" if done else ""))
+        say(args, f"{done_verb} {len(done)} items" + (f": {', '.join(f'#{i}' for i in done)}" if done else ""))
         if result.skipped_flagged:
             say(args, f"left {len(result.skipped_flagged)} flagged items for one-by-one review: "
                       + ", ".join(f"#{i}" for i in result.skipped_flagged))
