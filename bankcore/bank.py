@@ -104,11 +104,21 @@ class Bank:
         """Judge a run, a task or the whole bank again; flipped labels flag the items drawn from them."""
         if [run is not None, task is not None, bool(all)].count(True) != 1:
             raise BankcoreError("rejudge needs exactly one of a run, a task, or all")
+        traj_ids = self.select_trajectories(run, task) if not all else self.store.select_traj_ids()
+        return self.rejudge_selected(traj_ids, judge=judge, model=model, on_progress=on_progress)
+
+    def select_trajectories(self, run: str | int | None = None, task: str | None = None) -> list[str] | None:
+        """The trajectory ids of a run and/or a task; None when neither is named (everything). A run or task with
+        no trajectories is an error, so a typo does not pass for "nothing to do"."""
+        if run is None and task is None:
+            return None
         run_id = self.resolve_run(run) if run is not None else None
         traj_ids = self.store.select_traj_ids(run_id=run_id, task_id=task)
         if not traj_ids:
-            raise BankcoreError(f"no trajectories for {'run ' + str(run) if run is not None else 'task ' + str(task)}")
-        return self.rejudge_selected(traj_ids, judge=judge, model=model, on_progress=on_progress)
+            named = " and ".join(part for part in (f"run {run}" if run is not None else "",
+                                                   f"task {task}" if task is not None else "") if part)
+            raise BankcoreError(f"no trajectories for {named}")
+        return traj_ids
 
     def label(self, traj_id: str, label: str, *, by: str, rationale: str = "") -> tuple[Verdict, list[learning.Flip]]:
         """A person's label (`human:<by>`), which outranks every judge."""

@@ -45,3 +45,17 @@ def test_a_mistyped_bank_path_is_an_error_not_a_new_empty_bank(cli, tmp_path):
     assert not typo.parent.exists()  # nothing was created on the way
     assert cli("init", "--db", typo).code == 0 and typo.exists()
     assert cli("stats", "--db", typo).code == 0
+
+
+def test_a_run_or_task_that_matches_nothing_is_named_not_done_silently(cli, tmp_path):
+    """`judge --task typo` once reported "judged 0 of 0" and exit 0, as if there were nothing left to do."""
+    db = tmp_path / "b.duckdb"
+    assert cli("init", "--db", db).code == 0
+    for argv, named in ((["judge", "--task", "no-such-task"], "task no-such-task"),
+                        (["extract", "--run", "nope"], "no run named 'nope'"),
+                        (["rejudge", "--task", "no-such-task"], "task no-such-task")):
+        result = cli(*argv, "--judge" if argv[0] != "extract" else "--extractor", "heuristic", "--db", db)
+        assert result.code == 1 and named in result.err and "Traceback" not in result.err, argv
+    with pytest.raises(SystemExit) as stopped:
+        main(["review", "list", "--status", "aproved", "--db", str(db)])
+    assert stopped.value.code == 2

@@ -8,6 +8,7 @@ import argparse
 
 from ..bank import Bank
 from ..errors import BankcoreError
+from ..models import ITEM_SOURCES, ITEM_STATUSES
 from .output import _inert, _item_line, _json_out, at_least, progress, say
 from .registry import command, open_bank
 
@@ -90,12 +91,12 @@ def add_review_parser(sub, common: argparse.ArgumentParser) -> None:
     who.add_argument("--by", help="your name (recorded as human:NAME; default: $BANKCORE_ACTOR or cli)")
     who.add_argument("--reason", help="why (recorded in the history)")
     filters = argparse.ArgumentParser(add_help=False)
-    filters.add_argument("--source", help="only items from this source (success, failure, merged, ...)")
+    filters.add_argument("--source", choices=ITEM_SOURCES, help="only items from this source")
     filters.add_argument("--domain", help="only items of this domain")
     filters.add_argument("--text", help="only items whose text contains this")
 
     r = rsub.add_parser("list", parents=[common, filters], help="list items")
-    r.add_argument("--status", help="pending, approved, rejected, superseded or archived")
+    r.add_argument("--status", choices=ITEM_STATUSES, help="only items in this status")
     flag = r.add_mutually_exclusive_group()
     flag.add_argument("--flagged", dest="flagged", action="store_true", default=None)
     flag.add_argument("--unflagged", dest="flagged", action="store_false")

@@ -26,10 +26,7 @@ def _judge_choice(args: argparse.Namespace, bank: Bank, what: str = "judge") -> 
 
 
 def _selection(bank: Bank, args: argparse.Namespace) -> list[str] | None:
-    if getattr(args, "run", None) is None and getattr(args, "task", None) is None:
-        return None
-    run_id = bank.resolve_run(args.run) if args.run is not None else None
-    return bank.store.select_traj_ids(run_id=run_id, task_id=args.task)
+    return bank.select_trajectories(getattr(args, "run", None), getattr(args, "task", None))
 
 
 def _report_errors(report) -> int:
