@@ -94,14 +94,19 @@ def parse_retry_after(headers: Any) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def require_llm(settings: Settings, offline: str = "choose the heuristic instead") -> None:
+    """Refuse early when there is no endpoint or key, saying how to configure one and what works `offline`."""
+    if not settings.llm_configured:
+        raise BankcoreError("no LLM configured: set OPENAI_API_KEY (OpenAI) or BANKCORE_LLM_BASE_URL / "
+                            f"OPENAI_BASE_URL (any OpenAI-compatible server) and BANKCORE_MODEL; offline, {offline}")
+
+
 class LLMClient:
     """Calls one model at one endpoint. Cheap to build; the `openai` client is created on the first real call."""
 
     def __init__(self, settings: Settings, store: Store, *, model: str | None = None,
                  sleep: Callable[[float], None] = time.sleep, seed: int | None = None):
-        if not settings.llm_configured:
-            raise BankcoreError("no LLM configured: set OPENAI_API_KEY (OpenAI) or BANKCORE_LLM_BASE_URL / "
-                                "OPENAI_BASE_URL (any OpenAI-compatible server), or use the heuristic judge")
+        require_llm(settings)
         self.model = model or settings.llm_model
         if not self.model:
             raise BankcoreError("no LLM model: pass --model or set BANKCORE_MODEL")

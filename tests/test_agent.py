@@ -267,6 +267,7 @@ def test_cli_tasks_and_run_errors(cli, tmp_path):
     assert len(listed) == 40 and listed[0]["task_id"] == "shop-count-0"
     result = cli("--db", tmp_path / "b.duckdb", "run", "shop-count-0", "--memory", "none")
     assert result.code == 1 and result.err.startswith("error: no LLM configured")
+    assert "matts-replay" in result.err and "resume" not in result.out  # refused before a run is announced
     result = cli("--db", tmp_path / "b.duckdb", "run", "nope", "--env", "shop")
     assert result.code == 1 and "has no task 'nope'" in result.err and "Traceback" not in result.err
 

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ..bank import Bank
+from ..llm import require_llm
 from ..models import to_dict
 from .learning_commands import _extractor_option, _judge_choice, _judge_option, _report_errors
 from .output import at_least, number_in, progress, say, warn
@@ -44,6 +45,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     bank = open_bank(args)
     env = get_environment(args.env)
     tasks = select_tasks(args.tasks, env)
+    require_llm(bank.settings,
+                offline="the agent cannot act, but `bankcore matts-replay` runs MaTTS over imported trials")
     name = args.run or _default_run_name(args, bank)
     settings = RunSettings(name=name, env=args.env, memory=args.memory, matts=args.matts,
                            k=args.k if args.k is not None else (3 if args.matts else 1), model=args.model,
