@@ -53,6 +53,8 @@ def overview() -> None:
             left.plotly_chart(charts.outcome_trend(ov.runs, bucket="run", title="Success rate"), key="trend_success")
             right.plotly_chart(charts.outcome_trend(ov.runs, bucket="run", metric="steps", title="Mean steps"),
                                key="trend_steps")
+            if key := charts.run_key(ov.runs):
+                st.caption(parts.md(key))
         else:
             st.caption("No runs yet.")
 

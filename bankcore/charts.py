@@ -17,7 +17,11 @@ from .views import JudgeQuality
 STATUS_COLORS = {"approved": "#2e7d32", "pending": "#f9a825", "rejected": "#c62828", "superseded": "#6d4c41",
                  "archived": "#9e9e9e"}
 MARKER_COLORS = {"MERGE": "#6a1b9a", "APPROVE": "#2e7d32", "REJECT": "#c62828"}
-LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
+# Run ticks carry the run's name up to this many runs; beyond, rotated names collide with the legend.
+NAMED_RUN_TICKS = 4
+# The legend sits at the bottom of the figure, not of the plot, so rotated or two-line tick labels never run into it.
+LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10),
+              legend=dict(orientation="h", yref="container", y=0, yanchor="bottom"))
 
 
 def label(text: Any, limit: int = 80) -> str:
@@ -77,6 +81,14 @@ def outcome_trend(rows: list[dict[str, Any]], *, bucket: str, metric: str = "suc
     return fig
 
 
+def run_key(rows: list[dict[str, Any]]) -> str:
+    """'#1 name · #2 name …' for a run axis whose ticks show ids only (more than NAMED_RUN_TICKS runs); else ''."""
+    names = {r["bucket"]: r.get("run_name") for r in rows if r["bucket"] is not None}
+    if len(names) <= NAMED_RUN_TICKS:
+        return ""
+    return " · ".join(f"#{b} {label(names[b], 40)}" for b in sorted(names))
+
+
 def _positions(rows: list[dict[str, Any]], bucket: str):
     """Where each bucket goes on the x axis, and tick labels when the axis is not time."""
     if bucket not in ("run", "trial"):
@@ -84,7 +96,9 @@ def _positions(rows: list[dict[str, Any]], bucket: str):
     order = sorted({r["bucket"] for r in rows if r["bucket"] is not None})
     index = {b: n for n, b in enumerate(order)}
     names = {r["bucket"]: r.get("run_name") for r in rows}
-    ticks = [f"#{b} {label(names.get(b), 24)}" if bucket == "run" else f"trial {b}" for b in order]
+    named = len(order) <= NAMED_RUN_TICKS  # more names than fit under half a page: ids only, names on hover
+    ticks = [(f"#{b} {label(names.get(b), 24)}" if named else f"#{b}") if bucket == "run" else f"trial {b}"
+             for b in order]
     return (lambda r: index[r["bucket"]]), ticks
 
 

@@ -59,10 +59,14 @@ def agent_row(run: dict) -> dict:
     matts = run.get("matts") or {}
     mode = (run["memory_mode"] or "?") + (f" + {run['matts_mode']} k={run['matts_k']}" if run["matts_mode"] else "")
     return {"run": run["name"], "memory": mode, "tasks": run["tasks"], "success": pct(run["success_rate"]),
-            "mean steps": run["mean_steps"], "steps (successes)": run["mean_steps_success"],
-            "steps (failures)": run["mean_steps_failure"], "LLM calls / task": run["llm_calls_per_task"],
+            "mean steps": _one_decimal(run["mean_steps"]), "steps (successes)": _one_decimal(run["mean_steps_success"]),
+            "steps (failures)": _one_decimal(run["mean_steps_failure"]), "LLM calls / task": run["llm_calls_per_task"],
             "tokens / task": run["tokens_per_task"], "best-of-N": pct(matts.get("best_of_n")),
             "pass@1": pct(matts.get("pass_at_1")), "pass@k": pct(matts.get("pass_at_k"))}
+
+
+def _one_decimal(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def label_of(item: MemoryItem) -> str:

@@ -31,7 +31,8 @@ with ui.page("Metrics", ":material/monitoring:") as bank:
                                             title="Mean steps per trajectory"), key="m_steps")
     st.caption("Solid: success by ground truth (where the benchmark gives one); dotted: by the current verdict "
                "(a human label beats a judge's). Ticks along the top mark consolidations (merge) and approvals."
-               + (" Trials have no time axis, so no ticks." if bucket == "trial" else ""))
+               + (" Trials have no time axis, so no ticks." if bucket == "trial" else "")
+               + (f" Runs: {parts.md(key)}." if bucket == "run" and (key := charts.run_key(series)) else ""))
 
     st.subheader("Memory on vs off, and what kind of memory")
     left, right = st.columns(2)

@@ -20,7 +20,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from bankcore import Bank, migrations, ui
+from bankcore import Bank, charts, migrations, ui
 from bankcore.models import Retrieval
 from conftest import REFLEXION, TAU, need_shared
 import dashboard_bank
@@ -137,6 +137,10 @@ def test_every_page_renders_on_the_demo_bank(page, tmp_path_factory, monkeypatch
     assert not problems(at)
     if page == "overview":
         assert any("synthetic demo bank" in t for t in texts(at, "info"))
+        runs = Bank(path).store.list_runs()
+        assert len(runs) > charts.NAMED_RUN_TICKS  # so the run axis shows ids, and a caption says whose
+        key = " ".join(texts(at, "caption"))
+        assert all(f"#{r.run_id} " in key for r in runs) and runs[-1].name[:20] in key.replace("\\", "")
 
 
 # ---------------------------------------------------------------------- special screens
