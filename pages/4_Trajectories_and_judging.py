@@ -92,10 +92,14 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
             if who:
                 with st.form("human_label"):
                     cols = st.columns([1, 3, 1])
-                    label = cols[0].radio("Your label", ["success", "failure"], key="label_value")
+                    # No preselected answer: a label is a judgement, and Save must not record a default.
+                    label = cols[0].radio("Your label", ["success", "failure"], index=None,
+                                          key=f"label_value_{t.traj_id}")
                     rationale = cols[1].text_input("Why (kept with the label)", key="label_rationale")
                     saved = cols[2].form_submit_button("Save label", key="label_save", type="primary")
-                if saved:
+                if saved and label is None:
+                    st.warning("Choose success or failure first.")
+                elif saved:
                     ui.act(lambda: bank.label(t.traj_id, label, by=who.removeprefix("human:"),
                                               rationale=rationale.strip()),
                            f"Labelled {t.task_id} {label} as {who}")

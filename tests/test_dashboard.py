@@ -516,7 +516,11 @@ def test_a_human_label_from_the_viewer_is_a_verdict(small):
     db, ids = small
     at = app("trajectories", state={ui.REVIEWER: "ana"})
     at.text_input(key="traj").input(ids["hostile_traj"]).run()
-    at.radio(key="label_value").set_value("failure")
+    before = len(Bank(db).store.verdict_history(ids["hostile_traj"]))
+    at.form_submit_button(key="label_save").click().run()  # nothing chosen yet: nothing recorded
+    assert any("Choose success or failure" in w.value for w in at.warning)
+    assert len(Bank(db).store.verdict_history(ids["hostile_traj"])) == before
+    at.radio(key=f"label_value_{ids['hostile_traj']}").set_value("failure")
     at.text_input(key="label_rationale").input("it followed the page's instruction")
     at.form_submit_button(key="label_save").click().run()
     assert not problems(at)
