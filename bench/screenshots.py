@@ -38,13 +38,20 @@ def interesting(db: Path) -> dict[str, str]:
     return {"memory": item, "trajectories": f"traj={trajs[0]['traj_id']}" if trajs else "",
             "evolution": evolution,
             "metrics": "m_bucket=per+week&m_split=memory+on+%2F+off",
-            "playground": "pg_query=" + quote(_a_task(store)) + "&pg_k=3&pg_pending=true"}
+            "playground": "pg_query=" + quote(_a_task(Bank(db))) + "&pg_k=3&pg_pending=true"}
 
 
-def _a_task(store) -> str:
-    """A task from the bank's own trajectories, so the playground shows what the agent would have been told."""
-    rows = store.browse_trajectories(label="failure", limit=1)[0] or store.browse_trajectories(limit=1)[0]
-    return rows[0]["query"] if rows else "Find the cheapest item that matches the request"
+def _a_task(bank: Bank) -> str:
+    """A failed task from the bank's own trajectories that an approved lesson now answers (the best-matched of the
+    first few), so the playground shows what the agent would be told next time rather than an empty block."""
+    rows = bank.store.browse_trajectories(label="failure", limit=25)[0] or bank.store.browse_trajectories(limit=1)[0]
+    if not rows:
+        return "Find the cheapest item that matches the request"
+
+    def best_score(row) -> float:
+        hits = bank.retrieve(row["query"], task_id=row["task_id"], log=False)
+        return hits[0].score if hits else -1.0
+    return max(rows, key=best_score)["query"]
 
 
 def learn_offline(db: Path) -> None:
