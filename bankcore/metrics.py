@@ -188,17 +188,19 @@ def agent_stats(store: Store) -> dict[str, Any]:
     return {"runs": runs, "by_memory": by_memory}
 
 
+def _two_decimals(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
 def _format_agent(agent: dict[str, Any], pct) -> list[str]:
     lines = []
-
-    def num(value: float | None) -> str:
-        return "—" if value is None else f"{value:.2f}"
+    num = _two_decimals
 
     def line(head: str, row: dict[str, Any]) -> str:
         text = (f"{head}: {row['tasks']} tasks, success {pct(row['success_rate'])}, steps {num(row['mean_steps'])} "
                 f"(successes {num(row['mean_steps_success'])} / failures {num(row['mean_steps_failure'])})")
         if row["llm_calls_per_task"]:
-            text += f", {row['llm_calls_per_task']:.1f} LLM calls and {row['tokens_per_task']:.0f} tokens per task"
+            text += f", {row['llm_calls_per_task']:.1f} LLM calls and {row['tokens_per_task']:,.0f} tokens per task"
         matts = row.get("matts")
         if matts:
             text += (f"; best-of-N {pct(matts['best_of_n'])}, pass@1 {pct(matts['pass_at_1'])}, pass@k "
@@ -235,7 +237,7 @@ def format_stats(stats: dict[str, Any]) -> str:
 
     for run in stats["runs"]:
         lines.append(f"  run {run['run_id']} {run['name']} ({run['format']}): {run['trajectories']} trajectories, "
-                     f"mean steps {run['mean_steps']}, success by truth {pct(run['truth']['success_rate'])} "
+                     f"mean steps {_two_decimals(run['mean_steps'])}, success by truth {pct(run['truth']['success_rate'])} "
                      f"(n={run['truth']['n']}), by verdict {pct(run['verdict']['success_rate'])} "
                      f"(n={run['verdict']['n']})")
         for trial in run.get("trials", []):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import ast
 import gzip
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -218,3 +221,20 @@ def test_bare_command_lists_the_commands_and_version_is_reported(cli, capsys):
     with pytest.raises(SystemExit) as done:
         cli("--version")
     assert done.value.code == 0 and capsys.readouterr().out == f"bankcore {bankcore.__version__}\n"
+
+
+def test_ctrl_c_during_a_query_stays_a_keyboard_interrupt(tmp_path):
+    """DuckDB reports a Ctrl-C that lands mid-query as RuntimeError("Query interrupted"). A handler meant for real
+    failures (a merge group that failed) once swallowed it, and an interrupted `bankcore run` went on to the end."""
+    store = Store(tmp_path / "b.duckdb")
+    store.schema_version()
+    ctrl_c = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    ctrl_c.start()
+    try:
+        with pytest.raises(KeyboardInterrupt) as stopped:
+            with store._con() as con:
+                con.execute("SELECT sum(range) FROM range(100000000000)").fetchall()  # minutes, unless stopped
+    finally:
+        ctrl_c.cancel()
+    assert isinstance(stopped.value.__cause__, RuntimeError)  # it landed in DuckDB and came back as Ctrl-C
+    assert store.schema_version() > 0  # and the bank is usable afterwards

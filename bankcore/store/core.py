@@ -25,6 +25,23 @@ from ..migrations import LATEST_VERSION, MIGRATIONS
 from .rows import _dicts, _dumps, _first
 
 Clock = Callable[[], datetime]
+_QUERY_INTERRUPTED = "Query interrupted"
+
+
+@contextmanager
+def _ctrl_c_stays_ctrl_c() -> Iterator[None]:
+    """A Ctrl-C that lands while DuckDB runs a query comes back as RuntimeError("Query interrupted") (or an
+    InterruptException), ordinary Exceptions that a handler meant for real failures — a merge group that failed, a
+    learning step that failed — would swallow, and the interrupted command would carry on. Give it back as the
+    KeyboardInterrupt it was."""
+    try:
+        yield
+    except duckdb.InterruptException as exc:
+        raise KeyboardInterrupt from exc
+    except RuntimeError as exc:
+        if str(exc) != _QUERY_INTERRUPTED:
+            raise
+        raise KeyboardInterrupt from exc
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
 
 
@@ -86,14 +103,15 @@ class CoreStore:
         """The current transaction's connection, else the current `reading()` one, else a fresh autocommit one
         closed on exit."""
         current = getattr(self._local, "con", None) or getattr(self._local, "read_con", None)
-        if current is not None:
-            yield current
-            return
-        con = self._connect()
-        try:
-            yield con
-        finally:
-            con.close()
+        with _ctrl_c_stays_ctrl_c():
+            if current is not None:
+                yield current
+                return
+            con = self._connect()
+            try:
+                yield con
+            finally:
+                con.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from ..errors import NotFoundError
 from ..models import Run, Step, Trajectory, Truth
+from .core import _ctrl_c_stays_ctrl_c
 from .rows import _RUN_COLS, _TRAJ_COLS, _dumps, _first, _run, _step, _trajectory, _truth
 from .staging import IMPORT_MEMORY_LIMIT, Staging, _write_trajectories
 
@@ -120,7 +121,8 @@ class TrajectoryQueries:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         stage = Staging(path)
         try:
-            yield stage
+            with _ctrl_c_stays_ctrl_c():
+                yield stage
         finally:
             stage.discard()
 
@@ -137,23 +139,24 @@ class TrajectoryQueries:
             raise RuntimeError("commit_staged runs its own transaction")
         con = self._connect()
         try:
-            con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
-            for n, (stage, _) in enumerate(staged):
-                stage.close()
-                con.execute(f"ATTACH '{stage.path}' AS staged{n} (READ_ONLY)")
-            con.execute("BEGIN TRANSACTION")
-            self._local.con = con
-            try:
-                added = [self._copy_staged(con, f"staged{n}", run) for n, (_, run) in enumerate(staged)]
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            finally:
-                self._local.con = None
-            for n in range(len(staged)):
-                con.execute(f"DETACH staged{n}")
-            return added
+            with _ctrl_c_stays_ctrl_c():
+                con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
+                for n, (stage, _) in enumerate(staged):
+                    stage.close()
+                    con.execute(f"ATTACH '{stage.path}' AS staged{n} (READ_ONLY)")
+                con.execute("BEGIN TRANSACTION")
+                self._local.con = con
+                try:
+                    added = [self._copy_staged(con, f"staged{n}", run) for n, (_, run) in enumerate(staged)]
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                finally:
+                    self._local.con = None
+                for n in range(len(staged)):
+                    con.execute(f"DETACH staged{n}")
+                return added
         finally:
             con.close()
 
