@@ -59,3 +59,23 @@ def test_a_run_or_task_that_matches_nothing_is_named_not_done_silently(cli, tmp_
     with pytest.raises(SystemExit) as stopped:
         main(["review", "list", "--status", "aproved", "--db", str(db)])
     assert stopped.value.code == 2
+
+
+def test_an_error_set_off_by_ctrl_c_is_an_interruption_not_a_crash(monkeypatch, capsys, tmp_path):
+    """Ctrl-C while torch is being imported once ended in a traceback: torch, interrupted halfway, fails with an
+    unrelated AttributeError while handling the KeyboardInterrupt. Any other error still surfaces as itself."""
+    def interrupted_import(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise AttributeError("partially initialized module 'torch' has no attribute 'autograd'")
+
+    def plain_bug(args):
+        raise AttributeError("a real bug")
+
+    monkeypatch.setitem(COMMANDS, "stats", interrupted_import)
+    assert main(["stats", "--db", str(tmp_path / "b.duckdb")]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
+    monkeypatch.setitem(COMMANDS, "stats", plain_bug)
+    with pytest.raises(AttributeError, match="a real bug"):
+        main(["stats", "--db", str(tmp_path / "b.duckdb")])

@@ -13,7 +13,7 @@ import os
 from .. import __version__
 from ..errors import BankcoreError
 from . import agent_commands, bank_commands, curation_commands, learning_commands, retrieval_commands
-from .output import warn
+from .output import caused_by_ctrl_c, warn
 from .registry import COMMANDS
 
 # Every subcommand's parser, in the order `bankcore --help` lists them.
@@ -68,3 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        if not caused_by_ctrl_c(exc):
+            raise
+        warn("interrupted")
+        return 130

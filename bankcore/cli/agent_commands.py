@@ -9,7 +9,7 @@ from ..bank import Bank
 from ..llm import require_llm
 from ..models import to_dict
 from .learning_commands import _extractor_option, _judge_choice, _judge_option, _report_errors
-from .output import at_least, number_in, progress, say, warn
+from .output import at_least, caused_by_ctrl_c, number_in, progress, say, warn
 from .registry import command, open_bank
 
 
@@ -71,7 +71,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                       f"{learned}")
         try:
             report = bank.run_agent(tasks, settings, limit=args.limit, on_task=on_task)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Exception) as exc:
+            if not caused_by_ctrl_c(exc):
+                raise
             warn(f"interrupted after {finished} task(s) this time; run again with --run {name!r} to continue")
             return 130
     say(args, report.summary())

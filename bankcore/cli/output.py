@@ -75,3 +75,15 @@ def _item_line(item) -> str:
     flags = f" flags={','.join(item.flags)}" if item.flags else ""
     return (f"#{item.item_id} [{item.status}] ({item.source}, {item.domain or '-'}) v{item.version} "
             f"{_inert(item.title)} — {_inert(item.description)}{flags}")
+
+
+def caused_by_ctrl_c(exc: BaseException) -> bool:
+    """Whether a Ctrl-C set off this error: some libraries, interrupted halfway (torch while it is imported), fail
+    with an unrelated error while handling the KeyboardInterrupt. That is an interruption, not a crash to report."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
