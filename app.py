@@ -47,13 +47,16 @@ def overview() -> None:
                 st.plotly_chart(charts.counts_bar(ov.items_by_status, "Items by status", charts.STATUS_COLORS),
                                 key="by_status")
 
-        st.subheader("How the agent is doing, run by run")
+        st.subheader(f"How the agent is doing, {ov.trend_bucket} by {ov.trend_bucket}")
         if ov.runs:
             left, right = st.columns(2)
-            left.plotly_chart(charts.outcome_trend(ov.runs, bucket="run", title="Success rate"), key="trend_success")
-            right.plotly_chart(charts.outcome_trend(ov.runs, bucket="run", metric="steps", title="Mean steps"),
-                               key="trend_steps")
-            if key := charts.run_key(ov.runs):
+            left.plotly_chart(charts.outcome_trend(ov.runs, bucket=ov.trend_bucket, title="Success rate"),
+                              key="trend_success")
+            right.plotly_chart(charts.outcome_trend(ov.runs, bucket=ov.trend_bucket, metric="steps",
+                                                    title="Mean steps"), key="trend_steps")
+            if ov.trend_bucket == "trial":
+                st.caption(f"One run, {parts.md(ov.runs[0]['run_name'])}: its trials side by side.")
+            elif key := charts.run_key(ov.runs):
                 st.caption(parts.md(key))
         else:
             st.caption("No runs yet.")

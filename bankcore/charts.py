@@ -78,6 +78,8 @@ def outcome_trend(rows: list[dict[str, Any]], *, bucket: str, metric: str = "suc
         fig.update_xaxes(tickvals=list(range(len(ticks))), ticktext=ticks, title="trial" if bucket == "trial" else None)
     if metric == "success":
         fig.update_yaxes(tickformat=".0%", range=[0, 1.08])
+    else:
+        fig.update_yaxes(rangemode="tozero")  # from zero: a 12-vs-13 steps wobble must not look like a cliff
     return fig
 
 

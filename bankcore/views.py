@@ -192,7 +192,8 @@ class Overview:
     latest_consolidation: dict[str, Any] | None
     backend: dict[str, str]
     demo: dict[str, Any] | None
-    runs: list[dict[str, Any]]
+    runs: list[dict[str, Any]]  # outcomes per `trend_bucket`
+    trend_bucket: str = "run"  # "trial" when the bank is one run of several trials (a benchmark's file)
 
     @property
     def empty(self) -> bool:
@@ -279,9 +280,13 @@ class Views:
             judges, extractors = s.judge_usage(), s.extractor_usage()
             demo = s.get_setting("demo")
             review = s.review_counts()
-            runs = s.outcome_series(bucket="run")
+            runs, bucket = s.outcome_series(bucket="run"), "run"
+            if len(runs) == 1:  # one point says little: a single run's trials say how the attempts compare
+                trials = s.outcome_series(bucket="trial")
+                if len([t for t in trials if t["bucket"] is not None]) > 1:
+                    runs, bucket = trials, "trial"
         return Overview(counts, by_source, by_status, review, merges[0] if merges else None,
-                        describe_backend(self.settings, judges, extractors), demo, runs)
+                        describe_backend(self.settings, judges, extractors), demo, runs, bucket)
 
     # items
     def item_page(self, item_id: int) -> ItemPage:

@@ -237,6 +237,17 @@ def test_the_overview_counts_what_the_bank_holds(small):
     assert "suspected" in said and "heuristic-merge" in said  # flagged items; the latest consolidation's actor
 
 
+def test_a_bank_of_one_multi_trial_run_shows_its_trials_not_a_single_point(tmp_path, monkeypatch):
+    need_shared(TAU)
+    db = tmp_path / "tau.duckdb"
+    Bank(db).import_path(TAU)
+    monkeypatch.setenv("BANKCORE_DB", str(db))
+    at = app()
+    assert not problems(at)
+    assert "How the agent is doing, trial by trial" in [h.value for h in at.subheader]
+    assert any("its trials side by side" in c for c in texts(at, "caption"))
+
+
 def test_the_memory_browser_filters_and_opens_an_item_with_its_provenance(small):
     db, ids = small
     at = app("memory")
