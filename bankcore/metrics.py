@@ -194,7 +194,7 @@ def _two_decimals(value: float | None) -> str:
 
 def _format_agent(agent: dict[str, Any], pct) -> list[str]:
     lines = []
-    num = _two_decimals
+    num = _two_decimals  # steps
 
     def line(head: str, row: dict[str, Any]) -> str:
         text = (f"{head}: {row['tasks']} tasks, success {pct(row['success_rate'])}, steps {num(row['mean_steps'])} "
@@ -237,7 +237,8 @@ def format_stats(stats: dict[str, Any]) -> str:
 
     for run in stats["runs"]:
         lines.append(f"  run {run['run_id']} {run['name']} ({run['format']}): {run['trajectories']} trajectories, "
-                     f"mean steps {_two_decimals(run['mean_steps'])}, success by truth {pct(run['truth']['success_rate'])} "
+                     f"mean steps {_two_decimals(run['mean_steps'])}, "
+                     f"success by truth {pct(run['truth']['success_rate'])} "
                      f"(n={run['truth']['n']}), by verdict {pct(run['verdict']['success_rate'])} "
                      f"(n={run['verdict']['n']})")
         for trial in run.get("trials", []):

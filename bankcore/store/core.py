@@ -25,6 +25,7 @@ from ..migrations import LATEST_VERSION, MIGRATIONS
 from .rows import _dicts, _dumps, _first
 
 Clock = Callable[[], datetime]
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
 _QUERY_INTERRUPTED = "Query interrupted"
 
 
@@ -42,7 +43,6 @@ def _ctrl_c_stays_ctrl_c() -> Iterator[None]:
         if str(exc) != _QUERY_INTERRUPTED:
             raise
         raise KeyboardInterrupt from exc
-_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
 
 
 def utc_now() -> datetime:
