@@ -279,6 +279,12 @@ def _cli_env(fake_llm, db) -> dict:
     return env
 
 
+def _ctrl_c_enabled() -> None:
+    """In the child, before exec: SIGINT back to its default. A suite started in the background (`make test &`,
+    some CI runners) inherits SIGINT ignored, and Python then never turns Ctrl-C into a KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_cli_run_interrupted_with_ctrl_c_resumes(fake_llm, tmp_path):
     """A real process, interrupted with SIGINT while it works on the third task, then run again."""
@@ -288,7 +294,7 @@ def test_cli_run_interrupted_with_ctrl_c_resumes(fake_llm, tmp_path):
     tasks = ",".join(t.task_id for t in ORDER_TASKS[:5])
     argv = [sys.executable, "-m", "bankcore.cli", "run", tasks, "--memory", "reasoningbank", "--run", "ctrl-c"]
     proc = subprocess.Popen(argv, env=_cli_env(fake_llm, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_ctrl_c_enabled)
     third = ORDER_TASKS[2].query
     deadline = time.monotonic() + 240
     while not any(third in r["messages"][1]["content"] for r in list(script.calls["agent"])):
