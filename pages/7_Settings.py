@@ -4,12 +4,12 @@ Changes here last for this browser session; the environment (BANKCORE_DB, BANKCO
 OPENAI_API_KEY) sets the defaults. The API key is never shown, only whether one is set.
 """
 
-import dataclasses
 import os
 
 import streamlit as st
 
 from bankcore import ui
+from bankcore.policy import describe as describe_policy
 from bankcore import ui_parts as parts
 
 with ui.page("Settings", ":material/settings:", require_bank=False) as bank:
@@ -36,8 +36,10 @@ with ui.page("Settings", ":material/settings:", require_bank=False) as bank:
                 st.json(bank_settings)
         policy = ui.read("bank", "policy")
         st.markdown("**Approval policy** (stored in the bank; applies to every process using it)")
-        st.dataframe([{"rule": k, "value": str(v)} for k, v in dataclasses.asdict(policy).items()],
-                     hide_index=True, key="set_policy")
+        st.dataframe([{"rule": key, "value": str(value), "what it means": meaning}
+                      for key, value, meaning in describe_policy(policy)], hide_index=True, key="set_policy")
+        st.caption("Flagged items (suspected injection, open contradictions) are never approved automatically. "
+                   "Change a rule with `bankcore policy set KEY VALUE`.")
         if st.button("Check the bank's consistency", icon=":material/verified:", key="set_check",
                      help="Read-only: every item is the last state of its history, merges and provenance link up "
                           "(the same audit as `bankcore check`)."):

@@ -422,6 +422,13 @@ def test_a_bad_upload_says_where_and_adds_nothing(small):
     assert Bank(db).store.count("trajectories") == before
 
 
+def test_settings_shows_the_policy_with_what_each_rule_means(small):
+    at = app("settings")
+    policy = frame(at, "rule", "value", "what it means")
+    shown = dict(zip(policy["rule"], policy["what it means"]))
+    assert "flips" in shown["withdraw_on_relabel"] and "heuristic" in shown["auto_approve_heuristic"]
+
+
 def test_settings_checks_the_banks_consistency(small):
     db, ids = small
     at = app("settings")
