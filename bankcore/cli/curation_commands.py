@@ -158,14 +158,16 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def _review_list(bank: Bank, args) -> int:
-    items = bank.store.query_items(status=args.status, source=args.source, domain=args.domain,
-                                   flagged=args.flagged, text=args.text, limit=args.limit)
+    filters = dict(status=args.status, source=args.source, domain=args.domain, flagged=args.flagged, text=args.text)
+    items = bank.store.query_items(**filters, limit=args.limit)
     if args.json:
         _json_out(items)
         return 0
     for item in items:
         print(_item_line(item))
-    say(args, f"{len(items)} items" + (f" (limit {args.limit})" if args.limit and len(items) == args.limit else ""))
+    total = bank.store.count_items(**filters) if args.limit and len(items) == args.limit else len(items)
+    say(args, f"{len(items)} items" if total == len(items) else
+        f"the first {len(items)} of {total} items (oldest first); --limit N shows more, filters narrow them")
     return 0
 
 
