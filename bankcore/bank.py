@@ -133,6 +133,10 @@ class Bank:
         """The verdict that gives a trajectory its label now (a human's beats a judge's; newest wins)."""
         return self.store.current_verdicts([traj_id]).get(traj_id)
 
+    def resolve_trajectory(self, ref: str) -> str:
+        """A full trajectory id from the id or a unique prefix of 6+ characters (listings show the first 10)."""
+        return self.store.resolve_traj_id(ref)
+
     def resolve_run(self, run: str | int) -> int:
         """A run id from an id or a name."""
         if isinstance(run, int) or str(run).isdigit():

@@ -337,6 +337,7 @@ class Views:
     def trajectory_page(self, traj_id: str) -> TrajectoryPage:
         s = self.store
         with s.transaction():
+            traj_id = s.resolve_traj_id(traj_id)
             traj = s.get_trajectory(traj_id)
             truth = s.get_truth(traj_id)
             verdicts = s.verdict_history(traj_id)

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from bankcore import Bank
+from bankcore.store import trajectories as store_trajectories
+from bankcore.errors import BankcoreError, NotFoundError
 from bankcore.learning import FLAG_SOURCE_REJUDGED
 
 
@@ -342,8 +344,22 @@ def test_cli_judge_extract_rejudge_label_verdicts(tmp_path, cli):
     assert shown["current"] == "failure" and [v["judge_id"] for v in shown["verdicts"]] == ["heuristic:v1",
                                                                                             "human:ana"]
     assert "human:ana [—] failure p=1.00: wrong city" in cli("verdicts", tid, "--db", db).out
+    assert cli("verdicts", tid[:10], "--json", "--db", db).json()["traj_id"] == tid  # the short id listings show
     result = cli("rejudge", "--task", "task-1", "--judge", "heuristic", "--db", db)
     assert result.code == 0 and "judged 1 of 1" in result.out
+
+
+def test_a_short_trajectory_id_resolves_only_when_it_is_unique(tmp_path, monkeypatch):
+    bank = Bank(tmp_path / "b.duckdb")
+    bank.import_path(write_corpus(tmp_path / "corpus.jsonl", 40))
+    ids = bank.store.select_traj_ids()
+    assert bank.resolve_trajectory(ids[0][:8]) == ids[0] and bank.resolve_trajectory(ids[0]) == ids[0]
+    monkeypatch.setattr(store_trajectories, "MIN_ID_PREFIX", 1)  # 40 hex ids: some first characters repeat
+    shared = next(c for c in "0123456789abcdef" if sum(i.startswith(c) for i in ids) > 1)
+    with pytest.raises(BankcoreError, match=f"{shared} is ambiguous"):
+        bank.resolve_trajectory(shared)
+    with pytest.raises(NotFoundError, match="no trajectory zz"):
+        bank.resolve_trajectory("zz")
 
 
 @pytest.mark.parametrize("argv, message", [

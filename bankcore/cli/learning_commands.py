@@ -147,7 +147,7 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
 
 def add_label_parser(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("label", parents=[common], help="record a person's success/failure label")
-    p.add_argument("traj_id")
+    p.add_argument("traj_id", help="trajectory id, or its first 6+ characters")
     p.add_argument("label", choices=["success", "failure"])
     p.add_argument("--by", required=True, help="who is labelling (stored as human:NAME)")
     p.add_argument("--reason", help="why")
@@ -156,34 +156,42 @@ def add_label_parser(sub, common: argparse.ArgumentParser) -> None:
 @command("label")
 def cmd_label(args: argparse.Namespace) -> int:
     bank = open_bank(args)
-    verdict, flips = bank.label(args.traj_id, args.label, by=args.by, rationale=args.reason or "")
+    traj_id = bank.resolve_trajectory(args.traj_id)
+    verdict, flips = bank.label(traj_id, args.label, by=args.by, rationale=args.reason or "")
     text = f"labelled {verdict.traj_id} {verdict.label} as {verdict.judge_id}"
     for flip in flips:
         text += f"; label flipped {flip.before} → {flip.after}"
         if flip.items:
-            text += f", items {', '.join(map(str, flip.items))} flagged for review"
+            text += f", {_ids('item', flip.items)} flagged for review"
         if flip.withdrawn:
-            text += f" ({', '.join(map(str, flip.withdrawn))} withdrawn from retrieval until approved again)"
+            text += f" ({_ids('', flip.withdrawn)} withdrawn from retrieval until approved again)"
     say(args, text)
     return 0
 
 
+def _ids(noun: str, ids: list[int]) -> str:
+    """'item #3' / 'items #3, #5' (no noun: just the ids)."""
+    listed = ", ".join(f"#{i}" for i in ids)
+    return f"{noun}{'s' if len(ids) > 1 else ''} {listed}" if noun else listed
+
+
 def add_verdicts_parser(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("verdicts", parents=[common], help="a trajectory's verdict history and current label")
-    p.add_argument("traj_id")
+    p.add_argument("traj_id", help="trajectory id, or its first 6+ characters")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 @command("verdicts")
 def cmd_verdicts(args: argparse.Namespace) -> int:
     bank = open_bank(args)
-    history = bank.verdicts(args.traj_id)
-    current = bank.current_label(args.traj_id)
+    traj_id = bank.resolve_trajectory(args.traj_id)
+    history = bank.verdicts(traj_id)
+    current = bank.current_label(traj_id)
     if args.json:
-        print(json.dumps({"traj_id": args.traj_id, "current": None if current is None else current.label,
+        print(json.dumps({"traj_id": traj_id, "current": None if current is None else current.label,
                           "verdicts": [to_dict(v) for v in history]}, indent=2, default=str))
         return 0
-    print(f"{args.traj_id}: current label {current.label + ' (' + current.judge_id + ')' if current else '—'}")
+    print(f"{traj_id}: current label {current.label + ' (' + current.judge_id + ')' if current else '—'}")
     for v in history:
         confidence = f" p={v.confidence:.2f}" if v.confidence is not None else ""
         print(f"  #{v.verdict_id} {v.created_at:%Y-%m-%d %H:%M:%S} {v.judge_id} [{v.prompt_version or '—'}] "

@@ -10,11 +10,13 @@ from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
 
-from ..errors import NotFoundError
+from ..errors import BankcoreError, NotFoundError
 from ..models import Run, Step, Trajectory, Truth
 from .core import _ctrl_c_stays_ctrl_c
 from .rows import _RUN_COLS, _TRAJ_COLS, _dumps, _first, _run, _step, _trajectory, _truth
 from .staging import IMPORT_MEMORY_LIMIT, Staging, _write_trajectories
+
+MIN_ID_PREFIX = 6  # the shortest trajectory-id prefix `resolve_traj_id` accepts
 
 
 class TrajectoryQueries:
@@ -174,6 +176,20 @@ class TrajectoryQueries:
         con.execute(f"INSERT INTO truth SELECT * FROM {alias}.truth WHERE traj_id IN ({mine})", [run.run_id])
         n_steps = _first(con.execute(f"SELECT count(*) FROM steps WHERE traj_id IN ({mine})", [run.run_id]))[0]
         return n_new, n_steps
+
+    def resolve_traj_id(self, ref: str) -> str:
+        """A full trajectory id from the id or a unique prefix of at least MIN_ID_PREFIX characters (listings and
+        screens show the first 10), as git takes a short commit id."""
+        if len(ref) < MIN_ID_PREFIX:
+            return ref  # too short to stand for one trajectory: used as given, reported missing where it is used
+        with self._con() as con:  # sorted, so an exact match comes first
+            found = [r[0] for r in con.execute("SELECT traj_id FROM trajectories WHERE starts_with(traj_id, ?) "
+                                               "ORDER BY traj_id LIMIT 2", [ref]).fetchall()]
+        if found and (found[0] == ref or len(found) == 1):
+            return found[0]
+        if found:
+            raise BankcoreError(f"{ref} is ambiguous: several trajectories start with it; give more characters")
+        raise NotFoundError(f"no trajectory {ref}")
 
     def get_trajectory(self, traj_id: str) -> Trajectory:
         with self._con() as con:
