@@ -210,6 +210,29 @@ class Provenance:
     truth: Truth | None = None
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What a lesson rests on, for a reviewer weighing it against another: how its source trajectories are labelled
+    now and what the truth says of them, and how tasks went when it was given to the agent."""
+
+    trajectories: int
+    labelled: dict[str, int]  # current label → trajectories
+    truth: dict[str, int]  # "success" / "failure" → trajectories with a known truth
+    usefulness: Usefulness | None
+
+    def summary(self) -> str:
+        def counts(by: dict[str, int]) -> str:
+            return ", ".join(f"{n} {label}" for label, n in sorted(by.items())) or "none"
+
+        text = (f"rests on {self.trajectories} trajector{'y' if self.trajectories == 1 else 'ies'}: labelled "
+                f"{counts(self.labelled)}; truth {counts(self.truth) if self.truth else 'unknown'}")
+        u = self.usefulness
+        if u is not None and u.n_with:
+            text += (f". Given to {u.n_with} task{'s' if u.n_with != 1 else ''}: {u.rate_with:.0%} succeeded"
+                     + (f" vs {u.rate_without:.0%} of {u.n_without} without" if u.n_without else ""))
+        return text
+
+
 @dataclass
 class ItemPage:
     item: MemoryItem
@@ -289,6 +312,30 @@ class Views:
                         describe_backend(self.settings, judges, extractors), demo, runs, bucket)
 
     # items
+    def evidence(self, item_ids: tuple[int, ...]) -> dict[int, Evidence]:
+        """Per item: its source trajectories' current labels and truth, and its measured usefulness."""
+        s = self.store
+        with s.transaction():
+            sources = s.item_sources_of(item_ids)
+            traj_ids = sorted({src.traj_id for srcs in sources.values() for src in srcs if src.traj_id})
+            current = s.current_verdicts(traj_ids)
+            truths = s.get_truths(traj_ids)
+            useful = {u.item_id: u for u in s.usefulness_counts(item_ids)}
+        found = {}
+        for item_id in item_ids:
+            mine = sorted({src.traj_id for src in sources.get(item_id, []) if src.traj_id})
+            labelled: dict[str, int] = {}
+            truth: dict[str, int] = {}
+            for traj_id in mine:
+                if traj_id in current:
+                    labelled[current[traj_id].label] = labelled.get(current[traj_id].label, 0) + 1
+                known = truths.get(traj_id)
+                if known is not None and known.success is not None:
+                    outcome = "success" if known.success else "failure"
+                    truth[outcome] = truth.get(outcome, 0) + 1
+            found[item_id] = Evidence(len(mine), labelled, truth, useful.get(item_id))
+        return found
+
     def item_page(self, item_id: int) -> ItemPage:
         s = self.store
         with s.transaction():

@@ -40,6 +40,7 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
             st.rerun()
 
         parts.item_card(item, reasons)
+        st.caption(parts.md(ui.read("views", "evidence", (item.item_id,))[item.item_id].summary().capitalize()))
         if st.toggle("Show where it came from (source trajectory, its verdicts, the truth)", key="queue_provenance"):
             parts.provenance(ui.read("views", "item_page", item.item_id).provenance, item)
 
@@ -125,15 +126,15 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
             st.stop()
         st.caption(f"{len(pairs)} open pairs: two lessons that look alike but say opposite things. Keep one "
                    "(the other is rejected, not deleted) or keep both (they stop being flagged).")
+        evidence = ui.read("views", "evidence", tuple(sorted({i.item_id for p in pairs for i in (p.a, p.b)})))
         for n, pair in enumerate(pairs):
             with st.container(border=True):
                 st.caption(f"Flagged by {parts.md(pair.detector)}")
                 st.text(pair.reason)
-                left, right = st.columns(2)
-                with left:
-                    parts.item_card(pair.a)
-                with right:
-                    parts.item_card(pair.b)
+                for column, item in zip(st.columns(2), (pair.a, pair.b)):
+                    with column:
+                        parts.item_card(item)
+                        st.caption(f"#{item.item_id} {parts.md(evidence[item.item_id].summary())}")
                 if who:
                     with st.form(f"pair_{pair.a.item_id}_{pair.b.item_id}"):
                         reason = st.text_input("Why (optional)", key=f"pair_reason_{n}")

@@ -553,6 +553,10 @@ def test_a_contradiction_is_resolved_side_by_side(small):
     at.segmented_control(key="review_mode").set_value("Contradictions").run()
     assert not problems(at)
     markdown_is_inert(at)
+    sources = Bank(db).store.item_sources_of([a, b])
+    for item_id in (a, b):  # what each rests on, beside it
+        n = len({src.traj_id for src in sources.get(item_id, []) if src.traj_id})
+        assert any(c.startswith(f"#{item_id} rests on {n} trajector") for c in texts(at, "caption")), item_id
     at.form_submit_button(key="pair_0_a").click().run()  # keep the first, reject the second
     store = Bank(db).store
     kept, dropped = store.get_item(a), store.get_item(b)

@@ -255,6 +255,27 @@ def test_judges_are_measured_against_the_truth_and_against_humans(small):
     assert quality[("llm:test-judge", "humans")].n == 8
 
 
+def test_the_evidence_of_an_item_counts_its_sources_labels_and_truth(small):
+    """Worked out in Python from provenance, current labels and the truth, for every item that has sources."""
+    bank, _ = small
+    store = bank.store
+    items = [i.item_id for i in store.query_items()]
+    labels = current_labels(store)
+    sources = store.item_sources_of(items)
+    evidence = bank.views.evidence(tuple(items))
+    checked = 0
+    for item_id in items:
+        trajs = {src.traj_id for src in sources.get(item_id, []) if src.traj_id}
+        truths = store.get_truths(trajs)
+        e = evidence[item_id]
+        assert e.trajectories == len(trajs)
+        assert e.labelled == dict(Counter(labels[t] for t in trajs if t in labels))
+        assert e.truth == dict(Counter("success" if truths[t].success else "failure" for t in trajs
+                                       if t in truths and truths[t].success is not None))
+        checked += bool(e.truth)
+    assert checked > 0  # the shared data carries truth, so some lessons are checked against it
+
+
 def test_flips_are_labels_changed_by_later_verdicts(small):
     bank, ids = small
     store = bank.store
