@@ -41,6 +41,10 @@ def test_consolidate_then_review_history_diff_and_unmerge(lessons, cli):
     assert "extractor: heuristic-merge:1" in shown.out and f"parent: item #{ids[0]}" in shown.out
     assert f"--expect-event {bank.item(child).last_event_id}" in shown.out
     assert f"lineage: ancestors #{ids[0]}[superseded], #{ids[1]}[superseded]" in shown.out
+    trajs = {s.traj_id for s in bank.store.item_sources(child) if s.traj_id}
+    assert f"rests on {len(trajs)} trajector" in shown.out
+    as_json = cli("review", "show", child, "--json", "--db", bank.path).json()
+    assert as_json["evidence"]["trajectories"] == len(trajs)
 
     seen = bank.item(child).last_event_id
     edited = cli("review", "edit", child, "--title", "Look it up, then cancel", "--expect-event", seen,

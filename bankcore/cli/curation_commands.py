@@ -175,9 +175,11 @@ def _review_show(bank: Bank, args) -> int:
     item = bank.item(args.id)
     sources = bank.store.item_sources(item.item_id)
     lineage = bank.lineage(item.item_id)
+    evidence = bank.views.evidence((item.item_id,))[item.item_id]
     if args.json:
         item.embedding = None
-        _json_out({"item": item, "sources": sources, "lineage": lineage, "events": bank.history(item.item_id)})
+        _json_out({"item": item, "sources": sources, "lineage": lineage, "events": bank.history(item.item_id),
+                   "evidence": evidence})
         return 0
     print(_item_line(item))
     print(f"  content: {_inert(item.content)}")
@@ -189,6 +191,7 @@ def _review_show(bank: Bank, args) -> int:
     for s in sources:
         where = f"item #{s.parent_item_id}" if s.relation == "parent" else f"trajectory {s.traj_id} steps {s.step_idxs}"
         print(f"  {s.relation}: {where}")
+    print(f"  {evidence.summary()}")
     if lineage.ancestors or lineage.descendants:
         print("  lineage: ancestors " + (", ".join(f"#{n.item_id}[{n.status}]" for n in lineage.ancestors) or "-")
               + "; descendants " + (", ".join(f"#{n.item_id}[{n.status}]" for n in lineage.descendants) or "-"))
