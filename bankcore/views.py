@@ -220,12 +220,14 @@ class Evidence:
     truth: dict[str, int]  # "success" / "failure" → trajectories with a known truth
     usefulness: Usefulness | None
 
-    def summary(self) -> str:
+    def outcomes(self) -> str:
+        """'labelled 1 success; truth 1 failure': the sources in a few words."""
         def counts(by: dict[str, int]) -> str:
             return ", ".join(f"{n} {label}" for label, n in sorted(by.items())) or "none"
+        return f"labelled {counts(self.labelled)}; truth {counts(self.truth) if self.truth else 'unknown'}"
 
-        text = (f"rests on {self.trajectories} trajector{'y' if self.trajectories == 1 else 'ies'}: labelled "
-                f"{counts(self.labelled)}; truth {counts(self.truth) if self.truth else 'unknown'}")
+    def summary(self) -> str:
+        text = f"rests on {self.trajectories} trajector{'y' if self.trajectories == 1 else 'ies'}: {self.outcomes()}"
         u = self.usefulness
         if u is not None and u.n_with:
             text += (f". Given to {u.n_with} task{'s' if u.n_with != 1 else ''}: {u.rate_with:.0%} succeeded"

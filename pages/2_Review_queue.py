@@ -96,6 +96,8 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
         items = [i for i, _ in batch]
         table = parts.items_table(items)
         table.insert(3, "why", ["; ".join(r) for _, r in batch])
+        evidence = ui.read("views", "evidence", tuple(i.item_id for i in items))
+        table.insert(4, "its sources", [evidence[i.item_id].outcomes() for i in items])
         picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row",
                               key="bulk_table")
         parts.pager(total, "bulk_page", ui.PAGE_SIZE)

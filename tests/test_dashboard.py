@@ -519,6 +519,9 @@ def test_bulk_approve_decides_every_selected_item_at_once(small):
     clean = [i.item_id for i in pending if not i.flags]
     flagged = [i.item_id for i in pending if i.flags]
     assert clean and flagged
+    shown = frame(at, "id", "its sources")
+    evidence = Bank(db).views.evidence(tuple(shown["id"]))
+    assert list(shown["its sources"]) == [evidence[i].outcomes() for i in shown["id"]]
     at.checkbox(key="bulk_all").check().run()
     at.form_submit_button(key="bulk_approve").click().run()
     assert not problems(at)
