@@ -7,6 +7,7 @@ described in words) is pure and lives in module functions.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
@@ -325,17 +326,11 @@ class Views:
             useful = {u.item_id: u for u in s.usefulness_counts(item_ids)}
         found = {}
         for item_id in item_ids:
-            mine = sorted({src.traj_id for src in sources.get(item_id, []) if src.traj_id})
-            labelled: dict[str, int] = {}
-            truth: dict[str, int] = {}
-            for traj_id in mine:
-                if traj_id in current:
-                    labelled[current[traj_id].label] = labelled.get(current[traj_id].label, 0) + 1
-                known = truths.get(traj_id)
-                if known is not None and known.success is not None:
-                    outcome = "success" if known.success else "failure"
-                    truth[outcome] = truth.get(outcome, 0) + 1
-            found[item_id] = Evidence(len(mine), labelled, truth, useful.get(item_id))
+            mine = {src.traj_id for src in sources.get(item_id, []) if src.traj_id}
+            labelled = Counter(current[t].label for t in mine if t in current)
+            truth = Counter("success" if truths[t].success else "failure" for t in mine
+                            if t in truths and truths[t].success is not None)
+            found[item_id] = Evidence(len(mine), dict(labelled), dict(truth), useful.get(item_id))
         return found
 
     def item_page(self, item_id: int) -> ItemPage:

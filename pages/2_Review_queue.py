@@ -40,7 +40,8 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
             st.rerun()
 
         parts.item_card(item, reasons)
-        st.caption(parts.md(ui.read("views", "evidence", (item.item_id,))[item.item_id].summary().capitalize()))
+        rests_on = ui.read("views", "evidence", (item.item_id,))[item.item_id].summary()
+        st.caption(parts.md(rests_on[:1].upper() + rests_on[1:]))
         if st.toggle("Show where it came from (source trajectory, its verdicts, the truth)", key="queue_provenance"):
             parts.provenance(ui.read("views", "item_page", item.item_id).provenance, item)
 
