@@ -220,12 +220,14 @@ class Evidence:
     labelled: dict[str, int]  # current label → trajectories
     truth: dict[str, int]  # "success" / "failure" → trajectories with a known truth
     usefulness: Usefulness | None
+    disagree: int = 0  # trajectories whose current label is not their truth
 
     def outcomes(self) -> str:
-        """'labelled 1 success; truth 1 failure': the sources in a few words."""
+        """'labelled 1 success; truth 1 failure (1 disagrees)': the sources in a few words."""
         def counts(by: dict[str, int]) -> str:
             return ", ".join(f"{n} {label}" for label, n in sorted(by.items())) or "none"
-        return f"labelled {counts(self.labelled)}; truth {counts(self.truth) if self.truth else 'unknown'}"
+        text = f"labelled {counts(self.labelled)}; truth {counts(self.truth) if self.truth else 'unknown'}"
+        return text + (f" ({self.disagree} disagree{'s' if self.disagree == 1 else ''})" if self.disagree else "")
 
     def summary(self) -> str:
         text = f"rests on {self.trajectories} trajector{'y' if self.trajectories == 1 else 'ies'}: {self.outcomes()}"
@@ -328,9 +330,11 @@ class Views:
         for item_id in item_ids:
             mine = {src.traj_id for src in sources.get(item_id, []) if src.traj_id}
             labelled = Counter(current[t].label for t in mine if t in current)
-            truth = Counter("success" if truths[t].success else "failure" for t in mine
-                            if t in truths and truths[t].success is not None)
-            found[item_id] = Evidence(len(mine), dict(labelled), dict(truth), useful.get(item_id))
+            known = {t: "success" if truths[t].success else "failure" for t in mine
+                     if t in truths and truths[t].success is not None}
+            disagree = sum(1 for t, outcome in known.items() if t in current and current[t].label != outcome)
+            found[item_id] = Evidence(len(mine), dict(labelled), dict(Counter(known.values())), useful.get(item_id),
+                                      disagree)
         return found
 
     def item_page(self, item_id: int) -> ItemPage:

@@ -32,14 +32,17 @@ with ui.page("Memory bank", ":material/psychology:") as bank:
         domains = cols[2].multiselect("Domain", [d for d, _ in facets["domain"] if d], key="f_domain",
                                       placeholder="any domain")
         low, high = cols[3].slider("Confidence", 0.0, 1.0, (0.0, 1.0), step=0.05, key="f_confidence")
-        cols = st.columns([4, 2, 1])
+        cols = st.columns([4, 2, 1, 1])
         text = cols[0].text_input("Text", key="f_text", placeholder="words in the title, description or content")
         order = cols[1].selectbox("Order", ["newest", "oldest", "recently changed", "confidence", "title"],
                                   key="f_order")
         flagged = cols[2].checkbox("Flagged only", key="f_flagged")
+        disputed = cols[3].checkbox("Label ≠ truth", key="f_disputed",
+                                    help="Only lessons resting on a trajectory whose current label disagrees with "
+                                         "its ground truth: they may have been learned backwards.")
 
     filters = {"source": sources or None, "status": statuses or None, "domain": domains or None,
-               "text": text.strip() or None, "flagged": True if flagged else None,
+               "text": text.strip() or None, "flagged": True if flagged else None, "disputed": disputed or None,
                "min_confidence": low if (low, high) != (0.0, 1.0) else None,
                "max_confidence": high if (low, high) != (0.0, 1.0) else None}
     items, total = ui.read("views", "browse_items", filters=filters, order=order, limit=ui.PAGE_SIZE,

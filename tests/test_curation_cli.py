@@ -63,6 +63,9 @@ def test_consolidate_then_review_history_diff_and_unmerge(lessons, cli):
     assert undone.code == 0 and f"restored #{ids[0]}, #{ids[1]}" in undone.out
     listed = cli("review", "list", "--status", "pending", "--domain", "airline", "--db", bank.path)
     assert f"#{ids[0]} [pending]" in listed.out and f"#{child}" not in listed.out
+    disputed = cli("review", "list", "--disputed", "--db", bank.path)
+    assert disputed.code == 0 and disputed.out.strip().endswith(
+        f"{bank.store.count_items(disputed=True)} items")
     total = bank.store.count_items()
     cut = cli("review", "list", "--limit", "2", "--db", bank.path)
     assert len(cut.out.strip().splitlines()) == 3 and f"the first 2 of {total} items" in cut.out

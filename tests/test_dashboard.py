@@ -263,6 +263,21 @@ def test_the_memory_browser_filters_and_opens_an_item_with_its_provenance(small)
     assert any(e.label.startswith("★ Step") for e in at.expander)  # the steps the lesson rests on, marked
 
 
+def test_the_memory_browser_finds_lessons_resting_on_a_label_the_truth_disputes(small):
+    db, ids = small
+    bank = Bank(db)
+    source = next(s for s in bank.store.item_sources(ids["approved"]) if s.traj_id)
+    truth = bank.store.get_truth(source.traj_id)
+    assert truth is not None and truth.success is not None
+    at = app("memory")
+    at.checkbox(key="f_disputed").check().run()
+    before = set(at.dataframe(key="items_table").value["id"])
+    bank.label(source.traj_id, "failure" if truth.success else "success", by="ana")  # a person gets it wrong
+    at.run()
+    after = set(at.dataframe(key="items_table").value["id"])
+    assert not problems(at) and ids["approved"] not in before and ids["approved"] in after
+
+
 def test_an_item_page_shows_history_and_lineage(small):
     db, ids = small
     at = app("memory")

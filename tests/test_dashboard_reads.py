@@ -81,14 +81,25 @@ def test_the_fingerprint_changes_with_every_kind_of_write_and_not_with_reads(sma
     {}, {"source": ["failure"]}, {"status": ["approved", "superseded"]}, {"domain": ["hotpotqa"]},
     {"flagged": True}, {"text": "BAGGAGE"}, {"min_confidence": 0.5, "max_confidence": 0.8},
     {"source": ["success"], "status": ["pending"], "domain": ["airline"]},
+    {"disputed": True}, {"disputed": True, "status": ["approved"]},
 ])
 def test_browsing_items_filters_like_python(small, filters):
     bank, _ = small
+    if filters.get("disputed"):  # a person labels one lesson's source against its truth
+        source = next(s for s in bank.store.iter_item_sources() if s.traj_id and bank.store.get_truth(s.traj_id))
+        wrong = "failure" if bank.store.get_truth(source.traj_id).success else "success"
+        bank.label(source.traj_id, wrong, by="ana")
     everything = list(bank.store.iter_items())
+    labels = current_labels(bank.store)
+    truths = {t: v.success for t, v in bank.store.get_truths(labels).items() if v.success is not None}
+    disputed = {s.item_id for s in bank.store.iter_item_sources()
+                if s.traj_id in truths and s.traj_id in labels and (labels[s.traj_id] == "success") != truths[s.traj_id]}
+    assert disputed or not filters.get("disputed")
 
     def keep(i: MemoryItem) -> bool:
         text = (filters.get("text") or "").lower()
-        return ((not filters.get("source") or i.source in filters["source"])
+        return ((not filters.get("disputed") or i.item_id in disputed)
+                and (not filters.get("source") or i.source in filters["source"])
                 and (not filters.get("status") or i.status in filters["status"])
                 and (not filters.get("domain") or i.domain in filters["domain"])
                 and (not filters.get("flagged") or bool(i.flags))
@@ -272,6 +283,8 @@ def test_the_evidence_of_an_item_counts_its_sources_labels_and_truth(small):
         assert e.labelled == dict(Counter(labels[t] for t in trajs if t in labels))
         assert e.truth == dict(Counter("success" if truths[t].success else "failure" for t in trajs
                                        if t in truths and truths[t].success is not None))
+        assert e.disagree == sum(1 for t in trajs if t in labels and t in truths and truths[t].success is not None
+                                 and (labels[t] == "success") != truths[t].success)
         checked += bool(e.truth)
     assert checked > 0  # the shared data carries truth, so some lessons are checked against it
 

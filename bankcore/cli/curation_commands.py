@@ -97,6 +97,8 @@ def add_review_parser(sub, common: argparse.ArgumentParser) -> None:
 
     r = rsub.add_parser("list", parents=[common, filters], help="list items")
     r.add_argument("--status", choices=ITEM_STATUSES, help="only items in this status")
+    r.add_argument("--disputed", action="store_true", default=None,
+                   help="only items resting on a trajectory whose current label disagrees with its ground truth")
     flag = r.add_mutually_exclusive_group()
     flag.add_argument("--flagged", dest="flagged", action="store_true", default=None)
     flag.add_argument("--unflagged", dest="flagged", action="store_false")
@@ -158,7 +160,8 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def _review_list(bank: Bank, args) -> int:
-    filters = dict(status=args.status, source=args.source, domain=args.domain, flagged=args.flagged, text=args.text)
+    filters = dict(status=args.status, source=args.source, domain=args.domain, flagged=args.flagged, text=args.text,
+                   disputed=args.disputed)
     items = bank.store.query_items(**filters, limit=args.limit)
     if args.json:
         _json_out(items)

@@ -71,9 +71,10 @@ class ItemQueries:
     def query_items(self, *, status: Iterable[str] | None = None, source: Iterable[str] | None = None,
                     domain: str | None = None, flagged: bool | None = None, text: str | None = None,
                     min_confidence: float | None = None, item_ids: Iterable[int] | None = None,
-                    limit: int | None = None, offset: int = 0, with_embedding: bool = False
-                    ) -> list[MemoryItem]:
-        where, params = _item_filter(status, source, domain, flagged, text, min_confidence, item_ids)
+                    limit: int | None = None, offset: int = 0, with_embedding: bool = False,
+                    disputed: bool | None = None) -> list[MemoryItem]:
+        where, params = _item_filter(status, source, domain, flagged, text, min_confidence, item_ids,
+                                     disputed=disputed)
         cols = _ITEM_COLS if with_embedding else _ITEM_COLS_NO_VECTOR
         sql = f"SELECT {cols} FROM memory_items {where} ORDER BY item_id"
         if limit is not None:

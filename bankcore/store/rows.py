@@ -67,10 +67,20 @@ _LLM_COLS = ("call_id, purpose, model, base_url, prompt_hash, temperature, reque
              "tokens_out, latency_ms, error, traj_id, created_at")
 
 
+# Items resting on a trajectory whose label that counts now (human over judge) disagrees with the ground truth: the
+# lesson may have been learned backwards. The truth only measures; here it points a person at what to re-read.
+_DISPUTED_ITEMS_SQL = f"""
+    SELECT s.item_id FROM item_sources s JOIN truth t USING (traj_id) JOIN ({CURRENT_VERDICTS_SQL}) cur USING (traj_id)
+    WHERE t.success IS NOT NULL AND (cur.label = 'success') <> t.success"""
+
+
 def _item_filter(status=None, source=None, domain=None, flagged=None, text=None, min_confidence=None,
-                 item_ids=None, max_confidence=None) -> tuple[str, list]:
-    """WHERE clause for item filters; status, source and domain each take one value or several."""
+                 item_ids=None, max_confidence=None, disputed=None) -> tuple[str, list]:
+    """WHERE clause for item filters; status, source and domain each take one value or several; `disputed`: only
+    items resting on a trajectory whose current label disagrees with its truth."""
     clauses, params = [], []
+    if disputed:
+        clauses.append(f"item_id IN ({_DISPUTED_ITEMS_SQL})")
     for column, values in (("status", status), ("source", source), ("domain", domain)):
         if values is not None:
             values = [values] if isinstance(values, str) else list(values)
