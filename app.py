@@ -70,6 +70,11 @@ def overview() -> None:
             for flag, n in sorted(flagged.items()):
                 st.markdown(f"- **{n:,}** active {'item' if n == 1 else 'items'} flagged *{parts.md(flag)}*")
             st.page_link("pages/2_Review_queue.py", label="Open the review queue", icon=":material/fact_check:")
+            if ov.disputed:
+                st.markdown(f"- **{ov.disputed:,}** approved {'lesson rests' if ov.disputed == 1 else 'lessons rest'} "
+                            "on a label the ground truth contradicts")
+                st.page_link("pages/1_Memory_bank.py", label="See them", icon=":material/rule:",
+                             query_params={"f_disputed": "true", "f_status": "approved"})
         with right:
             st.subheader("Latest consolidation")
             merge = ov.latest_consolidation

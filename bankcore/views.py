@@ -195,6 +195,7 @@ class Overview:
     demo: dict[str, Any] | None
     runs: list[dict[str, Any]]  # outcomes per `trend_bucket`
     trend_bucket: str = "run"  # "trial" when the bank is one run of several trials (a benchmark's file)
+    disputed: int = 0  # approved lessons resting on a trajectory whose current label the truth contradicts
 
     @property
     def empty(self) -> bool:
@@ -308,13 +309,14 @@ class Views:
             judges, extractors = s.judge_usage(), s.extractor_usage()
             demo = s.get_setting("demo")
             review = s.review_counts()
+            disputed = s.count_items(status="approved", disputed=True)
             runs, bucket = s.outcome_series(bucket="run"), "run"
             if len(runs) == 1:  # one point says little: a single run's trials say how the attempts compare
                 trials = s.outcome_series(bucket="trial")
                 if len([t for t in trials if t["bucket"] is not None]) > 1:
                     runs, bucket = trials, "trial"
         return Overview(counts, by_source, by_status, review, merges[0] if merges else None,
-                        describe_backend(self.settings, judges, extractors), demo, runs, bucket)
+                        describe_backend(self.settings, judges, extractors), demo, runs, bucket, disputed)
 
     # items
     def evidence(self, item_ids: tuple[int, ...]) -> dict[int, Evidence]:

@@ -28,16 +28,17 @@ with ui.page("Memory bank", ":material/psychology:") as bank:
     with st.container(border=True):
         cols = st.columns([2, 2, 2, 2])
         sources = cols[0].multiselect("Source", ITEM_SOURCES, key="f_source", placeholder="any source")
-        statuses = cols[1].multiselect("Status", ITEM_STATUSES, key="f_status", placeholder="any status")
+        statuses = cols[1].multiselect("Status", ITEM_STATUSES, key="f_status", placeholder="any status",
+                                       bind="query-params")
         domains = cols[2].multiselect("Domain", [d for d, _ in facets["domain"] if d], key="f_domain",
                                       placeholder="any domain")
         low, high = cols[3].slider("Confidence", 0.0, 1.0, (0.0, 1.0), step=0.05, key="f_confidence")
-        cols = st.columns([4, 2, 1, 1])
+        cols = st.columns([3, 2, 1.2, 1.4])
         text = cols[0].text_input("Text", key="f_text", placeholder="words in the title, description or content")
         order = cols[1].selectbox("Order", ["newest", "oldest", "recently changed", "confidence", "title"],
                                   key="f_order")
         flagged = cols[2].checkbox("Flagged only", key="f_flagged")
-        disputed = cols[3].checkbox("Label ≠ truth", key="f_disputed",
+        disputed = cols[3].checkbox("Label ≠ truth", key="f_disputed", bind="query-params",
                                     help="Only lessons resting on a trajectory whose current label disagrees with "
                                          "its ground truth: they may have been learned backwards.")
 

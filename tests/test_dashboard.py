@@ -276,6 +276,11 @@ def test_the_memory_browser_finds_lessons_resting_on_a_label_the_truth_disputes(
     at.run()
     after = set(at.dataframe(key="items_table").value["id"])
     assert not problems(at) and ids["approved"] not in before and ids["approved"] in after
+    assert bank.item(ids["approved"]).status == "pending"  # the relabel withdrew it (withdraw_on_relabel) …
+    bank.approve(ids["approved"], actor="human:bo")  # … and someone approves it again regardless
+    overview = " ".join(texts(app(), "markdown"))  # the overview points at such lessons
+    n = bank.store.count_items(status="approved", disputed=True)
+    assert n >= 1 and f"**{n:,}** approved lesson" in overview
 
 
 def test_an_item_page_shows_history_and_lineage(small):
