@@ -84,11 +84,11 @@ def outcome_trend(rows: list[dict[str, Any]], *, bucket: str, metric: str = "suc
 
 
 def run_key(rows: list[dict[str, Any]]) -> str:
-    """'#1 name · #2 name …' for a run axis whose ticks show ids only (more than NAMED_RUN_TICKS runs); else ''."""
+    """'#1 name; #2 name …' for a run axis whose ticks show ids only (more than NAMED_RUN_TICKS runs); else ''."""
     names = {r["bucket"]: r.get("run_name") for r in rows if r["bucket"] is not None}
     if len(names) <= NAMED_RUN_TICKS:
         return ""
-    return " · ".join(f"#{b} {label(names[b], 40)}" for b in sorted(names))
+    return "; ".join(f"#{b} {label(names[b], 40)}" for b in sorted(names))
 
 
 def _positions(rows: list[dict[str, Any]], bucket: str):
