@@ -96,7 +96,9 @@ def bank_stats(store: Store) -> dict[str, Any]:
             "bank": str(store.path),
             "schema_version": store.schema_version(),
             "counts": counts,
-            "items": {"by_source": by_source, "by_status": by_status, "by_source_status": combos},
+            "items": {"by_source": by_source, "by_status": by_status, "by_source_status": combos,
+                      # approved lessons resting on a trajectory whose current label the ground truth contradicts
+                      "approved_on_disputed_label": store.count_items(status="approved", disputed=True)},
             "runs": list(runs.values()),
             "judges": judge_quality(store.judge_outcomes()),
             "agent": agent_stats(store),
@@ -231,6 +233,10 @@ def format_stats(stats: dict[str, Any]) -> str:
     if stats["items"]["by_source_status"]:
         parts = ", ".join(f"{r['source']}/{r['status']} {r['count']}" for r in stats["items"]["by_source_status"])
         lines.append(f"  items by source/status: {parts}")
+    disputed = stats["items"].get("approved_on_disputed_label")
+    if disputed:
+        lines.append(f"  {disputed} approved item(s) rest on a label the ground truth contradicts "
+                     "(`bankcore review list --disputed --status approved`)")
 
     def pct(x: float | None) -> str:
         return "—" if x is None else f"{100 * x:.1f}%"

@@ -309,6 +309,14 @@ def test_stats_report_judge_quality_against_truth_and_humans(tmp_path, cli):
     text = cli("stats", "--db", db).out
     assert "judge heuristic:v1 [signals-v1]: 12 verdicts" in text and "agrees with humans 50.0% (n=2)" in text
 
+    bank.extract(extractor="heuristic")
+    approved = bank.bulk_review("approve", actor="human:ana", status="pending").decided
+    disputed = {s.item_id for s in bank.store.iter_item_sources() if s.traj_id
+                and (bank.current_label(s.traj_id).label == "success") != bank.truth(s.traj_id).success}
+    assert disputed & set(approved)  # the heuristic judge (and a person) got some of these wrong
+    shown = cli("stats", "--json", "--db", db).json()["items"]["approved_on_disputed_label"]
+    assert shown == len(disputed & set(approved))
+
 
 # ---------------------------------------------------------------------- CLI
 def test_cli_learn_offline_says_it_is_heuristic(tmp_path, cli):
