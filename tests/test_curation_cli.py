@@ -75,6 +75,9 @@ def test_contradictions_listed_and_resolved(lessons, cli):
     bank, ids = lessons
     cli("consolidate", "--threshold", THRESHOLD, "--db", bank.path)
     listed = cli("review", "contradictions", "--db", bank.path)
+    for item_id in (ids[2], ids[3]):  # each side with what it rests on
+        n = len({s.traj_id for s in bank.store.item_sources(item_id) if s.traj_id})
+        assert f"#{item_id} [" in listed.out and f"rests on {n} trajector" in listed.out
     assert f"#{ids[2]} ↔ #{ids[3]} [open] found by heuristic-contradiction:1" in listed.out
     resolved = cli("review", "resolve", ids[2], ids[3], "--keep", "both", "--by", "ana", "--db", bank.path)
     assert resolved.code == 0

@@ -308,10 +308,12 @@ def _review_contradictions(bank: Bank, args) -> int:
     if args.json:
         _json_out(pairs)
         return 0
+    evidence = bank.views.evidence(tuple(sorted({i.item_id for p in pairs for i in (p.a, p.b)})))
     for p in pairs:
         state = "open" if p.open else f"resolved ({p.resolution or 'by other changes'})"
-        print(f"#{p.a.item_id} ↔ #{p.b.item_id} [{state}] found by {p.detector}: {_inert(p.reason)}\n"
-              f"  {_item_line(p.a)}\n  {_item_line(p.b)}")
+        print(f"#{p.a.item_id} ↔ #{p.b.item_id} [{state}] found by {p.detector}: {_inert(p.reason)}")
+        for item in (p.a, p.b):
+            print(f"  {_item_line(item)}\n    {evidence[item.item_id].summary()}")
     say(args, f"{len(pairs)} contradiction pairs" + ("" if args.all else " open") +
         (" — resolve with: bankcore review resolve A B --keep A|B|both" if pairs else ""))
     return 0
