@@ -78,13 +78,8 @@ def select_groups(store: Store, groups: Sequence[Group], selector, *,
     if on_progress and report.skipped:
         on_progress(report.skipped)
 
-    def pick(group: Group, members: list[Trajectory]) -> Selection:
-        selection = _select(group, selector, members)
-        report.consecutive = 0
-        return selection
-
-    _drain_groups(store, todo, report, pick, lambda picks: _write_selections(store, picks, report),
-                  selector.write_every, on_progress)
+    _drain_groups(store, todo, report, lambda group, members: _select(group, selector, members),
+                  lambda picks: _write_selections(store, picks, report), selector.write_every, on_progress)
     return report
 
 
@@ -147,10 +142,10 @@ def contrast_groups(store: Store, groups: Sequence[Group], extractor, *, embedde
 
 def _drain_groups(store: Store, groups: list[Group], report: _Run, work: Callable, write: Callable,
                   write_every: int, on_progress: Progress | None) -> None:
-    """Run `work(group, its trajectories)` over the groups and hand what it returns (None: nothing) to `write`
-    `write_every` groups at a time — the group twin of `learning._drain`. A failed LLM call leaves its group
-    queued; results computed before an interruption are still written on the way out, and a failed write is not
-    retried there."""
+    """Run `work(group, its trajectories)` over the groups and hand what it returns (None: nothing, skipped) to
+    `write` `write_every` groups at a time — the group twin of `learning._drain`. A result ends a run of failed
+    LLM calls; a failed call leaves its group queued; results computed before an interruption are still written on
+    the way out, and a failed write is not retried there."""
     results: list = []
     try:
         for start in range(0, len(groups), write_every):
@@ -165,6 +160,7 @@ def _drain_groups(store: Store, groups: list[Group], report: _Run, work: Callabl
                     _failed(report, group.task_id, exc)
                 else:
                     if result is not None:
+                        report.consecutive = 0
                         results.append(result)
                 if on_progress:
                     on_progress(1)
@@ -206,7 +202,6 @@ def _contrast(group: Group, extractor, trajs, verdicts, done: set[tuple[str, ...
         report.done += 1
         return None
     pairs, call_id = extractor.extract(trajs, group_verdicts)
-    report.consecutive = 0
     return _Contrasted(group, group_verdicts, pairs, call_id)
 
 
