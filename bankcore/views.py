@@ -232,10 +232,8 @@ class Evidence:
 
     def summary(self) -> str:
         text = f"rests on {self.trajectories} trajector{'y' if self.trajectories == 1 else 'ies'}: {self.outcomes()}"
-        u = self.usefulness
-        if u is not None and u.n_with:
-            text += (f". Given to {u.n_with} task{'s' if u.n_with != 1 else ''}: {u.rate_with:.0%} succeeded"
-                     + (f" vs {u.rate_without:.0%} of {u.n_without} without" if u.n_without else ""))
+        if self.usefulness is not None and self.usefulness.n_with:
+            text += f"; {self.usefulness.summary()}"
         return text
 
 
