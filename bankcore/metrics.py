@@ -196,11 +196,11 @@ def _two_decimals(value: float | None) -> str:
 
 def _format_agent(agent: dict[str, Any], pct) -> list[str]:
     lines = []
-    num = _two_decimals  # steps
 
     def line(head: str, row: dict[str, Any]) -> str:
-        text = (f"{head}: {row['tasks']} tasks, success {pct(row['success_rate'])}, steps {num(row['mean_steps'])} "
-                f"(successes {num(row['mean_steps_success'])} / failures {num(row['mean_steps_failure'])})")
+        text = (f"{head}: {row['tasks']} tasks, success {pct(row['success_rate'])}, steps "
+                f"{_two_decimals(row['mean_steps'])} (successes {_two_decimals(row['mean_steps_success'])} / "
+                f"failures {_two_decimals(row['mean_steps_failure'])})")
         if row["llm_calls_per_task"]:
             text += f", {row['llm_calls_per_task']:.1f} LLM calls and {row['tokens_per_task']:,.0f} tokens per task"
         matts = row.get("matts")
