@@ -14,7 +14,7 @@ from typing import Callable
 
 from . import importers
 from .errors import InputError, Where
-from .importers import BadRecord, ImportOptions, Record, RunHeader
+from .importers import BadRecord, ImportOptions, Record, RunHeader, Skipped
 from .models import ImportReport, Run, Trajectory, Truth
 from .store import Staging, Store
 
@@ -65,6 +65,9 @@ def _stage_file(store: Store, stage: Staging, path: Path, *, fmt: str, run_name:
             continue
         if isinstance(record, RunHeader):
             _apply_header(run, record, explicit_name=run_name is not None)
+            continue
+        if isinstance(record, Skipped):
+            report.skipped[record.reason] = report.skipped.get(record.reason, 0) + 1
             continue
         report.read += 1
         writer.add(record)

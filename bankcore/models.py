@@ -294,6 +294,7 @@ class ImportReport:
     repeated: int = 0  # the same record more than once in this input
     steps_added: int = 0
     bad: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # entries that are not trajectories, by reason
     parts: list["ImportReport"] = field(default_factory=list)  # a folder of run files: one report per file
 
     @classmethod
@@ -303,7 +304,9 @@ class ImportReport:
         return cls(path=path, format=formats[0] if len(formats) == 1 else "mixed", parts=parts,
                    **{name: sum(getattr(p, name) for p in parts)
                       for name in ("read", "added", "duplicates", "repeated", "steps_added")},
-                   bad=[line for p in parts for line in p.bad])
+                   bad=[line for p in parts for line in p.bad],
+                   skipped={reason: sum(p.skipped.get(reason, 0) for p in parts)
+                            for reason in dict.fromkeys(r for p in parts for r in p.skipped)})
 
     def sources(self) -> list[str]:
         """The files (or mini-swe-agent folder) whose trajectories this import read."""
@@ -321,6 +324,8 @@ class ImportReport:
             text += f", {self.repeated} repeated in the input"
         if self.bad:
             text += f", skipped {len(self.bad)} bad"
+        for reason, count in self.skipped.items():
+            text += f", left out {count} {reason}"
         if self.read and not self.added:
             text += " — nothing new"
         return text

@@ -9,13 +9,14 @@ from typing import Iterator
 
 from ..errors import InputError, Where
 from . import mini_swe, native, openai_chat, reflexion, tau_bench
-from .base import BadRecord, ImportOptions, Record, RunHeader, ensure_text, iter_json_array, read_head
+from .base import BadRecord, ImportOptions, Record, RunHeader, Skipped, ensure_text, iter_json_array, read_head
 
 FORMATS: dict[str, ModuleType] = {
     m.NAME: m for m in (native, openai_chat, tau_bench, reflexion, mini_swe)
 }
 
-__all__ = ["FORMATS", "BadRecord", "ImportOptions", "Record", "RunHeader", "detect", "read", "run_files"]
+__all__ = ["FORMATS", "BadRecord", "ImportOptions", "Record", "RunHeader", "Skipped", "detect", "read",
+           "run_files"]
 
 # In a folder that is not mini-swe-agent's, the files read as runs; anything else (README, LICENSE, scripts) is left.
 RUN_FILE_SUFFIXES = (".jsonl", ".json", ".txt")
@@ -83,7 +84,7 @@ def _first_object(path: Path, stripped: str):
     return None
 
 
-def read(path: Path, fmt: str, options: ImportOptions) -> Iterator[Record | RunHeader | BadRecord]:
+def read(path: Path, fmt: str, options: ImportOptions) -> Iterator[Record | RunHeader | Skipped | BadRecord]:
     if fmt not in FORMATS:
         raise InputError(Where(str(path)), f"unknown format {fmt!r} (choose from auto, {', '.join(FORMATS)})")
     if not path.exists():

@@ -47,6 +47,15 @@ class BadRecord:
 
 
 @dataclass
+class Skipped:
+    """An entry of the input that is not a trajectory (say, a Reflexion trial listing an already-solved question
+    with no steps): counted and reported by `reason`, never stored."""
+
+    where: Where
+    reason: str
+
+
+@dataclass
 class ImportOptions:
     """Knobs an importer may use. Unknown ones are ignored by importers that do not need them."""
 

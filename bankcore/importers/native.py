@@ -1,4 +1,8 @@
-"""bankcore's own JSONL: one trajectory per line. The schema is documented in the README."""
+"""bankcore's own JSONL: one trajectory per line. The schema is documented in the README.
+
+A JSON array of the same objects is read too (element by element); an array of anything else is named as an
+array, with the format its first element looks like, rather than failing as "not valid JSON" on line 1.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any, Iterator
 
 from ..errors import InputError, Where
 from ..models import Step, Trajectory, Truth
-from .base import BadRecord, ImportOptions, Record, RunHeader, iter_jsonl, need
+from .base import BadRecord, ImportOptions, Record, RunHeader, iter_json_array, iter_jsonl, need, read_head
 
 NAME = "native"
 STEP_FIELDS = ("thought", "action", "observation")
@@ -23,7 +27,8 @@ def sniff(path: Path, first: Any) -> bool:
 
 def read(path: Path, options: ImportOptions) -> Iterator[Record | RunHeader | BadRecord]:
     first = True
-    for parsed in iter_jsonl(path, options.max_record_bytes):
+    parsed_items = _array_items(path, options) if _is_json_array(path) else iter_jsonl(path, options.max_record_bytes)
+    for parsed in parsed_items:
         if isinstance(parsed, BadRecord):
             yield parsed
             first = False
@@ -39,6 +44,37 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | RunHeader | Ba
         except InputError as exc:
             yield BadRecord(exc)
         first = False
+
+
+def _is_json_array(path: Path) -> bool:
+    """A file whose first character is ``[``: a JSON array (a JSONL line is an object)."""
+    return read_head(path, 4096).decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")[:1] == "["
+
+
+def _array_items(path: Path, options: ImportOptions) -> Iterator[tuple[Where, Any]]:
+    """The elements of a JSON array of native records; refuses, naming the array, one that holds another format."""
+    for index, (where, obj) in enumerate(iter_json_array(path, options.max_record_bytes)):
+        where = Where(where.file, where.line, f"[{index}]")
+        if index == 0 and not sniff(path, obj):
+            raise InputError(where, "this file is a JSON array, not native JSONL (one trajectory object per line), "
+                                    f"and its first element is not a native trajectory; {_suggest(path, obj)}")
+        yield where, obj
+
+
+def _suggest(path: Path, first: Any) -> str:
+    from . import FORMATS  # the package imports this module; the other formats' sniffers are known only there
+
+    for name, module in FORMATS.items():
+        if name != NAME and _sniffs(module, path, first):
+            return f"it looks like {name}: pass --format {name} (or --format auto)"
+    return "write one {\"query\", \"steps\"} object per line (JSONL), or pass the --format of the agent that wrote it"
+
+
+def _sniffs(module: Any, path: Path, first: Any) -> bool:
+    try:
+        return bool(module.sniff(path, first))
+    except Exception:  # a sniffer expecting text or a folder says no, not crash
+        return False
 
 
 def parse_run_header(obj: dict, where: Where) -> RunHeader:

@@ -4,10 +4,16 @@ The section an entry sits in is its truth. Two lines leak it into the trajectory
 store: the observation after ``Finish[...]`` ("Answer is CORRECT") and the ``Correct answer:`` line.
 Reflections from earlier failed trials are part of what the agent saw; they are kept in ``meta.reflections``
 and the query is the bare question.
+
+Later trials list the questions already solved as bare ``Question / Correct answer`` pairs: no steps, no attempt.
+They are not trajectories — reported as left out, never stored as successes. Reflexion's ALFWorld and WebShop
+runs write ``env_results_trial_N.json`` instead (each environment's outcome and reflections, no steps): refused
+with an error that says so.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,20 +21,42 @@ from typing import Any, Iterator
 
 from ..errors import InputError, Where
 from ..models import Step, Trajectory, Truth
-from .base import BadRecord, ImportOptions, Record, iter_lines
+from .base import MB, BadRecord, ImportOptions, Record, Skipped, ensure_text, iter_lines
 from .native import query_task_id
 
 NAME = "reflexion"
 _TRIAL = re.compile(r"^BEGIN TRIAL (\d+)\s*$")
 _SECTION = re.compile(r"^-+ BEGIN (CORRECT|INCORRECT|HALTED) AGENTS -+\s*$")
-_STEP = re.compile(r"^(Thought|Action|Observation) (\d+):\s?(.*)$")
+# ReAct numbers its steps ("Thought 2:"); the CoT agent writes one unnumbered Thought / Action / Observation.
+_STEP = re.compile(r"^(Thought|Action|Observation)(?: (\d+))?:\s?(.*)$")
 _FINISH = re.compile(r"^Finish\[(.*)\]\s*$", re.S)
 _REFLECTION_NOTE = " You have attempted to answer following question before and failed."
 _VERDICT_OBSERVATION = re.compile(r"^Answer is (CORRECT|INCORRECT)\s*$")
+NO_STEPS = "entries with no steps (a trial listing a question it already solved: not a trajectory)"
+ENV_RESULTS = ("this is a Reflexion ALFWorld/WebShop env_results file: outcomes and reflections only, "
+               "no steps to import")
+_ENV_RESULTS_MAX_BYTES = 64 * MB
 
 
 def sniff(path: Path, head_text: str) -> bool:
-    return "BEGIN TRIAL" in head_text and "Question:" in head_text
+    if "BEGIN TRIAL" in head_text and "Question:" in head_text:
+        return True
+    return head_text.lstrip()[:1] in ("[", "{") and is_env_results(path)
+
+
+def is_env_results(path: Path) -> bool:
+    """Whether `path` is a Reflexion ``env_results`` file: JSON whose entries are ``{name?, memory: [...],
+    is_success: bool}`` — one per environment, as a list or keyed by environment."""
+    try:
+        if path.stat().st_size > _ENV_RESULTS_MAX_BYTES:
+            return False
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    entries = data if isinstance(data, list) else list(data.values()) if isinstance(data, dict) else []
+    return bool(entries) and all(
+        isinstance(e, dict) and isinstance(e.get("is_success"), bool) and isinstance(e.get("memory"), list)
+        and "steps" not in e for e in entries)
 
 
 @dataclass
@@ -43,8 +71,11 @@ class _Entry:
     last_field: str | None = None
 
 
-def read(path: Path, options: ImportOptions) -> Iterator[Record | BadRecord]:
+def read(path: Path, options: ImportOptions) -> Iterator[Record | Skipped | BadRecord]:
     name = str(path)
+    ensure_text(path)
+    if is_env_results(path):
+        raise InputError(Where(name), ENV_RESULTS)
     trial: int | None = None
     section: str | None = None
     entry: _Entry | None = None
@@ -78,6 +109,10 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | BadRecord]:
         if entry is None:
             continue
         if line.startswith("Correct answer:"):
+            if not entry.steps:
+                yield Skipped(Where(name, entry.line), NO_STEPS)
+                entry = None
+                continue
             try:
                 record = _finish(entry, line[len("Correct answer:"):].strip(), Where(name, entry.line))
             except InputError as exc:
@@ -106,7 +141,11 @@ def _absorb(entry: _Entry, line: str, lineno: int) -> None:
         return
     if m := _STEP.match(line):
         entry.in_reflections = False
-        kind, number, rest = m[1].lower(), int(m[2]), m[3]
+        kind, rest = m[1].lower(), m[3]
+        if m[2] is not None:
+            number = int(m[2])
+        else:  # unnumbered: fills the current step until that field is taken
+            number = len(entry.steps) + (not entry.steps or getattr(entry.steps[-1], kind) is not None)
         while len(entry.steps) < number:
             entry.steps.append(Step(index=len(entry.steps)))
         setattr(entry.steps[number - 1], kind, rest)
