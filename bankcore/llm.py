@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from .errors import BankcoreError
 from .models import LLMCall
-from .settings import Settings
+from .settings import Settings, redact_url
 from .store import Store
 
 OPENAI_DEFAULT_BASE = "https://api.openai.com/v1"
@@ -113,6 +113,7 @@ class LLMClient:
         self.settings = settings
         self.store = store
         self.base_url = settings.llm_base_url or OPENAI_DEFAULT_BASE
+        self.shown_url = redact_url(self.base_url)  # what messages and llm_calls say: never the URL's credentials
         self.sleep = sleep
         self._rng = random.Random(seed)
         self._rejected: set[str] = set()  # request parameters this server refused; sent without them from then on
@@ -149,7 +150,7 @@ class LLMClient:
                     self._rejected.add(kind.split(":", 1)[1])  # send without it from now on; not a retry
                     continue
                 if kind != "retry":
-                    raise LLMError(f"LLM {purpose} call to {self.model} at {self.base_url} failed: {message}",
+                    raise LLMError(f"LLM {purpose} call to {self.model} at {self.shown_url} failed: {message}",
                                    transient=False, fatal=kind == "fatal")
                 failures += 1
                 if failures > self.settings.llm_max_retries:
@@ -232,7 +233,7 @@ class LLMClient:
         return self.store.add_llm_call(LLMCall(
             purpose=purpose, model=self.model, prompt_hash=key, temperature=temperature, request=request,
             response=response, tokens_in=tokens[0], tokens_out=tokens[1],
-            latency_ms=round((time.monotonic() - started) * 1000, 1), error=error, base_url=self.base_url,
+            latency_ms=round((time.monotonic() - started) * 1000, 1), error=error, base_url=self.shown_url,
             traj_id=traj_id))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -11,6 +12,18 @@ DEFAULT_DB = Path("data") / "bank.duckdb"
 # its best same-kind lesson (100%), and 95% of queries with nothing relevant in the bank get no memory block;
 # 0.35 would drop 11% of the relevant lessons, 0.20 would let 11% of unrelated ones through.
 DEFAULT_MIN_SIMILARITY = 0.25
+
+
+# Credentials people put in an endpoint URL: user:password@ before the host, and key-like query parameters.
+_URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+_URL_SECRET_PARAM = re.compile(r"(?i)([?&](?:api[_-]?key|key|token|access[_-]?token|secret|password|pass|auth)=)[^&#\s]*")
+
+
+def redact_url(url: str | None) -> str | None:
+    """`url` with any credentials in it replaced by `***`: what may be shown, stored, logged or exported."""
+    if not url:
+        return url
+    return _URL_SECRET_PARAM.sub(r"\1***", _URL_USERINFO.sub("***@", url))
 
 
 def _env(*names: str) -> str | None:
@@ -53,6 +66,11 @@ class Settings:
         if "db_path" in given:
             given["db_path"] = Path(given["db_path"])
         return replace(env, **given)
+
+    @property
+    def llm_endpoint_shown(self) -> str | None:
+        """The endpoint as it may be shown or stored: credentials in the URL redacted."""
+        return redact_url(self.llm_base_url)
 
     @property
     def llm_configured(self) -> bool:

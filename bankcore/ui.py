@@ -6,16 +6,21 @@
   fingerprint changes and the next run reads fresh data; otherwise nothing is read twice.
 - `page()` frames every screen: it refuses to invent a bank at a wrong path, says when an old bank was upgraded,
   and turns "bank busy" and other user-facing errors into a message instead of a traceback.
-- Who is curating: `curator()` is `human:<name>` from the login (OIDC via `st.login`, or a password from Streamlit
-  secrets) or, when no login is configured, from the reviewer name in Settings.
+- Who is curating: `curator()` is `human:<name>` from the login (OIDC via `st.login`, or per-user passwords — or one
+  shared password — from Streamlit secrets) or, when no login is configured, from the reviewer name in Settings.
+- Trust boundary: with a login configured, a logged-out viewer can read but change nothing — not even which bank
+  file or LLM endpoint this session uses. The bank is always one of `allowed_banks()` (the server's configuration),
+  never a path typed by a viewer; messages name a bank by its file name, never a server path, PID or credential.
 """
 
 from __future__ import annotations
 
 import contextvars
 import getpass
+import hashlib
 import hmac
 import os
+import re
 import threading
 import time
 from contextlib import ExitStack, contextmanager
@@ -41,6 +46,9 @@ FINGERPRINT = "bankcore.fingerprint"
 FLASH = "bankcore.flash"
 
 PAGE_SIZE = 25
+# Failed logins: after this many for one name (or for everyone together, x5), wait before the next try.
+LOGIN_FREE_TRIES = 3
+LOGIN_MAX_WAIT_S = 300.0
 
 
 # ---------------------------------------------------------------------- settings for this session
@@ -55,9 +63,26 @@ def bank_path() -> Path:
     return Path(settings().db_path).expanduser()
 
 
+def allowed_banks() -> list[Path]:
+    """The bank files this server may open: its configured default (`BANKCORE_DB`), then `[bankcore] banks` from
+    secrets and `BANKCORE_BANKS` (paths separated by the OS path separator). A viewer chooses among these; a path
+    typed in the browser is never opened."""
+    default = Path(Settings.load().db_path).expanduser()
+    extra = list(_secret("bankcore", "banks") or [])
+    extra += [p for p in os.environ.get("BANKCORE_BANKS", "").split(os.pathsep) if p.strip()]
+    found = [default]
+    for entry in extra:
+        path = Path(str(entry).strip()).expanduser()
+        if path not in found:
+            found.append(path)
+    return found
+
+
 def use_bank(path: str | Path | None = None, *, llm_base_url: str | None = None,
              llm_model: str | None = None) -> None:
-    """Point this session at another bank file or LLM endpoint (None keeps the environment's)."""
+    """Point this session at another allowed bank file or LLM endpoint (None keeps the environment's)."""
+    if path is not None and Path(path).expanduser() not in allowed_banks():
+        raise BankcoreError("that bank is not one this server is configured to open")
     st.session_state[DB_PATH] = str(path) if path else None
     st.session_state[LLM_BASE_URL] = llm_base_url or None
     st.session_state[LLM_MODEL] = llm_model or None
@@ -73,7 +98,7 @@ def _toast(message: str) -> None:
         st.toast(escape_md(message), icon=":material/hourglass_top:")
 
 
-def _on_busy(message: str) -> None:
+def _on_busy(message: str) -> None:  # noqa: ARG001 — the store's text names the lock holder's program and PID
     """The store is waiting for another process's lock: say so, at most every few seconds.
 
     st.cache_data records the elements created inside a cached function and replays them on every later hit; a
@@ -85,7 +110,7 @@ def _on_busy(message: str) -> None:
     if now - _last_notice.get(thread, 0.0) < 3.0:
         return
     _last_notice[thread] = now
-    text = f"{message} — another process (probably a CLI import) is writing"
+    text = "bank busy — another process (probably a CLI import) is writing; retrying…"
     contextvars.copy_context().run(_toast_outside_cache, text)
 
 
@@ -156,12 +181,12 @@ def page(title: str, icon: str = ":material/dashboard:", *, require_bank: bool =
         _show_flash()
         try:
             yield bank()
-        except BankBusyError as exc:
-            _busy_screen(exc)
+        except BankBusyError:
+            _busy_screen()
         except ConflictError as exc:
-            st.warning(f"Someone else changed this meanwhile: {exc}")
+            st.warning(f"Someone else changed this meanwhile: {shown_error(exc)}")
         except BankcoreError as exc:
-            st.error(str(exc))
+            st.error(shown_error(exc))
 
 
 @contextmanager
@@ -171,8 +196,8 @@ def _reading(enabled: bool) -> Iterator[None]:
         if enabled and bank_path().exists():
             try:
                 stack.enter_context(bank().store.reading())
-            except BankBusyError as exc:
-                _busy_screen(exc)
+            except BankBusyError:
+                _busy_screen()
                 st.stop()
             except SchemaError:
                 pass  # not a bank: `_open_or_stop` says so
@@ -186,11 +211,11 @@ def _open_or_stop() -> None:
         st.stop()
     try:
         refresh_fingerprint()
-    except BankBusyError as exc:
-        _busy_screen(exc)
+    except BankBusyError:
+        _busy_screen()
         st.stop()
     except SchemaError as exc:
-        st.error(f"This file cannot be opened as a bank: {exc}")
+        st.error(f"This file cannot be opened as a bank: {shown_error(exc)}")
         st.markdown("Point the dashboard at another file on the **Settings** page, or set `BANKCORE_DB`.")
         _settings_link()
         st.stop()
@@ -204,23 +229,27 @@ def _open_or_stop() -> None:
 
 def _missing_bank_screen(path: Path) -> None:
     st.title(":material/database: No bank here yet")
-    st.error(f"There is no bank file at `{path}`.")
+    shown = shown_path(path)
+    st.error(f"There is no bank file at `{shown}`.")
     st.markdown(
         "A bank is one DuckDB file. To get one:\n\n"
-        f"- build the synthetic demo bank: `bankcore demo --db {path}`\n"
-        f"- or import your agent's trajectories and learn from them: `bankcore import FILE --db {path}`\n"
-        "- or point the dashboard at an existing bank: set `BANKCORE_DB`, or change the path on **Settings**.")
-    if st.button("Create an empty bank at this path", key="create_empty_bank"):
+        f"- build the synthetic demo bank: `bankcore demo --db {shown}`\n"
+        f"- or import your agent's trajectories and learn from them: `bankcore import FILE --db {shown}`\n"
+        "- or point the dashboard at an existing bank: set `BANKCORE_DB`, or choose another on **Settings**.")
+    if curator() is None:
+        st.info("Log in on the **Settings** page to create it.", icon=":material/lock:")
+    elif st.button("Create an empty bank at this path", key="create_empty_bank"):
         bank().init()
         st.rerun()
     _settings_link()
 
 
-def _busy_screen(exc: BankBusyError) -> None:
-    st.error(f"The bank is busy and stayed busy: {exc}")
+def _busy_screen() -> None:
+    # The store's message names the lock holder's program and PID: the server's business, not every viewer's.
+    st.error(f"The bank is busy and stayed busy: another process holds its lock; gave up after "
+             f"{settings().lock_timeout_s:.0f} s.")
     st.markdown("Another process — usually a `bankcore import` or `learn` — is writing to the bank file. "
-                "The dashboard waits for it and retries; it gave up after "
-                f"{settings().lock_timeout_s:.0f} s. Nothing was changed here.")
+                "The dashboard waits for it and retries. Nothing was changed here.")
     if st.button("Try again", key="retry_busy"):
         st.rerun()
 
@@ -234,12 +263,30 @@ def _settings_link() -> None:
 
 def _sidebar() -> None:
     with st.sidebar:
-        st.caption(f"Bank: `{bank_path()}`")
+        st.caption(f"Bank: `{shown_path(bank_path())}`")
         who = curator()
         if who:
             st.caption(f"Curating as **{escape_md(who.removeprefix('human:'))}**")
         elif login_mode() != "none":
             st.caption("Browsing read-only — log in on Settings to curate")
+
+
+def shown_path(path: Path) -> str:
+    """How a bank file is named on screen: in full on a dashboard with no login (one person, their own machine);
+    by file name only where a login is configured, so viewers learn nothing of the server's folders."""
+    return str(path) if login_mode() == "none" else path.name
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/])/(?:[^\s/'\"`:]+/)+([^\s/'\"`:]+)")
+
+
+def shown_error(exc: BaseException) -> str:
+    """An error's message fit for the screen: Markdown made inert and, with a login configured, server paths cut to
+    file names."""
+    text = str(exc)
+    if login_mode() != "none":
+        text = _ABSOLUTE_PATH.sub(r"\1", text)
+    return escape_md(text)
 
 
 def flash(message: str) -> None:
@@ -267,9 +314,12 @@ def _secret(*path: str) -> Any:
 
 
 def login_mode() -> str:
-    """'oidc' when `[auth]` is configured in secrets, 'password' when `[bankcore] password` is, else 'none'."""
+    """'oidc' when `[auth]` is configured in secrets; 'users' for per-user passwords (`[bankcore.users]`, name =
+    password or "sha256:<hex>"); 'password' for one shared `[bankcore] password`; else 'none'."""
     if _secret("auth") is not None:
         return "oidc"
+    if _secret("bankcore", "users"):
+        return "users"
     if _secret("bankcore", "password"):
         return "password"
     return "none"
@@ -292,7 +342,7 @@ def curator() -> str | None:
         if not getattr(st.user, "is_logged_in", False):
             return None
         name = st.user.get("email") or st.user.get("name") or "user"
-    elif mode == "password":
+    elif mode in ("users", "password"):
         name = st.session_state.get(LOGGED_IN)
         if not name:
             return None
@@ -301,11 +351,57 @@ def curator() -> str | None:
     return f"human:{' '.join(str(name).split())}"
 
 
-def password_login(name: str, password: str) -> bool:
-    expected = str(_secret("bankcore", "password") or "")
-    ok = bool(expected) and bool(name.strip()) and hmac.compare_digest(password.encode(), expected.encode())
+class LoginThrottled(BankcoreError):
+    """Too many failed logins: the next try must wait."""
+
+
+_failed_logins: dict[str, tuple[int, float]] = {}  # per name (lower case) and "*" for all: (failures, last time)
+_failed_logins_lock = threading.Lock()
+
+
+def _login_wait(key: str, free: int) -> float:
+    """Seconds until `key` may try again: none for the first `free` failures, then doubling up to a cap."""
+    failures, last = _failed_logins.get(key, (0, 0.0))
+    if failures < free:
+        return 0.0
+    return max(0.0, min(LOGIN_MAX_WAIT_S, 2.0 ** (failures - free)) - (time.monotonic() - last))
+
+
+def _note_login(key: str, ok: bool) -> None:
     if ok:
-        st.session_state[LOGGED_IN] = name.strip()
+        _failed_logins.pop(key, None)
+    else:
+        failures, _ = _failed_logins.get(key, (0, 0.0))
+        _failed_logins[key] = (failures + 1, time.monotonic())
+
+
+def _password_matches(given: str, expected: str) -> bool:
+    if expected.startswith("sha256:"):
+        given, expected = "sha256:" + hashlib.sha256(given.encode()).hexdigest(), expected.lower()
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def password_login(name: str, password: str) -> bool:
+    """Log this session in. Per-user passwords (`[bankcore.users]`) tie the name to its password; a shared password
+    accepts any name. Failures are throttled per name and across all names; a throttled try raises
+    LoginThrottled without looking at the password."""
+    name = " ".join(name.split())
+    with _failed_logins_lock:
+        wait = max(_login_wait(name.lower(), LOGIN_FREE_TRIES), _login_wait("*", 5 * LOGIN_FREE_TRIES))
+        if wait > 0:
+            raise LoginThrottled(f"Too many failed logins: try again in {wait:.0f} s.")
+        users = _secret("bankcore", "users")
+        if users:
+            expected = next((str(v) for k, v in users.items() if str(k).lower() == name.lower()), "")
+            name = next((str(k) for k in users if str(k).lower() == name.lower()), name)
+        else:
+            expected = str(_secret("bankcore", "password") or "")
+        ok = bool(name) and _password_matches(password, expected)
+        _note_login(name.lower(), ok)
+        if not ok:
+            _note_login("*", False)
+    if ok:
+        st.session_state[LOGGED_IN] = name
     return ok
 
 
@@ -328,13 +424,13 @@ def act(write: Callable[[], Any], done: str | Callable[[Any], str]) -> bool:
     try:
         result = write()
     except ConflictError as exc:
-        st.warning(f"Not saved — someone changed it meanwhile. {exc}")
+        st.warning(f"Not saved — someone changed it meanwhile. {shown_error(exc)}")
         return False
-    except BankBusyError as exc:
-        st.error(f"Not saved — the bank stayed busy: {exc}")
+    except BankBusyError:
+        st.error("Not saved — the bank stayed busy: another process holds its lock.")
         return False
     except BankcoreError as exc:
-        st.error(f"Not saved: {exc}")
+        st.error(f"Not saved: {shown_error(exc)}")
         return False
     flash(done(result) if callable(done) else done)
     st.rerun()

@@ -17,6 +17,9 @@ from .models import Event, MemoryItem, Trajectory, Truth, Verdict
 from .views import ItemPage, Provenance, kind_of
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^@%])")
+# Streamlit links bare URLs, www. names and e-mail addresses in the *text* Markdown leaves after escapes, so a
+# backslash does not stop it: a word joiner (U+2060, invisible) inside each such pattern does.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?=@)", re.I)
 STATUS_ICON = {"pending": ":material/schedule:", "approved": ":material/check_circle:",
                "rejected": ":material/block:", "superseded": ":material/call_merge:",
                "archived": ":material/inventory_2:"}
@@ -34,8 +37,9 @@ def md(text: Any, limit: int | None = None) -> str:
 
 
 def escape_md(text: str) -> str:
-    """Backslash-escape every ASCII punctuation mark Markdown, HTML or Streamlit's directives give meaning to."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    """Backslash-escape every ASCII punctuation mark Markdown, HTML or Streamlit's directives give meaning to, and
+    break the patterns Streamlit would turn into links."""
+    return _MD_SPECIAL.sub(r"\\\1", _AUTOLINK.sub("\u2060", text))
 
 
 def short(text: str | None, limit: int = 120) -> str:
@@ -306,7 +310,7 @@ def usefulness_text(u: Any) -> str:
 def consolidation_plan(merges: list[Any], pairs: list[Any], items: dict[int, MemoryItem], *, show: int = 30) -> None:
     """A consolidation dry run: each merge group (its lessons and the text it would write) and each contradiction."""
     for n, merge in enumerate(merges[:show], 1):
-        with st.expander(f"Group {n}: {len(merge.parent_ids)} lessons · {merge.domain or 'no domain'} · "
+        with st.expander(f"Group {n}: {len(merge.parent_ids)} lessons · {md(merge.domain or 'no domain')} · "
                          f"similarity {merge.min_similarity:.2f}–{merge.mean_similarity:.2f}"):
             st.dataframe(items_table([items[p] for p in merge.parent_ids if p in items]), hide_index=True,
                          key=f"cons_group_{n}")

@@ -53,6 +53,9 @@ def payloads_are_inert(page) -> None:
     assert page.evaluate("""() => [...document.querySelectorAll('script')]
                               .filter(s => s.textContent.includes('__xss')).length""") == 0
     assert page.evaluate("() => document.querySelectorAll('img[src=\"x\"], img[onerror]').length") == 0
+    leaving = page.evaluate("""() => [...document.querySelectorAll('a[href]')].map(a => a.href)
+                               .filter(h => !h.startsWith(location.origin) && !h.startsWith('#'))""")
+    assert leaving == [], f"links out of the dashboard: {leaving}"  # bare URLs in untrusted text stay text
 
 
 def test_every_screen_draws_and_is_saved(served, page):
