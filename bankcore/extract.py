@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
-from . import guard, render
+from . import facts, grounded, guard, render
 from .judge import strip_thinking
 from .llm import LLMClient, UnusableReply
 from .models import ItemSource, MemoryItem, Trajectory, Verdict
@@ -26,7 +26,7 @@ from .signals import Signal, read_signals
 
 PROMPT_VERSION = "extract-v1"
 HEURISTIC_ID = f"heuristic:{SIGNALS_VERSION}"
-HEURISTIC_VERSION = f"templates-{SIGNALS_VERSION}"
+HEURISTIC_VERSION = f"grounded-{SIGNALS_VERSION}"
 MAX_ITEMS = 3
 MAX_TOKENS = 2048
 # The paper samples the extractor at 1.0 (its mirror at 0.7). We use 0: different trajectories still give
@@ -270,7 +270,13 @@ def _drafts_from_markdown(body: str) -> list[Draft]:
 # ---------------------------------------------------------------------- cleaning
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _ABBREVIATION = re.compile(r"(\b(e\.g|i\.e|etc|vs|cf|Mr|Ms|Mrs|Dr|St|No)|\b[A-Z])\.$")
-_EMPHASIS = re.compile(r"(\*\*|__|`)")
+# Markdown emphasis and code marks; `__` only around words with a space (`__init__.py` keeps its underscores).
+_EMPHASIS = re.compile(r"\*\*|`")
+_UNDERLINE = re.compile(r"(?<![\w.])__([^_\n]*\s[^_\n]*)__(?![\w.])")
+
+
+def _plain(text: str) -> str:
+    return _EMPHASIS.sub("", _UNDERLINE.sub(r"\1", text))
 # Ids, codes, emails and URLs: letters and digits mixed (HAT069, mia_li_3668, #A1B2C), addresses, links.
 _IDENTIFIER = re.compile(r"\b(?=[A-Za-z0-9_@.\-]*[A-Za-z])(?=[A-Za-z0-9_@.\-]*\d)[A-Za-z0-9_@.\-]{5,}\b|"
                          r"\b[\w.+-]+@[\w-]+\.\w+\b|https?://\S+")
@@ -297,11 +303,11 @@ def clean_drafts(drafts: list[Draft], traj: Trajectory | Sequence[Trajectory], *
     seen: set[str] = set()
     specific = _task_specific_markers([traj] if isinstance(traj, Trajectory) else list(traj))
     for d in drafts:
-        content_sentences = sentences(_EMPHASIS.sub("", d.content))
-        desc_sentences = sentences(_EMPHASIS.sub("", d.description)) or content_sentences[:1]
+        content_sentences = sentences(_plain(d.content))
+        desc_sentences = sentences(_plain(d.description)) or content_sentences[:1]
         content = " ".join(content_sentences[:max_sentences]) or " ".join(desc_sentences[:1])
         description = desc_sentences[0] if desc_sentences else ""
-        title = " ".join(_EMPHASIS.sub("", d.title).split()).strip(" .:#") or _title_from(description or content)
+        title = " ".join(_plain(d.title).split()).strip(" .:#") or _title_from(description or content)
         title = " ".join(title.split()[:TITLE_WORDS])
         if not title or not content:
             continue
@@ -596,7 +602,8 @@ GENERIC_LESSONS = {
 
 
 def heuristic_drafts(traj: Trajectory, label: str, signals: list[Signal]) -> list[Draft]:
-    """Up to three templated lessons for the strongest signals pointing the way of the label."""
+    """Up to three lessons for the strongest signals pointing the way of the label, each grounded in what this
+    trajectory shows (`grounded`); a signal's template only when nothing grounded was found at all."""
     lessons = SUCCESS_LESSONS if label == "success" else FAILURE_LESSONS
     if label == "success":
         # For a success, misses the agent got past are a strategy too (it found the page in the end).
@@ -606,9 +613,25 @@ def heuristic_drafts(traj: Trajectory, label: str, signals: list[Signal]) -> lis
     relevant.sort(key=lambda s: -abs(s.weight))
     if label == "failure" and any(s.name == "unresolved_error" for s in relevant):
         relevant = [s for s in relevant if s.name != "tool_errors"]  # one error lesson is enough
-    drafts = []
-    for signal in relevant[:MAX_ITEMS]:
-        lesson = lessons[signal.name](signal)
+    by_name = {s.name: s for s in relevant}
+    drafts: list[Draft] = []
+    titles: set[str] = set()
+    for name, made in grounded.compose(traj, label, relevant):
+        if made is None or made[0].lower() in titles:
+            continue
+        titles.add(made[0].lower())
+        signal = by_name.get(name)
+        drafts.append(Draft(*made, steps=[i + 1 for i in signal.steps] if signal else [],
+                            meta={"signal": name, "grounded": True}))
+        if len(drafts) == MAX_ITEMS:
+            return drafts
+    if drafts:
+        return drafts
+    real_tools = facts.tool_names(traj)
+    for signal in relevant[:MAX_ITEMS]:  # the last resort: the signal's template, naming only real tools
+        tools = [t for t in signal.facts.get("tools") or [] if t in real_tools]
+        lesson = lessons[signal.name](Signal(signal.name, signal.weight, signal.steps, signal.detail,
+                                             dict(signal.facts, tools=tools)))
         drafts.append(Draft(lesson.title, lesson.description, lesson.content,
                             steps=[i + 1 for i in signal.steps], meta={"signal": signal.name}))
     if not drafts:

@@ -9,7 +9,8 @@ import pytest
 
 from bankcore import Bank, guard
 from bankcore.extract import (
-    FAILURE_LESSONS, FAILURE_SYSTEM, SUCCESS_LESSONS, SUCCESS_SYSTEM, HeuristicExtractor, LLMExtractor,
+    FAILURE_LESSONS, FAILURE_SYSTEM, HEURISTIC_ID, HEURISTIC_VERSION, SUCCESS_LESSONS, SUCCESS_SYSTEM,
+    HeuristicExtractor, LLMExtractor,
     build_messages, clean_drafts, heuristic_drafts, parse_items, sentences,
 )
 from bankcore.llm import LLMClient, UnusableReply
@@ -194,7 +195,7 @@ def test_heuristic_success_lessons_and_generic_fallbacks():
     assert heuristic_drafts(plain, "failure", [])[0].meta["signal"] is None
     verdict = Verdict(traj_id="tid", label="success", judge_id="heuristic:v1", confidence=0.8)
     [(item, _)] = HeuristicExtractor().extract(plain, verdict)
-    assert item.extractor_id == "heuristic:v1" and item.prompt_version == "templates-v1"
+    assert item.extractor_id == HEURISTIC_ID and item.prompt_version == HEURISTIC_VERSION
     assert item.confidence == pytest.approx(0.6 * 0.8)
 
 
