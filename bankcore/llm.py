@@ -24,6 +24,9 @@ from .settings import Settings, redact_url
 from .store import Store
 
 OPENAI_DEFAULT_BASE = "https://api.openai.com/v1"
+# No role asks for more than a few thousand tokens: a longer reply is a broken or hostile server. It is stored cut
+# to this many characters, as a failed attempt, and never parsed.
+MAX_REPLY_CHARS = 100_000
 MAX_RETRY_AFTER_S = 60.0
 MAX_BACKOFF_S = 30.0
 _KEY_LIKE = re.compile(r"\b(sk|key|tok)-[A-Za-z0-9_\-*.]{6,}")
@@ -160,9 +163,10 @@ class LLMClient:
                 continue
             text, usage = _reply_text(response), getattr(response, "usage", None)
             tokens = (getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
-            problem = _validation_error(validate, text)
+            problem = _oversized(text) or _validation_error(validate, text)
             if problem is not None:
-                self._record(purpose, key, temperature, request, text, tokens, started, problem, traj_id)
+                self._record(purpose, key, temperature, request, text[:MAX_REPLY_CHARS], tokens, started, problem,
+                             traj_id)
                 failures += 1
                 if failures > self.settings.llm_max_retries:
                     raise LLMError(f"LLM {purpose} reply from {self.model} unusable after {failures} attempts: "
@@ -251,6 +255,12 @@ def _reply_text(response: Any) -> str:
     if not choices:
         return ""
     return getattr(choices[0].message, "content", None) or ""
+
+
+def _oversized(text: str) -> str | None:
+    if len(text) <= MAX_REPLY_CHARS:
+        return None
+    return f"reply of {len(text):,} characters is over the {MAX_REPLY_CHARS:,} a reply may have (kept cut)"
 
 
 def _validation_error(validate: Callable[[str], Any] | None, text: str) -> str | None:

@@ -176,3 +176,15 @@ def test_retry_after_forms_and_backoff_bounds():
     assert backoff_delay(1, 120.0, rng) == 60.0  # capped
     assert [round(backoff_delay(n, None, random.Random(0)), 2) for n in (1, 2, 3)] == [0.61, 1.21, 2.42]
     assert backoff_delay(20, None, rng) <= 30 * 1.25
+
+
+def test_an_oversized_reply_is_stored_cut_as_a_failed_attempt_never_used(fake_llm, db):
+    from bankcore.llm import MAX_REPLY_CHARS
+    bank, client = client_for(fake_llm, db)
+    replies = iter(["x" * (10 * MAX_REPLY_CHARS), 'Thoughts: fine.\nStatus: "success"'])
+    fake_llm.responder = lambda request: next(replies)
+    result = client.complete("judge", JUDGE_MESSAGES)
+    assert result.text.endswith('"success"')
+    first, second = calls(bank)
+    assert "over the" in first.error and len(first.response) == MAX_REPLY_CHARS
+    assert second.error is None and second.response == result.text

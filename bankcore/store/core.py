@@ -26,6 +26,10 @@ from .rows import _dicts, _dumps, _first
 
 Clock = Callable[[], datetime]
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
+# A writer kept out by the lock leaves this file beside the bank, touched on every retry; readers (`reading()`,
+# the dashboard's screens) hold back while it is fresh, so refreshing tabs cannot starve an import or a learn.
+WRITER_WAITING_SUFFIX = ".writer-waiting"
+WRITER_WAITING_FRESH_S = 3.0
 _QUERY_INTERRUPTED = "Query interrupted"
 
 
@@ -53,8 +57,9 @@ class CoreStore:
     """A bank file's connections (one per thread, short-lived), transactions, schema and settings."""
 
     def __init__(self, path: str | Path, *, clock: Clock = utc_now, lock_timeout_s: float = 30.0,
-                 on_busy: Callable[[str], None] | None = None):
+                 on_busy: Callable[[str], None] | None = None, read_only: bool = False):
         self.path = Path(path)
+        self.read_only = read_only  # open without writing: no directory made, no migration, foreign files refused
         self.clock = clock
         self.lock_timeout_s = lock_timeout_s
         self.on_busy = on_busy
@@ -62,41 +67,86 @@ class CoreStore:
         self._migrated = False
         self.upgraded: tuple[int, int] | None = None  # (old, new) schema version when opening upgraded the file
 
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        """Open the file, retrying with backoff while another process holds its lock."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    @property
+    def _writer_waiting(self) -> Path:
+        return self.path.with_name(self.path.name + WRITER_WAITING_SUFFIX)
+
+    def _signal_writer_waiting(self) -> bool:
+        try:
+            self._writer_waiting.touch()
+            return True
+        except OSError:
+            return False  # a read-only folder: readers will simply not hold back
+
+    def _clear_writer_waiting(self) -> None:
+        try:
+            self._writer_waiting.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+    def _yield_to_writer(self) -> None:
+        """Before a burst of reads: wait (up to the lock timeout) while a writer says it is waiting for the file."""
         deadline = time.monotonic() + self.lock_timeout_s
-        delay = 0.05
-        while True:
+        while time.monotonic() < deadline:
             try:
-                con = duckdb.connect(str(self.path))
-                break
-            except duckdb.IOException as exc:
-                holder = _LOCK_HOLDER.search(str(exc))
-                if holder is None:
-                    if "lock" not in str(exc).lower():
-                        raise SchemaError(f"{self.path}: cannot open as a bank ({exc})") from exc
-                    holder_text = "another process"
-                else:
-                    holder_text = f"{holder.group(1)} (PID {holder.group(2)})"
-                if time.monotonic() >= deadline:
-                    raise BankBusyError(
-                        f"bank busy: {self.path} is held by {holder_text}; gave up after "
-                        f"{self.lock_timeout_s:.0f}s — wait for it to finish or stop it") from exc
-                if self.on_busy:
-                    self.on_busy(f"bank busy (held by {holder_text}), retrying…")
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-            except duckdb.Error as exc:
-                raise SchemaError(f"{self.path}: not a bankcore bank ({exc})") from exc
+                age = time.time() - self._writer_waiting.stat().st_mtime
+            except OSError:
+                return
+            if age > WRITER_WAITING_FRESH_S:
+                return  # left by a writer that died or gave up
+            time.sleep(0.05)
+
+    def _connect(self, *, reader: bool = False) -> duckdb.DuckDBPyConnection:
+        """Open the file, retrying with backoff while another process holds its lock. A writer (`reader=False`)
+        that has to wait says so beside the file, and readers hold back until it is in."""
+        if self.read_only and not self.path.is_file():
+            raise SchemaError(f"{self.path}: no bank file there")
+        if not self.read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = self._open_with_retries(signal=not reader and not self.read_only)
         if not self._migrated:
             try:
-                self._migrate(con)
+                self._verify_bank(con) if self.read_only else self._migrate(con)
             except BaseException:
                 con.close()
                 raise
             self._migrated = True
         return con
+
+    def _open_with_retries(self, *, signal: bool) -> duckdb.DuckDBPyConnection:
+        """`duckdb.connect`, retried with backoff for up to the lock timeout while another process holds the lock. A
+        waiting writer (`signal`) touches the waiting file on every retry and polls more often, as readers hold
+        back; it removes the file once it is in, or gives up."""
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.05
+        signalled = False
+        try:
+            while True:
+                try:
+                    return duckdb.connect(str(self.path), read_only=self.read_only)
+                except duckdb.IOException as exc:
+                    holder = _LOCK_HOLDER.search(str(exc))
+                    if holder is None:
+                        if "lock" not in str(exc).lower():
+                            raise SchemaError(f"{self.path}: cannot open as a bank ({exc})") from exc
+                        holder_text = "another process"
+                    else:
+                        holder_text = f"{holder.group(1)} (PID {holder.group(2)})"
+                    if time.monotonic() >= deadline:
+                        raise BankBusyError(
+                            f"bank busy: {self.path} is held by {holder_text}; gave up after "
+                            f"{self.lock_timeout_s:.0f}s — wait for it to finish or stop it") from exc
+                    if self.on_busy:
+                        self.on_busy(f"bank busy (held by {holder_text}), retrying…")
+                    if signal:
+                        signalled = self._signal_writer_waiting() or signalled
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.25 if signal else 1.0)
+                except duckdb.Error as exc:
+                    raise SchemaError(f"{self.path}: not a bankcore bank ({exc})") from exc
+        finally:
+            if signalled:
+                self._clear_writer_waiting()
 
     @contextmanager
     def _con(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -145,13 +195,27 @@ class CoreStore:
         if getattr(self._local, "con", None) is not None or getattr(self._local, "read_con", None) is not None:
             yield
             return
-        con = self._connect()
+        self._yield_to_writer()
+        con = self._connect(reader=True)
         self._local.read_con = con
         try:
             yield
         finally:
             self._local.read_con = None
             con.close()
+
+    def _verify_bank(self, con: duckdb.DuckDBPyConnection) -> None:
+        """For a read-only open: the file must already be a bankcore bank of this schema. Nothing is converted."""
+        tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "schema_migrations" not in tables or "memory_items" not in tables:
+            raise SchemaError(f"{self.path}: not a bankcore bank (a DuckDB file without bankcore's tables); "
+                              "left unchanged")
+        version = _first(con.execute("SELECT max(version) FROM schema_migrations"))[0]
+        if version is None or version != LATEST_VERSION:
+            newer = version is not None and version > LATEST_VERSION
+            raise SchemaError(f"{self.path}: bank schema v{version} is " +
+                              ("newer than this bankcore; upgrade bankcore" if newer else
+                               f"older than v{LATEST_VERSION}; `bankcore init --db {self.path}` upgrades it"))
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
