@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import exchange, ingest, learning, metrics
+from . import exchange, ingest, labels as truth_labels, learning, metrics
 from . import asof, consolidate, growth, lineage, llm_merge, review  # issue 5
 from . import policy as policy_rules  # issue 5
 from .importers import ImportOptions
@@ -89,14 +89,35 @@ class Bank:
 
     def learn(self, path: str | Path, *, fmt: str = "auto", run_name: str | None = None, judge: str | None = None,
               extractor: str | None = None, model: str | None = None, options: ImportOptions | None = None,
-              on_progress: Callable[[int], None] | None = None) -> learning.LearnReport:
-        """Import a file or folder, then judge and extract from its trajectories (also those imported earlier)."""
+              labels: str = "judge", on_progress: Callable[[int], None] | None = None) -> learning.LearnReport:
+        """Import a file or folder, then judge and extract from its trajectories (also those imported earlier).
+        `labels="truth"`: each trajectory's ground truth is its label instead of a judge's (see `labels.py`)."""
         imported = self.import_path(path, fmt=fmt, run_name=run_name, options=options)
-        traj_ids = [traj_id for source in imported.sources() for traj_id in self.store.traj_ids_from_source(source)]
+        traj_ids = self.imported_trajectories(imported)
+        if labels == "truth":
+            labelled = self.label_from_truth(traj_ids)
+            extracted = self.extract(traj_ids, extractor=extractor or judge, model=model, on_progress=on_progress)
+            return learning.LearnReport(judged=None, extracted=extracted, imported=imported, truth_labels=labelled)
         report = self.learn_trajectories(traj_ids, judge=judge, extractor=extractor, model=model,
                                          on_progress=on_progress)
         report.imported = imported
         return report
+
+    def imported_trajectories(self, imported: ImportReport) -> list[str]:
+        """The trajectories of the files an import read (those added now and those it found in the bank)."""
+        return [traj_id for source in imported.sources() for traj_id in self.store.traj_ids_from_source(source)]
+
+    def label_from_truth(self, traj_ids: list[str] | None = None) -> truth_labels.TruthLabelReport:
+        """Each trajectory's ground truth becomes its label (`truth:<source>`); those without truth stay
+        unlabelled. A person's label still outranks it."""
+        return truth_labels.truth_labels(self.store, traj_ids)
+
+    def attach_truth(self, path: str | Path, *, runs: list[str | int] | None = None,
+                     replace: bool = False) -> truth_labels.TruthReport:
+        """Give the trajectories of a run (by default the one run whose task ids the file names) the ground truth
+        of a SWE-bench results file; a different truth already stored is kept unless `replace`."""
+        run_ids = [self.resolve_run(run) for run in runs] if runs else None
+        return truth_labels.attach_results(self.store, path, run_ids, replace=replace)
 
     def rejudge(self, run: str | int | None = None, task: str | None = None, all: bool = False, *,
                 judge: str | None = None, model: str | None = None,

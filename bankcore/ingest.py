@@ -4,6 +4,11 @@ Records stream into a private staging file a batch at a time; only when the whol
 land in the bank, in one transaction (`Store.commit_staged`). So either the whole file lands or nothing does
 (unless `skip_bad`, which keeps the good records and reports each bad one), memory stays flat however large the
 file, and the bank's lock is held only for the final copy.
+
+Ground truth: a SWE-bench results file (`--swebench-results`) gives every record its truth by task id, whatever
+the trajectory format. A record already in the bank that comes with truth its stored copy lacks gets that truth in
+the same transaction (importing again with a results file labels what the first import left unlabelled); one whose
+stored truth differs keeps it, and the report says how many.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ from typing import Callable
 
 from . import importers
 from .errors import InputError, Where
-from .importers import BadRecord, ImportOptions, Record, RunHeader, Skipped
-from .models import ImportReport, Run, Trajectory, Truth
+from .importers import BadRecord, ImportOptions, Record, RunHeader, Skipped, swebench_results
+from .models import ImportReport, Run, Trajectory, Truth, TruthAttached
 from .store import Staging, Store
 
 BATCH = 1000
@@ -34,26 +39,42 @@ def import_path(store: Store, path: Path, *, fmt: str = "auto", run_name: str | 
     if run_name is not None and len(files) > 1:
         raise InputError(Where(str(path)), f"--run names one run, but this folder holds {len(files)} run files; "
                                            "import them one at a time to name each")
+    results = swebench_results.load(options.swebench_results) if options.swebench_results else None
+    late_truth: dict[str, tuple[Truth, ImportReport]] = {}
+    attached = TruthAttached()
     with ExitStack() as stack:
         staged = [_stage_file(store, stack.enter_context(store.staging()), file, fmt=fmt, run_name=run_name,
-                              skip_bad=skip_bad, options=options, on_record=on_record, on_bad=on_bad)
+                              skip_bad=skip_bad, options=options, on_record=on_record, on_bad=on_bad,
+                              results=results, late_truth=late_truth)
                   for file in files]
-        landed = store.commit_staged([(stage, run) for stage, run, _ in staged])
+
+        def attach_late_truth() -> None:
+            nonlocal attached
+            attached = store.attach_truth((tid, truth) for tid, (truth, _) in late_truth.items())
+
+        landed = store.commit_staged([(stage, run) for stage, run, _ in staged],
+                                     then=attach_late_truth if late_truth else None)
     for (_, run, report), (added, steps_added) in zip(staged, landed):
         report.added, report.steps_added, report.run_id = added, steps_added, run.run_id
+    for tid in attached.attached:
+        late_truth[tid][1].truth_attached += 1
+    for tid in attached.conflicts:
+        late_truth[tid][1].truth_kept += 1
     reports = [report for _, _, report in staged]
     return reports[0] if len(reports) == 1 else ImportReport.of_folder(str(path), reports)
 
 
 def _stage_file(store: Store, stage: Staging, path: Path, *, fmt: str, run_name: str | None, skip_bad: bool,
                 options: ImportOptions, on_record: Callable[[int], None] | None,
-                on_bad: Callable[[str], None] | None) -> tuple[Staging, Run, ImportReport]:
+                on_bad: Callable[[str], None] | None, results: swebench_results.Results | None = None,
+                late_truth: dict | None = None) -> tuple[Staging, Run, ImportReport]:
     """Stream one file (or mini-swe-agent folder) into `stage`; returns the stage, the run it will land as, and
-    its report so far."""
+    its report so far. Records already in the bank leave their truth in `late_truth` (traj id → truth, report)."""
     fmt = importers.detect(path) if fmt == "auto" else fmt
     report = ImportReport(path=str(path), format=fmt)
     records = importers.read(path, fmt, options)
-    writer = _StagingWriter(store, stage, report, scope=path.name)
+    writer = _StagingWriter(store, stage, report, scope=path.name,
+                            late_truth=late_truth if late_truth is not None else {})
     run = _run_for(path, fmt, run_name, store)
     for record in records:
         if isinstance(record, BadRecord):
@@ -70,6 +91,8 @@ def _stage_file(store: Store, stage: Staging, path: Path, *, fmt: str, run_name:
             report.skipped[record.reason] = report.skipped.get(record.reason, 0) + 1
             continue
         report.read += 1
+        if results is not None:
+            record.truth = results.truth(record.trajectory.task_id)
         writer.add(record)
         if on_record:
             on_record(1)
@@ -119,8 +142,10 @@ def _apply_header(run: Run, header: RunHeader, *, explicit_name: bool) -> None:
 class _StagingWriter:
     """Collects records a batch at a time and stages the ones that are neither in the bank nor staged already."""
 
-    def __init__(self, store: Store, stage, report: ImportReport, scope: str):
+    def __init__(self, store: Store, stage, report: ImportReport, scope: str,
+                 late_truth: dict[str, tuple[Truth, ImportReport]]):
         self.store, self.stage, self.report, self.scope = store, stage, report, scope
+        self.late_truth = late_truth  # truth of records the bank holds already: attached at commit if it lacks it
         self.pending: dict[str, Record] = {}
         self.seq = 0
 
@@ -141,6 +166,9 @@ class _StagingWriter:
         staged = self.stage.contains(self.pending)
         self.report.duplicates += len(in_bank)
         self.report.repeated += len(staged - set(in_bank))
+        for tid in in_bank:
+            if self.pending[tid].truth is not None:
+                self.late_truth[tid] = (self.pending[tid].truth, self.report)
         fresh = [r for tid, r in self.pending.items() if tid not in in_bank and tid not in staged]
         self.pending = {}
         for record in fresh:

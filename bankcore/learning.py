@@ -117,13 +117,15 @@ class ExtractReport(_Run):
 class LearnReport:
     """Judge then extract (and, for `learn PATH`, the import before them)."""
 
-    judged: JudgeReport
+    judged: JudgeReport | None  # None when the labels came from the ground truth (`--labels truth`)
     extracted: ExtractReport
     imported: ImportReport | None = None
+    truth_labels: Any = None  # labels.TruthLabelReport, with `--labels truth`
 
     def summary(self) -> str:
         lines = [self.imported.summary()] if self.imported else []
-        return "\n".join(lines + [self.judged.summary(), self.extracted.summary()])
+        labelled = self.truth_labels if self.judged is None else self.judged
+        return "\n".join(lines + [labelled.summary(), self.extracted.summary()])
 
 
 def _tail(run: _Run) -> str:

@@ -296,6 +296,8 @@ class ImportReport:
     bad: list[str] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)  # entries that are not trajectories, by reason
     parts: list["ImportReport"] = field(default_factory=list)  # a folder of run files: one report per file
+    truth_attached: int = 0  # trajectories already in the bank that gained the truth this input gives them
+    truth_kept: int = 0  # ... that already had a different truth, kept (`bankcore truth --replace` changes it)
 
     @classmethod
     def of_folder(cls, path: str, parts: list["ImportReport"]) -> "ImportReport":
@@ -303,7 +305,8 @@ class ImportReport:
         formats = sorted({p.format for p in parts})
         return cls(path=path, format=formats[0] if len(formats) == 1 else "mixed", parts=parts,
                    **{name: sum(getattr(p, name) for p in parts)
-                      for name in ("read", "added", "duplicates", "repeated", "steps_added")},
+                      for name in ("read", "added", "duplicates", "repeated", "steps_added", "truth_attached",
+                                   "truth_kept")},
                    bad=[line for p in parts for line in p.bad],
                    skipped={reason: sum(p.skipped.get(reason, 0) for p in parts)
                             for reason in dict.fromkeys(r for p in parts for r in p.skipped)})
@@ -326,9 +329,24 @@ class ImportReport:
             text += f", skipped {len(self.bad)} bad"
         for reason, count in self.skipped.items():
             text += f", left out {count} {reason}"
-        if self.read and not self.added:
+        if self.truth_attached:
+            text += f"; ground truth attached to {self.truth_attached} already in the bank"
+        if self.truth_kept:
+            text += (f"; {self.truth_kept} already had a different ground truth, kept (`bankcore truth FILE "
+                     "--replace` changes it)")
+        if self.read and not self.added and not self.truth_attached:
             text += " — nothing new"
         return text
+
+
+@dataclass
+class TruthAttached:
+    """What giving stored trajectories ground truth did: new truth, the same truth again, a different one."""
+
+    attached: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)  # had a different truth: kept, or replaced when asked
+    replaced: bool = False
 
 
 def to_dict(value: Any) -> dict[str, Any]:

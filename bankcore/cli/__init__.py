@@ -22,6 +22,7 @@ PARSERS = (
     bank_commands.add_stats_parser, bank_commands.add_export_parser,
     learning_commands.add_judge_parser, learning_commands.add_extract_parser, learning_commands.add_learn_parser,
     learning_commands.add_rejudge_parser, learning_commands.add_label_parser, learning_commands.add_verdicts_parser,
+    learning_commands.add_truth_parser,
     agent_commands.add_run_parser, agent_commands.add_matts_replay_parser, agent_commands.add_tasks_parser,
     bank_commands.add_demo_parser, bank_commands.add_import_bank_parser,
     retrieval_commands.add_retrieve_parser, retrieval_commands.add_reembed_parser, retrieval_commands.add_mcp_parser,

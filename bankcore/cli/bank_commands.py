@@ -50,7 +50,12 @@ def add_import_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--run", help="name of the run these trajectories form (default: file name)")
     p.add_argument("--skip-bad", action="store_true", help="import the good records and report each bad one")
     p.add_argument("--domain", help="domain for records that do not name one")
-    p.add_argument("--swebench-results", help="SWE-bench results summary (resolved ids) for mini-swe-agent")
+    p.add_argument("--swebench-results", metavar="FILE",
+                   help="SWE-bench results (harness or sb-cli report, results.json, report.json folder, CSV): "
+                        "each trajectory's ground truth by instance id")
+    p.add_argument("--labels", choices=["judge", "truth"], default="judge",
+                   help="truth: each trajectory's ground truth becomes its label (truth:<source>) now; judge "
+                        "(default): leave labelling to `bankcore judge`")
     p.add_argument("--max-record-mb", type=number_in(0.0, low_open=True), default=DEFAULT_MAX_RECORD_BYTES / 1024 / 1024,
                    help="largest single record accepted (default: %(default).0f)")
 
@@ -65,6 +70,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         report = bank.import_path(args.path, fmt=args.format, run_name=args.run, skip_bad=args.skip_bad,
                                   options=options, on_record=advance, on_bad=warn)
     say(args, report.summary())
+    if args.labels == "truth":
+        say(args, bank.label_from_truth(bank.imported_trajectories(report)).summary())
     return 3 if report.bad else 0
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from ..bank import Bank
-from ..importers import FORMATS
+from ..importers import FORMATS, ImportOptions
 from ..models import to_dict
 from .output import at_least, progress, say, warn
 from .registry import command, open_bank
@@ -59,6 +60,15 @@ def _extractor_option() -> argparse.ArgumentParser:
     return extractor
 
 
+def _labels_option() -> argparse.ArgumentParser:
+    """--labels: where the success/failure labels come from."""
+    labels = argparse.ArgumentParser(add_help=False)
+    labels.add_argument("--labels", choices=["judge", "truth"], default="judge",
+                        help="judge (default): a judge labels each trajectory; truth: its ground truth is its label "
+                             "(judge id truth:<source>), and those without truth stay unlabelled")
+    return labels
+
+
 def _selection_options() -> argparse.ArgumentParser:
     """--run and --task: which trajectories (see `_selection`)."""
     where = argparse.ArgumentParser(add_help=False)
@@ -84,7 +94,8 @@ def cmd_judge(args: argparse.Namespace) -> int:
 
 
 def add_extract_parser(sub, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("extract", parents=[common, _extractor_option(), _model_limit_options(), _selection_options()],
+    p = sub.add_parser("extract", parents=[common, _extractor_option(), _model_limit_options(), _selection_options(),
+                                           _labels_option()],
                        help="distil lessons from labelled trajectories not yet distilled")
     p.add_argument("--judge", dest="extractor", choices=["heuristic", "llm"], help=argparse.SUPPRESS)
 
@@ -93,30 +104,63 @@ def add_extract_parser(sub, common: argparse.ArgumentParser) -> None:
 def cmd_extract(args: argparse.Namespace) -> int:
     bank = open_bank(args)
     kind = _judge_choice(args, bank, "extractor")
+    selection = _selection(bank, args)
+    if args.labels == "truth":
+        say(args, bank.label_from_truth(selection).summary())
     with progress(args, "extracting", "traj") as advance:
-        report = bank.extract(_selection(bank, args), extractor=kind, model=args.model, limit=args.limit,
+        report = bank.extract(selection, extractor=kind, model=args.model, limit=args.limit,
                               on_progress=advance)
     say(args, report.summary())
     return _report_errors(report)
 
 
 def add_learn_parser(sub, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("learn", parents=[common, _judge_option(), _extractor_option(), _model_limit_options()],
+    p = sub.add_parser("learn", parents=[common, _judge_option(), _extractor_option(), _model_limit_options(),
+                                         _labels_option()],
                        help="import a file, then judge and extract from its trajectories")
     p.add_argument("path", help="file or folder to import")
     p.add_argument("--format", default="auto", choices=["auto", *FORMATS], help="input format (default: auto)")
     p.add_argument("--run", help="name of the run these trajectories form (default: file name)")
+    p.add_argument("--swebench-results", metavar="FILE",
+                   help="SWE-bench results (harness or sb-cli report, results.json, report.json folder, CSV): "
+                        "each trajectory's ground truth by instance id")
 
 
 @command("learn")
 def cmd_learn(args: argparse.Namespace) -> int:
     bank = open_bank(args)
-    kind = _judge_choice(args, bank)
+    truth = args.labels == "truth"
+    kind = _judge_choice(args, bank, "extractor" if truth else "judge")
+    options = ImportOptions(swebench_results=Path(args.swebench_results) if args.swebench_results else None)
     with progress(args, "learning", "step") as advance:
-        report = bank.learn(args.path, fmt=args.format, run_name=args.run, judge=kind,
-                            extractor=args.extractor or kind, model=args.model, on_progress=advance)
+        report = bank.learn(args.path, fmt=args.format, run_name=args.run, judge=None if truth else kind,
+                            extractor=args.extractor or kind, model=args.model, options=options, labels=args.labels,
+                            on_progress=advance)
     say(args, report.summary())
-    return _report_errors(report.judged) or _report_errors(report.extracted)
+    return (report.judged and _report_errors(report.judged)) or _report_errors(report.extracted)
+
+
+def add_truth_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("truth", parents=[common],
+                       help="attach a SWE-bench results file's ground truth to trajectories already in the bank")
+    p.add_argument("file", help="results: harness or sb-cli report, results.json, a folder of report.json, CSV")
+    p.add_argument("--run", action="append",
+                   help="the run the file scores (id or name; repeatable; default: the one run whose task ids it "
+                        "names)")
+    p.add_argument("--replace", action="store_true", help="replace a different ground truth already stored")
+    p.add_argument("--labels", choices=["judge", "truth"], default="judge",
+                   help="truth: the matched trajectories' ground truth becomes their label too")
+
+
+@command("truth")
+def cmd_truth(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    report = bank.attach_truth(args.file, runs=args.run, replace=args.replace)
+    say(args, report.summary())
+    if args.labels == "truth":
+        traj_ids = [tid for run in report.run_ids for tid in bank.select_trajectories(run)]
+        say(args, bank.label_from_truth(traj_ids).summary())
+    return 0
 
 
 def add_rejudge_parser(sub, common: argparse.ArgumentParser) -> None:

@@ -32,14 +32,16 @@ def _dicts(cursor) -> list[dict[str, Any]]:
 
 
 def current_verdicts_sql(where: str = "") -> str:
-    """The current label of each trajectory: its newest human verdict if there is one, else its newest verdict —
-    among the verdicts matching `where` (an SQL condition on `verdicts`, e.g. "verdict_id <= ?"), or all of them."""
+    """The current label of each trajectory: its newest human verdict if there is one, else its newest verdict drawn
+    from the ground truth (`truth:<source>`, asked for with `--labels truth`), else its newest verdict — among the
+    verdicts matching `where` (an SQL condition on `verdicts`, e.g. "verdict_id <= ?"), or all of them."""
     scope = f"verdicts WHERE {where}" if where else "verdicts"
     return f"""
     SELECT traj_id, label, judge_id, verdict_id FROM (
         SELECT traj_id, label, judge_id, verdict_id,
                row_number() OVER (PARTITION BY traj_id
-                                  ORDER BY (judge_id LIKE 'human:%') DESC, verdict_id DESC) AS rn
+                                  ORDER BY (judge_id LIKE 'human:%') DESC, (judge_id LIKE 'truth:%') DESC,
+                                           verdict_id DESC) AS rn
         FROM {scope}) WHERE rn = 1
 """
 

@@ -6,12 +6,12 @@ import os
 import uuid
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import pyarrow as pa
 
 from ..errors import BankcoreError, NotFoundError
-from ..models import Run, Step, Trajectory, Truth
+from ..models import Run, Step, Trajectory, Truth, TruthAttached
 from .core import _ctrl_c_stays_ctrl_c
 from .rows import _RUN_COLS, _TRAJ_COLS, _dumps, _first, _run, _step, _trajectory, _truth
 from .staging import IMPORT_MEMORY_LIMIT, Staging, _write_trajectories
@@ -128,13 +128,15 @@ class TrajectoryQueries:
         finally:
             stage.discard()
 
-    def commit_staged(self, staged: list[tuple["Staging", Run]]) -> list[tuple[int, int]]:
+    def commit_staged(self, staged: list[tuple["Staging", Run]], then: Callable[[], Any] | None = None
+                      ) -> list[tuple[int, int]]:
         """Copy each stage's trajectories not yet in the bank into it, under its new run, all in one transaction.
 
         Why a side file: DuckDB keeps a transaction's uncommitted rows (and the Arrow batches they came from) in
         memory, so a long import inside one transaction grows with the file. Staging in autocommit batches and
         then one bulk INSERT … SELECT keeps memory flat and holds the bank's lock only for the copy. Several
-        stages (a folder of run files) land together or not at all.
+        stages (a folder of run files) land together or not at all; so does `then()`, called inside the same
+        transaction after the copy (an import gives trajectories already in the bank the truth they lack).
         Returns (trajectories added, steps added) per stage; creates a run only if something is added to it.
         """
         if getattr(self._local, "con", None) is not None:
@@ -150,6 +152,8 @@ class TrajectoryQueries:
                 self._local.con = con
                 try:
                     added = [self._copy_staged(con, f"staged{n}", run) for n, (_, run) in enumerate(staged)]
+                    if then is not None:
+                        then()
                     con.execute("COMMIT")
                 except BaseException:
                     con.execute("ROLLBACK")
@@ -176,6 +180,44 @@ class TrajectoryQueries:
         con.execute(f"INSERT INTO truth SELECT * FROM {alias}.truth WHERE traj_id IN ({mine})", [run.run_id])
         n_steps = _first(con.execute(f"SELECT count(*) FROM steps WHERE traj_id IN ({mine})", [run.run_id]))[0]
         return n_new, n_steps
+
+    def attach_truth(self, truths: Iterable[tuple[str, Truth]], *, replace: bool = False) -> TruthAttached:
+        """Give stored trajectories ground truth after their import, in one transaction. One without truth gets it;
+        one with the same outcome keeps what it has; one with a different outcome keeps its truth (a conflict the
+        caller reports) unless `replace`."""
+        wanted = dict(truths)
+        result = TruthAttached(replaced=replace)
+        with self.transaction():
+            stored = set(self.existing_traj_ids(wanted))
+            existing = self.get_truths(stored)
+            fresh: list[tuple[str, Truth]] = []
+            for traj_id, truth in wanted.items():
+                if traj_id not in stored:
+                    continue
+                old = existing.get(traj_id)
+                if old is None:
+                    result.attached.append(traj_id)
+                    fresh.append((traj_id, truth))
+                elif _same_outcome(old, truth):
+                    result.unchanged.append(traj_id)
+                else:
+                    result.conflicts.append(traj_id)
+                    if replace:
+                        fresh.append((traj_id, truth))
+            with self._con() as con:
+                if replace and result.conflicts:
+                    with self._id_table(con, result.conflicts) as selected:
+                        con.execute(f"DELETE FROM truth t WHERE {selected}")
+                _insert_truths(con, fresh)
+        return result
+
+    def task_trajectories(self, run_ids: Iterable[int] | None = None) -> list[tuple[str, str, int]]:
+        """(traj_id, task_id, run_id) of every trajectory, or of these runs', in arrival order."""
+        runs = None if run_ids is None else list(run_ids)
+        where = "" if runs is None else f"WHERE run_id IN ({', '.join('?' * len(runs)) or 'NULL'})"
+        with self._con() as con:
+            return [tuple(r) for r in con.execute(
+                f"SELECT traj_id, task_id, run_id FROM trajectories {where} ORDER BY seq", runs or []).fetchall()]
 
     def resolve_traj_id(self, ref: str) -> str:
         """A full trajectory id from the id or a unique prefix of at least MIN_ID_PREFIX characters (listings and
@@ -281,3 +323,18 @@ class TrajectoryQueries:
             return [r[0] for r in con.execute(
                 "SELECT t.traj_id FROM trajectories t JOIN runs r ON r.run_id = t.run_id WHERE r.source_path = ? "
                 "ORDER BY t.seq", [source_path]).fetchall()]
+
+
+def _same_outcome(old: Truth, new: Truth) -> bool:
+    """Two truths agree when they say the same success (and the same reward, where both give one); the source's
+    wording may differ between two files of the same evaluation."""
+    rewards_differ = old.reward is not None and new.reward is not None and old.reward != new.reward
+    return old.success == new.success and not rewards_differ
+
+
+def _insert_truths(con, truths: list[tuple[str, Truth]]) -> None:
+    if not truths:
+        return
+    con.executemany("INSERT INTO truth (traj_id, success, reward, gold, source, details) VALUES (?, ?, ?, ?, ?, ?)",
+                    [[tid, t.success, t.reward, t.gold, t.source, _dumps(t.details) if t.details else None]
+                     for tid, t in truths])
