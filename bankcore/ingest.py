@@ -52,6 +52,9 @@ def import_path(store: Store, path: Path, *, fmt: str = "auto", run_name: str | 
             nonlocal attached
             attached = store.attach_truth((tid, truth) for tid, (truth, _) in late_truth.items())
 
+        if results is not None and not any(p.truth_named for _, _, p in staged):
+            raise InputError(Where(str(options.swebench_results)), "names none of the task ids of "
+                                                                   f"{path}: not the results of this run?")
         landed = store.commit_staged([(stage, run) for stage, run, _ in staged],
                                      then=attach_late_truth if late_truth else None)
     for (_, run, report), (added, steps_added) in zip(staged, landed):
@@ -91,8 +94,9 @@ def _stage_file(store: Store, stage: Staging, path: Path, *, fmt: str, run_name:
             report.skipped[record.reason] = report.skipped.get(record.reason, 0) + 1
             continue
         report.read += 1
-        if results is not None:
+        if results is not None:  # the results file is the truth of the records it comes with
             record.truth = results.truth(record.trajectory.task_id)
+            report.truth_named += record.trajectory.task_id in results.status
         writer.add(record)
         if on_record:
             on_record(1)

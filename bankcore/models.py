@@ -298,6 +298,7 @@ class ImportReport:
     parts: list["ImportReport"] = field(default_factory=list)  # a folder of run files: one report per file
     truth_attached: int = 0  # trajectories already in the bank that gained the truth this input gives them
     truth_kept: int = 0  # ... that already had a different truth, kept (`bankcore truth --replace` changes it)
+    truth_named: int = 0  # records whose task id the results file given with them names
 
     @classmethod
     def of_folder(cls, path: str, parts: list["ImportReport"]) -> "ImportReport":

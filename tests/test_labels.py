@@ -229,3 +229,11 @@ def test_a_copied_run_folder_keeps_its_own_truth(bank, tmp_path):
     for traj, truth in bank.store.iter_trajectories(with_truth=True):
         by_run.setdefault(bank.store.get_run(traj.run_id).name, []).append(truth is not None)
     assert by_run == {"run1": [False] * 3, "run2": [True] * 3}
+
+
+def test_results_of_another_run_are_refused(bank, tmp_path, cli):
+    """A resolved-only summary would call every unnamed instance a failure: one naming none of them is a mistake."""
+    other = write(tmp_path, "other.json", {"resolved_ids": ["django__django-1"]})
+    result = cli("import", RUN, "--swebench-results", other, "--db", bank.path)
+    assert result.code == 1 and f"{other}: names none of the task ids of {RUN}" in result.err
+    assert bank.store.count("trajectories") == 0
