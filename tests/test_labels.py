@@ -237,3 +237,20 @@ def test_results_of_another_run_are_refused(bank, tmp_path, cli):
     result = cli("import", RUN, "--swebench-results", other, "--db", bank.path)
     assert result.code == 1 and f"{other}: names none of the task ids of {RUN}" in result.err
     assert bank.store.count("trajectories") == 0
+
+
+def test_any_format_reimported_with_its_truth_gets_it(bank, tmp_path, cli):
+    """Truth is not part of a trajectory's identity: a log imported before it had truth gains it on re-import."""
+    step = {"thought": "look", "action": "search('hub')", "observation": "Hub A"}
+    records = [{"task_id": "shop-1", "query": "buy a hub", "steps": [step], "final_answer": "Hub A"},
+               {"task_id": "shop-2", "query": "buy a cable", "steps": [step], "final_answer": "none"}]
+    log = tmp_path / "run.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    cli("import", log, "--db", bank.path)
+    records[0]["truth"] = {"success": True, "source": "shop grader"}
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    again = cli("import", log, "--labels", "truth", "--db", bank.path)
+    assert "ground truth attached to 1 already in the bank" in again.out
+    assert "labelled 1 of 2" in again.out and "1 have no ground truth" in again.out
+    assert stored_truth(bank) == {"shop-1": True, "shop-2": None}
+    assert {v.judge_id for v in bank.store.current_verdicts().values()} == {"truth:shop grader"}
