@@ -261,6 +261,28 @@ def test_cot_logs_have_one_unnumbered_step(tmp_path):
     assert record.trajectory.final_answer == "B" and record.truth.success is False
 
 
+def test_last_trial_shown_to_the_agent_is_context_not_this_attempt(tmp_path):
+    """Reflexion's ``format_last_attempt``: header, "Question: q", the old scratchpad, "(END PREVIOUS TRIAL)",
+    then reflections, then the prompt's own "Question: q" and this trial's scratchpad."""
+    path = tmp_path / "last_trial.txt"
+    path.write_text(
+        "BEGIN TRIAL 2\n------------- BEGIN CORRECT AGENTS -------------\n\n"
+        "Solve a question answering task by having a Thought, then Finish with your answer.\n"
+        "You have attempted to answer the following question before and failed. Below is the last trial you "
+        "attempted to answer the question.\nQuestion: Who?\nThought: It is B.\nAction: Finish[B]\n"
+        "Observation: Answer is INCORRECT\n(END PREVIOUS TRIAL)\n\n"
+        "The following reflection(s) give a plan to avoid failing to answer the question in the same way.\n"
+        "Reflections:\n- I guessed; check the source next time.\n\nQuestion: Who?\nThought: It is C.\n"
+        "Action: Finish[C]\nObservation: Answer is CORRECT\nCorrect answer: C\n", "utf-8")
+    (record,) = reflexion.read(path, ImportOptions())
+    traj = record.trajectory
+    assert traj.query == "Who?" and [(s.thought, s.action) for s in traj.steps] == [("It is C.", "Finish[C]")]
+    assert traj.meta["previous_trial"] == [{"thought": "It is B.", "action": "Finish[B]",
+                                            "observation": "Answer is INCORRECT"}]
+    assert traj.meta["reflections"] == ["I guessed; check the source next time."]
+    assert record.truth.success is True and traj.final_answer == "C"
+
+
 @pytest.mark.parametrize("fmt", ["auto", "reflexion"])
 def test_env_results_file_is_refused_saying_what_it_is(tmp_path, fmt):
     path = FIXTURES / "reflexion" / "env_results_trial_1.json"

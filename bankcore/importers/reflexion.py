@@ -31,6 +31,9 @@ _SECTION = re.compile(r"^-+ BEGIN (CORRECT|INCORRECT|HALTED) AGENTS -+\s*$")
 _STEP = re.compile(r"^(Thought|Action|Observation)(?: (\d+))?:\s?(.*)$")
 _FINISH = re.compile(r"^Finish\[(.*)\]\s*$", re.S)
 _REFLECTION_NOTE = " You have attempted to answer following question before and failed."
+# The "last trial" strategies show the agent its previous attempt: "Question: …", its steps, this line, then
+# (optionally) reflections, then the question again and the new attempt.
+_END_PREVIOUS_TRIAL = "(END PREVIOUS TRIAL)"
 _VERDICT_OBSERVATION = re.compile(r"^Answer is (CORRECT|INCORRECT)\s*$")
 NO_STEPS = "entries with no steps (a trial listing a question it already solved: not a trajectory)"
 ENV_RESULTS = ("this is a Reflexion ALFWorld/WebShop env_results file: outcomes and reflections only, "
@@ -69,6 +72,8 @@ class _Entry:
     steps: list[Step] = field(default_factory=list)
     in_reflections: bool = False
     last_field: str | None = None
+    previous_trial: list[Step] | None = None  # the last failed attempt, shown to the agent before this one
+    awaiting_question: bool = False  # between "(END PREVIOUS TRIAL)" and the question asked again
 
 
 def read(path: Path, options: ImportOptions) -> Iterator[Record | Skipped | BadRecord]:
@@ -93,6 +98,9 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | Skipped | BadR
             section = m[1]
             continue
         if line.startswith("Question:"):
+            if entry is not None and entry.awaiting_question:  # the same question, after the previous trial
+                entry.awaiting_question = False
+                continue
             if entry is not None:
                 yield BadRecord(InputError(Where(name, entry.line), "entry has no 'Correct answer:' line"))
             if section is None:
@@ -136,6 +144,10 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | Skipped | BadR
 
 
 def _absorb(entry: _Entry, line: str, lineno: int) -> None:
+    if line.strip() == _END_PREVIOUS_TRIAL:
+        entry.previous_trial, entry.steps, entry.last_field = entry.steps, [], None
+        entry.awaiting_question = True
+        return
     if line.startswith("Reflections:"):
         entry.in_reflections = True
         return
@@ -161,7 +173,7 @@ def _absorb(entry: _Entry, line: str, lineno: int) -> None:
         step = entry.steps[-1]
         current = getattr(step, entry.last_field) or ""
         setattr(step, entry.last_field, current + "\n" + line)
-    elif line.strip():
+    elif line.strip() and not entry.awaiting_question:
         entry.question += "\n" + line
 
 
@@ -180,6 +192,9 @@ def _finish(entry: _Entry, gold: str, where: Where) -> Record:
     meta: dict[str, Any] = {}
     if entry.reflections:
         meta["reflections"] = entry.reflections
+    if entry.previous_trial:
+        meta["previous_trial"] = [{"thought": s.thought, "action": s.action, "observation": s.observation}
+                                  for s in entry.previous_trial]
     truth = Truth(success=entry.section == "CORRECT", reward=1.0 if entry.section == "CORRECT" else 0.0,
                   gold=gold, source="hotpotqa exact match",
                   details={"section": entry.section, "halted": entry.section == "HALTED"})
