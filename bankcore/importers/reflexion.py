@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 from ..errors import InputError, Where
 from ..models import Step, Trajectory, Truth
-from .base import MB, BadRecord, ImportOptions, Record, Skipped, ensure_text, iter_lines
+from .base import MB, BadRecord, ImportOptions, Record, Skipped, ensure_text, iter_lines, read_head
 from .native import query_task_id
 
 NAME = "reflexion"
@@ -44,14 +44,14 @@ _ENV_RESULTS_MAX_BYTES = 64 * MB
 def sniff(path: Path, head_text: str) -> bool:
     if "BEGIN TRIAL" in head_text and "Question:" in head_text:
         return True
-    return head_text.lstrip()[:1] in ("[", "{") and is_env_results(path)
+    return '"is_success"' in head_text and is_env_results(path)
 
 
 def is_env_results(path: Path) -> bool:
     """Whether `path` is a Reflexion ``env_results`` file: JSON whose entries are ``{name?, memory: [...],
     is_success: bool}`` — one per environment, as a list or keyed by environment."""
     try:
-        if path.stat().st_size > _ENV_RESULTS_MAX_BYTES:
+        if path.stat().st_size > _ENV_RESULTS_MAX_BYTES or read_head(path, 64).lstrip()[:1] not in (b"[", b"{"):
             return False
         data = json.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
