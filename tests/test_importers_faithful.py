@@ -308,3 +308,47 @@ def test_native_on_another_formats_array_names_the_array_and_the_format(tmp_path
     message = str(caught.value)
     assert "is a JSON array, not native JSONL" in message and "--format openai" in message
     assert "not valid JSON" not in message
+
+
+@SETTINGS
+@given(st.lists(st.tuples(command, st.booleans()), min_size=1, max_size=4))
+def test_v2_tool_calls_are_the_commands_the_agent_ran(calls):
+    """v2 tool-calling models: each assistant message's ``bash`` tool calls (and ``extra.actions``) are the action,
+    its text the thought, the ``tool`` results the observation."""
+    data = render_v1([])
+    data["trajectory_format"] = "mini-swe-agent-1.1"
+    for i, (cmd, recorded) in enumerate(calls):
+        call = {"id": f"c{i}", "type": "function",
+                "function": {"name": "bash", "arguments": json.dumps({"command": cmd})}}
+        message = {"role": "assistant", "content": f"step {i}", "tool_calls": [call]}
+        if recorded:
+            message["extra"] = {"actions": [{"command": cmd, "tool_call_id": f"c{i}"}]}
+        data["messages"] += [message, {"role": "tool", "tool_call_id": f"c{i}", "content": f"out {i}"}]
+    traj = import_data(data)
+    assert [(s.thought, s.action, s.observation) for s in traj.steps] == [
+        (f"step {i}", cmd, f"out {i}") for i, (cmd, _) in enumerate(calls)]
+    assert all(s.meta["kind"] == "bash" for s in traj.steps)
+
+
+# ---------------------------------------------------------------------- native: JSONL and a JSON array agree
+native_step = st.fixed_dictionaries({}, optional={"thought": _line, "action": _line, "observation": _line})
+native_record = st.fixed_dictionaries({"query": _line, "steps": st.lists(native_step, max_size=3)},
+                                      optional={"task_id": _line, "final_answer": _line})
+
+
+@SETTINGS
+@given(st.lists(native_record, min_size=1, max_size=5), st.booleans())
+def test_native_jsonl_and_json_array_read_the_same(tmp_path, records, indent):
+    jsonl, array = tmp_path / "runs.jsonl", tmp_path / "runs.json"
+    jsonl.write_text("\n".join(json.dumps(r) for r in records) + "\n", "utf-8")
+    array.write_text(json.dumps(records, indent=2 if indent else None), "utf-8")
+
+    def seen(path):
+        return [(r.trajectory.query, r.trajectory.task_id, r.trajectory.final_answer,
+                 [(s.thought, s.action, s.observation) for s in r.trajectory.steps])
+                for r in read(path, "native", ImportOptions())]
+
+    want = [(r["query"], r.get("task_id"), r.get("final_answer"),
+             [(s.get("thought"), s.get("action"), s.get("observation")) for s in r["steps"]]) for r in records]
+    assert [(q, a, s) for q, _, a, s in seen(jsonl)] == [(q, a, s) for q, _, a, s in want]
+    assert seen(array) == seen(jsonl)
