@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
-from . import facts, grounded, guard, render
+from . import confidence, facts, gate, grounded, render
 from .judge import strip_thinking
 from .llm import LLMClient, UnusableReply
 from .models import ItemSource, MemoryItem, Trajectory, Verdict
@@ -36,7 +36,7 @@ TITLE_WORDS = 12
 FLAG_TASK_SPECIFIC = "task_specific"
 # How much an item is trusted before any human looks: the extractor's prior times the label's confidence.
 EXTRACTOR_PRIOR = {"llm": 0.9, "heuristic": 0.6}
-LABEL_CONFIDENCE_DEFAULT = {"human": 1.0, "llm": 0.75, "heuristic": 0.6}  # llm ≈ the paper's 72.7% judge
+LABEL_CONFIDENCE_DEFAULT = confidence.LABEL_CONFIDENCE_DEFAULT  # llm ≈ the paper's 72.7% judge
 
 
 @dataclass
@@ -357,11 +357,14 @@ def _quotes_task(text: str, markers: tuple[set[str], list[tuple[str, ...]]]) -> 
 
 
 # ---------------------------------------------------------------------- items
-def item_confidence(kind: str, verdict: Verdict, flags: list[str]) -> float:
+def label_confidence(verdict: Verdict) -> float:
+    """How sure the label is: the verdict's own confidence, else its judge kind's default."""
     judge_kind = verdict.judge_id.split(":", 1)[0]
-    label_confidence = verdict.confidence if verdict.confidence is not None else \
-        LABEL_CONFIDENCE_DEFAULT.get(judge_kind, 0.6)
-    confidence = EXTRACTOR_PRIOR[kind] * label_confidence
+    return verdict.confidence if verdict.confidence is not None else LABEL_CONFIDENCE_DEFAULT.get(judge_kind, 0.6)
+
+
+def item_confidence(kind: str, verdict: Verdict, flags: list[str]) -> float:
+    confidence = EXTRACTOR_PRIOR[kind] * label_confidence(verdict)
     if flags:
         confidence /= 2
     return round(confidence, 3)
@@ -376,10 +379,11 @@ def to_items(drafts: list[Draft], traj: Trajectory, verdict: Verdict, *, kind: s
         item = MemoryItem(title=d.title, description=d.description, content=d.content, source=verdict.label,
                           status="pending", domain=traj.domain, flags=list(d.flags), extractor_id=extractor_id,
                           prompt_version=prompt_version,
-                          meta={"traj_id": traj.traj_id, "verdict_id": verdict.verdict_id,
-                                "judge_id": verdict.judge_id, **d.meta})
+                          meta={"traj_id": traj.traj_id, "task_id": traj.task_id, "verdict_id": verdict.verdict_id,
+                                "judge_id": verdict.judge_id, "label_confidence": round(label_confidence(verdict), 4),
+                                **d.meta})
         pairs.append((item, ItemSource(item_id=0, relation="evidence", traj_id=traj.traj_id, step_idxs=steps)))
-    guard.flag_items([item for item, _ in pairs], [traj])
+    gate.check_all([item for item, _ in pairs], [traj])
     for item, _ in pairs:
         item.confidence = item_confidence(kind, verdict, item.flags)
     return pairs

@@ -178,7 +178,7 @@ class CodeLessons:
         return (f"Move from exploring {self.area} to an edit sooner",
                 f"Use when a task in {self.area} is still unfixed after the first round of reading; not when a fix "
                 "is already verified.",
-                f"The run ended without a verified patch after {self._search()}"
+                f"The run ended before any patch had been checked, after {self._search()}"
                 + (f" ({looked})" if looked else "") + ". Once the deciding function is found, write a "
                 "reproduction, make the smallest edit and check it, instead of reading further.")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from . import confidence as trust
 from . import curation
 from . import policy as policy_rules
 from .errors import BankcoreError
@@ -25,8 +26,6 @@ from .store import Store
 PAGE = 200  # trajectories loaded at a time
 MAX_CONSECUTIVE_FAILURES = 5  # then the endpoint is presumed down and the run stops, leaving the rest queued
 MAX_ERRORS_KEPT = 20
-REINFORCE_WEIGHT = 0.5  # how much of an agreeing lesson's confidence removes remaining doubt
-REINFORCE_CAP = 0.95
 KINDS = ("heuristic", "llm")
 
 Progress = Callable[[int], None]
@@ -319,18 +318,29 @@ def _write_extractions(store: Store, extractor, pending, report: ExtractReport, 
 def reinforce(store: Store, same: MemoryItem, item: MemoryItem, sources: list[ItemSource], *, actor: str,
               batch_id: str, reason: str, related: dict) -> None:
     """A lesson learned again from other trajectories strengthens the item that holds it instead of being stored
-    twice (ExpeL's AGREE): the new evidence rows, a REINFORCE event, and confidence raised like a noisy-OR of
-    independent witnesses — capped, because agreeing templated lessons are not proof."""
+    twice (ExpeL's AGREE): the new evidence rows, a REINFORCE event, and confidence raised by *distinct, correctly
+    labelled* evidence (`confidence`): a new task counts, a repeat from a task already counted barely does, and a
+    label that is uncertain or disputed counts for less."""
     for source in sources:
         source.item_id = same.item_id
         store.add_item_source(source)
-    confidence = same.confidence
-    if item.confidence is not None:
-        doubt = (1 - (same.confidence or 0.0)) * (1 - REINFORCE_WEIGHT * item.confidence)
-        confidence = round(min(REINFORCE_CAP, 1 - doubt), 3)
-    meta = dict(same.meta, reinforced=int(same.meta.get("reinforced", 0)) + 1)
+    support = same.meta.get("support") or trust.start(same.confidence, _witness(store, same, []))
+    support = trust.add(support, _witness(store, item, [s.traj_id for s in sources if s.traj_id]))
+    meta = dict(same.meta, reinforced=int(same.meta.get("reinforced", 0)) + 1, support=support)
     curation.change_item(store, same.item_id, kind="REINFORCE", actor=actor, reason=reason, batch_id=batch_id,
-                         related=related, confidence=confidence, meta=meta)
+                         related=related, confidence=trust.level(support), meta=meta)
+
+
+def _witness(store: Store, item: MemoryItem, traj_ids: list[str]) -> trust.Witness:
+    """What one extraction adds as evidence: its task, and its label's weight (less when the label was only a lean
+    of an uncertain verdict, or when the trajectory's verdicts disagree)."""
+    meta = item.meta or {}
+    traj_ids = traj_ids or [t for t in [meta.get("traj_id")] if t] or list(meta.get("traj_ids") or [])
+    task = meta.get("task_id") or (traj_ids[0] if traj_ids else f"item:{item.item_id}")
+    disputed = any(len({v.label for v in store.verdict_history(t) if v.label in LABELS}) > 1 for t in traj_ids)
+    weight = trust.label_weight(meta.get("label_confidence"), str(meta.get("judge_id") or ""),
+                                uncertain=bool(meta.get("uncertain_label")), disputed=disputed)
+    return trust.Witness(str(task), weight)
 
 
 def embed_items(items: list[MemoryItem], embedder=None) -> None:
