@@ -127,7 +127,7 @@ def refinement_drafts(traj: Trajectory, label: str) -> list[Draft]:
 
 
 class LLMRefinementExtractor(extract.LLMExtractor):
-    """The LLM extractor, told what the sequential refinement passes caught (prompt `extract-v1+refine-v1`)."""
+    """The LLM extractor, told what the sequential refinement passes caught (prompt `extract-v2+refine-v1`)."""
 
     prompt_version = REFINE_PROMPT_VERSION
     build_messages = staticmethod(build_refinement_messages)

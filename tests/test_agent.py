@@ -208,7 +208,7 @@ def test_sequential_matts_refines_and_the_notes_feed_extraction(fake_llm, db):
     titles = {i.title for i in bank.store.iter_items()}
     assert "Re-check coverage of a listing before finishing" in titles
     assert {i.prompt_version for i in bank.store.iter_items() if i.extractor_id == "llm:fake-model"} == {
-        "extract-v1+refine-v1"}
+        "extract-v2+refine-v1"}
 
 
 def test_a_run_that_stops_on_a_dead_endpoint_resumes_where_it_stopped(fake_llm, db):

@@ -158,7 +158,7 @@ def test_llm_extractor_makes_pending_items_with_provenance(fake_llm, db):
     assert len(pairs) == 2
     item, source = pairs[0]
     assert (item.source, item.status, item.extractor_id, item.prompt_version) == (
-        "failure", "pending", "llm:fake-model", "extract-v1")
+        "failure", "pending", "llm:fake-model", "extract-v2")
     assert item.confidence == pytest.approx(0.9 * 0.75) and item.domain == "qa"
     assert (source.relation, source.traj_id, source.step_idxs) == ("evidence", "tid", [0])
     assert pairs[1][1].step_idxs == [0, 1]
