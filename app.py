@@ -69,11 +69,11 @@ def overview() -> None:
             st.markdown(f"- **{pending:,}** {'item' if pending == 1 else 'items'} pending review")
             for flag, n in sorted(flagged.items()):
                 st.markdown(f"- **{n:,}** active {'item' if n == 1 else 'items'} flagged *{parts.md(flag)}*")
-            st.page_link("pages/2_Review_queue.py", label="Open the review queue", icon=":material/fact_check:")
+            st.page_link("pages/2_Review_queue.py", label="Open the review queue")
             if ov.disputed:
                 st.markdown(f"- **{ov.disputed:,}** approved {'lesson rests' if ov.disputed == 1 else 'lessons rest'} "
                             "on a label the ground truth contradicts")
-                st.page_link("pages/1_Memory_bank.py", label="See them", icon=":material/rule:",
+                st.page_link("pages/1_Memory_bank.py", label="See them",
                              query_params={"f_disputed": "true", "f_status": "approved"})
         with right:
             st.subheader("Latest consolidation")
@@ -81,7 +81,7 @@ def overview() -> None:
             if merge:
                 st.markdown(f"{merge['finished']:%Y-%m-%d %H:%M} by {parts.md(merge['actor'])}: "
                             f"**{merge['items']:,}** merged items written (batch {parts.md(merge['batch'])})")
-                st.page_link("pages/3_Evolution.py", label="See how the bank evolved", icon=":material/account_tree:")
+                st.page_link("pages/3_Evolution.py", label="See how the bank evolved")
             else:
                 st.caption("No consolidation has run on this bank yet.")
 
@@ -91,15 +91,15 @@ def overview() -> None:
                     f"- **LLM backend:** {parts.md(ov.backend['llm'])}")
 
 
+# No page icons: Streamlit makes a page's icon the favicon and fetches material ones from Google's font servers,
+# and nothing may leave 127.0.0.1 (the favicon is `ui.FAVICON`, drawn here).
 st.navigation([
-    st.Page(overview, title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
-    st.Page("pages/1_Memory_bank.py", title="Memory bank", icon=":material/psychology:", url_path="memory"),
-    st.Page("pages/2_Review_queue.py", title="Review queue", icon=":material/fact_check:", url_path="review"),
-    st.Page("pages/3_Evolution.py", title="Evolution", icon=":material/account_tree:", url_path="evolution"),
-    st.Page("pages/4_Trajectories_and_judging.py", title="Trajectories & judging", icon=":material/route:",
-            url_path="trajectories"),
-    st.Page("pages/5_Metrics.py", title="Metrics", icon=":material/monitoring:", url_path="metrics"),
-    st.Page("pages/6_Retrieval_playground.py", title="Retrieval playground", icon=":material/manage_search:",
-            url_path="playground"),
-    st.Page("pages/7_Settings.py", title="Settings", icon=":material/settings:", url_path="settings"),
+    st.Page(overview, title="Overview", url_path="overview", default=True),
+    st.Page("pages/1_Memory_bank.py", title="Memory bank", url_path="memory"),
+    st.Page("pages/2_Review_queue.py", title="Review queue", url_path="review"),
+    st.Page("pages/3_Evolution.py", title="Evolution", url_path="evolution"),
+    st.Page("pages/4_Trajectories_and_judging.py", title="Trajectories & judging", url_path="trajectories"),
+    st.Page("pages/5_Metrics.py", title="Metrics", url_path="metrics"),
+    st.Page("pages/6_Retrieval_playground.py", title="Retrieval playground", url_path="playground"),
+    st.Page("pages/7_Settings.py", title="Settings", url_path="settings"),
 ]).run()

@@ -164,13 +164,27 @@ def read(target: str, name: str, *args, **kwargs) -> Any:
 
 
 # ---------------------------------------------------------------------- the page frame
+@st.cache_resource(show_spinner=False)
+def favicon() -> Any:
+    """A small drawn icon (three stacked disks, a database), served by Streamlit itself: a `:material/` favicon
+    would be fetched from Google's font servers, and an emoji needs a font the machine may lack."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    for top in (20, 12, 4):
+        draw.ellipse((4, top, 28, top + 10), fill=(25, 103, 210, 255), outline=(255, 255, 255, 255))
+    return image
+
+
+
 @contextmanager
 def page(title: str, icon: str = ":material/dashboard:", *, require_bank: bool = True) -> Iterator[Bank]:
     """Frame one screen: page config, sidebar, bank checks; user-facing errors become messages, not tracebacks.
 
     With `require_bank=False` (Settings) the screen renders even when there is no bank at the configured path.
     """
-    st.set_page_config(page_title=f"{title} · bankcore", page_icon=":material/database:", layout="wide")
+    st.set_page_config(page_title=f"{title} · bankcore", page_icon=favicon(), layout="wide")
     with _reading(require_bank or bank_path().exists()):
         if require_bank:
             _open_or_stop()

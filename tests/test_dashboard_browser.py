@@ -43,6 +43,9 @@ def page(served):
     dialogs: list[str] = []
     tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     tab.dialogs = dialogs
+    tab.outside = []  # requests leaving 127.0.0.1: nothing may be fetched from elsewhere, fonts and icons included
+    local = (url, url.replace("http", "ws", 1), "data:", "blob:")
+    tab.on("request", lambda r: None if r.url.startswith(local) else tab.outside.append(r.url))
     yield tab
     context.close()
 
@@ -65,6 +68,7 @@ def test_every_screen_draws_and_is_saved(served, page):
         assert page.locator('[data-testid="stException"]').count() == 0, name
         snapshot(page, SHOTS / f"{name}.png")
     payloads_are_inert(page)
+    assert page.outside == [], f"requests left the machine: {page.outside}"
 
 
 def test_a_deep_link_works_as_a_fresh_servers_first_request(served, tmp_path):
