@@ -26,7 +26,7 @@ from .native import query_task_id
 
 NAME = "reflexion"
 _TRIAL = re.compile(r"^BEGIN TRIAL (\d+)\s*$")
-_SECTION = re.compile(r"^-+ BEGIN (CORRECT|INCORRECT|HALTED) AGENTS -+\s*$")
+_SECTION = re.compile(r"^-+ BEGIN (CORRECT|INCORRECT|HALTED) AGENTS -+\s*$", re.M)
 # ReAct numbers its steps ("Thought 2:"); the CoT agent writes one unnumbered Thought / Action / Observation.
 _STEP = re.compile(r"^(Thought|Action|Observation)(?: (\d+))?:\s?(.*)$")
 _FINISH = re.compile(r"^Finish\[(.*)\]\s*$", re.S)
@@ -42,7 +42,7 @@ _ENV_RESULTS_MAX_BYTES = 64 * MB
 
 
 def sniff(path: Path, head_text: str) -> bool:
-    if "BEGIN TRIAL" in head_text and "Question:" in head_text:
+    if "Question:" in head_text and ("BEGIN TRIAL" in head_text or _SECTION.search(head_text)):
         return True
     return '"is_success"' in head_text and is_env_results(path)
 
@@ -86,6 +86,7 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | Skipped | BadR
     entry: _Entry | None = None
     previous_by_task: dict[str, tuple[Any, ...]] = {}
     seen_any = False
+    answers_without_question = 0
     for lineno, text in iter_lines(path, options.max_record_bytes):
         if isinstance(text, InputError):
             yield BadRecord(text)
@@ -115,6 +116,7 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | Skipped | BadR
             seen_any = True
             continue
         if entry is None:
+            answers_without_question += line.startswith("Correct answer:")
             continue
         if line.startswith("Correct answer:"):
             if not entry.steps:
@@ -139,6 +141,9 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | Skipped | BadR
         _absorb(entry, line, lineno)
     if entry is not None:
         yield BadRecord(InputError(Where(name, entry.line), "truncated file: last entry has no 'Correct answer:'"))
+    if not seen_any and answers_without_question:
+        raise InputError(Where(name), f"a Reflexion log whose {answers_without_question} entries have no "
+                                      "'Question:' line (the question is not recorded): nothing to import")
     if not seen_any:
         raise InputError(Where(name), "no 'Question:' entries found — is this a Reflexion log?")
 
