@@ -352,3 +352,20 @@ def test_native_jsonl_and_json_array_read_the_same(tmp_path, records, indent):
              [(s.get("thought"), s.get("action"), s.get("observation")) for s in r["steps"]]) for r in records]
     assert [(q, a, s) for q, _, a, s in seen(jsonl)] == [(q, a, s) for q, _, a, s in want]
     assert seen(array) == seen(jsonl)
+
+
+def test_a_log_without_questions_says_the_question_is_not_recorded(tmp_path):
+    path = tmp_path / "cot_context.txt"
+    path.write_text("BEGIN TRIAL 1\n------------- BEGIN CORRECT AGENTS -------------\n\nContext: Some page.\n"
+                    "Thought: It is A.\nAction: Finish[A]\nObservation: Answer is CORRECT\nCorrect answer: A\n", "utf-8")
+    with pytest.raises(InputError, match="1 entries have no 'Question:' line"):
+        list(read(path, "reflexion", ImportOptions()))
+
+
+def test_a_log_that_starts_at_a_section_is_detected(tmp_path):
+    path = tmp_path / "sample.txt"
+    path.write_text("------------- BEGIN CORRECT AGENTS -------------\n\nQuestion: Who?\nThought 1: A.\n"
+                    "Action 1: Finish[A]\nObservation 1: Answer is CORRECT\nCorrect answer: A\n", "utf-8")
+    assert detect(path) == "reflexion"
+    (record,) = read(path, "reflexion", ImportOptions())
+    assert record.trajectory.trial is None and record.truth.success is True
