@@ -69,12 +69,14 @@ def usefulness_row(item: MemoryItem, u: Usefulness) -> dict[str, Any]:
 
 
 def kind_of(actor_id: str) -> str:
-    """What produced a verdict or an item, from its id: heuristic:<v>, llm:<model>, human:<name>, policy:<name>."""
+    """What produced a verdict or an item, from its id: heuristic:<v>, llm:<model>, human:<name>, policy:<name>,
+    truth:<source>."""
     prefix = actor_id.split(":", 1)[0]
     if actor_id == REPLAYED:
         return "recorded LLM replies, no model called"
     return {"heuristic": "offline heuristic", "llm": "LLM", "human": "human", "policy": "approval policy",
-            "heuristic-merge": "offline heuristic merge", "llm-merge": "LLM merge"}.get(prefix, prefix)
+            "heuristic-merge": "offline heuristic merge", "llm-merge": "LLM merge",
+            "truth": "ground truth (--labels truth)"}.get(prefix, prefix)
 
 
 def flag_reasons(item: MemoryItem, events: Iterable[Event] = ()) -> list[str]:
