@@ -5,7 +5,8 @@ id, within one run: a results file scores one run). `truth_labels` turns each tr
 with judge id `truth:<source>` (`--labels truth`), so a bank built from a benchmark's labelled logs learns from what
 the evaluator said rather than from a judge's mistakes. Such a verdict outranks every judge's and is outranked by a
 person's (`human:`), like a label a careful reviewer gave. The truth itself stays measuring data: the judge and the
-extractor never see it; the extractor sees only the label, as it sees a judge's.
+extractor never see it; the extractor sees only the label (a truth verdict carries no rationale, which the
+extractor would be shown).
 """
 
 from __future__ import annotations
@@ -136,9 +137,10 @@ def truth_labels(store: Store, traj_ids: Iterable[str] | None = None) -> TruthLa
             if truth_verdicts.get(traj_id) == label:
                 report.already += 1
                 continue
+            # no rationale: the extractor is shown a verdict's rationale, and nothing of the truth but the label
+            # may reach it; what the evaluator said stays in the signals, for people
             verdicts.append(Verdict(traj_id=traj_id, label=label, judge_id=truth_judge_id(truth.source),
-                                    rationale=_rationale(truth), confidence=1.0,
-                                    signals={"ground_truth": True, "reward": truth.reward}))
+                                    confidence=1.0, signals=_signals(truth)))
         changed = [v.traj_id for v in verdicts]
         before = store.current_verdicts(changed)
         store.add_verdicts(verdicts)
@@ -166,8 +168,6 @@ def _newest_truth_verdicts(store: Store, traj_ids: list[str]) -> dict[str, str]:
     return newest
 
 
-def _rationale(truth) -> str:
+def _signals(truth) -> dict:
     status = truth.details.get("status") if isinstance(truth.details, dict) else None
-    said = f" ({status})" if isinstance(status, str) else (f" (reward {truth.reward:g})" if truth.reward is not None
-                                                             else "")
-    return f"ground truth from {truth.source or 'the evaluator'}{said}"
+    return {"ground_truth": True, "reward": truth.reward, **({"status": status} if isinstance(status, str) else {})}

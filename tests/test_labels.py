@@ -254,3 +254,13 @@ def test_any_format_reimported_with_its_truth_gets_it(bank, tmp_path, cli):
     assert "labelled 1 of 2" in again.out and "1 have no ground truth" in again.out
     assert stored_truth(bank) == {"shop-1": True, "shop-2": None}
     assert {v.judge_id for v in bank.store.current_verdicts().values()} == {"truth:shop grader"}
+
+
+def test_a_truth_verdict_gives_the_extractor_nothing_but_the_label(bank):
+    from bankcore.extract import with_rationale
+    bank.import_path(RUN, options=ImportOptions(swebench_results=FIXTURES / "mini-swe" / "results.json"))
+    bank.label_from_truth()
+    for verdict in bank.store.current_verdicts().values():
+        assert verdict.rationale == "" and verdict.signals["ground_truth"] is True
+        messages = [{"role": "user", "content": "trajectory"}]
+        assert with_rationale(messages, verdict) == messages
