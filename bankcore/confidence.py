@@ -4,7 +4,7 @@ labels — never by how often one template came out again.
 A lesson's support is kept in its meta (`support`): its base confidence (what the extractor gave it when it was
 first written), a weight per distinct task it was learned from, and the summed weight of repeats from tasks already
 counted. Each new task closes a share of the gap to a ceiling, in proportion to its weight; a repeat from a task
-already counted closes a tenth as much. The ceiling itself follows the mean label weight: lessons resting on
+already counted closes a tenth as much, and all repeats together at most three tenths. The ceiling itself follows the mean label weight: lessons resting on
 heuristic labels (≈0.6–0.7) level off near 0.8, only lessons resting on human or ground-truth labels approach 0.95.
 
 A witness's weight is its label's confidence, reduced when the label is uncertain (the verdict only leaned that
@@ -21,6 +21,7 @@ from statistics import mean
 CAP = 0.95
 NEW_TASK_STEP = 0.3  # share of the remaining gap one new task with a fully trusted label closes
 SAME_TASK_SHARE = 0.1  # a repeat from a task already counted counts this much of a new one
+REPEAT_LIMIT = 3.0  # ... and repeats together count at most this many times that: copies are not new evidence
 UNCERTAIN_SHARE = 0.25  # evidence from an uncertain verdict's lean
 DISPUTED_SHARE = 0.5  # evidence from a trajectory whose verdicts disagree
 CEILING_FLOOR = 0.5  # the ceiling is CEILING_FLOOR + (CAP − CEILING_FLOOR) × mean label weight
@@ -76,5 +77,5 @@ def level(support: dict) -> float:
     remaining = 1.0
     for weight in weights[1:]:
         remaining *= 1 - NEW_TASK_STEP * weight
-    remaining *= (1 - NEW_TASK_STEP * SAME_TASK_SHARE) ** float(support.get("repeats") or 0.0)
+    remaining *= 1 - NEW_TASK_STEP * SAME_TASK_SHARE * min(REPEAT_LIMIT, float(support.get("repeats") or 0.0))
     return round(max(base, ceiling - (ceiling - base) * remaining) if ceiling > base else base, 3)

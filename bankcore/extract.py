@@ -333,14 +333,27 @@ def clean_drafts(drafts: list[Draft], traj: Trajectory | Sequence[Trajectory], *
         seen.add(key)
         draft = Draft(title=title, description=description or content_sentences[0], content=content,
                       steps=d.steps, flags=list(d.flags), meta=dict(d.meta))
-        quoted = _quotes_task(f"{title} {draft.description} {content}", specific)
-        if quoted:
-            draft.flags.append(FLAG_TASK_SPECIFIC)
-            draft.meta["task_specific"] = quoted
+        _flag_if_specific(draft, specific)
         cleaned.append(draft)
         if len(cleaned) == max_items:
             break
     return cleaned
+
+
+def _flag_if_specific(draft: Draft, markers: tuple[set[str], list[tuple[str, ...]]]) -> None:
+    quoted = _quotes_task(f"{draft.title} {draft.description} {draft.content}", markers)
+    if quoted and FLAG_TASK_SPECIFIC not in draft.flags:
+        draft.flags.append(FLAG_TASK_SPECIFIC)
+        draft.meta["task_specific"] = quoted
+
+
+def flag_task_specific(drafts: list[Draft], traj: Trajectory) -> list[Draft]:
+    """Flag the drafts that quote the task's own identifiers or wording (the heuristic lessons are written by us,
+    so they skip the rest of `clean_drafts`; a path or name they carry over may still be this task's)."""
+    markers = _task_specific_markers([traj])
+    for draft in drafts:
+        _flag_if_specific(draft, markers)
+    return drafts
 
 
 def _title_from(text: str) -> str:
@@ -622,9 +635,8 @@ GENERIC_LESSONS = {
 }
 
 
-def heuristic_drafts(traj: Trajectory, label: str, signals: list[Signal]) -> list[Draft]:
-    """Up to three lessons for the strongest signals pointing the way of the label, each grounded in what this
-    trajectory shows (`grounded`); a signal's template only when nothing grounded was found at all."""
+def relevant_signals(label: str, signals: list[Signal]) -> list[Signal]:
+    """The signals pointing the way of the label that have a lesson, strongest first."""
     lessons = SUCCESS_LESSONS if label == "success" else FAILURE_LESSONS
     if label == "success":
         # For a success, misses the agent got past are a strategy too (it found the page in the end).
@@ -634,6 +646,13 @@ def heuristic_drafts(traj: Trajectory, label: str, signals: list[Signal]) -> lis
     relevant.sort(key=lambda s: -abs(s.weight))
     if label == "failure" and any(s.name == "unresolved_error" for s in relevant):
         relevant = [s for s in relevant if s.name != "tool_errors"]  # one error lesson is enough
+    return relevant
+
+
+def heuristic_drafts(traj: Trajectory, label: str, signals: list[Signal]) -> list[Draft]:
+    """Up to three lessons for the strongest signals pointing the way of the label, each grounded in what this
+    trajectory shows (`grounded`); the signals' templates only when nothing grounded was found at all."""
+    relevant = relevant_signals(label, signals)
     by_name = {s.name: s for s in relevant}
     drafts: list[Draft] = []
     titles: set[str] = set()
@@ -645,11 +664,17 @@ def heuristic_drafts(traj: Trajectory, label: str, signals: list[Signal]) -> lis
         drafts.append(Draft(*made, steps=[i + 1 for i in signal.steps] if signal else [],
                             meta={"signal": name, "grounded": True}))
         if len(drafts) == MAX_ITEMS:
-            return drafts
-    if drafts:
-        return drafts
+            break
+    return drafts or template_drafts(traj, label, signals)
+
+
+def template_drafts(traj: Trajectory, label: str, signals: list[Signal]) -> list[Draft]:
+    """The last resort (and the extractor before lessons were grounded): each relevant signal's template, naming
+    only tools the trajectory really called; the generic lesson when no signal applies."""
+    lessons = SUCCESS_LESSONS if label == "success" else FAILURE_LESSONS
     real_tools = facts.tool_names(traj)
-    for signal in relevant[:MAX_ITEMS]:  # the last resort: the signal's template, naming only real tools
+    drafts = []
+    for signal in relevant_signals(label, signals)[:MAX_ITEMS]:
         tools = [t for t in signal.facts.get("tools") or [] if t in real_tools]
         lesson = lessons[signal.name](Signal(signal.name, signal.weight, signal.steps, signal.detail,
                                              dict(signal.facts, tools=tools)))
@@ -670,6 +695,6 @@ class HeuristicExtractor:
     write_every = 200
 
     def extract(self, traj: Trajectory, verdict: Verdict) -> list[tuple[MemoryItem, ItemSource]]:
-        drafts = heuristic_drafts(traj, verdict.label, read_signals(traj))
+        drafts = flag_task_specific(heuristic_drafts(traj, verdict.label, read_signals(traj)), traj)
         return to_items(drafts, traj, verdict, kind="heuristic", extractor_id=self.extractor_id,
                         prompt_version=self.prompt_version)

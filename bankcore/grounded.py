@@ -488,6 +488,8 @@ class AnswerLessons:
                 "name or a related page, then answer with the best-supported candidate.")
 
     def by_signal(self, label: str) -> dict[str, Callable[[], Made]]:
+        if not self.q.searches:
+            return {}  # no real lookup to describe: the templates say it better
         if label == "success":
             return {"grounded_answer": self.answered, "grounded_facts": self.answered,
                     "lookup_misses": self.recovered_miss}
