@@ -27,12 +27,12 @@ class Bank:
     """One bank file and the settings to work on it."""
 
     def __init__(self, db_path: str | Path | None = None, *, settings: Settings | None = None,
-                 clock: Clock = utc_now, on_busy: Callable[[str], None] | None = None):
+                 clock: Clock = utc_now, on_busy: Callable[[str], None] | None = None, read_only: bool = False):
         self.settings = settings or Settings.load()
         if db_path is not None:
             self.settings = replace(self.settings, db_path=Path(db_path))
         self.store = Store(self.settings.db_path, clock=clock, lock_timeout_s=self.settings.lock_timeout_s,
-                           on_busy=on_busy)
+                           on_busy=on_busy, read_only=read_only)
         self._retriever: Retriever | None = None
 
     @property

@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from . import curation, llm_merge, review
+from . import curation, gate, llm_merge, review
 from . import policy as policy_rules
 from .errors import ConflictError
 from .models import ItemSource, MemoryItem
@@ -281,15 +281,18 @@ def contradiction_reason(a: MemoryItem, b: MemoryItem) -> str | None:
 # ---------------------------------------------------------------------- the merged item (pure)
 def merged_item(parents: Sequence[MemoryItem], text: ItemText, *, method: str,
                 prompt_version: str | None = None) -> MemoryItem:
-    """The new item a merge writes: parents' union of flags, their best confidence, source `merged`."""
+    """The new item a merge writes: parents' union of flags, their best confidence, source `merged`. It has passed
+    the injection gate before the policy sees it: checked on its own text, inheriting a parent's injection flag only
+    where the flagged text survives into it (`gate.check_merged`)."""
     confidences = [p.confidence for p in parents if p.confidence is not None]
     flags = sorted({f for p in parents for f in p.flags if not f.startswith(CONTRADICTS)})
-    return MemoryItem(
+    child = MemoryItem(
         title=text.title, description=text.description, content=text.content, source="merged", status="pending",
         confidence=max(confidences) if confidences else None, domain=parents[0].domain, flags=flags,
         extractor_id=method, prompt_version=prompt_version,
         meta={"merged_from": sorted(p.item_id for p in parents),
               "parent_sources": sorted({p.source for p in parents})})
+    return gate.check_merged(child, parents)
 
 
 def merged_sources(parent_ids: Sequence[int], parent_sources: dict[int, list[ItemSource]]) -> list[ItemSource]:
@@ -431,14 +434,15 @@ def _llm_draft(store, merge: Merge, current, complete: Complete, method: str, re
 def _write(store: Store, draft: _Draft, sources, policy, *, by_llm: bool, report: Report) -> None:
     """The merged item, its MERGE event and every parent's SUPERSEDE, in one transaction."""
     child, parents = draft.child, draft.parents
-    decision = policy_rules.decide_merged(policy, child, parents_approved=draft.merge.review_state == "approved",
-                                          by_llm=by_llm)
     rows = merged_sources([p.item_id for p in parents], sources)
     try:
         with store.transaction():
             curation.add_item(store, child, rows, actor=draft.related["method"], kind="MERGE",
                               batch_id=report.batch_id, reason=f"merged {len(parents)} similar items",
                               related={**draft.related, "requested_by": report.requested_by})
+            # The policy decides on the child as stored, i.e. after the injection gate has flagged it or not.
+            decision = policy_rules.decide_merged(policy, child, by_llm=by_llm,
+                                                  parents_approved=draft.merge.review_state == "approved")
             for parent in parents:
                 curation.change_item(store, parent.item_id, kind="SUPERSEDE", actor=draft.related["method"],
                                      reason=f"merged into item {child.item_id}",

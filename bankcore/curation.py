@@ -2,13 +2,15 @@
 
 `add_item` and `change_item` are the only ways items are written; they keep `memory_items` (the current state)
 and `memory_events` (the history, with before/after snapshots) in step inside one transaction. Nothing here, or
-anywhere, deletes an item or an event.
+anywhere, deletes an item or an event. Both pass any new or changed text through the injection gate (`gate.check`)
+before it is stored, whatever path wrote it, so the event records the flags the text earned.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
+from . import gate
 from .errors import BankcoreError, ConflictError
 from .models import TEXT_FIELDS, Event, ItemSource, MemoryItem
 from .store import Store
@@ -21,6 +23,7 @@ def add_item(store: Store, item: MemoryItem, sources: Iterable[ItemSource] = (),
              kind: str = "ADD", reason: str | None = None, batch_id: str | None = None,
              related: dict[str, Any] | None = None) -> MemoryItem:
     """Store a new item with its provenance and its first event."""
+    gate.check(item)
     with store.transaction():
         store.add_item(item)
         for source in sources:
@@ -53,6 +56,7 @@ def change_item(store: Store, item_id: int, *, kind: str, actor: str, reason: st
         for name, value in changes.items():
             setattr(item, name, value)
         if any(before[f] != getattr(item, f) for f in TEXT_FIELDS):
+            gate.check(item)
             item.version += 1
             if "embedding" not in changes:
                 item.embedding, item.embedding_model = None, None  # stale: must be re-embedded

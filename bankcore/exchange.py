@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from . import gate
+from .curation import change_item
 from .errors import BankcoreError, InputError, Where
 from .migrations import LATEST_VERSION
 from .models import (
@@ -136,8 +138,31 @@ def import_bank(store: Store, path: Path, on_line: Callable[[], None] | None = N
         store.insert_trajectories(batch)
         if "header" not in counts:
             raise InputError(Where(str(path)), "not a bankcore export (no header line)")
+        flagged = gate_imported_items(store)
     counts.pop("header", None)
+    if flagged:
+        counts["flagged_on_import"] = len(flagged)
     return counts
+
+
+def gate_imported_items(store: Store) -> list[int]:
+    """Pass every active imported item through the injection gate: an export is untrusted input (its rows, flags and
+    approvals may have been edited), so the words that would reach a prompt are checked again, and what the gate
+    holds back gets a FLAG event and leaves retrieval until a person approves it. Only the text is re-read, not its
+    trajectories: a reviewer may already have judged those, and re-raising that on every import would undo the
+    judgement (a forged history is the export check's to catch). An item the gate passes is left untouched, so a
+    clean bank round-trips byte for byte. Returns the flagged ids."""
+    flagged = []
+    for item in store.query_items(status=["pending", "approved"]):
+        checked = gate.check(dataclasses.replace(item, flags=list(item.flags), meta=dict(item.meta)))
+        if (checked.flags, checked.status) == (item.flags, item.status):
+            continue
+        change_item(store, item.item_id, kind="FLAG", actor=gate.ACTOR, flags=checked.flags, meta=checked.meta,
+                    status=checked.status, expected_event_id=item.last_event_id,
+                    reason="import-bank: the injection gate holds this text back until a person approves it",
+                    related={"flag": checked.flags[-1], "on": "import-bank"})
+        flagged.append(item.item_id)
+    return flagged
 
 
 _ADDERS: dict[str, Callable[[Store, Any], Any]] = {

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from statistics import mean
 from typing import Sequence
 
-from . import extract, guard, render
+from . import extract, gate, render
 from .extract import Draft, FAILURE_LESSONS, GENERIC_LESSONS, SUCCESS_LESSONS, clean_drafts
 from .judge import heuristic_verdict, strip_thinking
 from .llm import LLMClient, UnusableReply
@@ -325,7 +325,7 @@ def contrast_items(drafts: list[Draft], trajs: Sequence[Trajectory], verdicts: S
                    for i, t in enumerate(trajs)]
         out.append((item, sources))
     items = [item for item, _ in out]
-    guard.flag_items(items, trajs)
+    gate.check_all(items, trajs)
     for item in items:
         item.confidence = round(mean(extract.item_confidence(kind, v, item.flags) for v in verdicts), 3)
     return out

@@ -7,7 +7,8 @@ is an APPROVE event whose actor is `policy:<name>`, so the history says who let 
 The default keeps a human in the loop wherever text is untrusted or machine-guessed:
 - anything from the heuristic extractor waits for a human (its lessons are pattern-matched, not understood);
 - any flagged item (e.g. `suspected_injection`, an open contradiction) waits — flagged items are never
-  auto-approved, whatever the settings;
+  auto-approved, whatever the settings; nor is an item the injection gate holds back (flagged or borderline, or
+  text that trips the guard's rules now: the policy decides after the gate, never before — see gate.py);
 - clean LLM-extracted items are approved on arrival (the paper's loop: the next task can use them at once);
 - a merged item is approved when every parent was approved, it carries no flag, and (for an LLM-written merge)
   LLM text is auto-approved too;
@@ -21,6 +22,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from . import gate
 from .errors import BankcoreError
 from .models import MemoryItem
 
@@ -137,6 +139,8 @@ def origin(item: MemoryItem) -> str:
 
 def decide_new(policy: Policy, item: MemoryItem) -> Decision:
     """Whether a newly extracted item may be approved without a human (pure)."""
+    if held := gate.holds_back(item):
+        return _held(held)
     if item.flags:
         return Decision(False, f"flagged ({', '.join(item.flags)}): a human must approve")
     kind = origin(item)
@@ -151,6 +155,8 @@ def decide_new(policy: Policy, item: MemoryItem) -> Decision:
 
 def decide_merged(policy: Policy, child: MemoryItem, *, parents_approved: bool, by_llm: bool) -> Decision:
     """Whether a merged item may be approved without a human (pure)."""
+    if held := gate.holds_back(child):
+        return _held(held)
     if child.flags:
         return Decision(False, f"flagged ({', '.join(child.flags)}): a human must approve")
     if not policy.auto_approve_merged:
@@ -160,6 +166,10 @@ def decide_merged(policy: Policy, child: MemoryItem, *, parents_approved: bool, 
     if by_llm and not policy.auto_approve_llm:
         return Decision(False, "LLM-written merge; policy requires approval of LLM text")
     return Decision(True, "every parent was approved and the merge is clean (auto_approve_merged)")
+
+
+def _held(why: list[str]) -> Decision:
+    return Decision(False, f"held back by the injection gate ({'; '.join(why)}): a human must approve")
 
 
 def describe(policy: Policy) -> list[tuple[str, Any, str]]:

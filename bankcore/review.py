@@ -8,12 +8,12 @@ text that was embedded is still the text being replaced.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from . import lineage
+from . import gate, lineage
 from .curation import add_item, change_item, new_batch_id, require_text
-from .embed import item_text
+from .embed import lesson_vectors
 from .errors import BankcoreError, NotFoundError
 from .models import TEXT_FIELDS, MemoryItem, Usefulness
 from .policy import Policy, decide_merged, decide_new, origin
@@ -81,7 +81,9 @@ def bulk_decide(store: Store, action: str, *, actor: str, reason: str | None = N
 
 def write_lesson(store: Store, *, actor: str, embedder, title: str, description: str, content: str,
                  domain: str | None = None, reason: str | None = None) -> MemoryItem:
-    """A lesson a person wrote (source `manual`): approved as written, since its author is the reviewer.
+    """A lesson a person wrote (source `manual`): approved as written, since its author is the reviewer — unless the
+    injection gate flags its text, which then waits for an explicit approval like any flagged lesson (a pasted
+    "always transfer …" is not vouched for by being typed in).
 
     Embedded before the write, like every item, and recorded with an ADD event by its author. Curators use it to
     seed a bank with what the team already knows, or to write the lesson the extractor missed.
@@ -99,7 +101,11 @@ def write_lesson(store: Store, *, actor: str, embedder, title: str, description:
 
 def edit(store: Store, item_id: int, *, actor: str, embedder, reason: str | None = None,
          expected_event_id: int | None = None, **fields: str | None) -> MemoryItem:
-    """Change title/description/content; re-embeds. Refused if the item changed since `expected_event_id`."""
+    """Change title/description/content; re-embeds. Refused if the item changed since `expected_event_id`.
+
+    The new text passes the injection gate, compared with the item's source trajectories too: an edit that brings
+    in an injected instruction is flagged and, if the item was approved, goes back to pending until a person
+    approves it explicitly."""
     cleaned = require_text(fields)
     item = store.get_item(item_id)
     _refuse_superseded(item, "edit")
@@ -130,11 +136,20 @@ def restore(store: Store, item_id: int, version: int, *, actor: str, embedder, r
 
 def _rewrite(store, item: MemoryItem, fields: dict[str, str], *, kind, actor, reason, embedder,
              expected_event_id, related=None) -> MemoryItem:
-    draft = MemoryItem(**{**{k: getattr(item, k) for k in TEXT_FIELDS}, **fields}, source=item.source)
-    vector = embedder.embed([item_text(draft)])[0]
+    draft = MemoryItem(**{**{k: getattr(item, k) for k in TEXT_FIELDS}, **fields}, source=item.source,
+                       status=item.status, flags=list(item.flags), meta=dict(item.meta))
+    gate.check(draft, _source_trajectories(store, item.item_id))
+    held = {k: getattr(draft, k) for k in ("flags", "meta", "status") if getattr(draft, k) != getattr(item, k)}
+    vector = lesson_vectors(embedder, [replace(draft, item_id=item.item_id)], store)[0]  # with its tasks
     return change_item(store, item.item_id, kind=kind, actor=actor, reason=reason,
-                       expected_event_id=expected_event_id, related=related, **fields,
+                       expected_event_id=expected_event_id, related=related, **fields, **held,
                        embedding=vector.tolist(), embedding_model=embedder.model_id)
+
+
+def _source_trajectories(store, item_id: int):
+    """The trajectories an item was learned from (a merge's inherited evidence included)."""
+    sources = store.item_sources_of([item_id]).get(item_id, [])
+    return store.get_trajectories(sorted({s.traj_id for s in sources if s.traj_id}))
 
 
 def unmerge(store: Store, item_id: int, *, actor: str, reason: str | None = None) -> list[int]:

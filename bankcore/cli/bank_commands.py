@@ -35,7 +35,7 @@ def add_check_parser(sub, common: argparse.ArgumentParser) -> None:
 
 @command("check")
 def cmd_check(args: argparse.Namespace) -> int:
-    report = open_bank(args).check()
+    report = open_bank(args, read_only=True).check()
     if args.json:
         _json_out(to_dict(report) | {"ok": report.ok})
     else:
@@ -82,7 +82,7 @@ def add_stats_parser(sub, common: argparse.ArgumentParser) -> None:
 
 @command("stats")
 def cmd_stats(args: argparse.Namespace) -> int:
-    stats = open_bank(args).stats()
+    stats = open_bank(args, read_only=True).stats()
     print(json.dumps(stats, indent=2, default=str) if args.json else format_stats(stats))
     return 0
 

@@ -28,13 +28,13 @@ def command(name: str):
 CREATES_BANK = frozenset({"init", "import", "learn", "import-bank", "run", "mcp"})
 
 
-def open_bank(args: argparse.Namespace) -> Bank:
+def open_bank(args: argparse.Namespace, *, read_only: bool = False) -> Bank:
     settings = Settings.load()
     path = Path(args.db).expanduser() if args.db else Path(settings.db_path).expanduser()
     if args.command not in CREATES_BANK and not path.exists():
         raise NotFoundError(f"no bank at {path}: start one with `bankcore learn FILE`, `bankcore demo --db {path}` "
                             "or `bankcore init`, or pass --db")
-    return Bank(path, settings=settings, on_busy=None if args.quiet else _busy_notice())
+    return Bank(path, settings=settings, on_busy=None if args.quiet else _busy_notice(), read_only=read_only)
 
 
 def _busy_notice() -> Callable[[str], None]:
