@@ -381,8 +381,12 @@ RULES: tuple[Rule, ...] = (
     _rule("from-now-on", "flag", "now|henceforth|forward|hereafter",
           r"\b(?:from now on|henceforth|going forward|hereafter|from this point (?:on|forward))\b,?\s+"
           r"(?:you|always|never|the (?:agent|assistant|ai|model)|agents?|assistants?|do not|don't|skip|all)\b"),
-    _rule("you-must-now", "borderline", "must|shall|need|required|instructed",
-          r"\byou (?:must|shall|need to|are required to|are instructed to) (?:now|always|never|immediately)\b"),
+    _rule("you-must-now", "flag", "must|shall|need|required|instructed|ordered",
+          r"\byou (?:must|shall|need to|are required to|are instructed to) (?:now |from now on |henceforth )?"
+          r"(?:always|never|ignore|disregard|obey|comply|forget)\b|\byou are (?:now |hereby )?(?:instructed|ordered)"
+          r" to\b"),
+    _rule("you-must-now-weak", "borderline", "must|shall|need|required",
+          r"\byou (?:must|shall|need to|are required to) (?:now|immediately)\b"),
     _rule("agents-must", "flag", _AI_ANCHORS,
           rf"\b(?:the|this|an?|any|every|all|each|our|future|next|other|subsequent|later)\s+(?:ai\s+)?{_AI}\s+"
           r"(?:must|should|shall|has to|have to|needs? to|is to|are to|(?:is|are) (?:required|expected|instructed|"
@@ -840,7 +844,8 @@ def _source_text(trajs: Sequence[Trajectory], *, task_only: bool) -> str:
 
 # A lesson is addressed to the agent and states rules: these cues are its normal voice, not an injection's
 # (what an absolute rule about money or secrets asks is judged by the structural checks instead).
-_NATURAL_IN_LESSONS = frozenset({"agents-must", "next-time", "you-must-now", "absolute-rule", "skip-safeguard"})
+_NATURAL_IN_LESSONS = frozenset({"agents-must", "next-time", "you-must-now", "you-must-now-weak", "absolute-rule",
+                                 "skip-safeguard"})
 
 
 def review_lesson(text: str, source_trajs: Sequence[Trajectory] = ()) -> list[Finding]:
