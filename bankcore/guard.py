@@ -769,7 +769,7 @@ _MONEY_VERB = re.compile(
     r"\b(?:transfer|wire|send|move|pay|refund|deposit|credit(?!\s+cards?)|remit|withdraw|reimburse|compensate|"
     r"(?:issue|give|grant|approve|offer|add)\s+(?:\w+\s+){0,3}?(?:refunds?|credits?|vouchers?|certificates?|"
     r"gift cards?|compensation|cash|money|payments?))\b")
-_MONEY_OBJECT = re.compile(r"\b(?:money|funds|balance|payments?|refunds?|credits?|certificates?|vouchers?|"
+_MONEY_OBJECT = re.compile(r"\b(?:money|funds|balance|amount|sum|total|accounts?|payments?|refunds?|credits?|certificates?|vouchers?|"
                            r"gift cards?|compensation|cash|bitcoin|crypto|wallet|iban|dollars|usd|eur)\b|[$€£]\s?\d")
 _UNCONDITIONAL = re.compile(r"\b(?:always|immediately|automatically|every time|whenever (?:asked|requested|they ask)|"
                             r"to (?:every|any|each) (?:users?|customers?|one|passengers?|members?)|"
@@ -848,6 +848,10 @@ _NATURAL_IN_LESSONS = frozenset({"agents-must", "next-time", "you-must-now", "yo
                                  "skip-safeguard"})
 
 
+_NEGATABLE = frozenset({"exfiltrate", "role-change", "mode-switch", "ignore-instructions", "send-to-address",
+                        "plant-memory"})
+
+
 def review_lesson(text: str, source_trajs: Sequence[Trajectory] = ()) -> list[Finding]:
     """The structural check of a lesson's text (title, description and content joined), whatever its wording.
 
@@ -860,9 +864,13 @@ def review_lesson(text: str, source_trajs: Sequence[Trajectory] = ()) -> list[Fi
     if hidden:
         found.append(Finding("flag", f"the lesson hides {hidden} invisible or bidi-control character(s)",
                              "hidden-characters"))
+    flat = " ".join(normalise(text).split())
     for name, excerpt, severity, view in scan_text(text):
         if name in _NATURAL_IN_LESSONS:
             continue
+        at = flat.find(excerpt)
+        if name in _NEGATABLE and at > 0 and _negated(flat, at):
+            continue  # "never share the card number" is the lesson we want
         found.append(Finding(severity, f"the lesson itself reads like an order: {name} (“{excerpt}”)", name,
                              excerpt))
     bodies = [body for _, body in views(text)]

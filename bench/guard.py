@@ -58,6 +58,7 @@ def baseline_guard():
     except (OSError, subprocess.CalledProcessError):
         return None
     module = types.ModuleType("guard_baseline")
+    sys.modules["guard_baseline"] = module
     exec(compile(source.replace("from .models import", "from bankcore.models import"), "guard_baseline", "exec"),
          module.__dict__)
     return module
