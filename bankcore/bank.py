@@ -59,37 +59,41 @@ class Bank:
 
     # ------------------------------------------------------------------ judging and extraction (issue 3)
     def judge(self, traj_ids: list[str] | None = None, *, judge: str | None = None, model: str | None = None,
-              limit: int | None = None, on_progress: Callable[[int], None] | None = None) -> learning.JudgeReport:
+              limit: int | None = None, on_progress: Callable[[int], None] | None = None,
+              strict: bool = False) -> learning.JudgeReport:
         """Judge the queue: trajectories (of `traj_ids`, or all) without a verdict from this judge.
 
         `judge` is "heuristic" or "llm" (by default the LLM when one is configured, else the heuristic), or a ready
-        judge object."""
-        judge_ = learning.make_judge(judge, self.settings, self.store, model)
+        judge object. `strict`: the LLM judge's strict mode (when in doubt, failure)."""
+        judge_ = learning.make_judge(judge, self.settings, self.store, model, strict=strict)
         return learning.judge_queue(self.store, judge_, traj_ids, limit=limit, on_progress=on_progress)
 
     def extract(self, traj_ids: list[str] | None = None, *, extractor: str | None = None, model: str | None = None,
-                limit: int | None = None, on_progress: Callable[[int], None] | None = None
-                ) -> learning.ExtractReport:
+                limit: int | None = None, on_progress: Callable[[int], None] | None = None,
+                include_uncertain: bool = False) -> learning.ExtractReport:
         """Distil lessons from labelled trajectories this extractor has not yet distilled. Items land pending; the
         curation policy then approves those it allows (see `policy.py`). `extractor`: "heuristic", "llm" or a ready
         extractor object."""
         extractor_ = learning.make_extractor(extractor, self.settings, self.store, model)
-        report = learning.extract_queue(self.store, extractor_, traj_ids, limit=limit, on_progress=on_progress)
+        report = learning.extract_queue(self.store, extractor_, traj_ids, limit=limit, on_progress=on_progress,
+                                        include_uncertain=include_uncertain)
         # issue 5: the bank's curation policy admits what it allows (by default clean LLM items, never flagged ones)
         report.approved_by_policy, report.policy_actor = self.apply_policy(), policy_rules.actor(self.policy())
         return report
 
     def learn_trajectories(self, traj_ids: list[str], *, judge: str | None = None, extractor: str | None = None,
-                           model: str | None = None, on_progress: Callable[[int], None] | None = None
-                           ) -> learning.LearnReport:
+                           model: str | None = None, on_progress: Callable[[int], None] | None = None,
+                           strict: bool = False, include_uncertain: bool = False) -> learning.LearnReport:
         """Judge, then extract from, these trajectories (what `record` calls after each agent task)."""
-        judged = self.judge(traj_ids, judge=judge, model=model, on_progress=on_progress)
-        extracted = self.extract(traj_ids, extractor=extractor or judge, model=model, on_progress=on_progress)
+        judged = self.judge(traj_ids, judge=judge, model=model, on_progress=on_progress, strict=strict)
+        extracted = self.extract(traj_ids, extractor=extractor or judge, model=model, on_progress=on_progress,
+                                 include_uncertain=include_uncertain)
         return learning.LearnReport(judged=judged, extracted=extracted)
 
     def learn(self, path: str | Path, *, fmt: str = "auto", run_name: str | None = None, judge: str | None = None,
               extractor: str | None = None, model: str | None = None, options: ImportOptions | None = None,
-              labels: str = "judge", on_progress: Callable[[int], None] | None = None) -> learning.LearnReport:
+              labels: str = "judge", on_progress: Callable[[int], None] | None = None, strict: bool = False,
+              include_uncertain: bool = False) -> learning.LearnReport:
         """Import a file or folder, then judge and extract from its trajectories (also those imported earlier).
         `labels="truth"`: each trajectory's ground truth is its label instead of a judge's (see `labels.py`)."""
         imported = self.import_path(path, fmt=fmt, run_name=run_name, options=options)
@@ -99,7 +103,8 @@ class Bank:
             extracted = self.extract(traj_ids, extractor=extractor or judge, model=model, on_progress=on_progress)
             return learning.LearnReport(judged=None, extracted=extracted, imported=imported, truth_labels=labelled)
         report = self.learn_trajectories(traj_ids, judge=judge, extractor=extractor, model=model,
-                                         on_progress=on_progress)
+                                         on_progress=on_progress, strict=strict,
+                                         include_uncertain=include_uncertain)
         report.imported = imported
         return report
 
@@ -121,12 +126,12 @@ class Bank:
 
     def rejudge(self, run: str | int | None = None, task: str | None = None, all: bool = False, *,
                 judge: str | None = None, model: str | None = None,
-                on_progress: Callable[[int], None] | None = None) -> learning.JudgeReport:
+                on_progress: Callable[[int], None] | None = None, strict: bool = False) -> learning.JudgeReport:
         """Judge a run, a task or the whole bank again; flipped labels flag the items drawn from them."""
         if [run is not None, task is not None, bool(all)].count(True) != 1:
             raise BankcoreError("rejudge needs exactly one of a run, a task, or all")
         traj_ids = self.select_trajectories(run, task) if not all else self.store.select_traj_ids()
-        return self.rejudge_selected(traj_ids, judge=judge, model=model, on_progress=on_progress)
+        return self.rejudge_selected(traj_ids, judge=judge, model=model, on_progress=on_progress, strict=strict)
 
     def select_trajectories(self, run: str | int | None = None, task: str | None = None) -> list[str] | None:
         """The trajectory ids of a run and/or a task; None when neither is named (everything). A run or task with
@@ -481,11 +486,13 @@ class Bank:
 
     # ------------------------------------------------------------------ dashboard (issue 6)
     def rejudge_selected(self, traj_ids: list[str], *, judge: str | None = None, model: str | None = None,
-                         on_progress: Callable[[int], None] | None = None) -> learning.JudgeReport:
+                         on_progress: Callable[[int], None] | None = None, strict: bool = False
+                         ) -> learning.JudgeReport:
         """Judge these trajectories again (the dashboard's selection), like `rejudge` for a run or task."""
         if not traj_ids:
             raise BankcoreError("nothing selected to judge again")
-        return learning.rejudge(self.store, learning.make_judge(judge, self.settings, self.store, model),
+        return learning.rejudge(self.store, learning.make_judge(judge, self.settings, self.store, model,
+                                                                strict=strict),
                                 list(traj_ids), on_progress=on_progress)
 
     @property

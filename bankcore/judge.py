@@ -18,13 +18,14 @@ from typing import Protocol
 
 from . import render
 from .llm import LLMClient, UnusableReply
-from .models import Trajectory, Verdict
+from .models import UNCERTAIN, Trajectory, Verdict
 from .signals import VERSION as SIGNALS_VERSION
 from .signals import Signal, read_signals, style
 
 HEURISTIC_ID = f"heuristic:{SIGNALS_VERSION}"
 HEURISTIC_VERSION = f"signals-{SIGNALS_VERSION}"
 PROMPT_VERSION = "judge-v1"
+STRICT_PROMPT_VERSION = "judge-strict-v1"  # a different prompt: its cache keys and queue differ too
 MAX_TOKENS = 1024
 RATIONALE_CHARS = 400
 # Agents on published benchmarks succeed 35–55% of the time (WebArena, SWE-bench, τ-bench, HotpotQA): with no
@@ -41,28 +42,52 @@ class Judge(Protocol):
 
 
 # ---------------------------------------------------------------------- heuristic
+# When the evidence is too weak to call, the judge says `uncertain` rather than guess: a wrong label is worse than
+# none, because a lesson learned under it teaches the opposite of what happened and memory amplifies it. To call a
+# trajectory, the score (prior + evidence) must clear ±MARGIN and the evidence alone must weigh at least DECISIVE —
+# with no evidence the prior is a guess, not a verdict. In effect: success needs evidence ≥ +1.0, failure ≤ −0.8.
+# Chosen on the shared τ-bench and Reflexion logs and one SWE-bench run (bench/judge_quality.py prints the
+# coverage and accuracy this buys on those and on held-out files).
+MARGIN = 0.6
+DECISIVE = 0.8
+
+
 def heuristic_verdict(traj: Trajectory, signals: list[Signal], weights: dict[str, float] | None = None) -> Verdict:
-    """Sum the signals' log-odds on top of the prior; success when the total is positive."""
+    """Sum the signals' log-odds on top of the prior: success at or above +MARGIN, failure at or below −MARGIN, when
+    the evidence weighs at least DECISIVE; otherwise uncertain (the verdict still records which way it leans)."""
     weights = weights or {}
     weighted = [(s, weights.get(s.name, s.weight)) for s in signals]
     score = PRIOR + sum(w for _, w in weighted)
-    label = "success" if score > 0 else "failure"
+    lean = "success" if score > 0 else "failure"
+    evidence = score - PRIOR
+    label = lean if abs(score) >= MARGIN and abs(evidence) >= DECISIVE else UNCERTAIN
     confidence = 1 / (1 + math.exp(-abs(score)))
     return Verdict(
         traj_id=traj.traj_id, label=label, judge_id=HEURISTIC_ID, prompt_version=HEURISTIC_VERSION,
-        rationale=_heuristic_rationale(label, weighted), confidence=round(confidence, 4),
-        signals={"score": round(score, 3), "prior": PRIOR, "style": style(traj),
+        rationale=_heuristic_rationale(label, lean, weighted), confidence=round(confidence, 4),
+        signals={"score": round(score, 3), "prior": PRIOR, "evidence": round(evidence, 3), "lean": lean,
+                 "style": style(traj),
                  "signals": [{"name": s.name, "weight": w, "steps": list(s.steps), "detail": s.detail}
                              for s, w in weighted]})
 
 
-def _heuristic_rationale(label: str, weighted: list[tuple[Signal, float]]) -> str:
-    toward = [(s, w) for s, w in weighted if (w > 0) == (label == "success") and w != 0]
+def lean(verdict: Verdict) -> str | None:
+    """The label an uncertain verdict leans to (what `--include-uncertain` extracts under); a labelled verdict's own
+    label; None for an uncertain verdict that records no lean (an LLM's)."""
+    if verdict.label != UNCERTAIN:
+        return verdict.label
+    leaning = (verdict.signals or {}).get("lean")
+    return leaning if leaning in ("success", "failure") else None
+
+
+def _heuristic_rationale(label: str, lean: str, weighted: list[tuple[Signal, float]]) -> str:
+    toward = [(s, w) for s, w in weighted if (w > 0) == (lean == "success") and w != 0]
     toward.sort(key=lambda sw: -abs(sw[1]))
+    head = f"uncertain (leans {lean}; evidence too weak to call)" if label == UNCERTAIN else label
     if not toward:
-        return (f"{label}: no signal either way; heuristic prior (agents fail more often than not)"
-                if label == "failure" else f"{label}: no sign of failure")
-    return f"{label}: " + "; ".join(s.detail for s, _ in toward[:3])
+        return (f"{head}: no signal either way; heuristic prior (agents fail more often than not)"
+                if lean == "failure" else f"{head}: no sign of failure")
+    return f"{head}: " + "; ".join(s.detail for s, _ in toward[:3])
 
 
 class HeuristicJudge:
@@ -107,7 +132,25 @@ Status: "success" or "failure"
 """
 
 
-def build_messages(traj: Trajectory) -> list[dict[str, str]]:
+# The official ReasoningBank code (google-research/reasoning-bank, 2026) adds this to its judge: a lesson learned
+# from a false success is retrieved and followed again and again, so the judge should lean to failure when unsure.
+STRICT_RULE = """
+Be strict. A false "success" is more harmful than a false "failure": every trajectory judged a success becomes \
+a lesson that later tasks retrieve and follow, so a wrong success is amplified by memory. Answer "success" only \
+when the history shows that the task was fully accomplished; when the evidence is incomplete, ambiguous or only \
+suggests success, answer "failure".
+"""
+
+
+def system_prompt(strict: bool = False) -> str:
+    """The judge's instructions; strict mode inserts the rule before the answer format."""
+    if not strict:
+        return SYSTEM_PROMPT
+    head, _, fmt = SYSTEM_PROMPT.rpartition("\nAnswer in exactly this format:")
+    return head + "\n" + STRICT_RULE.strip() + "\n\nAnswer in exactly this format:" + fmt
+
+
+def build_messages(traj: Trajectory, *, strict: bool = False) -> list[dict[str, str]]:
     """The judge's prompt: intent, rules the agent had, numbered history, final state, final response."""
     parts = [f"User Intent: {render.inert(render.clip(traj.query, 4000))}"]
     rules = render.agent_instructions(traj)
@@ -118,7 +161,7 @@ def build_messages(traj: Trajectory) -> list[dict[str, str]]:
     answer = traj.final_answer
     parts.append("Agent's final response: " + (render.inert(render.clip(answer, 3000)) if answer and answer.strip()
                                                else "N/A"))
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n\n".join(parts)}]
+    return [{"role": "system", "content": system_prompt(strict)}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
@@ -181,17 +224,20 @@ def _label_from_json(body: str) -> tuple[str, str] | None:
 
 
 class LLMJudge:
-    """The paper's judge over any OpenAI-compatible endpoint, at temperature 0 (so a rerun comes from the cache)."""
+    """The paper's judge over any OpenAI-compatible endpoint, at temperature 0 (so a rerun comes from the cache).
+    `strict`: the official code's strict mode (see `STRICT_RULE`), under its own prompt version."""
 
-    prompt_version = PROMPT_VERSION
     write_every = 16  # a crash loses at most 15 verdicts, and their calls are answered from the cache on rerun
 
-    def __init__(self, client: LLMClient):
+    def __init__(self, client: LLMClient, *, strict: bool = False):
         self.client = client
+        self.strict = strict
         self.judge_id = f"llm:{client.model}"
+        self.prompt_version = STRICT_PROMPT_VERSION if strict else PROMPT_VERSION
 
     def judge(self, traj: Trajectory) -> Verdict:
-        result = self.client.complete("judge", build_messages(traj), temperature=0.0, max_tokens=MAX_TOKENS,
+        result = self.client.complete("judge", build_messages(traj, strict=self.strict), temperature=0.0,
+                                      max_tokens=MAX_TOKENS,
                                       traj_id=traj.traj_id, validate=parse_verdict)
         label, rationale = parse_verdict(result.text)
         return Verdict(traj_id=traj.traj_id, label=label, judge_id=self.judge_id, prompt_version=self.prompt_version,

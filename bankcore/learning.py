@@ -9,7 +9,7 @@ the trajectory queued with nothing half-written, and running again resumes where
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
 from . import confidence as trust
@@ -17,9 +17,9 @@ from . import curation
 from . import policy as policy_rules
 from .errors import BankcoreError
 from .extract import HeuristicExtractor, LLMExtractor
-from .judge import HeuristicJudge, LLMJudge
+from .judge import HeuristicJudge, LLMJudge, lean
 from .llm import LLMClient, LLMError
-from .models import FLAG_SOURCE_REJUDGED, LABELS, Extraction, ImportReport, ItemSource, MemoryItem, Verdict
+from .models import FLAG_SOURCE_REJUDGED, LABELS, UNCERTAIN, VERDICT_LABELS, Extraction, ImportReport, ItemSource, MemoryItem, Verdict
 from .settings import Settings
 from .store import Store
 
@@ -71,13 +71,16 @@ class _Run:
 class JudgeReport(_Run):
     judge_id: str = ""
     prompt_version: str | None = None
-    labels: dict[str, int] = field(default_factory=lambda: {label: 0 for label in LABELS})
+    labels: dict[str, int] = field(default_factory=lambda: {label: 0 for label in VERDICT_LABELS})
     flips: list[Flip] = field(default_factory=list)
     items_flagged: int = 0
 
     def summary(self) -> str:
         text = (f"judged {self.done} of {self.queued} queued trajectories with {self.judge_id} "
-                f"(success {self.labels['success']}, failure {self.labels['failure']})")
+                f"(success {self.labels['success']}, failure {self.labels['failure']}")
+        if self.labels[UNCERTAIN]:
+            text += f", uncertain {self.labels[UNCERTAIN]}: no label, no lessons unless --include-uncertain"
+        text += ")"
         if self.cached:
             text += f", {self.cached} answered from the LLM cache"
         if self.flips:
@@ -159,10 +162,16 @@ def make(kind, settings: Settings, store: Store, model: str | None, *, heuristic
     return llm(LLMClient(settings, store, model=model))
 
 
-def make_judge(kind, settings: Settings, store: Store, model: str | None = None):
+def make_judge(kind, settings: Settings, store: Store, model: str | None = None, *, strict: bool = False):
     """A judge for "heuristic" or "llm" (None: the default); a ready judge object is used as it is (the demo's
-    `LLMJudge` over recorded replies, a test's judge)."""
-    return make(kind, settings, store, model, heuristic=HeuristicJudge, llm=LLMJudge)
+    `LLMJudge` over recorded replies, a test's judge). `strict`: the LLM judge's strict mode; the heuristic judge
+    has none (it abstains when its evidence is weak), so asking for both is an error."""
+    judge = make(kind, settings, store, model, heuristic=HeuristicJudge,
+                 llm=lambda client: LLMJudge(client, strict=strict))
+    if strict and isinstance(judge, HeuristicJudge):
+        raise BankcoreError("--strict is a mode of the LLM judge; the heuristic judge already answers uncertain "
+                            "when its evidence is weak (configure an endpoint or pass --judge llm)")
+    return judge
 
 
 def make_extractor(kind, settings: Settings, store: Store, model: str | None = None):
@@ -265,10 +274,14 @@ def human_label(store: Store, traj_id: str, label: str, *, by: str, rationale: s
 
 # ---------------------------------------------------------------------- extraction
 def extract_queue(store: Store, extractor, traj_ids: Iterable[str] | None = None, *, embedder=None,
-                  limit: int | None = None, on_progress: Progress | None = None) -> ExtractReport:
-    """Distil lessons from every labelled trajectory this extractor has not yet distilled under its label."""
+                  limit: int | None = None, on_progress: Progress | None = None,
+                  include_uncertain: bool = False) -> ExtractReport:
+    """Distil lessons from every labelled trajectory this extractor has not yet distilled under its label.
+    An uncertain trajectory yields none unless `include_uncertain`: then it is distilled under the label its
+    verdict leans to, and its items say so (`meta.uncertain_label`)."""
     queue = store.unextracted(extractor.extractor_id, extractor.prompt_version,
-                              None if traj_ids is None else list(traj_ids))
+                              None if traj_ids is None else list(traj_ids), include_uncertain=include_uncertain)
+    queue = [v for v in queue if lean(v) is not None]  # an abstention with no lean has nothing to extract under
     queue = queue[:limit] if limit else queue
     report = ExtractReport(extractor_id=extractor.extractor_id, prompt_version=extractor.prompt_version,
                            queued=len(queue))
@@ -276,7 +289,13 @@ def extract_queue(store: Store, extractor, traj_ids: Iterable[str] | None = None
     batch_id = curation.new_batch_id(store, extractor.extractor_id)
 
     def work(traj) -> tuple[Verdict, list[tuple[MemoryItem, ItemSource]]]:
-        return verdicts[traj.traj_id], extractor.extract(traj, verdicts[traj.traj_id])
+        verdict = verdicts[traj.traj_id]
+        if verdict.label != UNCERTAIN:
+            return verdict, extractor.extract(traj, verdict)
+        pairs = extractor.extract(traj, replace(verdict, label=lean(verdict)))
+        for item, _ in pairs:
+            item.meta = dict(item.meta or {}, uncertain_label=True)
+        return verdict, pairs
 
     def write(results) -> None:
         _write_extractions(store, extractor, results, report, embedder, batch_id)
@@ -307,7 +326,7 @@ def _write_extractions(store: Store, extractor, pending, report: ExtractReport, 
                                   reason=f"extracted from {verdict.label} trajectory {verdict.traj_id}",
                                   related=related)
                 report.items += 1
-                report.by_source[verdict.label] += 1
+                report.by_source[lean(verdict)] += 1
                 report.flagged += bool(item.flags)
             store.add_extraction(Extraction(traj_id=verdict.traj_id, extractor_id=extractor.extractor_id,
                                             prompt_version=extractor.prompt_version, verdict_id=verdict.verdict_id,

@@ -30,14 +30,18 @@ def _outcome(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def confusion_scores(tp: int, fn: int, fp: int, tn: int) -> dict[str, Any]:
+def confusion_scores(tp: int, fn: int, fp: int, tn: int, uncertain: int = 0) -> dict[str, Any]:
     """Accuracy, balanced accuracy (mean of the success and failure recall), precision and recall for
-    "success", from a confusion matrix against the truth. None where a rate has no denominator."""
+    "success", from a confusion matrix against the truth — all on what the judge labelled — and its coverage:
+    labelled / judged, where `uncertain` trajectories (with a truth) got no label. None where a rate has no
+    denominator."""
     n = tp + fn + fp + tn
     tpr = tp / (tp + fn) if tp + fn else None
     tnr = tn / (tn + fp) if tn + fp else None
     return {
         "n": n,
+        "uncertain": uncertain,
+        "coverage": _round(n / (n + uncertain)) if n + uncertain else None,
         "accuracy": _round((tp + tn) / n) if n else None,
         "balanced_accuracy": _round((tpr + tnr) / 2) if tpr is not None and tnr is not None else None,
         "success_recall": _round(tpr),
@@ -55,17 +59,21 @@ def judge_quality(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         key = (row["judge_id"], row["prompt_version"])
         entry = judges.setdefault(key, {"judge_id": key[0], "prompt_version": key[1], "runs": [],
                                         "_sum": {k: 0 for k in ("judged", "tp", "fn", "fp", "tn",
+                                                                "uncertain_with_truth", "uncertain",
                                                                 "human_pairs", "human_agree")}})
         for k in entry["_sum"]:
-            entry["_sum"][k] += row[k]
+            entry["_sum"][k] += row.get(k, 0)
         entry["runs"].append({"run_id": row["run_id"], "name": row["run_name"], "judged": row["judged"],
-                              "vs_truth": confusion_scores(row["tp"], row["fn"], row["fp"], row["tn"])})
+                              "uncertain": row.get("uncertain", 0),
+                              "vs_truth": confusion_scores(row["tp"], row["fn"], row["fp"], row["tn"],
+                                                           row.get("uncertain_with_truth", 0))})
     out = []
     for entry in judges.values():
         total = entry.pop("_sum")
         pairs = total["human_pairs"]
-        out.append({**entry, "judged": total["judged"],
-                    "vs_truth": confusion_scores(total["tp"], total["fn"], total["fp"], total["tn"]),
+        out.append({**entry, "judged": total["judged"], "uncertain": total["uncertain"],
+                    "vs_truth": confusion_scores(total["tp"], total["fn"], total["fp"], total["tn"],
+                                                 total["uncertain_with_truth"]),
                     "vs_humans": {"n": pairs,
                                   "agreement": _round(total["human_agree"] / pairs) if pairs else None}})
     return out
@@ -254,9 +262,11 @@ def format_stats(stats: dict[str, Any]) -> str:
     for judge in stats.get("judges", []):
         truth, humans = judge["vs_truth"], judge["vs_humans"]
         line = f"  judge {judge['judge_id']} [{judge['prompt_version'] or '—'}]: {judge['judged']} verdicts"
-        if truth["n"]:
-            line += (f", vs truth (n={truth['n']}): accuracy {pct(truth['accuracy'])}, balanced "
-                     f"{pct(truth['balanced_accuracy'])}")
+        if judge.get("uncertain"):
+            line += f" ({judge['uncertain']} uncertain: no label)"
+        if truth["n"] or truth["uncertain"]:
+            line += (f", vs truth (n={truth['n']}): coverage {pct(truth['coverage'])}, accuracy on labelled "
+                     f"{pct(truth['accuracy'])}, balanced {pct(truth['balanced_accuracy'])}")
         if humans["n"]:
             line += f", agrees with humans {pct(humans['agreement'])} (n={humans['n']})"
         lines.append(line)

@@ -193,9 +193,21 @@ MATTS_SCHEMA = (
     )""",
 )
 
+# Issue 14: a judge may abstain. An `uncertain` verdict is recorded (so the trajectory leaves the judging queue and
+# the abstention is visible) but gives no success/failure label. DuckDB cannot alter a CHECK constraint, so the
+# table is rebuilt with the same columns and rows.
+UNCERTAIN_VERDICTS = (
+    INITIAL_SCHEMA[4].replace("CREATE TABLE verdicts (", "CREATE TABLE verdicts_v7 (")
+    .replace("CHECK (label IN ('success', 'failure'))", "CHECK (label IN ('success', 'failure', 'uncertain'))"),
+    "INSERT INTO verdicts_v7 SELECT * FROM verdicts",
+    "DROP TABLE verdicts",
+    "ALTER TABLE verdicts_v7 RENAME TO verdicts",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", INITIAL_SCHEMA),
     Migration(6, "MaTTS selections and self-contrast extractions", MATTS_SCHEMA),
+    Migration(7, "verdicts may be uncertain (a judge's abstention)", UNCERTAIN_VERDICTS),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -9,6 +9,9 @@ from datetime import datetime
 from typing import Any
 
 LABELS = ("success", "failure")
+# A judge may abstain: an uncertain verdict leaves the trajectory without a success/failure label.
+UNCERTAIN = "uncertain"
+VERDICT_LABELS = LABELS + (UNCERTAIN,)
 ITEM_SOURCES = ("success", "failure", "contrast", "merged", "manual")
 TEXT_FIELDS = ("title", "description", "content")
 ITEM_STATUSES = ("pending", "approved", "rejected", "superseded", "archived")

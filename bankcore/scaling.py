@@ -194,8 +194,8 @@ def _labels_done(store: Store, extractor) -> dict[tuple[str, ...], set[tuple[str
 
 def _contrast(group: Group, extractor, trajs, verdicts, done: set[tuple[str, ...]],
               report: ContrastReport) -> _Contrasted | None:
-    if any(t not in verdicts for t in group.traj_ids):
-        report.unlabelled += 1
+    if any(t not in verdicts or verdicts[t].label not in ("success", "failure") for t in group.traj_ids):
+        report.unlabelled += 1  # not judged yet, or judged uncertain: contrast needs a label on every member
         return None
     group_verdicts = [verdicts[t] for t in group.traj_ids]
     if tuple(v.label for v in group_verdicts) in done:
@@ -207,7 +207,7 @@ def _contrast(group: Group, extractor, trajs, verdicts, done: set[tuple[str, ...
 
 def _write_contrasts(store: Store, extractor, pending: list[_Contrasted], report: ContrastReport, embedder) -> None:
     """Embed first (never while holding the bank), then write items, provenance, events and marks together."""
-    embed_items([item for result in pending for item, _ in result.pairs], embedder)
+    embed_items([item for result in pending for item, _ in result.pairs], embedder, store)
     batch_id = curation.new_batch_id(store, extractor.extractor_id)
     with store.transaction():
         done = _labels_done(store, extractor)

@@ -21,7 +21,7 @@ from typing import Callable
 from .guard import find_injections
 from .models import Step, Trajectory
 
-VERSION = "v1"
+VERSION = "v2"
 
 
 @dataclass(frozen=True)
@@ -186,14 +186,25 @@ def key_facts(text: str) -> set[str]:
 def _grounding(traj: Trajectory, answer: str, at: tuple[int, ...], *, short: bool) -> list[Signal]:
     """Is the answer supported by what the agent observed? A short submitted answer should appear verbatim in a
     source; an answer written as a message should at least state only facts (numbers, names, ids) that were seen."""
+    if not any(s.observation for s in traj.steps):
+        return []  # the agent looked nothing up (it answered from its context or knowledge): nothing to check against
     observed = [s for s in traj.steps if s.observation and not is_miss(s.observation) and not is_error(s.observation)]
     if not observed:
-        return [Signal("ungrounded_answer", -1.0, at, "nothing the agent observed supports the answer")]
+        return [Signal("ungrounded_answer", -1.0, at, "every lookup failed; nothing the agent observed supports "
+                                                      "the answer")]
     phrase = " ".join(words(answer))
     support = [s.index for s in observed if phrase and phrase in " ".join(words(s.observation))]
     if support:
-        return [Signal("grounded_answer", 1.0, tuple(support[:3]) + at, "the answer appears in what the agent "
-                                                                         "observed")]
+        if phrase in " ".join(words(traj.query)):
+            # The question named it, so the agent looked it up: seeing it again says little about being right.
+            return [Signal("echoed_answer", 0.3, tuple(support[:3]) + at, "the answer is named in the question "
+                                                                           "and appears in what the agent observed")]
+        found = [Signal("grounded_answer", 0.8, tuple(support[:3]) + at, "the answer appears in what the agent "
+                                                                          "observed")]
+        if short and (len(phrase.split()) == 1 or _NUMBER.fullmatch(answer)):
+            found.append(Signal("exact_short_answer", 0.5, at, "a one-word or numeric answer read verbatim off "
+                                                               "a source"))
+        return found
     seen_text = " ".join(s.observation for s in observed)
     seen = set(words(seen_text)) | key_facts(seen_text)
     facts = key_facts(answer) or set(content_words(answer))
@@ -201,8 +212,10 @@ def _grounding(traj: Trajectory, answer: str, at: tuple[int, ...], *, short: boo
         return []
     share = len(facts & seen) / len(facts)
     if share < 0.5:
-        return [Signal("ungrounded_answer", -1.0, at, "most facts in the answer appear nowhere in what the agent "
-                                                      "observed")]
+        # A short factual answer may come from the model's own knowledge and be right: weaker evidence than a
+        # message stating facts nobody observed.
+        return [Signal("ungrounded_answer", -0.6 if short and len(words(answer)) <= 3 else -1.0, at,
+                       "most facts in the answer appear nowhere in what the agent observed")]
     if share == 1 and short:
         # Every word seen, never together: assembled by the agent rather than read off a source. No credit.
         return [Signal("assembled_answer", 0.0, at, "the answer's words were each observed, but never together")]
@@ -234,7 +247,10 @@ def detect_partial_listing(traj: Trajectory, kind: str) -> list[Signal]:
 
 
 def detect_errors(traj: Trajectory, kind: str) -> list[Signal]:
-    """Tool or environment errors: how many, whether the agent got past the last one."""
+    """Tool or environment errors: how many, whether the agent got past the last one. Not for code work, where an
+    exit code is evidence only in context (see `detect_code_work`)."""
+    if kind == "code":
+        return []
     errors = [s for s in traj.steps if step_kind(s) != "reply" and is_error(s.observation)]
     if not errors:
         return []
@@ -266,7 +282,10 @@ def detect_misses(traj: Trajectory, kind: str) -> list[Signal]:
 
 
 def detect_loops(traj: Trajectory, kind: str) -> list[Signal]:
-    """The same action bringing the same observation again: no progress (a re-read after a change is benign)."""
+    """The same action bringing the same observation again: no progress (a re-read after a change is benign).
+    Not for code work: re-running `git diff` or a test to look again is how programmers work."""
+    if kind == "code":
+        return []
     seen: dict[tuple[str, str], int] = {}
     repeats: list[int] = []
     for s in traj.steps:
@@ -348,24 +367,124 @@ def detect_user_outcome(traj: Trajectory, kind: str) -> list[Signal]:
     return []
 
 
-def detect_patch(traj: Trajectory, kind: str) -> list[Signal]:
-    """For code tasks: was a patch submitted, and did tests run and pass after the last edit?"""
+# ---------------------------------------------------------------------- code work (a patch)
+# In a shell, the exit code means something only in context: `grep` finding nothing exits 1, and a reproduction
+# script failing before the fix is the work going as it should. What counts is the state after the last edit of the
+# code that ends up in the patch: do the tests pass then, does the reproduction stop failing, is the patch real.
+_RETURNCODE = re.compile(r"<returncode>\s*(-?\d+)\s*</returncode>")
+_PATCHED_FILE = re.compile(r"^diff --git a/(\S+) b/\S+", re.M)
+_NEW_FILE = re.compile(r"^diff --git a/(\S+) b/\S+\n(?:[^\n]*\n)??new file mode", re.M)
+_SCRIPT_RUN = re.compile(r"^\s*(?:cd \S+ && )?(python3?|node|ruby|bash|sh|go run|cargo run)\s+(?!-m\b|-c\b)(\S+)", re.M)
+_CRASH = re.compile(r"Traceback \(most recent call last\)|^\w*(Error|Exception)\b.*$|AssertionError|panicked at|"
+                    r"Segmentation fault|command not found", re.M)
+_UNDO = re.compile(r"\bgit\s+(checkout\s+(--\s+)?\S|stash\b(?!\s+(list|show))|restore\b|reset\s+--hard)")
+_FORMAT_ERROR_TEXT = re.compile(r"exactly one (action|bash code block)|format your action|no (bash )?code block",
+                                re.I)
+_TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_tests?\.\w+$")
+SPRAWL_FILES = 4  # a fix touching this many files, or
+SPRAWL_LINES = 80  # changing this many lines, is more often a wrong turn than a fix (and hard to review)
+
+
+def return_code(step: Step) -> int | None:
+    """The exit code a shell step reported (mini-swe-agent's `<returncode>`), if any."""
+    match = _RETURNCODE.search(step.observation or "")
+    return int(match.group(1)) if match else None
+
+
+def shell_failed(step: Step) -> bool:
+    """A command that failed in earnest: a non-zero exit with a crash in its output, or a crash alone."""
+    text = (step.observation or "")[:8000]
+    code = return_code(step)
+    return bool(_CRASH.search(text)) and code != 0 if code is not None else is_error(text)
+
+
+def patched_files(patch: str) -> tuple[list[str], list[str]]:
+    """(files the patch changes, files it creates)."""
+    return _PATCHED_FILE.findall(patch), _NEW_FILE.findall(patch)
+
+
+def last_code_edit(traj: Trajectory, files: list[str]) -> int | None:
+    """The last step that edited a file the patch changes (by name), else the last edit of any kind."""
+    names = {f.rsplit("/", 1)[-1] for f in files}
+    edits = [s.index for s in traj.steps if _EDIT.search(s.action or "")]
+    named = [i for i in edits if any(n in (traj.steps[i].action or "") for n in names)]
+    return (named or edits or [None])[-1]
+
+
+def detect_code_work(traj: Trajectory, kind: str) -> list[Signal]:
+    """For code tasks: is the patch real, did tests pass and did the reproduction stop failing after the last
+    edit, and did the agent fight its own harness (format errors)?"""
     if kind != "code":
         return []
     patch = (traj.final_answer or "").strip()
     end = (traj.steps[-1].index,) if traj.steps else ()
     if not patch:
-        return [Signal("no_patch", -2.5, end, "no patch was submitted")]
-    found = [Signal("patch_submitted", 1.0, end, "a patch was submitted")]
-    edits = [s.index for s in traj.steps if _EDIT.search(s.action or "")]
-    tests = [s for s in traj.steps if _TEST_RUN.search(s.action or "") and (not edits or s.index > edits[-1])]
-    if not tests:
-        found.append(Signal("untested_patch", -0.3, end, "no test run after the last edit"))
-    elif is_error(tests[-1].observation) or _TEST_FAILED.search(tests[-1].observation or ""):
-        found.append(Signal("tests_failed", -1.0, (tests[-1].index,), "the last test run after editing failed"))
-    elif _TEST_PASSED.search(tests[-1].observation or ""):
-        found.append(Signal("tests_passed", 1.0, (tests[-1].index,), "tests passed after the last edit"))
+        undone = [s.index for s in traj.steps if _UNDO.search(s.action or "")]
+        return [Signal("no_patch", -2.5, tuple(undone[-1:]) or end,
+                       "no patch was submitted" + (" (its edits were undone)" if undone else ""))]
+    changed, created = patched_files(patch)
+    found = [Signal("patch_submitted", 0.4, end, "a patch was submitted (necessary, not sufficient)")]
+    if changed and set(changed) <= set(created):
+        found.append(Signal("only_new_files", -1.0, end, "the patch only adds new files; no existing code was "
+                                                         "changed"))
+    elif changed and all(_TEST_PATH.search(f) for f in changed):
+        found.append(Signal("only_tests_changed", -1.5, end, "the patch changes only tests, not the code under "
+                                                             "test"))
+    lines = sum(1 for line in patch.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---"))
+    if len(changed) >= SPRAWL_FILES or lines >= SPRAWL_LINES:
+        found.append(Signal("sprawling_patch", -0.75, end, f"a sprawling patch ({len(changed)} files, {lines} "
+                                                          "changed lines)", {"files": len(changed), "lines": lines}))
+    last = last_code_edit(traj, changed)
+    after = traj.steps[last + 1:] if last is not None else []
+    found += _tests_after(after, end)
+    found += _reproduction(traj, last)
+    errors = [s.index for s in traj.steps
+              if s.meta.get("kind") == "format_error" or _FORMAT_ERROR_TEXT.search((s.observation or "")[:400])]
+    if len(errors) >= 3:
+        found.append(Signal("format_errors", -0.3, tuple(errors), f"{len(errors)} replies broke the harness's "
+                                                                   "action format", {"count": len(errors)}))
     return found
+
+
+def _tests_after(after: list[Step], end: tuple[int, ...]) -> list[Signal]:
+    """The last test run after the last edit: passing, failing, or none at all."""
+    tests = [s for s in after if _TEST_RUN.search(s.action or "")]
+    if not tests:
+        return [Signal("untested_patch", 0.0, end, "no test run after the last edit")]
+    last = tests[-1]
+    code, text = return_code(last), last.observation or ""
+    failed = code != 0 if code is not None else bool(is_error(text) or _TEST_FAILED.search(text))
+    if failed:
+        return [Signal("tests_failed", -0.5, (last.index,), "the last test run after the last edit failed")]
+    if code == 0 or _TEST_PASSED.search(text):
+        return [Signal("tests_passed", 1.0, (last.index,), "tests passed after the last edit")]
+    return []
+
+
+def _reproduction(traj: Trajectory, last_edit: int | None) -> list[Signal]:
+    """A script the agent ran before the last edit that failed then (the bug reproduced) and ran again after it:
+    passing now is strong evidence of a fix; still failing, of none. A failure before the fix is not a fault."""
+    if last_edit is None:
+        return []
+    runs: dict[str, list[Step]] = {}
+    for s in traj.steps:
+        match = _SCRIPT_RUN.search(s.action or "")
+        if match and not _TEST_RUN.search(s.action or ""):
+            runs.setdefault(match.group(2), []).append(s)
+    fixed, broken = [], []
+    for steps in runs.values():
+        before = [s for s in steps if s.index < last_edit]
+        later = [s for s in steps if s.index > last_edit]
+        if not later or not any(shell_failed(s) for s in before):
+            continue
+        (broken if shell_failed(later[-1]) else fixed).append((before[0].index, later[-1].index))
+    if broken:
+        return [Signal("reproduction_still_fails", -1.0, broken[-1], "the script that reproduced the problem still "
+                                                                     "fails after the last edit")]
+    if fixed:
+        return [Signal("reproduction_fixed", 0.5, fixed[-1], "the script that reproduced the problem passes after "
+                                                             "the last edit")]
+    return []
 
 
 def detect_false_comparison(traj: Trajectory, kind: str) -> list[Signal]:
@@ -403,7 +522,7 @@ def detect_injection(traj: Trajectory, kind: str) -> list[Signal]:
 
 DETECTORS: tuple[Detector, ...] = (
     detect_no_answer, detect_answer_quality, detect_partial_listing, detect_errors, detect_misses, detect_loops, detect_limits,
-    detect_state_changes, detect_user_outcome, detect_patch, detect_false_comparison, detect_injection,
+    detect_state_changes, detect_user_outcome, detect_code_work, detect_false_comparison, detect_injection,
 )
 
 

@@ -133,10 +133,16 @@ class JudgeQuality:
     fn: int = 0
     fp: int = 0
     tn: int = 0
+    uncertain: int = 0  # the judge abstained (no label) where the reference has one
 
     @property
     def scores(self) -> dict[str, Any]:
-        return confusion_scores(self.tp, self.fn, self.fp, self.tn)
+        return confusion_scores(self.tp, self.fn, self.fp, self.tn, self.uncertain)
+
+    @property
+    def coverage(self) -> float | None:
+        """Labelled / judged: the share the judge called at all (its accuracy is measured on those)."""
+        return self.scores["coverage"]
 
     @property
     def n(self) -> int:
@@ -163,15 +169,18 @@ def judge_quality(outcomes: Iterable[dict[str, Any]], human_cells: Iterable[dict
     for row in outcomes:
         if row["judge_id"].startswith("human:"):
             continue
-        sums = truth.setdefault((row["judge_id"], row["prompt_version"]), {"tp": 0, "fn": 0, "fp": 0, "tn": 0})
-        for key in sums:
+        sums = truth.setdefault((row["judge_id"], row["prompt_version"]),
+                                {"tp": 0, "fn": 0, "fp": 0, "tn": 0, "uncertain": 0})
+        for key in ("tp", "fn", "fp", "tn"):
             sums[key] += row[key]
+        sums["uncertain"] += row.get("uncertain_with_truth", 0)
     humans: dict[tuple, dict[str, int]] = {}
     names = {("success", "success"): "tp", ("failure", "success"): "fn", ("success", "failure"): "fp",
              ("failure", "failure"): "tn"}
     for cell in human_cells:
-        sums = humans.setdefault((cell["judge_id"], cell["prompt_version"]), {"tp": 0, "fn": 0, "fp": 0, "tn": 0})
-        sums[names[(cell["label"], cell["human_label"])]] += cell["n"]
+        sums = humans.setdefault((cell["judge_id"], cell["prompt_version"]),
+                                 {"tp": 0, "fn": 0, "fp": 0, "tn": 0, "uncertain": 0})
+        sums[names.get((cell["label"], cell["human_label"]), "uncertain")] += cell["n"]
     found = [JudgeQuality(j, v, "truth", **c) for (j, v), c in truth.items() if sum(c.values())]
     found += [JudgeQuality(j, v, "humans", **c) for (j, v), c in humans.items()]
     return sorted(found, key=lambda q: (q.judge_id, q.prompt_version or "", q.reference != "truth"))

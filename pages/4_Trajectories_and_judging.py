@@ -8,7 +8,8 @@ from bankcore import ui_parts as parts
 from bankcore.importers import FORMATS
 from bankcore.uploads import keep_upload
 
-VERDICTS = {"any verdict": None, "judged success": "success", "judged failure": "failure", "not judged": "unjudged"}
+VERDICTS = {"any verdict": None, "judged success": "success", "judged failure": "failure",
+            "judged uncertain": "uncertain", "not judged": "unjudged"}
 TRUTHS = {"any truth": None, "truly success": True, "truly failure": False}
 
 
@@ -177,14 +178,16 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
             st.stop()
         st.caption("Each judge's latest label per trajectory against the ground truth (from the benchmark) and "
                    "against human labels. Balanced accuracy averages the recall on successes and on failures, so "
-                   "a judge that always says 'success' scores 50%.")
+                   "a judge that always says 'success' scores 50%. A judge may answer 'uncertain' (no label): "
+                   "coverage is the share it labelled, and accuracy is measured on those.")
         for q in qualities:
             with st.container(border=True):
                 left, right = st.columns([1, 2])
                 left.markdown(f"**{parts.md(q.judge_id)}**" + (f" · prompt {parts.md(q.prompt_version)}"
                                                                  if q.prompt_version else "")
                               + f" vs **{'the truth' if q.reference == 'truth' else 'human labels'}**")
-                left.metric("Accuracy", parts.pct(q.accuracy))
+                left.metric("Accuracy" + (" on labelled" if q.uncertain else ""), parts.pct(q.accuracy))
                 left.metric("Balanced accuracy", parts.pct(q.balanced_accuracy))
-                left.caption(f"n = {q.n:,}")
+                left.caption(f"n = {q.n:,}" + (f" · coverage {parts.pct(q.coverage)} ({q.uncertain:,} uncertain)"
+                                                if q.uncertain else ""))
                 right.plotly_chart(charts.confusion(q), key=f"cm_{q.judge_id}_{q.prompt_version}_{q.reference}")

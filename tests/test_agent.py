@@ -335,8 +335,8 @@ def test_offline_learning_side_heuristic_judge_extractor_and_selector(fake_llm, 
     counts = [t for t in ORDER_TASKS if t.kind == "count_orders"]
     plain = bank.run_agent(counts[:3], RunSettings(name="h", judge="heuristic"))
     first = bank.current_label(plain.tasks[0].traj_ids[0])
-    assert (first.label, first.judge_id) == ("failure", "heuristic:v1") and "more pages" in first.rationale
-    assert all(bank.store.get_item(i).extractor_id == "heuristic:v1" for t in plain.tasks for i in t.items_added)
+    assert (first.label, first.judge_id) == ("failure", "heuristic:v2") and "more pages" in first.rationale
+    assert all(bank.store.get_item(i).extractor_id == "heuristic:v2" for t in plain.tasks for i in t.items_added)
     assert plain.items_approved == plain.items_added > 0
     shown = [(t, bank.store.get_item(i)) for t in plain.tasks for i in t.memory_item_ids]
     paging = [t for t, item in shown if "every page" in item.content]

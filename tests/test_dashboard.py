@@ -425,7 +425,7 @@ def test_a_reviewer_adds_a_run_file_from_the_trajectories_page(small):
     assert bank.store.count("trajectories") == before + 2 and run.name == "week_9_img_onerror_x_.jsonl"
     assert Path(run.source_path).read_bytes() == UPLOADED and Path(run.source_path).parent.parent.name == "uploads"
     assert {v.judge_id for v in bank.store.current_verdicts(bank.store.select_traj_ids(run_id=run.run_id)).values()} \
-        == {"heuristic:v1"}
+        == {"heuristic:v2"}
     markdown_is_inert(at)
     said = " ".join(texts(at, "success"))
     assert "week 9 <img onerror=x>.jsonl: read 2 trajectories" in said and "judged 2" in said

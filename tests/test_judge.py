@@ -108,10 +108,15 @@ def test_an_answer_stated_in_an_observation_is_success():
     assert "grounded_answer" in names(t) and HeuristicJudge().judge(t).label == "success"
 
 
-def test_an_answer_nobody_observed_is_failure():
+def test_an_answer_nobody_observed_leans_failure_and_a_message_of_unseen_facts_is_failure():
     t = traj([{"action": "Search[museum]", "observation": "The museum is in Lyon, France."},
               {"action": "Finish[Marseille]"}], final_answer="Marseille")
-    assert "ungrounded_answer" in names(t) and HeuristicJudge().judge(t).label == "failure"
+    # A short answer may come from the model's own knowledge: weak evidence alone, so no label, leaning failure.
+    verdict = HeuristicJudge().judge(t)
+    assert "ungrounded_answer" in names(t) and (verdict.label, verdict.signals["lean"]) == ("uncertain", "failure")
+    invented = traj([{"action": "Search[museum]", "observation": "The museum is in Lyon, France."}],
+                    final_answer="It is in Marseille, on the Rue Paradis, open since 1869.")
+    assert HeuristicJudge().judge(invented).label == "failure"
 
 
 def test_non_answers_hedges_and_false_comparisons_are_read():
@@ -175,7 +180,8 @@ def test_code_signals_on_the_mini_swe_fixtures():
     assert {"patch_submitted", "tests_passed"} <= names(records["pallets__flask-5063"])
     assert {"patch_submitted", "untested_patch"} <= names(records["psf__requests-2317"])
     stuck = names(records["sympy__sympy-20590"])
-    assert {"no_patch", "step_limit", "repeated_action", "unresolved_error"} <= stuck
+    # Code work reads exit codes in context: no generic tool-error or loop signals, only what the patch shows.
+    assert {"no_patch", "step_limit"} <= stuck and not {"repeated_action", "unresolved_error"} & stuck
     judge = HeuristicJudge()
     assert judge.judge(records["pallets__flask-5063"]).label == "success"
     assert judge.judge(records["sympy__sympy-20590"]).label == "failure"
@@ -198,22 +204,31 @@ def chance_floor(n_success: int, n_failure: int) -> float:
 
 
 def measure(path: Path, tmp_path) -> dict:
+    """The heuristic judge against the truth on what it labels (it may answer uncertain), with its coverage and
+    the majority-class baseline of the whole file."""
     bank = Bank(tmp_path / f"{path.stem}.duckdb")
     for file in sorted(path.glob("*.jsonl")) if path.is_dir() else [path]:
         bank.import_path(file)
     judge = HeuristicJudge()
-    tp = fn = fp = tn = 0
+    tp = fn = fp = tn = uncertain = 0
     for t, truth in bank.store.iter_trajectories(with_truth=True):
         if truth is None or truth.success is None:
             continue
-        said = judge.judge(t).label == "success"
+        label = judge.judge(t).label
+        if label == "uncertain":
+            uncertain += 1
+            continue
+        said = label == "success"
         tp += said and truth.success
         fn += (not said) and truth.success
         fp += said and not truth.success
         tn += (not said) and not truth.success
     n = tp + fn + fp + tn
+    successes = sum(1 for _, truth in bank.store.iter_trajectories(with_truth=True)
+                    if truth is not None and truth.success)
     return {"accuracy": (tp + tn) / n, "balanced": (tp / (tp + fn) + tn / (tn + fp)) / 2,
-            "floor": chance_floor(tp + fn, tn + fp), "majority": max(tp + fn, tn + fp) / n}
+            "floor": chance_floor(tp + fn, tn + fp), "coverage": n / (n + uncertain),
+            "majority": max(successes, n + uncertain - successes) / (n + uncertain)}
 
 
 @pytest.mark.parametrize("path", [TAU, REFLEXION_BASE, REFLEXION], ids=["tau-bench", "reflexion-base",
@@ -222,7 +237,10 @@ def test_heuristic_judge_beats_chance_on_real_data(path, tmp_path):
     need_shared(path)
     m = measure(path, tmp_path)
     assert m["balanced"] > m["floor"], m
-    assert m["accuracy"] > 0.6, m  # every log: well above a coin flip (the paper's LLM judge: 72.7%)
+    # Honest: on what it labels, never below calling everything the file's majority outcome — and it labels a
+    # real share (an abstaining judge that covers nothing teaches nothing).
+    assert m["accuracy"] >= m["majority"] and m["coverage"] >= 0.2, m
+    assert m["balanced"] >= 0.75, m  # issue 14's goal on the shared data
 
 
 def test_heuristic_judge_beats_chance_on_the_demo_corpus(tmp_path):

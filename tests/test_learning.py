@@ -15,9 +15,13 @@ from bankcore.errors import BankcoreError, NotFoundError
 from bankcore.learning import FLAG_SOURCE_REJUDGED
 
 
+UNSEEN = "Marseille on the old port"
+
+
 def write_corpus(path: Path, n: int, *, ungrounded_every: int = 0) -> Path:
     """`n` small QA trajectories: even ones answer from what they observed, odd ones halt without answering;
-    every `ungrounded_every`-th even one answers something it never observed."""
+    every `ungrounded_every`-th even one answers something it never observed (a phrase, so the heuristic judge calls
+    it a failure rather than an answer from the model's own knowledge)."""
     lines = []
     for i in range(n):
         record = {"task_id": f"task-{i}", "trial": 0, "domain": "qa",
@@ -25,7 +29,7 @@ def write_corpus(path: Path, n: int, *, ungrounded_every: int = 0) -> Path:
                   "steps": [{"thought": "Look it up.", "action": f"Search[landmark {i}]",
                              "observation": f"Landmark {i} stands in Lyon, next to the river."}]}
         if i % 2 == 0:
-            answer = "Marseille" if ungrounded_every and i % ungrounded_every == 0 else "Lyon"
+            answer = UNSEEN if ungrounded_every and i % ungrounded_every == 0 else "Lyon"
             record["steps"].append({"thought": "It says so.", "action": f"Finish[{answer}]"})
             record["final_answer"] = answer
             record["truth"] = {"success": answer == "Lyon"}
@@ -165,14 +169,14 @@ def test_queues_are_per_judge_and_per_label(tmp_path):
     bank = Bank(tmp_path / "b.duckdb")
     bank.import_path(write_corpus(tmp_path / "corpus.jsonl", 10))
     first = bank.judge(judge="heuristic")
-    assert (first.queued, first.done, first.labels) == (10, 10, {"success": 5, "failure": 5})
+    assert (first.queued, first.done, first.labels) == (10, 10, {"success": 5, "failure": 5, "uncertain": 0})
     assert bank.judge(judge="heuristic").queued == 0
     extracted = bank.extract(extractor="heuristic")
     assert extracted.done == 10 and extracted.items + extracted.reinforced >= 10
     assert bank.extract(extractor="heuristic").queued == 0
     items = list(bank.store.iter_items())
     assert {i.status for i in items} == {"pending"} and {i.source for i in items} == {"success", "failure"}
-    assert all(0 < i.confidence < 1 and i.extractor_id == "heuristic:v1" for i in items)
+    assert all(0 < i.confidence < 1 and i.extractor_id == "heuristic:v2" for i in items)
 
 
 def test_an_extraction_with_nothing_to_learn_is_recorded_and_not_redone(fake_llm, tmp_path):
@@ -192,7 +196,7 @@ def test_rejudging_flags_items_whose_source_flipped_and_requeues_extraction(fake
     bank.judge(judge="heuristic")
     bank.extract(extractor="heuristic")
     ungrounded = {v.traj_id for v in bank.store.iter_verdicts() if v.label == "failure"
-                  and bank.trajectory(v.traj_id).final_answer == "Marseille"}
+                  and bank.trajectory(v.traj_id).final_answer == UNSEEN}
     assert len(ungrounded) == 3
 
     report = bank.rejudge(all=True, judge="llm")
@@ -236,7 +240,7 @@ def test_a_human_label_outranks_judges_and_flags_items(tmp_path):
     assert bank.current_label(tid).judge_id == "human:ana"
     assert bank.rejudge(all=True, judge="heuristic").flips == []  # a judge cannot overrule a person
     assert bank.current_label(tid).label == "failure"
-    assert [v.judge_id for v in bank.verdicts(tid)] == ["heuristic:v1", "human:ana", "heuristic:v1"]
+    assert [v.judge_id for v in bank.verdicts(tid)] == ["heuristic:v2", "human:ana", "heuristic:v2"]
 
 
 def test_a_relabel_withdraws_approved_lessons_until_a_person_approves_them_again(tmp_path, cli):
@@ -298,7 +302,7 @@ def test_stats_report_judge_quality_against_truth_and_humans(tmp_path, cli):
     bank.label(disagree, flipped, by="ana")
 
     stats = cli("stats", "--json", "--db", db).json()
-    heuristic = next(j for j in stats["judges"] if j["judge_id"] == "heuristic:v1")
+    heuristic = next(j for j in stats["judges"] if j["judge_id"] == "heuristic:v2")
     truth = heuristic["vs_truth"]
     assert truth["confusion"] == {k: expected[k] for k in ("tp", "fn", "fp", "tn")}
     assert truth["accuracy"] == pytest.approx((expected["tp"] + expected["tn"]) / 12, abs=1e-4)
@@ -307,7 +311,7 @@ def test_stats_report_judge_quality_against_truth_and_humans(tmp_path, cli):
     human = next(j for j in stats["judges"] if j["judge_id"] == "human:ana")
     assert human["vs_truth"]["n"] == 2 and human["vs_humans"]["n"] == 0
     text = cli("stats", "--db", db).out
-    assert "judge heuristic:v1 [signals-v1]: 12 verdicts" in text and "agrees with humans 50.0% (n=2)" in text
+    assert "judge heuristic:v2 [signals-v2]: 12 verdicts" in text and "agrees with humans 50.0% (n=2)" in text
 
     bank.extract(extractor="heuristic")
     approved = bank.bulk_review("approve", actor="human:ana", status="pending").decided
@@ -324,7 +328,7 @@ def test_cli_learn_offline_says_it_is_heuristic(tmp_path, cli):
     result = cli("learn", corpus, "--db", db)
     assert result.code == 0, result.err
     assert "no LLM configured: using the heuristic judge" in result.out
-    assert "judged 6 of 6 queued trajectories with heuristic:v1" in result.out
+    assert "judged 6 of 6 queued trajectories with heuristic:v2" in result.out
     assert "extracted" in result.out and "pending review" in result.out
     again = cli("learn", corpus, "--db", db, "-q")
     assert again.code == 0 and again.out == ""
@@ -349,7 +353,7 @@ def test_cli_judge_extract_rejudge_label_verdicts(tmp_path, cli):
     out = cli("label", tid, "failure", "--by", "ana", "--reason", "wrong city", "--db", db).out
     assert f"labelled {tid} failure as human:ana; label flipped success → failure" in out
     shown = cli("verdicts", tid, "--json", "--db", db).json()
-    assert shown["current"] == "failure" and [v["judge_id"] for v in shown["verdicts"]] == ["heuristic:v1",
+    assert shown["current"] == "failure" and [v["judge_id"] for v in shown["verdicts"]] == ["heuristic:v2",
                                                                                             "human:ana"]
     assert "human:ana [—] failure p=1.00: wrong city" in cli("verdicts", tid, "--db", db).out
     assert cli("verdicts", tid[:10], "--json", "--db", db).json()["traj_id"] == tid  # the short id listings show
@@ -430,7 +434,7 @@ def test_a_lesson_learned_again_after_a_merge_strengthens_the_merged_item(bank):
                       content="Look for Next before counting.", source="failure", domain="shopping")
         return MemoryItem(**{**fields, **over})
 
-    parent = curation.add_item(bank.store, lesson(), actor="heuristic:v1")
+    parent = curation.add_item(bank.store, lesson(), actor="heuristic:v2")
     merged = curation.add_item(bank.store, lesson(title="Page through and cross-check", source="merged"),
                                actor="heuristic-merge:1")
     curation.change_item(bank.store, parent.item_id, kind="SUPERSEDE", actor="heuristic-merge:1",

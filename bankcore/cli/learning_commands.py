@@ -77,8 +77,27 @@ def _selection_options() -> argparse.ArgumentParser:
     return where
 
 
+def _strict_option() -> argparse.ArgumentParser:
+    """--strict: the LLM judge's strict mode."""
+    strict = argparse.ArgumentParser(add_help=False)
+    strict.add_argument("--strict", action="store_true",
+                        help="LLM judge: a false success is worse than a false failure (memory amplifies it), so "
+                             "when in doubt answer failure (its own prompt version)")
+    return strict
+
+
+def _uncertain_option() -> argparse.ArgumentParser:
+    """--include-uncertain: extract from trajectories the judge could not call."""
+    uncertain = argparse.ArgumentParser(add_help=False)
+    uncertain.add_argument("--include-uncertain", action="store_true",
+                           help="also extract from trajectories judged uncertain, under the label their score leans "
+                                "to (their items say so)")
+    return uncertain
+
+
 def add_judge_parser(sub, common: argparse.ArgumentParser) -> None:
-    sub.add_parser("judge", parents=[common, _judge_option(), _model_limit_options(), _selection_options()],
+    sub.add_parser("judge", parents=[common, _judge_option(), _strict_option(), _model_limit_options(),
+                                     _selection_options()],
                    help="label trajectories without a verdict from this judge")
 
 
@@ -88,14 +107,14 @@ def cmd_judge(args: argparse.Namespace) -> int:
     kind = _judge_choice(args, bank)
     with progress(args, "judging", "traj") as advance:
         report = bank.judge(_selection(bank, args), judge=kind, model=args.model, limit=args.limit,
-                            on_progress=advance)
+                            on_progress=advance, strict=args.strict)
     say(args, report.summary())
     return _report_errors(report)
 
 
 def add_extract_parser(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("extract", parents=[common, _extractor_option(), _model_limit_options(), _selection_options(),
-                                           _labels_option()],
+                                           _labels_option(), _uncertain_option()],
                        help="distil lessons from labelled trajectories not yet distilled")
     p.add_argument("--judge", dest="extractor", choices=["heuristic", "llm"], help=argparse.SUPPRESS)
 
@@ -109,14 +128,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
         say(args, bank.label_from_truth(selection).summary())
     with progress(args, "extracting", "traj") as advance:
         report = bank.extract(selection, extractor=kind, model=args.model, limit=args.limit,
-                              on_progress=advance)
+                              on_progress=advance, include_uncertain=args.include_uncertain)
     say(args, report.summary())
     return _report_errors(report)
 
 
 def add_learn_parser(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("learn", parents=[common, _judge_option(), _extractor_option(), _model_limit_options(),
-                                         _labels_option()],
+                                         _labels_option(), _strict_option(), _uncertain_option()],
                        help="import a file, then judge and extract from its trajectories")
     p.add_argument("path", help="file or folder to import")
     p.add_argument("--format", default="auto", choices=["auto", *FORMATS], help="input format (default: auto)")
@@ -135,7 +154,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
     with progress(args, "learning", "step") as advance:
         report = bank.learn(args.path, fmt=args.format, run_name=args.run, judge=None if truth else kind,
                             extractor=args.extractor or kind, model=args.model, options=options, labels=args.labels,
-                            on_progress=advance)
+                            on_progress=advance, strict=args.strict, include_uncertain=args.include_uncertain)
     say(args, report.summary())
     return (report.judged and _report_errors(report.judged)) or _report_errors(report.extracted)
 
@@ -164,7 +183,7 @@ def cmd_truth(args: argparse.Namespace) -> int:
 
 
 def add_rejudge_parser(sub, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("rejudge", parents=[common, _judge_option(), _model_limit_options()],
+    p = sub.add_parser("rejudge", parents=[common, _judge_option(), _strict_option(), _model_limit_options()],
                        help="judge again, report label flips and flag the items they affect")
     scope = p.add_mutually_exclusive_group(required=True)
     scope.add_argument("--run", help="a run (id or name)")
@@ -178,7 +197,7 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
     kind = _judge_choice(args, bank)
     with progress(args, "rejudging", "traj") as advance:
         report = bank.rejudge(run=args.run, task=args.task, all=args.all, judge=kind, model=args.model,
-                              on_progress=advance)
+                              on_progress=advance, strict=args.strict)
     say(args, report.summary())
     for flip in report.flips[:20]:
         say(args, f"  {flip.traj_id}: {flip.before} → {flip.after}"

@@ -49,7 +49,7 @@ def _traj_filter(run_id: int | None = None, task_id: str | None = None, label: s
             clauses.append(f"{column} = ?")
             params.append(value)
     if disagreement:
-        clauses.append("(cur.label = 'success') <> tr.success")
+        clauses.append("cur.label IN ('success', 'failure') AND (cur.label = 'success') <> tr.success")
     if text:
         clauses.append("(t.query ILIKE ? OR t.task_id ILIKE ?)")
         params += [f"%{text}%"] * 2

@@ -85,21 +85,24 @@ class JudgingQueries:
                 [judge_id, prompt_version]).fetchall()]
 
     def unextracted(self, extractor_id: str, prompt_version: str | None,
-                    traj_ids: Iterable[str] | None = None) -> list[Verdict]:
+                    traj_ids: Iterable[str] | None = None, *, include_uncertain: bool = False) -> list[Verdict]:
         """The extraction queue: the current verdict of each labelled trajectory this extractor has not yet
-        distilled under that label. A trajectory whose label flipped is queued again for the new label."""
+        distilled under that label. A trajectory whose label flipped is queued again for the new label. An
+        uncertain verdict is no label: queued only when `include_uncertain`."""
+        labelled = "" if include_uncertain else "AND v.label <> 'uncertain' "
         with self._con() as con, self._id_table(con, traj_ids) as selected:
             rows = con.execute(
                 f"WITH cur AS ({CURRENT_VERDICTS_SQL}) SELECT {self._cols('v', _VERDICT_COLS)} FROM verdicts v "
                 "JOIN cur USING (verdict_id) JOIN trajectories t ON t.traj_id = v.traj_id "
-                f"WHERE {selected} AND NOT EXISTS (SELECT 1 FROM extractions e WHERE e.traj_id = v.traj_id "
+                f"WHERE {selected} {labelled}AND NOT EXISTS (SELECT 1 FROM extractions e WHERE e.traj_id = v.traj_id "
                 "  AND e.extractor_id = ? AND e.prompt_version IS NOT DISTINCT FROM ? AND e.label = v.label) "
                 "ORDER BY t.seq", [extractor_id, prompt_version]).fetchall()
         return [_verdict(r) for r in rows]
 
     def judge_outcomes(self) -> list[dict[str, Any]]:
         """Per judge, prompt version and run: the judge's newest label on each trajectory against the truth
-        (confusion counts), and against the newest label of each human other than that judge (agreement)."""
+        (confusion counts; `uncertain` counts the abstentions, which are in `judged` but in no cell), and against
+        the newest label of each human other than that judge (agreement)."""
         sql = """
             WITH latest AS (
                 SELECT traj_id, judge_id, prompt_version, label FROM (
@@ -113,7 +116,8 @@ class JudgingQueries:
                            row_number() OVER (PARTITION BY traj_id, judge_id ORDER BY verdict_id DESC) AS rn
                     FROM verdicts WHERE judge_id LIKE 'human:%') WHERE rn = 1),
             pairs AS (
-                SELECT l.traj_id, l.judge_id, l.prompt_version, count(*) AS n,
+                SELECT l.traj_id, l.judge_id, l.prompt_version,
+                       count(*) FILTER (WHERE l.label <> 'uncertain') AS n,  -- agreement on what it labelled
                        count(*) FILTER (WHERE h.label = l.label) AS agree
                 FROM latest l JOIN human h ON h.traj_id = l.traj_id AND h.judge_id <> l.judge_id
                 GROUP BY ALL)
@@ -123,6 +127,8 @@ class JudgingQueries:
                    count(*) FILTER (WHERE l.label = 'failure' AND tr.success) AS fn,
                    count(*) FILTER (WHERE l.label = 'success' AND NOT tr.success) AS fp,
                    count(*) FILTER (WHERE l.label = 'failure' AND NOT tr.success) AS tn,
+                   count(*) FILTER (WHERE l.label = 'uncertain') AS uncertain,
+                   count(*) FILTER (WHERE l.label = 'uncertain' AND tr.success IS NOT NULL) AS uncertain_with_truth,
                    coalesce(sum(p.n), 0) AS human_pairs,
                    coalesce(sum(p.agree), 0) AS human_agree
             FROM latest l

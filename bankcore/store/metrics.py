@@ -59,7 +59,7 @@ class MetricQueries:
         sql = f"""
             WITH cur AS ({CURRENT_VERDICTS_SQL}),
             t AS (SELECT t.run_id, t.task_id, t.traj_id, t.seq, t.num_steps, tr.success AS truth,
-                         CASE WHEN cur.label IS NULL THEN NULL ELSE cur.label = 'success' END AS judged
+                         CASE cur.label WHEN 'success' THEN true WHEN 'failure' THEN false END AS judged
                   FROM trajectories t LEFT JOIN truth tr USING (traj_id) LEFT JOIN cur USING (traj_id)),
             pick AS (SELECT run_id, task_id, chosen_traj_id FROM (
                          SELECT run_id, task_id, chosen_traj_id,

@@ -286,7 +286,7 @@ class RetrievalQueries:
             used AS (SELECT DISTINCT item_id, traj_id FROM retrievals WHERE traj_id IS NOT NULL {item_filter}),
             labelled AS (
                 SELECT t.traj_id, t.domain,
-                       CASE WHEN cur.label IS NOT NULL THEN cur.label = 'success' ELSE tr.success END AS ok
+                       CASE cur.label WHEN 'success' THEN true WHEN 'failure' THEN false ELSE tr.success END AS ok
                 FROM trajectories t LEFT JOIN cur USING (traj_id) LEFT JOIN truth tr USING (traj_id)
                 WHERE t.traj_id IN (SELECT traj_id FROM retrievals WHERE traj_id IS NOT NULL)),
             known AS (SELECT * FROM labelled WHERE ok IS NOT NULL),

@@ -73,7 +73,7 @@ _LLM_COLS = ("call_id, purpose, model, base_url, prompt_hash, temperature, reque
 # lesson may have been learned backwards. The truth only measures; here it points a person at what to re-read.
 _DISPUTED_ITEMS_SQL = f"""
     SELECT s.item_id FROM item_sources s JOIN truth t USING (traj_id) JOIN ({CURRENT_VERDICTS_SQL}) cur USING (traj_id)
-    WHERE t.success IS NOT NULL AND (cur.label = 'success') <> t.success"""
+    WHERE t.success IS NOT NULL AND cur.label IN ('success', 'failure') AND (cur.label = 'success') <> t.success"""
 
 
 def _item_filter(status=None, source=None, domain=None, flagged=None, text=None, min_confidence=None,
