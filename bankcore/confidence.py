@@ -4,8 +4,9 @@ labels — never by how often one template came out again.
 A lesson's support is kept in its meta (`support`): its base confidence (what the extractor gave it when it was
 first written), a weight per distinct task it was learned from, and the summed weight of repeats from tasks already
 counted. Each new task closes a share of the gap to a ceiling, in proportion to its weight; a repeat from a task
-already counted closes a tenth as much, and all repeats together at most three tenths. The ceiling itself follows the mean label weight: lessons resting on
-heuristic labels (≈0.6–0.7) level off near 0.8, only lessons resting on human or ground-truth labels approach 0.95.
+already counted closes a tenth as much, and all repeats together at most three tenths. The ceiling itself follows
+the mean label weight: lessons resting on heuristic labels (≈0.6–0.7) level off near 0.8, only lessons resting on
+human or ground-truth labels approach 0.95.
 
 A witness's weight is its label's confidence, reduced when the label is uncertain (the verdict only leaned that
 way) or disputed (another judge or a person labelled the same trajectory the other way).

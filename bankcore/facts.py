@@ -120,7 +120,6 @@ def quotable(traj: Trajectory) -> set[int]:
 # ---------------------------------------------------------------------- code work
 _RETURNCODE = re.compile(r"<returncode>\s*(-?\d+)\s*</returncode>")
 _DIFF_FILE = re.compile(r"^diff --git a/(\S+) b/(\S+)", re.M)
-_NEW_FILE = re.compile(r"^new file mode", re.M)
 _WRITE_TARGET = re.compile(r"(?:>>?|\btee\s+(?:-a\s+)?)\s*['\"]?([\w./-]+\.\w+)['\"]?")
 _SED_INPLACE = re.compile(r"\bsed\s+(?:-\w*\s+)*-i\S*\s+.*?([\w./-]+\.\w+)\s*$", re.S)
 _TEST_PROGRAM = re.compile(r"(^|/)(pytest|py\.test|tox|nosetests|runtests(\.py)?|test)$|^manage\.py$")
@@ -130,7 +129,8 @@ _FAILED = re.compile(r"\b\d+ (failed|errors?)\b|^FAILED\b|^FAIL:|^ERROR:|errors?
 _RAISED = re.compile(r"Traceback \(most recent call last\)|\b\w*(Error|Exception)\b:|AssertionError")
 _FORMAT_ERROR = re.compile(r"\b(exactly one (action|bash block|code block)|format (your|the) (action|response))\b",
                            re.I)
-_EDIT_PROGRAMS = ("apply_patch", "patch", "str_replace", "str_replace_editor", "edit", "write_file", "create_file", "ed")
+_EDIT_PROGRAMS = ("apply_patch", "patch", "str_replace", "str_replace_editor", "edit", "write_file", "create_file",
+                  "ed")
 
 
 @dataclass
@@ -550,3 +550,61 @@ def answer_kind(answer: str | None) -> str:
                                       for w in text.split()):
         return "name"
     return "phrase"
+
+
+# ---------------------------------------------------------------------- browsing
+BROWSER_ACTIONS = frozenset("click type fill goto scroll go_back go_forward hover select_option press tab_focus "
+                            "new_tab".split())
+_PAGING = re.compile(r"\b(next|more|page \d+|›|»|older|load more)\b|^\d+$", re.I)
+_LABEL = re.compile(r"^\s*['\"]([^'\"]{1,40})['\"]")
+
+
+@dataclass
+class Browsing:
+    """A web task: where the agent went (the links and buttons it used, in order) and how it searched."""
+
+    path: list[str] = field(default_factory=list)  # site labels clicked, not words of the task itself
+    typed: bool = False  # used a search box or form field
+    paged: bool = False  # clicked through to further pages of a list
+    went_back: int = 0
+    repeated_click: str = ""  # a label clicked again with the same page coming back
+
+    def route(self, limit: int = 4) -> str:
+        return " → ".join(f"“{p}”" for p in self.path[:limit]) or "the first page"
+
+
+def is_browsing(traj: Trajectory) -> bool:
+    names = {c.name for c in calls(traj)}
+    return bool(names & BROWSER_ACTIONS)
+
+
+def browsing(traj: Trajectory) -> Browsing:
+    """Read a browser agent's trajectory. A clicked label counts as a place on the site only when it is short,
+    has no digits and shares no word with the task (so product names and ids the user gave stay out)."""
+    found = Browsing()
+    asked = set(re.findall(r"[a-z]+", (traj.query or "").lower()))
+    safe = quotable(traj)
+    seen: dict[tuple[str, str], int] = {}
+    for call in calls(traj):
+        step = traj.steps[call.step] if call.step < len(traj.steps) else None
+        name = call.name.lower()
+        if name in ("type", "fill"):
+            found.typed = True
+        elif name == "go_back":
+            found.went_back += 1
+        elif name == "click":
+            match = _LABEL.match(call.args)
+            label = " ".join(match.group(1).split()) if match else ""
+            if _PAGING.search(label):
+                found.paged = True
+            key = (label, " ".join((step.observation or "").split())[:300] if step else "")
+            if label and key in seen and not found.repeated_click:
+                found.repeated_click = label
+            seen[key] = call.step
+            words = set(re.findall(r"[a-z]+", label.lower()))
+            if (label and call.step in safe and len(label.split()) <= 4 and not re.search(r"[\d/_@]", label)
+                    and not words & asked and label not in found.path):
+                found.path.append(label)
+        elif name == "scroll":
+            found.paged = found.paged or "down" in call.args.lower()
+    return found

@@ -514,9 +514,76 @@ class AnswerLessons:
         return [("wrong_pick", self.wrong_pick)]
 
 
+# ---------------------------------------------------------------------- web tasks
+class WebLessons:
+    """Lessons from a browser agent: the site's own places it went through (the labels it clicked), whether it
+    searched and paged, in the web's words."""
+
+    def __init__(self, traj: Trajectory):
+        self.b = facts.browsing(traj)
+        self.route = self.b.route()
+        self.last = f"“{self.b.path[-1]}”" if self.b.path else "the page it reached"
+
+    def _how(self) -> str:
+        parts = [f"went {self.route}"]
+        if self.b.typed:
+            parts.append("used the search box")
+        if self.b.paged:
+            parts.append("moved on to further pages")
+        return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+
+    def answered(self) -> Made:
+        return (f"Reach the answer through {self.route}",
+                f"Use for requests answered from {self.last} on this kind of site; not for requests that change "
+                "settings or orders.",
+                f"The agent {self._how()}, and answered from what {self.last} showed. Go to the section that "
+                "lists the records the request is about, narrow it, and read the answer there.")
+
+    def partial(self) -> Made:
+        return ("Go through every page of a list before answering",
+                f"Use when the list under {self.last} says more entries follow; not when one page holds them all.",
+                f"The agent {self._how()}, then answered from the first page of the list although it said more "
+                "followed. Click Next (or sort and filter) until every entry the request needs has been seen.")
+
+    def repeated(self) -> Made:
+        label = self.b.repeated_click
+        if not label:
+            return None
+        return (f"Do not click “{label}” again for the same page",
+                f"Use when a click brings back a page already seen; not after something on the page changed.",
+                f"The agent {self._how()}, and clicked “{label}” again to get the same page back. Read what it "
+                "said the first time (a field to fill, an option to choose) and act on that instead.")
+
+    def unsupported(self) -> Made:
+        return (f"Answer only with what {self.last} showed",
+                f"Use before sending the answer; not for answers that combine values read on several pages.",
+                f"The agent {self._how()}, yet its answer states something no page it opened showed. Find the page "
+                "that lists the value, and answer with it as shown.")
+
+    def missed(self) -> Made:
+        return (f"Check the answer against each condition of the request",
+                f"Use before answering from {self.last}; not for requests with a single condition.",
+                f"The agent {self._how()} and answered, but the answer did not meet the request. Re-read every "
+                "condition (dates, status, which account) and check the page's entries against each one.")
+
+    def by_signal(self, label: str) -> dict[str, Callable[[], Made]]:
+        if label == "success":
+            return {"grounded_answer": self.answered, "grounded_facts": self.answered}
+        return {"partial_listing": self.partial, "repeated_action": self.repeated,
+                "ungrounded_answer": self.unsupported, "hedged_answer": self.unsupported}
+
+    def extras(self, label: str) -> list[tuple[str, Callable[[], Made]]]:
+        return [("answered", self.answered)] if label == "success" else [("missed_condition", self.missed)]
+
+
 def lessons_for(traj: Trajectory):
+    """The composer for the kind of work: code, conversation, browsing, or search-and-answer."""
     kind = style(traj)
-    return CodeLessons(traj) if kind == "code" else ChatLessons(traj) if kind == "chat" else AnswerLessons(traj)
+    if kind == "code":
+        return CodeLessons(traj)
+    if kind == "chat":
+        return ChatLessons(traj)
+    return WebLessons(traj) if facts.is_browsing(traj) else AnswerLessons(traj)
 
 
 def compose(traj: Trajectory, label: str, relevant: list[Signal]) -> list[tuple[str, Made]]:

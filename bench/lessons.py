@@ -6,7 +6,9 @@ extractor, embeddings, reinforcement) and the script prints:
 - trajectories, lessons extracted (new items + reinforcements), items, and distinct lessons / lessons extracted
   (distinct by normalised title + content; goal ≥ 0.6);
 - the same ratio for the template extractor (`extract.template_drafts`, what the offline extractor was before its
-  lessons were grounded) on the same labels, measured in the same run as the baseline;
+  lessons were grounded) on the same labels, measured in the same run as the baseline; and the ratio counting each
+  distinct run once (some logs repeat a run verbatim across trials: identical runs can only teach identical lessons,
+  so that ratio is the one the extractor controls);
 - the five most repeated titles with how many extractions produced them;
 - the share of items whose text uses another domain's vocabulary (web-shop words in code, code words in a
   conversation, ...);
@@ -34,21 +36,22 @@ REAL = Path("/work/realdata")
 sys.path.insert(0, str(ROOT))
 
 from bankcore import Bank  # noqa: E402
-from bankcore.extract import clean_drafts, template_drafts  # noqa: E402
+from bankcore.extract import clean_drafts, heuristic_drafts, template_drafts  # noqa: E402
 from bankcore.judge import lean  # noqa: E402
 from bankcore.signals import read_signals, style  # noqa: E402
 
 # (name, path, held out?)
+HOTPOT = SHARED / "reflexion-hotpotqa"
+REFLEXION = REAL / "reflexion"
 DATASETS = [
     ("tau-bench airline", SHARED / "tau-bench-airline" / "gpt-4o-airline.json", False),
-    ("reflexion hotpotqa (shared)", SHARED / "reflexion-hotpotqa" / "react_reflexion_100_questions_5_trials.txt", False),
-    ("reflexion hotpotqa base (shared)", SHARED / "reflexion-hotpotqa" / "react_base_100_questions_5_trials.txt", True),
+    ("reflexion hotpotqa (shared)", HOTPOT / "react_reflexion_100_questions_5_trials.txt", False),
+    ("reflexion hotpotqa base (shared)", HOTPOT / "react_base_100_questions_5_trials.txt", True),
     ("mini-swe-agent SWE-bench", REAL / "swe" / "20251118_mini-v1.15.0_gemini-3-pro-preview" / "trajs", False),
-    ("reflexion ReAct 7 trials", REAL / "reflexion" / "hotpotqa__ReAct__reflexion__100_questions_7_trials.txt", False),
-    ("reflexion ReAct trials 6-7", REAL / "reflexion" / "hotpotqa__ReAct__reflexion__100_questions_trials_6_to_7.txt",
-     True),
-    ("reflexion ReAct base thought log", REAL / "reflexion" / "hotpotqa__ReAct__base__base_react_thought_log.txt", True),
-    ("reflexion CoT context 5 trials", REAL / "reflexion" / "hotpotqa__CoT__context__reflexion__100_questions_5_trials.txt",
+    ("reflexion ReAct 7 trials", REFLEXION / "hotpotqa__ReAct__reflexion__100_questions_7_trials.txt", False),
+    ("reflexion ReAct trials 6-7", REFLEXION / "hotpotqa__ReAct__reflexion__100_questions_trials_6_to_7.txt", True),
+    ("reflexion ReAct base thought log", REFLEXION / "hotpotqa__ReAct__base__base_react_thought_log.txt", True),
+    ("reflexion CoT context 5 trials", REFLEXION / "hotpotqa__CoT__context__reflexion__100_questions_5_trials.txt",
      True),
 ]
 
@@ -68,18 +71,32 @@ def foreign(text: str, kind: str) -> bool:
     return any(re.search(rx, text, re.I) for rx in FOREIGN[kind])
 
 
-def template_ratio(bank: Bank) -> tuple[int, int]:
-    """(lessons, distinct lessons) the template extractor gives on the same labels."""
+def same_labels(bank: Bank) -> dict:
+    """Per labelled trajectory: the lessons the grounded and the template extractor give it, and whether an
+    identical run (same task text, same actions) came earlier — a log that repeats a run verbatim can only repeat
+    its lessons."""
     verdicts = bank.store.current_verdicts()
-    keys: list[str] = []
+    grounded_keys: list[str] = []
+    unique_run_keys: list[str] = []
+    template_keys: list[str] = []
+    seen_runs: set = set()
     for traj in bank.store.iter_trajectories():
         verdict = verdicts.get(traj.traj_id)
         label = lean(verdict) if verdict and verdict.label in ("success", "failure") else None
         if label is None:
             continue
-        keys += [normalised(d.title, d.content)
-                 for d in clean_drafts(template_drafts(traj, label, read_signals(traj)), traj)]
-    return len(keys), len(set(keys))
+        signals = read_signals(traj)
+        keys = [normalised(d.title, d.content) for d in heuristic_drafts(traj, label, signals)]
+        grounded_keys += keys
+        run = (traj.query, tuple(s.action for s in traj.steps))
+        if run not in seen_runs:
+            seen_runs.add(run)
+            unique_run_keys += keys
+        template_keys += [normalised(d.title, d.content)
+                          for d in clean_drafts(template_drafts(traj, label, signals), traj)]
+    ratio = (lambda keys: round(len(set(keys)) / len(keys), 3) if keys else None)
+    return {"distinct_runs": len(seen_runs), "distinct_per_lesson_over_distinct_runs": ratio(unique_run_keys),
+            "template_baseline_distinct_per_lesson": ratio(template_keys)}
 
 
 def measure(name: str, path: Path, held_out: bool, tmp: Path) -> dict:
@@ -99,7 +116,6 @@ def measure(name: str, path: Path, held_out: bool, tmp: Path) -> dict:
         by_title[item.title] += len(evidence) or 1
         kind = kinds.get(evidence[0].traj_id, "answer") if evidence else "answer"
         off_domain += foreign(f"{item.title} {item.description} {item.content}", kind)
-    template_lessons, template_distinct = template_ratio(bank)
     tasks = [len((i.meta.get("support") or {}).get("tasks") or {}) or 1 for i in items]
     confidences = [i.confidence for i in items if i.confidence is not None]
     return {
@@ -107,8 +123,7 @@ def measure(name: str, path: Path, held_out: bool, tmp: Path) -> dict:
         "labels": report.judged.labels if report.judged else None,
         "lessons_extracted": extracted, "items": len(items), "distinct": distinct,
         "distinct_per_lesson": round(distinct / extracted, 3) if extracted else None,
-        "template_baseline_distinct_per_lesson": round(template_distinct / template_lessons, 3)
-        if template_lessons else None,
+        **same_labels(bank),
         "top_titles": by_title.most_common(5),
         "off_domain_share": round(off_domain / len(items), 3) if items else None,
         "max_confidence": max(confidences, default=None),

@@ -30,8 +30,9 @@ PATCH = """diff --git a/pkg/timeseries/core.py b/pkg/timeseries/core.py
 
 
 def shell(steps, *, patch=PATCH, task="pkg__pkg-1") -> Trajectory:
-    return Trajectory(task_id=task, query="The TimeSeries check gives a misleading error.", source_format="mini-swe-agent",
-                      final_answer=patch, final_state="exit_status: Submitted", domain="swe-bench", traj_id=task,
+    return Trajectory(task_id=task, query="The TimeSeries check gives a misleading error.",
+                      source_format="mini-swe-agent", final_answer=patch, final_state="exit_status: Submitted",
+                      domain="swe-bench", traj_id=task,
                       steps=[Step(index=i, thought=t, action=a, observation=o, meta={"kind": "bash"})
                              for i, (t, a, o) in enumerate(steps)])
 
@@ -309,3 +310,19 @@ def test_lessons_from_real_logs_are_mostly_distinct_and_speak_the_domains_langua
             assert not re.search(r"\b(cart|checkout|pytest|patch)\b", said, re.I), said
             keys.append(re.sub(r"\W+", " ", said.lower()))
     assert keys and len(set(keys)) / len(keys) >= 0.6
+
+
+def test_a_web_lesson_names_the_sites_own_places_not_the_users_words():
+    web = Trajectory(task_id="w1", query="How many orders did I place for the Lumen lamp?", source_format="native",
+                     domain="shopping", traj_id="w1", final_answer="2",
+                     steps=[Step(0, action="click('My Account')", observation="My Account · My Orders"),
+                            Step(1, action="click('Order History')", observation="Orders 1-10 of 23 · Next"),
+                            Step(2, action="click('Lumen Lamp')", observation="Lumen Lamp $42"),
+                            Step(3, action="click('Order #000123')", observation="Order 000123"),
+                            Step(4, action="send_msg_to_user('2')", observation="")])
+    browsing = facts.browsing(web)
+    assert browsing.path == ["My Account", "Order History"]  # no product the user named, no order number
+    said = text(heuristic_drafts(web, "failure", read_signals(web)))
+    assert "“My Account” → “Order History”" in said and "Lumen" not in said
+    assert "Go through every page of a list before answering" in said
+    assert not re.search(r"\b(pytest|patch|entity|question)\b", said)
