@@ -16,7 +16,7 @@ import re
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from .errors import BankcoreError
 from .models import LLMCall
@@ -137,18 +137,22 @@ class LLMClient:
             if cached is not None:
                 return cached
         failures = 0
+        attempt = _Attempt(messages, temperature, key)
+        unusable: list[_Attempt] = []  # attempts whose reply arrived but could not be used
         while True:
-            params = self._params(temperature, max_tokens, json_mode)
-            request = {"messages": messages, **params}
+            params = self._params(attempt.temperature, max_tokens, json_mode)
+            request = {"messages": attempt.messages, **params}
             started = time.monotonic()
             try:
-                response = self._openai().chat.completions.create(model=self.model, messages=messages, **params)
+                response = self._openai().chat.completions.create(model=self.model, messages=attempt.messages,
+                                                                  **params)
             except Exception as exc:  # noqa: BLE001 — classified below, re-raised if not an API error
                 outcome = self._classify(exc, params)
                 if outcome is None:
                     raise
                 kind, retry_after, message = outcome
-                self._record(purpose, key, temperature, request, None, None, started, message, traj_id)
+                self._record(purpose, attempt.key, attempt.temperature, request, None, None, started, message,
+                             traj_id)
                 if kind.startswith("rejected:"):
                     self._rejected.add(kind.split(":", 1)[1])  # send without it from now on; not a retry
                     continue
@@ -164,16 +168,26 @@ class LLMClient:
             text, usage = _reply_text(response), getattr(response, "usage", None)
             tokens = (getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
             problem = _oversized(text) or _validation_error(validate, text)
-            if problem is not None:
-                self._record(purpose, key, temperature, request, text[:MAX_REPLY_CHARS], tokens, started, problem,
-                             traj_id)
-                failures += 1
-                if failures > self.settings.llm_max_retries:
-                    raise LLMError(f"LLM {purpose} reply from {self.model} unusable after {failures} attempts: "
-                                   f"{problem}", transient=True)
-                continue
-            call = self._record(purpose, key, temperature, request, text, tokens, started, None, traj_id)
-            return LLMResult(text, tokens[0], tokens[1], False, call.call_id, self.model)
+            if problem is None:
+                call = self._record(purpose, attempt.key, attempt.temperature, request, text, tokens, started, None,
+                                    traj_id)
+                return LLMResult(text, tokens[0], tokens[1], False, call.call_id, self.model)
+            self._record(purpose, attempt.key, attempt.temperature, request, text[:MAX_REPLY_CHARS], tokens,
+                         started, problem, traj_id)
+            failures += 1
+            unusable.append(attempt._replace(reply=text))
+            if _stuck(unusable):
+                raise LLMError(f"LLM {purpose}: {self.model} gave the same unusable reply {len(unusable)} times, "
+                               f"even when shown what was wrong and sampled more freely ({problem}); it cannot do "
+                               "this role reliably — try a larger model", transient=False)
+            if failures > self.settings.llm_max_retries:
+                raise LLMError(f"LLM {purpose} reply from {self.model} unusable after {failures} attempts: "
+                               f"{problem}", transient=True)
+            attempt = _repair(messages, temperature, json_mode, text, problem, len(unusable))
+            if attempt.temperature == 0:
+                cached = self._from_cache(attempt.key, validate)  # this repair was asked and answered before
+                if cached is not None:
+                    return cached
 
     # ------------------------------------------------------------------ internals
     def _from_cache(self, key: str, validate: Callable[[str], Any] | None) -> LLMResult | None:
@@ -241,6 +255,43 @@ class LLMClient:
             traj_id=traj_id))
 
 
+class _Attempt(NamedTuple):
+    """One request of a `complete` call: what is sent, and its cache key; `reply` once an unusable one came back."""
+
+    messages: list[dict[str, str]]
+    temperature: float
+    key: str
+    reply: str | None = None
+
+
+# A retry after an unusable reply must differ from what got it, or a greedy model answers the same bytes again:
+# the first shows the model its reply and what was wrong with it; later ones also sample more freely.
+REPAIR_TEMPERATURES = (None, 0.4, 0.7)  # by unusable replies so far (1, 2, 3+); None keeps the asked temperature
+REPAIR_QUOTE_CHARS = 1500
+UNUSABLE = "unusable reply: "  # how llm_calls.error starts for a reply that arrived but could not be used
+
+
+def _repair(messages: list[dict[str, str]], temperature: float, json_mode: bool, reply: str, problem: str,
+            unusable: int) -> _Attempt:
+    """The next attempt after `unusable` unusable replies: the conversation plus the last reply and a note saying
+    what was wrong with it, at the same temperature the first time and a higher one after."""
+    floor = REPAIR_TEMPERATURES[min(unusable, len(REPAIR_TEMPERATURES)) - 1]
+    quoted = reply if len(reply) <= REPAIR_QUOTE_CHARS else reply[:REPAIR_QUOTE_CHARS] + " […]"
+    repaired = [*messages, {"role": "assistant", "content": quoted},
+                {"role": "user", "content": f"That reply could not be used: {problem.removeprefix(UNUSABLE)}. "
+                                            "Answer again: the whole answer, in exactly the format the "
+                                            "instructions above ask for, and nothing else."}]
+    chosen = temperature if floor is None else max(temperature, floor)
+    return _Attempt(repaired, chosen, prompt_hash(repaired, json_mode))
+
+
+def _stuck(unusable: list[_Attempt]) -> bool:
+    """The model keeps giving the very same unusable reply although the retries differed — shown what was wrong,
+    then sampled more freely: no further attempt will help."""
+    last = unusable[-3:]
+    return len(last) == 3 and len({a.reply for a in last}) == 1 and last[-1].temperature > 0
+
+
 def _refused_param(error: str, params: dict[str, Any]) -> str | None:
     """The parameter a 400/422 says the server does not support, if it is one we can do without."""
     for name, pattern in (("response_format", r"response_format|json_object|json mode"),
@@ -269,5 +320,5 @@ def _validation_error(validate: Callable[[str], Any] | None, text: str) -> str |
     try:
         validate(text)
     except UnusableReply as exc:
-        return f"unusable reply: {exc}"
+        return f"{UNUSABLE}{exc}"
     return None

@@ -27,7 +27,7 @@ PROSE = "Looking at this run, the agent did a number of things, some of which we
 
 def judge_reply(request: dict) -> str:
     """A plausible judge: failure when the agent gave no final response, else success."""
-    user = request["messages"][-1]["content"]
+    user = next(m["content"] for m in request["messages"] if m["role"] == "user")  # the task, not a repair note
     label = "failure" if "Agent's final response: N/A" in user else "success"
     return f"Thoughts: The agent's actions and final response were checked against the intent.\nStatus: \"{label}\""
 

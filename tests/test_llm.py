@@ -4,6 +4,7 @@ the audit trail in llm_calls, the temperature-0 cache, and the API key never lea
 from __future__ import annotations
 
 import gzip
+import json
 
 import pytest
 
@@ -11,6 +12,7 @@ from bankcore import Bank
 from bankcore.errors import BankcoreError
 from bankcore.llm import LLMClient, LLMError, UnusableReply, backoff_delay, parse_retry_after
 from bankcore.settings import Settings
+from fake_llm import PROSE
 
 JUDGE_MESSAGES = [{"role": "system", "content": "You are evaluating the performance of an agent."},
                   {"role": "user", "content": "User Intent: x\n\nAgent's final response: 42"}]
@@ -188,3 +190,41 @@ def test_an_oversized_reply_is_stored_cut_as_a_failed_attempt_never_used(fake_ll
     first, second = calls(bank)
     assert "over the" in first.error and len(first.response) == MAX_REPLY_CHARS
     assert second.error is None and second.response == result.text
+
+
+def _needs_status(text):
+    if "Status" not in text:
+        raise UnusableReply("no 'Status:' line")
+
+
+def test_a_retry_after_an_unusable_reply_shows_the_model_what_was_wrong(fake_llm, db):
+    bank, client = client_for(fake_llm, db)
+    fake_llm.faults.append("prose")
+    result = client.complete("judge", JUDGE_MESSAGES, validate=_needs_status)
+    assert "Status" in result.text
+    first, second = fake_llm.requests
+    assert first["messages"] == JUDGE_MESSAGES and second["messages"][:2] == JUDGE_MESSAGES
+    assert second["messages"][2] == {"role": "assistant", "content": PROSE}
+    assert "could not be used: no 'Status:' line" in second["messages"][3]["content"]
+
+
+def test_a_model_repeating_the_same_unusable_reply_is_given_up_on_early(fake_llm, db):
+    bank, client = client_for(fake_llm, db, llm_max_retries=6)
+    fake_llm.responder = lambda request: "I think it went fine."  # greedy: the same bytes whatever it is told
+    with pytest.raises(LLMError) as info:
+        client.complete("judge", JUDGE_MESSAGES, validate=_needs_status)
+    assert "same unusable reply 3 times" in str(info.value) and "larger model" in str(info.value)
+    assert not info.value.transient and fake_llm.http_calls == 3  # not the 7 the retry budget allows
+    assert [r["temperature"] for r in fake_llm.requests] == [0.0, 0.0, 0.4]
+    bodies = [json.dumps(r, sort_keys=True) for r in fake_llm.requests]
+    assert len(set(bodies)) == len(bodies)  # no request repeated its predecessor
+
+
+def test_a_repaired_reply_is_served_from_the_cache_on_a_rerun(fake_llm, db):
+    bank, client = client_for(fake_llm, db)
+    fake_llm.responder = lambda r: ('Thoughts: ok.\nStatus: "failure"' if "could not be used" in
+                                    r["messages"][-1]["content"] else "prose only")
+    first = client.complete("judge", JUDGE_MESSAGES, validate=_needs_status)
+    again = LLMClient(bank.settings, bank.store).complete("judge", JUDGE_MESSAGES, validate=_needs_status)
+    assert again.cached and again.text == first.text
+    assert fake_llm.http_calls == 3  # the original prompt's reply is never cached; the repair's is
