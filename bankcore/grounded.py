@@ -2,11 +2,12 @@
 
 The signals (`signals.py`) decide which lessons a trajectory teaches and in what order; the facts (`facts.py`) fill
 them in: for code the files the patch changed, the reproduction script and the test runs around the last edit; for
-a conversation the lookups, the change and whether the user said yes; for question answering the searches, the
-kind of page that answered and the shape of the question. Tool and program names come only from real calls. Each
-description says when to use the lesson and when not. A signal with nothing to ground it falls back to its
-template (`extract.FAILURE_LESSONS` / `SUCCESS_LESSONS`), and a trajectory with no signal to the generic lesson:
-templates are the last resort.
+a conversation the tools in the order used, the change and whether the user said yes; for browsing the site's
+places clicked, the search box and paging; for question answering the searches, what the missed queries looked
+like, the kind of page that answered and the shape of the question. Each kind also has lessons no signal names but
+its facts show (a reproduction that stopped failing; a record scanned one by one). Tool and program names come only
+from real calls. Each description says when to use the lesson and when not. Only when nothing in the trajectory
+grounds any lesson does the extractor fall back to the signals' templates (`extract.template_drafts`).
 
 Pure functions; no I/O.
 """
@@ -27,8 +28,9 @@ def code(name: str) -> str:
     return f"`{name}`"
 
 
-def listed(names: list[str], limit: int = 3, *, quote: bool = True) -> str:
-    shown = [code(n) if quote else n for n in names[:limit]]
+def listed(names: list[str], limit: int = 3) -> str:
+    """`a`, `b` and `c` — at most `limit` names, each marked as code."""
+    shown = [code(n) for n in names[:limit]]
     if len(shown) <= 1:
         return "".join(shown)
     return ", ".join(shown[:-1]) + " and " + shown[-1]
@@ -52,14 +54,10 @@ class CodeLessons:
         self.first_edit = w.edit_steps[0] if w.edit_steps else None
         self.tests_after = w.runs_after(w.last_edit, "tests")
         self.scripts_after = w.runs_after(w.last_edit, "script")
-        self.repro_before = [r for r in w.runs_before(self.first_edit, "script")] if self.first_edit is not None \
-            else []
+        self.repro_before = w.runs_before(self.first_edit, "script") if self.first_edit is not None else []
         self.test_dir = listed(w.test_targets(), 1) or "the affected package"
-        self.runner = code(w.runs[-1].program) if any(r.kind == "tests" for r in w.runs) else "the test runner"
-        for run in reversed(w.runs):
-            if run.kind == "tests":
-                self.runner = code(run.program)
-                break
+        test_runs = [r for r in w.runs if r.kind == "tests"]
+        self.runner = code(test_runs[-1].program) if test_runs else "the test runner"
 
     def _search(self) -> str:
         tools = listed(self.work.searched_with, 2)
