@@ -201,7 +201,7 @@ class LLMClient:
             import openai
 
             self._client = openai.OpenAI(base_url=self.base_url, api_key=self.settings.llm_api_key or "not-needed",
-                                         timeout=self.settings.llm_timeout_s, max_retries=0)
+                                         timeout=self.settings.llm_timeout, max_retries=0)
         return self._client
 
     def _params(self, temperature: float, max_tokens: int, json_mode: bool) -> dict[str, Any]:
@@ -221,8 +221,11 @@ class LLMClient:
         import openai
 
         message = self._redact(f"{type(exc).__name__}: {exc}")
-        if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
-            return "retry", None, message
+        if isinstance(exc, openai.APITimeoutError):
+            return "retry", None, (f"{message} (no reply within {self.settings.llm_timeout:g} s; raise "
+                                   "BANKCORE_LLM_TIMEOUT for a slow model)")
+        if isinstance(exc, openai.APIConnectionError):
+            return "retry", None, f"{message} (is a server listening at {self.shown_url}?)"
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
             if status == 429:

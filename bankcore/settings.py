@@ -19,6 +19,17 @@ _URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 _URL_SECRET_PARAM = re.compile(r"(?i)([?&](?:api[_-]?key|key|token|access[_-]?token|secret|password|pass|auth)=)[^&#\s]*")
 
 
+REMOTE_LLM_TIMEOUT_S = 60.0
+LOCAL_LLM_TIMEOUT_S = 300.0
+_LOCAL_HOST = re.compile(r"^[a-z][a-z0-9+.-]*://(?:[^/@]*@)?(localhost|127(?:\.\d{1,3}){3}|\[::1\]|0\.0\.0\.0)(?::\d+)?(/|$)",
+                         re.I)
+
+
+def is_local_url(url: str | None) -> bool:
+    """An endpoint on this machine (loopback): a local model server such as llama.cpp, Ollama or vLLM."""
+    return bool(url and _LOCAL_HOST.match(url))
+
+
 def redact_url(url: str | None) -> str | None:
     """`url` with any credentials in it replaced by `***`: what may be shown, stored, logged or exported."""
     if not url:
@@ -42,7 +53,7 @@ class Settings:
     llm_base_url: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)  # never printed, logged or stored
     llm_model: str | None = None
-    llm_timeout_s: float = 60.0
+    llm_timeout_s: float | None = None  # None: `llm_timeout` picks by where the endpoint is
     llm_max_retries: int = 4
     lock_timeout_s: float = 30.0
     actor: str = "cli"
@@ -56,7 +67,7 @@ class Settings:
             llm_base_url=_env("BANKCORE_LLM_BASE_URL", "OPENAI_BASE_URL"),
             llm_api_key=_env("OPENAI_API_KEY", "BANKCORE_LLM_API_KEY"),
             llm_model=_env("BANKCORE_MODEL"),
-            llm_timeout_s=float(_env("BANKCORE_LLM_TIMEOUT") or 60.0),
+            llm_timeout_s=float(_env("BANKCORE_LLM_TIMEOUT")) if _env("BANKCORE_LLM_TIMEOUT") else None,
             llm_max_retries=int(_env("BANKCORE_LLM_RETRIES") or 4),
             lock_timeout_s=float(_env("BANKCORE_LOCK_TIMEOUT") or 30.0),
             actor=_env("BANKCORE_ACTOR") or "cli",
@@ -66,6 +77,14 @@ class Settings:
         if "db_path" in given:
             given["db_path"] = Path(given["db_path"])
         return replace(env, **given)
+
+    @property
+    def llm_timeout(self) -> float:
+        """Seconds one LLM request may take: as set, else 60 for a hosted API and 300 for a server on this machine
+        (a CPU model's first call, loading and prompt processing included, takes minutes)."""
+        if self.llm_timeout_s is not None:
+            return self.llm_timeout_s
+        return LOCAL_LLM_TIMEOUT_S if is_local_url(self.llm_base_url) else REMOTE_LLM_TIMEOUT_S
 
     @property
     def llm_endpoint_shown(self) -> str | None:

@@ -228,3 +228,20 @@ def test_a_repaired_reply_is_served_from_the_cache_on_a_rerun(fake_llm, db):
     again = LLMClient(bank.settings, bank.store).complete("judge", JUDGE_MESSAGES, validate=_needs_status)
     assert again.cached and again.text == first.text
     assert fake_llm.http_calls == 3  # the original prompt's reply is never cached; the repair's is
+
+
+def test_a_timeout_names_the_limit_and_the_setting_to_raise(fake_llm, db):
+    bank, client = client_for(fake_llm, db, llm_max_retries=0)
+    fake_llm.faults.append("hang")
+    with pytest.raises(LLMError) as info:
+        client.complete("judge", JUDGE_MESSAGES)
+    assert "no reply within 0.5 s" in str(info.value)
+    assert "BANKCORE_LLM_TIMEOUT" in str(info.value)
+
+
+@pytest.mark.parametrize("url, timeout", [("http://127.0.0.1:8080/v1", 300.0), ("http://localhost:11434/v1", 300.0),
+                                          ("https://api.openai.com/v1", 60.0), (None, 60.0),
+                                          ("http://127.0.0.1.example.com/v1", 60.0)])
+def test_a_local_server_gets_a_longer_default_timeout(url, timeout):
+    assert Settings(llm_base_url=url).llm_timeout == timeout
+    assert Settings(llm_base_url=url, llm_timeout_s=7).llm_timeout == 7
