@@ -298,18 +298,20 @@ def extract_queue(store: Store, extractor, traj_ids: Iterable[str] | None = None
         return verdict, pairs
 
     def write(results) -> None:
-        _write_extractions(store, extractor, results, report, embedder, batch_id)
+        _write_extractions(store, extractor, results, report, embedder, batch_id, include_uncertain)
 
     _drain(store, list(verdicts), report, work, write, extractor.write_every, on_progress)
     return report
 
 
-def _write_extractions(store: Store, extractor, pending, report: ExtractReport, embedder, batch_id: str) -> None:
+def _write_extractions(store: Store, extractor, pending, report: ExtractReport, embedder, batch_id: str,
+                       include_uncertain: bool = False) -> None:
     """Embed first (never while holding the bank), then write items, events and extraction marks together."""
     embed_items([item for _, pairs in pending for item, _ in pairs], embedder)
     with store.transaction():
         still = {(v.traj_id, v.label) for v in store.unextracted(
-            extractor.extractor_id, extractor.prompt_version, [v.traj_id for v, _ in pending])}
+            extractor.extractor_id, extractor.prompt_version, [v.traj_id for v, _ in pending],
+            include_uncertain=include_uncertain)}
         for verdict, pairs in pending:
             if (verdict.traj_id, verdict.label) not in still:
                 continue  # distilled meanwhile by another run: never duplicate items
