@@ -141,11 +141,11 @@ class LLMClient:
         unusable: list[_Attempt] = []  # attempts whose reply arrived but could not be used
         while True:
             params = self._params(attempt.temperature, max_tokens, json_mode)
-            request = {"messages": attempt.messages, **params}
+            sent = self._roles(attempt.messages)
+            request = {"messages": sent, **params}
             started = time.monotonic()
             try:
-                response = self._openai().chat.completions.create(model=self.model, messages=attempt.messages,
-                                                                  **params)
+                response = self._openai().chat.completions.create(model=self.model, messages=sent, **params)
             except Exception as exc:  # noqa: BLE001 — classified below, re-raised if not an API error
                 outcome = self._classify(exc, params)
                 if outcome is None:
@@ -204,6 +204,13 @@ class LLMClient:
                                          timeout=self.settings.llm_timeout, max_retries=0)
         return self._client
 
+    def _roles(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
+        """The messages as this server takes them: where it refuses a system role (Gemma's chat template), or the
+        settings say it drops one silently, the system text opens the first user turn instead."""
+        if "system" not in self._rejected and not self.settings.llm_fold_system:
+            return messages
+        return fold_system(messages)
+
     def _params(self, temperature: float, max_tokens: int, json_mode: bool) -> dict[str, Any]:
         """Request parameters, minus those this server has refused: no JSON mode where it is unsupported, the
         server's own temperature for models that only allow their default, `max_completion_tokens` for models
@@ -233,6 +240,8 @@ class LLMClient:
             if status >= 500 or status == 408:
                 return "retry", parse_retry_after(exc.response.headers), message
             if status in (400, 422):
+                if "system" not in self._rejected and _SYSTEM_REFUSED.search(str(exc)):
+                    return "rejected:system", None, message
                 refused = _refused_param(str(exc), params)
                 if refused:
                     return f"rejected:{refused}", None, message
@@ -293,6 +302,22 @@ def _stuck(unusable: list[_Attempt]) -> bool:
     then sampled more freely: no further attempt will help."""
     last = unusable[-3:]
     return len(last) == 3 and len({a.reply for a in last}) == 1 and last[-1].temperature > 0
+
+
+_SYSTEM_REFUSED = re.compile(r"system role|role[^a-z]{0,3}system|roles must alternate", re.I)
+
+
+def fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """System messages moved into the first user turn, for chat templates without a system role."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system" and m.get("content"))
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if not system:
+        return rest
+    first_user = next((m for m in rest if m["role"] == "user"), None)
+    if first_user is None:
+        return [{"role": "user", "content": system}, *rest]
+    first_user["content"] = f"{system}\n\n{first_user['content']}"
+    return rest
 
 
 def _refused_param(error: str, params: dict[str, Any]) -> str | None:

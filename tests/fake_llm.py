@@ -3,8 +3,9 @@
 The real `openai` client talks HTTP to it. Replies are scripted per request (`responder`), and faults can be
 queued for the next requests (`faults.append(...)`) or injected at random (`fault_rate`): 429 with Retry-After,
 500, a hang past the client's timeout, a dropped connection, truncated JSON, prose instead of the asked format.
-It can also refuse request parameters (`rejects`): `response_format` like servers without JSON mode,
-`max_tokens` and `temperature` like OpenAI's reasoning models. Nothing here touches the network.
+It can also refuse request parameters (`rejects`): `response_format` like servers without JSON mode, `system`
+messages like a Gemma chat template, `max_tokens` and `temperature` like OpenAI's reasoning models. Nothing here
+touches the network.
 """
 
 from __future__ import annotations
@@ -122,6 +123,10 @@ class FakeLLM:
         with self._lock:
             self.requests.append(body)
             self.served.append(fault)
+        if "system" in self.rejects and any(m.get("role") == "system" for m in body.get("messages", [])):
+            # what a Gemma chat template raises through a llama.cpp or vLLM server
+            return _send(handler, 400, {"error": {"message": "System role not supported",
+                                                  "type": "invalid_request_error"}})
         for param in sorted(self.rejects & set(body)):
             return _send(handler, 400, {"error": {"message": f"Unsupported parameter: '{param}' is not supported "
                                                              "with this model.",

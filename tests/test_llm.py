@@ -245,3 +245,23 @@ def test_a_timeout_names_the_limit_and_the_setting_to_raise(fake_llm, db):
 def test_a_local_server_gets_a_longer_default_timeout(url, timeout):
     assert Settings(llm_base_url=url).llm_timeout == timeout
     assert Settings(llm_base_url=url, llm_timeout_s=7).llm_timeout == 7
+
+
+def test_a_server_refusing_the_system_role_gets_it_in_the_first_user_turn(fake_llm, db):
+    bank, client = client_for(fake_llm, db)
+    fake_llm.rejects.add("system")
+    result = client.complete("judge", JUDGE_MESSAGES)
+    assert "Status" in result.text
+    refused, folded = fake_llm.requests
+    assert [m["role"] for m in folded["messages"]] == ["user"]
+    assert folded["messages"][0]["content"].startswith(JUDGE_MESSAGES[0]["content"])
+    assert folded["messages"][0]["content"].endswith(JUDGE_MESSAGES[1]["content"])
+    client.complete("judge", JUDGE_MESSAGES + [{"role": "user", "content": "again"}])
+    assert fake_llm.http_calls == 3  # remembered: no second refusal
+    assert "System role" in calls(bank)[0].error
+
+
+def test_system_text_can_be_folded_for_templates_that_drop_it_silently(fake_llm, db):
+    _, client = client_for(fake_llm, db, llm_fold_system=True)
+    client.complete("judge", JUDGE_MESSAGES)
+    assert [m["role"] for m in fake_llm.requests[0]["messages"]] == ["user"]
