@@ -130,6 +130,10 @@ def _unconfuse_word(match: re.Match) -> str:
     return word
 
 
+_ACCENTED = re.compile(r"[\u00c0-\u024f\u0300-\u036f\u1e00-\u1eff]")
+_CONFUSABLE_CLASS = "[" + "".join(re.escape(c) for c in sorted(_CONFUSABLE_CHARS)) + "]"
+_CONFUSABLE_RX = re.compile(_CONFUSABLE_CLASS)
+_CONFUSED_WORD = re.compile(r"[^\W\d_]*" + _CONFUSABLE_CLASS + r"[^\W\d_]*")
 _LATIN_ACCENT = re.compile(r"(?<=[A-Za-z])[\u0300-\u036f]+")  # not Cyrillic й or Japanese dakuten
 _U_ESCAPE = re.compile(r"\\{1,2}u([0-9a-fA-F]{4})")
 
@@ -149,13 +153,14 @@ def normalise(text: str) -> str:
         text = _json_unescape(text)
     if text.isascii():
         return text.lower()
-    text = _TAG_CHARS.sub(lambda m: chr(ord(m.group(0)) - 0xE0000), text)
-    text = text.translate(_INVISIBLE)
+    if _TAG_CHARS.search(text):
+        text = _TAG_CHARS.sub(lambda m: chr(ord(m.group(0)) - 0xE0000), text)
     text = _INVISIBLE_RX.sub("", text)
-    text = unicodedata.normalize("NFKD", text)
-    text = _LATIN_ACCENT.sub("", text)
+    if _ACCENTED.search(text):
+        text = _LATIN_ACCENT.sub("", unicodedata.normalize("NFKD", text))
     text = unicodedata.normalize("NFKC", text)
-    text = _LETTER_RUN.sub(_unconfuse_word, text)
+    if _CONFUSABLE_RX.search(text):
+        text = _CONFUSED_WORD.sub(_unconfuse_word, text)
     return text.lower()
 
 
@@ -216,7 +221,7 @@ def _suspect_runs(text: str, base: str) -> tuple[list[tuple[str, str]], list[str
     letter_runs = False
     for match in _SHORT_RUN.finditer(sizes):
         run = tokens[match.start():match.end()]
-        letter_runs = letter_runs or bool(_runs_of(run, lambda t: len(t) == 1, 5))
+        letter_runs = letter_runs or sum(1 for t in run if len(t) == 1 and t.isalpha()) >= 5
         encoded += [("hex", " ".join(g)) for g in _runs_of(run, _is_hex_pair, 12)]
     if letter_runs:  # rare in real text: now find them with their gaps, which mark the word breaks
         spaced += [m.group(0) for m in _SPACED_LETTERS.finditer(base)][:MAX_DECODES]
@@ -377,7 +382,9 @@ RULES: tuple[Rule, ...] = (
           r"(?:rules?|polic(?:y|ies)|constraints?|context|messages?|commands?|orders?|restrictions?|training)\b"
           r"|\b(?:ignore|disregard|forget|override)\s+(?:all\s+)?(?:of\s+)?(?:the|your)\s+(?:rules|instructions|"
           r"guidelines|polic(?:y|ies)|prompt)\s+(?:you were given|you've been given|you have been given|you received|"
-          r"given to you|you were told|you follow|so far)\b"),
+          r"given to you|you were told|you follow|so far)\b"
+          r"|\b(?:ignore|disregard|forget)\s+(?:everything|anything|all|whatever|what)\s+(?:else\s+)?(?:you were|"
+          r"you've been|you have been|you got|i|we|they|the system)\s+(?:told|given|instructed|said|asked)"),
     _rule("from-now-on", "flag", "now|henceforth|forward|hereafter",
           r"\b(?:from now on|henceforth|going forward|hereafter|from this point (?:on|forward))\b,?\s+"
           r"(?:you|always|never|the (?:agent|assistant|ai|model)|agents?|assistants?|do not|don't|skip|all)\b"),
@@ -398,10 +405,13 @@ RULES: tuple[Rule, ...] = (
           r"authori[sz]ed|required)|are (?:hereby )?(?:instructed|authori[sz]ed) to)\b"),
     _rule("addressed-note", "flag", _AI_ANCHORS,
           r"\b(?:note|notes|message|memo|reminder|tip|instructions?|notice|attention|directive|psa|hint|advice|"
-          r"warning)\s+(?:for|to)\s+(?:(?:all|any|the|future|next|later|other|subsequent|every|incoming|"
+          r"warning|p\.\s?s\.?|ps)\s+(?:for|to)\s+(?:(?:all|any|the|future|next|later|other|subsequent|every|incoming|"
           rf"our|every)\s+)*{_AI}\b(?!\s+(?:\w+\s+)?(?:tests?|class|module|docs|string|header)\b)"),
     _rule("salutation", "flag", _AI_ANCHORS,
-          rf"\b(?:dear|hey|hi|hello|attention|psst|calling all)\s+{_AI}\s*[,:!]"
+          rf"\b(?:dear|hey|hi|hello|attention|psst|calling all|yo|greetings)(?:\s+there|\s+friendly|\s+helpful)?,?\s+"
+          rf"{_AI}\s*[,:!]"
+          rf"|[(\[](?:for |to |attn:? )?(?:the |all |any )?{_AI}[)\]]\s*:"
+          rf"|\b{_AI}\s+(?:instructions?|directives?|orders?|guidance|notes?)\s*(?:\([^)\n]{{0,20}}\))?\s*[:\-\u2014]"
           rf"|\bto (?:all|any|every)\s+(?:ai\s+)?{_AI}\b\s*(?:[,:!]|reading|processing|who)"),
     _rule("if-you-are-ai", "flag", "agent|agents|assistant|assistants|ai|llm|llms|bot|bots|chatbot|chatbots|gpt|gpts|copilot|copilots|language|claude|gemini|automated",
           r"\bif you(?:'re| are)\s+(?:an?\s+)?(?:ai|a\.i\.|llm|large language model|language model|ai assistant|"
@@ -409,6 +419,33 @@ RULES: tuple[Rule, ...] = (
     _rule("ai-reading-this", "flag", "ai|llm|automated|language",
           r"\b(?:ai|llm|automated|language)\s+(?:agents?|assistants?|systems?|models?|crawlers?|readers?)\s+"
           r"(?:reading|processing|parsing|summari[sz]ing|viewing|handling|seeing)\s+(?:this|these)\b"),
+    _rule("whoever-reads", "flag", "whoever|anyone|anybody",
+          r"\b(?:whoever|anyone|anybody)\s+(?:(?:is\s+)?reading|reads|processes|processing|handles|handling|parses|"
+          r"summari[sz]es|receives)\s+this\b[^.\n]{0,40}?\b(?:should|must|shall|needs? to|has to|is to|will)\b"),
+    _rule("when-you-read-this", "flag", "summarise|summarize|read|process|parse|analyse|analyze|review|respond|answer|"
+          "translate",
+          r"\b(?:when|while|if|after|before|as|once) you(?:'re| are)? (?:summari[sz]e|summari[sz]ing|read|reading|"
+          r"process|processing|parse|parsing|analy[sz]e|analy[sz]ing|review|reviewing|translate|translating|"
+          r"respond to|answer about)\s+this\s+(?:page|document|e-?mail|message|text|review|file|content|site|"
+          r"result|output|ticket)\b"),
+    _rule("your-new-task", "flag", "task|job|goal|objective|instructions|instruction|mission|purpose|priority|"
+          "guidelines|rules|policy|programming|directives",
+          r"\byour (?:new|real|actual|only|true|updated|revised|next|primary) (?:task|job|goal|objective|"
+          r"instructions?|mission|purpose|priority)\b\s*(?:is|are|:|now|has)"
+          r"|\b(?:update|change|amendment|addendum|correction|override|exception)s?\s+(?:to|of|for)\s+your\s+"
+          r"(?:guidelines|instructions|rules|polic(?:y|ies)|system prompt|programming|directives)\b"),
+    _rule("authority-claim", "borderline", "system|administrator|admin|operator|developer|team|owner",
+          r"\b(?:as|i am|i'm|this is|we are)\s+(?:the|your|a|an)\s+(?:system (?:operator|administrator|admin|owner)|"
+          r"administrator|admin|sysadmin|operator|developer|it team|security team|owner of this (?:system|assistant|"
+          r"bot))\b"),
+    _rule("authorise-you", "borderline", "authorise|authorize|authorized|authorised|permit|permission|allow",
+          r"\b(?:i|we)\s+(?:hereby\s+)?(?:authori[sz]e|permit|allow)\s+you\s+to\s+(?:disclose|share|reveal|"
+          r"transfer|refund|cancel|bypass|ignore|skip|override|send|give|delete|waive)\b"
+          r"|\byou (?:are|have been) (?:hereby )?(?:authori[sz]ed|permitted|cleared) to\s+(?:disclose|share|reveal|"
+          r"transfer|refund|cancel|bypass|ignore|skip|override|send|give|delete|waive)\b"),
+    _rule("rules-do-not-apply", "borderline", "apply",
+          r"\b(?:rules?|polic(?:y|ies)|restrictions?|limits?|guidelines)\b[^.\n]{0,40}?\b(?:do(?:es)?n'?t|do(?:es)? "
+          r"not|no longer|never)\s+apply\s+(?:to|for|here|in)"),
     _rule("role-prefix", "flag", "system|assistant|developer|admin|administrator|operator",
           r"(?:^|[.!?]\s+)[ \t>*#\[(<-]*(?:system|assistant|developer|admin|administrator|operator)"
           r"(?:\s+(?:message|note|notice|prompt|instructions?|override|update|directive|alert))?\s*[:\]>)]"
@@ -516,8 +553,9 @@ RULES: tuple[Rule, ...] = (
           r"\b(?:ignora|ignore|ignoren|ignorar|olvida|olvide|olviden|olvidar|omite|omita|descarta|descarte|"
           r"haz caso omiso de)\b\s+(?:todas\s+)?(?:las|tus|sus|estas)\s+(?:\w+\s+){0,2}?(?:instrucciones|"
           r"indicaciones|reglas|directrices|normas|ordenes)\b"),
-    _rule("es-addressed", "flag", "nota|notas|agente|agentes|asistente|asistentes|ia|modelo|modelos|bot|bots",
-          r"\bnotas?\s+(?:para|a)\s+(?:los\s+|las\s+|todos los\s+)?(?:futuros?\s+|proximos?\s+|otros\s+)?"
+    _rule("es-addressed", "flag", "instruccion|instrucciones|mensaje|aviso|consejo|indicaciones|nota|notas|agente|agentes|asistente|asistentes|ia|modelo|modelos|bot|bots",
+          r"\b(?:notas?|instruccion(?:es)?|mensajes?|avisos?|consejos?|indicaciones)\s+(?:para|a|al)\s+(?:el\s+|la\s+|"
+          r"los\s+|las\s+|todos los\s+)?(?:futuros?\s+|proximos?\s+|otros\s+)?"
           r"(?:agentes?|asistentes?|ia|modelos?|bots?)\b"
           r"|\b(?:el (?:asistente|agente)|la ia|los (?:agentes|asistentes)|todo agente|todo asistente)\s+"
           r"(?:debe|deben|debera|deberan|tiene que|tienen que|puede|pueden|no necesita|no necesitan|nunca|"
@@ -554,13 +592,15 @@ RULES: tuple[Rule, ...] = (
     _rule("zh-addressed", "flag", "代理|助手|智能体|ai|模型|机器人",
           r"(?:未来|以后|后续|将来|下一个|下次的|其他|所有)的?(?:ai)?(?:代理|助手|智能体|ai|模型|机器人)"
           r"(?:们)?[^。\n]{0,6}?(?:必须|应该|应当|需要|务必|不需要|无需|不必|总是|永远|要|请)"
-          r"|(?:给|致|提醒)(?:所有|未来|以后|后续)的?(?:ai)?(?:代理|助手|智能体|ai|模型)"
+          r"|(?:给|致|提醒)(?:所有|未来|以后|后续)?的?(?:ai)?(?:代理|助手|智能体|模型)"
           r"|(?:助手|代理|智能体|ai)(?:必须|应该|应当|务必|不需要|无需|不必|总是|永远)"),
     _rule("zh-memory", "flag", "记住|牢记|记下|记录|添加|加入|写入|存入|保存|从现在开始|从今以后|今后|此后|系统提示|系统指令",
           r"(?:记住|牢记|记下|记录)[^。\n]{0,15}?(?:下次|以后|将来|未来)"
           r"|(?:添加|加入|写入|存入|保存)(?:到|进)?[^。\n]{0,6}?(?:你的|的)?(?:记忆|长期记忆|知识库)"
           r"|(?:从现在开始|从今以后|今后|此后)[，,]?\s*(?:你|助手|代理|始终|永远|总是|不要|请)"
           r"|(?:系统提示|系统指令)\s*[:：]"),
+    _rule("zh-skip-safeguard", "borderline", "确认|验证|核实",
+          r"(?:不要|无需|不必|不用|跳过|省略)(?:再)?(?:询问|进行|做|要求)?(?:用户)?(?:确认|验证|核实|身份验证)"),
     # --- the commonest override phrase in a few more languages
     _rule("other-ignore", "flag", "ignora|ignori|dimentica|dimenticate|ignore|esqueca|игнорируй|игнорируйте|забудь|забудьте|指示|무시",
           r"\b(?:ignora|ignori|dimentica|dimenticate)\b\s+(?:tutte\s+)?(?:le\s+)?(?:\w+\s+){0,2}?istruzioni\b"
@@ -845,7 +885,7 @@ def _source_text(trajs: Sequence[Trajectory], *, task_only: bool) -> str:
 # A lesson is addressed to the agent and states rules: these cues are its normal voice, not an injection's
 # (what an absolute rule about money or secrets asks is judged by the structural checks instead).
 _NATURAL_IN_LESSONS = frozenset({"agents-must", "next-time", "you-must-now", "you-must-now-weak", "absolute-rule",
-                                 "skip-safeguard"})
+                                 "skip-safeguard", "zh-skip-safeguard", "rules-do-not-apply"})
 
 
 _NEGATABLE = frozenset({"exfiltrate", "role-change", "mode-switch", "ignore-instructions", "send-to-address",
@@ -1043,8 +1083,13 @@ def _copied_from_untrusted(text: str, traj: Trajectory, n: int = 6) -> str | Non
     if len(words) < n:
         return None
     grams = {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    gram_sets = {frozenset(w.encode() for w in g if w.isalpha() and w.isascii()) for g in grams}
+    needed = frozenset().union(*gram_sets)
     for _, _, source in untrusted_texts(traj):
         body = normalise(source)
+        present = needed & set(body.encode("utf-8", "replace").translate(_LETTERS_ONLY).split())
+        if not any(g <= present for g in gram_sets):
+            continue  # no run of the lesson's words can be in this text
         for hit in _IMPERATIVE.finditer(body):
             lo = max(body.rfind(".", 0, hit.start()), body.rfind("\n", 0, hit.start())) + 1
             hi = min([i for i in (body.find(".", hit.end()), body.find("\n", hit.end())) if i != -1] or [len(body)])

@@ -164,11 +164,12 @@ def false_flags(only: str | None, show: int) -> None:
           + ("" if old else " (not available)"))
     print(f"{'dataset':78s} {'n':>5s} {'flag':>6s} {'border':>7s} {'ms/1k':>8s} {'base':>8s} {'×':>5s}")
     totals = Counter()
+    skipped = []
     for name, path in datasets(only):
         try:
             trajs = load(path)
-        except (BankcoreError, OSError, ValueError) as exc:
-            print(f"{name:78s}  (not imported: {str(exc)[:60]})")
+        except (BankcoreError, OSError, ValueError):
+            skipped.append(name)
             continue
         if not trajs:
             continue
@@ -184,6 +185,8 @@ def false_flags(only: str | None, show: int) -> None:
         for traj, scan in flagged[:show]:
             hit = next(i for i in scan if i.severity == "flag")
             print(f"    {traj.task_id}: {hit.pattern} at step {hit.step} ({hit.view}): “{hit.excerpt[:70]}”")
+    if skipped:
+        print(f"({len(skipped)} files no importer reads were left out, e.g. {skipped[0]})")
     if totals["n"]:
         print(f"{'all benign':78s} {totals['n']:5d} {totals['flag'] / totals['n']:6.2%} "
               f"{totals['border'] / totals['n']:7.2%}")
