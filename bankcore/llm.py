@@ -20,7 +20,8 @@ from typing import Any, Callable, NamedTuple
 
 from .errors import BankcoreError
 from .models import LLMCall
-from .settings import Settings, redact_url
+from .render import HISTORY_CHARS as HISTORY_CHARS_DEFAULT
+from .settings import Settings, is_local_url, redact_url
 from .store import Store
 
 OPENAI_DEFAULT_BASE = "https://api.openai.com/v1"
@@ -120,17 +121,26 @@ class LLMClient:
         self.sleep = sleep
         self._rng = random.Random(seed)
         self._rejected: set[str] = set()  # request parameters this server refused; sent without them from then on
+        self._window: int | None = None  # the context window, once stated by the server
+        self._window_probed = False
         self._client = None
 
     # ------------------------------------------------------------------ public
     def complete(self, purpose: str, messages: list[dict[str, str]], *, temperature: float = 0.0,
                  json_mode: bool = False, max_tokens: int = 1024, traj_id: str | None = None,
-                 validate: Callable[[str], Any] | None = None) -> LLMResult:
+                 validate: Callable[[str], Any] | None = None,
+                 fit: Callable[[int], list[dict[str, str]]] | None = None) -> LLMResult:
         """One chat completion. Raises LLMError when it cannot get a usable reply within the retry budget.
 
         `validate(text)` raises `UnusableReply` for a reply that arrived but cannot be used; such a reply is
         recorded with its error (so it is never served from the cache) and the request is retried.
+        `fit(history_chars)` rebuilds the prompt with a shorter trajectory history: with it, a prompt that would
+        not fit the endpoint's context window (`context_window`) is shortened before it is sent, and again if the
+        server rejects it for length.
         """
+        fitted_to: int | None = None
+        if fit is not None and self.context_window() is not None:
+            messages, fitted_to = fit_prompt(fit, self.context_window(), max_tokens), self.context_window()
         key = prompt_hash(messages, json_mode)
         if temperature == 0:
             cached = self._from_cache(key, validate)
@@ -153,6 +163,15 @@ class LLMClient:
                 kind, retry_after, message = outcome
                 self._record(purpose, attempt.key, attempt.temperature, request, None, None, started, message,
                              traj_id)
+                if kind.startswith("too_long"):
+                    window = int(kind.split(":", 1)[1]) if ":" in kind else None  # as the server stated it
+                    if window:
+                        self._window = window
+                    if fit is None or not window or fitted_to == window:
+                        raise LLMError(self._too_long(purpose, window, message), transient=False)
+                    messages, fitted_to = fit_prompt(fit, window, max_tokens), window
+                    attempt = _Attempt(messages, temperature, prompt_hash(messages, json_mode))
+                    continue
                 if kind.startswith("rejected:"):
                     self._rejected.add(kind.split(":", 1)[1])  # send without it from now on; not a retry
                     continue
@@ -188,6 +207,23 @@ class LLMClient:
                 cached = self._from_cache(attempt.key, validate)  # this repair was asked and answered before
                 if cached is not None:
                     return cached
+
+    def context_window(self) -> int | None:
+        """The endpoint's context window in tokens: configured (`BANKCORE_LLM_CONTEXT`), else stated by a local
+        server (llama.cpp's /props, or a /models entry's max_model_len or n_ctx, as vLLM and llama-cpp-python
+        give it), else learned from a length rejection; None while unknown. Asked of the server once."""
+        if self.settings.llm_context_tokens:
+            return self.settings.llm_context_tokens
+        if self._window is None and not self._window_probed and is_local_url(self.base_url):
+            self._window_probed = True
+            self._window = probe_context_window(self.base_url)
+        return self._window
+
+    def _too_long(self, purpose: str, window: int | None, message: str) -> str:
+        size = f"the model's {window}-token context window" if window else "the model's context window"
+        return (f"LLM {purpose} prompt is too long for {size} at {self.shown_url} ({message}). Set "
+                f"BANKCORE_LLM_CONTEXT={window or 'TOKENS'} so bankcore shortens prompts to fit, or serve the model "
+                "with a larger context (llama.cpp: --n_ctx / -c; vLLM: --max-model-len; Ollama: num_ctx)")
 
     # ------------------------------------------------------------------ internals
     def _from_cache(self, key: str, validate: Callable[[str], Any] | None) -> LLMResult | None:
@@ -239,7 +275,11 @@ class LLMClient:
                 return "retry", parse_retry_after(exc.response.headers), message
             if status >= 500 or status == 408:
                 return "retry", parse_retry_after(exc.response.headers), message
-            if status in (400, 422):
+            if status in (400, 413, 422):
+                too_long = _CONTEXT_EXCEEDED.search(str(exc))
+                if too_long:
+                    stated = next((g for g in too_long.groups() if g), None)
+                    return f"too_long:{stated}" if stated else "too_long", None, message
                 if "system" not in self._rejected and _SYSTEM_REFUSED.search(str(exc)):
                     return "rejected:system", None, message
                 refused = _refused_param(str(exc), params)
@@ -302,6 +342,55 @@ def _stuck(unusable: list[_Attempt]) -> bool:
     then sampled more freely: no further attempt will help."""
     last = unusable[-3:]
     return len(last) == 3 and len({a.reply for a in last}) == 1 and last[-1].temperature > 0
+
+
+# "maximum context length is 8192 tokens" (OpenAI, vLLM, llama-cpp-python), "exceeds the available context size
+# (8192 tokens)" / "context size … n_ctx: 8192" (llama.cpp server), "context_length_exceeded".
+_CONTEXT_EXCEEDED = re.compile(r"maximum context length is (\d+)|context (?:size|window|length)[^0-9]{0,40}?(\d{3,})|"
+                               r"n_ctx[\s:=]+(\d+)|context_length_exceeded|too many tokens", re.I)
+# Characters per token when sizing a prompt: English prose runs ~4, code and JSON nearer 3; err on the short side.
+CHARS_PER_TOKEN = 3.0
+PROMPT_MARGIN_TOKENS = 64  # chat-template tokens around the messages
+MIN_HISTORY_CHARS = 1500
+
+
+def fit_prompt(build: Callable[[int], list[dict[str, str]]], window: int, max_tokens: int) -> list[dict[str, str]]:
+    """The prompt `build(history_chars)` makes, with the longest history that leaves room for the reply
+    (`max_tokens`) in a `window`-token context, estimated at CHARS_PER_TOKEN."""
+    limit = int((window - max_tokens - PROMPT_MARGIN_TOKENS) * CHARS_PER_TOKEN)
+    history = HISTORY_CHARS_DEFAULT
+    while True:
+        messages = build(history)
+        size = sum(len(m.get("content") or "") for m in messages)
+        if size <= limit or history <= MIN_HISTORY_CHARS:
+            return messages
+        history = max(MIN_HISTORY_CHARS, history - (size - limit) - 200)
+
+
+def probe_context_window(base_url: str, timeout_s: float = 5.0) -> int | None:
+    """Ask a local server for its context window; None when it does not say."""
+    import urllib.request
+
+    root = re.sub(r"/v1/?$", "", base_url.rstrip("/"))
+    for url, paths in ((f"{root}/props", (("default_generation_settings", "n_ctx"), ("n_ctx",))),
+                       (f"{base_url.rstrip('/')}/models", (("data", 0, "max_model_len"), ("data", 0, "meta", "n_ctx"),
+                                                          ("data", 0, "meta", "n_ctx_train")))):
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as reply:
+                data = json.loads(reply.read(1_000_000))
+        except (OSError, ValueError):
+            continue
+        for path in paths:
+            node: Any = data
+            for step in path:
+                try:
+                    node = node[step]
+                except (KeyError, IndexError, TypeError):
+                    node = None
+                    break
+            if isinstance(node, int) and not isinstance(node, bool) and node > 0:
+                return node
+    return None
 
 
 _SYSTEM_REFUSED = re.compile(r"system role|role[^a-z]{0,3}system|roles must alternate", re.I)

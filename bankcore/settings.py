@@ -55,6 +55,7 @@ class Settings:
     llm_model: str | None = None
     llm_timeout_s: float | None = None  # None: `llm_timeout` picks by where the endpoint is
     llm_max_retries: int = 4
+    llm_context_tokens: int | None = None  # the endpoint's context window, when it does not say itself
     llm_fold_system: bool = False  # send system text in the first user turn (chat templates that drop it silently)
     lock_timeout_s: float = 30.0
     actor: str = "cli"
@@ -70,6 +71,7 @@ class Settings:
             llm_model=_env("BANKCORE_MODEL"),
             llm_timeout_s=float(_env("BANKCORE_LLM_TIMEOUT")) if _env("BANKCORE_LLM_TIMEOUT") else None,
             llm_max_retries=int(_env("BANKCORE_LLM_RETRIES") or 4),
+            llm_context_tokens=int(_env("BANKCORE_LLM_CONTEXT")) if _env("BANKCORE_LLM_CONTEXT") else None,
             llm_fold_system=(_env("BANKCORE_LLM_NO_SYSTEM") or "").lower() in ("1", "true", "yes"),
             lock_timeout_s=float(_env("BANKCORE_LOCK_TIMEOUT") or 30.0),
             actor=_env("BANKCORE_ACTOR") or "cli",

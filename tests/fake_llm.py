@@ -61,6 +61,8 @@ class FakeLLM:
         self.fault_kinds: tuple[str, ...] = FAULTS
         self.rejects: set[str] = set()  # request parameters answered with a 400, as some servers do
         self.retry_after = "0"
+        self.context_window: int | None = None  # tokens (prompt characters / 4 + max_tokens); longer is a 400
+        self.states_window = False  # answer GET /props with the window, as llama.cpp's server does
         self.hang_s = 1.5
         self.rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -80,6 +82,11 @@ class FakeLLM:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 fake._handle(self, body)
+
+            def do_GET(self):  # llama.cpp's /props: how it states its context window
+                if self.path == "/props" and fake.context_window and fake.states_window:
+                    return _send(self, 200, {"default_generation_settings": {"n_ctx": fake.context_window}})
+                return _send(self, 404, {"error": {"message": "not found"}})
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -123,6 +130,13 @@ class FakeLLM:
         with self._lock:
             self.requests.append(body)
             self.served.append(fault)
+        asked = sum(len(m.get("content") or "") for m in body.get("messages", [])) // 4 + int(
+            body.get("max_tokens") or body.get("max_completion_tokens") or 0)
+        if self.context_window and asked > self.context_window:
+            return _send(handler, 400, {"error": {
+                "message": f"This model's maximum context length is {self.context_window} tokens. However, you "
+                           f"requested {asked} tokens. Please reduce the length of the messages.",
+                "type": "invalid_request_error", "code": "context_length_exceeded"}})
         if "system" in self.rejects and any(m.get("role") == "system" for m in body.get("messages", [])):
             # what a Gemma chat template raises through a llama.cpp or vLLM server
             return _send(handler, 400, {"error": {"message": "System role not supported",

@@ -11,6 +11,8 @@ import pytest
 from bankcore import Bank
 from bankcore.errors import BankcoreError
 from bankcore.llm import LLMClient, LLMError, UnusableReply, backoff_delay, parse_retry_after
+from bankcore import render
+from bankcore.models import Step, Trajectory
 from bankcore.settings import Settings
 from fake_llm import PROSE
 
@@ -265,3 +267,49 @@ def test_system_text_can_be_folded_for_templates_that_drop_it_silently(fake_llm,
     _, client = client_for(fake_llm, db, llm_fold_system=True)
     client.complete("judge", JUDGE_MESSAGES)
     assert [m["role"] for m in fake_llm.requests[0]["messages"]] == ["user"]
+
+
+# ---------------------------------------------------------------------- prompts sized to the context window
+LONG_RUN = Trajectory(task_id="t", query="Find the order", source_format="native", steps=[
+    Step(index=i, thought=f"thinking about page {i}", action=f"open_page({i})", observation="lorem ipsum " * 90)
+    for i in range(60)])
+
+
+def build_judge(history_chars: int) -> list[dict[str, str]]:
+    return [JUDGE_MESSAGES[0], {"role": "user", "content": "User Intent: Find the order\n\nAction History:\n"
+                                + render.render_history(LONG_RUN, history_chars)}]
+
+
+def prompt_chars(request: dict) -> int:
+    return sum(len(m["content"]) for m in request["messages"])
+
+
+def test_a_length_rejection_is_fitted_to_the_window_the_server_states(fake_llm, db):
+    bank, client = client_for(fake_llm, db)
+    fake_llm.context_window = 3000
+    result = client.complete("judge", build_judge(render.HISTORY_CHARS), max_tokens=500, fit=build_judge)
+    assert "Status" in result.text
+    rejected, fitted = fake_llm.requests
+    assert prompt_chars(fitted) < prompt_chars(rejected) and prompt_chars(fitted) // 4 + 500 <= 3000
+    assert "steps omitted" in fitted["messages"][1]["content"]  # the prompt says what was cut
+    assert "maximum context length is 3000" in calls(bank)[0].error
+    client.complete("judge", build_judge(render.HISTORY_CHARS), max_tokens=500, fit=build_judge)
+    assert fake_llm.http_calls == 2  # learned once: the next prompt is fitted before it is sent (and cached)
+
+
+def test_a_length_rejection_without_a_way_to_shorten_names_the_window_and_setting(fake_llm, db):
+    _, client = client_for(fake_llm, db)
+    fake_llm.context_window = 3000
+    with pytest.raises(LLMError) as info:
+        client.complete("judge", build_judge(render.HISTORY_CHARS), max_tokens=500)
+    message = str(info.value)
+    assert "3000-token context window" in message and "BANKCORE_LLM_CONTEXT=3000" in message
+    assert not info.value.transient and fake_llm.http_calls == 1
+
+
+@pytest.mark.parametrize("how", ["configured", "stated by the server"])
+def test_a_known_window_fits_the_prompt_before_the_first_request(fake_llm, db, how):
+    fake_llm.context_window, fake_llm.states_window = 3000, how == "stated by the server"
+    _, client = client_for(fake_llm, db, llm_context_tokens=3000 if how == "configured" else None)
+    client.complete("judge", build_judge(render.HISTORY_CHARS), max_tokens=500, fit=build_judge)
+    assert fake_llm.http_calls == 1 and prompt_chars(fake_llm.requests[0]) // 4 + 500 <= 3000
