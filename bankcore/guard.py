@@ -43,6 +43,7 @@ import html
 import re
 import unicodedata
 from itertools import repeat
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -353,8 +354,8 @@ def _is_word(anchor: str) -> bool:
     return bool(re.fullmatch(r"[^\W\d_]+", anchor)) and all(c < "\u2e80" for c in anchor)
 
 
-def _rule(name: str, severity: str, anchors: str, rx: str) -> Rule:
-    split = anchors.split("|")
+def _rule(name: str, severity: str, anchors: str | tuple[str, ...], rx: str) -> Rule:
+    split = anchors.split("|") if isinstance(anchors, str) else list(anchors)
     return Rule(name, severity, frozenset(a.encode() for a in split if _is_word(a)),
                 tuple(a for a in split if not _is_word(a)), re.compile(rx, re.M))
 
@@ -485,7 +486,9 @@ RULES: tuple[Rule, ...] = (
           r"\b(?:do not|don't|never|without)\s+(?:tell|telling|inform|informing|mention|mentioning|reveal|"
           r"revealing|notify|notifying|alert|alerting)\b[^.\n]{0,20}\b(?:the )?(?:user|customer|human|operator)\b"
           r"|\bkeep (?:this|it|these) (?:secret|hidden|confidential) from (?:the )?(?:user|customer|human)\b"),
-    _rule("exfiltrate", "flag", "prompt|instructions|api|key|keys|credentials|token|tokens|password|passwords|card|cvv|cvvs|secret|secrets|rules",
+    _rule("exfiltrate", "flag", "prompt|instructions|api|credentials|token|tokens|password|passwords|card number|"
+          "card numbers|cvv|cvvs|secret|secrets|rules|private key|ssh key|pin|pins|passcode|ssn|social security|"
+          "phone number|home address|date of birth|security answer",
           r"\b(?:reveal|print|output|show|repeat|send|share|leak|disclose|email|post|forward|upload|append|paste|"
           r"copy|provide|give|reply with|respond with|answer with|include|write down|read out)"
           r"\s+(?:me\s+|us\s+|back\s+)?(?:your|the|all|any|their|his|her|the (?:user|customer|account holder)'s|"
@@ -500,12 +503,12 @@ RULES: tuple[Rule, ...] = (
           r"(?:me\s+|us\s+)?(?:the (?:user|customer|account holder|other passenger|passenger|client)'s|their|his|her)"
           r"\s+(?:\w+\s+)?(?:passwords?|pins?|passcodes?|card numbers?|cvvs?|tokens?|credentials|ssn|"
           r"social security numbers?|phone numbers?|home address|date of birth|security answers?)\b"),
-    _rule("chat-template", "flag", "<|[inst]|[/inst]|<<sys>>|<</sys>>|<start_of_turn>|<end_of_turn>|<system>|"
-          "</system>|<instructions>|<tool_result>|</tool_result>|<function_results>|</function_results>|"
-          "<admin>|<system_prompt>",
-          r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id|"
-          r"begin_of_text|developer)\|>|\[/?inst\]|<</?sys>>|<(?:start|end)_of_turn>|"
-          r"</?(?:system|system_prompt|instructions|tool_result|function_results|admin)>"),
+    _rule("chat-template", "flag", ("<|", "|>", "[inst]", "[/inst]", "<<sys>>", "<</sys>>", "_of_turn>",
+                                   "<system>", "</system>", "<instructions>", "</instructions>", "tool_result>",
+                                   "function_results>", "<admin>", "</admin>", "<system_prompt>"),
+          r"[<\[](?:\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id|"
+          r"begin_of_text|developer)\|>|/?inst\]|</?sys>>|(?:start|end)_of_turn>|"
+          r"/?(?:system|system_prompt|instructions|tool_result|function_results|admin)>)"),
     _rule("json-role", "borderline", "role",
           r"\\?\"role\\?\"\s*:\s*\\?\"(?:system|developer)\\?\"\s*,\s*\\?\"content\\?\"\s*:\s*\\?\"[^\"]{0,120}"
           rf"\b{_DIRECTIVE}\b"),
@@ -523,7 +526,7 @@ RULES: tuple[Rule, ...] = (
           r"\b(?:new|updated|revised|system|important|admin(?:istrator)?|developer|hidden|secret|urgent)"
           r"\s+(?:instructions?|directives?|prompt|override|polic(?:y|ies) for (?:agents?|assistants?|ai))"
           r"\s*[:\-]"),
-    _rule("skip-safeguard", "borderline", "confirm|confirmation|confirming|confirmations|verify|verification|verifying|verifications|authenticate|authentication|authenticating|identity|consent|approval|permission|2fa|mfa|otp|id",
+    _rule("skip-safeguard", "borderline", "confirm|confirmation|confirming|confirmations|verify|verification|verifying|verifications|authenticate|authentication|authenticating|identity|consent|approval|permission|2fa|mfa|otp",
           rf"\b(?:skip|skipping|bypass|bypassing|omit|omitting|forgo|waive|no need (?:to|for)|don'?t (?:need|bother)"
           rf" to|do not (?:need|bother) to|need not|needn'?t|not (?:necessary|required|needed) to)\s+"
           rf"(?:\w+\s+){{0,3}}?{_SAFEGUARD}\b"
@@ -639,6 +642,14 @@ class _Body:
         self.text = text
         self.words = set(text.encode("utf-8", "replace").translate(_LETTERS_ONLY).split())
 
+    def candidates(self) -> list[Rule]:
+        """The rules whose anchors occur in the text (most texts leave only a few to run)."""
+        picked = set()
+        for word in self.words & _ANCHOR_WORDS.keys():
+            picked.update(_ANCHOR_WORDS[word])
+        picked.update(i for anchor, i in _ANCHOR_SUBSTRINGS if i not in picked and anchor in self.text)
+        return [RULES[i] for i in sorted(picked)]
+
     def search(self, rule: Rule) -> re.Match | None:
         words = rule.words & self.words
         subs = [a for a in rule.substrings if a in self.text]
@@ -663,6 +674,17 @@ class _Body:
         return None
 
 
+def _anchor_index() -> tuple[dict[bytes, list[int]], list[tuple[str, int]]]:
+    words: dict[bytes, list[int]] = defaultdict(list)
+    for i, rule in enumerate(RULES):
+        for word in rule.words:
+            words[word].append(i)
+    return dict(words), [(a, i) for i, rule in enumerate(RULES) for a in rule.substrings]
+
+
+_ANCHOR_WORDS, _ANCHOR_SUBSTRINGS = _anchor_index()
+
+
 def _excerpt(match: re.Match) -> str:
     return " ".join(match.group(0).split())[:120]
 
@@ -682,7 +704,7 @@ def scan_text(text: str | None) -> list[tuple[str, str, str, str]]:
                 found.setdefault("spaced-letters", ("spaced-letters", _excerpt(match), "flag", view))
             continue
         body = _Body(body)
-        for rule in RULES:
+        for rule in body.candidates():
             if rule.name in found and found[rule.name][2] == "flag":
                 continue
             match = body.search(rule)
@@ -764,9 +786,10 @@ def _split_instructions(texts: list[tuple[int | None, str, str]]) -> list[Inject
     text = " ".join(pieces)
     regions = [(lo, _Body(text[max(0, lo - JOIN_REACH):lo + JOIN_REACH])) for lo, _, _, _ in bounds[1:]]
     found = []
+    per_region = [(lo, {r.name for r in region.candidates()}) for lo, region in regions]
     for rule in RULES:
-        for lo, region in regions:
-            if not (rule.words & region.words or any(a in region.text for a in rule.substrings)):
+        for lo, names in per_region:
+            if rule.name not in names:
                 continue
             end = min(len(text), lo + JOIN_REACH)
             match = rule.rx.search(text, max(0, lo - JOIN_REACH), end)
