@@ -83,28 +83,32 @@ class Bank:
 
     def learn_trajectories(self, traj_ids: list[str], *, judge: str | None = None, extractor: str | None = None,
                            model: str | None = None, on_progress: Callable[[int], None] | None = None,
-                           strict: bool = False, include_uncertain: bool = False) -> learning.LearnReport:
-        """Judge, then extract from, these trajectories (what `record` calls after each agent task)."""
-        judged = self.judge(traj_ids, judge=judge, model=model, on_progress=on_progress, strict=strict)
+                           strict: bool = False, include_uncertain: bool = False,
+                           limit: int | None = None) -> learning.LearnReport:
+        """Judge, then extract from, these trajectories (what `record` calls after each agent task); `limit`: at
+        most this many from each queue."""
+        judged = self.judge(traj_ids, judge=judge, model=model, on_progress=on_progress, strict=strict, limit=limit)
         extracted = self.extract(traj_ids, extractor=extractor or judge, model=model, on_progress=on_progress,
-                                 include_uncertain=include_uncertain)
+                                 include_uncertain=include_uncertain, limit=limit)
         return learning.LearnReport(judged=judged, extracted=extracted)
 
     def learn(self, path: str | Path, *, fmt: str = "auto", run_name: str | None = None, judge: str | None = None,
               extractor: str | None = None, model: str | None = None, options: ImportOptions | None = None,
               labels: str = "judge", on_progress: Callable[[int], None] | None = None, strict: bool = False,
-              include_uncertain: bool = False) -> learning.LearnReport:
-        """Import a file or folder, then judge and extract from its trajectories (also those imported earlier).
-        `labels="truth"`: each trajectory's ground truth is its label instead of a judge's (see `labels.py`)."""
+              include_uncertain: bool = False, limit: int | None = None) -> learning.LearnReport:
+        """Import a file or folder, then judge and extract from its trajectories (also those imported earlier), at
+        most `limit` from each queue. `labels="truth"`: each trajectory's ground truth is its label instead of a
+        judge's (see `labels.py`)."""
         imported = self.import_path(path, fmt=fmt, run_name=run_name, options=options)
         traj_ids = self.imported_trajectories(imported)
         if labels == "truth":
             labelled = self.label_from_truth(traj_ids)
-            extracted = self.extract(traj_ids, extractor=extractor or judge, model=model, on_progress=on_progress)
+            extracted = self.extract(traj_ids, extractor=extractor or judge, model=model, on_progress=on_progress,
+                                     limit=limit)
             return learning.LearnReport(judged=None, extracted=extracted, imported=imported, truth_labels=labelled)
         report = self.learn_trajectories(traj_ids, judge=judge, extractor=extractor, model=model,
                                          on_progress=on_progress, strict=strict,
-                                         include_uncertain=include_uncertain)
+                                         include_uncertain=include_uncertain, limit=limit)
         report.imported = imported
         return report
 
@@ -126,11 +130,14 @@ class Bank:
 
     def rejudge(self, run: str | int | None = None, task: str | None = None, all: bool = False, *,
                 judge: str | None = None, model: str | None = None,
-                on_progress: Callable[[int], None] | None = None, strict: bool = False) -> learning.JudgeReport:
-        """Judge a run, a task or the whole bank again; flipped labels flag the items drawn from them."""
+                on_progress: Callable[[int], None] | None = None, strict: bool = False,
+                limit: int | None = None) -> learning.JudgeReport:
+        """Judge a run, a task or the whole bank again (the first `limit` of them); flipped labels flag the items
+        drawn from them."""
         if [run is not None, task is not None, bool(all)].count(True) != 1:
             raise BankcoreError("rejudge needs exactly one of a run, a task, or all")
         traj_ids = self.select_trajectories(run, task) if not all else self.store.select_traj_ids()
+        traj_ids = traj_ids[:limit] if limit else traj_ids
         return self.rejudge_selected(traj_ids, judge=judge, model=model, on_progress=on_progress, strict=strict)
 
     def select_trajectories(self, run: str | int | None = None, task: str | None = None) -> list[str] | None:
@@ -315,7 +322,7 @@ class Bank:
     def _embedder(self):
         if getattr(self, "_embedder_instance", None) is None:
             from .embed import Embedder
-            self._embedder_instance = Embedder()
+            self._embedder_instance = Embedder(self.store)  # bound: items are embedded with their tasks
         return self._embedder_instance
 
     def _actor(self, actor: str | None) -> str:

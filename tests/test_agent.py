@@ -409,3 +409,14 @@ def test_the_online_loop_keeps_the_bank_within_the_policys_cap(fake_llm, db):
     assert all(bank.store.item_events(i.item_id)[-1].actor.startswith("policy:") for i in archived)
     assert "archived by its growth limits" in capped.summary()
     assert bank.check().ok  # every archive went through the event log
+
+
+def test_cli_run_with_limit_counts_the_tasks_it_will_do(fake_llm, tmp_path, cli, monkeypatch):
+    fake_llm.responder = ShopScript()
+    for name, value in _cli_env(fake_llm, tmp_path / "bank.duckdb").items():
+        if name.startswith("BANKCORE_"):
+            monkeypatch.setenv(name, value)
+    tasks = ",".join(t.task_id for t in ORDER_TASKS[:4])
+    result = cli("run", tasks, "--memory", "none", "--run", "limited", "--limit", "2")
+    assert result.code == 0, result.err
+    assert "[1/2]" in result.out and "[2/2]" in result.out and "/4]" not in result.out

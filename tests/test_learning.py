@@ -442,3 +442,15 @@ def test_a_lesson_learned_again_after_a_merge_strengthens_the_merged_item(bank):
     assert bank.store.find_same_lesson(lesson()).item_id == merged.item_id
     assert bank.store.find_same_lesson(lesson(domain="forum")) is None
     assert bank.store.find_same_lesson(lesson(flags=["suspected_injection"])) is None
+
+
+def test_cli_learn_and_rejudge_honour_limit(tmp_path, cli):
+    db, corpus = tmp_path / "b.duckdb", write_corpus(tmp_path / "corpus.jsonl", 6)
+    result = cli("learn", corpus, "--db", db, "--limit", "2")
+    assert result.code == 0, result.err
+    assert "judged 2 of 2 queued trajectories" in result.out
+    assert len(Bank(db).store.select_traj_ids()) == 6  # all imported, two judged
+    assert Bank(db).judge(judge="heuristic", limit=1).done == 1  # the queue goes on where it stopped
+    result = cli("rejudge", "--all", "--db", db, "--judge", "heuristic", "--limit", "2")
+    assert result.code == 0, result.err
+    assert "judged 2 of 2" in result.out

@@ -55,7 +55,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.run is None:
         say(args, f"run {name!r}: to resume it after an interruption, run the same command with --run {name!r}")
     position = finished = 0
-    with progress(args, "tasks", "task", total=len(tasks)) as advance:
+    # With --limit the run does at most that many tasks not done before: count those, not the whole task list.
+    total = len(tasks) if args.limit is None else min(args.limit, len(tasks))
+    with progress(args, "tasks", "task", total=total) as advance:
         def on_task(result) -> None:
             nonlocal position, finished
             advance()
@@ -67,7 +69,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             shown = f", shown item(s) {', '.join(map(str, result.memory_item_ids))}" if result.memory_item_ids else ""
             learned = (f", learned {len(result.items_added)} new item(s)" if result.items_added else "") + \
                 (f", reinforced {len(result.items_reinforced)}" if result.items_reinforced else "")
-            say(args, f"  [{position}/{len(tasks)}] {result.task_id}: {outcome} in {result.steps} steps{shown}"
+            say(args, f"  [{position if args.limit is None else finished}/{total}] {result.task_id}: {outcome} in "
+                      f"{result.steps} steps{shown}"
                       f"{learned}")
         try:
             report = bank.run_agent(tasks, settings, limit=args.limit, on_task=on_task)

@@ -154,7 +154,8 @@ def cmd_learn(args: argparse.Namespace) -> int:
     with progress(args, "learning", "step") as advance:
         report = bank.learn(args.path, fmt=args.format, run_name=args.run, judge=None if truth else kind,
                             extractor=args.extractor or kind, model=args.model, options=options, labels=args.labels,
-                            on_progress=advance, strict=args.strict, include_uncertain=args.include_uncertain)
+                            on_progress=advance, strict=args.strict, include_uncertain=args.include_uncertain,
+                            limit=args.limit)
     say(args, report.summary())
     return (report.judged and _report_errors(report.judged)) or _report_errors(report.extracted)
 
@@ -197,7 +198,7 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
     kind = _judge_choice(args, bank)
     with progress(args, "rejudging", "traj") as advance:
         report = bank.rejudge(run=args.run, task=args.task, all=args.all, judge=kind, model=args.model,
-                              on_progress=advance, strict=args.strict)
+                              on_progress=advance, strict=args.strict, limit=args.limit)
     say(args, report.summary())
     for flip in report.flips[:20]:
         say(args, f"  {flip.traj_id}: {flip.before} → {flip.after}"
