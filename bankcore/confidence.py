@@ -8,7 +8,7 @@ already counted closes a tenth as much, and all repeats together at most three t
 the mean label weight: lessons resting on heuristic labels (≈0.6–0.7) level off near 0.8, only lessons resting on
 human or ground-truth labels approach 0.95.
 
-A witness's weight is its label's confidence, reduced when the label is uncertain (the verdict only leaned that
+A witness's weight is its label's confidence (never more than its judge kind is trusted), reduced when the label is uncertain (the verdict only leaned that
 way) or disputed (another judge or a person labelled the same trajectory the other way).
 
 Pure functions over values; `learning.reinforce` reads the store and writes the result.
@@ -27,6 +27,10 @@ UNCERTAIN_SHARE = 0.25  # evidence from an uncertain verdict's lean
 DISPUTED_SHARE = 0.5  # evidence from a trajectory whose verdicts disagree
 CEILING_FLOOR = 0.5  # the ceiling is CEILING_FLOOR + (CAP − CEILING_FLOOR) × mean label weight
 LABEL_CONFIDENCE_DEFAULT = {"human": 1.0, "truth": 1.0, "llm": 0.75, "heuristic": 0.6}
+# A judge's own confidence is not its accuracy: the offline judge's score can read 0.95 on a dataset where it labels
+# barely better than the majority class, and the paper's LLM judge agrees with the truth 72.7% of the time. So a
+# judge's label never counts for more than this, whatever confidence it states.
+LABEL_WEIGHT_MAX = {"human": 1.0, "truth": 1.0, "llm": 0.85, "heuristic": 0.75}
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ def label_weight(label_confidence: float | None, judge_id: str = "", *, uncertai
     """How much one label counts as evidence: its confidence (else the judge kind's default), discounted."""
     kind = judge_id.split(":", 1)[0]
     weight = label_confidence if label_confidence is not None else LABEL_CONFIDENCE_DEFAULT.get(kind, 0.6)
+    weight = min(weight, LABEL_WEIGHT_MAX.get(kind, LABEL_WEIGHT_MAX["heuristic"]))
     if uncertain:
         weight *= UNCERTAIN_SHARE
     if disputed:

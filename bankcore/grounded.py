@@ -93,9 +93,9 @@ class CodeLessons:
             return None
         tests = (f", and {self.runner} on {self.test_dir} passed" if self.tests_after
                  and self.tests_after[-1].outcome == "passed" else "")
-        return ("Reproduce the issue in a script, then re-run it after the edit",
-                f"Use for a reported {'crash' if before.outcome == 'raised' else 'wrong result'} in {self.area}; "
-                "not for changes that only touch documentation.",
+        bug = "crash" if before.outcome == "raised" else "wrong result"
+        return (f"Reproduce a {bug} in {self.area} with a script, then re-run it after the edit",
+                f"Use for a reported {bug} in {self.area}; not for changes that only touch documentation.",
                 f"Before editing {self.files} the agent ran a small script that {change[0]}; after the edit the "
                 f"same script {change[1]}{tests}. Keep the script until the end and re-run it after every edit.")
 

@@ -58,7 +58,7 @@ DATASETS = [
 # Words that belong to one kind of work; an item about another kind that uses them was worded for the wrong domain.
 WEB_SHOP = r"\b(cart|checkout|shopping|product page|page content|add to cart|coupon)\b"
 MONEY = r"\b(totals?|amounts?|prices?)\b"
-CODE = r"\b(patch|pytest|repository|source file|traceback|unit tests?|commit|stack trace|compile)\b"
+CODE = r"\b(patch|pytest|repository|source file|traceback|unit tests?|git commit|stack trace|compile)\b"
 SERVICE = r"\b(reservations?|bookings?|customers?|refunds?|user's records|transfer to a human)\b"
 FOREIGN = {"code": (WEB_SHOP, MONEY, SERVICE), "chat": (WEB_SHOP, CODE), "answer": (CODE, SERVICE)}
 

@@ -237,6 +237,7 @@ def test_uncertain_or_disputed_labels_count_for_less():
     assert confidence.label_weight(0.8, "heuristic:v2", uncertain=True) < clean
     assert confidence.label_weight(0.8, "heuristic:v2", disputed=True) < clean
     assert confidence.label_weight(None, "human:ana") == 1.0
+    assert confidence.label_weight(0.97, "heuristic:v2") == confidence.LABEL_WEIGHT_MAX["heuristic"] < 0.97
 
 
 def test_reinforcing_in_a_real_bank_counts_tasks_not_copies(tmp_path):
