@@ -129,15 +129,19 @@ class LLMClient:
     def complete(self, purpose: str, messages: list[dict[str, str]], *, temperature: float = 0.0,
                  json_mode: bool = False, max_tokens: int = 1024, traj_id: str | None = None,
                  validate: Callable[[str], Any] | None = None,
-                 fit: Callable[[int], list[dict[str, str]]] | None = None) -> LLMResult:
+                 fit: Callable[[int], list[dict[str, str]]] | None = None,
+                 schema: dict[str, Any] | None = None) -> LLMResult:
         """One chat completion. Raises LLMError when it cannot get a usable reply within the retry budget.
 
         `validate(text)` raises `UnusableReply` for a reply that arrived but cannot be used; such a reply is
         recorded with its error (so it is never served from the cache) and the request is retried.
         `fit(history_chars)` rebuilds the prompt with a shorter trajectory history: with it, a prompt that would
         not fit the endpoint's context window (`context_window`) is shortened before it is sent, and again if the
-        server rejects it for length.
+        server rejects it for length. `schema` (a JSON schema) asks the server to constrain the reply to it
+        (`response_format` json_schema: llama.cpp, vLLM, OpenAI); a server without it gets plain JSON mode, and a
+        server without that gets neither — `validate` still checks every reply.
         """
+        json_mode = json_mode or schema is not None
         fitted_to: int | None = None
         if fit is not None and self.context_window() is not None:
             messages, fitted_to = fit_prompt(fit, self.context_window(), max_tokens), self.context_window()
@@ -150,7 +154,7 @@ class LLMClient:
         attempt = _Attempt(messages, temperature, key)
         unusable: list[_Attempt] = []  # attempts whose reply arrived but could not be used
         while True:
-            params = self._params(attempt.temperature, max_tokens, json_mode)
+            params = self._params(attempt.temperature, max_tokens, json_mode, schema, purpose)
             sent = self._roles(attempt.messages)
             request = {"messages": sent, **params}
             started = time.monotonic()
@@ -247,16 +251,21 @@ class LLMClient:
             return messages
         return fold_system(messages)
 
-    def _params(self, temperature: float, max_tokens: int, json_mode: bool) -> dict[str, Any]:
-        """Request parameters, minus those this server has refused: no JSON mode where it is unsupported, the
-        server's own temperature for models that only allow their default, `max_completion_tokens` for models
+    def _params(self, temperature: float, max_tokens: int, json_mode: bool, schema: dict[str, Any] | None = None,
+                purpose: str = "reply") -> dict[str, Any]:
+        """Request parameters, minus those this server has refused: a JSON schema, else JSON mode, where supported;
+        the server's own temperature for models that only allow their default; `max_completion_tokens` for models
         that refuse `max_tokens` (OpenAI's reasoning models)."""
         params: dict[str, Any] = {}
         if "temperature" not in self._rejected:
             params["temperature"] = temperature
         params["max_completion_tokens" if "max_tokens" in self._rejected else "max_tokens"] = max_tokens
         if json_mode and "response_format" not in self._rejected:
-            params["response_format"] = {"type": "json_object"}
+            if schema is not None and "json_schema" not in self._rejected:
+                params["response_format"] = {"type": "json_schema",
+                                             "json_schema": {"name": re.sub(r"\W", "_", purpose), "schema": schema}}
+            else:
+                params["response_format"] = {"type": "json_object"}
         return params
 
     def _classify(self, exc: Exception, params: dict[str, Any]) -> tuple[str, float | None, str] | None:
@@ -411,6 +420,9 @@ def fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def _refused_param(error: str, params: dict[str, Any]) -> str | None:
     """The parameter a 400/422 says the server does not support, if it is one we can do without."""
+    schema_asked = params.get("response_format", {}).get("type") == "json_schema"
+    if schema_asked and re.search(r"json_schema|schema", error, re.I):
+        return "json_schema"  # fall back to plain JSON mode, not to no format at all
     for name, pattern in (("response_format", r"response_format|json_object|json mode"),
                           ("max_tokens", r"max_tokens"), ("temperature", r"temperature")):
         if name in params and re.search(pattern, error, re.I):

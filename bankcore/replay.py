@@ -72,9 +72,12 @@ class ReplayClient:
 
     def complete(self, purpose: str, messages: list[dict[str, str]], *, temperature: float = 0.0,
                  json_mode: bool = False, max_tokens: int = 1024, traj_id: str | None = None,
-                 validate: Callable[[str], Any] | None = None) -> LLMResult:
+                 validate: Callable[[str], Any] | None = None, fit: Callable | None = None,
+                 schema: dict | None = None) -> LLMResult:
         """The recorded reply for this trajectory and purpose. Raises a fatal LLMError when there is none, or when
-        it does not pass `validate` (a broken recording cannot get better by retrying)."""
+        it does not pass `validate` (a broken recording cannot get better by retrying). A recording has no context
+        window to fit (`fit`) and was made under its own constraints (`schema`): both are accepted and unused."""
+        json_mode = json_mode or schema is not None
         key = self._key(purpose, traj_id)
         text = self.replies.get(key) if key else None
         request = {"messages": messages, "temperature": temperature, "max_tokens": max_tokens,

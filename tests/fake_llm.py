@@ -141,6 +141,9 @@ class FakeLLM:
             # what a Gemma chat template raises through a llama.cpp or vLLM server
             return _send(handler, 400, {"error": {"message": "System role not supported",
                                                   "type": "invalid_request_error"}})
+        if "json_schema" in self.rejects and (body.get("response_format") or {}).get("type") == "json_schema":
+            return _send(handler, 400, {"error": {"message": "response_format type 'json_schema' is not supported",
+                                                  "type": "invalid_request_error", "param": "response_format"}})
         for param in sorted(self.rejects & set(body)):
             return _send(handler, 400, {"error": {"message": f"Unsupported parameter: '{param}' is not supported "
                                                              "with this model.",

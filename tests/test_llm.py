@@ -313,3 +313,20 @@ def test_a_known_window_fits_the_prompt_before_the_first_request(fake_llm, db, h
     _, client = client_for(fake_llm, db, llm_context_tokens=3000 if how == "configured" else None)
     client.complete("judge", build_judge(render.HISTORY_CHARS), max_tokens=500, fit=build_judge)
     assert fake_llm.http_calls == 1 and prompt_chars(fake_llm.requests[0]) // 4 + 500 <= 3000
+
+
+ITEM_SCHEMA = {"type": "object", "properties": {"items": {"type": "array"}}, "required": ["items"]}
+
+
+def test_a_schema_is_asked_for_and_plain_json_mode_is_the_fallback(fake_llm, db):
+    bank, client = client_for(fake_llm, db)
+    messages = [{"role": "system", "content": "SUCCESSFULLY"}, {"role": "user", "content": "q"}]
+    client.complete("extract", messages, schema=ITEM_SCHEMA)
+    assert fake_llm.requests[0]["response_format"] == {
+        "type": "json_schema", "json_schema": {"name": "extract", "schema": ITEM_SCHEMA}}
+    fake_llm.rejects.add("json_schema")
+    _, fresh = client_for(fake_llm, db)
+    fresh.complete("extract", messages + [{"role": "user", "content": "again"}], schema=ITEM_SCHEMA)
+    assert [r["response_format"]["type"] for r in fake_llm.requests[1:]] == ["json_schema", "json_object"]
+    fresh.complete("extract", messages + [{"role": "user", "content": "a third"}], schema=ITEM_SCHEMA)
+    assert fake_llm.requests[-1]["response_format"] == {"type": "json_object"}  # remembered
