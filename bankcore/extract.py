@@ -98,15 +98,16 @@ strategies that would prevent similar failures as memory items.
 """ + _COMMON_RULES
 
 
-def build_messages(traj: Trajectory, label: str) -> list[dict[str, str]]:
-    """The paper's extraction input (query, then the trajectory), with the prompt chosen by the label."""
+def build_messages(traj: Trajectory, label: str, scale: float = 1.0) -> list[dict[str, str]]:
+    """The paper's extraction input (query, then the trajectory), with the prompt chosen by the label. `scale`
+    shrinks the history's budget to fit a small context window."""
     if label not in ("success", "failure"):
         raise ValueError(f"label must be success or failure, not {label!r}")
     system = SUCCESS_SYSTEM if label == "success" else FAILURE_SYSTEM
     parts = [f"**Query:** {render.inert(render.clip(traj.query, 4000))}"]
     if traj.domain:
         parts.append(f"**Domain:** {traj.domain}")
-    parts.append(f"**Trajectory:**\n{render.render_history(traj)}")
+    parts.append(f"**Trajectory:**\n{render.render_history(traj, int(render.HISTORY_CHARS * scale))}")
     if traj.final_answer and traj.final_answer.strip():
         parts.append(f"**Final answer:** {render.inert(render.clip(traj.final_answer, 2000))}")
     parts.append(f"**Outcome:** {label}")
@@ -433,10 +434,12 @@ class LLMExtractor:
         self.write_every = 16 if temperature == 0 else 1
 
     def extract(self, traj: Trajectory, verdict: Verdict) -> list[tuple[MemoryItem, ItemSource]]:
-        messages = with_rationale(self.build_messages(traj, verdict.label), verdict)
-        result = self.client.complete(f"extract-{verdict.label}", messages,
+        def messages(scale: float = 1.0) -> list[dict[str, str]]:
+            return with_rationale(self.build_messages(traj, verdict.label, scale), verdict)
+
+        result = self.client.complete(f"extract-{verdict.label}", messages(),
                                       temperature=self.temperature, json_mode=True, max_tokens=MAX_TOKENS,
-                                      traj_id=traj.traj_id, validate=parse_items)
+                                      traj_id=traj.traj_id, validate=parse_items, fit=messages)
         drafts = clean_drafts(parse_items(result.text), traj)
         for d in drafts:
             d.meta["llm_call_id"] = result.call_id

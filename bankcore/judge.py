@@ -150,13 +150,14 @@ def system_prompt(strict: bool = False) -> str:
     return head + "\n" + STRICT_RULE.strip() + "\n\nAnswer in exactly this format:" + fmt
 
 
-def build_messages(traj: Trajectory, *, strict: bool = False) -> list[dict[str, str]]:
-    """The judge's prompt: intent, rules the agent had, numbered history, final state, final response."""
+def build_messages(traj: Trajectory, *, strict: bool = False, scale: float = 1.0) -> list[dict[str, str]]:
+    """The judge's prompt: intent, rules the agent had, numbered history, final state, final response. `scale`
+    shrinks the history's budget to fit a small context window (`LLMClient.complete(fit=...)`)."""
     parts = [f"User Intent: {render.inert(render.clip(traj.query, 4000))}"]
     rules = render.agent_instructions(traj)
     if rules:
         parts.append(f"Rules the agent was given:\n```\n{rules}\n```")
-    parts.append(f"Action History:\n{render.render_history(traj)}")
+    parts.append(f"Action History:\n{render.render_history(traj, int(render.HISTORY_CHARS * scale))}")
     parts.append(f"The final state of the environment:\n```md\n{render.final_state(traj)}\n```")
     answer = traj.final_answer
     parts.append("Agent's final response: " + (render.inert(render.clip(answer, 3000)) if answer and answer.strip()
@@ -237,8 +238,8 @@ class LLMJudge:
 
     def judge(self, traj: Trajectory) -> Verdict:
         result = self.client.complete("judge", build_messages(traj, strict=self.strict), temperature=0.0,
-                                      max_tokens=MAX_TOKENS,
-                                      traj_id=traj.traj_id, validate=parse_verdict)
+                                      max_tokens=MAX_TOKENS, traj_id=traj.traj_id, validate=parse_verdict,
+                                      fit=lambda scale: build_messages(traj, strict=self.strict, scale=scale))
         label, rationale = parse_verdict(result.text)
         return Verdict(traj_id=traj.traj_id, label=label, judge_id=self.judge_id, prompt_version=self.prompt_version,
                        rationale=rationale, tokens_in=result.tokens_in, tokens_out=result.tokens_out,

@@ -20,7 +20,6 @@ from typing import Any, Callable, NamedTuple
 
 from .errors import BankcoreError
 from .models import LLMCall
-from .render import HISTORY_CHARS as HISTORY_CHARS_DEFAULT
 from .settings import Settings, is_local_url, redact_url
 from .store import Store
 
@@ -129,15 +128,15 @@ class LLMClient:
     def complete(self, purpose: str, messages: list[dict[str, str]], *, temperature: float = 0.0,
                  json_mode: bool = False, max_tokens: int = 1024, traj_id: str | None = None,
                  validate: Callable[[str], Any] | None = None,
-                 fit: Callable[[int], list[dict[str, str]]] | None = None,
+                 fit: Callable[[float], list[dict[str, str]]] | None = None,
                  schema: dict[str, Any] | None = None) -> LLMResult:
         """One chat completion. Raises LLMError when it cannot get a usable reply within the retry budget.
 
         `validate(text)` raises `UnusableReply` for a reply that arrived but cannot be used; such a reply is
         recorded with its error (so it is never served from the cache) and the request is retried.
-        `fit(history_chars)` rebuilds the prompt with a shorter trajectory history: with it, a prompt that would
-        not fit the endpoint's context window (`context_window`) is shortened before it is sent, and again if the
-        server rejects it for length. `schema` (a JSON schema) asks the server to constrain the reply to it
+        `fit(scale)` rebuilds the prompt with its history budgets scaled by `scale` (0–1]: with it, a prompt that
+        would not fit the endpoint's context window (`context_window`) is shortened before it is sent, and again if
+        the server rejects it for length. `schema` (a JSON schema) asks the server to constrain the reply to it
         (`response_format` json_schema: llama.cpp, vLLM, OpenAI); a server without it gets plain JSON mode, and a
         server without that gets neither — `validate` still checks every reply.
         """
@@ -360,20 +359,21 @@ _CONTEXT_EXCEEDED = re.compile(r"maximum context length is (\d+)|context (?:size
 # Characters per token when sizing a prompt: English prose runs ~4, code and JSON nearer 3; err on the short side.
 CHARS_PER_TOKEN = 3.0
 PROMPT_MARGIN_TOKENS = 64  # chat-template tokens around the messages
-MIN_HISTORY_CHARS = 1500
+MIN_HISTORY_SCALE = 0.05  # below this the history is a few steps: send it and let the server decide
 
 
-def fit_prompt(build: Callable[[int], list[dict[str, str]]], window: int, max_tokens: int) -> list[dict[str, str]]:
-    """The prompt `build(history_chars)` makes, with the longest history that leaves room for the reply
-    (`max_tokens`) in a `window`-token context, estimated at CHARS_PER_TOKEN."""
-    limit = int((window - max_tokens - PROMPT_MARGIN_TOKENS) * CHARS_PER_TOKEN)
-    history = HISTORY_CHARS_DEFAULT
+def fit_prompt(build: Callable[[float], list[dict[str, str]]], window: int, max_tokens: int
+               ) -> list[dict[str, str]]:
+    """The prompt `build(scale)` makes — `scale` (0–1] shrinks the builder's history budgets — at the largest
+    scale that leaves room for the reply (`max_tokens`) in a `window`-token context, sized at CHARS_PER_TOKEN."""
+    limit = max(int((window - max_tokens - PROMPT_MARGIN_TOKENS) * CHARS_PER_TOKEN), 1)
+    scale = 1.0
     while True:
-        messages = build(history)
+        messages = build(scale)
         size = sum(len(m.get("content") or "") for m in messages)
-        if size <= limit or history <= MIN_HISTORY_CHARS:
+        if size <= limit or scale <= MIN_HISTORY_SCALE:
             return messages
-        history = max(MIN_HISTORY_CHARS, history - (size - limit) - 200)
+        scale = max(MIN_HISTORY_SCALE, scale * limit / size * 0.95)
 
 
 def probe_context_window(base_url: str, timeout_s: float = 5.0) -> int | None:

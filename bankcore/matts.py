@@ -41,9 +41,11 @@ STEP_PENALTY = 0.05
 
 
 # ---------------------------------------------------------------------- group rendering
-def render_group(query: str, trajs: Sequence[Trajectory], labels: Sequence[str] | None = None) -> str:
-    """The query, then `Trajectory i` blocks (1-based), each with its label when given and its final answer."""
-    budget = max(GROUP_HISTORY_CHARS // max(len(trajs), 1), 2000)
+def render_group(query: str, trajs: Sequence[Trajectory], labels: Sequence[str] | None = None,
+                 scale: float = 1.0) -> str:
+    """The query, then `Trajectory i` blocks (1-based), each with its label when given and its final answer.
+    `scale` shrinks the history budget to fit a small context window."""
+    budget = int(max(GROUP_HISTORY_CHARS // max(len(trajs), 1), 2000) * scale)
     parts = [f"**Query:** {render.inert(render.clip(query, 4000))}"]
     for i, traj in enumerate(trajs, 1):
         head = f"**Trajectory {i}**" + (f" (judged: {labels[i - 1]})" if labels else "") + ":"
@@ -80,10 +82,10 @@ Reply with JSON only: {"analysis": "<a brief comparison>", "index": [<the number
 """
 
 
-def build_selector_messages(query: str, trajs: Sequence[Trajectory]) -> list[dict[str, str]]:
+def build_selector_messages(query: str, trajs: Sequence[Trajectory], scale: float = 1.0) -> list[dict[str, str]]:
     """The paper's best-of-N prompt (Fig. 11): the rubric, then all N trajectories. No labels: choosing is the job."""
     return [{"role": "system", "content": SELECT_SYSTEM},
-            {"role": "user", "content": render_group(query, trajs)}]
+            {"role": "user", "content": render_group(query, trajs, scale=scale)}]
 
 
 _INDEX_KEYS = ("index", "best", "best_index", "best_trajectory", "selected", "selection", "choice", "chosen",
@@ -172,7 +174,8 @@ class LLMSelector:
         n = len(trajs)
         result = self.client.complete("select", build_selector_messages(query, trajs), temperature=0.0,
                                       json_mode=True, max_tokens=1024, traj_id=trajs[0].traj_id,  # the group's lead
-                                      validate=lambda t: parse_selection(t, n))
+                                      validate=lambda t: parse_selection(t, n),
+                                      fit=lambda scale: build_selector_messages(query, trajs, scale))
         index, analysis = parse_selection(result.text, n)
         return Choice(index, analysis, llm_call_id=result.call_id, tokens_in=result.tokens_in,
                       tokens_out=result.tokens_out)
@@ -235,13 +238,13 @@ Reply with JSON only, in this shape:
 """
 
 
-def build_contrast_messages(query: str, trajs: Sequence[Trajectory], labels: Sequence[str]
+def build_contrast_messages(query: str, trajs: Sequence[Trajectory], labels: Sequence[str], scale: float = 1.0
                             ) -> list[dict[str, str]]:
     """The paper's parallel extraction prompt over all k trajectories, each with its judge label."""
     if len(labels) != len(trajs) or any(label not in ("success", "failure") for label in labels):
         raise ValueError("one label (success or failure) per trajectory")
     return [{"role": "system", "content": CONTRAST_SYSTEM},
-            {"role": "user", "content": render_group(query, trajs, labels)}]
+            {"role": "user", "content": render_group(query, trajs, labels, scale)}]
 
 
 _EVIDENCE_KEYS = ("evidence", "sources", "trajectories", "based_on", "support", "citations")
@@ -346,9 +349,11 @@ class LLMContrastExtractor:
     def extract(self, trajs: Sequence[Trajectory], verdicts: Sequence[Verdict]
                 ) -> tuple[list[tuple[MemoryItem, list[ItemSource]]], int | None]:
         n = len(trajs)
-        result = self.client.complete("extract-contrast", build_contrast_messages(
-            trajs[0].query, trajs, [v.label for v in verdicts]), temperature=self.temperature, json_mode=True,
-            max_tokens=MAX_TOKENS, traj_id=trajs[0].traj_id, validate=lambda t: parse_contrast(t, n))
+        labels = [v.label for v in verdicts]
+        result = self.client.complete(
+            "extract-contrast", build_contrast_messages(trajs[0].query, trajs, labels), temperature=self.temperature,
+            json_mode=True, max_tokens=MAX_TOKENS, traj_id=trajs[0].traj_id, validate=lambda t: parse_contrast(t, n),
+            fit=lambda scale: build_contrast_messages(trajs[0].query, trajs, labels, scale))
         drafts = clean_drafts(parse_contrast(result.text, n), trajs, max_items=MAX_CONTRAST_ITEMS,
                               max_sentences=MAX_CONTRAST_SENTENCES)
         for d in drafts:

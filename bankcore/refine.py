@@ -76,9 +76,9 @@ def refinement_notes(traj: Trajectory) -> list[RefinementNote]:
     return notes
 
 
-def build_refinement_messages(traj: Trajectory, label: str) -> list[dict[str, str]]:
+def build_refinement_messages(traj: Trajectory, label: str, scale: float = 1.0) -> list[dict[str, str]]:
     """The paper's extraction prompt for this label, plus the agent's refinement notes as extra signal."""
-    messages = extract.build_messages(traj, label)
+    messages = extract.build_messages(traj, label, scale)
     notes = refinement_notes(traj)
     if notes:
         lines = [f"**Refinement notes:** after its first answer the agent was asked {len(notes)} time(s) to "

@@ -275,9 +275,9 @@ LONG_RUN = Trajectory(task_id="t", query="Find the order", source_format="native
     for i in range(60)])
 
 
-def build_judge(history_chars: int) -> list[dict[str, str]]:
+def build_judge(scale: float = 1.0) -> list[dict[str, str]]:
     return [JUDGE_MESSAGES[0], {"role": "user", "content": "User Intent: Find the order\n\nAction History:\n"
-                                + render.render_history(LONG_RUN, history_chars)}]
+                                + render.render_history(LONG_RUN, int(render.HISTORY_CHARS * scale))}]
 
 
 def prompt_chars(request: dict) -> int:
@@ -287,13 +287,13 @@ def prompt_chars(request: dict) -> int:
 def test_a_length_rejection_is_fitted_to_the_window_the_server_states(fake_llm, db):
     bank, client = client_for(fake_llm, db)
     fake_llm.context_window = 3000
-    result = client.complete("judge", build_judge(render.HISTORY_CHARS), max_tokens=500, fit=build_judge)
+    result = client.complete("judge", build_judge(), max_tokens=500, fit=build_judge)
     assert "Status" in result.text
     rejected, fitted = fake_llm.requests
     assert prompt_chars(fitted) < prompt_chars(rejected) and prompt_chars(fitted) // 4 + 500 <= 3000
     assert "steps omitted" in fitted["messages"][1]["content"]  # the prompt says what was cut
     assert "maximum context length is 3000" in calls(bank)[0].error
-    client.complete("judge", build_judge(render.HISTORY_CHARS), max_tokens=500, fit=build_judge)
+    client.complete("judge", build_judge(), max_tokens=500, fit=build_judge)
     assert fake_llm.http_calls == 2  # learned once: the next prompt is fitted before it is sent (and cached)
 
 
@@ -301,7 +301,7 @@ def test_a_length_rejection_without_a_way_to_shorten_names_the_window_and_settin
     _, client = client_for(fake_llm, db)
     fake_llm.context_window = 3000
     with pytest.raises(LLMError) as info:
-        client.complete("judge", build_judge(render.HISTORY_CHARS), max_tokens=500)
+        client.complete("judge", build_judge(), max_tokens=500)
     message = str(info.value)
     assert "3000-token context window" in message and "BANKCORE_LLM_CONTEXT=3000" in message
     assert not info.value.transient and fake_llm.http_calls == 1
@@ -311,7 +311,7 @@ def test_a_length_rejection_without_a_way_to_shorten_names_the_window_and_settin
 def test_a_known_window_fits_the_prompt_before_the_first_request(fake_llm, db, how):
     fake_llm.context_window, fake_llm.states_window = 3000, how == "stated by the server"
     _, client = client_for(fake_llm, db, llm_context_tokens=3000 if how == "configured" else None)
-    client.complete("judge", build_judge(render.HISTORY_CHARS), max_tokens=500, fit=build_judge)
+    client.complete("judge", build_judge(), max_tokens=500, fit=build_judge)
     assert fake_llm.http_calls == 1 and prompt_chars(fake_llm.requests[0]) // 4 + 500 <= 3000
 
 
@@ -330,3 +330,13 @@ def test_a_schema_is_asked_for_and_plain_json_mode_is_the_fallback(fake_llm, db)
     assert [r["response_format"]["type"] for r in fake_llm.requests[1:]] == ["json_schema", "json_object"]
     fresh.complete("extract", messages + [{"role": "user", "content": "a third"}], schema=ITEM_SCHEMA)
     assert fake_llm.requests[-1]["response_format"] == {"type": "json_object"}  # remembered
+
+
+def test_the_llm_judge_fits_a_long_trajectory_into_a_small_window(fake_llm, db):
+    from bankcore.judge import LLMJudge
+    bank, client = client_for(fake_llm, db)
+    fake_llm.context_window = 3000
+    verdict = LLMJudge(client).judge(LONG_RUN)
+    assert verdict.label in ("success", "failure")
+    sent = fake_llm.requests[-1]
+    assert prompt_chars(sent) // 4 + sent["max_tokens"] <= 3000 and "steps omitted" in sent["messages"][1]["content"]
