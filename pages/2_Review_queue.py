@@ -49,15 +49,26 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
             seen = item.last_event_id  # the optimistic check: refuse if someone changed it since this render
             left, right = st.columns(2)
             keep = review.needs_keep_decision(item)  # approved, then flagged: keeping it clears the flag
+            # Approving a flagged lesson is deliberate: a secondary button, and a tick saying the reasons were read.
+            despite = bool(item.flags) and not keep
             with left.form(f"approve_{item.item_id}", border=True):
-                reason = st.text_input("Why keep it (optional)" if keep else "Why approve (optional)",
+                reason = st.text_input("Why keep it (optional)" if keep else
+                                       "Why approve it anyway (required)" if despite else "Why approve (optional)",
                                        key=f"approve_reason_{item.item_id}")
-                if st.form_submit_button("Keep approved" if keep else "Approve", icon=":material/check:",
-                                         type="primary", shortcut="Alt+A", key=f"approve_{item.item_id}_go",
+                read = st.checkbox("I have read why it was flagged, above", key=f"approve_ack_{item.item_id}") \
+                    if despite else True
+                if st.form_submit_button("Keep approved" if keep else "Approve despite the flag" if despite
+                                         else "Approve", icon=":material/check:",
+                                         type="secondary" if despite else "primary", shortcut="Alt+A",
+                                         key=f"approve_{item.item_id}_go",
                                          disabled=item.status == "approved" and not keep):
-                    ui.act(lambda: bank.approve(item.item_id, actor=who, reason=reason.strip() or None,
-                                                expected_event_id=seen),
-                           f"{'Kept' if keep else 'Approved'} #{item.item_id}")
+                    if despite and not (read and reason.strip()):
+                        st.error("This lesson is flagged: tick that you read why, and say why it is safe to "
+                                 "approve (kept in its history).")
+                    else:
+                        ui.act(lambda: bank.approve(item.item_id, actor=who, reason=reason.strip() or None,
+                                                    expected_event_id=seen),
+                               f"{'Kept' if keep else 'Approved'} #{item.item_id}")
             with right.form(f"reject_{item.item_id}", border=True):
                 why_not = st.text_input("Why reject (required)", key=f"reject_reason_{item.item_id}")
                 if st.form_submit_button("Reject", icon=":material/block:", shortcut="Alt+X",

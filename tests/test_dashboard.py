@@ -476,7 +476,10 @@ def _queue(db: Path, which: str = "pending"):
 
 def test_approve_from_the_queue_records_who_and_why(small):
     db, ids = small
-    at, first = _queue(db)
+    pending = Bank(db).store.review_queue(which="pending", limit=100)[0]
+    position, first = next((n, i) for n, i in enumerate(pending) if not i.flags)  # flagged ones: see below
+    at = app("review", state={ui.REVIEWER: "ana", "queue_pos": position})
+    at.radio(key="queue_which").set_value("pending").run()
     at.text_input(key=f"approve_reason_{first.item_id}").input("clear and general")
     at.form_submit_button(key=f"approve_{first.item_id}_go").click().run()
     assert not problems(at)
@@ -766,3 +769,21 @@ def test_a_reviewer_writes_a_lesson_from_the_memory_page(small):
     item = store.query_items(source=["manual"])[-1]
     assert (item.title, item.status, item.domain) == ("Ask for the booking code first", "approved", "airline")
     assert [(e.kind, e.actor) for e in store.item_events(item.item_id)] == [("ADD", "human:ana")]
+
+
+def test_approving_a_flagged_lesson_is_deliberate(small):
+    db, ids = small
+    at = app("review", state={ui.REVIEWER: "ana"})
+    at.radio(key="queue_which").set_value("flagged").run()
+    item = Bank(db).store.get_item(ids["hostile"])
+    assert Bank(db).store.review_queue(which="flagged", limit=1)[0][0].item_id == item.item_id
+    go = at.form_submit_button(key=f"approve_{item.item_id}_go")
+    assert go.label == "Approve despite the flag" and go.proto.type != "primary"
+    go.click().run()
+    assert any("tick that you read why" in t for t in texts(at, "error"))
+    assert Bank(db).store.get_item(item.item_id).status == "pending"
+    at.checkbox(key=f"approve_ack_{item.item_id}").check()
+    at.text_input(key=f"approve_reason_{item.item_id}").input("the page text is quoted, not obeyed")
+    at.form_submit_button(key=f"approve_{item.item_id}_go").click().run()
+    assert not problems(at) and Bank(db).store.get_item(item.item_id).status == "approved"
+    assert _events(db, item.item_id)[-1].reason == "the page text is quoted, not obeyed"
