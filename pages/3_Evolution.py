@@ -99,7 +99,13 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
         if merges or pairs:
             doing = " and ".join(part for part in (merges and f"Merge {len(merges)} group(s)",
                                                    pairs and f"flag {len(pairs)} contradicting pair(s)") if part)
-            if who and st.button(doing[0].upper() + doing[1:], key="cons_apply", type="primary"):
+            # Many rows change at once: say what will happen and ask first (every merge can be un-merged later).
+            confirmed = who and st.checkbox(
+                f"{doing[0].upper() + doing[1:]} as shown above: the {sum(len(m.parent_ids) for m in merges)} "
+                f"merged lessons leave retrieval, replaced by {len(merges)} new one(s) (pending unless the policy "
+                "approves them); each merge can be un-merged on this page", key="cons_confirm")
+            if who and st.button(doing[0].upper() + doing[1:], key="cons_apply", type="primary",
+                                 disabled=not confirmed):
                 ui.act(lambda: bank.consolidate(actions=plan, llm=use_llm, actor=who),
                        lambda done: f"Merged {len(done[1].merged)} group(s), flagged {len(done[1].contradictions)} "
                                     f"pair(s); {len(done[1].skipped) + len(done[1].declined)} left as they were")

@@ -631,6 +631,8 @@ def test_a_reviewed_dry_run_of_consolidation_is_applied_as_shown(small):
     group = next(m for m in plan if m.kind == "merge" and set(twins) <= set(m.parent_ids))
     assert any(f"{len([m for m in plan if m.kind == 'merge'])} group(s) to merge" in t for t in texts(at, "caption"))
     assert Bank(db).store.events_of_kind(["MERGE"])[merges_before:] == []  # a dry run writes nothing
+    assert at.button(key="cons_apply").disabled  # many rows change at once: confirm first
+    at.checkbox(key="cons_confirm").check().run()
     at.button(key="cons_apply").click().run()
     assert not problems(at)
     store = Bank(db).store
