@@ -51,5 +51,11 @@ class InputError(BankcoreError):
 
     def __init__(self, where: Where, message: str):
         self.where = where
-        self.message = message
-        super().__init__(f"{where}: {message}")
+        self.message = printable(message)
+        super().__init__(printable(f"{where}: {message}"))
+
+
+def printable(text: str) -> str:
+    """`text` with what UTF-8 cannot encode (lone surrogates: a file name in a foreign encoding, a broken escape in
+    the input) written as ``\\udcff``, so printing the error never fails."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -9,7 +9,8 @@ from typing import Iterator
 
 from ..errors import InputError, Where
 from . import mini_swe, native, openai_chat, reflexion, tau_bench
-from .base import BadRecord, ImportOptions, Record, RunHeader, Skipped, ensure_text, iter_json_array, read_head
+from .base import (BadRecord, ImportOptions, Record, RunHeader, Skipped, ensure_text, iter_json_array, loads,
+                   read_first_line, read_head, read_text, refuse_special)
 
 FORMATS: dict[str, ModuleType] = {
     m.NAME: m for m in (native, openai_chat, tau_bench, reflexion, mini_swe)
@@ -20,13 +21,13 @@ __all__ = ["FORMATS", "BadRecord", "ImportOptions", "Record", "RunHeader", "Skip
 
 # In a folder that is not mini-swe-agent's, the files read as runs; anything else (README, LICENSE, scripts) is left.
 RUN_FILE_SUFFIXES = (".jsonl", ".json", ".txt")
+DETECT_MAX_BYTES = 16 * 1024 * 1024  # how far detection reads for a first record
 
 
 def run_files(path: Path) -> list[Path]:
     """What importing `path` reads, one run per entry: the file itself, a mini-swe-agent folder as one run, or
     each data file directly inside any other folder (name order, so numbered run files land in order)."""
-    if not path.exists():
-        raise InputError(Where(str(path)), "no such file or folder")
+    refuse_special(path)
     if not path.is_dir() or mini_swe.sniff(path, None):
         return [path]
     found = sorted(p for p in path.iterdir()
@@ -38,9 +39,9 @@ def run_files(path: Path) -> list[Path]:
 
 
 def detect(path: Path) -> str:
-    """Name of the format of `path`, from its name and first record."""
-    if not path.exists():
-        raise InputError(Where(str(path)), "no such file or folder")
+    """Name of the format of `path`, from its name and first record (read whole, however long, up to the record
+    limit; a UTF-8 byte order mark is allowed)."""
+    refuse_special(path)
     if path.is_dir():
         if mini_swe.sniff(path, None):
             return mini_swe.NAME
@@ -49,7 +50,7 @@ def detect(path: Path) -> str:
         return mini_swe.NAME
     head = read_head(path)
     ensure_text(path, head)
-    text = head.decode("utf-8", errors="replace")
+    text = head.decode("utf-8-sig", errors="replace")
     stripped = text.lstrip()
     if not stripped:
         raise InputError(Where(str(path)), "file is empty")
@@ -66,20 +67,23 @@ def detect(path: Path) -> str:
 def _first_object(path: Path, stripped: str):
     if stripped.startswith("["):
         try:
-            for _, value in iter_json_array(path, 16 * 1024 * 1024):
-                return value
+            for parsed in iter_json_array(path, DETECT_MAX_BYTES):
+                return None if isinstance(parsed, BadRecord) else parsed[1]
         except InputError:
             return None
         return None
     first_line = stripped.split("\n", 1)[0]
+    if "\n" not in stripped:  # the head ended inside the first record: read the rest of its line
+        first_line = read_first_line(path, DETECT_MAX_BYTES).decode("utf-8-sig", errors="replace")
+    where = Where(str(path), 1)
     try:
-        return json.loads(first_line)
-    except json.JSONDecodeError:
+        return loads(first_line, where)
+    except InputError:
         pass
-    if path.suffix == ".json" and path.stat().st_size <= 16 * 1024 * 1024:
+    if path.suffix == ".json" and path.stat().st_size <= DETECT_MAX_BYTES:
         try:
-            return json.loads(path.read_text("utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            return loads(read_text(path), Where(str(path)))
+        except InputError:
             return None
     return None
 
@@ -87,8 +91,7 @@ def _first_object(path: Path, stripped: str):
 def read(path: Path, fmt: str, options: ImportOptions) -> Iterator[Record | RunHeader | Skipped | BadRecord]:
     if fmt not in FORMATS:
         raise InputError(Where(str(path)), f"unknown format {fmt!r} (choose from auto, {', '.join(FORMATS)})")
-    if not path.exists():
-        raise InputError(Where(str(path)), "no such file or folder")
+    refuse_special(path)
     if not path.is_dir():
         ensure_text(path)
     return FORMATS[fmt].read(path, options)

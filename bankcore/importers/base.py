@@ -3,13 +3,25 @@
 Importers yield `Record`s (a trajectory and its ground truth) and `BadRecord`s (one unusable record, located
 precisely). A problem that makes the rest of a file unreadable (binary content, a truncated JSON document)
 is raised as an `InputError` instead.
+
+Every parsed JSON value passes `clean` at this boundary, so nothing past the importers meets input Python or
+DuckDB cannot hold: nesting deeper than `MAX_DEPTH` is a bad record; a lone UTF-16 surrogate (``"\\ud800"``, which
+JSON allows and UTF-8 cannot encode) is replaced by U+FFFD, as a UTF-8 decoder does with a broken byte; a number
+too long for Python to read is a bad record. Typed fields are range-checked where they are read (`need`,
+`check_time`). Special files (FIFOs, devices, sockets) and symlink loops are refused before anything opens them.
 """
 
 from __future__ import annotations
 
 import codecs
+import errno
 import json
+import math
+import os
+import re
+import stat
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,6 +31,11 @@ from ..models import Trajectory, Truth
 MB = 1024 * 1024  # sizes in messages are binary megabytes
 DEFAULT_MAX_RECORD_BYTES = 16 * MB
 CHUNK = 1 << 20
+MAX_DEPTH = 64  # real trajectories nest under 10 levels; deeper is an attack on recursive code downstream
+INT_RANGE = (-(2 ** 31), 2 ** 31 - 1)  # integer fields are DuckDB INTEGER columns
+TIME_RANGE = (datetime(1900, 1, 1), datetime(2200, 1, 1))  # what a trajectory's time can sensibly be
+BOM = b"\xef\xbb\xbf"
+_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads pairs valid surrogates, so any left is lone
 
 
 @dataclass
@@ -65,18 +82,163 @@ class ImportOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# ---------------------------------------------------------------------- files
+_SPECIAL = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def refuse_special(path: Path) -> None:
+    """Refuse what is neither a regular file nor a folder before anything opens it: opening a FIFO blocks until
+    a writer comes, a device never ends. A symlink loop or an unreadable path is named, not a traceback."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise os_error(path, exc) from None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return
+    kind = next((name for test, name in _SPECIAL if test(mode)), "a special file")
+    raise InputError(Where(str(path)), f"not a regular file ({kind}); import a file or a folder")
+
+
+def os_error(path: Path, exc: OSError) -> InputError:
+    """An OSError met reading `path`, as one located line."""
+    reasons = {errno.ELOOP: "symlink loop (too many levels of symbolic links)",
+               errno.ENOENT: "no such file or folder", errno.EACCES: "permission denied",
+               errno.EISDIR: "is a folder, not a file"}
+    return InputError(Where(str(path)), reasons.get(exc.errno, f"cannot read it ({exc.strerror or exc})"))
+
+
+def open_input(path: Path):
+    """`open(path, "rb")` after `refuse_special`, with OS errors located."""
+    refuse_special(path)
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise os_error(path, exc) from None
+
+
+def read_bytes(path: Path) -> bytes:
+    with open_input(path) as fh:
+        try:
+            return fh.read()
+        except OSError as exc:
+            raise os_error(path, exc) from None
+
+
+def read_text(path: Path) -> str:
+    """A whole (small) file as text: UTF-8 with or without a BOM; a bad byte is named with its line."""
+    data = read_bytes(path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(Where(str(path), line), f"not valid UTF-8 at byte {exc.start}") from None
+
+
 # ---------------------------------------------------------------------- sniffing
 def read_head(path: Path, size: int = 65536) -> bytes:
-    with open(path, "rb") as fh:
+    with open_input(path) as fh:
         return fh.read(size)
+
+
+def read_first_line(path: Path, limit: int = DEFAULT_MAX_RECORD_BYTES) -> bytes:
+    """The first line, however long (up to `limit`): auto-detection must see a whole first record."""
+    with open_input(path) as fh:
+        return fh.readline(limit)
 
 
 def ensure_text(path: Path, head: bytes | None = None) -> None:
     """Refuse binary files up front, with the byte offset of the first NUL."""
     head = read_head(path) if head is None else head
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise InputError(Where(str(path)), "encoded as UTF-16 (or UTF-32); save it as UTF-8")
     nul = head.find(b"\x00")
     if nul >= 0:
         raise InputError(Where(str(path)), f"not a text file (binary content at byte {nul})")
+
+
+# ---------------------------------------------------------------------- parsed values
+class _TooDeep(Exception):
+    def __init__(self) -> None:
+        self.path: list[str] = []
+
+
+def loads(text: str, where: Where) -> Any:
+    """`json.loads` then `clean`: every failure an InputError at `where` (the JSON error's line when known)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if where.line is not None:  # one JSONL line
+            raise InputError(where, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        reason = "truncated file" if exc.pos >= len(text.rstrip()) - 1 else "not valid JSON"
+        raise InputError(Where(where.file, exc.lineno, where.field), f"{reason} ({exc.msg})") from None
+    except (RecursionError, ValueError) as exc:
+        raise value_error(exc, where) from None
+    return clean(value, where)
+
+
+def value_error(exc: Exception, where: Where) -> InputError:
+    """What json's RecursionError or ValueError (a number too long to read) means, located."""
+    if isinstance(exc, RecursionError):
+        return InputError(where, f"nested more than {MAX_DEPTH} levels deep")
+    if "digits" in str(exc):
+        return InputError(where, f"a number with more than {_max_digits()} digits")
+    return InputError(where, f"not valid JSON ({exc})")
+
+
+def _max_digits() -> int:
+    import sys
+    return sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 4300
+
+
+def clean(value: Any, where: Where) -> Any:
+    """`value` with lone surrogates replaced (U+FFFD); InputError naming the field where it nests too deep."""
+    try:
+        return _clean(value, 0)
+    except _TooDeep as exc:
+        field_path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.path).lstrip(".")
+        at = where.at(_text(field_path)) if field_path else where
+        raise InputError(at, f"nested more than {MAX_DEPTH} levels deep") from None
+
+
+def _clean(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, dict):
+        if depth >= MAX_DEPTH:
+            raise _TooDeep()
+        out = {}
+        for key, item in value.items():
+            try:
+                out[_text(key)] = _clean(item, depth + 1)
+            except _TooDeep as exc:
+                exc.path.insert(0, _text(key))
+                raise
+        return out
+    if isinstance(value, list):
+        if depth >= MAX_DEPTH:
+            raise _TooDeep()
+        out_list = []
+        for index, item in enumerate(value):
+            try:
+                out_list.append(_clean(item, depth + 1))
+            except _TooDeep as exc:
+                exc.path.insert(0, index)
+                raise
+        return out_list
+    return value
+
+
+def _text(text: str) -> str:
+    if text.isascii():
+        return text
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def check_time(value: datetime, where: Where) -> datetime:
+    if not TIME_RANGE[0] <= value < TIME_RANGE[1]:
+        raise InputError(where, f"time {value.isoformat()} is outside {TIME_RANGE[0].year}–{TIME_RANGE[1].year - 1}")
+    return value
 
 
 # ---------------------------------------------------------------------- line reading
@@ -87,7 +249,7 @@ def iter_lines(path: Path, max_bytes: int) -> Iterator[tuple[int, str | InputErr
     so is a line that is not valid UTF-8. Binary content stops the file.
     """
     name = str(path)
-    with open(path, "rb") as fh:
+    with open_input(path) as fh:
         lineno = 0
         while True:
             raw = fh.readline(max_bytes + 1)
@@ -107,7 +269,7 @@ def iter_lines(path: Path, max_bytes: int) -> Iterator[tuple[int, str | InputErr
             if b"\x00" in raw:
                 raise InputError(Where(name, lineno), "not a text file (binary content)")
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
             except UnicodeDecodeError as exc:
                 yield lineno, InputError(Where(name, lineno), f"not valid UTF-8 at byte {exc.start}")
                 continue
@@ -123,22 +285,23 @@ def iter_jsonl(path: Path, max_bytes: int) -> Iterator[tuple[Where, Any] | BadRe
             yield BadRecord(text)
             continue
         try:
-            yield where, json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield BadRecord(InputError(where, f"not valid JSON ({exc.msg} at column {exc.colno})"))
+            yield where, loads(text, where)
+        except InputError as exc:
+            yield BadRecord(exc)
 
 
-def iter_json_array(path: Path, max_bytes: int) -> Iterator[tuple[Where, Any]]:
+def iter_json_array(path: Path, max_bytes: int) -> Iterator[tuple[Where, Any] | BadRecord]:
     """Stream the elements of a top-level JSON array without loading the file.
 
     Each element is parsed with `raw_decode` as soon as the buffer holds all of it; the buffer only ever holds
     the current element (bounded by `max_bytes`). A truncated file or a malformed element raises an
-    `InputError` naming the line where that element starts.
+    `InputError` naming the line where that element starts; an element that is well-formed but unusable (nested
+    too deep, a number too long) is a `BadRecord`, and reading goes on after it.
     """
     name = str(path)
     decoder = json.JSONDecoder()
-    utf8 = codecs.getincrementaldecoder("utf-8")()
-    with open(path, "rb") as fh:
+    utf8 = codecs.getincrementaldecoder("utf-8-sig")()
+    with open_input(path) as fh:
         buf, pos, line, eof = "", 0, 1, False
 
         def fill() -> bool:
@@ -175,6 +338,8 @@ def iter_json_array(path: Path, max_bytes: int) -> Iterator[tuple[Where, Any]]:
             if buf[pos] == "]":
                 return
             start_line = line
+            here = Where(name, start_line, f"[{index}]")
+            bad: InputError | None = None
             while True:
                 try:
                     value, end = decoder.raw_decode(buf, pos)
@@ -189,10 +354,44 @@ def iter_json_array(path: Path, max_bytes: int) -> Iterator[tuple[Where, Any]]:
                         reason = "truncated file" if exc.pos >= len(buf) - 1 or "Unterminated" in exc.msg \
                             else "not valid JSON"
                         raise InputError(where, f"{reason} ({exc.msg})") from None
+                except (RecursionError, ValueError) as exc:  # parsed far enough to know it is unusable
+                    bad = value_error(exc, here)
+                    while (end := _value_end(buf, pos)) is None:
+                        if len(buf) - pos > max_bytes or eof or not fill():
+                            raise InputError(here, f"{bad.message}, and the element never ends") from None
+                    value = None
+                    break
             line += buf.count("\n", pos, end)
             pos = end
-            yield Where(name, start_line), value
+            if bad is None:
+                try:
+                    value = clean(value, here)
+                except InputError as exc:
+                    bad = exc
+            yield BadRecord(bad) if bad is not None else (Where(name, start_line), value)
             index += 1
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]|[^"\[\]{}]+')
+_SCALAR = re.compile(r'[^\s,\]}]+')
+
+
+def _value_end(buf: str, pos: int) -> int | None:
+    """Where the JSON value starting at `pos` ends, found without recursion (for values `json` cannot parse
+    because they nest too deep); None while the buffer does not yet hold all of it."""
+    depth = 0
+    for token in _TOKEN.finditer(buf, pos):
+        first = token.group()[0]
+        if first in "[{":
+            depth += 1
+        elif first in "]}":
+            depth -= 1
+            if depth <= 0:
+                return token.end()
+        elif depth == 0:  # a string or a bare scalar: it ends where the next separator starts
+            end = token.end() if first == '"' else _SCALAR.match(buf, token.start()).end()
+            return end if end < len(buf) else None
+    return None
 
 
 # ---------------------------------------------------------------------- typed field access
@@ -227,7 +426,17 @@ def need(obj: Any, key: str, where: Where, kind: type | tuple[type, ...], *, opt
     if not ok:
         expected = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
         raise InputError(where.at(key), f"expected {expected}, got {type_name(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(where.at(key), f"not a finite number ({value})")
+    if isinstance(value, int) and not isinstance(value, bool) and str not in kinds \
+            and not INT_RANGE[0] <= value <= INT_RANGE[1]:
+        raise InputError(where.at(key), f"out of range: {_short(value)} (limits {INT_RANGE[0]} to {INT_RANGE[1]})")
     return value
+
+
+def _short(number: int) -> str:
+    text = str(number)
+    return text if len(text) <= 24 else f"{text[:10]}…({len(text)} digits)"
 
 
 def text_of(content: Any, where: Where) -> str | None:

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 from ..errors import InputError, Where
 from ..models import Step, Trajectory, Truth
 from . import chat
-from .base import MB, BadRecord, ImportOptions, Record, RunHeader, ensure_text, need, type_name
+from .base import MB, BadRecord, ImportOptions, Record, RunHeader, ensure_text, loads, need, read_text, type_name
 from .swebench_results import load_resolved
 
 NAME = "mini-swe-agent"
@@ -53,13 +53,7 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | RunHeader | Ba
             if size > options.max_record_bytes:
                 raise InputError(where, f"file is {size / MB:.1f} MB, over the "
                                         f"{options.max_record_bytes / MB:.0f} MB limit for one record")
-            try:
-                data = json.loads(file.read_text("utf-8"))
-            except json.JSONDecodeError as exc:
-                reason = "truncated file" if exc.pos >= size - 2 else "not valid JSON"
-                raise InputError(Where(str(file), exc.lineno), f"{reason} ({exc.msg})") from None
-            except UnicodeDecodeError as exc:
-                raise InputError(where, f"not valid UTF-8 at byte {exc.start}") from None
+            data = loads(read_text(file), Where(str(file)))
             record = parse_record(data, where, file, resolved, options.domain)
             model = record.trajectory.meta.get("agent_model")
             if model and not model_stated:  # the run's model; each trajectory's own stays in its meta
@@ -211,7 +205,7 @@ def _bash_tool_commands(step: Step) -> list[str]:
         name, _, arguments = line.partition("(")
         try:
             args = json.loads(arguments[:-1]) if name == "bash" and arguments.endswith(")") else None
-        except json.JSONDecodeError:
+        except (RecursionError, ValueError):  # not JSON, nested too deep, a number too long: not a bash call
             args = None
         if not isinstance(args, dict) or not isinstance(args.get("command"), str):
             return []

@@ -13,7 +13,8 @@ from typing import Any, Iterator
 
 from ..errors import InputError, Where
 from ..models import Step, Trajectory, Truth
-from .base import BadRecord, ImportOptions, Record, RunHeader, iter_json_array, iter_jsonl, need, read_head
+from .base import (BadRecord, ImportOptions, Record, RunHeader, check_time, iter_json_array, iter_jsonl, need,
+                   read_head)
 
 NAME = "native"
 STEP_FIELDS = ("thought", "action", "observation")
@@ -51,9 +52,13 @@ def _is_json_array(path: Path) -> bool:
     return read_head(path, 4096).decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")[:1] == "["
 
 
-def _array_items(path: Path, options: ImportOptions) -> Iterator[tuple[Where, Any]]:
+def _array_items(path: Path, options: ImportOptions) -> Iterator[tuple[Where, Any] | BadRecord]:
     """The elements of a JSON array of native records; refuses, naming the array, one that holds another format."""
-    for index, (where, obj) in enumerate(iter_json_array(path, options.max_record_bytes)):
+    for index, parsed in enumerate(iter_json_array(path, options.max_record_bytes)):
+        if isinstance(parsed, BadRecord):
+            yield parsed
+            continue
+        where, obj = parsed
         where = Where(where.file, where.line, f"[{index}]")
         if index == 0 and not sniff(path, obj):
             raise InputError(where, "this file is a JSON array, not native JSONL (one trajectory object per line), "
@@ -141,8 +146,11 @@ def parse_time(text: str | None, where: Where) -> datetime | None:
     except ValueError:
         raise InputError(where, f"not an ISO-8601 time: {text[:40]!r}") from None
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value
+        try:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # year 1 or 9999 moved across midnight by its offset
+            raise InputError(where, f"time {text[:40]!r} is out of range") from None
+    return check_time(value, where)
 
 
 def query_task_id(query: str) -> str:

@@ -4,14 +4,14 @@ and ground truth as ``truth`` ({success, reward, gold}) or a bare ``reward``."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import InputError, Where
 from ..models import Trajectory
 from . import chat
-from .base import MB, BadRecord, ImportOptions, Record, iter_json_array, iter_jsonl, need, read_head
+from .base import (BOM, MB, BadRecord, ImportOptions, Record, iter_json_array, iter_jsonl, loads, need, read_head,
+                   read_text)
 from .native import parse_time, parse_truth, query_task_id
 
 NAME = "openai"
@@ -34,18 +34,19 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | BadRecord]:
 
 
 def _objects(path: Path, options: ImportOptions):
-    head = read_head(path, 4096).lstrip()
+    head = read_head(path, 4096).removeprefix(BOM).lstrip()
     if head.startswith(b"["):
         yield from iter_json_array(path, options.max_record_bytes)
     elif path.suffix == ".json" and head.startswith(b"{"):
-        # A single pretty-printed conversation: small by nature, bounded by the record limit.
+        # A single pretty-printed conversation: small by nature, bounded by the record limit. It is one record,
+        # so a record that cannot be read is a bad record (--skip-bad skips it), not a crash.
         size = path.stat().st_size
         if size > options.max_record_bytes:
             raise InputError(Where(str(path)), f"file is {size / MB:.1f} MB, over the record limit")
         try:
-            yield Where(str(path), 1), json.loads(path.read_text("utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(Where(str(path), exc.lineno), f"not valid JSON ({exc.msg})") from None
+            yield Where(str(path), 1), loads(read_text(path), Where(str(path)))
+        except InputError as exc:
+            yield BadRecord(exc)
     else:
         yield from iter_jsonl(path, options.max_record_bytes)
 

@@ -13,7 +13,6 @@ with an error that says so.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,8 @@ from typing import Any, Iterator
 
 from ..errors import InputError, Where
 from ..models import Step, Trajectory, Truth
-from .base import MB, BadRecord, ImportOptions, Record, Skipped, ensure_text, iter_lines, read_head
+from .base import (INT_RANGE, MB, BadRecord, ImportOptions, Record, Skipped, ensure_text, iter_lines, loads,
+                   read_head, read_text)
 from .native import query_task_id
 
 NAME = "reflexion"
@@ -39,6 +39,13 @@ NO_STEPS = "entries with no steps (a trial listing a question it already solved:
 ENV_RESULTS = ("this is a Reflexion ALFWorld/WebShop env_results file: outcomes and reflections only, "
                "no steps to import")
 _ENV_RESULTS_MAX_BYTES = 64 * MB
+MAX_STEP_GAP = 100  # ReAct numbers steps one by one; a step number far ahead is junk, not steps to pad
+
+
+def _trial_number(digits: str, where: Where) -> int | InputError:
+    if len(digits) > 10 or int(digits) > INT_RANGE[1]:
+        return InputError(where, f"trial number {digits[:20]}{'…' if len(digits) > 20 else ''} is out of range")
+    return int(digits)
 
 
 def sniff(path: Path, head_text: str) -> bool:
@@ -53,8 +60,8 @@ def is_env_results(path: Path) -> bool:
     try:
         if path.stat().st_size > _ENV_RESULTS_MAX_BYTES or read_head(path, 64).lstrip()[:1] not in (b"[", b"{"):
             return False
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        data = loads(read_text(path), Where(str(path)))
+    except (OSError, InputError):
         return False
     entries = data if isinstance(data, list) else list(data.values()) if isinstance(data, dict) else []
     return bool(entries) and all(
@@ -93,7 +100,9 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | Skipped | BadR
             continue
         line = text.rstrip("\r\n")
         if m := _TRIAL.match(line):
-            trial, section = int(m[1]), None
+            trial, section = _trial_number(m[1], Where(name, lineno, "BEGIN TRIAL")), None
+            if isinstance(trial, InputError):  # its entries are bad records too: a wrong trial is no trial
+                yield BadRecord(trial)
             continue
         if m := _SECTION.match(line):
             section = m[1]
@@ -112,6 +121,11 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | Skipped | BadR
             cut = question.find(_REFLECTION_NOTE.strip())
             if cut >= 0:
                 question = question[:cut].strip()
+            if isinstance(trial, InputError):
+                yield BadRecord(InputError(Where(name, lineno), f"entry of a trial whose number is out of range "
+                                                                f"(line {trial.where.line})"))
+                entry = None
+                continue
             entry = _Entry(line=lineno, trial=trial, section=section, question=question)
             seen_any = True
             continue
@@ -138,7 +152,11 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | Skipped | BadR
                 yield record
             entry = None
             continue
-        _absorb(entry, line, lineno)
+        try:
+            _absorb(entry, line, lineno)
+        except ValueError as exc:  # the entry cannot be read: a bad record, and its remaining lines are left
+            yield BadRecord(InputError(Where(name, lineno), str(exc)))
+            entry = None
     if entry is not None:
         yield BadRecord(InputError(Where(name, entry.line), "truncated file: last entry has no 'Correct answer:'"))
     if not seen_any and answers_without_question:
@@ -160,7 +178,9 @@ def _absorb(entry: _Entry, line: str, lineno: int) -> None:
         entry.in_reflections = False
         kind, rest = m[1].lower(), m[3]
         if m[2] is not None:
-            number = int(m[2])
+            number = int(m[2]) if len(m[2]) <= 9 else MAX_STEP_GAP + len(entry.steps) + 1
+            if number > len(entry.steps) + MAX_STEP_GAP:
+                raise ValueError(f"step number {m[2][:20]} jumps past step {len(entry.steps)}")
         else:  # unnumbered: fills the current step until that field is taken
             number = len(entry.steps) + (not entry.steps or getattr(entry.steps[-1], kind) is not None)
         while len(entry.steps) < number:

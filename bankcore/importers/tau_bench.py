@@ -31,7 +31,11 @@ def describe(path: Path) -> dict[str, str | None]:
 
 def read(path: Path, options: ImportOptions) -> Iterator[Record | BadRecord]:
     domain = options.domain or describe(path)["env"] or "tau-bench"
-    for where, obj in iter_json_array(path, options.max_record_bytes):
+    for parsed in iter_json_array(path, options.max_record_bytes):
+        if isinstance(parsed, BadRecord):
+            yield parsed
+            continue
+        where, obj = parsed
         try:
             yield parse_record(obj, where, domain)
         except InputError as exc:
