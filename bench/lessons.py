@@ -36,6 +36,7 @@ REAL = Path("/work/realdata")
 sys.path.insert(0, str(ROOT))
 
 from bankcore import Bank  # noqa: E402
+from bankcore.errors import BankcoreError  # noqa: E402
 from bankcore.extract import clean_drafts, heuristic_drafts, template_drafts  # noqa: E402
 from bankcore.judge import lean  # noqa: E402
 from bankcore.signals import read_signals, style  # noqa: E402
@@ -144,7 +145,11 @@ def main() -> None:
             if not path.exists():
                 print(json.dumps({"bench": "lessons", "data": name, "skipped": f"{path} is absent"}), flush=True)
                 continue
-            print(json.dumps(measure(name, path, held_out, Path(tmp)), ensure_ascii=False), flush=True)
+            try:
+                row = measure(name, path, held_out, Path(tmp))
+            except BankcoreError as exc:  # a file the importers refuse is reported, not a crash of the whole run
+                row = {"bench": "lessons", "data": name, "skipped": str(exc)}
+            print(json.dumps(row, ensure_ascii=False), flush=True)
 
 
 if __name__ == "__main__":
