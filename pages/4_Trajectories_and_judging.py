@@ -119,15 +119,20 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
                          key="rj_scope")
         if scope == "what Browse shows":
             selection = {k: v for k, v in st.session_state.get("t_filters", {}).items() if v}
-            st.caption("The trajectories matching the filters set on Browse: "
-                       + (parts.md(", ".join(f"{k} {v}" for k, v in selection.items())) or "none set, so all"))
+            if not selection:  # never "everything" by default: that is its own, explicit choice
+                st.caption("No filters are set on Browse, so this selects nothing. Set filters there, pick a run "
+                           "or a task, or choose everything.")
+            else:
+                st.caption("The trajectories matching the filters set on Browse: "
+                           + parts.md(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in selection.items())))
         elif scope == "one run":
             selection = {"run_id": run_names[st.selectbox("Run", list(run_names), key="rj_run")]}
         elif scope == "one task":
             selection = {"task_id": st.text_input("Task id", key="rj_task").strip() or None}
         else:
             selection = {}
-        _, count = ui.read("views", "browse_trajectories", **selection, limit=0)
+        empty = scope == "what Browse shows" and not selection
+        preview, count = ui.read("views", "browse_trajectories", **selection, limit=5) if not empty else ([], 0)
         cols = st.columns([1, 2])
         kind = cols[0].radio("With", ["heuristic", "llm"], key="rj_judge",
                              format_func=lambda k: "offline heuristic judge" if k == "heuristic" else "an LLM judge")
@@ -145,7 +150,17 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
                 per = ((judge_use["tokens_in"] or 0) + (judge_use["tokens_out"] or 0)) / judge_use["calls"]
                 estimate += f", ≈ {per * count:,.0f} tokens at this bank's {per:,.0f} tokens per judge call so far"
         st.caption(estimate)
-        if who and st.button("Rerun judging", key="rj_go", type="primary", disabled=count == 0):
+        if preview:
+            st.dataframe([{"trajectory": r["traj_id"][:10], "task": r["task_id"], "label now": r["verdict"] or "—",
+                           "truth": {True: "success", False: "failure"}.get(r["truth"], "—")} for r in preview],
+                         hide_index=True, key="rj_preview")
+            if count > len(preview):
+                st.caption(f"…and {count - len(preview):,} more.")
+        # Many labels may change at once: say what follows, and ask first.
+        confirmed = who and count and st.checkbox(
+            f"Judge these {count:,} trajectories again: labels that flip flag the lessons resting on them, and "
+            "approved ones leave retrieval until approved again", key="rj_confirm")
+        if who and st.button("Rerun judging", key="rj_go", type="primary", disabled=not confirmed):
             before = ui.read("views", "max_verdict_id")
             bar = st.progress(0.0, text="judging…")
             seen = [0]

@@ -654,6 +654,8 @@ def test_rerun_judging_on_a_run_writes_verdicts_and_shows_flips(small):
     at.segmented_control(key="traj_mode").set_value("Rerun judging").run()
     at.radio(key="rj_scope").set_value("one run").run()
     at.selectbox(key="rj_run").set_value(next(o for o in at.selectbox(key="rj_run").options if "airline" in o)).run()
+    assert at.button(key="rj_go").disabled and len(frame(at, "trajectory", "label now")) == 5  # a preview; confirm
+    at.checkbox(key="rj_confirm").check().run()
     at.button(key="rj_go").click().run()
     assert not problems(at)
     assert Bank(db).store.count("verdicts") == before + 200
@@ -673,6 +675,7 @@ def test_rerun_judging_on_what_browse_selects(small):
     before = {t: len(Bank(db).store.verdict_history(t)) for t in Bank(db).store.select_traj_ids()}
     at.segmented_control(key="traj_mode").set_value("Rerun judging").run()
     at.radio(key="rj_scope").set_value("what Browse shows").run()
+    at.checkbox(key="rj_confirm").check().run()
     at.button(key="rj_go").click().run()
     assert not problems(at)
     after = {t: len(Bank(db).store.verdict_history(t)) for t in before}
@@ -789,3 +792,11 @@ def test_approving_a_flagged_lesson_is_deliberate(small):
     at.form_submit_button(key=f"approve_{item.item_id}_go").click().run()
     assert not problems(at) and Bank(db).store.get_item(item.item_id).status == "approved"
     assert _events(db, item.item_id)[-1].reason == "the page text is quoted, not obeyed"
+
+
+def test_rerun_judging_selects_nothing_until_told_what(small):
+    at = app("trajectories", state={ui.REVIEWER: "ana"})
+    at.segmented_control(key="traj_mode").set_value("Rerun judging").run()
+    assert at.radio(key="rj_scope").value == "what Browse shows"  # no filters set on Browse
+    assert at.button(key="rj_go").disabled and not [c for c in at.checkbox if c.key == "rj_confirm"]
+    assert any("selects nothing" in t for t in texts(at, "caption"))
