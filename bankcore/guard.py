@@ -411,7 +411,8 @@ RULES: tuple[Rule, ...] = (
     _rule("salutation", "flag", _AI_ANCHORS,
           rf"\b(?:dear|hey|hi|hello|attention|psst|calling all|yo|greetings)(?:\s+there|\s+friendly|\s+helpful)?,?\s+"
           rf"{_AI}\s*[,:!]"
-          rf"|[(\[](?:for |to |attn:? )?(?:the |all |any )?{_AI}[)\]]\s*:"
+          rf"|\b(?:note|notes|note to self|message|memo|reminder|instructions?|attention|tip|hint|ps|p\.s\.)\s*"
+          rf"[(\[](?:for |to |attn:? )?(?:the |all |any )?{_AI}[)\]]\s*:"
           rf"|\b{_AI}\s+(?:instructions?|directives?|orders?|guidance|notes?)\s*(?:\([^)\n]{{0,20}}\))?\s*[:\-\u2014]"
           rf"|\bto (?:all|any|every)\s+(?:ai\s+)?{_AI}\b\s*(?:[,:!]|reading|processing|who)"),
     _rule("if-you-are-ai", "flag", "agent|agents|assistant|assistants|ai|llm|llms|bot|bots|chatbot|chatbots|gpt|gpts|copilot|copilots|language|claude|gemini|automated",
