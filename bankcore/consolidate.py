@@ -281,9 +281,9 @@ def contradiction_reason(a: MemoryItem, b: MemoryItem) -> str | None:
 # ---------------------------------------------------------------------- the merged item (pure)
 def merged_item(parents: Sequence[MemoryItem], text: ItemText, *, method: str,
                 prompt_version: str | None = None) -> MemoryItem:
-    """The new item a merge writes: parents' union of flags, their best confidence, source `merged`. It has passed
-    the injection gate before the policy sees it: checked on its own text, inheriting a parent's injection flag only
-    where the flagged text survives into it (`gate.check_merged`)."""
+    """The new item a merge writes: parents' union of flags, their best confidence, source `merged` — except that a
+    parent's injection flag passes to it only where the flagged text survives into it (`gate.inherit_flags`); its
+    own text is checked by the gate when it is written, before the policy decides (`_write`)."""
     confidences = [p.confidence for p in parents if p.confidence is not None]
     flags = sorted({f for p in parents for f in p.flags if not f.startswith(CONTRADICTS)})
     child = MemoryItem(
@@ -292,7 +292,7 @@ def merged_item(parents: Sequence[MemoryItem], text: ItemText, *, method: str,
         extractor_id=method, prompt_version=prompt_version,
         meta={"merged_from": sorted(p.item_id for p in parents),
               "parent_sources": sorted({p.source for p in parents})})
-    return gate.check_merged(child, parents)
+    return gate.inherit_flags(child, parents)
 
 
 def merged_sources(parent_ids: Sequence[int], parent_sources: dict[int, list[ItemSource]]) -> list[ItemSource]:

@@ -23,7 +23,8 @@ def add_item(store: Store, item: MemoryItem, sources: Iterable[ItemSource] = (),
              kind: str = "ADD", reason: str | None = None, batch_id: str | None = None,
              related: dict[str, Any] | None = None) -> MemoryItem:
     """Store a new item with its provenance and its first event."""
-    gate.check(item)
+    sources = list(sources)
+    gate.check_stored(item, lambda: store.get_trajectories(sorted({s.traj_id for s in sources if s.traj_id})))
     with store.transaction():
         store.add_item(item)
         for source in sources:
@@ -56,7 +57,7 @@ def change_item(store: Store, item_id: int, *, kind: str, actor: str, reason: st
         for name, value in changes.items():
             setattr(item, name, value)
         if any(before[f] != getattr(item, f) for f in TEXT_FIELDS):
-            gate.check(item)
+            gate.check_stored(item, lambda: source_trajectories(store, item_id))
             item.version += 1
             if "embedding" not in changes:
                 item.embedding, item.embedding_model = None, None  # stale: must be re-embedded
@@ -66,6 +67,12 @@ def change_item(store: Store, item_id: int, *, kind: str, actor: str, reason: st
         item.last_event_id = event.event_id
         store.update_item(item)
     return item
+
+
+def source_trajectories(store: Store, item_id: int) -> list:
+    """The trajectories an item was learned from (a merge's inherited evidence included)."""
+    sources = store.item_sources_of([item_id]).get(item_id, [])
+    return store.get_trajectories(sorted({s.traj_id for s in sources if s.traj_id}))
 
 
 def new_batch_id(store: Store, kind: str) -> str:

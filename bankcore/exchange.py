@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from . import gate
-from .curation import change_item
+from .curation import change_item, source_trajectories
 from .errors import BankcoreError, InputError, Where
 from .migrations import LATEST_VERSION
 from .models import (
@@ -147,14 +147,16 @@ def import_bank(store: Store, path: Path, on_line: Callable[[], None] | None = N
 
 def gate_imported_items(store: Store) -> list[int]:
     """Pass every active imported item through the injection gate: an export is untrusted input (its rows, flags and
-    approvals may have been edited), so the words that would reach a prompt are checked again, and what the gate
-    holds back gets a FLAG event and leaves retrieval until a person approves it. Only the text is re-read, not its
-    trajectories: a reviewer may already have judged those, and re-raising that on every import would undo the
-    judgement (a forged history is the export check's to catch). An item the gate passes is left untouched, so a
+    approvals may have been edited), so the words that would reach a prompt are checked again (with their source
+    trajectories as context), and what the gate holds back gets a FLAG event and leaves retrieval until a person
+    approves it. Whether a trajectory itself carried an injection is not raised again: a reviewer may have judged
+    that already, and re-raising it on every import would undo the judgement (a forged history is the export
+    check's to catch). An item the gate passes is left untouched, so a
     clean bank round-trips byte for byte. Returns the flagged ids."""
     flagged = []
     for item in store.query_items(status=["pending", "approved"]):
-        checked = gate.check(dataclasses.replace(item, flags=list(item.flags), meta=dict(item.meta)))
+        checked = gate.check_stored(dataclasses.replace(item, flags=list(item.flags), meta=dict(item.meta)),
+                                    lambda: source_trajectories(store, item.item_id))
         if (checked.flags, checked.status) == (item.flags, item.status):
             continue
         change_item(store, item.item_id, kind="FLAG", actor=gate.ACTOR, flags=checked.flags, meta=checked.meta,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import gate, lineage
-from .curation import add_item, change_item, new_batch_id, require_text
+from .curation import add_item, change_item, new_batch_id, require_text, source_trajectories
 from .embed import lesson_vectors
 from .errors import BankcoreError, NotFoundError
 from .models import TEXT_FIELDS, MemoryItem, Usefulness
@@ -138,18 +138,12 @@ def _rewrite(store, item: MemoryItem, fields: dict[str, str], *, kind, actor, re
              expected_event_id, related=None) -> MemoryItem:
     draft = MemoryItem(**{**{k: getattr(item, k) for k in TEXT_FIELDS}, **fields}, source=item.source,
                        status=item.status, flags=list(item.flags), meta=dict(item.meta))
-    gate.check(draft, _source_trajectories(store, item.item_id))
+    gate.check(draft, source_trajectories(store, item.item_id))
     held = {k: getattr(draft, k) for k in ("flags", "meta", "status") if getattr(draft, k) != getattr(item, k)}
     vector = lesson_vectors(embedder, [replace(draft, item_id=item.item_id)], store)[0]  # with its tasks
     return change_item(store, item.item_id, kind=kind, actor=actor, reason=reason,
                        expected_event_id=expected_event_id, related=related, **fields, **held,
                        embedding=vector.tolist(), embedding_model=embedder.model_id)
-
-
-def _source_trajectories(store, item_id: int):
-    """The trajectories an item was learned from (a merge's inherited evidence included)."""
-    sources = store.item_sources_of([item_id]).get(item_id, [])
-    return store.get_trajectories(sorted({s.traj_id for s in sources if s.traj_id}))
 
 
 def unmerge(store: Store, item_id: int, *, actor: str, reason: str | None = None) -> list[int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from .. import gate
 from ..bank import Bank
 from ..errors import BankcoreError
 from ..models import ITEM_SOURCES, ITEM_STATUSES
@@ -243,13 +244,24 @@ def _review_edit(bank: Bank, args) -> int:
     item = bank.edit(args.id, actor=_by(args), reason=args.reason, expected_event_id=args.expect_event,
                      title=args.title, description=args.description, content=args.content)
     say(args, f"edited #{item.item_id}: now version {item.version} (event {item.last_event_id})")
+    _say_held(args, item)
     return 0
+
+
+def _say_held(args, item) -> None:
+    """Tell the author when the injection gate held their text back, and why (it waits for an explicit approve)."""
+    held = [f for f in item.flags if f in gate.HOLDING_FLAGS]
+    if held:
+        reasons = "; ".join(item.meta.get(gate.REASONS) or [])
+        say(args, f"  held back ({', '.join(held)}, {item.status}): {_inert(reasons)} — "
+                  f"`bankcore review approve {item.item_id}` if it is meant")
 
 
 def _review_add(bank: Bank, args) -> int:
     item = bank.write_lesson(title=args.title, description=args.description, content=args.content,
                              domain=args.domain, actor=_by(args), reason=args.reason)
     say(args, f"wrote #{item.item_id} ({item.source}, {item.status}) as {item.extractor_id}")
+    _say_held(args, item)
     return 0
 
 
