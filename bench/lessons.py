@@ -51,9 +51,10 @@ DATASETS = [
     ("mini-swe-agent SWE-bench", REAL / "swe" / "20251118_mini-v1.15.0_gemini-3-pro-preview" / "trajs", False),
     ("reflexion ReAct 7 trials", REFLEXION / "hotpotqa__ReAct__reflexion__100_questions_7_trials.txt", False),
     ("reflexion ReAct trials 6-7", REFLEXION / "hotpotqa__ReAct__reflexion__100_questions_trials_6_to_7.txt", True),
-    ("reflexion ReAct base thought log", REFLEXION / "hotpotqa__ReAct__base__base_react_thought_log.txt", True),
-    ("reflexion CoT context 5 trials", REFLEXION / "hotpotqa__CoT__context__reflexion__100_questions_5_trials.txt",
-     True),
+    ("reflexion ReAct 50 correct samples",
+     REFLEXION / "hotpotqa__ReAct__reflexion__50_sample_react_reflect_correct.txt", True),
+    ("reflexion CoT with context",
+     REFLEXION / "hotpotqa__CoT__context__last_trial_and_reflexion__100_questions_5_trials.txt", True),
 ]
 
 # Words that belong to one kind of work; an item about another kind that uses them was worded for the wrong domain.
