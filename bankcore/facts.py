@@ -122,7 +122,8 @@ _RETURNCODE = re.compile(r"<returncode>\s*(-?\d+)\s*</returncode>")
 _DIFF_FILE = re.compile(r"^diff --git a/(\S+) b/(\S+)", re.M)
 _WRITE_TARGET = re.compile(r"(?:>>?|\btee\s+(?:-a\s+)?)\s*['\"]?([\w./-]+\.\w+)['\"]?")
 _SED_INPLACE = re.compile(r"\bsed\s+(?:-\w*\s+)*-i\S*\s+.*?([\w./-]+\.\w+)\s*$", re.S)
-_TEST_PROGRAM = re.compile(r"(^|/)(pytest|py\.test|tox|nosetests|runtests(\.py)?|test)$|^manage\.py$")
+# `bin/test` is a runner, a bare `test` is the shell's condition builtin.
+_TEST_PROGRAM = re.compile(r"(^|/)(pytest|py\.test|tox|nosetests|runtests(\.py)?)$|/test$|^manage\.py$")
 _TEST_FILE = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_tests?\.\w+$|(^|/)conftest\.py$")
 _PASSED = re.compile(r"\b\d+ passed\b|^OK\b|\bOK \(|all tests passed", re.M | re.I)
 _FAILED = re.compile(r"\b\d+ (failed|errors?)\b|^FAILED\b|^FAIL:|^ERROR:|errors? during collection", re.M)
@@ -290,6 +291,8 @@ def _check_run(step: Step, program: str, rest: str, script: str | None) -> Run |
         name, args = "pytest", args[2:]
     runner = name if _TEST_PROGRAM.search(program) else \
         PurePosixPath(args[0]).name if name.startswith("python") and args and _TEST_PROGRAM.search(args[0]) else None
+    if runner == "manage.py" and args[1:2] != ["test"]:
+        runner = None  # `manage.py shell`, `migrate`, ...: not a test run
     if runner:
         target = next((a for a in args if not a.startswith("-") and ("/" in a or a.endswith(".py"))
                        and not _TEST_PROGRAM.search(a)), "")
