@@ -8,12 +8,12 @@ text that was embedded is still the text being replaced.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from . import gate, lineage
 from .curation import add_item, change_item, new_batch_id, require_text, source_trajectories
-from .embed import lesson_vectors
+from .embed import item_text
 from .errors import BankcoreError, NotFoundError
 from .models import TEXT_FIELDS, MemoryItem, Usefulness
 from .policy import Policy, decide_merged, decide_new, origin
@@ -140,7 +140,7 @@ def _rewrite(store, item: MemoryItem, fields: dict[str, str], *, kind, actor, re
                        status=item.status, flags=list(item.flags), meta=dict(item.meta))
     gate.check(draft, source_trajectories(store, item.item_id))
     held = {k: getattr(draft, k) for k in ("flags", "meta", "status") if getattr(draft, k) != getattr(item, k)}
-    vector = lesson_vectors(embedder, [replace(draft, item_id=item.item_id)], store)[0]  # with its tasks
+    vector = embedder.embed([item_text(draft)])[0]
     return change_item(store, item.item_id, kind=kind, actor=actor, reason=reason,
                        expected_event_id=expected_event_id, related=related, **fields, **held,
                        embedding=vector.tolist(), embedding_model=embedder.model_id)
