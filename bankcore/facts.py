@@ -122,6 +122,7 @@ _RETURNCODE = re.compile(r"<returncode>\s*(-?\d+)\s*</returncode>")
 _DIFF_FILE = re.compile(r"^diff --git a/(\S+) b/(\S+)", re.M)
 _WRITE_TARGET = re.compile(r"(?:>>?|\btee\s+(?:-a\s+)?)\s*['\"]?([\w./-]+\.\w+)['\"]?")
 _SED_INPLACE = re.compile(r"\bsed\s+(?:-\w*\s+)*-i\S*\s+.*?([\w./-]+\.\w+)\s*$", re.S)
+_DOTTED = re.compile(r"[a-z_][\w]*(\.[a-z_][\w]*)+")  # a test module named the Django way: `queries.tests`
 # `bin/test` is a runner, a bare `test` is the shell's condition builtin.
 _TEST_PROGRAM = re.compile(r"(^|/)(pytest|py\.test|tox|nosetests|runtests(\.py)?)$|/test$|^manage\.py$")
 _TEST_FILE = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_tests?\.\w+$|(^|/)conftest\.py$")
@@ -185,8 +186,7 @@ class CodeWork:
         out = []
         for run in self.runs:
             if run.kind == "tests" and run.target:
-                out.append(str(PurePosixPath(run.target).parent) if "." in PurePosixPath(run.target).name
-                           else run.target)
+                out.append(str(PurePosixPath(run.target).parent) if run.target.endswith(".py") else run.target)
         return list(dict.fromkeys(t for t in out if t and t != "."))
 
 
@@ -294,8 +294,8 @@ def _check_run(step: Step, program: str, rest: str, script: str | None) -> Run |
     if runner == "manage.py" and args[1:2] != ["test"]:
         runner = None  # `manage.py shell`, `migrate`, ...: not a test run
     if runner:
-        target = next((a for a in args if not a.startswith("-") and ("/" in a or a.endswith(".py"))
-                       and not _TEST_PROGRAM.search(a)), "")
+        target = next((a for a in args if not a.startswith("-") and ("/" in a or a.endswith(".py") or
+                                                              _DOTTED.fullmatch(a)) and not _TEST_PROGRAM.search(a)), "")
         return Run(step.index, "tests", runner, target.split("::", 1)[0], _test_outcome(out), _output_key(out))
     if script:
         return Run(step.index, "script", name, script, "raised" if _raised(out) else "ran", _output_key(out))
