@@ -37,18 +37,20 @@ def _text(item: MemoryItem) -> str:
     return f"{item.title}\n{item.description}\n{item.content}"
 
 
-def findings(item: MemoryItem, trajs: Sequence[Trajectory] = (), *, provenance: bool = False) -> list[Finding]:
+def findings(item: MemoryItem, trajs: Sequence[Trajectory] = (), *,
+             injections: Sequence[list[guard.Injection]] | None = None) -> list[Finding]:
     """Every reason the guard gives to hold `item` back, flag and borderline, in one wording whichever path asks.
 
     `trajs` are the trajectories the lesson was learned from: they tell the rules which accounts and addresses
-    belong to the task, and whether the lesson repeats an injected sentence word for word. With `provenance` (a
-    lesson freshly distilled from them) a trajectory that tries to instruct its reader is a reason on its own, since
-    the lesson may repeat the instruction in harmless words; without (an edit, a merge, an import — a person may
-    have judged the trajectory already) only the lesson's words count."""
+    belong to the task, and whether the lesson repeats an injected sentence word for word. `injections` (one list per
+    trajectory, from `guard.find_injections`) are given for a lesson freshly distilled from them: a trajectory that
+    tries to instruct its reader is then a reason on its own, since the lesson may repeat the instruction in
+    harmless words. Without (an edit, a merge, an import — a person may have judged the trajectory already) only
+    the lesson's words count."""
     found: list[Finding] = []
-    for traj in trajs or [_NO_TRAJECTORY]:
-        injections = guard.find_injections(traj) if provenance and traj is not _NO_TRAJECTORY else []
-        found += [Finding("flag", r) for r in guard.item_injection_reasons(item, traj, injections)]
+    scanned = list(zip(trajs, injections)) if injections is not None else [(t, []) for t in trajs]
+    for traj, injected in scanned or [(_NO_TRAJECTORY, [])]:
+        found += [Finding("flag", r) for r in guard.item_injection_reasons(item, traj, list(injected))]
     found += [f for f in guard.review_lesson(_text(item), list(trajs)) if f.severity != "flag"]
     return _unique(found)
 
@@ -62,18 +64,21 @@ def holds_back(item: MemoryItem) -> list[str]:
     return held or [f.reason for f in findings(item)]
 
 
-def check(item: MemoryItem, trajs: Sequence[Trajectory] = (), *, provenance: bool = False) -> MemoryItem:
+def check(item: MemoryItem, trajs: Sequence[Trajectory] = (), *,
+          injections: Sequence[list[guard.Injection]] | None = None) -> MemoryItem:
     """Run the guard over the item's text (and `trajs`, see `findings`) and record what it finds on the item, in
     place: a FLAG (or BORDERLINE) flag, the reasons in meta, and an approved item back to pending. Idempotent."""
-    _record(item, findings(item, trajs, provenance=provenance))
+    _record(item, findings(item, trajs, injections=injections))
     return item
 
 
 def check_all(items: Iterable[MemoryItem], trajs: Sequence[Trajectory]) -> list[MemoryItem]:
-    """`check` for lessons just distilled from `trajs` (extraction, contrast extraction): provenance counts."""
+    """`check` for lessons just distilled from `trajs` (extraction, contrast extraction): a trajectory that carries
+    an injection is a reason on its own. Each trajectory is scanned once, not once per item."""
     items = list(items)
+    injections = [guard.find_injections(t) for t in trajs]
     for item in items:
-        check(item, trajs, provenance=True)
+        check(item, trajs, injections=injections)
     return items
 
 
