@@ -272,3 +272,16 @@ def test_a_lesson_from_an_injected_trajectory_is_flagged_at_extraction_but_an_ed
     assert gate.FLAG in extracted.flags
     assert "its trajectory contains text that tries to instruct" in extracted.meta[gate.REASONS][0]
     assert not gate.check(lesson, [injected]).flags  # its words alone are clean
+
+
+def test_stats_on_an_older_bank_says_how_to_upgrade_and_leaves_it_unchanged(db, cli, monkeypatch):
+    from bankcore import migrations
+    Bank(db).init()
+    newer = migrations.MIGRATIONS + (migrations.Migration(
+        migrations.LATEST_VERSION + 1, "add a column", ("ALTER TABLE verdicts ADD COLUMN note TEXT",)),)
+    monkeypatch.setattr("bankcore.store.core.MIGRATIONS", newer)
+    monkeypatch.setattr("bankcore.store.core.LATEST_VERSION", newer[-1].version)
+    digest = hashlib.sha256(db.read_bytes()).hexdigest()
+    result = cli("stats", "--db", db)
+    assert result.code != 0 and "bankcore init" in result.err and "older" in result.err
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == digest
