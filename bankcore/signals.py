@@ -176,6 +176,11 @@ def detect_answer_quality(traj: Trajectory, kind: str) -> list[Signal]:
     return found
 
 
+def contains_phrase(text: str | None, phrase: str) -> bool:
+    """Whether `text` holds `phrase` (lowercase words joined by spaces) as whole words: "2" is not in "2023"."""
+    return f" {phrase} " in f" {' '.join(words(text))} "
+
+
 def key_facts(text: str) -> set[str]:
     """The checkable parts of an answer: numbers, ids and names (capitalised words other than common openers)."""
     facts = {m.lower() for m in _NUMBER.findall(text)}
@@ -193,9 +198,9 @@ def _grounding(traj: Trajectory, answer: str, at: tuple[int, ...], *, short: boo
         return [Signal("ungrounded_answer", -1.0, at, "every lookup failed; nothing the agent observed supports "
                                                       "the answer")]
     phrase = " ".join(words(answer))
-    support = [s.index for s in observed if phrase and phrase in " ".join(words(s.observation))]
+    support = [s.index for s in observed if phrase and contains_phrase(s.observation, phrase)]
     if support:
-        if phrase in " ".join(words(traj.query)):
+        if contains_phrase(traj.query, phrase):
             # The question named it, so the agent looked it up: seeing it again says little about being right.
             return [Signal("echoed_answer", 0.3, tuple(support[:3]) + at, "the answer is named in the question "
                                                                            "and appears in what the agent observed")]
