@@ -437,9 +437,9 @@ RULES: tuple[Rule, ...] = (
           r"|\b(?:update|change|amendment|addendum|correction|override|exception)s?\s+(?:to|of|for)\s+your\s+"
           r"(?:guidelines|instructions|rules|polic(?:y|ies)|system prompt|programming|directives)\b"),
     _rule("authority-claim", "borderline", "system|administrator|admin|operator|developer|team|owner",
-          r"\b(?:as|i am|i'm|this is|we are)\s+(?:the|your|a|an)\s+(?:system (?:operator|administrator|admin|owner)|"
+          r"\b(?:i am|i'm|this is|we are|as)\s+(?:the|your|a|an)\s+(?:system (?:operator|administrator|admin|owner)|"
           r"administrator|admin|sysadmin|operator|developer|it team|security team|owner of this (?:system|assistant|"
-          r"bot))\b"),
+          r"bot))(?:\s*[,.;:!]|\s+(?:i|we|here|speaking)\b|$)"),
     _rule("authorise-you", "borderline", "authorise|authorize|authorized|authorised|permit|permission|allow",
           r"\b(?:i|we)\s+(?:hereby\s+)?(?:authori[sz]e|permit|allow)\s+you\s+to\s+(?:disclose|share|reveal|"
           r"transfer|refund|cancel|bypass|ignore|skip|override|send|give|delete|waive)\b"
