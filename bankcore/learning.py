@@ -79,7 +79,7 @@ class JudgeReport(_Run):
         text = (f"judged {self.done} of {self.queued} queued trajectories with {self.judge_id} "
                 f"(success {self.labels['success']}, failure {self.labels['failure']}")
         if self.labels[UNCERTAIN]:
-            text += f", uncertain {self.labels[UNCERTAIN]}: no label, no lessons unless --include-uncertain"
+            text += f", uncertain {self.labels[UNCERTAIN]}: no label, so no lessons unless asked (--include-uncertain)"
         text += ")"
         if self.cached:
             text += f", {self.cached} answered from the LLM cache"
@@ -98,6 +98,7 @@ class ExtractReport(_Run):
     items: int = 0
     reinforced: int = 0  # lessons that matched an existing item and strengthened it instead
     flagged: int = 0
+    from_uncertain: int = 0  # trajectories judged uncertain, distilled under their lean (--include-uncertain)
     by_source: dict[str, int] = field(default_factory=lambda: {label: 0 for label in LABELS})
     approved_by_policy: list[int] = field(default_factory=list)  # set by Bank.extract from the curation policy
     policy_actor: str = ""
@@ -110,6 +111,8 @@ class ExtractReport(_Run):
                 f"{self.by_source['failure']}; {admitted})")
         if self.reinforced:
             text += f", {self.reinforced} lesson(s) already in the bank reinforced"
+        if self.from_uncertain:
+            text += f"; {self.from_uncertain} of the trajectories were judged uncertain (distilled under their lean)"
         if self.flagged:
             text += f", {self.flagged} flagged"
         return text + _tail(self)
@@ -330,6 +333,7 @@ def _write_extractions(store: Store, extractor, pending, report: ExtractReport, 
                 report.items += 1
                 report.by_source[lean(verdict)] += 1
                 report.flagged += bool(item.flags)
+            report.from_uncertain += verdict.label == UNCERTAIN
             store.add_extraction(Extraction(traj_id=verdict.traj_id, extractor_id=extractor.extractor_id,
                                             prompt_version=extractor.prompt_version, verdict_id=verdict.verdict_id,
                                             label=verdict.label, n_items=len(pairs)))

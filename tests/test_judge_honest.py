@@ -69,7 +69,7 @@ def test_weak_evidence_gets_no_label_and_no_lesson_unless_asked(tmp_path):
     bank.import_path(write_corpus(tmp_path / "c.jsonl", KINDS))
     judged = bank.judge(judge="heuristic")
     assert judged.labels == {"success": 2, "failure": 2, "uncertain": 2}
-    assert "uncertain 2: no label, no lessons unless --include-uncertain" in judged.summary()
+    assert "uncertain 2: no label, so no lessons unless asked (--include-uncertain)" in judged.summary()
     weak = [v for v in bank.store.current_verdicts().values() if v.label == "uncertain"]
     assert len(weak) == 2 and all(v.signals["lean"] == "failure" and v.rationale.startswith("uncertain (leans")
                                   for v in weak)
@@ -79,7 +79,8 @@ def test_weak_evidence_gets_no_label_and_no_lesson_unless_asked(tmp_path):
     assert {e.traj_id for e in bank.store.iter_extractions()}.isdisjoint({v.traj_id for v in weak})
 
     opted = bank.extract(extractor="heuristic", include_uncertain=True)
-    assert opted.queued == 2 and opted.done == 2
+    assert opted.queued == 2 and opted.done == 2 and opted.from_uncertain == 2
+    assert "2 of the trajectories were judged uncertain (distilled under their lean)" in opted.summary()
     marks = [e for e in bank.store.iter_extractions() if e.traj_id in {v.traj_id for v in weak}]
     assert len(marks) == 2 and {m.label for m in marks} == {"uncertain"}  # distilled once, under its own label
     from_weak = [i for i in bank.store.iter_items() if i.meta.get("uncertain_label")]
