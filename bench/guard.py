@@ -1,8 +1,8 @@
 """Prompt-injection guard: detection, false flags and cost.
 
 Prints
-- detection on the authored injection corpus (tests/fixtures/injections/corpus.jsonl), by style, and on the held-out
-  part (styles marked `held_out` were written after the rules, to check they generalise);
+- detection on the authored injection corpus (tests/fixtures/injections/corpus.jsonl), by style, and on the part
+  written after the first rules (`held_out`; 10 of 20 were caught on first contact, before the rules were widened);
 - the structural lesson check (`guard.review_lesson`) on authored poisoned lessons (flagged / borderline) and on
   benign lessons (tests/fixtures/lessons.jsonl and the demo's recorded LLM lessons);
 - the false-flag rate per benign real dataset: every file under ../shared/datasets and /work/realdata (or
@@ -105,7 +105,8 @@ def detection(show: int) -> None:
     for style, (n, f, a) in sorted(by_style.items()):
         print(f"{style:26s} {n:3d} {f / n:8.0%} {a / n:8.0%}")
     if held[0]:
-        print(f"held-out (written after the rules): {held[1]}/{held[0]} flagged ({held[1] / held[0]:.0%})")
+        print(f"held-out (written after the first rules, 10/20 on first contact): {held[1]}/{held[0]} flagged "
+              f"({held[1] / held[0]:.0%})")
     for traj in missed[:show]:
         print(f"  missed {traj.task_id} ({traj.meta['style']})")
 
