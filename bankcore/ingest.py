@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import importers
-from .errors import InputError, Where
+from .errors import InputError, Where, printable
 from .importers import BadRecord, ImportOptions, Record, RunHeader, Skipped, swebench_results
 from .models import ImportReport, Run, Trajectory, Truth, TruthAttached
 from .store import Staging, Store
@@ -64,7 +64,7 @@ def import_path(store: Store, path: Path, *, fmt: str = "auto", run_name: str | 
     for tid in attached.conflicts:
         late_truth[tid][1].truth_kept += 1
     reports = [report for _, _, report in staged]
-    return reports[0] if len(reports) == 1 else ImportReport.of_folder(str(path), reports)
+    return reports[0] if len(reports) == 1 else ImportReport.of_folder(printable(str(path)), reports)
 
 
 def _stage_file(store: Store, stage: Staging, path: Path, *, fmt: str, run_name: str | None, skip_bad: bool,
@@ -74,9 +74,9 @@ def _stage_file(store: Store, stage: Staging, path: Path, *, fmt: str, run_name:
     """Stream one file (or mini-swe-agent folder) into `stage`; returns the stage, the run it will land as, and
     its report so far. Records already in the bank leave their truth in `late_truth` (traj id → truth, report)."""
     fmt = importers.detect(path) if fmt == "auto" else fmt
-    report = ImportReport(path=str(path), format=fmt)
+    report = ImportReport(path=printable(str(path)), format=fmt)
     records = importers.read(path, fmt, options)
-    writer = _StagingWriter(store, stage, report, scope=path.name,
+    writer = _StagingWriter(store, stage, report, scope=printable(path.name),
                             late_truth=late_truth if late_truth is not None else {})
     run = _run_for(path, fmt, run_name, store)
     for record in records:
@@ -128,7 +128,9 @@ def add_trajectory(store: Store, trajectory: Trajectory, truth: Truth | None = N
 
 def _run_for(path: Path, fmt: str, run_name: str | None, store: Store) -> Run:
     described = importers.tau_bench.describe(path) if fmt == importers.tau_bench.NAME else {}
-    return Run(name=run_name or path.name.removesuffix(".gz"), source_format=fmt, source_path=str(path),
+    # A file name in a foreign encoding arrives with lone surrogates, which UTF-8 (the bank, the terminal) refuses.
+    return Run(name=run_name or printable(path.name.removesuffix(".gz")), source_format=fmt,
+               source_path=printable(str(path)),
                started_at=store.clock(), agent_model=described.get("agent_model"), env=described.get("env"),
                memory_mode="unknown")
 

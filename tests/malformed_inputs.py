@@ -209,7 +209,7 @@ CASES = [
     Case("reflexion-trial-5000-digits", _file("log.txt", reflexion_log(trial="9" * 5000)), "error", "trial",
          good=2, line=10),
     Case("reflexion-step-number-huge", _file("log.txt", reflexion_log(step="99999999999")), "error", "step",
-         good=2, line=12),
+         good=2, line=14),
     # timestamps
     Case("timestamp-year-1-offset", _file("runs.jsonl", jsonl_around(
         dumps(native(9, started_at="0001-01-01T00:00:00+05:00")))), "error", "started_at"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import ModuleType
 from typing import Iterator
@@ -10,7 +9,7 @@ from typing import Iterator
 from ..errors import InputError, Where
 from . import mini_swe, native, openai_chat, reflexion, tau_bench
 from .base import (BadRecord, ImportOptions, Record, RunHeader, Skipped, ensure_text, iter_json_array, loads,
-                   read_first_line, read_head, read_text, refuse_special)
+                   os_error, read_first_line, read_head, read_text, refuse_special)
 
 FORMATS: dict[str, ModuleType] = {
     m.NAME: m for m in (native, openai_chat, tau_bench, reflexion, mini_swe)
@@ -30,7 +29,12 @@ def run_files(path: Path) -> list[Path]:
     refuse_special(path)
     if not path.is_dir() or mini_swe.sniff(path, None):
         return [path]
-    found = sorted(p for p in path.iterdir()
+    try:
+        entries = list(path.iterdir())
+    except OSError as exc:
+        raise os_error(path, exc) from None
+    # is_file() is False for FIFOs, devices, sockets and symlink loops: a folder's special files are left alone.
+    found = sorted(p for p in entries
                    if p.is_file() and p.suffix in RUN_FILE_SUFFIXES and not p.name.startswith("."))
     if not found:
         raise InputError(Where(str(path)), f"folder holds no trajectory files ({', '.join(RUN_FILE_SUFFIXES)}, "

@@ -336,6 +336,10 @@ def iter_json_array(path: Path, max_bytes: int) -> Iterator[tuple[Where, Any] | 
             if pos >= len(buf):
                 raise InputError(Where(name, line), "truncated file: the JSON array never closes")
             if buf[pos] == "]":
+                pos += 1
+                skip_ws()
+                if pos < len(buf):  # records after the close would be lost without a word
+                    raise InputError(Where(name, line), "content after the JSON array closes (a stray ']'?)")
                 return
             start_line = line
             here = Where(name, start_line, f"[{index}]")

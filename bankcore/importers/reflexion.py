@@ -179,8 +179,8 @@ def _absorb(entry: _Entry, line: str, lineno: int) -> None:
         kind, rest = m[1].lower(), m[3]
         if m[2] is not None:
             number = int(m[2]) if len(m[2]) <= 9 else MAX_STEP_GAP + len(entry.steps) + 1
-            if number > len(entry.steps) + MAX_STEP_GAP:
-                raise ValueError(f"step number {m[2][:20]} jumps past step {len(entry.steps)}")
+            if not 1 <= number <= len(entry.steps) + MAX_STEP_GAP:
+                raise ValueError(f"step number {m[2][:20]} does not follow step {len(entry.steps)}")
         else:  # unnumbered: fills the current step until that field is taken
             number = len(entry.steps) + (not entry.steps or getattr(entry.steps[-1], kind) is not None)
         while len(entry.steps) < number:

@@ -39,7 +39,7 @@ from typing import Any
 
 from ..errors import InputError, Where
 from ..models import Truth
-from .base import ensure_text, type_name
+from .base import clean, ensure_text, type_name, value_error
 
 REPORT_NAME = "report.json"
 RESOLVED = "resolved"
@@ -111,11 +111,13 @@ def load(path: str | Path) -> Results:
     if not text.strip():
         raise InputError(where, "results file is empty")
     try:
-        data = json.loads(text)
+        data = clean(json.loads(text), where)
     except json.JSONDecodeError as exc:
         if text.lstrip()[:1] in "[{":
             return _parse_jsonl(text, where, source, exc)
         return _parse_csv(text, where, source)
+    except (RecursionError, ValueError) as exc:  # nested too deep, a number too long to read
+        raise value_error(exc, where) from None
     return parse(data, where, source, folder_id=path.parent.name)
 
 
@@ -199,9 +201,11 @@ def _parse_jsonl(text: str, where: Where, source: str, first_error: json.JSONDec
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            records.append(clean(json.loads(line), Where(where.file, lineno)))
         except json.JSONDecodeError as exc:
             raise InputError(Where(where.file, lineno), f"not valid JSON ({exc.msg})") from None
+        except (RecursionError, ValueError) as exc:
+            raise value_error(exc, Where(where.file, lineno)) from None
     if len(records) == 1:  # one line that is not JSON on its own: the whole-document error says more
         raise InputError(Where(where.file, first_error.lineno), f"not valid JSON ({first_error.msg})")
     results = Results(source)
@@ -241,9 +245,11 @@ def _load_report_folder(folder: Path) -> Results:
         where = Where(str(report))
         ensure_text(report)
         try:
-            data = json.loads(report.read_text("utf-8"))
+            data = clean(json.loads(report.read_text("utf-8")), where)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(where, f"not valid JSON ({exc})") from None
+        except (RecursionError, ValueError) as exc:
+            raise value_error(exc, where) from None
         for iid, status in parse(data, where, results.source, folder_id=report.parent.name).status.items():
             results.status[iid] = status
     return results
