@@ -1,7 +1,8 @@
 """Giving items vectors from the current embedding model, one REEMBED event per item.
 
-Vectors from two models live in different spaces, so retrieval never mixes them: items embedded by another model
-are skipped until they are re-embedded here (on request: `bankcore reembed`). Items that have no vector at all
+Vectors from two models — or from two recipes of one model (what an item is embedded as: `embed.RECIPE`, part of
+the model id) — live in different spaces, so retrieval never mixes them: items embedded otherwise are skipped until
+they are re-embedded here (on request: `bankcore reembed`). Items that have no vector at all
 (an edit clears a stale one) are embedded here too; retrieval does that on its own for a handful of them.
 Work goes a chunk at a time, each chunk one transaction: an interrupted run keeps what it wrote and the next run
 continues with what is left.
