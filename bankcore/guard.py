@@ -229,7 +229,7 @@ def _suspect_runs(text: str, base: str) -> tuple[list[tuple[str, str]], list[str
         letter_runs = letter_runs or sum(1 for t in run if len(t) == 1 and t.isalpha()) >= 5
         encoded += [("hex", " ".join(g)) for g in _runs_of(run, _is_hex_pair, 12)]
     if letter_runs:  # rare in real text: now find them with their gaps, which mark the word breaks
-        spaced += [m.group(0) for m in _SPACED_LETTERS.finditer(base)][:MAX_DECODES]
+        spaced += [m.group(0)[:MAX_DECODE_CHARS] for m in _SPACED_LETTERS.finditer(base)][:MAX_DECODES]
     for literal, rx in _ESCAPED:
         if literal in text:
             encoded += [("esc", m.group(0)) for m in rx.finditer(text)][:MAX_DECODES]
@@ -284,6 +284,7 @@ def _decode_hex(run: str) -> str | None:
 
 
 def _decode_escapes(run: str) -> str | None:
+    run = run[:MAX_DECODE_CHARS * 3]
     if run.startswith("\\u"):
         try:
             return _printable_text("".join(chr(int(h, 16)) for h in re.findall(r"\\u([0-9A-Fa-f]{4})", run))
