@@ -380,6 +380,9 @@ _STRATEGY_TITLE = {"comparison": "compare facts read from each page", "yes/no": 
                    "how-many": "find the page that states the number", "when": "read the date from the page",
                    "who": "follow the page to the person", "where": "read the place from the page",
                    "factual": "go from the named entity to the answer"}
+_WANTED = {"comparison": "the one entity or value that wins the comparison", "yes/no": "yes or no",
+           "how-many": "the number", "when": "the date or year", "who": "the person's name",
+           "where": "the place name"}
 _FORM_WORDS = {"comparison": "a comparison question", "yes/no": "a yes/no question", "how-many": "a how-many question",
                "when": "a when question", "who": "a who question", "where": "a where question",
                "factual": "a factual question"}
@@ -473,10 +476,12 @@ class AnswerLessons:
                 "deciding fact, or compare the candidates explicitly, before finishing.")
 
     def verbose(self) -> Made:
-        return (f"Submit the bare {self.q.answer_kind or 'answer'} for {self.about}",
+        source = f"the {self.types} page gave a short one" if self.q.searches else "a short exact answer was asked for"
+        wanted = _WANTED.get(self.q.form, "the name, date or number")
+        return (f"Submit the bare answer to {self.about}, not a {self.q.answer_kind or 'phrase'}",
                 f"Use when the answer to {self.about} is compared exactly; not for open-ended replies.",
-                f"The agent answered with a long phrase where the {self.types} page gave a short one. Submit just "
-                "the name, date or number, in the form the page states it.")
+                f"The agent answered {self.about} with a whole {self.q.answer_kind or 'phrase'} where {source}. "
+                f"Submit just {wanted}, in the form the source states it.")
 
     def non_answer(self) -> Made:
         return (f"Replace a non-answer to {self.about} with the best candidate",
@@ -486,8 +491,8 @@ class AnswerLessons:
                 "name or a related page, then answer with the best-supported candidate.")
 
     def by_signal(self, label: str) -> dict[str, Callable[[], Made]]:
-        if not self.q.searches:
-            return {}  # no real lookup to describe: the templates say it better
+        if not self.q.searches:  # no lookup to describe: only what the answer itself shows
+            return {"verbose_answer": self.verbose} if label == "failure" else {}
         if label == "success":
             return {"grounded_answer": self.answered, "grounded_facts": self.answered,
                     "lookup_misses": self.recovered_miss}
@@ -507,8 +512,10 @@ class AnswerLessons:
                 "is that attribute of that entity.")
 
     def extras(self, label: str) -> list[tuple[str, Callable[[], Made]]]:
+        if not self.q.searches:
+            return []
         if label == "success":
-            return [("answered", self.answered)] if self.q.searches else []
+            return [("answered", self.answered)]
         return [("wrong_pick", self.wrong_pick)]
 
 
