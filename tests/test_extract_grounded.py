@@ -327,3 +327,14 @@ def test_a_web_lesson_names_the_sites_own_places_not_the_users_words():
     assert "“My Account” → “Order History”" in said and "Lumen" not in said
     assert "Go through every page of a list before answering" in said
     assert not re.search(r"\b(pytest|patch|entity|question)\b", said)
+
+
+def test_an_answer_only_log_gets_a_lesson_from_the_question_and_the_answer_alone():
+    cot = Trajectory(task_id="c1", query="When did the band that recorded Higher disband?", source_format="reflexion",
+                     domain="hotpotqa", traj_id="c1", final_answer="The band disbanded in the year 2004",
+                     steps=[Step(0, thought="The band split up later.", action="Finish[The band disbanded in the year "
+                                                                             "2004]", meta={"kind": "finish"})])
+    drafts = heuristic_drafts(cot, "failure", read_signals(cot))
+    assert drafts[0].meta == {"signal": "verbose_answer", "grounded": True}
+    assert "a when question" in drafts[0].content and "the date or year" in drafts[0].content
+    assert heuristic_drafts(cot, "success", read_signals(cot)) == template_drafts(cot, "success", read_signals(cot))
