@@ -227,3 +227,5 @@ CASES = [
     Case("symlink-loop", _symlink_loop, "error", "symbolic links", good=0, skippable=False, line=None),
     Case("fifo-in-mini-swe-folder", _mini_folder(fifo=True), "error", "FIFO", line=None),
 ]
+CASES.append(Case("syntax-error-in-tau-element", _file("gpt-4o-airline.json", array_around(
+    dumps(tau(9)).replace("true", "tru").replace('"trial": 0', '"trial": tru'))), "error", "not valid JSON", line=3))

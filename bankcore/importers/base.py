@@ -349,6 +349,14 @@ def iter_json_array(path: Path, max_bytes: int) -> Iterator[tuple[Where, Any] | 
                     value, end = decoder.raw_decode(buf, pos)
                     break
                 except json.JSONDecodeError as exc:
+                    end = _value_end(buf, pos)
+                    if end is not None and exc.pos < end and _element_follows(buf, end) \
+                            and not _UNSURE_STRINGS.search(exc.msg):
+                        # a complete, balanced element that is not JSON: one bad record, and reading goes on
+                        bad = InputError(Where(name, start_line + buf.count("\n", pos, exc.pos), f"[{index}]"),
+                                         f"not valid JSON ({exc.msg})")
+                        value = None
+                        break
                     if len(buf) - pos > max_bytes:
                         raise InputError(Where(name, start_line, f"[{index}]"),
                                          f"element is over the {max_bytes / MB:.0f} MB limit for one record "
@@ -376,8 +384,16 @@ def iter_json_array(path: Path, max_bytes: int) -> Iterator[tuple[Where, Any] | 
             index += 1
 
 
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]|[^"\[\]{}]+')
-_SCALAR = re.compile(r'[^\s,\]}]+')
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]|[^"\[\]{}]+|"')  # a lone '"': a string not yet closed
+_SCALAR = re.compile(r'[^ \t\r\n,\]}]+')  # JSON's own whitespace: a no-break space is junk, not a separator
+_NEXT = re.compile(r"\s*([,\]])")
+# after these errors the strings may be paired wrongly, so where the element ends is a guess: the file stops instead
+_UNSURE_STRINGS = re.compile("Unterminated|control character|escape")
+
+
+def _element_follows(buf: str, end: int) -> bool:
+    """Whether the array goes on (``,``) or closes (``]``) right after `end`: the element's end is where it seems."""
+    return _NEXT.match(buf, end) is not None
 
 
 def _value_end(buf: str, pos: int) -> int | None:
@@ -386,6 +402,8 @@ def _value_end(buf: str, pos: int) -> int | None:
     depth = 0
     for token in _TOKEN.finditer(buf, pos):
         first = token.group()[0]
+        if token.group() == '"':
+            return None
         if first in "[{":
             depth += 1
         elif first in "]}":
@@ -393,7 +411,8 @@ def _value_end(buf: str, pos: int) -> int | None:
             if depth <= 0:
                 return token.end()
         elif depth == 0:  # a string or a bare scalar: it ends where the next separator starts
-            end = token.end() if first == '"' else _SCALAR.match(buf, token.start()).end()
+            scalar = _SCALAR.match(buf, token.start())
+            end = token.end() if first == '"' else scalar.end() if scalar else len(buf)
             return end if end < len(buf) else None
     return None
 
@@ -430,9 +449,10 @@ def need(obj: Any, key: str, where: Where, kind: type | tuple[type, ...], *, opt
     if not ok:
         expected = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
         raise InputError(where.at(key), f"expected {expected}, got {type_name(value)}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InputError(where.at(key), f"not a finite number ({value})")
-    if isinstance(value, int) and not isinstance(value, bool) and str not in kinds \
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and float in kinds \
+            and not math.isfinite(float(value) if abs(value) < 1e308 else math.inf):
+        raise InputError(where.at(key), f"not a finite number ({_short(value) if isinstance(value, int) else value})")
+    if isinstance(value, int) and not isinstance(value, bool) and str not in kinds and float not in kinds \
             and not INT_RANGE[0] <= value <= INT_RANGE[1]:
         raise InputError(where.at(key), f"out of range: {_short(value)} (limits {INT_RANGE[0]} to {INT_RANGE[1]})")
     return value
