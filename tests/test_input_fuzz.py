@@ -320,3 +320,17 @@ def test_junk_before_an_unreadable_array_element_is_located_not_a_crash(tmp_path
     path.write_bytes(array_around("\u00a0" + json.dumps(tau(5))[:-1] + ', "info": ' + "[" * 5000 + "]" * 5000 + "}"))
     items = read_all(path, "tau-bench")
     assert items is None or {"Change my flight 0", "Change my flight 2"} <= queries(items)
+
+
+def test_an_os_error_from_the_environment_is_one_line(cli, monkeypatch, tmp_path):
+    """Whatever the importers do not locate themselves (a disk that fills, a file that vanishes midway) still ends
+    in one line naming the path, not a traceback."""
+    from bankcore.cli import registry
+
+    def vanished(args):
+        raise FileNotFoundError(2, "No such file or directory", str(tmp_path / "gone.jsonl"))
+
+    monkeypatch.setitem(registry.COMMANDS, "import", vanished)
+    result = cli("import", tmp_path / "gone.jsonl", "--db", tmp_path / "bank.duckdb")
+    assert result.code == 1
+    assert result.err == f"error: [Errno 2] No such file or directory: '{tmp_path / 'gone.jsonl'}'\n"

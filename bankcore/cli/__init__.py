@@ -11,7 +11,7 @@ import argparse
 import os
 
 from .. import __version__
-from ..errors import BankcoreError
+from ..errors import BankcoreError, printable
 from . import agent_commands, bank_commands, curation_commands, learning_commands, retrieval_commands
 from .output import caused_by_ctrl_c, warn
 from .registry import COMMANDS
@@ -69,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # the environment (a file that vanished, a full disk, no permission): one line, it names the path
+        if os.environ.get("BANKCORE_DEBUG"):
+            raise
+        if caused_by_ctrl_c(exc):
+            warn("interrupted")
+            return 130
+        warn(printable(f"error: {exc}"))
+        return 1
     except Exception as exc:
         if not caused_by_ctrl_c(exc):
             raise
