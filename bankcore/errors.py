@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -56,6 +57,12 @@ class InputError(BankcoreError):
 
 
 def printable(text: str) -> str:
-    """`text` with what UTF-8 cannot encode (lone surrogates: a file name in a foreign encoding, a broken escape in
-    the input) written as ``\\udcff``, so printing the error never fails."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """`text` as one safe line: what UTF-8 cannot encode (lone surrogates: a file name in a foreign encoding, a
+    broken escape in the input) and control characters (a newline in a JSON key, a terminal escape sequence) are
+    written as escapes such as ``\\udcff`` and ``\\x1b``, so printing the error never fails, never spans two lines
+    and never drives the terminal."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")

@@ -229,3 +229,6 @@ CASES = [
 ]
 CASES.append(Case("syntax-error-in-tau-element", _file("gpt-4o-airline.json", array_around(
     dumps(tau(9)).replace("true", "tru").replace('"trial": 0', '"trial": tru'))), "error", "not valid JSON", line=3))
+CASES.append(Case("newline-and-escape-in-a-key", _file("runs.jsonl", lines(
+    dumps({"type": "run", "bad\nkey\u001b[2J": 1}), *[dumps(native(i)) for i in range(3)])),
+    "error", "unknown run header field", line=1))
