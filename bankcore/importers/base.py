@@ -330,11 +330,12 @@ def iter_json_array(path: Path, max_bytes: int) -> Iterator[tuple[Where, Any] | 
         if pos >= len(buf) or buf[pos] != "[":
             raise InputError(Where(name, line), "expected a JSON array of trajectories")
         pos += 1
-        index = 0
+        index, opened = 0, line
         while True:
             skip_ws()
-            if pos >= len(buf):
-                raise InputError(Where(name, line), "truncated file: the JSON array never closes")
+            if pos >= len(buf):  # named where it opened: a stray '[' on line 1 is the likelier mistake
+                raise InputError(Where(name, opened), f"truncated file: the JSON array opened here never closes "
+                                                      f"(the file ends at line {line})")
             if buf[pos] == "]":
                 pos += 1
                 skip_ws()
@@ -368,8 +369,12 @@ def iter_json_array(path: Path, max_bytes: int) -> Iterator[tuple[Where, Any] | 
                         raise InputError(where, f"{reason} ({exc.msg})") from None
                 except (RecursionError, ValueError) as exc:  # parsed far enough to know it is unusable
                     bad = value_error(exc, here)
-                    while (end := _value_end(buf, pos)) is None:
-                        if len(buf) - pos > max_bytes or eof or not fill():
+                    progress = [0, 0]
+                    while (end := _value_end(buf, pos, progress)) is None:
+                        if len(buf) - pos > max_bytes:
+                            raise InputError(here, f"{bad.message}, and over the {max_bytes / MB:.0f} MB limit "
+                                                   "for one record") from None
+                        if eof or not fill():
                             raise InputError(here, f"{bad.message}, and the element never ends") from None
                     value = None
                     break
@@ -384,7 +389,8 @@ def iter_json_array(path: Path, max_bytes: int) -> Iterator[tuple[Where, Any] | 
             index += 1
 
 
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]|[^"\[\]{}]+|"')  # a lone '"': a string not yet closed
+# runs of brackets are one token each (a 16 MB run of '[' is one match); a lone '"' is a string not yet closed
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[{]+|[\]}]+|[^"\[\]{}]+|"')
 _SCALAR = re.compile(r'[^ \t\r\n,\]}]+')  # JSON's own whitespace: a no-break space is junk, not a separator
 _NEXT = re.compile(r"\s*([,\]])")
 # after these errors the strings may be paired wrongly, so where the element ends is a guess: the file stops instead
@@ -396,24 +402,36 @@ def _element_follows(buf: str, end: int) -> bool:
     return _NEXT.match(buf, end) is not None
 
 
-def _value_end(buf: str, pos: int) -> int | None:
+def _value_end(buf: str, pos: int, progress: list[int] | None = None) -> int | None:
     """Where the JSON value starting at `pos` ends, found without recursion (for values `json` cannot parse
-    because they nest too deep); None while the buffer does not yet hold all of it."""
-    depth = 0
-    for token in _TOKEN.finditer(buf, pos):
-        first = token.group()[0]
-        if token.group() == '"':
-            return None
+    because they nest too deep); None while the buffer does not yet hold all of it. A caller that refills the
+    buffer passes `progress` ([offset from pos, depth], updated here) so the scan resumes instead of starting over."""
+    offset, depth = progress if progress else (0, 0)
+    resume = pos + offset
+    for token in _TOKEN.finditer(buf, pos + offset):
+        text = token.group()
+        first = text[0]
+        if text == '"':
+            resume = token.start()  # a string not yet closed (the buffer may end inside it): resume at its quote
+            break
         if first in "[{":
-            depth += 1
+            depth += len(text)
         elif first in "]}":
-            depth -= 1
-            if depth <= 0:
-                return token.end()
+            if depth == 0:  # a closer where a value should start: no value here
+                return None
+            if len(text) >= depth:
+                return token.start() + depth
+            depth -= len(text)
         elif depth == 0:  # a string or a bare scalar: it ends where the next separator starts
             scalar = _SCALAR.match(buf, token.start())
             end = token.end() if first == '"' else scalar.end() if scalar else len(buf)
-            return end if end < len(buf) else None
+            if end < len(buf):
+                return end
+            resume = token.start()
+            break
+        resume = token.end()
+    if progress is not None:
+        progress[:] = [resume - pos, depth]
     return None
 
 
