@@ -322,7 +322,7 @@ class Bank:
     def _embedder(self):
         if getattr(self, "_embedder_instance", None) is None:
             from .embed import Embedder
-            self._embedder_instance = Embedder(self.store)  # bound: items are embedded with their tasks
+            self._embedder_instance = Embedder()
         return self._embedder_instance
 
     def _actor(self, actor: str | None) -> str:

@@ -207,7 +207,7 @@ def _contrast(group: Group, extractor, trajs, verdicts, done: set[tuple[str, ...
 
 def _write_contrasts(store: Store, extractor, pending: list[_Contrasted], report: ContrastReport, embedder) -> None:
     """Embed first (never while holding the bank), then write items, provenance, events and marks together."""
-    embed_items([item for result in pending for item, _ in result.pairs], embedder, store)
+    embed_items([item for result in pending for item, _ in result.pairs], embedder)
     batch_id = curation.new_batch_id(store, extractor.extractor_id)
     with store.transaction():
         done = _labels_done(store, extractor)

@@ -6,8 +6,9 @@ returns a `Signal` with a weight in log-odds (positive: points to success) and t
 knows any dataset: no benchmark's strings, no task ids, no ground truth. The weights are round numbers set by
 reasoning about each kind of evidence, not fitted. Honesty about where the data steered them: the prior, the
 zero credit for a confirmed change, and the positive reading of a hand-off or a rule-citing refusal were chosen
-after looking at the shared τ-bench log (bench/learn.py prints an ablation without the last two); the
-verbatim-vs-facts grounding split was fixed after the demo corpus showed message answers being misread.
+after looking at the shared τ-bench log; the verbatim-vs-facts grounding split was fixed after the demo corpus
+showed message answers being misread; v2's code signals and the judge's abstention thresholds were set looking at
+the shared logs and one 500-trajectory SWE-bench run (bench/judge_quality.py prints all of them, v1 beside v2).
 
 Pure functions over a `Trajectory`; no I/O.
 """

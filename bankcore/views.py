@@ -32,7 +32,7 @@ def describe_backend(settings: Settings, judges: list[dict[str, Any]],
                      extractors: list[dict[str, Any]]) -> dict[str, str]:
     """The active judge, extractor and LLM backend in plain words (never the key)."""
     if settings.llm_configured:
-        where = settings.llm_base_url or "api.openai.com (OpenAI)"
+        where = settings.llm_endpoint_shown or "api.openai.com (OpenAI)"
         model = settings.llm_model or "the endpoint's default model"
         llm = f"LLM configured: {model} at {where}" + (" (key set)" if settings.llm_api_key else " (no key)")
     else:

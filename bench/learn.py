@@ -1,13 +1,10 @@
-"""Learning: how good the offline judge is, how fast offline `learn` runs, and what the LLM path costs.
+"""Learning: how fast offline `learn` runs, and what the LLM path costs. (How good the offline judge is:
+bench/judge_quality.py; how varied its lessons are: bench/lessons.py.)
 
-1. Heuristic judge vs the truth on the shared τ-bench and each Reflexion log: accuracy and balanced accuracy,
-   next to the majority-class baseline of the same data and the paper's LLM judge (72.7% accuracy on WebArena).
-   An ablation row zeroes the two conversation signals whose direction was chosen after looking at τ-bench
-   (handed_off, declined_by_rule), to show how much of the τ-bench figure rests on them.
-2. Offline `learn` (import + heuristic judge + heuristic extract + embedding of the items), trajectories/s,
+1. Offline `learn` (import + heuristic judge + heuristic extract + embedding of the items), trajectories/s,
    median of --repeats runs into fresh banks, against import alone measured in the same run. The embedding model
    is loaded once before timing (its one-off load time is printed separately).
-3. The LLM path against our OpenAI-compatible test server (tests/fake_llm.py): calls and tokens per trajectory for
+2. The LLM path against our OpenAI-compatible test server (tests/fake_llm.py): calls and tokens per trajectory for
    judge + extract, then a rejudge of everything with the same model — HTTP calls made and calls saved by the
    temperature-0 cache. Prompt tokens are our real prompts (≈ chars/4); completion tokens are the fake's replies.
 
@@ -29,38 +26,14 @@ SHARED = ROOT.parent / "shared" / "datasets"
 sys.path.insert(0, str(ROOT / "tests"))
 
 from bankcore import Bank  # noqa: E402
-from bankcore.judge import HeuristicJudge  # noqa: E402
 
 DATASETS = [("tau-bench airline", SHARED / "tau-bench-airline" / "gpt-4o-airline.json"),
             ("reflexion base", SHARED / "reflexion-hotpotqa" / "react_base_100_questions_5_trials.txt"),
             ("reflexion", SHARED / "reflexion-hotpotqa" / "react_reflexion_100_questions_5_trials.txt")]
-DEMO = ROOT / "data" / "demo"
-PAPER_JUDGE_ACCURACY = 0.727
-TAU_INFORMED = {"handed_off": 0.0, "declined_by_rule": 0.0}
 
 
 def emit(row: dict) -> None:
     print(json.dumps(row), flush=True)
-
-
-def judge_quality(name: str, path: Path, tmp: Path) -> None:
-    bank = Bank(tmp / f"judge-{path.stem}.duckdb")
-    for file in sorted(path.glob("*.jsonl")) if path.is_dir() else [path]:
-        bank.import_path(file)
-    pairs = [(t, truth) for t, truth in bank.store.iter_trajectories(with_truth=True)
-             if truth is not None and truth.success is not None]
-    for variant, judge in (("heuristic:v1", HeuristicJudge()),
-                           ("ablation: τ-informed weights zeroed", HeuristicJudge(TAU_INFORMED))):
-        counts = {"tp": 0, "fn": 0, "fp": 0, "tn": 0}
-        for traj, truth in pairs:
-            said = judge.judge(traj).label == "success"
-            counts[("t" if said == truth.success else "f") + ("p" if said else "n")] += 1
-        n, pos = len(pairs), counts["tp"] + counts["fn"]
-        tpr, tnr = counts["tp"] / pos, counts["tn"] / (n - pos)
-        emit({"bench": "heuristic judge vs truth", "data": name, "judge": variant, "n": n,
-              "accuracy": round((counts["tp"] + counts["tn"]) / n, 3), "balanced_accuracy": round((tpr + tnr) / 2, 3),
-              "majority_baseline_accuracy": round(max(pos, n - pos) / n, 3),
-              "paper_llm_judge_accuracy": PAPER_JUDGE_ACCURACY, **counts})
 
 
 def timed(fn) -> float:
@@ -130,8 +103,6 @@ def main() -> None:
         sys.exit(f"shared datasets not found under {SHARED}")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        for name, path in present + [("demo corpus (synthetic, built to mislead heuristics)", DEMO)]:
-            judge_quality(name, path, tmp)
         from bankcore.embed import Embedder
         emit({"bench": "embedding model load (once per process)", "seconds": round(timed(
             lambda: Embedder().embed(["warm up"])), 2)})

@@ -59,6 +59,10 @@ class RecordingConnection:
 
 
 def test_a_full_curation_workflow_only_ever_adds_rows(tmp_path, monkeypatch):
+    # The bank's schema is made first: a migration may rebuild a table by copying it (migration 7 widens the
+    # verdicts' label check, which DuckDB cannot alter in place; tests/test_judge_honest.py checks that every row
+    # survives). What is watched here is curation, which must only ever add rows.
+    Bank(tmp_path / "bank.duckdb").init()
     statements: list[str] = []
     real_connect = duckdb.connect
     monkeypatch.setattr(duckdb, "connect", lambda *a, **k: RecordingConnection(real_connect(*a, **k), statements))

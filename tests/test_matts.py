@@ -225,6 +225,9 @@ def test_heuristic_refinement_lesson_follows_what_the_checks_did():
 # ---------------------------------------------------------------------- queues and replay
 def test_replay_on_demo_matts_run_is_idempotent_and_requeues_on_relabel(bank):
     bank.import_path(DEMO_MATTS)
+    # Self-contrast waits for labelled groups, and the offline judge leaves most of this week uncertain
+    # (test_contrast_waits_for_uncertain_members): the demo's truth labels every trajectory here.
+    bank.label_from_truth()
     first = bank.matts_replay(selector="heuristic")
     assert first.groups == 10 and first.selected.done == 10 and first.contrasted.done == 10
     assert first.contrasted.items > 0 and first.selected.selector_id == HEURISTIC_SELECTOR_ID
@@ -312,6 +315,7 @@ def test_matts_replay_cli_json(bank, cli):
 
 def test_export_round_trip_keeps_selections_and_contrast_marks(bank, tmp_path):
     bank.import_path(DEMO_MATTS)
+    bank.label_from_truth()  # every group labelled, so every group is contrasted (see above)
     bank.matts_replay(selector="heuristic")
     out = tmp_path / "bank.jsonl.gz"
     bank.export(out)
@@ -364,3 +368,13 @@ def test_picks_made_before_an_interruption_are_kept(fake_llm, db):
     again = scaling.select_groups(bank.store, groups, selector)
     assert (again.skipped, again.done) == (4, 10) and len(bank.store.selections()) == 10
     assert fake_llm.http_calls == calls + 6  # only the groups never picked are asked about
+
+
+def test_contrast_waits_for_uncertain_members(bank):
+    """A group is contrasted only once every member has a success/failure label: an uncertain one would make the
+    comparison a guess. The offline judge abstains on part of the demo's MaTTS week."""
+    bank.import_path(DEMO_MATTS)
+    report = bank.matts_replay(selector="heuristic")
+    uncertain = {t for t, v in bank.store.current_verdicts().items() if v.label == "uncertain"}
+    waiting = [g for g in scaling.groups_of(bank.store) if set(g.traj_ids) & uncertain]
+    assert uncertain and report.contrasted.done == report.groups - len(waiting)
