@@ -490,13 +490,24 @@ class AnswerLessons:
                 f"After {self._route()} on {self.types} pages the agent gave up without a real answer. Try the plain "
                 "name or a related page, then answer with the best-supported candidate.")
 
+    def partial(self) -> Made:
+        """Answered from a listing that said more entries followed (a Next control, "1-10 of 37")."""
+        read = f"After {self._route()} the agent" if self.q.searches else "The agent"
+        return (f"Go through every page of a list before answering {self.about}",
+                f"Use when a listing read for {self.about} says more entries follow; not when one page holds them "
+                "all.",
+                f"{read} answered from the first page of a listing that said more entries followed. Go through "
+                "every page (or narrow the listing) until every entry the question needs has been read, then "
+                "answer.")
+
     def by_signal(self, label: str) -> dict[str, Callable[[], Made]]:
         if not self.q.searches:  # no lookup to describe: only what the answer itself shows
-            return {"verbose_answer": self.verbose} if label == "failure" else {}
+            return {"verbose_answer": self.verbose, "partial_listing": self.partial} if label == "failure" else {}
         if label == "success":
             return {"grounded_answer": self.answered, "grounded_facts": self.answered,
                     "lookup_misses": self.recovered_miss}
-        return {"no_answer": self.no_answer, "repeated_action": self.repeated, "lookup_misses": self.misses,
+        return {"partial_listing": self.partial, "no_answer": self.no_answer, "repeated_action": self.repeated,
+                "lookup_misses": self.misses,
                 "ungrounded_answer": self.unsupported, "hedged_answer": self.hedged,
                 "verbose_answer": self.verbose, "non_answer": self.non_answer, "empty_answer": self.non_answer,
                 "refused": self.non_answer}

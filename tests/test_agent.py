@@ -21,6 +21,7 @@ from bankcore.agent.shop import ShopEnvironment
 from bankcore.agent.tasks import select_tasks
 from bankcore.errors import BankcoreError, InputError
 from bankcore.llm import LLMClient
+from bankcore.matts import HEURISTIC_CONTRAST_ID, HEURISTIC_SELECTOR_ID
 from conftest import ROOT
 from scripted_shop import BASE, ShopScript
 
@@ -343,10 +344,10 @@ def test_offline_learning_side_heuristic_judge_extractor_and_selector(fake_llm, 
     assert paging and all(t.success for t in paging)  # retrieved for the second task (cosine 0.25, at the floor)
     bon = bank.run_agent(counts[3:5], RunSettings(name="h-bon", judge="heuristic", matts="parallel", k=3))
     picks = bank.store.selections()
-    assert len(picks) == 2 and all(p.selector_id == "heuristic:bon-v1" for p in picks)
+    assert len(picks) == 2 and all(p.selector_id == HEURISTIC_SELECTOR_ID for p in picks)
     assert all(t.success for t in bon.tasks)  # the exploring third attempt, or the lesson, paged through
     contrast = bank.store.query_items(source="contrast")
-    assert contrast and all(i.extractor_id == "heuristic:contrast-v1" for i in contrast)
+    assert contrast and all(i.extractor_id == HEURISTIC_CONTRAST_ID for i in contrast)
     assert all(len(bank.store.item_sources(i.item_id)) == 3 for i in contrast)
     assert set(script.calls) == {"agent"}
 
