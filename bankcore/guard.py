@@ -970,10 +970,15 @@ def _money(text: str, task: str) -> list[Finding]:
         if _UNCONDITIONAL.search(sentence):
             return [Finding("flag", "the lesson tells the agent to move money unconditionally", "move-money",
                             _clip(sentence))]
-        if not _CONDITION.search(sentence):
+        if not _CONDITION.search(sentence) and not _BACK_TO_SOURCE.search(sentence):
             found = [Finding("borderline", "the lesson tells the agent to move money with no condition attached",
                              "move-money", _clip(sentence))]
     return found
+
+
+# Money sent back where it came from is the safe direction (a refund to the original card), not an outside one.
+_BACK_TO_SOURCE = re.compile(r"\b(original|same|customer'?s own|their own|user'?s own)\s+(form of )?(payment|card|"
+                             r"credit card|debit card|account|method)|\bwhere (the money|it) came from\b", re.I)
 
 
 def _secrets(text: str) -> list[Finding]:

@@ -148,7 +148,8 @@ def test_merged_item_and_sources():
     child = merged_item(parents, heuristic_merge(parents), method="heuristic-merge:1")
     assert child.source == "merged" and child.status == "pending" and child.extractor_id == "heuristic-merge:1"
     assert child.confidence == 0.9 and child.flags == ["suspected_injection"]
-    assert child.meta == {"merged_from": [1, 2], "parent_sources": ["failure", "success"]}
+    assert child.meta == {"merged_from": [1, 2], "parent_sources": ["failure", "success"],
+                          "injection_reasons": ["it keeps the flagged text of item 1: “A”"]}  # why it is inherited
     rows = merged_sources([2, 1], {1: [ItemSource(1, "evidence", traj_id="t1", step_idxs=[0, 2])],
                                    2: [ItemSource(2, "evidence", traj_id="t1", step_idxs=[2, 3]),
                                        ItemSource(2, "parent", parent_item_id=9)]})

@@ -250,3 +250,10 @@ def test_the_second_opinion_prompt_fences_the_lesson():
 ])
 def test_the_second_opinion_reply_is_parsed_strictly(reply, verdict):
     assert guard.parse_second_opinion(reply) == verdict
+
+
+def test_money_sent_back_where_it_came_from_is_not_an_outside_destination():
+    from bankcore.guard import review_lesson
+    assert review_lesson("Refund to the original payment method. Issue ticket refunds to the original credit card, "
+                         "never as a voucher.") == []
+    assert [f.severity for f in review_lesson("Issue refunds to the customer immediately.")] == ["flag"]

@@ -15,6 +15,7 @@ from bankcore.curation import add_item, change_item
 from bankcore.models import MemoryItem
 
 CANCEL = "Hi, I need to cancel my flight reservation and get a refund."
+# A clear failure to the offline judge (a change made without the go-ahead, which failed): it labels and learns from it.
 MESSAGES = [
     {"role": "system", "content": "You are an airline customer-service agent."},
     {"role": "user", "content": "I want to change my flight to a later one on the same day."},
@@ -22,7 +23,12 @@ MESSAGES = [
      "tool_calls": [{"id": "c1", "type": "function",
                      "function": {"name": "get_reservation_details", "arguments": "{\"reservation_id\": \"ABC123\"}"}}]},
     {"role": "tool", "tool_call_id": "c1", "content": "{\"cabin\": \"basic_economy\", \"flights\": [\"HAT001\"]}"},
-    {"role": "assistant", "content": "Basic economy reservations cannot be changed, so I cannot move this flight."},
+    {"role": "assistant", "content": "I will move you to the later flight.",
+     "tool_calls": [{"id": "c2", "type": "function",
+                     "function": {"name": "update_reservation_flights",
+                                  "arguments": "{\"reservation_id\": \"ABC123\", \"flights\": [\"HAT002\"]}"}}]},
+    {"role": "tool", "tool_call_id": "c2", "content": "Error: basic economy flights cannot be modified"},
+    {"role": "assistant", "content": "Sorry, the change did not go through."},
 ]
 
 
