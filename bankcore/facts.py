@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 
 from .guard import find_injections
 from .models import Step, Trajectory
-from .signals import is_error, is_miss, step_kind, style
+from .signals import confirms, is_error, is_handoff, is_miss, is_read_only, is_state_change, step_kind, style
 
 # ---------------------------------------------------------------------- real tool calls
 # `name(args)` or `Name[args]`, the whole action: a call, not a sentence that starts with a word.
@@ -339,11 +339,6 @@ def file_kind(path: str) -> str:
 
 
 # ---------------------------------------------------------------------- conversations with tools
-_CONFIRM = re.compile(r"\b(yes|yeah|yep|sure|ok(ay)?|confirm(ed)?|go ahead|proceed|please do|do it|sounds good|"
-                      r"that works|correct|that's right)\b", re.I)
-_READ_ONLY = re.compile(r"^(get|search|list|find|calc|calculate|compute|think|lookup|look_up|read|check|view|fetch|"
-                        r"query|retrieve|browse|open|count|describe|show|load|validate|verify|inspect)", re.I)
-_HANDOFF = re.compile(r"transfer|escalat|handoff|hand_off|human", re.I)
 _LOOKUP_TOOL = re.compile(r"^(get|search|list|find|lookup|look_up|fetch|query|retrieve)", re.I)
 
 
@@ -409,9 +404,9 @@ def conversation(traj: Trajectory) -> Conversation:
         for call in by_step.get(step.index, []):
             if call.name not in conv.path:
                 conv.path.append(call.name)
-            if _HANDOFF.search(call.name):
+            if is_handoff(call.name):
                 conv.handoff = call.name
-            elif _READ_ONLY.match(call.name):
+            elif is_read_only(call.name):
                 if call.name not in conv.lookups:
                     conv.lookups.append(call.name)
                 if (step.observation or "").strip() in ("[]", "{}", "") and not call.failed and \
@@ -422,14 +417,14 @@ def conversation(traj: Trajectory) -> Conversation:
                 reason = error_gist(step.observation) if step.index in safe else ""
                 if reason and call.name not in conv.error_reasons:
                     conv.error_reasons[call.name] = reason
-            elif not _READ_ONLY.match(call.name) and not _HANDOFF.search(call.name):
+            elif is_state_change(call.name):
                 conv.changes.append(call)
                 conv.choices += [c for c in categorical_args(call.args) if c not in conv.choices]
-                if not _CONFIRM.search(last_user):
+                if not confirms(last_user):
                     conv.unconfirmed.append(call)
             streak = streak + 1 if call.name == previous else 1
             previous = call.name
-            if streak >= 3 and _READ_ONLY.match(call.name):
+            if streak >= 3 and is_read_only(call.name):
                 conv.scans[call.name] = max(conv.scans.get(call.name, 0), streak)
     return conv
 

@@ -118,8 +118,23 @@ def tool_names(step: Step) -> list[str]:
     return [match.group(1)] if match else []
 
 
+def is_read_only(name: str) -> bool:
+    """A tool that only reads (get_, search_, list_, ...): calling it changes nothing."""
+    return bool(_READ_ONLY_TOOL.match(name))
+
+
+def is_handoff(name: str) -> bool:
+    """A tool that hands the conversation to a human."""
+    return bool(_HANDOFF_TOOL.search(name))
+
+
 def is_state_change(name: str) -> bool:
-    return not _READ_ONLY_TOOL.match(name) and not _HANDOFF_TOOL.search(name)
+    return not is_read_only(name) and not is_handoff(name)
+
+
+def confirms(text: str | None) -> bool:
+    """The user's message says yes to what the agent proposed."""
+    return bool(_CONFIRMATION.search(text or ""))
 
 
 def style(traj: Trajectory) -> str:
@@ -328,10 +343,10 @@ def detect_state_changes(traj: Trajectory, kind: str) -> list[Signal]:
     done: set[str] = set()
     for s in traj.steps:
         for name in tool_names(s) if step_kind(s) == "tool" else []:
-            if _HANDOFF_TOOL.search(name):
+            if is_handoff(name):
                 handoffs.append(s.index)
             elif is_state_change(name):
-                (confirmed if _CONFIRMATION.search(last_user or "") else unconfirmed).append(s.index)
+                (confirmed if confirms(last_user) else unconfirmed).append(s.index)
                 if name in done and not is_error(s.observation):
                     repeated.append(s.index)
                 if not is_error(s.observation):
@@ -364,7 +379,7 @@ def detect_user_outcome(traj: Trajectory, kind: str) -> list[Signal]:
     if kind != "chat" or not traj.steps:
         return []
     last = traj.steps[-1]
-    if step_kind(last) != "reply" and not any(_HANDOFF_TOOL.search(n) for n in tool_names(last)):
+    if step_kind(last) != "reply" and not any(is_handoff(n) for n in tool_names(last)):
         return [Signal("no_closing_reply", -1.0, (last.index,), "the conversation ended on an action, with no "
                                                                 "reply to the user")]
     if _DISSATISFIED.search(last.observation or ""):
