@@ -13,6 +13,10 @@ from .store import Store
 
 EXPLAIN = {
     "item_without_history": "an item with no event: it was written without going through curation",
+    "item_ids_not_unique": "two item rows share an id: a row was copied or inserted off the log",
+    "history_without_creation": "an item's history does not start with the event that created it: an event was "
+                                "dropped or a history spliced in",
+    "history_points_nowhere": "events of an item the bank does not hold: the item was deleted off the log",
     "item_differs_from_its_history": "an item's row is not the after-state of its last event: changed off the log",
     "history_gap": "an event's before-state is not what the previous event left: a change was not recorded",
     "event_ids_not_unique": "two events share an id",

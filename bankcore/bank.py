@@ -313,8 +313,9 @@ class Bank:
     def export(self, out: str | Path, on_line: Callable[[], None] | None = None) -> int:
         return exchange.export_bank(self.store, Path(out), on_line)
 
-    def import_bank(self, path: str | Path, on_line: Callable[[], None] | None = None) -> dict[str, int]:
-        return exchange.import_bank(self.store, Path(path), on_line)
+    def import_bank(self, path: str | Path, on_line: Callable[[], None] | None = None, *,
+                    strict: bool = False) -> dict[str, int]:
+        return exchange.import_bank(self.store, Path(path), on_line, strict=strict)
 
     # ------------------------------------------------------------------ consolidation, curation, time travel (issue 5)
     # Thin wiring over consolidate.py, review.py, lineage.py, policy.py, growth.py and asof.py. `actor` defaults to

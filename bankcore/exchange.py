@@ -2,16 +2,32 @@
 
 One record per line, tagged with ``type``; a header line names the format and schema version. Ids, timestamps and
 embeddings (with their model id) are kept, so export → import-bank → export is byte-identical.
+
+Integrity (format v2). Every line starts with ``"chain"``: the SHA-256 of the previous line's digest followed by the
+line's own bytes (without that key), and a last ``integrity`` line holds the chain head, the number of lines and the
+count per record type. `import-bank` reads the whole file once before it writes anything and refuses, naming the
+line, a line that was changed, dropped, inserted or reordered, a file cut short, and a history that does not hold
+together: an item id given twice, event ids that do not increase, an item's history that does not start with the
+event that created it, an event whose ``before`` is not the previous ``after``, an item row that is not the last
+``after`` of its own history.
+
+The limit, said plainly: the chain has no key, so whoever edits a file can recompute it. It catches careless edits,
+truncation and corruption; against a deliberate forger only the history checks stand, and a forged event that is
+consistent with the rest (an APPROVE appended with the right before/after and the row to match) passes them too.
+Only a signature with a key the forger lacks would catch that; an imported bank is therefore still untrusted input,
+and every active item passes the injection gate again (`gate_imported_items`). Exports from before v2 carry no
+integrity record: they are still imported (history checks included) and say so, unless ``strict`` is asked for.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from . import gate
 from .curation import change_item, source_trajectories
@@ -24,7 +40,13 @@ from .models import (
 from .store import Store
 
 FORMAT = "bankcore-bank"
-VERSION = 1
+VERSION = 2  # v2: each line carries its hash-chain digest and an integrity trailer ends the file
+CHAIN_FROM = 2  # the first format version whose files are chained
+_CHAIN_OPEN = b'{"chain": "'
+_CHAIN_LEN = len(_CHAIN_OPEN) + 64 + len(b'", ')
+TRAILER = "integrity"
+SNAPSHOT_KEYS = ("title", "description", "content", "source", "status", "confidence", "domain", "flags",
+                 "superseded_by", "version")
 _TYPES: dict[str, type] = {
     "run": Run, "verdict": Verdict, "item": MemoryItem, "item_source": ItemSource, "event": Event,
     "extraction": Extraction, "retrieval": Retrieval, "llm_call": LLMCall,
@@ -43,28 +65,57 @@ def _line(kind: str, value: Any) -> str:
     return json.dumps({"type": kind, **body}, ensure_ascii=False, sort_keys=True, default=_plain) + "\n"
 
 
-def iter_lines(store: Store) -> Iterator[str]:
-    yield json.dumps({"type": "header", "format": FORMAT, "version": VERSION, "schema": LATEST_VERSION},
+def _plain_lines(store: Store) -> Iterator[tuple[str, str]]:
+    """(type, line) for every record, before chaining."""
+    yield "header", json.dumps({"type": "header", "format": FORMAT, "version": VERSION, "schema": LATEST_VERSION},
                      sort_keys=True) + "\n"
     for key, value in store.iter_settings():
-        yield _line("setting", {"key": key, "value": value})
+        yield "setting", _line("setting", {"key": key, "value": value})
     for run in store.list_runs():
-        yield _line("run", run)
+        yield "run", _line("run", run)
     for traj, truth in store.iter_trajectories(with_truth=True):
         body = dataclasses.asdict(traj)
         body["truth"] = None if truth is None else dataclasses.asdict(truth)
-        yield _line("trajectory", body)
+        yield "trajectory", _line("trajectory", body)
     for kind, rows in (("verdict", store.iter_verdicts()), ("item", store.iter_items()),
                        ("item_source", store.iter_item_sources()), ("event", store.iter_events()),
                        ("extraction", store.iter_extractions()), ("retrieval", store.iter_retrievals()),
                        ("llm_call", store.iter_llm_calls()), ("selection", store.selections()),
                        ("contrast_extraction", store.contrast_extractions())):
         for row in rows:
-            yield _line(kind, row)
+            yield kind, _line(kind, row)
+
+
+def _link(previous: bytes, line: bytes) -> bytes:
+    return hashlib.sha256(previous + line).digest()
+
+
+def iter_lines(store: Store) -> Iterator[str]:
+    """The export, line by line: each record with its chain digest put first, then the integrity trailer."""
+    return _chained(_plain_lines(store))
+
+
+def seal(records: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """Parsed export records (their ``chain`` keys and trailer ignored) written back as a chained export. For tools
+    that rewrite exports — and a reminder that anyone can: the chain has no key (see the module docstring)."""
+    kept = ((r["type"], {k: v for k, v in r.items() if k != "chain"}) for r in records if r.get("type") != TRAILER)
+    return _chained((kind, json.dumps(body, ensure_ascii=False, sort_keys=True) + "\n") for kind, body in kept)
+
+
+def _chained(lines: Iterable[tuple[str, str]]) -> Iterator[str]:
+    head, counts, n = b"", {}, 0
+    for kind, line in lines:
+        head = _link(head, line.encode("utf-8"))
+        counts[kind] = counts.get(kind, 0) + 1
+        n += 1
+        yield '{"chain": "' + head.hex() + '", ' + line[1:]
+    yield json.dumps({"type": TRAILER, "algorithm": "sha256-chain", "head": head.hex(), "lines": n,
+                      "counts": counts}, sort_keys=True) + "\n"
 
 
 def export_bank(store: Store, out: Path, on_line: Callable[[], None] | None = None) -> int:
-    """Write the bank to `out` (gzip if the name ends in .gz). Returns the number of records."""
+    """Write the bank to `out` (gzip if the name ends in .gz), chained and sealed by its integrity trailer.
+    Returns the number of lines written."""
     out.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     tmp = out.with_name(out.name + ".part")
@@ -106,15 +157,19 @@ def _trajectory(body: dict[str, Any], where: Where) -> tuple[Trajectory, Truth |
     return traj, truth
 
 
-def import_bank(store: Store, path: Path, on_line: Callable[[], None] | None = None) -> dict[str, int]:
-    """Restore an export into an empty bank, in one transaction. Returns counts per record type."""
+def import_bank(store: Store, path: Path, on_line: Callable[[], None] | None = None, *,
+                strict: bool = False) -> dict[str, int]:
+    """Restore an export into an empty bank, in one transaction, after `verify_export` has read the whole file and
+    found it whole and consistent (so a tampered file changes nothing). Returns counts per record type, with
+    ``no_integrity_record`` 1 for an export from before the chain (refused when `strict`)."""
+    sealed = verify_export(path, strict=strict)
     counts: dict[str, int] = {}
     with store.transaction():
         if any(store.count(t) for t in ("runs", "trajectories", "memory_items", "verdicts")):
             raise BankcoreError(f"{store.path} is not empty; import-bank restores into an empty bank "
                                 "(use --db with a new file)")
         batch: list[tuple[Trajectory, Truth | None]] = []
-        for where, record in _records(path):
+        for where, record in _records(path):  # chained again: a file swapped since the check is refused here
             kind = record.pop("type", None)
             counts[kind] = counts.get(kind, 0) + 1
             if kind == "header":
@@ -142,7 +197,70 @@ def import_bank(store: Store, path: Path, on_line: Callable[[], None] | None = N
     counts.pop("header", None)
     if flagged:
         counts["flagged_on_import"] = len(flagged)
+    if not sealed:
+        counts["no_integrity_record"] = 1
     return counts
+
+
+def verify_export(path: Path, *, strict: bool = False) -> bool:
+    """Read a whole export without writing anything and raise one located `InputError` at the first thing wrong
+    with it: the hash chain and trailer (see the module docstring), then the history. Returns whether the file
+    carried an integrity record (False: an export from before v2, accepted unless `strict`)."""
+    items: dict[int, tuple[int, dict[str, Any]]] = {}        # item id -> (line, record)
+    last: dict[int, tuple[int, dict[str, Any]]] = {}         # item id -> (line, its latest event so far)
+    last_event_id: int | None = None
+    sealed = False
+    for where, record in _records(path):
+        kind = record.get("type")
+        if kind == "header":
+            _check_header(record, where)
+            sealed = record.get("version", 0) >= CHAIN_FROM
+            if not sealed and strict:
+                raise InputError(where.at("version"), "this export carries no integrity record (written before "
+                                 "format v2); --strict refuses it")
+        elif kind == "item":
+            item_id = record.get("item_id")
+            if item_id in items:
+                raise InputError(where.at("item_id"), f"item {item_id} appears twice (first on line "
+                                 f"{items[item_id][0]})")
+            items[item_id] = (where.line, record)
+        elif kind == "event":
+            event_id, item_id = record.get("event_id"), record.get("item_id")
+            if not isinstance(event_id, int) or (last_event_id is not None and event_id <= last_event_id):
+                raise InputError(where.at("event_id"), f"event {event_id!r} does not come after event "
+                                 f"{last_event_id} (event ids are unique and increase)")
+            last_event_id = event_id
+            previous = last.get(item_id)
+            before = record.get("before")
+            if previous is None and before is not None:
+                raise InputError(where.at("before"), f"item {item_id}'s history starts at event {event_id} "
+                                 f"({record.get('kind')}), which changes an existing state: the event that "
+                                 "created the item is missing")
+            if previous is not None and before != previous[1].get("after"):
+                raise InputError(where.at("before"), f"event {event_id} ({record.get('kind')}) of item {item_id} "
+                                 f"does not start where event {previous[1].get('event_id')} (line {previous[0]}) "
+                                 "left it: the history was edited or an event dropped")
+            last[item_id] = (where.line, record)
+    for item_id, (line, item) in items.items():
+        where = Where(str(path), line)
+        if item_id not in last:
+            raise InputError(where, f"item {item_id} has no history (no event created it)")
+        event_line, event = last[item_id]
+        after = event.get("after") or {}
+        differing = [k for k in SNAPSHOT_KEYS if k in after and item.get(k) != after[k]]
+        if item.get("last_event_id") != event.get("event_id"):
+            differing.insert(0, "last_event_id")
+        if differing:
+            raise InputError(where.at(differing[0]), f"item {item_id} is not the last state of its history "
+                             f"(event {event.get('event_id')}, line {event_line}) in "
+                             f"{', '.join(differing)}: the row was edited off the log")
+    orphans = sorted(set(last) - set(items))
+    if orphans:
+        line, event = last[orphans[0]]
+        raise InputError(Where(str(path), line).at("item_id"),
+                         f"event {event.get('event_id')} is the history of item {orphans[0]}, which the file "
+                         "does not hold")
+    return sealed
 
 
 def gate_imported_items(store: Store) -> list[int]:
@@ -183,21 +301,67 @@ def _check_header(record: dict[str, Any], where: Where) -> None:
 
 
 def _records(path: Path) -> Iterator[tuple[Where, dict[str, Any]]]:
+    """The records of an export, each checked against the hash chain as it is read (a v2 file), and the trailer
+    checked at the end; the chain key and the trailer are not yielded."""
     name = str(path)
     if not path.exists():
         raise InputError(Where(name), "no such file")
     with open(path, "rb") as probe:
         gz = probe.read(2) == b"\x1f\x8b"
+    head, counts, n, sealed, trailer = b"", {}, 0, False, None
     try:
         with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
             for lineno, raw in enumerate(fh, 1):
                 where = Where(name, lineno)
-                try:
-                    record = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                    raise InputError(where, f"not valid JSON ({exc})") from None
-                if not isinstance(record, dict):
-                    raise InputError(where, "expected a JSON object per line")
+                if trailer is not None:
+                    raise InputError(where, f"a line after the integrity trailer (line {trailer}): "
+                                     "lines were appended to the export")
+                chained = raw.startswith(_CHAIN_OPEN)
+                if chained:
+                    stated = raw[len(_CHAIN_OPEN):_CHAIN_LEN - 3].decode("ascii", "replace")
+                    raw = b"{" + raw[_CHAIN_LEN:]
+                    head = _link(head, raw)
+                    if raw[-1:] != b"\n" or head.hex() != stated:
+                        raise InputError(where, f"line {lineno} breaks the export's hash chain: it was changed, "
+                                         "or a line was dropped, inserted or reordered just before it")
+                record = _loads(raw, where)
+                if lineno == 1:
+                    sealed = chained or record.get("version", 0) >= CHAIN_FROM
+                if record.get("type") == TRAILER and sealed and not chained:
+                    _check_trailer(record, where, head, n, counts)
+                    trailer = lineno
+                    continue
+                if sealed and not chained:
+                    raise InputError(where, f"line {lineno} carries no chain digest: it was inserted or edited")
+                if not sealed and "chain" in record:
+                    raise InputError(where.at("chain"), "a chained line in an export whose header is not chained")
+                record.pop("chain", None)
+                kind = record.get("type")
+                counts[kind] = counts.get(kind, 0) + 1
+                n += 1
                 yield where, record
     except (EOFError, OSError, gzip.BadGzipFile) as exc:
         raise InputError(Where(name), f"unreadable or truncated export ({exc})") from None
+    if sealed and trailer is None:
+        raise InputError(Where(name, n + 1), f"the export ends after line {n} without its integrity trailer: "
+                         "the file was cut short")
+
+
+def _loads(raw: bytes, where: Where) -> dict[str, Any]:
+    try:
+        record = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(where, f"not valid JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise InputError(where, "expected a JSON object per line")
+    return record
+
+
+def _check_trailer(record: dict[str, Any], where: Where, head: bytes, n: int, counts: dict[str, int]) -> None:
+    if record.get("head") != head.hex():
+        raise InputError(where.at("head"), "the chain head does not match the lines before it")
+    if record.get("lines") != n:
+        raise InputError(where.at("lines"), f"the trailer counts {record.get('lines')} lines, the file has {n}: "
+                         "lines were dropped or added")
+    if record.get("counts") != counts:
+        raise InputError(where.at("counts"), "the record counts per type do not match the file")

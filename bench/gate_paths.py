@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bankcore import Bank, curation  # noqa: E402
+from bankcore import Bank, curation, exchange  # noqa: E402
 from bankcore.consolidate import Merge  # noqa: E402
 from bankcore.embed import Embedder  # noqa: E402
 from bankcore.models import MemoryItem  # noqa: E402
@@ -91,7 +91,7 @@ def import_bank(tmp: Path, texts: list[dict], seeds: list[dict]) -> list[bool]:
             record.update(title=text["title"], description=text["description"], content=text["content"])
         if text and record["type"] == "event":
             record["after"].update(title=text["title"], description=text["description"], content=text["content"])
-    out.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+    out.write_text("".join(exchange.seal(records)))  # a forger recomputes the keyless chain
     restored = Bank(tmp / "imported.duckdb")
     restored.import_bank(out)
     return [restored.item(item.item_id).status == "approved" for item in items]

@@ -118,12 +118,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def add_import_bank_parser(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("import-bank", parents=[common], help="restore an export into an empty bank")
     p.add_argument("file", help="a file written by `bankcore export`")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse an export that carries no integrity record (one written before format v2)")
 
 
 @command("import-bank")
 def cmd_import_bank(args: argparse.Namespace) -> int:
     bank = open_bank(args)
     with progress(args, "restoring", "rec") as advance:
-        counts = bank.import_bank(args.file, on_line=advance)
+        counts = bank.import_bank(args.file, on_line=advance, strict=args.strict)
+    if counts.pop("no_integrity_record", None):
+        warn(f"{args.file} carries no integrity record (written before export format v2): its history was checked, "
+             "but a changed line cannot be told; use --strict to refuse such files")
     say(args, f"restored into {bank.path}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 0

@@ -13,6 +13,24 @@ _CHECKS: list[tuple[str, str]] = [
     ("item_without_history", """
         SELECT 'item ' || i.item_id AS where, 'has no event' AS detail
         FROM memory_items i ANTI JOIN memory_events e ON e.item_id = i.item_id"""),
+    ("item_ids_not_unique", """
+        SELECT 'item ' || item_id AS where, count(*) || ' rows share this id' AS detail
+        FROM memory_items GROUP BY item_id HAVING count(*) > 1"""),
+    # A history starts with the event that created the item (before is empty) and nothing re-creates it later:
+    # a dropped ADD, or a history spliced from elsewhere, breaks this.
+    ("history_without_creation", """
+        SELECT 'item ' || item_id AS where,
+               CASE WHEN before IS NOT NULL
+                    THEN 'history starts at event ' || event_id || ' (' || kind || '), which changes an existing '
+                         || 'state: the event that created the item is missing'
+                    ELSE 'event ' || event_id || ' (' || kind || ') creates the item again' END AS detail
+        FROM (SELECT item_id, event_id, kind, before,
+                     row_number() OVER (PARTITION BY item_id ORDER BY event_id) AS n
+              FROM memory_events)
+        WHERE (n = 1 AND before IS NOT NULL) OR (n > 1 AND before IS NULL)"""),
+    ("history_points_nowhere", """
+        SELECT 'item ' || e.item_id AS where, count(*) || ' events of an item the bank does not hold' AS detail
+        FROM memory_events e ANTI JOIN memory_items i ON i.item_id = e.item_id GROUP BY e.item_id"""),
     ("item_differs_from_its_history", """
         WITH last AS (SELECT item_id, max(event_id) AS event_id, arg_max(after, event_id) AS after
                       FROM memory_events GROUP BY item_id),
@@ -23,6 +41,10 @@ _CHECKS: list[tuple[str, str]] = [
                 CASE WHEN i.description IS DISTINCT FROM l.after->>'$.description' THEN 'description' END,
                 CASE WHEN i.content IS DISTINCT FROM l.after->>'$.content' THEN 'content' END,
                 CASE WHEN i.status IS DISTINCT FROM l.after->>'$.status' THEN 'status' END,
+                CASE WHEN i.source IS DISTINCT FROM l.after->>'$.source' THEN 'source' END,
+                CASE WHEN i.domain IS DISTINCT FROM l.after->>'$.domain' THEN 'domain' END,
+                CASE WHEN i.confidence IS DISTINCT FROM TRY_CAST(l.after->>'$.confidence' AS DOUBLE)
+                     THEN 'confidence' END,
                 CASE WHEN i.version IS DISTINCT FROM TRY_CAST(l.after->>'$.version' AS INTEGER) THEN 'version' END,
                 CASE WHEN i.superseded_by IS DISTINCT FROM TRY_CAST(l.after->>'$.superseded_by' AS INTEGER)
                      THEN 'superseded_by' END,
