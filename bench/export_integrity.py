@@ -1,0 +1,164 @@
+"""Tampered exports refused, and forged bank history caught by `bankcore check`, per tamper class.
+
+Builds a small real bank (no embedding model), exports it, and for each tamper class writes the file two ways —
+edited in place (the chain, if any, left as it was) and resealed (the chain recomputed, as anyone can: it has no
+key) — then imports it into a new bank and counts the refusals. Then edits copies of the bank with SQL and counts
+the classes `check` names. Runs against whichever bankcore is on the path, so the same script gives the figures
+before and after a change (PYTHONPATH=an older checkout).
+
+    .venv/bin/python bench/export_integrity.py
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bankcore import Bank, curation, exchange  # noqa: E402
+from bankcore.errors import BankcoreError  # noqa: E402
+from bankcore.models import ItemSource, MemoryItem  # noqa: E402
+
+LESSONS = [
+    ("Confirm before changing a booking", "Ask the user to confirm.", "State the change and wait for a yes."),
+    ("Check the fare rules first", "Read the rules before quoting.", "Look up the fare class rules, then answer."),
+    ("Go through every page", "Listings can continue.", "When a listing says more follow, read every page."),
+]
+
+
+def build(db: Path) -> Bank:
+    bank = Bank(db)
+    src = db.parent / "trajectories.jsonl"
+    src.write_text("".join(json.dumps({"task_id": f"t{i}", "query": f"task {i}", "truth": {"success": True},
+                                       "steps": [{"thought": "t", "action": "a", "observation": "o"}]}) + "\n"
+                           for i in range(len(LESSONS))))
+    bank.import_path(src)
+    trajs = [t.traj_id for t in bank.store.iter_trajectories()]
+    ids = []
+    for (title, description, content), traj in zip(LESSONS, trajs):
+        item = MemoryItem(title, description, content, source="success", extractor_id="heuristic:1")
+        curation.add_item(bank.store, item, [ItemSource(0, "evidence", traj_id=traj, step_idxs=[0])],
+                          actor="heuristic:1")
+        ids.append(item.item_id)
+    bank.approve(ids[0], actor="human:ana")
+    curation.change_item(bank.store, ids[1], kind="FLAG", actor="human:bo", flags=["suspicious"],
+                         expected_event_id=bank.item(ids[1]).last_event_id)
+    return bank
+
+
+def write(records: list[dict], resealed: bool) -> str:
+    if resealed and hasattr(exchange, "seal"):
+        return "".join(exchange.seal(records))
+    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
+
+
+def tampers(records: list[dict]) -> dict[str, list[dict]]:
+    """Each class: the records as a tamperer leaves them."""
+    body = [r for r in records if r["type"] != "integrity"]
+    items = [r for r in body if r["type"] == "item"]
+    events = [r for r in body if r["type"] == "event"]
+    flagged = next(r for r in items if r["flags"])
+    out: dict[str, list[dict]] = {}
+
+    rows = [dict(r, status="approved", flags=[]) if r is flagged else r for r in body]
+    out["flagged row set to approved"] = rows
+
+    last = [e for e in events if e["item_id"] == flagged["item_id"]][-1]
+    forged = dict(last, event_id=events[-1]["event_id"] + 1, kind="APPROVE", actor="human:eve",
+                  before=last["after"], after=dict(last["after"], status="approved", flags=[]))
+    rows = [dict(r, status="approved", flags=[], last_event_id=forged["event_id"]) if r is flagged else r
+            for r in body]
+    rows.insert(rows.index(events[-1]) + 1, forged)
+    out["consistent forged APPROVE appended"] = rows
+
+    skipping = dict(forged, before=dict(last["after"], status="rejected"))
+    rows = [dict(r, status="approved", flags=[], last_event_id=forged["event_id"]) if r is flagged else r
+            for r in body]
+    rows.insert(rows.index(events[-1]) + 1, skipping)
+    out["forged APPROVE from a state never held"] = rows
+
+    add = next(e for e in events if e["kind"] == "ADD" and e["item_id"] == flagged["item_id"])
+    out["ADD event dropped"] = [r for r in body if r is not add]
+    out["item id duplicated"] = [dict(r, item_id=items[0]["item_id"]) if r is items[1] else r for r in body]
+    i = body.index(events[0])
+    out["two events reordered"] = body[:i] + [body[i + 1], body[i]] + body[i + 2:]
+    out["file truncated (last records lost)"] = body[:-3]
+    return out
+
+
+def refused(path: Path, tmp: Path) -> bool:
+    target = tmp / "target.duckdb"
+    target.unlink(missing_ok=True)
+    try:
+        Bank(target).import_bank(path)
+    except BankcoreError:
+        return True
+    return False
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="export-integrity-"))
+    try:
+        bank = build(tmp / "source.duckdb")
+        export = tmp / "bank.jsonl"
+        bank.export(export)
+        records = [json.loads(line) for line in export.read_text().splitlines()]
+        raw = export.read_text().splitlines(keepends=True)
+        print(f"{'tamper class':44} in place  resealed")
+        totals = [0, 0]
+        classes = tampers(records)
+        for name, rows in classes.items():
+            results = []
+            for resealed in (False, True):
+                bad = tmp / "bad.jsonl"
+                if not resealed and name == "file truncated (last records lost)":
+                    bad.write_text("".join(raw[:-3]))
+                elif not resealed and name == "two events reordered":
+                    i = next(n for n, line in enumerate(raw) if json.loads(line)["type"] == "event")
+                    bad.write_text("".join(raw[:i] + [raw[i + 1], raw[i]] + raw[i + 2:]))
+                else:
+                    bad.write_text(write(rows, resealed))
+                results.append(refused(bad, tmp))
+            totals = [t + r for t, r in zip(totals, results)]
+            print(f"{name:44} {'refused' if results[0] else 'ACCEPTED':9} {'refused' if results[1] else 'ACCEPTED'}")
+        print(f"{'refused':44} {totals[0]}/{len(classes)}       {totals[1]}/{len(classes)}")
+
+        flagged = next(i.item_id for i in bank.store.query_items() if i.flags)
+        sql = {
+            "row set to approved with no APPROVE event": [
+                f"UPDATE memory_items SET status = 'approved' WHERE item_id = {flagged}"],
+            "APPROVE event from a state never held": [
+                f"INSERT INTO memory_events SELECT max(event_id) + 1, {flagged}, 'APPROVE', 'human:eve', NULL, "
+                "json_object('status', 'rejected'), json_object('status', 'approved'), '{}', NULL, now() "
+                "FROM memory_events"],
+            "ADD event dropped": [
+                f"DELETE FROM memory_events WHERE event_id = (SELECT min(event_id) FROM memory_events "
+                f"WHERE item_id = {flagged})"],
+            "item row duplicated": ["INSERT INTO memory_items SELECT * FROM memory_items WHERE item_id = 1"],
+            "event duplicated": ["INSERT INTO memory_events SELECT * FROM memory_events WHERE event_id = 1"],
+            "item deleted, history left": [f"DELETE FROM memory_items WHERE item_id = {flagged}"],
+        }
+        caught = 0
+        print(f"\n{'bank edited behind its back':44} check")
+        for name, statements in sql.items():
+            copy = tmp / "copy.duckdb"
+            shutil.copy(tmp / "source.duckdb", copy)
+            with duckdb.connect(str(copy)) as con:
+                for statement in statements:
+                    con.execute(statement)
+            findings = [f.check for f in Bank(copy).check().findings]
+            caught += bool(findings)
+            print(f"{name:44} {', '.join(findings) or 'NOT CAUGHT'}")
+        print(f"{'caught':44} {caught}/{len(sql)}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
