@@ -115,7 +115,7 @@ def _chained(lines: Iterable[tuple[str, str]]) -> Iterator[str]:
 
 def export_bank(store: Store, out: Path, on_line: Callable[[], None] | None = None) -> int:
     """Write the bank to `out` (gzip if the name ends in .gz), chained and sealed by its integrity trailer.
-    Returns the number of lines written."""
+    Returns the number of records (the trailer is not one)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     tmp = out.with_name(out.name + ".part")
@@ -129,7 +129,7 @@ def export_bank(store: Store, out: Path, on_line: Callable[[], None] | None = No
                 if on_line:
                     on_line()
     tmp.replace(out)
-    return count
+    return count - 1
 
 
 def _revive(cls: type, body: dict[str, Any], where: Where) -> Any:
@@ -223,7 +223,7 @@ def verify_export(path: Path, *, strict: bool = False) -> bool:
             if item_id in items:
                 raise InputError(where.at("item_id"), f"item {item_id} appears twice (first on line "
                                  f"{items[item_id][0]})")
-            items[item_id] = (where.line, record)
+            items[item_id] = (where.line, {k: record[k] for k in (*SNAPSHOT_KEYS, "last_event_id") if k in record})
         elif kind == "event":
             event_id, item_id = record.get("event_id"), record.get("item_id")
             if not isinstance(event_id, int) or (last_event_id is not None and event_id <= last_event_id):
