@@ -154,6 +154,7 @@ json_values = st.recursive(
 @example(line_index=0, junk=b"\x1c\n")  # a control character alone is junk, not a blank line
 @example(line_index=2, junk=b" \t\n")
 @example(line_index=0, junk=b"[\n")  # the file now reads as a JSON array that never closes: named at line 1
+@example(line_index=0, junk=b"\xff\xfe\n")  # a UTF-16 byte-order mark: the file's encoding, named at line 1
 def test_generated_broken_lines(tmp_path_factory, line_index, junk):
     """Any one generated line in place of a good one: either it is a valid record, or the import fails
     with a one-line error naming that line, and the bank is unchanged."""

@@ -150,8 +150,8 @@ def read_first_line(path: Path, limit: int = DEFAULT_MAX_RECORD_BYTES) -> bytes:
 def ensure_text(path: Path, head: bytes | None = None) -> None:
     """Refuse binary files up front, with the byte offset of the first NUL."""
     head = read_head(path) if head is None else head
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise InputError(Where(str(path)), "encoded as UTF-16 (or UTF-32); save it as UTF-8")
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # the byte-order mark that opens line 1
+        raise InputError(Where(str(path), 1), "encoded as UTF-16 (or UTF-32); save it as UTF-8")
     nul = head.find(b"\x00")
     if nul >= 0:
         raise InputError(Where(str(path)), f"not a text file (binary content at byte {nul})")
