@@ -141,9 +141,9 @@ class LLMClient:
         server without that gets neither — `validate` still checks every reply.
         """
         json_mode = json_mode or schema is not None
-        fitted_to: int | None = None
-        if fit is not None and self.context_window() is not None:
-            messages, fitted_to = fit_prompt(fit, self.context_window(), max_tokens), self.context_window()
+        fitted_to = self.context_window() if fit is not None else None
+        if fitted_to is not None:
+            messages = fit_prompt(fit, fitted_to, max_tokens, messages)
         key = prompt_hash(messages, json_mode)
         if temperature == 0:
             cached = self._from_cache(key, validate)
@@ -362,14 +362,15 @@ PROMPT_MARGIN_TOKENS = 64  # chat-template tokens around the messages
 MIN_HISTORY_SCALE = 0.05  # below this the history is a few steps: send it and let the server decide
 
 
-def fit_prompt(build: Callable[[float], list[dict[str, str]]], window: int, max_tokens: int
-               ) -> list[dict[str, str]]:
+def fit_prompt(build: Callable[[float], list[dict[str, str]]], window: int, max_tokens: int,
+               messages: list[dict[str, str]] | None = None) -> list[dict[str, str]]:
     """The prompt `build(scale)` makes — `scale` (0–1] shrinks the builder's history budgets — at the largest
-    scale that leaves room for the reply (`max_tokens`) in a `window`-token context, sized at CHARS_PER_TOKEN."""
+    scale that leaves room for the reply (`max_tokens`) in a `window`-token context, sized at CHARS_PER_TOKEN.
+    `messages`: the full-scale prompt when the caller has it already."""
     limit = max(int((window - max_tokens - PROMPT_MARGIN_TOKENS) * CHARS_PER_TOKEN), 1)
     scale = 1.0
     while True:
-        messages = build(scale)
+        messages = messages if scale == 1.0 and messages is not None else build(scale)
         size = sum(len(m.get("content") or "") for m in messages)
         if size <= limit or scale <= MIN_HISTORY_SCALE:
             return messages
