@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
+
 from bankcore import Bank, curation
 from bankcore.embed import Embedder
 from bankcore.models import ItemSource, MemoryItem
@@ -66,3 +68,13 @@ def add_lessons(bank: Bank, tmp_path: Path, *, extractor: str = "heuristic:1", s
 def state(item: MemoryItem) -> dict:
     """Everything about an item except the bookkeeping that every write moves forward."""
     return {k: v for k, v in vars(item).items() if k not in ("last_event_id", "updated_at")}
+
+
+def tampered(tmp_path: Path, source: Path, *statements: str) -> Bank:
+    """A copy of the bank changed behind its back, as a bad script or a hand-run SQL statement would."""
+    db = tmp_path / "copy.duckdb"
+    db.write_bytes(source.read_bytes())
+    with duckdb.connect(str(db)) as con:
+        for sql in statements:
+            con.execute(sql)
+    return Bank(db)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pytest
 
 from bankcore import Bank
 from conftest import TAU, need_shared
+from curation_helpers import tampered
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +29,6 @@ def curated(tmp_path_factory):
     bank.reject(first.item_id, actor="human:bo", reason="too vague")
     bank.rejudge(all=True, judge="heuristic")
     return db
-
-
-def tampered(tmp_path, source, *statements: str) -> Bank:
-    """A copy of the bank changed behind its back, as a bad script or a hand-run SQL statement would."""
-    db = tmp_path / "copy.duckdb"
-    db.write_bytes(source.read_bytes())
-    with duckdb.connect(str(db)) as con:
-        for sql in statements:
-            con.execute(sql)
-    return Bank(db)
 
 
 def test_a_bank_built_and_curated_through_bankcore_is_consistent(curated, cli):

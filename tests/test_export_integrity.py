@@ -15,7 +15,7 @@ import pytest
 from bankcore import Bank, curation, exchange
 from bankcore.demo import SteppingClock
 from bankcore.models import ItemSource, MemoryItem
-from curation_helpers import LESSONS, write_trajectories
+from curation_helpers import LESSONS, tampered, write_trajectories
 
 
 @pytest.fixture(scope="module")
@@ -251,15 +251,6 @@ def test_an_old_export_without_integrity_record_is_accepted_with_a_warning_and_r
             break
     err = refused(tmp_path, cli, "".join(plain(r) for r in records).encode())
     assert "is not the last state of its history" in err
-
-
-def tampered(tmp_path: Path, source: Path, *statements: str) -> Bank:
-    db = tmp_path / "copy.duckdb"
-    db.write_bytes(source.read_bytes())
-    with duckdb.connect(str(db)) as con:
-        for sql in statements:
-            con.execute(sql)
-    return Bank(db)
 
 
 def test_check_names_an_item_approved_with_no_approve_event(source, tmp_path, cli):
