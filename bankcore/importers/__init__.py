@@ -7,12 +7,12 @@ from types import ModuleType
 from typing import Iterator
 
 from ..errors import InputError, Where
-from . import mini_swe, native, openai_chat, reflexion, tau_bench
+from . import atif, inspect_ai, mini_swe, native, openai_chat, reflexion, tau2, tau_bench
 from .base import (BadRecord, ImportOptions, Record, RunHeader, Skipped, ensure_text, iter_json_array, loads,
                    os_error, read_first_line, read_head, read_text, refuse_special)
 
 FORMATS: dict[str, ModuleType] = {
-    m.NAME: m for m in (native, openai_chat, tau_bench, reflexion, mini_swe)
+    m.NAME: m for m in (native, openai_chat, tau_bench, reflexion, mini_swe, tau2, inspect_ai, atif)
 }
 
 __all__ = ["FORMATS", "BadRecord", "ImportOptions", "Record", "RunHeader", "Skipped", "detect", "read",
@@ -61,7 +61,7 @@ def detect(path: Path) -> str:
     if reflexion.sniff(path, text):
         return reflexion.NAME
     first = _first_object(path, stripped)
-    for module in (tau_bench, mini_swe, openai_chat, native):
+    for module in (tau2, inspect_ai, atif, tau_bench, mini_swe, openai_chat, native):
         if module.sniff(path, first):
             return module.NAME
     raise InputError(Where(str(path), 1), "cannot tell the format from the first record; pass --format "
