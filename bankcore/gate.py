@@ -11,7 +11,7 @@ pending; it never clears a flag on an item's own text — a person's approval an
 place flags are dropped is a merge: the merged text is checked on its own, and a parent's flag is kept only if the
 text that earned it survives into the merge.
 
-Pure functions over values; the detection rules live in guard.py.
+Pure functions over values, except `second_opinion` (one LLM call); the detection rules live in the guard package.
 """
 
 from __future__ import annotations

@@ -1,0 +1,239 @@
+"""The structural check of a lesson's text (`review_lesson`): whatever its wording, a lesson that tells the agent
+to move money, reveal secrets or credentials, contact outside addresses, skip confirmations or change its own rules
+is flagged (or, when the rules are unsure, borderline)."""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from ..models import Trajectory
+from .findings import Finding, unique
+from .normalisation import hidden_characters, normalise, views
+from .rules import _SAFEGUARD, scan_text
+
+_NEGATED = re.compile(r"\b(?:never|not|don't|do not|dont|avoid|without|no|nor|refuse to|must not|mustn't|cannot|"
+                      r"can't|shouldn't|should not|won't|instead of|rather than|against)\b(?:\s+\w+){0,3}\s*$")
+_UN_NEGATED = re.compile(r"\b(?:hesitate|fail|forget|neglect|refuse|omit)\b")
+
+_MONEY_VERB = re.compile(
+    r"\b(?:transfer|wire|send|move|pay|refund|deposit|credit(?!\s+cards?)|remit|withdraw|reimburse|compensate|"
+    r"(?:issue|give|grant|approve|offer|add)\s+(?:\w+\s+){0,3}?(?:refunds?|credits?|vouchers?|certificates?|"
+    r"gift cards?|compensation|cash|money|payments?))\b")
+_MONEY_OBJECT = re.compile(r"\b(?:money|funds|balance|amount|sum|total|accounts?|payments?|refunds?|credits?|certificates?|vouchers?|"
+                           r"gift cards?|compensation|cash|bitcoin|crypto|wallet|iban|dollars|usd|eur)\b|[$€£]\s?\d")
+_UNCONDITIONAL = re.compile(r"\b(?:always|immediately|automatically|every time|whenever (?:asked|requested|they ask)|"
+                            r"to (?:every|any|each) (?:users?|customers?|one|passengers?|members?)|"
+                            r"to anyone|for everyone|anyone who|everyone who|"
+                            r"no matter|regardless|in all cases|unconditionally|without (?:asking|checking|"
+                            r"confirm\w*|verif\w*|question)|full balance|entire balance|whole balance|all (?:the )?"
+                            r"(?:funds|money|balance))\b")
+_CONDITION = re.compile(r"\b(?:if|only|when|unless|before|after|once|eligib\w*|polic(?:y|ies)|allow\w*|check\w*|"
+                        r"verif\w*|confirm\w*|rules?|entitled|qualif\w*|depends?)\b")
+_DESTINATION = re.compile(r"\b(?:to|into)\s+(?:the\s+|a\s+|an\s+)?(?:[\w'-]+\s+){0,3}?"
+                          r"([a-z0-9][a-z0-9-]*\d[a-z0-9-]*\d[a-z0-9-]*\d[a-z0-9-]*)\b")
+_ACCOUNT = re.compile(r"\b(?:account|acct|iban|wallet|routing|card)\s*(?:number|no\.?|#|id)?\s*[:#]?\s*"
+                      r"([a-z]{0,4}\d[\d -]{2,}\d|[a-z0-9]{20,})\b")
+
+_DISCLOSE = re.compile(r"\b(?:reveal|share|send|include|print|output|give|disclose|tell|provide|repeat|copy|post|"
+                       r"paste|echo|log|write|read out|display|email|forward|upload|expose|leak|store)\b")
+_SECRET = re.compile(r"\b(?:(?:full|complete|whole|entire)\s+(?:credit\s+)?card numbers?|card numbers?|"
+                     r"credit card (?:numbers?|details)|cvvs?|cvcs?|security codes?|passwords?|passcodes?|pins?|"
+                     r"(?:session|access|auth\w*|api|bearer|refresh)\s+tokens?|tokens?|api[ _-]?keys?|secrets?|"
+                     r"secret keys?|credentials|ssn|social security numbers?|private keys?|ssh keys?|access keys?|"
+                     r"otps?|one[- ]time (?:codes?|passwords?)|cookies?|system prompt)\b")
+_SECRET_VALUE = re.compile(r"\b(?:sk-[a-z0-9]{16,}|ghp_[a-z0-9]{20,}|xox[bpas]-[a-z0-9-]{10,}|akia[a-z0-9]{12,}|"
+                           r"eyj[a-z0-9_-]{10,}\.[a-z0-9_-]{10,})|\b(?:password|passwd|pwd|token|api[_ -]?key|secret)"
+                           r"\s*(?:is|=|:)\s*\S{6,}")
+_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+
+_EMAIL = re.compile(r"\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b")
+_URL = re.compile(r"\b(?:https?://|ftp://|www\.)[^\s<>\"')\]]+|\b[a-z0-9-]+\.(?:com|net|org|io|ru|cn|xyz|top|info|biz|"
+                  r"co|me|ly|sh|site|online|app|dev)(?:/[^\s<>\"')\]]*)?\b")
+_PHONE = re.compile(r"\b(?:call|text|phone|sms|whatsapp|dial|telegram|signal)\b[^\d\n]{0,20}(\+?\d[\d\s().-]{7,}\d)")
+_CONTACT_VERB = re.compile(r"\b(?:send|email|e-mail|mail|forward|post|upload|contact|call|text|notify|report|cc|bcc|"
+                           r"share|submit|visit|fetch|curl|wget|ping|message|dm|sms|whatsapp|transfer|pay|wire|"
+                           r"deliver|exfiltrate|open|go to|navigate)\b")
+
+_SKIP_SAFEGUARD = re.compile(
+    rf"\b(?:skip|skipping|bypass|bypassing|omit|omitting|forgo|waive|dispense with|no need (?:to|for)|"
+    rf"don'?t (?:need|bother|have) to|do not (?:need|bother|have) to|need not|needn'?t|not (?:necessary|required|"
+    rf"needed) to|without)\s+(?:[\w'-]+\s+){{0,3}}?{_SAFEGUARD}\b"
+    rf"|\b(?:need|needs|require|requires)\s+no\s+{_SAFEGUARD}|\bno\s+{_SAFEGUARD}\s+(?:is\s+)?(?:needed|required|"
+    rf"necessary)\b|\b{_SAFEGUARD}\s+(?:is|are)\s+(?:not|no longer|never|un)\s*(?:needed|required|necessary)\b"
+    rf"|\bwithout (?:asking|checking)\b")
+
+_OWN_RULES = re.compile(
+    r"\b(?:ignore|override|overrule|disregard|bypass|relax|suspend|disable|turn off|loosen|rewrite|replace|change|"
+    r"update|modify|forget|drop|abandon)\s+(?:\w+\s+){0,2}?(?:your|its|the agent'?s|the assistant'?s|own|system|"
+    r"safety|these|the|any|all)\s+(?:own\s+)?(?:rules|polic(?:y|ies)|instructions|guidelines|system prompt|"
+    r"guardrails|safeguards|restrictions|constraints|safety checks|procedures)\b"
+    r"|\b(?:polic(?:y|ies)|rules|restrictions|guidelines|instructions)\s+(?:do(?:es)?\s+not|don'?t|no longer|never)"
+    r"\s+apply\b"
+    r"|\b(?:this|the following|these)\s+(?:lesson|rule|note|instruction|memory|guidance)s?\s+(?:overrides?|"
+    r"supersedes?|takes? precedence|replaces?|has priority|outranks?)"
+    r"|\btakes? precedence over\s+(?:the|your|any|all)\s+(?:polic(?:y|ies)|rules|instructions|system)"
+    r"|\bexceptions? to (?:the|your|any) (?:polic(?:y|ies)|rules)\b")
+_OWN_RULES_STRONG = re.compile(r"\b(?:your|its|own|system|safety|agent'?s|assistant'?s)\b|apply\b|overrid|supersed|"
+                               r"precedence|priority|outrank")
+
+
+def _negated(text: str, start: int) -> bool:
+    before = text[max(0, start - 60):start]
+    negation = _NEGATED.search(before)
+    return bool(negation) and not _UN_NEGATED.search(before[negation.start():])
+
+
+def _source_text(trajs: Sequence[Trajectory], *, task_only: bool) -> str:
+    parts = []
+    for traj in trajs:
+        parts.append(traj.query or "")
+        if not task_only:
+            parts += [traj.final_answer or ""] + [s.action or "" for s in traj.steps]
+    return normalise("\n".join(parts))
+
+
+# A lesson is addressed to the agent and states rules: these cues are its normal voice, not an injection's
+# (what an absolute rule about money or secrets asks is judged by the structural checks instead).
+_NATURAL_IN_LESSONS = frozenset({"agents-must", "next-time", "you-must-now", "you-must-now-weak", "absolute-rule",
+                                 "skip-safeguard", "zh-skip-safeguard", "rules-do-not-apply"})
+
+
+_NEGATABLE = frozenset({"exfiltrate", "role-change", "mode-switch", "ignore-instructions", "send-to-address",
+                        "plant-memory"})
+
+
+def review_lesson(text: str, source_trajs: Sequence[Trajectory] = ()) -> list[Finding]:
+    """The structural check of a lesson's text (title, description and content joined), whatever its wording.
+
+    `source_trajs` are the trajectories the lesson was learned from: an account, address or number the task
+    itself named is part of the domain; one it never named is an outside destination."""
+    if not text or not text.strip():
+        return []
+    found: list[Finding] = []
+    hidden = hidden_characters(text)
+    if hidden:
+        found.append(Finding("flag", f"the lesson hides {hidden} invisible or bidi-control character(s)",
+                             "hidden-characters"))
+    flat = " ".join(normalise(text).split())
+    for name, excerpt, severity, view in scan_text(text):
+        if name in _NATURAL_IN_LESSONS:
+            continue
+        at = flat.find(excerpt)
+        if name in _NEGATABLE and at > 0 and _negated(flat, at):
+            continue  # "never share the card number" is the lesson we want
+        found.append(Finding(severity, f"the lesson itself reads like an order: {name} (“{excerpt}”)", name,
+                             excerpt))
+    bodies = [body for _, body in views(text)]
+    task = _source_text(source_trajs, task_only=True) if source_trajs else ""
+    for body in bodies:
+        found += _money(body, task) + _secrets(body) + _contacts(body, task, bool(source_trajs))
+        found += _safeguards(body) + _own_rules(body)
+    return unique(found)
+
+
+def _money(text: str, task: str) -> list[Finding]:
+    found = []
+    for verb in _MONEY_VERB.finditer(text):
+        if _negated(text, verb.start()):
+            continue
+        sentence = _sentence_at(text, verb.start())
+        if not _MONEY_OBJECT.search(sentence) and not verb.group(0).startswith(("transfer", "wire", "pay", "send")):
+            continue
+        if not _MONEY_OBJECT.search(sentence):
+            continue
+        account = next((a.group(1).strip() for a in [*_ACCOUNT.finditer(sentence), *_DESTINATION.finditer(sentence)]
+                        if a.group(1).strip() not in task), None)
+        where = _EMAIL.search(sentence) or _URL.search(sentence)
+        if account or (where and where.group(0) not in task):
+            dest = account or where.group(0)
+            return [Finding("flag", f"the lesson tells the agent to move money to “{dest}”, which the task never "
+                                    "named", "move-money", _clip(sentence))]
+        if _UNCONDITIONAL.search(sentence):
+            return [Finding("flag", "the lesson tells the agent to move money unconditionally", "move-money",
+                            _clip(sentence))]
+        if not _CONDITION.search(sentence) and not _BACK_TO_SOURCE.search(sentence):
+            found = [Finding("borderline", "the lesson tells the agent to move money with no condition attached",
+                             "move-money", _clip(sentence))]
+    return found
+
+
+# Money sent back where it came from is the safe direction (a refund to the original card), not an outside one.
+_BACK_TO_SOURCE = re.compile(r"\b(original|same|customer'?s own|their own|user'?s own)\s+(form of )?(payment|card|"
+                             r"credit card|debit card|account|method)|\bwhere (the money|it) came from\b", re.I)
+
+
+def _secrets(text: str) -> list[Finding]:
+    value = _SECRET_VALUE.search(text)
+    if value:
+        return [Finding("flag", "the lesson contains what looks like a secret or credential", "secret",
+                        _clip(value.group(0)[:12] + "…"))]
+    for card in _CARD.finditer(text):
+        if _luhn(re.sub(r"\D", "", card.group(0))):
+            return [Finding("flag", "the lesson contains what looks like a payment card number", "secret", "")]
+    for verb in _DISCLOSE.finditer(text):
+        if _negated(text, verb.start()):
+            continue
+        tail = text[verb.end():verb.end() + 60]
+        secret = _SECRET.search(tail)
+        if secret and not re.search(r"\b(?:mask|redact|hash|last (?:four|4)|hide|obscure)", tail[:secret.end()]):
+            return [Finding("flag", f"the lesson tells the agent to reveal secrets or credentials "
+                                    f"(“{verb.group(0)} … {secret.group(0)}”)", "secret",
+                            _clip(text[verb.start():verb.end() + secret.end()]))]
+    return []
+
+
+def _contacts(text: str, task: str, have_sources: bool) -> list[Finding]:
+    addresses = [m.group(0) for m in _EMAIL.finditer(text)]
+    addresses += [m.group(0).rstrip(".,;:") for m in _URL.finditer(text) if "@" not in m.group(0)]
+    addresses += [m.group(1) for m in _PHONE.finditer(text)]
+    outside = [a for a in addresses if a not in task and not any(a in e for e in addresses if e != a and "@" in e)]
+    if not outside:
+        return []
+    verb = _CONTACT_VERB.search(text)
+    if verb and not _negated(text, verb.start()):
+        return [Finding("flag", f"the lesson tells the agent to contact an outside address (“{outside[0]}”)"
+                        + (" the task never gave" if have_sources else ""), "contact", outside[0])]
+    return [Finding("borderline", f"the lesson names an outside address (“{outside[0]}”)", "contact", outside[0])]
+
+
+def _safeguards(text: str) -> list[Finding]:
+    for match in _SKIP_SAFEGUARD.finditer(text):
+        if _negated(text, match.start()):
+            continue
+        weak = match.group(0).startswith("without") and not re.search(_SAFEGUARD, match.group(0))
+        return [Finding("borderline" if weak else "flag",
+                        f"the lesson tells the agent to skip a safeguard (“{_clip(match.group(0))}”)",
+                        "skip-safeguard", _clip(match.group(0)))]
+    return []
+
+
+def _own_rules(text: str) -> list[Finding]:
+    for match in _OWN_RULES.finditer(text):
+        if _negated(text, match.start()):
+            continue
+        strong = _OWN_RULES_STRONG.search(match.group(0))
+        return [Finding("flag" if strong else "borderline",
+                        f"the lesson tells the agent to change its own rules (“{_clip(match.group(0))}”)",
+                        "own-rules", _clip(match.group(0)))]
+    return []
+
+
+def _sentence_at(text: str, at: int) -> str:
+    lo = max(text.rfind(". ", 0, at), text.rfind("\n", 0, at), text.rfind("; ", 0, at)) + 1
+    ends = [i for i in (text.find(". ", at), text.find("\n", at), text.find("; ", at)) if i != -1]
+    return text[lo:min(ends) if ends else len(text)]
+
+
+def _clip(text: str) -> str:
+    return " ".join(text.split())[:120]
+
+
+def _luhn(digits: str) -> bool:
+    if not 13 <= len(digits) <= 19 or len(set(digits)) < 2:
+        return False
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        n = int(d) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0

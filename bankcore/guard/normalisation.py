@@ -1,0 +1,270 @@
+"""Text as the rules read it: normalised (`normalise`), and what obfuscation hid in it (`views`).
+
+Invisible and bidi characters dropped (Unicode "tag" characters read as the ASCII they smuggle), NFKC, accents
+stripped, Cyrillic/Greek lookalikes inside Latin-looking words mapped to Latin; beside that, base64, hex,
+``\\x``/``%``/``\\u`` escaped runs decoded (bounded: at most `MAX_DECODES` runs of at most `MAX_DECODE_CHARS`
+each, `MAX_DEPTH` levels deep), letter-spaced words joined ("i g n o r e"), HTML entities and in-word tags removed.
+"""
+
+from __future__ import annotations
+
+import binascii
+import html
+import re
+import unicodedata
+from itertools import repeat
+
+MAX_DECODES = 40  # encoded runs decoded per text: bounded so a blob-heavy log cannot slow an import down
+MAX_DECODE_CHARS = 8192  # characters of one encoded run that are decoded
+MAX_DEPTH = 2  # base64 inside base64, and no deeper
+
+
+_CONFUSABLES = {
+    # Cyrillic
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t",
+    "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w", "һ": "h", "ӏ": "l",
+    "ɡ": "g", "ո": "n", "ս": "u", "ց": "g", "օ": "o", "ʏ": "y", "ь": "b", "г": "r", "п": "n", "ш": "w", "л": "n",
+    "ѵ": "v", "ӓ": "a", "ӧ": "o", "ԍ": "g",
+    # Greek
+    "α": "a", "β": "b", "γ": "y", "δ": "d", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ϲ": "c", "ϳ": "j", "ς": "s", "μ": "u", "σ": "o", "ί": "i", "ό": "o",
+    # Latin lookalikes and IPA
+    "ı": "i", "ȷ": "j", "ɑ": "a", "ɩ": "i", "ɪ": "i", "ʀ": "r", "ꞵ": "b", "ᴀ": "a", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e",
+    "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ᴢ": "z", "ʟ": "l", "ꜱ": "s",
+    "ℓ": "l", "ø": "o", "ð": "d", "ŀ": "l", "ǀ": "l", "∣": "l", "０": "0",
+}
+_CONFUSABLES.update({k.upper(): v for k, v in list(_CONFUSABLES.items()) if k.upper() != k and len(k.upper()) == 1})
+_CONFUSABLE_CHARS = frozenset(_CONFUSABLES)
+_LATIN = re.compile(r"[a-zA-Z]")
+_LETTER_RUN = re.compile(r"[^\W\d_]+")
+_TAG_CHARS = re.compile("[\U000e0020-\U000e007e]")
+_INVISIBLE_EXTRA = "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u2800\u3164\uffa0" + \
+                   "".join(chr(c) for c in range(0xFE00, 0xFE10))
+
+
+def _invisible_table() -> dict[int, None]:
+    table = {ord(c): None for c in _INVISIBLE_EXTRA}
+    for code in range(0x10000):
+        if unicodedata.category(chr(code)) == "Cf":
+            table[code] = None
+    return table
+
+
+_INVISIBLE = _invisible_table()
+_INVISIBLE_RX = re.compile("[" + "".join(re.escape(chr(c)) for c in _INVISIBLE) + "\U000e0000-\U000e007f]")
+
+
+def _unconfuse_word(match: re.Match) -> str:
+    word = match.group(0)
+    if not any(c in _CONFUSABLE_CHARS for c in word):
+        return word
+    if _LATIN.search(word) or all(c in _CONFUSABLE_CHARS for c in word):
+        return "".join(_CONFUSABLES.get(c, c) for c in word)
+    return word
+
+
+_ACCENTED = re.compile(r"[\u00c0-\u024f\u0300-\u036f\u1e00-\u1eff]")
+_CONFUSABLE_CLASS = "[" + "".join(re.escape(c) for c in sorted(_CONFUSABLE_CHARS)) + "]"
+_CONFUSABLE_RX = re.compile(_CONFUSABLE_CLASS)
+_CONFUSED_WORD = re.compile(r"[^\W\d_]*" + _CONFUSABLE_CLASS + r"[^\W\d_]*")
+_LATIN_ACCENT = re.compile(r"(?<=[A-Za-z])[\u0300-\u036f]+")  # not Cyrillic й or Japanese dakuten
+_U_ESCAPE = re.compile(r"\\{1,2}u([0-9a-fA-F]{4})")
+
+
+def _json_unescape(text: str) -> str:
+    """JSON's \\uXXXX escapes as the characters they stand for (a tool result is often JSON)."""
+    text = _U_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    if any("\ud800" <= c <= "\udfff" for c in text):
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def normalise(text: str) -> str:
+    """Text as the rules read it: lower case, invisible/bidi characters gone (tag characters read as the ASCII
+    they smuggle), NFKC, Latin accents stripped, lookalike letters in Latin-looking words mapped to Latin."""
+    if "\\u" in text:
+        text = _json_unescape(text)
+    if text.isascii():
+        return text.lower()
+    if _TAG_CHARS.search(text):
+        text = _TAG_CHARS.sub(lambda m: chr(ord(m.group(0)) - 0xE0000), text)
+    text = _INVISIBLE_RX.sub("", text)
+    if _ACCENTED.search(text):
+        text = _LATIN_ACCENT.sub("", unicodedata.normalize("NFKD", text))
+    text = unicodedata.normalize("NFKC", text)
+    if _CONFUSABLE_RX.search(text):
+        text = _CONFUSED_WORD.sub(_unconfuse_word, text)
+    return text.lower()
+
+
+def hidden_characters(text: str) -> int:
+    """How many invisible, bidi-control or tag characters `text` holds (none belongs in a lesson)."""
+    if text.isascii():
+        return 0
+    return len(_INVISIBLE_RX.findall(text))
+
+
+# ---------------------------------------------------------------------- obfuscated runs
+_B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{20,}={0,2}")
+_HEX_RUN = re.compile(r"(?:[0-9A-Fa-f]{2}:){11,}[0-9A-Fa-f]{2}")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def _is_hex_pair(token: str) -> bool:
+    return len(token) == 2 and token[0] in _HEX_DIGITS and token[1] in _HEX_DIGITS
+
+
+def _runs_of(tokens: list[str], keep, least: int) -> list[list[str]]:
+    runs, current = [], []
+    for token in tokens + [""]:
+        if token and keep(token):
+            current.append(token)
+            continue
+        if len(current) >= least:
+            runs.append(current)
+        current = []
+    return runs
+_ESCAPED = (("\\x", re.compile(r"(?:\\{1,2}x[0-9A-Fa-f]{2}){6,}")), ("%", re.compile(r"(?:%[0-9A-Fa-f]{2}){6,}")),
+            ("\\u", re.compile(r"(?:\\u[0-9A-Fa-f]{4}){4,}")))
+_SHORT_RUN = re.compile(rb"[\x01\x02]{5,}")
+_SPACED_LETTERS = re.compile(r"(?<!\S)(?:\S[ \t]{1,4}){4,}\S(?!\S)")
+_SPACING = frozenset(" \t.-_*·|/\\+~")
+_TAG_IN_WORD = re.compile(r"(?:<[a-zA-Z/][^<>\n]{0,60}>)+")
+_ENTITY = re.compile(r"&#?[0-9A-Za-z]{1,8};")
+
+
+def _suspect_runs(text: str, base: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """What may hide text, found with cheap token tests before any regex: encoded runs (kind, run) and
+    letter-spaced runs ("i g n o r e": single letters between spaces; "i.g.n.o.r.e": one token)."""
+    encoded: list[tuple[str, str]] = []
+    spaced: list[str] = []
+    for token in [t for t in text.split() if len(t) >= 9]:  # raw text: base64 is case-sensitive
+        if token[1] in _SPACING and token[0].isalpha() and set(token[1::2]) <= _SPACING:
+            spaced.append(token)
+        elif len(token) >= 20:
+            bare = token.strip("\"'`,;()[]{}<>.")
+            if len(bare) >= 24 and (set(bare) <= _HEX_DIGITS or (":" in bare and _HEX_RUN.fullmatch(bare))):
+                encoded.append(("hex", bare))
+            elif not token.islower() and not token.isupper():
+                encoded += [("b64", m.group(0)) for m in _B64_RUN.finditer(token)]
+        if len(encoded) >= MAX_DECODES:
+            break
+    tokens = text.split() if text.isascii() else base.split()
+    sizes = bytes(map(min, map(len, tokens), repeat(3)))
+    letter_runs = False
+    for match in _SHORT_RUN.finditer(sizes):
+        run = tokens[match.start():match.end()]
+        letter_runs = letter_runs or sum(1 for t in run if len(t) == 1 and t.isalpha()) >= 5
+        encoded += [("hex", " ".join(g)) for g in _runs_of(run, _is_hex_pair, 12)]
+    if letter_runs:  # rare in real text: now find them with their gaps, which mark the word breaks
+        spaced += [m.group(0)[:MAX_DECODE_CHARS] for m in _SPACED_LETTERS.finditer(base)][:MAX_DECODES]
+    for literal, rx in _ESCAPED:
+        if literal in text:
+            encoded += [("esc", m.group(0)) for m in rx.finditer(text)][:MAX_DECODES]
+    return encoded[:MAX_DECODES], spaced[:MAX_DECODES]
+
+
+def _tags_in_words(text: str) -> bool:
+    if "<" not in text:
+        return False
+    for match in _TAG_IN_WORD.finditer(text):
+        lo, hi = match.start(), match.end()
+        if lo > 0 and hi < len(text) and text[lo - 1].isalpha() and text[hi].isalpha():
+            return True
+    return False
+
+
+def _printable_text(raw: bytes) -> str | None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if len(text) < 8:
+        return None
+    if len(text) >= 20 and _B64_RUN.fullmatch(text.strip()):
+        return text.strip()  # base64 inside base64: decoded again one level down
+    letters = sum(1 for c in text if c.isalpha() or c == " ")
+    if letters < 0.7 * len(text) or " " not in text.strip():
+        return None
+    if sum(1 for c in text if c.isprintable() or c in "\n\t") < 0.97 * len(text):
+        return None
+    return text
+
+
+def _decode_base64(run: str) -> str | None:
+    if not (re.search(r"[A-Z]", run) and re.search(r"[a-z]", run)):
+        return None  # a path or identifier, not base64 of text
+    run = run[:MAX_DECODE_CHARS].rstrip("=").replace("-", "+").replace("_", "/")
+    run = run[:len(run) - len(run) % 4] if len(run) % 4 == 1 else run
+    try:
+        raw = binascii.a2b_base64(run + "=" * (-len(run) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    return _printable_text(raw)
+
+
+def _decode_hex(run: str) -> str | None:
+    digits = re.sub(r"[^0-9A-Fa-f]", "", run)[:MAX_DECODE_CHARS]
+    try:
+        return _printable_text(bytes.fromhex(digits[:len(digits) // 2 * 2]))
+    except ValueError:
+        return None
+
+
+def _decode_escapes(run: str) -> str | None:
+    run = run[:MAX_DECODE_CHARS * 3]
+    if run.startswith("\\u"):
+        try:
+            return _printable_text("".join(chr(int(h, 16)) for h in re.findall(r"\\u([0-9A-Fa-f]{4})", run))
+                                   .encode("utf-8", "replace"))
+        except ValueError:
+            return None
+    return _decode_hex(re.sub(r"\\+x|%", "", run))
+
+
+def _unspace(runs: list[str]) -> str:
+    """Letter-spaced runs joined into words: "i g n o r e   a l l" → "ignore all" (a wider gap, or a dotted
+    token's end, is a word break); one run per line."""
+    lines = []
+    for run in runs:
+        if " " in run or "\t" in run:
+            words = re.split(r"[ \t]{2,}", run.strip())
+            lines.append(" ".join(re.sub(r"[ \t]", "", w) for w in words))
+        else:
+            lines.append(re.sub(r"[^\w@:]", "", run))
+    return "\n".join(lines)
+
+
+_HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>\n]{0,200})?/?>")
+
+
+def views(text: str, depth: int = 0) -> list[tuple[str, str]]:
+    """(view, text) pairs the rules read: the normalised text, then what obfuscation hid in it."""
+    base = normalise(text)
+    found: list[tuple[str, str]] = [("unicode" if _disguised(text) else "text", base)]
+    encoded, spaced = _suspect_runs(text, base)
+    if depth < MAX_DEPTH:
+        for kind, run in encoded:
+            decoded = (_decode_base64(run) if kind == "b64" else _decode_hex(run) if kind == "hex"
+                       else _decode_escapes(run))
+            if decoded:
+                found += [("decoded", v) for _, v in views(decoded, depth + 1)]
+    if spaced:
+        joined = _unspace(spaced[:MAX_DECODES])
+        found.append(("spaced", joined))
+        found.append(("squashed", re.sub(r"[^\w]+", "", joined)))  # evenly spaced letters lose word gaps
+    if ("&" in text and _ENTITY.search(text)) or _tags_in_words(text):
+        stripped = normalise(_HTML_TAG.sub("", html.unescape(text)))
+        if stripped != base:
+            found.append(("html", stripped))
+    return found
+
+
+def _disguised(text: str) -> bool:
+    """Invisible characters, or a word mixing Latin letters with lookalikes from another script."""
+    if text.isascii():
+        return False
+    if hidden_characters(text):
+        return True
+    return any(_LATIN.search(w) and any(c in _CONFUSABLE_CHARS for c in w)
+               for w in _LETTER_RUN.findall(text) if not w.isascii())

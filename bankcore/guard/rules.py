@@ -1,0 +1,419 @@
+"""The injection rules, per language, and how a text is scanned with them (`scan_text`, `scan_tool_name`).
+
+English, French, Spanish, German and Chinese (and the commonest override phrases in a few more languages): overrides,
+instructions addressed to agents, the assistant or the system, attempts to plant a memory. Each rule is anchored on
+literal words, so a long tool output costs a few substring searches plus regexes over small windows around the
+anchors; every view of the text (`normalisation.views`) is read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable
+
+from .normalisation import normalise, views
+
+WINDOW_BEFORE, WINDOW_AFTER = 160, 360  # how far a rule's match may reach around its anchor word
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A pattern, the words (or, for scripts without spaces and for markup, substrings) it cannot match without,
+    and how sure a match is."""
+
+    name: str
+    severity: str
+    words: frozenset[bytes]
+    substrings: tuple[str, ...]
+    rx: re.Pattern
+
+
+def _is_word(anchor: str) -> bool:
+    return bool(re.fullmatch(r"[^\W\d_]+", anchor)) and all(c < "\u2e80" for c in anchor)
+
+
+def _rule(name: str, severity: str, anchors: str | tuple[str, ...], rx: str) -> Rule:
+    split = anchors.split("|") if isinstance(anchors, str) else list(anchors)
+    return Rule(name, severity, frozenset(a.encode() for a in split if _is_word(a)),
+                tuple(a for a in split if not _is_word(a)), re.compile(rx, re.M))
+
+
+_AI = (r"(?:ai|a\.i\.|llms?|agents?|assistants?|chatbots?|bots?|copilots?|language models?|ai models?|"
+       r"ai (?:agents?|assistants?|systems?)|automated (?:agents?|assistants?|systems?)|gpts?|claude|gemini)")
+_AI_ANCHORS = "agent|agents|assistant|assistants|ai|llm|llms|bot|bots|chatbot|chatbots|gpt|gpts|copilot|copilots|language|claude|gemini|automated"
+_AI_PLAIN = r"(?:ai|llms?|agents?|assistants?|chatbots?|bots?|copilots?|language models?|gpts?)"
+_RISKY_VERBS = (r"transfer|refund|approve|grant|issue|escalate|reveal|disclose|share|leak|delete|cancel|bypass|"
+                r"override|waive|comply|obey|execute|send|give|pay|upgrade|wire|email|forward")
+_DIRECTIVE = (r"(?:you|your|always|never|must|ignore|disregard|do not|don't|from now|immediately|the assistant|"
+              r"the agent|agents?|assistants?|all|any|skip|no need|new instructions?)")
+_SAFEGUARD = (r"(?:confirm\w*|verif\w*|authenticat\w*|identity|id checks?|2fa|mfa|otp|consent|approval|"
+              r"permission|security checks?)")
+
+RULES: tuple[Rule, ...] = (
+    # --- English: overriding the agent's instructions
+    _rule("ignore-instructions", "flag", "ignore|ignoring|disregard|forget|override|bypass|aside|discard|neglect",
+          r"\b(?:ignore|ignoring|disregard|forget|override|bypass|set aside|discard|neglect)\b"
+          r"(?:\s+(?:all|any|every|of|the|your|my|these|those|its|prior|previous|above|earlier|preceding|original|"
+          r"existing|initial|system|developer|safety|other|former|old|current))*\s+"
+          r"(?:instructions?|directions?|directives?|prompts?|system prompt|guidelines?|guardrails?|programming)\b"
+          r"|\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+)?"
+          r"(?:previous|prior|above|earlier|preceding|original|initial|system|developer|safety|your)\s+"
+          r"(?:rules?|polic(?:y|ies)|constraints?|context|messages?|commands?|orders?|restrictions?|training)\b"
+          r"|\b(?:ignore|disregard|forget|override)\s+(?:all\s+)?(?:of\s+)?(?:the|your)\s+(?:rules|instructions|"
+          r"guidelines|polic(?:y|ies)|prompt)\s+(?:you were given|you've been given|you have been given|you received|"
+          r"given to you|you were told|you follow|so far)\b"
+          r"|\b(?:ignore|disregard|forget)\s+(?:everything|anything|all|whatever|what)\s+(?:else\s+)?(?:you were|"
+          r"you've been|you have been|you got|i|we|they|the system)\s+(?:told|given|instructed|said|asked)"),
+    _rule("from-now-on", "flag", "now|henceforth|forward|hereafter",
+          r"\b(?:from now on|henceforth|going forward|hereafter|from this point (?:on|forward))\b,?\s+"
+          r"(?:you|always|never|the (?:agent|assistant|ai|model)|agents?|assistants?|do not|don't|skip|all)\b"),
+    _rule("you-must-now", "flag", "must|shall|need|required|instructed|ordered",
+          r"\byou (?:must|shall|need to|are required to|are instructed to) (?:now |from now on |henceforth )?"
+          r"(?:always|never|ignore|disregard|obey|comply|forget)\b|\byou are (?:now |hereby )?(?:instructed|ordered)"
+          r" to\b"),
+    _rule("you-must-now-weak", "borderline", "must|shall|need|required",
+          r"\byou (?:must|shall|need to|are required to) (?:now|immediately)\b"),
+    _rule("agents-must", "flag", _AI_ANCHORS,
+          rf"\b(?:the|this|an?|any|every|all|each|our|future|next|other|subsequent|later)\s+(?:ai\s+)?{_AI}\s+"
+          r"(?:must|should|shall|has to|have to|needs? to|is to|are to|(?:is|are) (?:required|expected|instructed|"
+          r"authori[sz]ed|allowed|permitted|supposed|advised) to|will now|may now|can now|may skip|can skip|"
+          r"does not need|doesn't need|do not need|don't need|need not|needn't|never|always)\b"
+          r"|\b(?:ai|llm|automated)\s+(?:agents|assistants|models|systems)\s+(?:must|should|shall|need to|have to|"
+          r"may now|can now|are (?:required|expected|instructed|allowed|permitted|authori[sz]ed|to))\b"
+          r"|\b(?:agents|assistants)\s+(?:may now|can now|must now|should now|are now (?:allowed|permitted|"
+          r"authori[sz]ed|required)|are (?:hereby )?(?:instructed|authori[sz]ed) to)\b"),
+    _rule("addressed-note", "flag", _AI_ANCHORS,
+          r"\b(?:note|notes|message|memo|reminder|tip|instructions?|notice|attention|directive|psa|hint|advice|"
+          r"warning|p\.\s?s\.?|ps)\s+(?:for|to)\s+(?:(?:all|any|the|future|next|later|other|subsequent|every|incoming|"
+          rf"our|every)\s+)*{_AI}\b(?!\s+(?:\w+\s+)?(?:tests?|class|module|docs|string|header)\b)"),
+    _rule("salutation", "flag", _AI_ANCHORS,
+          rf"\b(?:dear|hey|hi|hello|attention|psst|calling all|yo|greetings)(?:\s+there|\s+friendly|\s+helpful)?,?\s+"
+          rf"{_AI}\s*[,:!]"
+          rf"|\b(?:note|notes|note to self|message|memo|reminder|instructions?|attention|tip|hint|ps|p\.s\.)\s*"
+          rf"[(\[](?:for |to |attn:? )?(?:the |all |any )?{_AI}[)\]]\s*:"
+          rf"|\b{_AI}\s+(?:instructions?|directives?|orders?|guidance|notes?)\s*(?:\([^)\n]{{0,20}}\))?\s*[:\-\u2014]"
+          rf"|\bto (?:all|any|every)\s+(?:ai\s+)?{_AI}\b\s*(?:[,:!]|reading|processing|who)"),
+    _rule("if-you-are-ai", "flag", "agent|agents|assistant|assistants|ai|llm|llms|bot|bots|chatbot|chatbots|gpt|gpts|copilot|copilots|language|claude|gemini|automated",
+          r"\bif you(?:'re| are)\s+(?:an?\s+)?(?:ai|a\.i\.|llm|large language model|language model|ai assistant|"
+          r"ai agent|assistant|agent|automated (?:agent|system|assistant)|bot|chatbot|ai model)\b"),
+    _rule("ai-reading-this", "flag", "ai|llm|automated|language",
+          r"\b(?:ai|llm|automated|language)\s+(?:agents?|assistants?|systems?|models?|crawlers?|readers?)\s+"
+          r"(?:reading|processing|parsing|summari[sz]ing|viewing|handling|seeing)\s+(?:this|these)\b"),
+    _rule("whoever-reads", "flag", "whoever|anyone|anybody",
+          r"\b(?:whoever|anyone|anybody)\s+(?:(?:is\s+)?reading|reads|processes|processing|handles|handling|parses|"
+          r"summari[sz]es|receives)\s+this\b[^.\n]{0,40}?\b(?:should|must|shall|needs? to|has to|is to|will)\b"),
+    _rule("when-you-read-this", "flag", "summarise|summarize|read|process|parse|analyse|analyze|review|respond|answer|"
+          "translate",
+          r"\b(?:when|while|if|after|before|as|once) you(?:'re| are)? (?:summari[sz]e|summari[sz]ing|read|reading|"
+          r"process|processing|parse|parsing|analy[sz]e|analy[sz]ing|review|reviewing|translate|translating|"
+          r"respond to|answer about)\s+this\s+(?:page|document|e-?mail|message|text|review|file|content|site|"
+          r"result|output|ticket)\b"),
+    _rule("your-new-task", "flag", "task|job|goal|objective|instructions|instruction|mission|purpose|priority|"
+          "guidelines|rules|policy|programming|directives",
+          r"\byour (?:new|real|actual|only|true|updated|revised|next|primary) (?:task|job|goal|objective|"
+          r"instructions?|mission|purpose|priority)\b\s*(?:is|are|:|now|has)"
+          r"|\b(?:update|change|amendment|addendum|correction|override|exception)s?\s+(?:to|of|for)\s+your\s+"
+          r"(?:guidelines|instructions|rules|polic(?:y|ies)|system prompt|programming|directives)\b"),
+    _rule("authority-claim", "borderline", "system|administrator|admin|operator|developer|team|owner",
+          r"\b(?:i am|i'm|this is|we are|as)\s+(?:the|your|a|an)\s+(?:system (?:operator|administrator|admin|owner)|"
+          r"administrator|admin|sysadmin|operator|developer|it team|security team|owner of this (?:system|assistant|"
+          r"bot))(?:\s*[,.;:!]|\s+(?:i|we|here|speaking)\b|$)"),
+    _rule("authorise-you", "borderline", "authorise|authorize|authorized|authorised|permit|permission|allow",
+          r"\b(?:i|we)\s+(?:hereby\s+)?(?:authori[sz]e|permit|allow)\s+you\s+to\s+(?:disclose|share|reveal|"
+          r"transfer|refund|cancel|bypass|ignore|skip|override|send|give|delete|waive)\b"
+          r"|\byou (?:are|have been) (?:hereby )?(?:authori[sz]ed|permitted|cleared) to\s+(?:disclose|share|reveal|"
+          r"transfer|refund|cancel|bypass|ignore|skip|override|send|give|delete|waive)\b"),
+    _rule("rules-do-not-apply", "borderline", "apply",
+          r"\b(?:rules?|polic(?:y|ies)|restrictions?|limits?|guidelines)\b[^.\n]{0,40}?\b(?:do(?:es)?n'?t|do(?:es)? "
+          r"not|no longer|never)\s+apply\s+(?:to|for|here|in)"),
+    _rule("role-prefix", "flag", "system|assistant|developer|admin|administrator|operator",
+          r"(?:^|[.!?]\s+)[ \t>*#\[(<-]*(?:system|assistant|developer|admin|administrator|operator)"
+          r"(?:\s+(?:message|note|notice|prompt|instructions?|override|update|directive|alert))?\s*[:\]>)]"
+          rf"\s*(?=[^\n]{{0,120}}\b{_DIRECTIVE}\b)"),
+    # --- English: planting a memory
+    _rule("plant-memory", "flag", "next|future|subsequent|memory|memories|memorize|memorise|knowledge|playbook|lesson|lessons|rule|rules|strategy|insight|instruction|instructions|policy|notes",
+          r"\b(?:remember|memori[sz]e|keep in mind|note|retain|learn)\b[^.\n]{0,40}?"
+          r"\b(?:for|in|into|to)\s+(?:(?:the\s+)?next\s+(?:time|tasks?|runs?|sessions?|conversations?|customers?|"
+          r"users?)|(?:all\s+)?(?:future|subsequent)\s+(?:tasks?|runs?|sessions?|conversations?|interactions?|"
+          r"episodes?|customers?|requests?|queries|agents?|assistants?)|your\s+(?:long[- ]term\s+)?(?:memory|"
+          r"memories|notes|knowledge(?: base)?|lessons?|rules?|playbook|instructions))\b"
+          r"|\b(?:add|append|write|save|store|put|insert|commit|include|record)\b[^.\n]{0,30}?\b(?:to|in|into)\s+"
+          r"(?:your|the agent'?s|the assistant'?s|long[- ]term|the long[- ]term|(?:the\s+)?shared)\s+"
+          r"(?:long[- ]term\s+)?(?:memory|memories|memory bank|knowledge base|lessons?|playbook|rules)\b"
+          r"|\b(?:store|save|remember|memori[sz]e|record|add|learn)\s+(?:this|the following|it)\s+(?:as\s+)?"
+          r"(?:an?\s+)?(?:lesson|rule|memory|instruction|strategy|insight|policy)\b"
+          r"|\b(?:lessons? (?:learned|learnt)|memory (?:update|entry)|new (?:lesson|memory))\s*"
+          r"(?:for (?:future|the next|all|other) \w+\s*)?:"),
+    _rule("next-time", "flag", "next|future|subsequent|later",
+          r"\b(?:next time|in (?:the )?future|for (?:all )?(?:future|subsequent|later) (?:tasks?|requests?|runs?|"
+          r"sessions?|conversations?|interactions?|customers?|users?|bookings?|orders?|tickets?))\b,?\s+"
+          r"(?:(?:you|agents?|assistants?|the (?:agent|assistant|ai))\s+(?:should|must|can|may|need|needn't|"
+          r"don't|do not|shall|are)|always|never|skip|no need|do not|don't)\b"),
+    # --- English: roles, modes, secrecy, exfiltration, judges
+    _rule("role-change", "flag", "now|pretend|imagine|act|behave|respond|roleplay|role",
+          r"\byou(?: are|'re) now (?:an?|the|my|in|acting|operating|authori[sz]ed|allowed|permitted|free|"
+          r"unrestricted|jailbroken|dan)\b(?:\s+\w+){0,3}?\s*\b(?:ai|assistant|agent|bot|model|persona|character|"
+          r"system|admin|administrator|developer|mode|as|to|from|unrestricted|unfiltered|jailbroken|dan)\b"
+          r"|\bpretend (?:that )?you(?:'re| are)\b|\bimagine (?:that )?you(?:'re| are) (?:an?|the) (?:\w+ )?"
+          r"(?:ai|assistant|agent|bot|model)\b"
+          r"|\b(?:act|behave|respond|roleplay|role-play) as (?:if you(?:'re| are| were)|though you|an? (?:unrestricted|"
+          r"unfiltered|jailbroken|evil|different|new) |dan\b)|\b(?:roleplay|role-play) as\b"),
+    _rule("mode-switch", "flag", "mode",
+          r"\b(?:enable|enter|activate|switch to|turn on)\s+(?:developer|god|jailbreak|dan|admin|debug|"
+          r"unrestricted|maintenance)\s+mode\b"),
+    _rule("hide-from-user", "flag", "tell|telling|inform|informing|mention|mentioning|reveal|revealing|notify|notifying|alert|alerting|secret|hidden|confidential",
+          r"\b(?:do not|don't|never|without)\s+(?:tell|telling|inform|informing|mention|mentioning|reveal|"
+          r"revealing|notify|notifying|alert|alerting)\b[^.\n]{0,20}\b(?:the )?(?:user|customer|human|operator)\b"
+          r"|\bkeep (?:this|it|these) (?:secret|hidden|confidential) from (?:the )?(?:user|customer|human)\b"),
+    _rule("exfiltrate", "flag", "prompt|instructions|api|credentials|token|tokens|password|passwords|card number|"
+          "card numbers|cvv|cvvs|secret|secrets|rules|private key|ssh key|pin|pins|passcode|ssn|social security|"
+          "phone number|home address|date of birth|security answer",
+          r"\b(?:reveal|print|output|show|repeat|send|share|leak|disclose|email|post|forward|upload|append|paste|"
+          r"copy|provide|give|reply with|respond with|answer with|include|write down|read out)"
+          r"\s+(?:me\s+|us\s+|back\s+)?(?:your|the|all|any|their|his|her|the (?:user|customer|account holder)'s|"
+          r"this (?:user|customer)'s)\s+(?:\w+\s+)?(?:full\s+|complete\s+|entire\s+|original\s+|hidden\s+)?"
+          r"(?:system prompt|initial prompt|hidden prompt|(?:system|hidden|initial|original|secret) instructions|"
+          r"api[ _-]?keys?|credentials|session tokens?|access tokens?|auth(?:entication)? tokens?|"
+          r"private keys?|(?:full |credit )?card numbers?|cvvs?|ssh keys?|passwords? (?:of|for) (?:the|this) "
+          r"(?:user|customer|account))\b"
+          r"|\b(?:reveal|print|output|repeat|send|share|leak|disclose|email)\s+(?:me\s+)?your\s+(?:instructions|"
+          r"rules|prompt|passwords?|secrets?|tokens?)\b"
+          r"|\b(?:reveal|print|output|repeat|send|share|leak|disclose|email|forward|post|copy|give|provide|tell)\s+"
+          r"(?:me\s+|us\s+)?(?:the (?:user|customer|account holder|other passenger|passenger|client)'s|their|his|her)"
+          r"\s+(?:\w+\s+)?(?:passwords?|pins?|passcodes?|card numbers?|cvvs?|tokens?|credentials|ssn|"
+          r"social security numbers?|phone numbers?|home address|date of birth|security answers?)\b"),
+    _rule("chat-template", "flag", ("<|", "|>", "[inst]", "[/inst]", "<<sys>>", "<</sys>>", "_of_turn>",
+                                   "<system>", "</system>", "<instructions>", "</instructions>", "tool_result>",
+                                   "function_results>", "<admin>", "</admin>", "<system_prompt>"),
+          r"[<\[](?:\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id|"
+          r"begin_of_text|developer)\|>|/?inst\]|</?sys>>|(?:start|end)_of_turn>|"
+          r"/?(?:system|system_prompt|instructions|tool_result|function_results|admin)>)"),
+    _rule("json-role", "borderline", "role",
+          r"\\?\"role\\?\"\s*:\s*\\?\"(?:system|developer)\\?\"\s*,\s*\\?\"content\\?\"\s*:\s*\\?\"[^\"]{0,120}"
+          rf"\b{_DIRECTIVE}\b"),
+    _rule("send-to-address", "borderline", "send|email|forward|post|upload|transfer|wire|cc|bcc|copy|mail",
+          r"\b(?:send|email|e-mail|mail|forward|post|upload|transfer|wire|cc|bcc|copy)\b[^.\n]{0,80}?\bto\s+"
+          r"[\w.+-]+@[\w-]+\.[\w.-]+"),
+    _rule("steer-judge", "flag", "mark|label|rate|judge|grade|score|report|evaluate",
+          r"\b(?:mark|label|rate|judge|grade|score|report|evaluate)\s+(?:this|the)\s+(?:task|trajectory|run|"
+          r"answer|attempt|episode|conversation)\s+as\s+(?:a\s+)?(?:success|successful|correct|passed|complete|"
+          r"resolved)"),
+    _rule("absolute-rule", "flag", "always|never",
+          rf"(?:^|[.!:;]\s*|\b(?:please|important|note|rule|remember)\s*[:,-]?\s*)(?:always|never)\s+"
+          rf"(?:{_RISKY_VERBS})\b"),
+    _rule("new-instructions", "flag", "instruction|instructions|directive|directives|prompt|override|order|orders|policy|policies",
+          r"\b(?:new|updated|revised|system|important|admin(?:istrator)?|developer|hidden|secret|urgent)"
+          r"\s+(?:instructions?|directives?|prompt|override|polic(?:y|ies) for (?:agents?|assistants?|ai))"
+          r"\s*[:\-]"),
+    _rule("skip-safeguard", "borderline", "confirm|confirmation|confirming|confirmations|verify|verification|verifying|verifications|authenticate|authentication|authenticating|identity|consent|approval|permission|2fa|mfa|otp",
+          rf"\b(?:skip|skipping|bypass|bypassing|omit|omitting|forgo|waive|no need (?:to|for)|don'?t (?:need|bother)"
+          rf" to|do not (?:need|bother) to|need not|needn'?t|not (?:necessary|required|needed) to)\s+"
+          rf"(?:\w+\s+){{0,3}}?{_SAFEGUARD}\b"
+          rf"|\b(?:need|needs|require|requires)\s+no\s+{_SAFEGUARD}|\bno\s+{_SAFEGUARD}\s+(?:is\s+)?(?:needed|"
+          rf"required|necessary)\b|\b{_SAFEGUARD}\s+(?:is|are)\s+(?:not|no longer|never)\s+(?:needed|required|"
+          rf"necessary)\b"),
+    # --- French (accents are stripped before matching)
+    _rule("fr-ignore", "flag", "ignorez|ignore|ignores|ignorer|oubliez|oublie|oublies|oublier|tenez|tiens",
+          r"\b(?:ignore[zs]?|ignorer|oublie[zs]?|oublier|ne (?:tiens|tenez) (?:pas|plus) compte d)\w*\s+"
+          r"(?:de\s+)?(?:toutes?\s+)?(?:les|tes|vos|ces|des)\s+(?:\w+\s+){0,2}?(?:instructions|consignes|"
+          r"directives|regles|indications)\b"),
+    _rule("fr-addressed", "flag", "agent|agents|assistant|assistants|ia|modele|modeles|robot|robots|bot|bots",
+          r"\b(?:note|message|remarque|avis|rappel|consigne|conseil)s?\s+(?:pour|a|aux|a l'attention des?)\s+"
+          r"(?:les\s+|l'|des\s+|tous les\s+)?(?:futurs?\s+|prochains?\s+|autres\s+)?(?:agents?|assistants?|ia|"
+          r"modeles?|robots?|bots?)\b"
+          r"|\b(?:l'(?:assistant|agent|ia)|les (?:agents|assistants|ia)|tout agent|tout assistant)\s+"
+          r"(?:doit|doivent|devra|devront|peut|peuvent|n'a pas besoin|n'ont pas besoin|ne doit|ne doivent|"
+          r"est autorise|sont autorises)\b"),
+    _rule("fr-memory", "flag", "retenez|retiens|souviens|souvenez|memorisez|memorise|notez|note|ajoute|ajoutez|ajouter|ajoutes|desormais|dorenavant|partir|avenir",
+          r"\b(?:retenez|retiens|souviens-toi|souvenez-vous|memorisez|memorise|notez|note bien)\b[^.\n]{0,40}?"
+          r"\b(?:pour la prochaine fois|a l'avenir|pour les prochaine?s? \w+|pour l'avenir|dans (?:ta|votre) memoire)"
+          r"|\bajout\w*\b[^.\n]{0,30}?\b(?:a|dans)\s+(?:ta|votre|sa|la)\s+memoire\b"
+          r"|\b(?:desormais|dorenavant|a partir de maintenant|a l'avenir)\b,?\s+(?:tu|vous|l'assistant|l'agent|"
+          r"les agents|toujours|jamais|ne|n')"),
+    # --- Spanish
+    _rule("es-ignore", "flag", "ignora|ignore|ignoren|ignorar|olvida|olvide|olviden|olvidar|omite|omita|descarta|descarte|caso",
+          r"\b(?:ignora|ignore|ignoren|ignorar|olvida|olvide|olviden|olvidar|omite|omita|descarta|descarte|"
+          r"haz caso omiso de)\b\s+(?:todas\s+)?(?:las|tus|sus|estas)\s+(?:\w+\s+){0,2}?(?:instrucciones|"
+          r"indicaciones|reglas|directrices|normas|ordenes)\b"),
+    _rule("es-addressed", "flag", "instruccion|instrucciones|mensaje|aviso|consejo|indicaciones|nota|notas|agente|agentes|asistente|asistentes|ia|modelo|modelos|bot|bots",
+          r"\b(?:notas?|instruccion(?:es)?|mensajes?|avisos?|consejos?|indicaciones)\s+(?:para|a|al)\s+(?:el\s+|la\s+|"
+          r"los\s+|las\s+|todos los\s+)?(?:futuros?\s+|proximos?\s+|otros\s+)?"
+          r"(?:agentes?|asistentes?|ia|modelos?|bots?)\b"
+          r"|\b(?:el (?:asistente|agente)|la ia|los (?:agentes|asistentes)|todo agente|todo asistente)\s+"
+          r"(?:debe|deben|debera|deberan|tiene que|tienen que|puede|pueden|no necesita|no necesitan|nunca|"
+          r"siempre)\b"),
+    _rule("es-memory", "flag", "recuerda|recuerde|memoriza|memorice|anota|anote|guarda|guarde|agrega|agregue|anade|anada|incluye|incluya|partir|adelante|futuro",
+          r"\b(?:recuerda|recuerde|memoriza|memorice|anota|anote|guarda|guarde)\b[^.\n]{0,40}?\b(?:para la "
+          r"proxima vez|para el futuro|en (?:tu|su) memoria|para futuras? \w+)"
+          r"|\b(?:agrega|agregue|anade|anada|guarda|guarde|incluye|incluya)\b[^.\n]{0,30}?\b(?:a|en)\s+(?:tu|su)\s+"
+          r"memoria\b"
+          r"|\b(?:a partir de ahora|de ahora en adelante|en adelante|en el futuro)\b,?\s+(?:tu|usted|el asistente|"
+          r"el agente|los agentes|siempre|nunca|no|debes|debe)\b"),
+    # --- German (umlauts are stripped: ü→u)
+    _rule("de-ignore", "flag", "ignoriere|ignorieren|ignoriert|ignorier|vergiss|vergessen|missachte|missachten",
+          r"\b(?:ignoriere|ignorieren sie|ignoriert|ignorier|vergiss|vergessen sie|missachte|missachten sie)\b\s+"
+          r"(?:bitte\s+)?(?:alle\s+)?(?:\w+\s+){0,2}?(?:anweisungen|instruktionen|regeln|vorgaben|richtlinien|"
+          r"befehle|anordnungen)\b"),
+    _rule("de-addressed", "flag", "hinweis|hinweise|notiz|nachricht|anweisung|mitteilung|assistent|agent|ki|agenten|assistenten",
+          r"\b(?:hinweis|notiz|nachricht|anweisung|mitteilung)\w*\s+(?:fur|an)\s+(?:alle\s+|die\s+|den\s+)?"
+          r"(?:zukunftigen?\s+|kunftigen?\s+|nachsten?\s+|anderen?\s+)?(?:agenten|assistenten|ki|ki-agenten|"
+          r"modelle|bots)\b"
+          r"|\b(?:der (?:assistent|agent|ki-agent)|die ki|die (?:agenten|assistenten)|jeder (?:agent|assistent))\s+"
+          r"(?:muss|mussen|soll|sollen|sollte|sollten|darf|durfen|braucht|brauchen|hat|haben)\b"),
+    _rule("de-memory", "flag", "merke|merk|merken|speichere|notiere|fuge|fugen|sofort|nun|jetzt|kunftig|zukunftig",
+          r"\b(?:merke dir|merk dir|merken sie sich|speichere|notiere)\b[^.\n]{0,40}?\b(?:fur das nachste mal|"
+          r"fur die zukunft|in deinem gedachtnis|in deinem speicher|kunftig|zukunftig)"
+          r"|\b(?:fuge|fugen sie|speichere)\b[^.\n]{0,30}?\b(?:deinem|ihrem|dem)\s+(?:gedachtnis|speicher|"
+          r"langzeitgedachtnis)\b"
+          r"|\b(?:ab sofort|von nun an|ab jetzt|kunftig|zukunftig)\b,?\s+(?:musst|muss|sollst|soll|immer|niemals|"
+          r"nie|der assistent|der agent|agenten|du musst|sie mussen)\b"),
+    # --- Chinese (no word boundaries)
+    _rule("zh-ignore", "flag", "忽略|无视|忽视|不要理会|忘记|忘掉|不理会",
+          r"(?:忽略|无视|忽视|不要理会|不理会|忘记|忘掉)(?:掉)?(?:之前|以前|先前|上面|上述|以上|所有|全部|你的|系统|前面)"
+          r"[^。\n]{0,8}?(?:指令|指示|说明|规则|提示|要求|命令|设定)"),
+    _rule("zh-addressed", "flag", "代理|助手|智能体|ai|模型|机器人",
+          r"(?:未来|以后|后续|将来|下一个|下次的|其他|所有)的?(?:ai)?(?:代理|助手|智能体|ai|模型|机器人)"
+          r"(?:们)?[^。\n]{0,6}?(?:必须|应该|应当|需要|务必|不需要|无需|不必|总是|永远|要|请)"
+          r"|(?:给|致|提醒)(?:所有|未来|以后|后续)?的?(?:ai)?(?:代理|助手|智能体|模型)"
+          r"|(?:助手|代理|智能体|ai)(?:必须|应该|应当|务必|不需要|无需|不必|总是|永远)"),
+    _rule("zh-memory", "flag", "记住|牢记|记下|记录|添加|加入|写入|存入|保存|从现在开始|从今以后|今后|此后|系统提示|系统指令",
+          r"(?:记住|牢记|记下|记录)[^。\n]{0,15}?(?:下次|以后|将来|未来)"
+          r"|(?:添加|加入|写入|存入|保存)(?:到|进)?[^。\n]{0,6}?(?:你的|的)?(?:记忆|长期记忆|知识库)"
+          r"|(?:从现在开始|从今以后|今后|此后)[，,]?\s*(?:你|助手|代理|始终|永远|总是|不要|请)"
+          r"|(?:系统提示|系统指令)\s*[:：]"),
+    _rule("zh-skip-safeguard", "borderline", "确认|验证|核实",
+          r"(?:不要|无需|不必|不用|跳过|省略)(?:再)?(?:询问|进行|做|要求)?(?:用户)?(?:确认|验证|核实|身份验证)"),
+    # --- the commonest override phrase in a few more languages
+    _rule("other-ignore", "flag", "ignora|ignori|dimentica|dimenticate|ignore|esqueca|игнорируй|игнорируйте|забудь|забудьте|指示|무시",
+          r"\b(?:ignora|ignori|dimentica|dimenticate)\b\s+(?:tutte\s+)?(?:le\s+)?(?:\w+\s+){0,2}?istruzioni\b"
+          r"|\b(?:ignore|ignora|esqueca|esqueça)\s+(?:todas\s+)?(?:as\s+)?(?:\w+\s+){0,2}?instrucoes\b"
+          r"|(?:игнорируй|игнорируйте|забудь|забудьте)\s+(?:все\s+)?(?:\w+\s+){0,2}?(?:инструкции|указания|правила)"
+          r"|(?:以前|前|これまで|上記)の[^。\n]{0,6}?指示[^。\n]{0,6}?(?:無視|忘れ)"
+          r"|(?:이전|모든)[^.\n]{0,4}?(?:지시|명령|지침)[^.\n]{0,8}?무시"),
+)
+
+_LETTERS_ONLY = bytes.maketrans(bytes(range(256)), bytes(c if (97 <= c <= 122 or c >= 128) else 32 for c in range(256)))
+# Letter-spaced text evenly spaced loses its word gaps: the commonest orders, read without any.
+_SQUASHED = re.compile(
+    r"(?:ignore|disregard|forget|override)(?:all|any|the|your|of)*(?:previous|prior|above|earlier|preceding|system|"
+    r"original)?(?:instructions?|prompts?|rules|guidelines)|notefor(?:all|future|the|next)*(?:ai)?(?:agents?|"
+    r"assistants?|models?|llms?)|fromnowon|youarenow|henceforth|(?:add|save|store|write)(?:this|it)?(?:to|in|into)"
+    r"(?:your|the)memory|remember(?:this)?for(?:next|future)|newinstructions|systemprompt|(?:developer|jailbreak|god)"
+    r"mode|theassistantmust|theagentmust|(?:skip|no|without)(?:the)?(?:confirmation|verification|authentication)|"
+    r"transferallfunds|revealyour|lessons?learn|always(?:send|transfer|refund|approve|share|forward|email|skip)|"
+    r"never(?:ask|verify|confirm|check)|forfuture(?:tasks|agents|runs|conversations)|nexttime|"
+    r"(?:note|message|memo|reminder|tip)(?:for|to)(?:the|all|any|future|next)*(?:ai)?(?:agents?|assistants?)")
+
+
+def _occurrences(text: str, anchor: str, word: bool) -> Iterable[int]:
+    at = text.find(anchor)
+    while at != -1:
+        end = at + len(anchor)
+        if not word or ((at == 0 or not text[at - 1].isalpha()) and (end == len(text) or not text[end].isalpha())):
+            yield at
+        at = text.find(anchor, end)
+
+
+class _Body:
+    """A view's text with its word set, computed once and shared by every rule."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.words = set(text.encode("utf-8", "replace").translate(_LETTERS_ONLY).split())
+
+    def candidates(self) -> list[Rule]:
+        """The rules whose anchors occur in the text (most texts leave only a few to run)."""
+        picked = set()
+        for word in self.words & _ANCHOR_WORDS.keys():
+            picked.update(_ANCHOR_WORDS[word])
+        picked.update(i for anchor, i in _ANCHOR_SUBSTRINGS if i not in picked and anchor in self.text)
+        return [RULES[i] for i in sorted(picked)]
+
+    def search(self, rule: Rule) -> re.Match | None:
+        words = rule.words & self.words
+        subs = [a for a in rule.substrings if a in self.text]
+        if not words and not subs:
+            return None
+        text = self.text
+        if len(text) <= WINDOW_BEFORE + WINDOW_AFTER:
+            return rule.rx.search(text)
+        points = sorted([at for a in words for at in _occurrences(text, a.decode(), True)] +
+                        [at for a in subs for at in _occurrences(text, a, False)])
+        lo = hi = -1
+        for at in points + [None]:
+            if at is not None and at - WINDOW_BEFORE <= hi:
+                hi = at + WINDOW_AFTER
+                continue
+            if hi > 0:
+                match = rule.rx.search(text, lo, min(hi, len(text)))
+                if match:
+                    return match
+            if at is not None:
+                lo, hi = max(0, at - WINDOW_BEFORE), at + WINDOW_AFTER
+        return None
+
+
+def _anchor_index() -> tuple[dict[bytes, list[int]], list[tuple[str, int]]]:
+    words: dict[bytes, list[int]] = defaultdict(list)
+    for i, rule in enumerate(RULES):
+        for word in rule.words:
+            words[word].append(i)
+    return dict(words), [(a, i) for i, rule in enumerate(RULES) for a in rule.substrings]
+
+
+_ANCHOR_WORDS, _ANCHOR_SUBSTRINGS = _anchor_index()
+
+
+def _excerpt(match: re.Match) -> str:
+    return " ".join(match.group(0).split())[:120]
+
+
+def scan_text(text: str | None) -> list[tuple[str, str, str, str]]:
+    """(rule, excerpt, severity, view) for every rule that `text` trips, each rule once, strongest view first.
+
+    A cue found only in what obfuscation hid (decoded, letter-spaced, invisible-character or lookalike text) is
+    a flag even when the rule alone is borderline: benign text does not hide its directives."""
+    if not text:
+        return []
+    found: dict[str, tuple[str, str, str, str]] = {}
+    for view, body in views(text):
+        if view == "squashed":
+            match = _SQUASHED.search(body)
+            if match:
+                found.setdefault("spaced-letters", ("spaced-letters", _excerpt(match), "flag", view))
+            continue
+        body = _Body(body)
+        for rule in body.candidates():
+            if rule.name in found and found[rule.name][2] == "flag":
+                continue
+            match = body.search(rule)
+            if not match:
+                continue
+            excerpt = _excerpt(match)
+            plain = view == "text" or (view == "unicode" and excerpt in " ".join(text.lower().split()))
+            severity = rule.severity if plain else "flag"
+            if rule.name not in found or severity == "flag":
+                found[rule.name] = (rule.name, excerpt, severity, view)
+    weak = [name for name, hit in found.items() if hit[2] == "borderline"]
+    if len(weak) >= 2:  # two different weak cues in one text: benign text rarely has both
+        for name in weak:
+            found[name] = (*found[name][:2], "flag", found[name][3])
+    return list(found.values())
+
+
+_TOOL_STRONG = frozenset("ignore override bypass disregard always never instructions instruction remember memory "
+                         "forget skip".split())
+_TOOL_WEAK = frozenset("system policy note future agents agent assistant without confirmation verification "
+                       "transfer refund funds approve all".split())
+
+
+def scan_tool_name(name: str) -> list[tuple[str, str, str, str]]:
+    """A tool name (already split into words) that reads as a sentence of orders rather than a verb and noun."""
+    found = scan_text(name)
+    words = normalise(name).split()
+    strong, weak = _TOOL_STRONG.intersection(words), _TOOL_WEAK.intersection(words)
+    if not found and len(words) >= 4 and (strong or len(weak) >= 3):
+        found.append(("instruction-in-tool-name", " ".join(words)[:120], "flag", "text"))
+    return found
