@@ -16,12 +16,18 @@ import numpy as np
 from .models import MemoryItem
 
 BASE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
-# What an item's vector is made of (`item_text`). Vectors of another recipe live in another space and are never
-# compared with these — retrieval says "embedded with X, not Y" and `bankcore reembed` redoes them — so the recipe
-# is part of the model id: `BASE#RECIPE`. Change RECIPE whenever `item_text` changes. The first recipe, the whole
-# lesson, is the bare model id, so banks embedded before recipes were named stay current.
+# What a vector is made of. Vectors of another recipe live in another space and are never compared with these —
+# retrieval says "embedded with X, not Y" and `bankcore reembed` redoes them — so the recipe is part of the model id:
+# `BASE#RECIPE`. The first recipe, the whole lesson, is the bare model id, so banks embedded before recipes were
+# named stay current for what still uses it. One model, two purposes, two recipes (measured in
+# bench/retrieval_quality.py):
+# - RECIPE, for retrieval (`item_text`, the item's own `embedding`): what a lesson is *for*, title + description;
+# - SIMILARITY_RECIPE, for consolidation and near-duplicates (`lesson_text`, the bank's similarity vectors): the
+#   whole lesson, the space consolidation's 0.85 merge threshold was set in.
+# Change a recipe (and its name) whenever its text function changes.
 FIRST_RECIPE = "lesson/1"
-RECIPE = FIRST_RECIPE
+RECIPE = FIRST_RECIPE  # becomes "title+description/1" once consolidation reads its own vectors
+SIMILARITY_RECIPE = FIRST_RECIPE
 
 
 def model_id(recipe: str) -> str:
@@ -29,6 +35,7 @@ def model_id(recipe: str) -> str:
 
 
 MODEL_ID = model_id(RECIPE)
+SIMILARITY_MODEL_ID = model_id(SIMILARITY_RECIPE)
 DIM = 384
 BATCH_SIZE = 32  # measured: ~125 texts/s on 2 CPU cores; 128 is no faster
 
@@ -40,16 +47,22 @@ _queries: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 
 
 def item_text(item: MemoryItem) -> str:
-    """What an item is embedded as (recipe "lesson/1"): title, description and content together.
+    """What an item is found by (recipe "title+description/1"): its title and its description.
 
-    The query side is a task description; matching it against the whole lesson (not the source task's query, as
-    the official code does) lets a lesson be found by what it teaches, and keeps working after a merge or an edit
-    changes the text. bench/retrieval_quality.py compares this with other recipes (leave-one-task-out hit@1 on
-    τ-bench, HotpotQA and SWE-bench): adding the source tasks' requests hurt on τ-bench (34% → 14–32%), the domain
-    changed little; title + description alone did as well everywhere and fixes the demo's "orders in March" query,
-    but consolidation's 0.85 threshold was set on whole-lesson vectors and halves the demo's merges with it.
-    MiniLM truncates at 256 word pieces, which a 1–3 sentence item never reaches.
+    The query side is a task description. The description says what the lesson is for (and, from the LLM
+    extractor, when to use it); the content says how, in words a new task does not share — whole lessons ranked
+    "Add up the month's entries" above every pagination lesson for "find how many orders I placed in March".
+    bench/retrieval_quality.py compares recipes (leave-one-task-out hit@1 on τ-bench, HotpotQA and SWE-bench):
+    title + description is at least as good as the whole lesson everywhere; adding the source tasks' requests hurt
+    on τ-bench (34% → 14–32%); the domain changed little. MiniLM truncates at 256 word pieces, never reached here.
     """
+    return lesson_text(item)  # until RECIPE changes
+
+
+def lesson_text(item: MemoryItem) -> str:
+    """What an item is compared with other items as (recipe "lesson/1"): title, description and content together.
+    Two lessons are near-duplicates when they say the same thing, not when they are for the same thing, and
+    consolidation's merge threshold was set on these vectors."""
     return f"{item.title}. {item.description}\n{item.content}"
 
 
@@ -74,7 +87,8 @@ def _load():
 class Embedder:
     """Turns texts into L2-normalised float32 vectors. Cheap to construct; the model loads on first use."""
 
-    model_id = MODEL_ID
+    model_id = MODEL_ID  # what `embed_items` writes: retrieval vectors
+    similarity_model_id = SIMILARITY_MODEL_ID  # `lesson_text` vectors: consolidation (`reembed.similarity_vectors`)
     dim = DIM
 
     def embed(self, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
