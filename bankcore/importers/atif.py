@@ -6,7 +6,7 @@ Steps are ``{step_id, source: system|user|agent, message, reasoning_content, too
 one bankcore step per agent step: tool calls (``function_name(arguments)``) → action with the message and
 reasoning as thought; an agent step without tool calls but with an observation acted some other way (a command in
 its message, as mini-swe-agent does) → the message is the action; one with neither is a reply (the final answer
-when last). The observation is the step's ``observation.results`` plus any later user or system messages before
+when last; with no reply, the last agent message is). The observation is the step's ``observation.results`` plus any later user or system messages before
 the next agent step. The query is the first user step's message. The task id is ``extra.task_id`` or Harbor's
 ``task_name`` when known, else a hash of the query (so the same task pairs across runs).
 
@@ -18,13 +18,14 @@ that file is there, its ``reward`` is the truth (never shown to the judge).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import InputError, Where
 from ..models import Step, Trajectory, Truth
 from .base import (BOM, MB, BadRecord, ImportOptions, Record, RunHeader, iter_json_array, iter_jsonl, loads, need,
-                   read_head, read_text, type_name)
+                   read_head, read_text)
 from .native import parse_time, query_task_id
 
 NAME = "atif"
@@ -104,7 +105,7 @@ def harbor_truth(result: dict | None) -> Truth | None:
     if not isinstance(rewards, dict) or not rewards:
         return None
     reward = rewards.get("reward", next(iter(rewards.values())) if len(rewards) == 1 else None)
-    if isinstance(reward, bool) or not isinstance(reward, (int, float)):
+    if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not math.isfinite(reward):
         return None
     return Truth(success=reward >= 1.0, reward=float(reward), source=TRUTH_SOURCE, details={"rewards": rewards})
 
@@ -168,7 +169,7 @@ def convert(steps_raw: list, where: Where) -> dict[str, Any]:
     query: str | None = None
     steps: list[Step] = []
     pending: list[str] = []
-    final_answer = final_state = started_at = None
+    final_answer = final_state = started_at = last_message = None
 
     def close_step() -> None:
         if steps and pending:
@@ -197,6 +198,7 @@ def convert(steps_raw: list, where: Where) -> dict[str, Any]:
                 pending.append(message)
         else:  # agent
             close_step()
+            last_message = message or last_message
             calls = need(raw, "tool_calls", at, list, optional=True) or []
             reasoning = need(raw, "reasoning_content", at, str, optional=True)
             meta: dict[str, Any] = {"step_id": raw.get("step_id")}
@@ -221,5 +223,5 @@ def convert(steps_raw: list, where: Where) -> dict[str, Any]:
     close_step()
     if not query or not query.strip():
         raise InputError(where, "no user step to take the task query from")
-    return {"query": query, "steps": steps, "final_answer": final_answer, "final_state": final_state,
+    return {"query": query, "steps": steps, "final_answer": final_answer or last_message, "final_state": final_state,
             "system": "\n\n".join(system) or None, "started_at": started_at}

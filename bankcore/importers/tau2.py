@@ -129,7 +129,7 @@ def parse_simulation(sim: Any, where: Where, domain: str, tasks: dict[str, dict]
                       details={"reward_info": reward_info, "task": task})
     meta: dict[str, Any] = {"simulation_id": need(sim, "id", where, str, optional=True),
                             "termination_reason": need(sim, "termination_reason", where, str, optional=True),
-                            "seed": need(sim, "seed", where, int, optional=True),
+                            "seed": need(sim, "seed", where, (int, float), optional=True),
                             "agent_cost": need(sim, "agent_cost", where, float, optional=True),
                             "user_cost": need(sim, "user_cost", where, float, optional=True),
                             "duration": need(sim, "duration", where, float, optional=True),
@@ -197,7 +197,7 @@ def convert(messages: list, where: Where, fallback_query: str | None = None) -> 
             if not c.steps:
                 raise InputError(at, "tool result before any assistant turn")
             text = content or ""
-            if need(message, "error", at, bool, optional=True):
+            if need(message, "error", at, bool, optional=True) and not text.lower().startswith("error"):
                 text = f"error: {text}"
             c.pending.append(text)
             c.final_state = text
