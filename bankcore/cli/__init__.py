@@ -12,7 +12,9 @@ import os
 
 from .. import __version__
 from ..errors import BankcoreError, printable
-from . import agent_commands, bank_commands, curation_commands, learning_commands, retrieval_commands
+from . import (
+    agent_commands, bank_commands, curation_commands, experiment_commands, learning_commands, retrieval_commands,
+)
 from .output import caused_by_ctrl_c, warn
 from .registry import COMMANDS
 
@@ -24,6 +26,7 @@ PARSERS = (
     learning_commands.add_rejudge_parser, learning_commands.add_label_parser, learning_commands.add_verdicts_parser,
     learning_commands.add_truth_parser,
     agent_commands.add_run_parser, agent_commands.add_matts_replay_parser, agent_commands.add_tasks_parser,
+    experiment_commands.add_compare_parser, experiment_commands.add_audit_run_parser,
     bank_commands.add_demo_parser, bank_commands.add_import_bank_parser,
     retrieval_commands.add_retrieve_parser, retrieval_commands.add_reembed_parser, retrieval_commands.add_mcp_parser,
     curation_commands.add_consolidate_parser, curation_commands.add_review_parser, curation_commands.add_policy_parser,

@@ -2,16 +2,17 @@
 dataclasses.
 
 `Store` is one class composed of a mixin per concern (`core` holds connections, transactions, migrations and
-settings; the others hold the SQL of trajectories, judging, items, retrieval, LLM calls, the dashboard, statistics
-and the consistency audit). Callers keep one object per bank file, so `with store.transaction():` spans any mix of
-calls and connection handling lives in one place; readers find a statement by its concern instead of in one long
-file.
+settings; the others hold the SQL of trajectories, judging, items, retrieval, LLM calls, the dashboard, statistics,
+the consistency audit and run comparisons). Callers keep one object per bank file, so `with store.transaction():`
+spans any mix of calls and connection handling lives in one place; readers find a statement by its concern instead
+of in one long file.
 Row mapping, column lists and the shared current-label query live in `rows`; the import side file in `staging`.
 """
 
 from .audit import AuditQueries
 from .core import Clock, CoreStore, utc_now
 from .dashboard import DashboardReads
+from .experiments import ExperimentQueries
 from .items import ItemQueries
 from .judging import JudgingQueries
 from .llm_calls import LLMCallQueries
@@ -22,7 +23,7 @@ from .trajectories import TrajectoryQueries
 
 
 class Store(CoreStore, TrajectoryQueries, JudgingQueries, ItemQueries, RetrievalQueries, LLMCallQueries,
-            DashboardReads, MetricQueries, AuditQueries):
+            DashboardReads, MetricQueries, AuditQueries, ExperimentQueries):
     """A bank file. Thread-safe: each thread gets its own short-lived connection."""
 
 
