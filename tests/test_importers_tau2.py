@@ -111,7 +111,7 @@ def test_truncated_file_is_one_located_line_and_nothing_lands(cli, db, tmp_path)
     path.write_bytes(data[: int(len(data) * 0.7)])
     one_line_error(cli("import", path, "--db", db, "--format", "tau2-bench"), f"{path}:", "truncated file",
                    "simulations[")
-    assert not db.exists() or cli("stats", "--db", db, "--json").json()["trajectories"] == 0
+    assert not db.exists() or cli("stats", "--db", db, "--json").json()["counts"]["trajectories"] == 0
 
 
 @pytest.mark.parametrize("mutate, field", [
