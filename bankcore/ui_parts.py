@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from .models import Event, MemoryItem, Trajectory, Truth, Verdict
-from .views import ItemPage, Provenance, kind_of
+from .views import EVIDENCE_PAGE, ItemPage, kind_of
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^@%])")
 # Streamlit links bare URLs, www. names and e-mail addresses in the *text* Markdown leaves after escapes, so a
@@ -110,30 +110,76 @@ def items_table(items: list[MemoryItem], stats: dict[int, dict[str, Any]] | None
                                 "retrieved", "updated"])
 
 
-def steps(traj: Trajectory, highlight: Iterable[int] = (), *, limit_chars: int = 4000) -> None:
-    """The step viewer: one fold per step (thought / action / observation). Steps an item rests on are marked ★
-    and open; the others start folded when there are marks or many steps."""
-    marked = set(highlight)
+# Bounds on what one screen draws: a trajectory's steps per page, and the characters of one text before "show all".
+STEPS_PAGE = 20
+TEXT_LIMIT = 4000
+
+
+def long_text(value: str, key: str, *, limit: int = TEXT_LIMIT) -> None:
+    """Untrusted text as a wrapped code block; past `limit` characters only the start, with a "show all" switch (an
+    868 KB patch as a final answer would otherwise be sent to the browser whole)."""
+    if len(value) <= limit:
+        st.code(value, language=None, wrap_lines=True)
+        return
+    if st.toggle(f"Show all {len(value):,} characters", key=key):
+        st.code(value, language=None, wrap_lines=True)
+    else:
+        st.code(value[:limit] + f"\n… ({len(value) - limit:,} more characters)", language=None, wrap_lines=True)
+
+
+def steps(traj: Trajectory, highlight: Iterable[int] = (), *, key: str, limit_chars: int = TEXT_LIMIT,
+          only_marked: bool = False) -> None:
+    """The step viewer: one fold per step (thought / action / observation).
+
+    Where an item rests on some steps, those are marked ★ and open, and only they are drawn until "show all steps"
+    is switched on (with `only_marked`, even when none is marked: an item page may list several trajectories);
+    otherwise (or then) the steps come a page of `STEPS_PAGE` at a time, folded unless there are few. Widget keys
+    start with `key`, unique per trajectory shown on the screen."""
+    marked = set(highlight) & {step.index for step in traj.steps}
     if not traj.steps:
         st.caption("This trajectory has no steps.")
-    for step in traj.steps:
+    shown = [step for step in traj.steps if step.index in marked]
+    if (marked or only_marked) and len(traj.steps) > len(marked):
+        rest = len(traj.steps) - len(marked)
+        label = f"Show all {len(traj.steps):,} steps ({rest:,} more, folded)" if marked else \
+            f"Show its {len(traj.steps):,} steps"
+        if not st.toggle(label, key=f"{key}_all_steps"):
+            _draw_steps(shown, marked, key, limit_chars, open_unmarked=False)
+            _final(traj, key, limit_chars)
+            return
+    if len(traj.steps) > STEPS_PAGE:
+        offset = page_offset(f"{key}_steps_page", STEPS_PAGE)
+        shown = traj.steps[offset:offset + STEPS_PAGE]
+        st.caption(f"Steps {offset + 1}–{offset + len(shown)} of {len(traj.steps):,}")
+    else:
+        shown = traj.steps
+    _draw_steps(shown, marked, key, limit_chars, open_unmarked=not marked and len(traj.steps) <= 8)
+    if len(traj.steps) > STEPS_PAGE:
+        pager(len(traj.steps), f"{key}_steps_page", STEPS_PAGE)
+    _final(traj, key, limit_chars)
+
+
+def _draw_steps(shown, marked: set[int], key: str, limit_chars: int, *, open_unmarked: bool) -> None:
+    for step in shown:
         star = step.index in marked
         title = f"{'★ ' if star else ''}Step {step.index + 1}"
         if step.action:
             title += f" · {md(step.action, 90)}"
-        with st.expander(title, expanded=star or (not marked and len(traj.steps) <= 8)):
+        with st.expander(title, expanded=star or open_unmarked):
             for name in ("thought", "action", "observation"):
                 value = getattr(step, name)
                 if value:
                     st.caption(name)
-                    text = value if len(value) <= limit_chars else value[:limit_chars] + f"\n… ({len(value):,} chars)"
-                    st.code(text, language=None, wrap_lines=True)
+                    long_text(value, f"{key}_{step.index}_{name}", limit=limit_chars)
+
+
+def _final(traj: Trajectory, key: str, limit_chars: int) -> None:
     if traj.final_answer:
         st.caption("final answer")
-        st.code(traj.final_answer, language=None, wrap_lines=True)
+        long_text(traj.final_answer, f"{key}_final_answer", limit=limit_chars)
     if traj.final_state:
         with st.expander("final state"):
-            st.code(traj.final_state[:limit_chars], language=None, wrap_lines=True)
+            long_text(traj.final_state, f"{key}_final_state", limit=limit_chars)
 
 
 def verdicts_table(verdicts: list[Verdict], truth: Truth | None) -> pd.DataFrame:
@@ -226,12 +272,21 @@ def selected_rows(event: Any) -> list[int]:
 
 
 # ---------------------------------------------------------------------- an item's page
+def evidence_page_key(item_id: int) -> str:
+    """The session key of the pager over an item's source trajectories (read before `Views.item_page`)."""
+    return f"evidence_page_{item_id}"
+
+
+def evidence_offset(item_id: int) -> int:
+    return page_offset(evidence_page_key(item_id), EVIDENCE_PAGE)
+
+
 def item_detail(page: ItemPage, *, open_key: str, lineage: Any = None, usefulness: Any = None) -> None:
     """Everything about one item; its related items open into the widget `open_key`."""
     item_card(page.item, page.reasons)
     tabs = st.tabs(["Provenance", "History", "Lineage", "Retrievals"])
     with tabs[0]:
-        provenance(page.provenance, page.item)
+        provenance(page)
     with tabs[1]:
         st.dataframe(history_table(page.events), hide_index=True, key=f"{open_key}_history")
     with tabs[2]:
@@ -240,11 +295,18 @@ def item_detail(page: ItemPage, *, open_key: str, lineage: Any = None, usefulnes
         retrievals(page, usefulness)
 
 
-def provenance(sources: list[Provenance], item: MemoryItem) -> None:
-    if not sources:
+def provenance(page: ItemPage) -> None:
+    """The trajectories an item rests on, `EVIDENCE_PAGE` at a time (`Views.item_page(..., evidence_offset(id))`),
+    each with its verdicts beside the truth and the steps it cites."""
+    item = page.item
+    if not page.evidence_total:
         st.caption("Written by hand or by a merge: no source trajectory of its own (see Lineage)."
                    if item.source in ("manual", "merged") else "No source trajectory recorded.")
-    for n, p in enumerate(sources):
+        return
+    if page.evidence_total > EVIDENCE_PAGE:
+        st.caption(f"Rests on {page.evidence_total:,} trajectories: {page.evidence_offset + 1}–"
+                   f"{page.evidence_offset + len(page.provenance)} shown")
+    for n, p in enumerate(page.provenance, page.evidence_offset):
         traj = p.trajectory
         with st.container(border=True):
             st.markdown(f"**{p.source.relation.capitalize()}** · trajectory {md(p.source.traj_id)}"
@@ -256,9 +318,11 @@ def provenance(sources: list[Provenance], item: MemoryItem) -> None:
             st.caption(f"task {md(traj.task_id)} · {traj.num_steps} steps" +
                        (f" · trial {traj.trial}" if traj.trial is not None else ""))
             st.text(short(traj.query, 600))
-            st.dataframe(verdicts_table(p.verdicts, p.truth), hide_index=True, key=f"prov_verdicts_{n}")
-            st.caption(f"{traj.num_steps} steps; the ones this lesson rests on are marked ★")
-            steps(traj, p.source.step_idxs)
+            st.dataframe(verdicts_table(p.verdicts, p.truth), hide_index=True, key=f"prov_verdicts_{item.item_id}_{n}")
+            st.caption(f"{traj.num_steps} steps; the ones this lesson rests on are marked ★"
+                       if p.source.step_idxs else f"{traj.num_steps} steps; no step cited")
+            steps(traj, p.source.step_idxs, key=f"prov_{item.item_id}_{n}", only_marked=True)
+    pager(page.evidence_total, evidence_page_key(item.item_id), EVIDENCE_PAGE)
 
 
 def related_items(page: ItemPage, open_key: str, lineage: Any = None) -> None:

@@ -25,6 +25,8 @@ REPLAYED = f"llm:{REPLAY_MODEL}"  # the id of verdicts and items made from the d
 WHY_KINDS = ("FLAG", "SOURCE_REJUDGED", "CONTRADICTION")
 # Event kinds worth a marker on a time axis.
 MARKER_KINDS = ("MERGE", "APPROVE", "REJECT")
+# Source trajectories shown per page of an item's evidence: a merged lesson may rest on dozens, each with its steps.
+EVIDENCE_PAGE = 5
 
 
 # ---------------------------------------------------------------------- pure shaping
@@ -258,6 +260,8 @@ class ItemPage:
     retrieval: dict[str, Any] | None
     retrievals: list[dict[str, Any]]
     reasons: list[str]
+    evidence_total: int = 0  # source trajectories in all; `provenance` holds one page of them
+    evidence_offset: int = 0
 
 
 @dataclass
@@ -348,20 +352,21 @@ class Views:
                                       disagree)
         return found
 
-    def item_page(self, item_id: int) -> ItemPage:
+    def item_page(self, item_id: int, evidence_offset: int = 0, evidence_limit: int = EVIDENCE_PAGE) -> ItemPage:
+        """One item in full, with one page of the trajectories it rests on (`evidence_limit` from `evidence_offset`)."""
         s = self.store
         with s.transaction():
             item = s.get_item(item_id)
-            sources = s.item_sources(item_id)
+            sources, total = s.item_evidence(item_id, limit=evidence_limit, offset=evidence_offset)
             provenance = [Provenance(src, self._trajectory_or_none(src.traj_id), s.verdict_history(src.traj_id),
-                                     s.get_truth(src.traj_id)) for src in sources if src.traj_id]
-            parents = s.get_items(src.parent_item_id for src in sources if src.parent_item_id is not None)
-            children = s.get_items(s.child_item_ids(item_id))
+                                     s.get_truth(src.traj_id)) for src in sources]
+            parents = s.get_items(s.item_parent_ids(item_id), with_embedding=False)
+            children = s.get_items(s.child_item_ids(item_id), with_embedding=False)
             events = s.item_events(item_id)
             stats = s.retrieval_stats([item_id]).get(item_id)
             retrievals = s.item_retrievals(item_id, limit=50)
         return ItemPage(item, provenance, parents, children, events, stats, retrievals,
-                        flag_reasons(item, [e for e in events if e.kind in WHY_KINDS]))
+                        flag_reasons(item, [e for e in events if e.kind in WHY_KINDS]), total, evidence_offset)
 
     def _trajectory_or_none(self, traj_id: str) -> Trajectory | None:
         try:

@@ -58,7 +58,7 @@ with ui.page("Memory bank", ":material/psychology:") as bank:
     chosen = int(st.number_input("Open item #", min_value=0, step=1, key="item", bind="query-params"))
     if chosen:
         st.divider()
-        page = ui.read("views", "item_page", chosen)
+        page = ui.read("views", "item_page", chosen, parts.evidence_offset(chosen))
         lineage = ui.read("bank", "lineage", chosen)
         usefulness = ui.read("bank", "usefulness", chosen)
         parts.item_detail(page, open_key="item", lineage=lineage, usefulness=usefulness)

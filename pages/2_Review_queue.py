@@ -43,7 +43,7 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
         rests_on = ui.read("views", "evidence", (item.item_id,))[item.item_id].summary()
         st.caption(parts.md(rests_on[:1].upper() + rests_on[1:]))
         if st.toggle("Show where it came from (source trajectory, its verdicts, the truth)", key="queue_provenance"):
-            parts.provenance(ui.read("views", "item_page", item.item_id).provenance, item)
+            parts.provenance(ui.read("views", "item_page", item.item_id, parts.evidence_offset(item.item_id)))
 
         if who:
             seen = item.last_event_id  # the optimistic check: refuse if someone changed it since this render

@@ -111,7 +111,7 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
                     st.page_link("pages/1_Memory_bank.py", query_params={"item": item.item_id},
                                  label=f"{parts.label_of(item)} — {parts.md(item.title, 90)}")
             st.markdown("**Steps**")
-            parts.steps(t)
+            parts.steps(t, key=f"traj_steps_{t.traj_id}")
 
     elif mode == "Rerun judging":
         who = ui.need_curator()

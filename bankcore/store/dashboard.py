@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable
 
-from ..models import MemoryItem
+from ..models import ItemSource, MemoryItem
 from .rows import CURRENT_VERDICTS_SQL, _ITEM_COLS_NO_VECTOR, _dicts, _first, _item, _item_filter, current_verdicts_sql
 
 _FLAGGED = "coalesce(json_array_length(flags), 0) > 0"
@@ -145,6 +145,24 @@ class DashboardReads:
             WHERE r.item_id = ? ORDER BY r.retrieval_id DESC LIMIT ?"""
         with self._con() as con:
             return _dicts(con.execute(sql, [item_id, limit]))
+
+    def item_evidence(self, item_id: int, *, limit: int = 5, offset: int = 0) -> tuple[list[ItemSource], int]:
+        """One page of the trajectories an item rests on (evidence and contrast rows; parents are `item_parent_ids`),
+        and how many there are in all: a merged lesson may rest on dozens, and the item page shows a few at a time."""
+        where = "item_id = ? AND traj_id IS NOT NULL"
+        with self._con() as con:
+            total = _first(con.execute(f"SELECT count(*) FROM item_sources WHERE {where}", [item_id]))[0]
+            rows = con.execute(f"SELECT item_id, relation, traj_id, step_idxs, parent_item_id FROM item_sources "
+                               f"WHERE {where} ORDER BY relation, traj_id LIMIT {int(limit)} OFFSET {int(offset)}",
+                               [item_id]).fetchall()
+        return [ItemSource(r[0], r[1], r[2], list(r[3] or []), r[4]) for r in rows], total
+
+    def item_parent_ids(self, item_id: int) -> list[int]:
+        """The items this one was merged from."""
+        with self._con() as con:
+            rows = con.execute("SELECT DISTINCT parent_item_id FROM item_sources WHERE item_id = ? "
+                               "AND parent_item_id IS NOT NULL ORDER BY 1", [item_id]).fetchall()
+        return [r[0] for r in rows]
 
     def review_queue(self, *, which: str = "all", limit: int = 20, offset: int = 0
                      ) -> tuple[list[MemoryItem], int]:
