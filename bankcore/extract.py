@@ -4,7 +4,10 @@ As in the paper, successes and failures get different prompts: a success is exam
 turned into strategies; a failure is examined for *why it failed* and turned into preventive lessons. At most
 three items, each a short title, a one-sentence description and 1–3 sentences of content, with no task-specific
 details. Unlike the official code (which stored the raw reply split on blank lines, preamble included), replies
-are parsed into real items by a tolerant parser, and each item cites the steps it rests on.
+are parsed into real items by a tolerant parser, and each item cites the steps it rests on. The parser is tolerant
+about form and strict about meaning (`reply_schemas.lesson_problem`): an item needs a title, a description and
+content of its own — nothing is invented from another field, placeholders and copied fields are not text — and a
+reply with no such item is unusable, so the client repairs and retries it instead of caching it.
 
 Each LLM step is three functions: `build_messages` (pure) → `LLMClient.complete` (the only I/O) →
 `parse_items` (pure). Everything here returns values; `learning` writes them.
@@ -15,12 +18,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 from . import confidence, facts, gate, grounded, render
 from .judge import strip_thinking
 from .llm import LLMClient, UnusableReply
 from .models import ItemSource, MemoryItem, Trajectory, Verdict
+from .reply_schemas import extract_schema, lesson_problem
 from .signals import VERSION as SIGNALS_VERSION
 from .signals import Signal, read_signals
 
@@ -145,18 +149,18 @@ _LIST_KEYS = ("items", "memory_items", "memories", "memory", "lessons", "insight
 def parse_items(text: str) -> list[Draft]:
     """Drafts from an extractor reply: JSON (fenced, bare, or inside prose), or the paper's Markdown format.
 
-    Raises UnusableReply for a reply that is empty, truncated, or has no recognisable items; returns [] when the
-    model says there is nothing worth remembering.
+    Raises UnusableReply for a reply that is empty, truncated, or has no recognisable items, or whose every item
+    fails `keep_lessons`; returns [] when the model says there is nothing worth remembering.
     """
     body = strip_thinking(text).strip()
     if not body:
         raise UnusableReply("empty reply")
     found, obj = find_json(body)
     if found:
-        return _drafts_from_json(obj)
+        return keep_lessons(_drafts_from_json(obj))
     drafts = _drafts_from_markdown(body)
     if drafts:
-        return drafts
+        return keep_lessons(drafts)
     if _NOTHING.search(body):
         return []
     raise UnusableReply("neither JSON nor memory-item Markdown")
@@ -191,6 +195,26 @@ def _drafts_from_json(obj: object) -> list[Draft]:
     if entries and not drafts:
         raise UnusableReply("JSON items have no recognisable title or content")
     return drafts
+
+
+def keep_lessons(drafts: list[Draft]) -> list[Draft]:
+    """The drafts that are lessons (`reply_schemas.lesson_problem`: every field real text of its own). Each kept
+    draft's meta lists what was dropped (`dropped`). Raises UnusableReply, saying why per item, when there were
+    drafts and none is a lesson: a reply of placeholders or copied fields is repaired, never stored."""
+    kept: list[Draft] = []
+    dropped: list[str] = []
+    for number, draft in enumerate(drafts, 1):
+        problem = lesson_problem(draft.title, draft.description, draft.content)
+        if problem:
+            dropped.append(f"item {number}: {problem}")
+        else:
+            kept.append(draft)
+    if drafts and not kept:
+        raise UnusableReply("no usable memory item (" + "; ".join(dropped[:MAX_ITEMS + 2]) + ")")
+    for draft in kept:
+        if dropped:
+            draft.meta["dropped"] = draft.meta.get("dropped", []) + dropped
+    return kept
 
 
 def item_entries(obj: object) -> list:
@@ -315,24 +339,22 @@ def clean_drafts(drafts: list[Draft], traj: Trajectory | Sequence[Trajectory], *
                  max_sentences: int = 3) -> list[Draft]:
     """Shape drafts into items: trimmed fields, one-sentence description, ≤3 sentences of content, no
     duplicates, at most three; items quoting the task's own identifiers or wording are flagged task-specific.
-    Self-contrast extraction over several trajectories of one task allows five items of up to five sentences."""
+    Self-contrast extraction over several trajectories of one task allows five items of up to five sentences.
+    No field is ever made up from another: a draft that is not a lesson once trimmed is left out."""
     cleaned: list[Draft] = []
     seen: set[str] = set()
     specific = _task_specific_markers([traj] if isinstance(traj, Trajectory) else list(traj))
     for d in drafts:
-        content_sentences = sentences(_plain(d.content))
-        desc_sentences = sentences(_plain(d.description)) or content_sentences[:1]
-        content = " ".join(content_sentences[:max_sentences]) or " ".join(desc_sentences[:1])
-        description = desc_sentences[0] if desc_sentences else ""
-        title = " ".join(_plain(d.title).split()).strip(" .:#") or _title_from(description or content)
-        title = " ".join(title.split()[:TITLE_WORDS])
-        if not title or not content:
+        content = " ".join(sentences(_plain(d.content))[:max_sentences])
+        description = next(iter(sentences(_plain(d.description))), "")
+        title = " ".join(" ".join(_plain(d.title).split()).strip(" .:#").split()[:TITLE_WORDS])
+        if lesson_problem(title, description, content):
             continue
         key = re.sub(r"\W+", " ", title.lower()).strip()
         if key in seen:
             continue
         seen.add(key)
-        draft = Draft(title=title, description=description or content_sentences[0], content=content,
+        draft = Draft(title=title, description=description, content=content,
                       steps=d.steps, flags=list(d.flags), meta=dict(d.meta))
         _flag_if_specific(draft, specific)
         cleaned.append(draft)
@@ -355,10 +377,6 @@ def flag_task_specific(drafts: list[Draft], traj: Trajectory) -> list[Draft]:
     for draft in drafts:
         _flag_if_specific(draft, markers)
     return drafts
-
-
-def _title_from(text: str) -> str:
-    return " ".join(text.split()[:8]).rstrip(".,;:")
 
 
 def _task_specific_markers(trajs: list[Trajectory]) -> tuple[set[str], list[tuple[str, ...]]]:
@@ -419,6 +437,18 @@ def to_items(drafts: list[Draft], traj: Trajectory, verdict: Verdict, *, kind: s
     return pairs
 
 
+def lessons_from_reply(text: str, traj: Trajectory | Sequence[Trajectory], *,
+                       parse: Callable[[str], list[Draft]] | None = None, **shape) -> list[Draft]:
+    """The cleaned lessons of an extractor reply (`parse`, default `parse_items`, then `clean_drafts` with
+    `shape`). Raises UnusableReply when the reply had items and none survives cleaning, so the client's `validate`
+    and the caller agree: a reply served from the cache always yields what it yielded when it was accepted."""
+    drafts = (parse or parse_items)(text)
+    cleaned = clean_drafts(drafts, traj, **shape)
+    if drafts and not cleaned:
+        raise UnusableReply("no memory item left once trimmed (each repeats another field or another item)")
+    return cleaned
+
+
 class LLMExtractor:
     """The paper's extractor over any OpenAI-compatible endpoint."""
 
@@ -439,8 +469,9 @@ class LLMExtractor:
 
         result = self.client.complete(f"extract-{verdict.label}", messages(),
                                       temperature=self.temperature, json_mode=True, max_tokens=MAX_TOKENS,
-                                      traj_id=traj.traj_id, validate=parse_items, fit=messages)
-        drafts = clean_drafts(parse_items(result.text), traj)
+                                      traj_id=traj.traj_id, validate=lambda text: lessons_from_reply(text, traj),
+                                      fit=messages, schema=extract_schema(MAX_ITEMS))
+        drafts = lessons_from_reply(result.text, traj)
         for d in drafts:
             d.meta["llm_call_id"] = result.call_id
         return to_items(drafts, traj, verdict, kind="llm", extractor_id=self.extractor_id,

@@ -3,7 +3,9 @@
 One call per group, never per pair. The model may merge all or some of the group, decline (the items only look
 alike), or report contradicting pairs. Item text is untrusted (it was distilled from web pages and user text), so it
 goes in as JSON data and the prompt says so; the reply is parsed strictly and anything unreadable is an error that
-leaves the group unmerged, never a guess.
+leaves the group unmerged, never a guess. "Readable" includes meaning (`reply_schemas.lesson_problem`): ids from the
+group only, at least two absorbed, and a title, description and content that are real text of their own — so the
+client retries such a reply and never caches it as a success.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Callable, Sequence
 
 from .errors import BankcoreError
 from .models import MemoryItem
+from .reply_schemas import lesson_problem, merge_schema
 
 PROMPT_VERSION = "merge-v1"
 PURPOSE = "merge"
@@ -79,20 +82,31 @@ def build_messages(items: Sequence[MemoryItem]) -> list[dict[str, str]]:
 
 
 def client_completer(client) -> Callable[[list[dict[str, str]]], str]:
-    """`complete(messages) -> str` over an `LLMClient`: JSON mode, temperature 0 (so a repeated group is answered
-    from the cache), and a reply with no readable decision is retried by the client rather than returned."""
+    """`complete(messages) -> str` over an `LLMClient`: the merge schema for the group, temperature 0 (so a repeated
+    group is answered from the cache), and a reply that `parse` refuses for this group is retried by the client,
+    never returned or cached as a success."""
     from .llm import UnusableReply
 
-    def validate(text: str) -> None:
-        try:
-            _json_object(text)
-        except MergeParseError as exc:
-            raise UnusableReply(str(exc)) from None
-
     def complete(messages: list[dict[str, str]]) -> str:
+        group = group_of(messages)
+
+        def validate(text: str) -> None:
+            try:
+                parse(text, group)
+            except MergeParseError as exc:
+                raise UnusableReply(str(exc)) from None
+
         return client.complete(PURPOSE, messages, temperature=0.0, json_mode=True, max_tokens=1024,
-                               validate=validate).text
+                               validate=validate, schema=merge_schema(group)).text
     return complete
+
+
+def group_of(messages: list[dict[str, str]]) -> list[int]:
+    """The item ids of the group that `build_messages` wrote into `messages`."""
+    user = next(m["content"] for m in messages if m["role"] == "user")
+    _, _, rest = user.partition("Lessons (JSON):\n")
+    lessons, _ = json.JSONDecoder().raw_decode(rest)
+    return [int(lesson["id"]) for lesson in lessons]
 
 
 def parse(text: str | None, group: Sequence[int]) -> Reply:
@@ -110,8 +124,11 @@ def parse(text: str | None, group: Sequence[int]) -> Reply:
     absorbs = _ids(obj.get("absorbs"), group, "absorbs")
     if len(absorbs) < 2:
         raise MergeParseError(f"a merge must absorb at least two of {list(group)}, got {list(absorbs)}")
-    return MergeReply(absorbs, _text(obj.get("title"), "title"), _text(obj.get("description"), "description"),
-                      _text(obj.get("content"), "content"), reason)
+    title, description, content = (obj.get(name) for name in ("title", "description", "content"))
+    if problem := lesson_problem(title, description, content):
+        raise MergeParseError(f"merged lesson: {problem}")
+    return MergeReply(absorbs, _text(title, "title"), _text(description, "description"), _text(content, "content"),
+                      reason)
 
 
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)

@@ -24,6 +24,7 @@ from .extract import Draft, FAILURE_LESSONS, GENERIC_LESSONS, SUCCESS_LESSONS, c
 from .judge import heuristic_verdict, strip_thinking
 from .llm import LLMClient, UnusableReply
 from .models import ItemSource, MemoryItem, Trajectory, Verdict
+from .reply_schemas import contrast_schema, select_schema
 from .signals import VERSION as SIGNALS_VERSION
 from .signals import Signal, read_signals
 
@@ -174,7 +175,7 @@ class LLMSelector:
         n = len(trajs)
         result = self.client.complete("select", build_selector_messages(query, trajs), temperature=0.0,
                                       json_mode=True, max_tokens=1024, traj_id=trajs[0].traj_id,  # the group's lead
-                                      validate=lambda t: parse_selection(t, n),
+                                      validate=lambda t: parse_selection(t, n), schema=select_schema(n),
                                       fit=lambda scale: build_selector_messages(query, trajs, scale))
         index, analysis = parse_selection(result.text, n)
         return Choice(index, analysis, llm_call_id=result.call_id, tokens_in=result.tokens_in,
@@ -254,7 +255,7 @@ _TRAJ_KEYS = ("trajectory", "traj", "attempt", "index", "id", "number")
 def parse_contrast(text: str, n: int) -> list[Draft]:
     """Drafts from a contrast reply; each draft's `meta["evidence"]` maps a 0-based trajectory index to the
     1-based steps cited in it. JSON or the paper's Markdown (no evidence then); [] when nothing is worth keeping.
-    Raises UnusableReply like `extract.parse_items`."""
+    Raises UnusableReply like `extract.parse_items`, and keeps only real lessons (`extract.keep_lessons`)."""
     body = strip_thinking(text).strip()
     if not body:
         raise UnusableReply("empty reply")
@@ -272,7 +273,7 @@ def parse_contrast(text: str, n: int) -> list[Draft]:
         drafts.append(draft)
     if entries and not drafts:
         raise UnusableReply("JSON items have no recognisable title or content")
-    return drafts
+    return extract.keep_lessons(drafts)
 
 
 def parse_evidence(entry: dict, n: int) -> dict[int, list[int]]:
@@ -334,6 +335,12 @@ def contrast_items(drafts: list[Draft], trajs: Sequence[Trajectory], verdicts: S
     return out
 
 
+def contrast_lessons(text: str, trajs: Sequence[Trajectory]) -> list[Draft]:
+    """The cleaned lessons of a contrast reply (`extract.lessons_from_reply` with `parse_contrast`)."""
+    return extract.lessons_from_reply(text, trajs, parse=lambda t: parse_contrast(t, len(trajs)),
+                                      max_items=MAX_CONTRAST_ITEMS, max_sentences=MAX_CONTRAST_SENTENCES)
+
+
 class LLMContrastExtractor:
     """Self-contrast extraction over all k trajectories with their labels (≤5 items of 1–5 sentences)."""
 
@@ -352,10 +359,10 @@ class LLMContrastExtractor:
         labels = [v.label for v in verdicts]
         result = self.client.complete(
             "extract-contrast", build_contrast_messages(trajs[0].query, trajs, labels), temperature=self.temperature,
-            json_mode=True, max_tokens=MAX_TOKENS, traj_id=trajs[0].traj_id, validate=lambda t: parse_contrast(t, n),
+            json_mode=True, max_tokens=MAX_TOKENS, traj_id=trajs[0].traj_id,
+            validate=lambda t: contrast_lessons(t, trajs), schema=contrast_schema(n, MAX_CONTRAST_ITEMS),
             fit=lambda scale: build_contrast_messages(trajs[0].query, trajs, labels, scale))
-        drafts = clean_drafts(parse_contrast(result.text, n), trajs, max_items=MAX_CONTRAST_ITEMS,
-                              max_sentences=MAX_CONTRAST_SENTENCES)
+        drafts = contrast_lessons(result.text, trajs)
         for d in drafts:
             d.meta["llm_call_id"] = result.call_id
         return contrast_items(drafts, trajs, verdicts, kind="llm", extractor_id=self.extractor_id,

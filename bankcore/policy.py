@@ -9,7 +9,9 @@ The default keeps a human in the loop wherever text is untrusted or machine-gues
 - any flagged item (e.g. `suspected_injection`, an open contradiction) waits — flagged items are never
   auto-approved, whatever the settings; nor is an item the injection gate holds back (flagged or borderline, or
   text that trips the guard's rules now: the policy decides after the gate, never before — see gate.py);
-- clean LLM-extracted items are approved on arrival (the paper's loop: the next task can use them at once);
+- clean LLM-extracted items are approved on arrival (the paper's loop: the next task can use them at once) — but
+  never LLM text that is not a lesson (a placeholder, a copied field: `reply_schemas.lesson_problem`), whatever
+  path wrote it;
 - a merged item is approved when every parent was approved, it carries no flag, and (for an LLM-written merge)
   LLM text is auto-approved too;
 - an approved item whose source trajectory is relabelled goes back to pending: its lesson may now be backwards, so
@@ -25,6 +27,7 @@ from typing import Any
 from . import gate
 from .errors import BankcoreError
 from .models import MemoryItem
+from .reply_schemas import lesson_problem
 
 SETTING_KEY = "curation_policy"
 
@@ -144,6 +147,8 @@ def decide_new(policy: Policy, item: MemoryItem) -> Decision:
     if item.flags:
         return Decision(False, f"flagged ({', '.join(item.flags)}): a human must approve")
     kind = origin(item)
+    if kind == "llm" and (problem := lesson_problem(item.title, item.description, item.content)):
+        return _not_a_lesson(problem)
     if kind == "llm":
         return (Decision(True, "clean LLM-extracted item (auto_approve_llm)") if policy.auto_approve_llm
                 else Decision(False, "policy requires approval of LLM-extracted items"))
@@ -163,9 +168,15 @@ def decide_merged(policy: Policy, child: MemoryItem, *, parents_approved: bool, 
         return Decision(False, "policy requires approval of merged items")
     if not parents_approved:
         return Decision(False, "its parents were not approved")
+    if by_llm and (problem := lesson_problem(child.title, child.description, child.content)):
+        return _not_a_lesson(problem)
     if by_llm and not policy.auto_approve_llm:
         return Decision(False, "LLM-written merge; policy requires approval of LLM text")
     return Decision(True, "every parent was approved and the merge is clean (auto_approve_merged)")
+
+
+def _not_a_lesson(problem: str) -> Decision:
+    return Decision(False, f"LLM text is not a usable lesson ({problem}): a human must approve")
 
 
 def _held(why: list[str]) -> Decision:

@@ -125,25 +125,30 @@ def test_an_explicitly_empty_reply_is_zero_items(reply):
 def test_items_are_trimmed_deduplicated_and_capped():
     long = {"title": "**A very long title** " + "word " * 20, "description": "One. Two. Three.",
             "content": "S1 is here. S2 is here. S3 is here. S4 is here."}
-    reply = json.dumps({"items": [long, dict(long), {"title": "B", "content": "Only content here."},
-                                  {"title": "C", "description": "c.", "content": "c."},
-                                  {"title": "D", "description": "d.", "content": "d."},
-                                  {"title": "", "description": "", "content": ""}]})
+    reply = json.dumps({"items": [long, dict(long),
+                                  {"title": "Batch the lookups", "description": "Use when many ids need checking.",
+                                   "content": "Fetch them in one call."},
+                                  {"title": "Check the totals", "description": "Use before paying.",
+                                   "content": "Add fare and fees."},
+                                  {"title": "Ask first", "description": "Use before changes.",
+                                   "content": "Wait for a yes."},
+                                  {"title": "...", "description": "...", "content": "..."}]})
     drafts = clean_drafts(parse_items(reply), SIMPLE)
-    assert [d.title.split()[0] for d in drafts] == ["A", "B", "C"]
+    assert [d.title.split()[0] for d in drafts] == ["A", "Batch", "Check"]
     first = drafts[0]
     assert len(first.title.split()) == 12 and "**" not in first.title
     assert first.description == "One." and sentences(first.content) == ["S1 is here.", "S2 is here.", "S3 is here."]
-    assert drafts[1].description == "Only content here."
+    assert first.meta["dropped"] == ["item 6: title is a placeholder ('...')"]
 
 
 def test_items_quoting_the_task_are_flagged_task_specific():
     t = traj([{"action": "book(HAT069)", "observation": "reservation HATHAT for mia_li_3668"}],
              final_answer="Booked HATHAT", query="Book flight HAT069 for Mia Li from New York to Seattle.")
     reply = json.dumps({"items": [
-        {"title": "Check HAT069 seats", "description": "x.", "content": "Look at HAT069 before booking."},
-        {"title": "Reuse the route", "description": "y.", "content": "Mia Li from New York to Seattle is common."},
-        {"title": "Confirm payment", "description": "z.", "content": "Check totals before paying."}]})
+        {"title": "Check HAT069 seats", "description": "Use when booking.", "content": "Look at HAT069 before booking."},
+        {"title": "Reuse the route", "description": "Use when routing.",
+         "content": "Mia Li from New York to Seattle is common."},
+        {"title": "Confirm payment", "description": "Use when paying.", "content": "Check totals before paying."}]})
     drafts = clean_drafts(parse_items(reply), t)
     assert [bool(d.flags) for d in drafts] == [True, True, False]
     assert "hat069" in drafts[0].meta["task_specific"]

@@ -79,8 +79,10 @@ def test_decline_and_contradiction():
     ('{"decision": "merge", "absorbs": "3,5", "title": "t", "description": "d", "content": "c"}', "list of item ids"),
     ('{"decision": "merge", "absorbs": [3, "five"], "title": "t", "description": "d", "content": "c"}',
      "not an item id"),
-    ('{"decision": "merge", "absorbs": [3, 5], "title": "t", "description": "d"}', "no content"),
-    ('{"decision": "merge", "absorbs": [3, 5], "title": " ", "description": "d", "content": "c"}', "no title"),
+    ('{"decision": "merge", "absorbs": [3, 5], "title": "Verify first", "description": "Use before a change."}',
+     "content is missing"),
+    ('{"decision": "merge", "absorbs": [3, 5], "title": " ", "description": "Use before a change.", '
+     '"content": "Look it up."}', "title is missing"),
     ('{"decision": "merge", "absorbs": [3, 5], "title": ["t"], "description": "d", "content": "c"}', "must be text"),
     ('{"decision": "contradiction", "pairs": []}', "needs pairs"),
     ('{"decision": "contradiction", "pairs": [[3, 3]]}', "not a pair"),

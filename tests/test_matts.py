@@ -124,12 +124,16 @@ def test_parse_evidence_shapes(evidence, expected):
 
 def test_parse_contrast_keeps_evidence_per_trajectory_and_falls_back_to_markdown():
     reply = json.dumps({"reasoning": "r", "items": [
-        {"title": "A", "description": "d.", "content": "c.", "evidence": [{"trajectory": 2, "steps": [2]}]},
-        {"title": "B", "content": "only content."}]})
+        {"title": "Read all pages", "description": "Use when a list spans pages.", "content": "Follow Next.",
+         "evidence": [{"trajectory": 2, "steps": [2]}]},
+        {"title": "Sort first", "description": "Use when ranking.", "content": "Sort, then read the top."},
+        {"title": "Only content", "content": "A lesson without a description is not an item."}]})
     drafts = parse_contrast(f"```json\n{reply}\n```", 3)
-    assert [d.title for d in drafts] == ["A", "B"]
+    assert [d.title for d in drafts] == ["Read all pages", "Sort first"]
     assert drafts[0].meta["evidence"] == {1: [2]} and drafts[1].meta["evidence"] == {}
-    markdown = "# Memory Item 1\n## Title\nRead all pages\n## Description\nD.\n## Content\nC."
+    assert drafts[0].meta["dropped"] == ["item 3: description is missing"]
+    markdown = ("# Memory Item 1\n## Title\nRead all pages\n## Description\nUse when a list spans pages.\n"
+                "## Content\nFollow Next.")
     assert [d.title for d in parse_contrast(markdown, 2)] == ["Read all pages"]
     with pytest.raises(UnusableReply):
         parse_contrast('{"items": [{"title": "cut', 2)
@@ -138,7 +142,7 @@ def test_parse_contrast_keeps_evidence_per_trajectory_and_falls_back_to_markdown
 def test_llm_contrast_extraction_over_the_fake_server(fake_llm, db):
     """Five items at most, 1–5 sentences, source `contrast`, a `contrast` provenance row to every trajectory
     compared (with the steps cited in it), labels and all k trajectories in the prompt, task details flagged."""
-    six = [{"title": f"Lesson {i}", "description": "One sentence. Second sentence dropped.",
+    six = [{"title": f"Lesson {i}", "description": "Use when attempts differ. Second sentence dropped.",
             "content": " ".join(f"Sentence {j} of the lesson." for j in range(1, 8)),
             "evidence": [{"trajectory": 2, "steps": [2, 9]}]} for i in range(6)]
     six[1]["content"] = "Work out how many orders did I place first. Check them."  # quotes the task: flagged
@@ -156,7 +160,7 @@ def test_llm_contrast_extraction_over_the_fake_server(fake_llm, db):
         assert [s.relation for s in sources] == ["contrast"] * 3
         assert [s.traj_id for s in sources] == ["a", "b", "c"]
         assert [s.step_idxs for s in sources] == [[], [1], []]  # step 9 does not exist in trajectory 2
-        assert item.description == "One sentence."
+        assert item.description == "Use when attempts differ."
     assert [item.content.count(".") for item, _ in pairs] == [5, 2, 5, 5, 5]
     assert "task_specific" in pairs[1][0].flags and not pairs[0][0].flags
 

@@ -15,7 +15,8 @@ from curation_helpers import THRESHOLD, add_lessons
 
 
 def lesson(extractor, flags=(), **kw) -> MemoryItem:
-    return MemoryItem("t", "d", "c.", source="failure", extractor_id=extractor, flags=list(flags), **kw)
+    return MemoryItem("Check the totals", "Use before paying.", "Add the fare and the fees, then compare.",
+                      source="failure", extractor_id=extractor, flags=list(flags), **kw)
 
 
 @pytest.mark.parametrize("extractor,flags,policy,approve", [

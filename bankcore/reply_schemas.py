@@ -1,0 +1,144 @@
+"""What a structured LLM reply must be, per role: the JSON schema asked of the server, and the meaning-level checks
+every parser applies whether or not the server honoured the schema.
+
+The schemas go out as `response_format` json_schema (llama.cpp, vLLM and OpenAI constrain generation with them);
+servers without that get JSON mode or nothing, and the tolerant parsers still read what comes back. A schema only
+shapes syntax, so the checks here decide meaning: a field must be present and say something of its own — not a
+placeholder (`"..."`, `"N/A"`, `"<title>"`, `"string"`), not a copy of another field, not a title made of the first
+words of the description. Small local models produce exactly these; a reply made only of them is unusable (the
+client repairs and retries it and never caches it as a success), and such text is never approved.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _normal(text: str) -> str:
+    """Lower-case words only: how two texts are compared (punctuation, case and spacing ignored)."""
+    return " ".join(_WORD.findall(text.lower()))
+
+
+# Text a model writes when it echoes the format instead of answering (compared as `_normal` words).
+PLACEHOLDERS = frozenset(_normal(p) for p in {
+    "n/a", "na", "n.a", "none", "null", "nil", "tbd", "tba", "todo", "to do", "xxx", "placeholder", "example",
+    "string", "text", "str", "title", "description", "content", "lesson", "item", "memory item", "reasoning",
+    "analysis", "reason", "insight", "strategy", "your title", "your description", "your content", "untitled",
+    "no title", "no description", "no content", "empty", "undefined", "unknown", "use when not when",
+    "use when situation not when situation where it does not apply", "a few words", "one sentence",
+    "1-3 sentences", "1-5 sentences",
+})
+_ELLIPSIS = re.compile(r"\.{2,}|…")
+_ANGLE = re.compile(r"<[^<>]{0,80}>")  # <title>, <your analysis>, <situation>
+_LOREM = re.compile(r"^\s*lorem ipsum\b", re.I)
+MIN_CHARS = 3  # letters and digits: "ok", "A." and "-" say nothing
+COPIED_TITLE_WORDS = 3  # a title this long that opens the description (or content) word for word was copied from it
+
+
+def text_problem(value: Any, name: str) -> str | None:
+    """Why `value` is not text for field `name` (missing, not a string, a placeholder, too short), or None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return f"{name} is missing"
+    if not isinstance(value, str):
+        return f"{name} must be text, not {type(value).__name__}"
+    text = " ".join(value.split())
+    if _LOREM.match(text):
+        return f"{name} is placeholder text ({text[:20]!r})"
+    bare = _ANGLE.sub(" ", _ELLIPSIS.sub(" ", text))
+    words = _normal(bare)
+    if words in PLACEHOLDERS or not words or (text != bare and len(words.replace(" ", "")) < MIN_CHARS):
+        return f"{name} is a placeholder ({text[:30]!r})"
+    if len(words.replace(" ", "")) < MIN_CHARS:
+        return f"{name} is too short to say anything ({text[:30]!r})"
+    return None
+
+
+def lesson_problem(title: Any, description: Any, content: Any) -> str | None:
+    """Why (title, description, content) is not a lesson, or None: every field present and real text, the content
+    not a copy of the description, the title not the description's (or content's) opening words."""
+    for value, name in ((title, "title"), (description, "description"), (content, "content")):
+        if problem := text_problem(value, name):
+            return problem
+    t, d, c = _normal(title), _normal(description), _normal(content)
+    if c == d:
+        return "content only repeats the description"
+    for other, name in ((d, "description"), (c, "content")):
+        if t == other:
+            return f"title only repeats the {name}"
+        words = t.split()
+        if len(words) >= COPIED_TITLE_WORDS and other.split()[:len(words)] == words:
+            return f"title is the first words of the {name}"
+    return None
+
+
+# ---------------------------------------------------------------------- schemas
+def _text(min_length: int = MIN_CHARS) -> dict[str, Any]:
+    return {"type": "string", "minLength": min_length}
+
+
+JUDGE = {
+    "type": "object",
+    "properties": {"thoughts": _text(1), "status": {"type": "string", "enum": ["success", "failure"]}},
+    "required": ["thoughts", "status"],
+}
+
+
+def _lesson(extra: dict[str, Any]) -> dict[str, Any]:
+    properties = {"title": _text(), "description": _text(), "content": _text(), **extra}
+    return {"type": "object", "properties": properties, "required": list(properties)}
+
+
+def extract_schema(max_items: int) -> dict[str, Any]:
+    """The extractor's reply: its reasoning first (so a constrained model thinks before it writes), then items."""
+    steps = {"type": "array", "items": {"type": "integer", "minimum": 1}}
+    return {"type": "object",
+            "properties": {"reasoning": _text(1),
+                           "items": {"type": "array", "maxItems": max_items, "items": _lesson({"steps": steps})}},
+            "required": ["reasoning", "items"]}
+
+
+def contrast_schema(n: int, max_items: int) -> dict[str, Any]:
+    """The self-contrast extractor's reply over `n` trajectories: items citing trajectories 1..n and their steps."""
+    evidence = {"type": "array", "items": {
+        "type": "object",
+        "properties": {"trajectory": {"type": "integer", "enum": list(range(1, n + 1))},
+                       "steps": {"type": "array", "items": {"type": "integer", "minimum": 1}}},
+        "required": ["trajectory", "steps"]}}
+    return {"type": "object",
+            "properties": {"reasoning": _text(1),
+                           "items": {"type": "array", "maxItems": max_items, "items": _lesson({"evidence": evidence})}},
+            "required": ["reasoning", "items"]}
+
+
+def select_schema(n: int) -> dict[str, Any]:
+    """The best-of-N selector's reply: an analysis, then `index`: [one of 1..n] (the prompt's shape)."""
+    return {"type": "object",
+            "properties": {"analysis": _text(1),
+                           "index": {"type": "array", "minItems": 1, "maxItems": 1,
+                                     "items": {"type": "integer", "enum": list(range(1, n + 1))}}},
+            "required": ["analysis", "index"]}
+
+
+def merge_schema(group: Sequence[int]) -> dict[str, Any]:
+    """The merge reply for the item ids `group`: merge (absorbing ≥2 of them), decline, or contradiction pairs."""
+    member = {"type": "integer", "enum": sorted(int(i) for i in group)}
+    reason = _text(1)
+    return {"anyOf": [
+        {"type": "object",
+         "properties": {"decision": {"type": "string", "enum": ["merge"]},
+                        "absorbs": {"type": "array", "minItems": 2, "items": member},
+                        "title": _text(), "description": _text(), "content": _text(), "reason": reason},
+         "required": ["decision", "absorbs", "title", "description", "content", "reason"]},
+        {"type": "object",
+         "properties": {"decision": {"type": "string", "enum": ["decline"]}, "reason": reason},
+         "required": ["decision", "reason"]},
+        {"type": "object",
+         "properties": {"decision": {"type": "string", "enum": ["contradiction"]},
+                        "pairs": {"type": "array", "minItems": 1,
+                                  "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": member}},
+                        "reason": reason},
+         "required": ["decision", "pairs", "reason"]},
+    ]}
