@@ -147,8 +147,14 @@ def audit_run(store: Store, run_id: int) -> RunAudit:
 
 
 def _environment_golds(run) -> dict[str, Any]:
-    """For a live run of a built-in environment, its tasks' gold answers (older live runs kept none in truth)."""
-    if run.source_format != "live" or not run.env:
+    """For a live run, its tasks' gold answers: as the run recorded its tasks, else (an older run) its built-in
+    environment's."""
+    if run.source_format != "live":
+        return {}
+    recorded = (run.meta or {}).get("tasks") or []
+    if recorded and all(isinstance(t, dict) for t in recorded):
+        return {str(t.get("task_id")): t.get("gold") for t in recorded}
+    if not run.env:
         return {}
     from .agent.env import get_environment
     from .errors import BankcoreError

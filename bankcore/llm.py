@@ -129,7 +129,7 @@ class LLMClient:
                  json_mode: bool = False, max_tokens: int = 1024, traj_id: str | None = None,
                  validate: Callable[[str], Any] | None = None,
                  fit: Callable[[float], list[dict[str, str]]] | None = None,
-                 schema: dict[str, Any] | None = None) -> LLMResult:
+                 schema: dict[str, Any] | None = None, seed: int | None = None) -> LLMResult:
         """One chat completion. Raises LLMError when it cannot get a usable reply within the retry budget.
 
         `validate(text)` raises `UnusableReply` for a reply that arrived but cannot be used; such a reply is
@@ -154,6 +154,8 @@ class LLMClient:
         unusable: list[_Attempt] = []  # attempts whose reply arrived but could not be used
         while True:
             params = self._params(attempt.temperature, max_tokens, json_mode, schema, purpose)
+            if seed is not None and "seed" not in self._rejected:
+                params["seed"] = seed  # a sampling seed (agent runs record theirs); dropped if the server refuses it
             sent = self._roles(attempt.messages)
             request = {"messages": sent, **params}
             started = time.monotonic()
@@ -425,7 +427,7 @@ def _refused_param(error: str, params: dict[str, Any]) -> str | None:
     if schema_asked and re.search(r"json_schema|schema", error, re.I):
         return "json_schema"  # fall back to plain JSON mode, not to no format at all
     for name, pattern in (("response_format", r"response_format|json_object|json mode"),
-                          ("max_tokens", r"max_tokens"), ("temperature", r"temperature")):
+                          ("max_tokens", r"max_tokens"), ("temperature", r"temperature"), ("seed", r"\bseed\b")):
         if name in params and re.search(pattern, error, re.I):
             return name
     return None

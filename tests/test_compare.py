@@ -170,3 +170,38 @@ def test_tau_bench_trials_split_into_two_runs(tmp_path, cli):
     early = sum(r["reward"] >= 1 for r in records if r["trial"] in {0, 1})
     assert c["a"]["successes"] == early and c["a"]["trajectories"] == 100
     assert c["pass_hat"]["what"].startswith("pass^2") and c["p_value"] > 0.05  # trials of one model: no real change
+
+
+def test_a_run_records_its_settings_and_repeat_runs_them_again(fake_llm, tmp_path, cli, monkeypatch):
+    """`bankcore run --seed` records the seed (sent with every agent request, plus the trial), the tasks in order and
+    the bank it started from; `--repeat` runs the same tasks with the same settings under a new name."""
+    from scripted_shop import ShopScript
+
+    fake_llm.responder = ShopScript()
+    db = tmp_path / "bank.duckdb"
+    for name, value in {"BANKCORE_DB": db, "BANKCORE_LLM_BASE_URL": fake_llm.url, "BANKCORE_MODEL": "fake-model",
+                        "BANKCORE_LLM_API_KEY": "sk-test-key-0123456789", "BANKCORE_LLM_TIMEOUT": "5"}.items():
+        monkeypatch.setenv(name, str(value))
+    result = cli("run", "shop-count-2,shop-count-1", "--memory", "reasoningbank", "--run", "orig", "--seed", "41",
+                 "--temperature", "0.3")
+    assert result.code == 0, result.err
+    agent_requests = [r for r in fake_llm.requests if r["messages"][0]["content"].startswith("You are an autonomous")]
+    assert agent_requests and {r["seed"] for r in agent_requests} == {41} and {r["temperature"] for r in
+                                                                            agent_requests} == {0.3}
+    from bankcore import Bank
+    bank = Bank(db)
+    run = bank.store.find_run("orig")
+    assert run.meta["settings"]["seed"] == 41 and run.meta["settings"]["temperature"] == 0.3
+    assert [t["task_id"] for t in run.meta["tasks"]] == ["shop-count-2", "shop-count-1"]
+    assert run.meta["tasks"][0]["gold"] is not None and run.meta["bank_at_start"]["last_event_id"] == 0
+    seen = len(fake_llm.requests)
+    again = cli("run", "--repeat", "orig", "--run", "again")
+    assert again.code == 0, again.err
+    assert "repeating run" in again.out and "seed 41" in again.out and "retrieval will see what was learned" in again.out
+    repeat = bank.store.find_run("again")
+    assert repeat.meta["settings"] == run.meta["settings"] and repeat.meta["tasks"] == run.meta["tasks"]
+    assert repeat.meta["bank_at_start"]["last_event_id"] > 0
+    assert {r["seed"] for r in fake_llm.requests[seen:] if "seed" in r} == {41}
+    assert bank.store.run_task_ids(repeat.run_id) == ["shop-count-2", "shop-count-1"]
+    assert cli("run", "--repeat", "nope").code == 1
+    assert "--repeat RUN" in cli("run").err

@@ -143,10 +143,11 @@ class ReActAgent:
     sequential-MaTTS pass (the environment must support `reopen`)."""
 
     def __init__(self, client: LLMClient, env: Environment, *, temperature: float = TEMPERATURE,
-                 max_tokens: int = MAX_TOKENS, clock=datetime.now):
+                 max_tokens: int = MAX_TOKENS, clock=datetime.now, seed: int | None = None):
         self.client, self.env = client, env
         self.temperature, self.max_tokens = temperature, max_tokens
         self.clock = clock
+        self.seed = seed  # a run's sampling seed; each attempt adds its trial, so k parallel attempts still differ
 
     def attempt(self, task: Task, memory: str = "", memory_item_ids: list[int] | None = None,
                 trial: int = 0) -> Attempt:
@@ -171,7 +172,8 @@ class ReActAgent:
     def _play(self, attempt: Attempt, pass_no: int) -> None:
         for _ in range(MAX_TURNS):
             result = self.client.complete(PURPOSE, attempt.messages, temperature=self.temperature,
-                                          max_tokens=self.max_tokens)
+                                          max_tokens=self.max_tokens,
+                                          seed=None if self.seed is None else self.seed + attempt.trial)
             attempt.call_ids.append(result.call_id)
             attempt.tokens_in += result.tokens_in or 0
             attempt.tokens_out += result.tokens_out or 0

@@ -13,10 +13,10 @@ the learning of what it stored (the queues are derived from the bank, so nothing
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
-from .. import ingest, learning, scaling
+from .. import __version__, ingest, learning, scaling
 from ..errors import BankcoreError
 from ..llm import LLMClient, LLMError
 from ..refine import HeuristicRefinementExtractor, LLMRefinementExtractor, check_prompt
@@ -29,7 +29,7 @@ MEMORY_MODES = ("none", "reasoningbank")
 MATTS_MODES = ("parallel", "sequential")
 SOURCE_FORMAT = "live"
 # What must match for a run to be resumed under its name: changing any of these would mix two experiments.
-SAME_RUN = ("env", "memory", "matts", "k", "model", "memory_k")
+SAME_RUN = ("env", "memory", "matts", "k", "model", "memory_k", "seed")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class RunSettings:
     selector: str | None = None  # best-of-N; default: as the judge
     temperature: float = TEMPERATURE
     consolidate: bool = True
+    seed: int | None = None  # sent with every agent request (plus the attempt's trial), where the server honours it
 
     def check(self) -> "RunSettings":
         if self.memory not in MEMORY_MODES:
@@ -67,7 +68,18 @@ class RunSettings:
     def describe(self) -> dict:
         return {"env": self.env, "memory": self.memory, "matts": self.matts, "k": self.k, "model": self.model,
                 "memory_k": self.memory_k, "judge": self.judge, "extractor": self.extractor,
-                "selector": self.selector, "temperature": self.temperature, "consolidate": self.consolidate}
+                "selector": self.selector, "temperature": self.temperature, "consolidate": self.consolidate,
+                "seed": self.seed}
+
+    @classmethod
+    def recorded(cls, run: Run, name: str) -> "RunSettings":
+        """The settings a live run recorded, under a new name: what `bankcore run --repeat` runs again."""
+        recorded = (run.meta or {}).get("settings")
+        if run.source_format != SOURCE_FORMAT or not recorded:
+            raise BankcoreError(f"run {run.name!r} is not a live run with recorded settings ({run.source_format}); "
+                                "only runs made by `bankcore run` can be repeated")
+        known = {key: recorded[key] for key in cls.__dataclass_fields__ if key in recorded and key != "name"}
+        return cls(name=name, **known).check()
 
 
 @dataclass
@@ -134,7 +146,7 @@ class Runner:
             raise BankcoreError(f"environment {self.env.name!r} cannot reopen an episode: no sequential MaTTS")
         self.client = client or LLMClient(bank.settings, self.store, model=model)
         self.agent = ReActAgent(self.client, self.env, temperature=self.settings.temperature,
-                                clock=self.store.clock)
+                                clock=self.store.clock, seed=self.settings.seed)
         self._judge = learning.make_judge(self.settings.judge, bank.settings, self.store, model)
         learner = self.settings.extractor or self.settings.judge
         self._extractor = learning.make_extractor(learner, bank.settings, self.store, model)
@@ -148,7 +160,7 @@ class Runner:
     def run(self, tasks: list[Task], *, limit: int | None = None,
             on_task: Callable[[TaskResult | None], None] | None = None) -> RunReport:
         """Work through `tasks` in order (at most `limit` new ones), learning after each."""
-        run = self._open_run()
+        run = self._open_run(tasks)
         report = RunReport(run.run_id, run.name, self.settings)
         done = set(self.store.run_task_ids(run.run_id))
         self._catch_up(run, report)
@@ -174,7 +186,9 @@ class Runner:
         self.store.update_run(run)
         return report
 
-    def _open_run(self) -> Run:
+    def _open_run(self, tasks: list[Task]) -> Run:
+        """The run to resume, or a new one recording what a repeat needs: settings, the task list in order, and
+        the bank it starts from (its last memory event and retrievable items)."""
         s = self.settings
         existing = self.store.find_run(s.name)
         if existing is not None:
@@ -193,7 +207,8 @@ class Runner:
             name=s.name, source_format=SOURCE_FORMAT, started_at=self.store.clock(), agent_model=s.model,
             memory_mode=s.memory, matts_mode=s.matts, matts_k=s.k if s.matts else None, env=self.env.name,
             meta={"settings": s.describe(), "retrieval_k": s.memory_k if s.memory != "none" else 0,
-                  "max_steps": getattr(self.env, "max_steps", None)}))
+                  "max_steps": getattr(self.env, "max_steps", None), "tasks": [asdict(t) for t in tasks],
+                  "bank_at_start": self.store.bank_snapshot(), "bankcore_version": __version__}))
 
     # ------------------------------------------------------------------ one task
     def _do_task(self, run: Run, task: Task, report: RunReport) -> TaskResult:

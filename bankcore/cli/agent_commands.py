@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ..bank import Bank
+from ..errors import BankcoreError
 from ..llm import require_llm
 from ..models import to_dict
 from .learning_commands import _extractor_option, _judge_choice, _judge_option, _report_errors
@@ -23,7 +24,7 @@ def _learner_options() -> argparse.ArgumentParser:
 def add_run_parser(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("run", parents=[common, _learner_options()],
                        help="run an LLM agent over tasks, learning after each (resumable with --run NAME)")
-    p.add_argument("tasks", help="all, task ids (a,b,c), or a .jsonl file of tasks")
+    p.add_argument("tasks", nargs="?", help="all, task ids (a,b,c), or a .jsonl file of tasks (not with --repeat)")
     p.add_argument("--env", default="shop", help="environment (default: shop; see `bankcore tasks`)")
     p.add_argument("--memory", default="reasoningbank", choices=["none", "reasoningbank"],
                    help="inject retrieved memory into the agent's system prompt (default: reasoningbank)")
@@ -35,6 +36,11 @@ def add_run_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--no-consolidate", action="store_true", help="do not consolidate the bank after each task")
     p.add_argument("--limit", type=int, help="do at most this many (new) tasks")
     p.add_argument("--run", help="run name; an existing live run of that name is resumed")
+    p.add_argument("--seed", type=int, help="sampling seed sent with the agent's requests (plus the attempt's trial); "
+                                            "recorded with the run")
+    p.add_argument("--repeat", metavar="RUN",
+                   help="run a recorded live run (id or name) again: its tasks in its order, with its settings; "
+                        "--run names the new run, --limit applies, other settings come from the recorded run")
 
 
 @command("run")
@@ -43,15 +49,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..agent.runner import RunSettings
     from ..agent.tasks import select_tasks
     bank = open_bank(args)
-    env = get_environment(args.env)
-    tasks = select_tasks(args.tasks, env)
+    if args.repeat is not None:
+        from .experiment_commands import repeat_settings
+        settings, tasks = repeat_settings(args, bank)
+        name = settings.name
+    else:
+        if args.tasks is None:
+            raise BankcoreError("say which tasks: all, task ids (a,b,c) or a .jsonl file — or --repeat RUN")
+        tasks = select_tasks(args.tasks, get_environment(args.env))
+        name = args.run or _default_run_name(args, bank)
+        settings = RunSettings(name=name, env=args.env, memory=args.memory, matts=args.matts,
+                               k=args.k if args.k is not None else (3 if args.matts else 1), model=args.model,
+                               memory_k=args.memory_k, judge=args.judge, extractor=args.extractor,
+                               selector=args.selector, temperature=args.temperature,
+                               consolidate=not args.no_consolidate, seed=args.seed)
     require_llm(bank.settings,
                 offline="the agent cannot act, but `bankcore matts-replay` runs MaTTS over imported trials")
-    name = args.run or _default_run_name(args, bank)
-    settings = RunSettings(name=name, env=args.env, memory=args.memory, matts=args.matts,
-                           k=args.k if args.k is not None else (3 if args.matts else 1), model=args.model,
-                           memory_k=args.memory_k, judge=args.judge, extractor=args.extractor,
-                           selector=args.selector, temperature=args.temperature, consolidate=not args.no_consolidate)
     if args.run is None:
         say(args, f"run {name!r}: to resume it after an interruption, run the same command with --run {name!r}")
     position = finished = 0

@@ -72,3 +72,35 @@ def cmd_audit_run(args: argparse.Namespace) -> int:
         for line in report.summary(examples=args.examples):
             say(args, _inert(line))
     return 0 if report.clean else 3
+
+
+def repeat_settings(args: argparse.Namespace, bank) -> tuple:
+    """For `bankcore run --repeat RUN`: the recorded run's settings under a new name and its tasks in its order —
+    the whole tasks it recorded, else (an older run) its environment's tasks it has trajectories for. Says how far
+    the bank has moved since the recorded run started: a memory-on repeat retrieves from the bank as it is now."""
+    from ..agent.env import Task, get_environment
+    from ..agent.runner import RunSettings
+    original = bank.store.get_run(bank.resolve_run(args.repeat))
+    name = args.run or f"{original.name}-repeat-{bank.store.clock():%Y%m%d-%H%M%S}"
+    settings = RunSettings.recorded(original, name)
+    recorded = original.meta.get("tasks")
+    if recorded and all(isinstance(t, dict) for t in recorded):
+        tasks = [Task(**{k: t[k] for k in Task.__dataclass_fields__ if k in t}) for t in recorded]
+    else:
+        known = {t.task_id: t for t in get_environment(settings.env).tasks()}
+        ids = bank.store.run_task_ids(original.run_id)
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise BankcoreError(f"run {original.name!r} did not record its tasks and environment {settings.env!r} "
+                                f"has no task {missing[0]!r}: give the tasks file with a new run instead")
+        tasks = [known[i] for i in ids]
+    start, now = original.meta.get("bank_at_start"), bank.store.bank_snapshot()
+    moved = "" if not start else (
+        f"; the original started at memory event {start['last_event_id']} with {start['approved_items']} approved "
+        f"item(s), the bank is now at event {now['last_event_id']} with {now['approved_items']}"
+        + (" — retrieval will see what was learned since" if settings.memory != "none" and
+           now["last_event_id"] != start["last_event_id"] else ""))
+    say(args, _inert(f"repeating run {original.run_id} {original.name!r} as {name!r}: {len(tasks)} task(s), "
+                     f"memory {settings.memory}, model {settings.model}, temperature {settings.temperature:g}, "
+                     f"seed {settings.seed}{moved}"))
+    return settings, tasks
