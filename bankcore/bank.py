@@ -34,6 +34,8 @@ class Bank:
         self.store = Store(self.settings.db_path, clock=clock, lock_timeout_s=self.settings.lock_timeout_s,
                            on_busy=on_busy, read_only=read_only)
         self._retriever: Retriever | None = None
+        self._opinion_client: tuple[Settings, Any] | None = None
+        self.store.second_opinion = self._second_opinion_client  # the gate's second opinion (gate.check_stored)
 
     @property
     def path(self) -> Path:
@@ -358,6 +360,16 @@ class Bank:
                                    complete=complete if llm else None, requested_by=self._actor(actor),
                                    policy=self.policy(), on_group=on_group)
         return actions, report
+
+    def _second_opinion_client(self):
+        """The LLM client the injection gate asks for a second opinion, or None offline. Read at write time from
+        the settings as they are then (the demo build clears its endpoint after opening the bank)."""
+        from .llm import LLMClient
+        if not self.settings.llm_configured:
+            return None
+        if self._opinion_client is None or self._opinion_client[0] != self.settings:
+            self._opinion_client = (self.settings, LLMClient(self.settings, self.store))
+        return self._opinion_client[1]
 
     def _merge_completer(self, model: str | None):
         from .llm import LLMClient

@@ -3,7 +3,8 @@
 `add_item` and `change_item` are the only ways items are written; they keep `memory_items` (the current state)
 and `memory_events` (the history, with before/after snapshots) in step inside one transaction. Nothing here, or
 anywhere, deletes an item or an event. Both pass any new or changed text through the injection gate (`gate.check`)
-before it is stored, whatever path wrote it, so the event records the flags the text earned.
+before it is stored, whatever path wrote it, so the event records the flags the text earned — with the LLM's second
+opinion when the store was given a way to reach one (`store.second_opinion`, set by `Bank`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def add_item(store: Store, item: MemoryItem, sources: Iterable[ItemSource] = (),
              related: dict[str, Any] | None = None) -> MemoryItem:
     """Store a new item with its provenance and its first event."""
     sources = list(sources)
-    gate.check_stored(item, lambda: store.get_trajectories(sorted({s.traj_id for s in sources if s.traj_id})))
+    gate.check_stored(item, lambda: store.get_trajectories(sorted({s.traj_id for s in sources if s.traj_id})),
+                      opinion_source=getattr(store, "second_opinion", None))
     with store.transaction():
         store.add_item(item)
         for source in sources:
@@ -57,7 +59,8 @@ def change_item(store: Store, item_id: int, *, kind: str, actor: str, reason: st
         for name, value in changes.items():
             setattr(item, name, value)
         if any(before[f] != getattr(item, f) for f in TEXT_FIELDS):
-            gate.check_stored(item, lambda: source_trajectories(store, item_id))
+            gate.check_stored(item, lambda: source_trajectories(store, item_id),
+                              opinion_source=getattr(store, "second_opinion", None))
             item.version += 1
             if "embedding" not in changes:
                 item.embedding, item.embedding_model = None, None  # stale: must be re-embedded

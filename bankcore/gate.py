@@ -11,13 +11,21 @@ pending; it never clears a flag on an item's own text — a person's approval an
 place flags are dropped is a merge: the merged text is checked on its own, and a parent's flag is kept only if the
 text that earned it survives into the merge.
 
+With an LLM configured (the bank hands `check_stored` a way to reach it), the text the rules leave clean but not
+certain — cues they set aside as a lesson's own voice, a borderline finding — and any text an LLM wrote gets a
+second opinion from the model (`second_opinion`: a separate, hardened prompt). "flag" flags the item; no usable
+answer (the call failed, or the reply was not one verdict) holds it as borderline, for a person; "clean" changes
+nothing. Either way the answer is kept in `meta["second_opinion"]` with the reasons, and the policy, which reads the
+flags (`holds_back`), never approves a held item. Offline, nothing is asked and nothing changes.
+
 Pure functions over values, except `second_opinion` (one LLM call); the detection rules live in the guard package.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 from . import guard
 from .models import MemoryItem, Trajectory
@@ -27,6 +35,11 @@ BORDERLINE = guard.BORDERLINE  # the rules are unsure: a person decides, the pol
 HOLDING_FLAGS = (FLAG, BORDERLINE)
 REASONS = "injection_reasons"
 ACTOR = "gate:1"  # the actor of the FLAG events the gate writes on its own (import-bank)
+OPINION = "second_opinion"  # meta key: the model's last answer on this text (verdict, why, model, text digest)
+
+# How `check_stored` reaches a model: called at write time, it returns an LLM client, or None when none is
+# configured (then no second opinion is asked). A `Bank` gives its store one (`store.second_opinion`).
+OpinionSource = Callable[[], Optional[guard.second_opinion.Completer]]
 
 Finding = guard.Finding
 
@@ -82,13 +95,69 @@ def check_all(items: Iterable[MemoryItem], trajs: Sequence[Trajectory]) -> list[
     return items
 
 
-def check_stored(item: MemoryItem, load_trajectories: Callable[[], Sequence[Trajectory]]) -> MemoryItem:
+def check_stored(item: MemoryItem, load_trajectories: Callable[[], Sequence[Trajectory]], *,
+                 opinion_source: OpinionSource | None = None) -> MemoryItem:
     """The check `curation` runs on every new or changed text as it is written. The words are read alone first
     (cheap, and clean in nearly every case); only when they trip a rule are the source trajectories loaded, so the
-    rules can tell an account the task named from one it never did."""
+    rules can tell an account the task named from one it never did. Then, if `opinion_source` gives an LLM client
+    and the text calls for one (`opinion_cues`), the model's second opinion (`second_opinion`)."""
     if findings(item):
         check(item, load_trajectories())
+    if OPINION in item.meta and not _asked_already(item):
+        item.meta = {k: v for k, v in item.meta.items() if k != OPINION}  # it was about other words
+    if opinion_source is not None and opinion_cues(item):
+        second_opinion(item, opinion_source)
     return item
+
+
+# ---------------------------------------------------------------------- the LLM second opinion
+def opinion_cues(item: MemoryItem) -> list[str]:
+    """Why the rules' answer on `item` wants a model's second opinion; empty when it does not. Nothing for an item
+    already flagged (held whatever a model says) or one whose exact text was asked about already; otherwise the
+    borderline findings it was held for, the cues the rules set aside as a lesson's own voice, and an LLM writer."""
+    if FLAG in item.flags or _asked_already(item):
+        return []
+    cues = list(item.meta.get(REASONS) or []) if BORDERLINE in item.flags else []
+    cues += [f.reason for f in guard.lesson_review.set_aside(_text(item))]
+    if (item.extractor_id or "").startswith("llm"):
+        cues.append(f"an LLM wrote it ({item.extractor_id})")
+    return list(dict.fromkeys(cues))
+
+
+def second_opinion(item: MemoryItem, opinion_source: OpinionSource) -> MemoryItem:
+    """Ask the model about `item`'s text and record the answer on the item, in place (`meta["second_opinion"]`):
+    "flag" adds FLAG with the model's reason; "failed" (no client, the call failed, no clear verdict) adds
+    BORDERLINE, so a person decides; "clean" adds nothing — it never clears what the rules found. An approved
+    item held back goes to pending, as for any gate flag. Never raises for the model's failures."""
+    cues = opinion_cues(item)
+    try:
+        client = opinion_source()
+    except Exception as exc:  # noqa: BLE001 — a client that cannot be built is a failed opinion, not a lost lesson
+        opinion = guard.second_opinion.Opinion("failed", f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300])
+    else:
+        if client is None:
+            return item  # no LLM configured: the rules alone decide, as offline
+        opinion = guard.second_opinion.ask_second_opinion(client, _text(item),
+                                                          [Finding("borderline", c) for c in cues])
+    item.meta = {**item.meta, OPINION: {"verdict": opinion.verdict, "why": opinion.why, "model": opinion.model,
+                                        "call_id": opinion.call_id, "asked_because": cues, "text": _digest(item),
+                                        "version": guard.SECOND_OPINION_VERSION}}
+    by = f"the LLM second opinion ({opinion.model or 'no model'})"
+    if opinion.verdict == "flag":
+        _record(item, [Finding("flag", f"{by} judged it unsafe: {opinion.why or 'no reason given'}")])
+    elif opinion.verdict != "clean":
+        _record(item, [Finding("borderline", f"{by} could not be had ({opinion.why}): a person decides")])
+    return item
+
+
+def _digest(item: MemoryItem) -> str:
+    return hashlib.sha256(_text(item).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _asked_already(item: MemoryItem) -> bool:
+    asked = item.meta.get(OPINION)
+    return (isinstance(asked, dict) and asked.get("text") == _digest(item)
+            and asked.get("version") == guard.SECOND_OPINION_VERSION)
 
 
 def inherit_flags(child: MemoryItem, parents: Sequence[MemoryItem]) -> MemoryItem:

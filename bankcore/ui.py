@@ -31,8 +31,10 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException, StreamlitSecretNotFoundError
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from . import gate
 from .bank import Bank
 from .errors import BankBusyError, BankcoreError, ConflictError, SchemaError
+from .models import MemoryItem
 from .settings import Settings
 from .ui_parts import escape_md
 
@@ -303,15 +305,31 @@ def shown_error(exc: BaseException) -> str:
     return escape_md(text)
 
 
-def flash(message: str) -> None:
-    """A message shown once at the top of the next run (after a write and its rerun)."""
-    st.session_state[FLASH] = message
+def flash(message: str, *, held: list[str] | None = None) -> None:
+    """A message shown once at the top of the next run (after a write and its rerun); with `held`, the injection
+    gate's reasons for holding back what was written, shown as a warning instead of a success."""
+    st.session_state[FLASH] = (message, list(held or []))
 
 
 def _show_flash() -> None:
-    message = st.session_state.pop(FLASH, None)
-    if message:
+    flashed = st.session_state.pop(FLASH, None)
+    message, held = flashed if isinstance(flashed, tuple) else (flashed, [])
+    if message and held:  # plain escaped text: the reasons quote the lesson, which is untrusted
+        with st.container(key="gate_held"):
+            st.warning(escape_md(message), icon=":material/gpp_maybe:")
+            for reason in held:
+                st.caption(escape_md(f"• {reason}"))
+    elif message:
         st.success(escape_md(message), icon=":material/check:")
+
+
+def held_by_gate(result: Any) -> list[str]:
+    """Why the injection gate held back the item a write returned (flagged or borderline: it stays out of prompts
+    until a reviewer approves it): the gate's reasons, or its flags when it gave none. Empty when not held."""
+    if not isinstance(result, MemoryItem):
+        return []
+    held = [f for f in result.flags if f in gate.HOLDING_FLAGS]
+    return (list(result.meta.get(gate.REASONS) or []) or held) if held else []
 
 
 # ---------------------------------------------------------------------- who is curating
@@ -434,7 +452,7 @@ def need_curator() -> str | None:
 # ---------------------------------------------------------------------- writes
 def act(write: Callable[[], Any], done: str | Callable[[Any], str]) -> bool:
     """Run one write through `Bank`; on success flash `done` (or `done(result)`) and rerun (fresh fingerprint),
-    else show why not."""
+    else show why not. When the write returns an item the injection gate held back, the flash says so and why."""
     try:
         result = write()
     except ConflictError as exc:
@@ -446,6 +464,11 @@ def act(write: Callable[[], Any], done: str | Callable[[Any], str]) -> bool:
     except BankcoreError as exc:
         st.error(f"Not saved: {shown_error(exc)}")
         return False
-    flash(done(result) if callable(done) else done)
+    message = done(result) if callable(done) else done
+    held = held_by_gate(result)
+    if held:
+        message += (f" — held back by the injection gate ({result.status}): it reaches no agent's prompt until a "
+                    "reviewer approves it. Why:")
+    flash(message, held=held)
     st.rerun()
     return True  # not reached: st.rerun() ends the run

@@ -19,7 +19,7 @@ with ui.page("Memory bank", ":material/psychology:") as bank:
                 if st.form_submit_button("Add to the bank", icon=":material/add:", key="new_lesson_go"):
                     ui.act(lambda: bank.write_lesson(title=title, description=description, content=content,
                                                      domain=domain.strip() or None, actor=who),
-                           lambda item: f"Wrote #{item.item_id} (manual, approved)")
+                           lambda item: f"Wrote #{item.item_id} (manual, {item.status})")
     if not facets["status"]:
         st.info("No memory items yet. They appear here once trajectories are judged and lessons extracted "
                 "(`bankcore learn`), or once someone adds one.")

@@ -94,10 +94,13 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
                             edited = bank.edit(item.item_id, actor=who, reason=edit_reason.strip() or None,
                                                expected_event_id=seen, title=title, description=description,
                                                content=content)
-                        if save_and_approve:
-                            bank.approve(item.item_id, actor=who, reason=edit_reason.strip() or "approved as edited",
-                                         expected_event_id=edited.last_event_id)
-                    ui.act(write, f"Edited{' and approved' if save_and_approve else ''} #{item.item_id}")
+                        if save_and_approve and not ui.held_by_gate(edited):  # held: approved after reading why
+                            edited = bank.approve(item.item_id, actor=who, expected_event_id=edited.last_event_id,
+                                                  reason=edit_reason.strip() or "approved as edited")
+                        return edited
+                    approved = save_and_approve  # unless the gate holds the edit back (`write`)
+                    ui.act(write, lambda edited: f"Edited{' and approved' * (approved and edited.status == 'approved')}"
+                                                 f" #{item.item_id}")
 
     elif mode == "In bulk":
         batch, total = ui.read("views", "review_batch", which, ui.PAGE_SIZE,

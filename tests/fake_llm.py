@@ -6,6 +6,10 @@ queued for the next requests (`faults.append(...)`) or injected at random (`faul
 It can also refuse request parameters (`rejects`): `response_format` like servers without JSON mode, `system`
 messages like a Gemma chat template, `max_tokens` and `temperature` like OpenAI's reasoning models. Nothing here
 touches the network.
+
+The injection gate asks a configured model for a second opinion on most lesson writes. Those requests are answered
+by `opinion` (default: "clean"), take faults only from `opinion_faults`, and are kept in `opinion_requests` — not in
+`requests` — so a test scripting another role sees only its own requests and faults.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any, Callable
 
 import pytest
 
+from bankcore.guard.second_opinion import SECOND_OPINION_SYSTEM
 from bankcore.settings import Settings
 
 FAULTS = ("429", "500", "hang", "disconnect", "truncated", "prose")
@@ -46,6 +51,15 @@ def extract_reply(request: dict) -> str:
     return json.dumps({"reasoning": f"The run {outcome} because of how it verified facts.", "items": items})
 
 
+def clean_opinion(request: dict) -> str:
+    return json.dumps({"verdict": "clean", "why": "It describes how to do the task."})
+
+
+def asks_second_opinion(request: dict) -> bool:
+    """A request from the injection gate's second opinion (its system text, or that text folded into a user turn)."""
+    return any(SECOND_OPINION_SYSTEM in (m.get("content") or "") for m in request.get("messages", [])[:2])
+
+
 def default_responder(request: dict) -> str:
     system = request["messages"][0]["content"]
     return judge_reply(request) if "evaluating the performance" in system else extract_reply(request)
@@ -57,6 +71,9 @@ class FakeLLM:
         self.served: list[str | None] = []  # the fault applied to each request (None: answered normally)
         self.responder: Callable[[dict], str] = default_responder
         self.faults: deque[str] = deque()
+        self.opinion: Callable[[dict], str] = clean_opinion  # answers the gate's second-opinion requests
+        self.opinion_requests: list[dict[str, Any]] = []
+        self.opinion_faults: deque[str] = deque()
         self.fault_rate = 0.0
         self.fault_kinds: tuple[str, ...] = FAULTS
         self.rejects: set[str] = set()  # request parameters answered with a 400, as some servers do
@@ -117,8 +134,10 @@ class FakeLLM:
         return Settings(**values)
 
     # ------------------------------------------------------------------ serving
-    def _next_fault(self) -> str | None:
+    def _next_fault(self, opinion: bool = False) -> str | None:
         with self._lock:
+            if opinion:
+                return self.opinion_faults.popleft() if self.opinion_faults else None
             if self.faults:
                 return self.faults.popleft()
             if self.fault_rate and self.rng.random() < self.fault_rate:
@@ -126,10 +145,14 @@ class FakeLLM:
             return None
 
     def _handle(self, handler: BaseHTTPRequestHandler, body: dict) -> None:
-        fault = self._next_fault()
+        opinion = asks_second_opinion(body)
+        fault = self._next_fault(opinion)
         with self._lock:
-            self.requests.append(body)
-            self.served.append(fault)
+            if opinion:
+                self.opinion_requests.append(body)
+            else:
+                self.requests.append(body)
+                self.served.append(fault)
         asked = sum(len(m.get("content") or "") for m in body.get("messages", [])) // 4 + int(
             body.get("max_tokens") or body.get("max_completion_tokens") or 0)
         if self.context_window and asked > self.context_window:
@@ -163,7 +186,7 @@ class FakeLLM:
             return None
         if fault == "hang":
             time.sleep(self.hang_s)
-        text = self.responder(body)
+        text = (self.opinion if opinion else self.responder)(body)
         if fault == "truncated":
             text = text[: max(1, len(text) // 2)]
         elif fault == "prose":

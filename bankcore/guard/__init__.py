@@ -26,7 +26,8 @@ works for all of them):
   give, to skip confirmation/verification/authentication, or to change its own rules is a "flag"; one that is merely
   unsure (an outside URL with no verb, money moved with no condition, "override the policy") is "borderline".
   Injection rules and hidden characters in the lesson itself are flags. The approval policy must not auto-approve
-  either.
+  either. `set_aside(text)`: the cues the rules saw but did not hold against a lesson (its own voice, a negated
+  order) — clean, but worth a second opinion.
 - `items`: `item_injection_reasons(item, traj, injections) -> list[str]` (flag severity only: the trajectory's
   injections, the lesson's own flag-level findings, untrusted imperative text repeated word for word);
   `flag_items(items, trajs)` adds FLAG (and `meta["injection_reasons"]`) in place; `blocks_auto_approval(item)`.
@@ -41,18 +42,19 @@ from __future__ import annotations
 
 from .findings import BORDERLINE, FLAG, SEVERITIES, Finding, Injection
 from .items import blocks_auto_approval, flag_items, item_injection_reasons
-from .lesson_review import review_lesson
+from .lesson_review import review_lesson, set_aside
 from .normalisation import MAX_DECODE_CHARS, MAX_DECODES, MAX_DEPTH, hidden_characters, normalise, views
 from .rules import RULES, WINDOW_AFTER, WINDOW_BEFORE, Rule, scan_text, scan_tool_name
-from .second_opinion import SECOND_OPINION_VERSION, parse_second_opinion, second_opinion_messages
+from .second_opinion import (SECOND_OPINION_VERSION, Opinion, ask_second_opinion, parse_second_opinion,
+                             second_opinion_messages)
 from .trajectory import JOIN_EDGE, JOIN_REACH, find_injections, scan_trajectory, tool_names, untrusted_texts
 
 __all__ = [
     "BORDERLINE", "FLAG", "SEVERITIES", "Finding", "Injection",
     "blocks_auto_approval", "flag_items", "item_injection_reasons",
-    "review_lesson",
+    "review_lesson", "set_aside",
     "MAX_DECODE_CHARS", "MAX_DECODES", "MAX_DEPTH", "hidden_characters", "normalise", "views",
     "RULES", "WINDOW_AFTER", "WINDOW_BEFORE", "Rule", "scan_text", "scan_tool_name",
-    "SECOND_OPINION_VERSION", "parse_second_opinion", "second_opinion_messages",
+    "SECOND_OPINION_VERSION", "Opinion", "ask_second_opinion", "parse_second_opinion", "second_opinion_messages",
     "JOIN_EDGE", "JOIN_REACH", "find_injections", "scan_trajectory", "tool_names", "untrusted_texts",
 ]

@@ -115,21 +115,42 @@ def review_lesson(text: str, source_trajs: Sequence[Trajectory] = ()) -> list[Fi
     if hidden:
         found.append(Finding("flag", f"the lesson hides {hidden} invisible or bidi-control character(s)",
                              "hidden-characters"))
-    flat = " ".join(normalise(text).split())
-    for name, excerpt, severity, view in scan_text(text):
-        if name in _NATURAL_IN_LESSONS:
-            continue
-        at = flat.find(excerpt)
-        if name in _NEGATABLE and at > 0 and _negated(flat, at):
-            continue  # "never share the card number" is the lesson we want
-        found.append(Finding(severity, f"the lesson itself reads like an order: {name} (“{excerpt}”)", name,
-                             excerpt))
+    found += _rule_hits(text)[0]
     bodies = [body for _, body in views(text)]
     task = _source_text(source_trajs, task_only=True) if source_trajs else ""
     for body in bodies:
         found += _money(body, task) + _secrets(body) + _contacts(body, task, bool(source_trajs))
         found += _safeguards(body) + _own_rules(body)
     return unique(found)
+
+
+def set_aside(text: str) -> list[Finding]:
+    """The injection cues `review_lesson` saw in a lesson's words but did not hold against it: a lesson's natural
+    voice ("agents must …", "next time …") or a negated order ("never share the card number"). Clean by the rules,
+    but borderline enough for a second opinion (`gate.second_opinion`); severity "borderline"."""
+    if not text or not text.strip():
+        return []
+    return unique(_rule_hits(text)[1])
+
+
+def _rule_hits(text: str) -> tuple[list[Finding], list[Finding]]:
+    """The injection rules on a lesson's own words: (findings held against it, cues set aside as its own voice)."""
+    held: list[Finding] = []
+    aside: list[Finding] = []
+    flat = " ".join(normalise(text).split())
+    for name, excerpt, severity, view in scan_text(text):
+        if name in _NATURAL_IN_LESSONS:
+            aside.append(Finding("borderline", f"it speaks to the agent as a lesson does: {name} (“{excerpt}”)",
+                                 name, excerpt))
+            continue
+        at = flat.find(excerpt)
+        if name in _NEGATABLE and at > 0 and _negated(flat, at):
+            aside.append(Finding("borderline", f"it forbids what an injection would order: {name} (“{excerpt}”)",
+                                 name, excerpt))
+            continue  # "never share the card number" is the lesson we want
+        held.append(Finding(severity, f"the lesson itself reads like an order: {name} (“{excerpt}”)", name,
+                            excerpt))
+    return held, aside
 
 
 def _money(text: str, task: str) -> list[Finding]:
