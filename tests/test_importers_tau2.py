@@ -142,3 +142,21 @@ def test_real_telecom_results_file(bank):
         assert record.truth.details["task"]["user_scenario"] == json.loads(instructions)
         known = json.loads(instructions)["instructions"]["task_instructions"]
         assert known not in all_text(record.trajectory)
+
+
+@pytest.mark.parametrize("depth", [70, 5000])
+def test_a_simulation_nested_too_deep_is_one_bad_record_and_reading_goes_on(cli, db, tmp_path, depth):
+    raw = json.loads(TAU2_SAMPLE.read_text())
+    raw["simulations"][1]["reward_info"]["info"] = "@DEEP@"
+    text = json.dumps(raw, indent=2).replace('"@DEEP@"', "[" * depth + "]" * depth)
+    path = tmp_path / "deep.json"
+    path.write_text(text)
+    one_line_error(cli("import", path, "--db", db), f"{path}:", "simulations[1]", "nested more than 64 levels deep")
+    result = cli("import", path, "--db", db, "--skip-bad")
+    assert result.code == 3 and "read 3 trajectories" in result.out + result.err
+
+
+def test_raw_provider_responses_are_not_kept(bank):
+    bank.import_path(TAU2_SAMPLE)
+    for traj in bank.store.iter_trajectories():
+        assert "raw_data" not in all_text(traj)

@@ -12,7 +12,7 @@ import codecs
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..errors import InputError, Where
 from .base import CHUNK, MB, BadRecord, _value_end, clean, open_input, value_error
@@ -80,8 +80,9 @@ class _Reader:
                              f"not valid JSON (expected '{char}', found {found!r})")
         self.pos += 1
 
-    def value(self, where: Where) -> Any:
-        """Decode the value that starts here, reading on as needed, bounded by the record limit."""
+    def value(self, where: Where, prune: Callable[[Any], Any] | None = None) -> Any:
+        """Decode the value that starts here, reading on as needed, bounded by the record limit; `prune` drops what
+        the caller never reads before the value is checked (checking costs as much as parsing)."""
         if self.peek() is None:
             raise InputError(where, "truncated file: it ends where a value should start")
         while True:
@@ -103,7 +104,7 @@ class _Reader:
                 raise value_error(exc, where) from None
         self.line += self.buf.count("\n", self.pos, end)
         self.pos = end
-        return clean(value, where)
+        return clean(prune(value) if prune else value, where)
 
     def _skip_value(self, where: Where) -> None:
         """Move past a value json cannot parse (nested too deep, a number too long), so reading can go on."""
@@ -115,11 +116,12 @@ class _Reader:
         self.pos = end
 
 
-def iter_members(path: Path, max_bytes: int, streamed: frozenset[str] | set[str] = frozenset()
-                 ) -> Iterator[Member | Element | BadRecord]:
+def iter_members(path: Path, max_bytes: int, streamed: frozenset[str] | set[str] = frozenset(),
+                 prune: Callable[[Any], Any] | None = None) -> Iterator[Member | Element | BadRecord]:
     """Yield each member of the file's top-level object in file order; a member named in `streamed` whose value
-    is an array comes element by element instead. An element that is well-formed JSON but unusable (nested too
-    deep, a number too long) is a `BadRecord` and reading goes on; a syntax error or a file cut short raises."""
+    is an array comes element by element instead (each passed through `prune` first, when given). An element that
+    is well-formed JSON but unusable (nested too deep, a number too long) is a `BadRecord` and reading goes on; a
+    syntax error or a file cut short raises."""
     name = str(path)
     with open_input(path) as fh:
         reader = _Reader(fh, name, max_bytes)
@@ -149,12 +151,13 @@ def iter_members(path: Path, max_bytes: int, streamed: frozenset[str] | set[str]
             where = Where(name, reader.line, key)
             if key in streamed and reader.peek() == "[":
                 reader.pos += 1
-                yield from _elements(reader, key, where)
+                yield from _elements(reader, key, where, prune)
             else:
                 yield Member(key, where, reader.value(where))
 
 
-def _elements(reader: _Reader, key: str, opened: Where) -> Iterator[Element | BadRecord]:
+def _elements(reader: _Reader, key: str, opened: Where, prune: Callable[[Any], Any] | None
+              ) -> Iterator[Element | BadRecord]:
     index = 0
     while True:
         char = reader.peek()
@@ -169,7 +172,7 @@ def _elements(reader: _Reader, key: str, opened: Where) -> Iterator[Element | Ba
             reader.peek()
         where = Where(reader.name, reader.line, f"{key}[{index}]")
         try:
-            yield Element(key, where, reader.value(where))
+            yield Element(key, where, reader.value(where, prune))
         except InputError as exc:
             if not _usable_after(exc):
                 raise

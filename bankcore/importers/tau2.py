@@ -50,7 +50,7 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | RunHeader | Ba
     domain = options.domain
     tasks: dict[str, dict] = {}
     header_sent = False
-    for part in iter_members(path, options.max_record_bytes, streamed={"simulations"}):
+    for part in iter_members(path, options.max_record_bytes, streamed={"simulations"}, prune=drop_raw_responses):
         if isinstance(part, BadRecord):
             yield part
             continue
@@ -74,6 +74,17 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | RunHeader | Ba
             yield parse_simulation(part.value, part.where, domain or "tau2-bench", tasks)
         except InputError as exc:
             yield BadRecord(exc)
+
+
+def drop_raw_responses(sim: Any) -> Any:
+    """Each message's ``raw_data`` (the provider's raw response, a second copy of the message) is never read: drop
+    it before the simulation is checked, which otherwise costs as much as parsing it."""
+    messages = sim.get("messages") if isinstance(sim, dict) else None
+    if isinstance(messages, list):
+        for message in messages:
+            if isinstance(message, dict):
+                message.pop("raw_data", None)
+    return sim
 
 
 def _domain(info: dict) -> str | None:
