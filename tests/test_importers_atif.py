@@ -96,3 +96,14 @@ def test_bad_line_in_jsonl_is_skipped_with_skip_bad(cli, db, tmp_path):
     one_line_error(cli("import", path, "--db", db), f"{path}:2: field 'steps[3].source'", "unknown source")
     result = cli("import", path, "--db", db, "--skip-bad")
     assert result.code == 3 and "read 1 trajector" in result.out + result.err
+
+
+def test_content_parts_and_a_missing_agent_block_are_read(bank, tmp_path):
+    raw = json.loads(TRAJECTORY.read_text())
+    raw.pop("agent")
+    raw["steps"][1]["message"] = [{"type": "text", "text": "Create /app/hello.txt."}, {"type": "image", "source": {}}]
+    raw["steps"][2]["observation"]["results"][0]["content"] = [{"type": "text", "text": "done"}]
+    path = write_json(tmp_path / "trajectory.json", raw)
+    bank.import_path(path)
+    [traj] = list(bank.store.iter_trajectories())
+    assert traj.query == "Create /app/hello.txt." and traj.steps[0].observation == "done"

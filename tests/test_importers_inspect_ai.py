@@ -103,3 +103,10 @@ def test_bad_sample_names_file_line_and_field(cli, db, tmp_path, mutate, field):
     path = write_json(tmp_path / "bad.json", raw)
     one_line_error(cli("import", path, "--db", db), f"{path}:", f"field '{field}'")
     assert cli("import", path, "--db", db, "--skip-bad").code == 3
+
+
+def test_log_without_samples_says_so(cli, db, tmp_path):
+    raw = json.loads(INSPECT_SAMPLE.read_text())
+    raw.pop("samples")
+    path = write_json(tmp_path / "totals_only.json", raw)
+    one_line_error(cli("import", path, "--db", db), f"{path}:", "holds no samples", "status success")

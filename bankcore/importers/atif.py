@@ -2,7 +2,8 @@
 adapters write it too): ``{schema_version: "ATIF-v1.x", session_id, agent, steps, notes, final_metrics, extra}``.
 
 A file holds one trajectory (Harbor's ``agent/trajectory.json``), or several: a JSON array of them, or JSONL.
-Steps are ``{step_id, source: system|user|agent, message, reasoning_content, tool_calls, observation, metrics}``;
+Steps are ``{step_id, source: system|user|agent, message, reasoning_content, tool_calls, observation, metrics}``
+(a message or result content may be a list of parts, as in ATIF ≥ 1.6: their text is read, images are left out);
 one bankcore step per agent step: tool calls (``function_name(arguments)``) → action with the message and
 reasoning as thought; an agent step without tool calls but with an observation acted some other way (a command in
 its message, as mini-swe-agent does) → the message is the action; one with neither is a reply (the final answer
@@ -25,7 +26,7 @@ from typing import Any, Iterator
 from ..errors import InputError, Where
 from ..models import Step, Trajectory, Truth
 from .base import (BOM, MB, BadRecord, ImportOptions, Record, RunHeader, iter_json_array, iter_jsonl, loads, need,
-                   read_head, read_text)
+                   read_head, read_text, text_of)
 from .native import parse_time, query_task_id
 
 NAME = "atif"
@@ -114,7 +115,7 @@ def parse_record(obj: Any, where: Where, domain: str | None, harbor: dict | None
     version = need(obj, "schema_version", where, str)
     if not version.startswith("ATIF"):
         raise InputError(where.at("schema_version"), f"not an ATIF version: {version[:40]!r}")
-    agent = need(obj, "agent", where, dict)
+    agent = need(obj, "agent", where, dict, optional=True) or {}  # required by the RFC; some writers omit it
     steps_raw = need(obj, "steps", where, list)
     convo = convert(steps_raw, where.at("steps"))
     extra = need(obj, "extra", where, dict, optional=True) or {}
@@ -145,7 +146,7 @@ def _observation(step: dict, where: Where) -> list[str] | None:
     texts = []
     for k, result in enumerate(results):
         at = where.at(f"observation.results[{k}]")
-        content = need(result, "content", at, str, optional=True)
+        content = text_of(need(result, "content", at, (str, list), optional=True), at.at("content"))
         refs = need(result, "subagent_trajectory_ref", at, list, optional=True) or []
         named = [f"[subagent {ref.get('session_id')}]" for ref in refs if isinstance(ref, dict)]
         texts.append("\n".join([*named, content] if content is not None else named))
@@ -181,7 +182,7 @@ def convert(steps_raw: list, where: Where) -> dict[str, Any]:
         source = need(raw, "source", at, str)
         if source not in SOURCES:
             raise InputError(at.at("source"), f"unknown source {source!r} (expected one of {', '.join(SOURCES)})")
-        message = need(raw, "message", at, str, nullable=True) or ""
+        message = text_of(need(raw, "message", at, (str, list), nullable=True), at.at("message")) or ""
         if started_at is None:
             started_at = parse_time(need(raw, "timestamp", at, str, optional=True), at.at("timestamp"))
         observed = _observation(raw, at)

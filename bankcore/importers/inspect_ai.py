@@ -50,6 +50,7 @@ def _looks_like(obj: dict) -> bool:
 def read(path: Path, options: ImportOptions) -> Iterator[Record | RunHeader | BadRecord]:
     spec: dict | None = None
     status = None
+    samples = 0
     for part in iter_members(path, options.max_record_bytes, streamed={"samples"}):
         if isinstance(part, BadRecord):
             yield part
@@ -69,12 +70,16 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | RunHeader | Ba
         assert isinstance(part, Element)
         if spec is None:
             raise InputError(part.where, "samples come before the log's 'eval' header (not an Inspect log?)")
+        samples += 1
         try:
             yield parse_sample(part.value, part.where, spec, options.domain)
         except InputError as exc:
             yield BadRecord(exc)
     if spec is None:
         raise InputError(Where(str(path)), "no 'eval' header: not an Inspect AI log")
+    if not samples:
+        raise InputError(Where(str(path)), f"the log holds no samples (status {status or 'unknown'}; a log written "
+                                           "with --no-log-samples keeps only the totals)")
 
 
 def run_header(spec: dict, status: str | None) -> RunHeader:
