@@ -150,6 +150,18 @@ def second_opinion(item: MemoryItem, opinion_source: OpinionSource) -> MemoryIte
     return item
 
 
+def ask_ahead(items: Iterable[MemoryItem], opinion_source: OpinionSource | None) -> list[MemoryItem]:
+    """The second opinion on items about to be written, asked before the writer opens its transaction — as it
+    embeds first — so no model call is made while the bank is held; `check_stored` then finds each text answered.
+    A no-op offline (`opinion_source` None, or one that gives no client)."""
+    items = list(items)
+    if opinion_source is not None:
+        for item in items:
+            if opinion_cues(item):
+                second_opinion(item, opinion_source)
+    return items
+
+
 def _digest(item: MemoryItem) -> str:
     return hashlib.sha256(_text(item).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 

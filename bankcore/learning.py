@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
 from . import confidence as trust
-from . import curation
+from . import curation, gate
 from . import policy as policy_rules
 from .errors import BankcoreError
 from .extract import HeuristicExtractor, LLMExtractor
@@ -309,8 +309,10 @@ def extract_queue(store: Store, extractor, traj_ids: Iterable[str] | None = None
 
 def _write_extractions(store: Store, extractor, pending, report: ExtractReport, embedder, batch_id: str,
                        include_uncertain: bool = False) -> None:
-    """Embed first (never while holding the bank), then write items, events and extraction marks together."""
+    """Embed and ask the gate's second opinion first (never while holding the bank), then write items, events and
+    extraction marks together."""
     embed_items([item for _, pairs in pending for item, _ in pairs], embedder)
+    gate.ask_ahead([item for _, pairs in pending for item, _ in pairs], getattr(store, "second_opinion", None))
     with store.transaction():
         still = {(v.traj_id, v.label) for v in store.unextracted(
             extractor.extractor_id, extractor.prompt_version, [v.traj_id for v, _ in pending],

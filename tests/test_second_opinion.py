@@ -167,3 +167,30 @@ def test_the_demo_build_clearing_its_endpoint_asks_nothing(tmp_path, fake_llm):
     bank.settings = replace(bank.settings, llm_base_url=None, llm_api_key=None)  # what demo.build does
     _add(bank)
     assert fake_llm.opinion_requests == []
+
+
+def test_llm_extraction_asks_before_its_write_transaction_and_the_policy_reads_the_answer(tmp_path, fake_llm):
+    """`learn` asks each new lesson's second opinion while it holds no connection to the bank (as it embeds
+    first), so a slow model never keeps the file from the dashboard; "flag" keeps the lesson out of prompts."""
+    import duckdb
+
+    from curation_helpers import write_trajectories
+    bank = _bank(tmp_path, fake_llm)
+    held_open = []
+
+    def opinion(request):
+        try:  # fails while this process has the bank open (a read-write connection with another configuration)
+            duckdb.connect(str(bank.path), read_only=True).close()
+        except duckdb.Error:
+            held_open.append(request)
+        verdict = "flag" if "Reformulate" in request["messages"][1]["content"] else "clean"
+        return json.dumps({"verdict": verdict, "why": "scripted"})
+
+    fake_llm.opinion = opinion
+    report = bank.learn(write_trajectories(tmp_path / "runs.jsonl"), judge="llm", extractor="llm")
+    assert report.extracted.items > 0 and fake_llm.opinion_requests and held_open == []
+    items = bank.store.query_items()
+    reformulate = [i for i in items if i.title.startswith("Reformulate")]
+    assert reformulate and all(gate.FLAG in i.flags and i.status == "pending" for i in reformulate)
+    assert all(i.status == "approved" and not i.flags for i in items if i not in reformulate)
+    assert all(i.meta[gate.OPINION]["verdict"] in ("flag", "clean") for i in items)
