@@ -160,3 +160,21 @@ def test_raw_provider_responses_are_not_kept(bank):
     bank.import_path(TAU2_SAMPLE)
     for traj in bank.store.iter_trajectories():
         assert "raw_data" not in all_text(traj)
+
+
+def test_agent_acting_before_the_user_speaks_and_solo_mode(bank, tmp_path):
+    raw = json.loads(TAU2_SAMPLE.read_text())
+    first = raw["simulations"][0]
+    first["messages"] = first["messages"][2:]  # no greeting: the agent calls a tool first, then the user speaks
+    first["messages"].insert(2, {"role": "user", "content": "I want to cancel K4PZ2Q.", "tool_calls": None})
+    solo = raw["simulations"][3]
+    solo["messages"] = [m for m in solo["messages"] if m["role"] != "user" and m["content"] != "Hi! How can I help you today?"]
+    raw["tasks"][1]["ticket"] = "Customer omar_davis_3817 wants one checked bag on 9XWM3T."
+    path = write_json(tmp_path / "variants.json", raw)
+    bank.import_path(path)
+    trajs = {(t.task_id, t.trial): t for t in bank.store.iter_trajectories()}
+    acted_first = trajs[("tau2-airline-7", 0)]
+    assert acted_first.query == "I want to cancel K4PZ2Q."
+    assert acted_first.steps[0].action.startswith("get_reservation_details(")
+    assert acted_first.steps[0].observation.endswith("I want to cancel K4PZ2Q.")
+    assert trajs[("tau2-airline-12", 1)].query == raw["tasks"][1]["ticket"]

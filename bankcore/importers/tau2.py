@@ -4,9 +4,10 @@ Each ``SimulationRun`` in ``simulations`` (``id, task_id, trial, start_time, ter
 messages``) is one trajectory, read the way the agent saw it: one step per assistant message (its tool calls are
 the action, its text the thought; a plain reply is the action), and the observation is what came back to the agent
 before its next turn — results of its own tool calls and the user's words. In τ²-bench the simulated user acts
-too (telecom: on their phone); those tool calls and results never reached the agent, so they are counted in the
-step's meta, not shown as observations. The orchestrator's fixed greeting before the user's first message is not an
-agent decision: it is kept as ``meta.opening``, not as a step. The query is the user's first message.
+too (telecom: on their phone); those tool calls and results never reached the agent, so they are counted
+(``meta.user_tool_calls``), not shown as observations. The orchestrator's fixed greeting before the user's first message is not an
+agent decision: it is kept as ``meta.opening``, not as a step. The query is the user's first message (in solo mode,
+with no user, the task's ticket).
 
 Ground truth: ``reward_info`` (the reward and its checks) and the task's ``evaluation_criteria`` and
 ``user_scenario`` (the simulated user's private instructions) go to the truth store, never to the trajectory.
@@ -197,10 +198,10 @@ def convert(messages: list, where: Where, fallback_query: str | None = None) -> 
                 user_actions += len(calls)
                 _render_calls(calls, at.at("tool_calls"))  # still validated
             if content:
-                if c.query is None and not c.steps:
-                    c.query = content
-                else:
+                if c.steps:  # what the agent heard after acting; the user's first words are also the task
                     c.pending.append(content)
+                if c.query is None:
+                    c.query = content
         elif role == "tool":
             requestor = need(message, "requestor", at, str, optional=True) or "assistant"
             if requestor != "assistant":
