@@ -168,7 +168,8 @@ def test_agent_acting_before_the_user_speaks_and_solo_mode(bank, tmp_path):
     first["messages"] = first["messages"][2:]  # no greeting: the agent calls a tool first, then the user speaks
     first["messages"].insert(2, {"role": "user", "content": "I want to cancel K4PZ2Q.", "tool_calls": None})
     solo = raw["simulations"][3]
-    solo["messages"] = [m for m in solo["messages"] if m["role"] != "user" and m["content"] != "Hi! How can I help you today?"]
+    greeting = "Hi! How can I help you today?"
+    solo["messages"] = [m for m in solo["messages"] if m["role"] != "user" and m["content"] != greeting]
     raw["tasks"][1]["ticket"] = "Customer omar_davis_3817 wants one checked bag on 9XWM3T."
     path = write_json(tmp_path / "variants.json", raw)
     bank.import_path(path)

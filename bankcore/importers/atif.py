@@ -8,8 +8,9 @@ one bankcore step per agent step: tool calls (``function_name(arguments)``) → 
 reasoning as thought; an agent step without tool calls but with an observation acted some other way (a command in
 its message, as mini-swe-agent does) → the message is the action; one with neither is a reply (the final answer
 when last; with no reply, the last agent message is). The observation is the step's ``observation.results`` plus
-any later user or system messages before the next agent step. The query is the first user step's message. The task id is ``extra.task_id`` or Harbor's
-``task_name`` when known, else a hash of the query (so the same task pairs across runs).
+any later user or system messages before the next agent step. The query is the first user step's message. The
+task id is ``extra.task_id`` or Harbor's ``task_name`` when known, else a hash of the query (so the same task pairs
+across runs).
 
 Ground truth: ATIF itself carries none; Harbor writes the verifier's rewards beside the trajectory, in the trial's
 ``result.json`` (``<trial>/agent/trajectory.json`` → ``<trial>/result.json``: ``verifier_result.rewards``). When

@@ -3,11 +3,11 @@
 Each ``SimulationRun`` in ``simulations`` (``id, task_id, trial, start_time, termination_reason, reward_info,
 messages``) is one trajectory, read the way the agent saw it: one step per assistant message (its tool calls are
 the action, its text the thought; a plain reply is the action), and the observation is what came back to the agent
-before its next turn — results of its own tool calls and the user's words. In τ²-bench the simulated user acts
-too (telecom: on their phone); those tool calls and results never reached the agent, so they are counted
-(``meta.user_tool_calls``), not shown as observations. The orchestrator's fixed greeting before the user's first message is not an
-agent decision: it is kept as ``meta.opening``, not as a step. The query is the user's first message (in solo mode,
-with no user, the task's ticket).
+before its next turn — results of its own tool calls and the user's words. In τ²-bench the simulated user acts too
+(telecom: on their phone); those tool calls and results never reached the agent, so they are counted
+(``meta.user_tool_calls``), not shown as observations. The orchestrator's fixed greeting before the user's first
+message is not an agent decision: it is kept as ``meta.opening``, not as a step. The query is the user's first
+message (in solo mode, with no user, the task's ticket).
 
 Ground truth: ``reward_info`` (the reward and its checks) and the task's ``evaluation_criteria`` and
 ``user_scenario`` (the simulated user's private instructions) go to the truth store, never to the trajectory.
