@@ -398,22 +398,67 @@ def _heuristic_draft(merge: Merge, current, method: str, report: Report) -> _Dra
     return _Draft(merge, merged_item(parents, text, method=method), parents, _related(merge, method))
 
 
+def _distinct(parents: Sequence[MemoryItem]) -> dict[tuple, list[MemoryItem]]:
+    """Text key → the parents with that text, in parent order: the model sees each distinct text once (the first
+    parent with it), and its copies go wherever it goes."""
+    copies: dict[tuple, list[MemoryItem]] = {}
+    for parent in parents:
+        copies.setdefault(text_key(parent), []).append(parent)
+    return copies
+
+
+def _ask(complete: Complete, shown: Sequence[MemoryItem]) -> llm_merge.Reply:
+    """The group's one LLM call, parsed. Raises what the call or the parser raised."""
+    return llm_merge.parse(complete(llm_merge.build_messages(shown)), [p.item_id for p in shown])
+
+
+def _reason_or_raise(exc: Exception) -> str:
+    """Why a group failed, for the report; re-raises a fatal error."""
+    if getattr(exc, "fatal", False):
+        raise exc  # a bad key or unknown model: every further call would fail too; merged groups stay merged
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What the LLM would do with one planned merge group (a dry run): its reply, or why there is none."""
+
+    merge: Merge
+    reply: llm_merge.Reply | None
+    error: str | None = None
+
+
+def propose(store: Store, actions: Sequence[Action], complete: Complete,
+            on_group: Callable[[str], None] | None = None) -> list[Proposal]:
+    """Ask the LLM about each merge group without writing any item: the dry run of an LLM consolidation. The
+    prompts are the ones `apply` sends, so with the temperature-0 client the real run is answered from the cache."""
+    merges = [a for a in actions if isinstance(a, Merge)]
+    current = {i.item_id: i for i in store.get_items(sorted({p for m in merges for p in m.parent_ids}))}
+    proposals = []
+    for merge in merges:
+        parents = [current[p] for p in merge.parent_ids if p in current]
+        shown = [same[0] for same in _distinct(parents).values()]
+        try:
+            proposals.append(Proposal(merge, _ask(complete, shown)))
+        except Exception as exc:  # noqa: BLE001 — reported per group, as `apply` would
+            proposals.append(Proposal(merge, None, _reason_or_raise(exc)))
+        if on_group:
+            on_group(merge.kind)
+    return proposals
+
+
 def _llm_draft(store, merge: Merge, current, complete: Complete, method: str, report: Report) -> _Draft | None:
     """One LLM call for the group: a draft to write, or None (declined, contradiction flagged, failed)."""
     parents = _unchanged(merge, current, report)
     if parents is None:
         return None
-    copies: dict[tuple, list[MemoryItem]] = {}
-    for parent in parents:  # the model sees each distinct text once; its copies go wherever it goes
-        copies.setdefault(text_key(parent), []).append(parent)
+    copies = _distinct(parents)
     shown = [same[0] for same in copies.values()]
     report.llm_calls += 1
     try:
-        reply = llm_merge.parse(complete(llm_merge.build_messages(shown)), [p.item_id for p in shown])
+        reply = _ask(complete, shown)
     except Exception as exc:  # noqa: BLE001 — any failure leaves the group as it was, reported
-        if getattr(exc, "fatal", False):
-            raise  # a bad key or unknown model: every further call would fail too; merged groups stay merged
-        report.failed.append((merge.parent_ids, f"{type(exc).__name__}: {exc}"))
+        report.failed.append((merge.parent_ids, _reason_or_raise(exc)))
         return None
     if isinstance(reply, llm_merge.Decline):
         report.declined.append((merge.parent_ids, reply.reason))

@@ -79,6 +79,16 @@ def judge_quality(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def silent_judges(judges: list[dict[str, Any]], usage: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """LLM judges that were called but produced no verdict (every call failed or every reply was unusable), from
+    `Store.llm_usage` rows: listed with 0 verdicts and their calls, so a judge that never worked is not hidden."""
+    seen = {j["judge_id"] for j in judges}
+    return [{"judge_id": f"llm:{row['model']}", "prompt_version": None, "runs": [], "judged": 0, "uncertain": 0,
+             "vs_truth": confusion_scores(0, 0, 0, 0), "vs_humans": {"n": 0, "agreement": None},
+             "llm_calls": row["calls"], "failed_calls": row["failed"]}
+            for row in usage if row["purpose"] == "judge" and f"llm:{row['model']}" not in seen]
+
+
 def bank_stats(store: Store) -> dict[str, Any]:
     """Counts, items, run outcomes, judges and agent runs, read through one connection."""
     with store.reading():
@@ -100,6 +110,7 @@ def bank_stats(store: Store) -> dict[str, Any]:
         for run in runs.values():
             if not run["trials"]:
                 del run["trials"]
+        judges = judge_quality(store.judge_outcomes())
         return {
             "bank": str(store.path),
             "schema_version": store.schema_version(),
@@ -108,7 +119,7 @@ def bank_stats(store: Store) -> dict[str, Any]:
                       # approved lessons resting on a trajectory whose current label the ground truth contradicts
                       "approved_on_disputed_label": store.count_items(status="approved", disputed=True)},
             "runs": list(runs.values()),
-            "judges": judge_quality(store.judge_outcomes()),
+            "judges": judges + silent_judges(judges, store.llm_usage()),
             "agent": agent_stats(store),
         }
 
@@ -264,6 +275,9 @@ def format_stats(stats: dict[str, Any]) -> str:
         line = f"  judge {judge['judge_id']} [{judge['prompt_version'] or '—'}]: {judge['judged']} verdicts"
         if judge.get("uncertain"):
             line += f" ({judge['uncertain']} uncertain: no label)"
+        if "llm_calls" in judge:
+            line += (f" from {judge['llm_calls']} LLM calls ({judge['failed_calls']} failed or unusable; the "
+                     "replies are kept in the bank's llm_calls table)")
         if truth["n"] or truth["uncertain"]:
             line += (f", vs truth (n={truth['n']}): coverage {pct(truth['coverage'])}, accuracy on labelled "
                      f"{pct(truth['accuracy'])}, balanced {pct(truth['balanced_accuracy'])}")

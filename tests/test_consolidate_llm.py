@@ -142,8 +142,7 @@ def test_merge_through_the_real_client_retries_an_unusable_reply(fake_llm, llm_l
     _, report = bank.consolidate(threshold=THRESHOLD, llm=True)
     assert sorted(p for _, p in report.merged) == [(ids[0], ids[1]), (ids[5], ids[6])]
     assert report.llm_calls == 2 and fake_llm.http_calls == 3
-    assert all(r["response_format"] == {"type": "json_object"} and r["temperature"] == 0
-               for r in fake_llm.requests)
+    assert all(r["response_format"]["type"] == "json_schema" and r["temperature"] == 0 for r in fake_llm.requests)
     calls = [c for c in bank.store.iter_llm_calls() if c.purpose == "merge"]
     assert len(calls) == 3 and [c.error is not None for c in calls].count(True) == 1
     child = bank.item(report.merged[0][0])

@@ -10,7 +10,7 @@ from .. import gate
 from ..bank import Bank
 from ..errors import BankcoreError
 from ..models import ITEM_SOURCES, ITEM_STATUSES
-from .output import _inert, _item_line, _json_out, at_least, progress, say
+from .output import _inert, _item_line, _json_out, at_least, progress, say, warn
 from .registry import command, open_bank
 
 
@@ -21,7 +21,9 @@ def _by(args: argparse.Namespace) -> str | None:
 def add_consolidate_parser(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("consolidate", parents=[common], help="merge near-duplicate items; flag contradictions")
     p.add_argument("--threshold", type=float, help="cosine similarity to group items (default: the policy's)")
-    p.add_argument("--dry-run", action="store_true", help="show the plan; write nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="show the plan and the proposed text (with --llm: the model's, cached for the real run); "
+                        "write no item")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--llm", dest="llm", action="store_true", default=None, help="merge with the LLM")
     mode.add_argument("--heuristic", dest="llm", action="store_false", help="merge offline (heuristic-merge:1)")
@@ -39,19 +41,13 @@ def cmd_consolidate(args: argparse.Namespace) -> int:
         raise BankcoreError("--model applies to LLM merging (--llm); the heuristic merge uses no model")
     mode = "LLM merge (one call per group)" if llm else "heuristic merge (heuristic-merge:1, offline)"
     if args.dry_run:
-        actions = bank.plan_consolidation(threshold=args.threshold, llm=llm, max_group=args.max_group)
-        if args.json:
-            _json_out({"mode": "llm" if llm else "heuristic", "actions": actions})
-            return 0
-        say(args, f"dry run — {mode}; nothing is written")
-        _print_plan(bank, actions)
-        return 0
+        return _dry_run(bank, args, llm, mode)
     with progress(args, "consolidating", "group") as advance:
         actions, report = bank.consolidate(threshold=args.threshold, llm=llm, model=args.model,
                                            max_group=args.max_group, actor=_by(args), on_group=lambda _: advance())
     if args.json:
         _json_out({"actions": actions, "report": report})
-        return 0
+        return _failed_groups(args, len(report.failed))
     say(args, f"{mode}: {len(report.merged)} merged, {len(report.contradictions)} contradictions flagged, "
               f"{len(report.declined)} declined, {len(report.skipped)} skipped, {len(report.failed)} failed, "
               f"{report.llm_calls} LLM calls (batch {report.batch_id})")
@@ -62,10 +58,54 @@ def cmd_consolidate(args: argparse.Namespace) -> int:
         say(args, f"  contradiction #{a} ↔ #{b}: {_inert(reason)}")
     for group, reason in report.declined + report.skipped + report.failed:
         say(args, f"  left {', '.join(f'#{p}' for p in group)}: {_inert(reason)}")
-    return 0
+    return _failed_groups(args, len(report.failed))
 
 
-def _print_plan(bank: Bank, actions) -> None:
+def _failed_groups(args: argparse.Namespace, failed: int) -> int:
+    """Exit 4 (some work failed, as `learn` does) when a group got no usable LLM reply, saying how many."""
+    if not failed:
+        return 0
+    warn(f"{failed} group(s) failed: no usable LLM reply, left as they were; run consolidate again to retry them")
+    return 4
+
+
+def _dry_run(bank: Bank, args: argparse.Namespace, llm: bool, mode: str) -> int:
+    """The plan, and with an LLM each group's proposed text: the model is asked (temperature 0, so the real run is
+    answered from the cache), and nothing but the LLM call log is written."""
+    actions = bank.plan_consolidation(threshold=args.threshold, llm=llm, max_group=args.max_group)
+    proposals = []
+    if llm and any(a.kind == "merge" for a in actions):
+        from ..consolidate import propose
+        from ..llm import LLMClient
+        from ..llm_merge import client_completer
+        complete = client_completer(LLMClient(bank.settings, bank.store, model=args.model))
+        with progress(args, "asking the model", "group") as advance:
+            proposals = propose(bank.store, actions, complete, on_group=lambda _: advance())
+    failed = sum(1 for p in proposals if p.error)
+    if args.json:
+        _json_out({"mode": "llm" if llm else "heuristic", "actions": actions, "proposals": proposals})
+        return _failed_groups(args, failed)
+    say(args, f"dry run — {mode}; no item is written" + ("" if not llm else " (the replies are cached for the real "
+                                                                            "run)"))
+    _print_plan(bank, actions, {id(p.merge): p for p in proposals})
+    return _failed_groups(args, failed)
+
+
+def _proposal_lines(proposal) -> list[str]:
+    from ..llm_merge import Contradictions, Decline
+    reply = proposal.reply
+    if reply is None:
+        return [f"  ✗ no usable reply: {_inert(proposal.error)}"]
+    if isinstance(reply, Decline):
+        return [f"  ✗ the model declines: {_inert(reply.reason)}"]
+    if isinstance(reply, Contradictions):
+        pairs = ", ".join(f"#{a} ↔ #{b}" for a, b in reply.pairs)
+        return [f"  ! the model reports contradictions {pairs}: {_inert(reply.reason)}"]
+    return [f"  → absorbs {', '.join(f'#{i}' for i in reply.absorbs)}: {_inert(reply.title)} — "
+            f"{_inert(reply.description)}", f"    {_inert(reply.content)}"]
+
+
+def _print_plan(bank: Bank, actions, proposals: dict | None = None) -> None:
     merges = [a for a in actions if a.kind == "merge"]
     contradictions = [a for a in actions if a.kind == "contradiction"]
     print(f"{len(merges)} groups to merge ({sum(len(m.parent_ids) for m in merges)} items), "
@@ -80,6 +120,8 @@ def _print_plan(bank: Bank, actions) -> None:
         if m.proposal:
             print(f"  → {_inert(m.proposal.title)} — {_inert(m.proposal.description)}\n"
                   f"    {_inert(m.proposal.content)}")
+        elif proposals and id(m) in proposals:
+            print("\n".join(_proposal_lines(proposals[id(m)])))
     for c in contradictions:
         print(f"\ncontradiction (similarity {c.similarity:.3f}): {_item_line(titles[c.a])}\n"
               f"                       vs {_item_line(titles[c.b])}\n  {_inert(c.reason)}")
