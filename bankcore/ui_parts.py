@@ -110,21 +110,37 @@ def items_table(items: list[MemoryItem], stats: dict[int, dict[str, Any]] | None
                                 "retrieved", "updated"])
 
 
-# Bounds on what one screen draws: a trajectory's steps per page, and the characters of one text before "show all".
+# Bounds on what one screen draws: a trajectory's steps per page, and the start of one text shown before "show all"
+# (a page of observations 4,000 characters long each is tens of thousands of pixels tall).
 STEPS_PAGE = 20
 TEXT_LIMIT = 4000
+TEXT_LINES = 25
 
 
-def long_text(value: str, key: str, *, limit: int = TEXT_LIMIT) -> None:
-    """Untrusted text as a wrapped code block; past `limit` characters only the start, with a "show all" switch (an
-    868 KB patch as a final answer would otherwise be sent to the browser whole)."""
-    if len(value) <= limit:
-        st.code(value, language=None, wrap_lines=True)
-        return
-    if st.toggle(f"Show all {len(value):,} characters", key=key):
-        st.code(value, language=None, wrap_lines=True)
+def long_text(value: str, key: str, *, limit: int = TEXT_LIMIT, lines: int = TEXT_LINES, code: bool = False) -> None:
+    """Untrusted text as plain text (or, with `code`, a wrapped code block); past `limit` characters or `lines` lines
+    only the start, with a "show all" switch (an 868 KB patch as a final answer would otherwise be sent whole).
+
+    Steps are plain text: a code block costs the browser ~40 ms to draw, and a page of evidence holds dozens."""
+    cut = _cut(value, limit, lines)
+    draw = (lambda text: st.code(text, language=None, wrap_lines=True)) if code else st.text
+    if cut == len(value):
+        draw(value)
+    elif st.toggle(f"Show all {len(value):,} characters", key=key):
+        draw(value)
     else:
-        st.code(value[:limit] + f"\n… ({len(value) - limit:,} more characters)", language=None, wrap_lines=True)
+        draw(value[:cut] + f"\n… ({len(value) - cut:,} more characters)")
+
+
+def _cut(value: str, limit: int, lines: int) -> int:
+    """Where to cut `value`: after `limit` characters or `lines` lines, whichever comes first (its length if neither)."""
+    end = min(len(value), limit)
+    newline = -1
+    for _ in range(lines):
+        newline = value.find("\n", newline + 1, end)
+        if newline < 0:
+            return end
+    return newline
 
 
 def steps(traj: Trajectory, highlight: Iterable[int] = (), *, key: str, limit_chars: int = TEXT_LIMIT,
@@ -176,10 +192,10 @@ def _draw_steps(shown, marked: set[int], key: str, limit_chars: int, *, open_unm
 def _final(traj: Trajectory, key: str, limit_chars: int) -> None:
     if traj.final_answer:
         st.caption("final answer")
-        long_text(traj.final_answer, f"{key}_final_answer", limit=limit_chars)
+        long_text(traj.final_answer, f"{key}_final_answer", limit=limit_chars, code=True)
     if traj.final_state:
         with st.expander("final state"):
-            long_text(traj.final_state, f"{key}_final_state", limit=limit_chars)
+            long_text(traj.final_state, f"{key}_final_state", limit=limit_chars, code=True)
 
 
 def verdicts_table(verdicts: list[Verdict], truth: Truth | None) -> pd.DataFrame:
@@ -193,6 +209,23 @@ def verdicts_table(verdicts: list[Verdict], truth: Truth | None) -> pd.DataFrame
                      "rationale": f"reward {truth.reward}" if truth.reward is not None else "", "prompt": None,
                      "tokens": None, "when": None})
     return pd.DataFrame(rows, columns=["who", "kind", "label", "rationale", "prompt", "tokens", "when"])
+
+
+def verdict_lines(verdicts: list[Verdict], truth: Truth | None, *, show: int = 3) -> str:
+    """The latest verdicts on a trajectory and its truth as escaped Markdown lines, rationale wrapped in full: an item
+    page lists several trajectories, and a data grid for each costs the browser more than the rest of the page."""
+    lines = [f"- **{v.label}** by {md(v.judge_id)} ({md(kind_of(v.judge_id))})"
+             + (f" — {md(v.rationale, 600)}" if v.rationale else "") for v in list(reversed(verdicts))[:show]]
+    if len(verdicts) > show:
+        lines.append(f"- …and {len(verdicts) - show} earlier verdicts")
+    if not verdicts:
+        lines.append("- not judged")
+    if truth is not None and truth.success is not None:
+        lines.append(f"- truth ({md(truth.source or 'evaluator')}): **{'success' if truth.success else 'failure'}**"
+                     + (f", reward {truth.reward:g}" if truth.reward is not None else ""))
+    else:
+        lines.append("- truth: not known")
+    return "\n".join(lines)
 
 
 def changes(event: Event) -> str:
@@ -318,7 +351,7 @@ def provenance(page: ItemPage) -> None:
             st.caption(f"task {md(traj.task_id)} · {traj.num_steps} steps" +
                        (f" · trial {traj.trial}" if traj.trial is not None else ""))
             st.text(short(traj.query, 600))
-            st.dataframe(verdicts_table(p.verdicts, p.truth), hide_index=True, key=f"prov_verdicts_{item.item_id}_{n}")
+            st.markdown(verdict_lines(p.verdicts, p.truth))
             st.caption(f"{traj.num_steps} steps; the ones this lesson rests on are marked ★"
                        if p.source.step_idxs else f"{traj.num_steps} steps; no step cited")
             steps(traj, p.source.step_idxs, key=f"prov_{item.item_id}_{n}", only_marked=True)

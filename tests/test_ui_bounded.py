@@ -69,7 +69,7 @@ def test_fifty_evidence_trajectories_draw_one_page_of_cited_steps(wide):
     assert all(label.startswith("★ Step 4") or label.startswith("★ Step 8") for label in folds)
     assert all(e.proto.expanded for e in at.expander if "Step " in e.label)  # … and they are open
     # every block of text stays short, the 868 KB patch included
-    assert max(len(c.value) for c in at.code) < TEXT_LIMIT + 100
+    assert max(len(e.value) for e in [*at.code, *at.text]) < TEXT_LIMIT + 100
 
 
 def test_the_next_page_of_evidence_and_all_steps_of_one_are_a_click_away(wide):
@@ -110,7 +110,7 @@ def test_the_trajectory_viewer_pages_long_trajectories(wide):
     at.text_input(key="traj").input(ids["big_answer_traj"]).run()
     assert not at.exception
     assert len(step_folds(at)) == STEPS_PAGE
-    assert max(len(c.value) for c in at.code) < TEXT_LIMIT + 100
+    assert max(len(e.value) for e in [*at.code, *at.text]) < TEXT_LIMIT + 100
 
 
 def test_the_wide_item_renders_about_as_fast_as_a_narrow_one(wide):
