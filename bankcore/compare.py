@@ -235,8 +235,13 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
 
 
+def _plain(x: float) -> float:
+    """Rounded to the shown digit, with -0.0 (a difference too small to show) printed as +0.0."""
+    return round(x, 1) + 0.0
+
+
 def _pts(x: float | None) -> str:
-    return "—" if x is None else f"{100 * x:+.1f} pts"
+    return "—" if x is None else f"{_plain(100 * x):+.1f} pts"
 
 
 def _ci(ci: tuple[float, float] | None, fmt) -> str:
@@ -248,7 +253,7 @@ def _num(x: float | None) -> str:
 
 
 def _signed(x: float | None) -> str:
-    return "—" if x is None else f"{x:+.1f}"
+    return "—" if x is None else f"{_plain(x):+.1f}"
 
 
 def render(c: Comparison, *, by_task: bool = False) -> list[str]:
