@@ -35,7 +35,7 @@ _ELLIPSIS = re.compile(r"\.{2,}|…")
 _ANGLE = re.compile(r"<[^<>]{0,80}>")  # <title>, <your analysis>, <situation>
 _LOREM = re.compile(r"^\s*lorem ipsum\b", re.I)
 MIN_CHARS = 3  # letters and digits: "ok", "A." and "-" say nothing
-COPIED_TITLE_WORDS = 3  # a title this long that opens the description (or content) word for word was copied from it
+COPIED_TITLE_WORDS = 3  # a title this long that opens the description word for word was cut from it
 
 
 def text_problem(value: Any, name: str) -> str | None:
@@ -58,19 +58,20 @@ def text_problem(value: Any, name: str) -> str | None:
 
 def lesson_problem(title: Any, description: Any, content: Any) -> str | None:
     """Why (title, description, content) is not a lesson, or None: every field present and real text, the content
-    not a copy of the description, the title not the description's (or content's) opening words."""
+    not a copy of the description, the title neither a copy of another field nor the description's opening words."""
     for value, name in ((title, "title"), (description, "description"), (content, "content")):
         if problem := text_problem(value, name):
             return problem
     t, d, c = _normal(title), _normal(description), _normal(content)
     if c == d:
         return "content only repeats the description"
-    for other, name in ((d, "description"), (c, "content")):
-        if t == other:
-            return f"title only repeats the {name}"
-        words = t.split()
-        if len(words) >= COPIED_TITLE_WORDS and other.split()[:len(words)] == words:
-            return f"title is the first words of the {name}"
+    if t in (d, c):
+        return f"title only repeats the {'description' if t == d else 'content'}"
+    # A content may well open with its title ("Find the record by … (its title, or …) and …"), a description that
+    # opens with it was cut into a title: what a model does when it has no title of its own.
+    words = t.split()
+    if len(words) >= COPIED_TITLE_WORDS and d.split()[:len(words)] == words:
+        return "title is the first words of the description"
     return None
 
 
