@@ -181,6 +181,15 @@ class Bank:
             raise NotFoundError(f"no run named {run!r}")
         return found.run_id
 
+    # ------------------------------------------------------------------ experiments (issue 18)
+    def compare_runs(self, run_a: str | int, run_b: str | int, *, outcome: str = "truth") -> tuple:
+        """Run B against run A paired by task (a `compare.Comparison`), and both runs' leakage audits (a list of
+        two `leakage.RunAudit`): what the CLI's `compare` and the Metrics screen show."""
+        from . import compare, leakage
+        a, b = self.resolve_run(run_a), self.resolve_run(run_b)
+        return (compare.compare_runs(self.store, a, b, outcome=outcome),
+                [leakage.audit_run(self.store, a), leakage.audit_run(self.store, b)])
+
     # ------------------------------------------------------------------ retrieval (issue 4)
     @property
     def retriever(self) -> Retriever:

@@ -6,6 +6,7 @@ import streamlit as st
 
 from bankcore import charts, ui
 from bankcore import ui_parts as parts
+from bankcore.compare import render
 from bankcore.models import HURTS_BELOW
 from bankcore.views import MARKER_KINDS
 
@@ -93,6 +94,27 @@ with ui.page("Metrics", ":material/monitoring:") as bank:
         st.caption("A task counts once: by its best-of-N pick when it has several trajectories, else its last "
                    "attempt. Steps on successes vs failures is the paper's Table 4 view; pass@1 is a random pick "
                    "among a task's trajectories, pass@k whether any of them succeeded.")
+
+    # paired comparison and leakage audit (issue 18)
+    runs = ui.read("views", "list_runs")
+    if len(runs) >= 2:
+        st.subheader("Compare two runs, task by task")
+        labels = {f"#{r.run_id} {r.name}": r.run_id for r in runs}
+        left, right = st.columns(2)
+        run_a = labels[left.selectbox("A (baseline)", list(labels), index=0, key="m_cmp_a")]
+        run_b = labels[right.selectbox("B", list(labels), index=len(labels) - 1, key="m_cmp_b")]
+        if run_a == run_b:
+            st.caption("Pick two different runs.")
+        else:
+            comparison, audits = ui.read("bank", "compare_runs", run_a, run_b)
+            for audit in audits:
+                if not audit.clean:  # a comparison with leakage says so first
+                    st.warning(parts.md(" ".join(audit.summary(examples=1))))
+            st.code("\n".join(render(comparison)), language=None)
+            st.caption("Differences are B − A over the tasks both runs attempted; intervals resample tasks (fixed "
+                       "seed); the test counts only tasks where the runs differ. Leakage audit: "
+                       + ("clean for both runs." if all(a.clean for a in audits) else "see above.")
+                       + " The same with `bankcore compare` and `bankcore audit-run`.")
 
     usage = ui.read("views", "llm_usage")
     if usage:

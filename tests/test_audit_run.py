@@ -152,3 +152,30 @@ def test_a_live_run_that_retrieves_its_own_tasks_lessons_is_caught(fake_llm, db,
     bank.run_agent(order_tasks, RunSettings(name="leaky", memory="reasoningbank"))
     report = audit_run(bank.store, bank.resolve_run("leaky"))
     assert report.count("same_task") >= 1 and {leak.kind for leak in report.leaks} == {"same_task"}
+
+
+def test_the_metrics_page_compares_two_runs_and_shows_leakage_first(leaky, monkeypatch):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+
+    bank, _, _ = leaky
+    monkeypatch.setenv("BANKCORE_DB", str(bank.store.path))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+        at.run()
+        at.switch_page("pages/5_Metrics.py").run()
+        assert not at.exception
+        assert (at.selectbox(key="m_cmp_a").value, at.selectbox(key="m_cmp_b").value) == ("#1 history", "#2 leaky")
+        warnings = [w.value for w in at.warning]
+        assert len(warnings) == 1 and "LEAKAGE" in warnings[0] and "leaky" in warnings[0]
+        block = next(c.value for c in at.code if "paired:" in c.value)
+        assert "McNemar exact" in block and "n=" in block
+        at.selectbox(key="m_cmp_b").set_value("#1 history").run()
+        assert not at.exception and not at.warning and "Pick two different runs." in [c.value for c in at.caption]
+    finally:
+        st.cache_data.clear()
+        st.cache_resource.clear()
