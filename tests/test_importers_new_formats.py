@@ -28,3 +28,19 @@ def test_folder_of_three_formats_detected_and_round_tripped(cli, tmp_path):
     again = cli("stats", "--db", copy, "--json").json()
     assert again["counts"] == stats["counts"]
     assert [r["truth"] for r in again["runs"]] == [r["truth"] for r in stats["runs"]]
+
+
+def test_files_over_the_detection_read_are_detected_from_their_first_members(tmp_path):
+    """A results file larger than detection parses whole is told apart by its leading members alone."""
+    import json
+
+    from bankcore.importers import DETECT_MAX_BYTES, detect
+
+    padding = "x" * (DETECT_MAX_BYTES + 1024)
+    for sample, fmt, array in ((TAU2_SAMPLE, "tau2-bench", "simulations"), (INSPECT_SAMPLE, "inspect-ai", "samples")):
+        raw = json.loads(sample.read_text())
+        raw[array][0]["padding"] = padding
+        path = tmp_path / sample.name
+        path.write_text(json.dumps(raw, indent=1))
+        assert path.stat().st_size > DETECT_MAX_BYTES
+        assert detect(path) == fmt
