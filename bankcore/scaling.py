@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from statistics import mean
 from typing import Callable, Sequence
 
-from . import curation, learning
+from . import curation, gate, learning
 from .errors import BankcoreError
 from .learning import JudgeReport, _failed, _Run, _tail, embed_items
 from .llm import LLMError
@@ -206,8 +206,10 @@ def _contrast(group: Group, extractor, trajs, verdicts, done: set[tuple[str, ...
 
 
 def _write_contrasts(store: Store, extractor, pending: list[_Contrasted], report: ContrastReport, embedder) -> None:
-    """Embed first (never while holding the bank), then write items, provenance, events and marks together."""
+    """Embed and ask the gate's second opinion first (never while holding the bank), then write items, provenance,
+    events and marks together."""
     embed_items([item for result in pending for item, _ in result.pairs], embedder)
+    gate.ask_ahead([item for result in pending for item, _ in result.pairs], getattr(store, "second_opinion", None))
     batch_id = curation.new_batch_id(store, extractor.extractor_id)
     with store.transaction():
         done = _labels_done(store, extractor)
