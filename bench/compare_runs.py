@@ -6,12 +6,13 @@
 2. Reflexion HotpotQA (../shared/datasets): the ReAct base log vs the Reflexion log, 100 questions × 5 trials.
    Reflexion does not re-run solved questions, so its later trials are the hard questions only: pass@1 per task is
    the mean over the trials each log holds, which the output's trials-per-task range makes visible.
+   Held out (../realdata): the same comparison on the CoT (no context) logs.
 3. The built-in shop environment against the scripted endpoint of the tests (tests/fake_llm.py +
    tests/scripted_shop.py): memory none vs reasoningbank over the 16 order tasks, audited; then a run whose recall
    forgets to leave the task out (ReasoningBank issue #17) over the same tasks, caught by the audit.
 Also the time `compare` and `audit-run` take (median of 5).
 
-Usage: python bench/compare_runs.py [--skip-shop] [--shared ../shared/datasets]
+Usage: python bench/compare_runs.py [--skip-shop] [--shared ../shared/datasets] [--realdata ../realdata]
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from bankcore.compare import compare_runs, render  # noqa: E402
 from bankcore.leakage import audit_run  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
+REALDATA = ROOT.parent / "realdata"  # held out: more Reflexion logs (see its README)
 
 
 def timed(fn, repeats: int = 5) -> tuple[object, float]:
@@ -93,6 +95,20 @@ def reflexion(tmp: Path, shared: Path) -> None:
          "react-reflexion")
 
 
+def reflexion_cot(tmp: Path, realdata: Path) -> None:
+    folder = realdata / "reflexion"
+    base = folder / "hotpotqa__CoT__no_context__base__100_questions_5_trials.txt"
+    refl = folder / "hotpotqa__CoT__no_context__reflexion__100_questions_5_trials.txt"
+    if not base.is_file():
+        print("held-out Reflexion CoT logs absent: skipped")
+        return
+    db = tmp / "reflexion-cot.duckdb"
+    for path, name in ((base, "cot-base"), (refl, "cot-reflexion")):
+        assert cli(["import", str(path), "--run", name, "--db", str(db), "-q"]) == 0
+    show("held out: Reflexion HotpotQA CoT without context, base vs Reflexion (5 trials each)", Bank(db),
+         "cot-base", "cot-reflexion")
+
+
 def shop(tmp: Path) -> None:
     from bankcore.agent import memory
     from bankcore.agent.runner import RunSettings
@@ -126,10 +142,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-shop", action="store_true")
     parser.add_argument("--shared", type=Path, default=SHARED, help="the shared datasets folder")
+    parser.add_argument("--realdata", type=Path, default=REALDATA, help="the held-out real logs folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tau_splits(Path(tmp), args.shared)
         reflexion(Path(tmp), args.shared)
+        reflexion_cot(Path(tmp), args.realdata)
         if not args.skip_shop:
             shop(Path(tmp))
 
