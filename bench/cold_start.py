@@ -1,0 +1,184 @@
+"""Cold starts: how long a fresh `bankcore` process takes, with the query embedded by numpy (bankcore.minilm, the
+default) and by torch (sentence-transformers, BANKCORE_EMBED_RUNTIME=torch), measured in the same run.
+
+- CLI: `bankcore --version`, `bankcore stats` and `bankcore retrieve QUERY --no-log` on a 1,000-item bank, each the
+  median of --runs fresh processes per runtime (runs interleaved, so machine load hits both alike), with the peak RSS
+  of the process (VmHWM).
+- Bulk embedding: 500 lessons (the demo recording's authored lessons, then bench/retrieval.py's templated ones) in
+  one `Embedder.embed` call, texts/s per runtime, each runtime in its own process; and how far apart the two
+  runtimes' vectors are (max |difference|, min cosine).
+- Dashboard (`--dashboard`, headless AppTest): the playground page's first Retrieve in a fresh process, seconds and
+  the process's peak RSS.
+
+The bank: 1,000 approved lessons from bench/retrieval.py's templates, embedded for real (item_text, the current
+recipe) and written with its bulk writer; kept in --workdir and rebuilt when the model id changes.
+Usage: python bench/cold_start.py [--runs 5] [--workdir /tmp/bankcore-cold-start] [--dashboard]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+RUNTIMES = ("torch", "numpy")
+QUERY = "I booked a flight last week and want to cancel it and get my money back"
+RECORDING = ROOT / "data" / "demo" / "recording" / "llm_recording.jsonl"
+
+# Runs the CLI exactly as the console script does, then reports the process's peak RSS to a file (not stdout:
+# ru_maxrss of a child can carry the parent's peak across fork).
+CLI_CHILD = r"""
+import atexit, sys
+def _peak(path=sys.argv[1]):
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    open(path, "w").write(status["VmHWM"].split()[0])
+atexit.register(_peak)
+sys.argv = ["bankcore"] + sys.argv[2:]
+from bankcore.cli import main
+sys.exit(main())
+"""
+
+EMBED_CHILD = r"""
+import json, sys, time
+import numpy as np
+from bankcore.embed import Embedder
+texts = json.load(open(sys.argv[1]))
+embedder = Embedder()
+t0 = time.perf_counter(); embedder.embed(["warm up"]); load_s = time.perf_counter() - t0
+t1 = time.perf_counter(); vectors = embedder.embed(texts); bulk_s = time.perf_counter() - t1
+np.save(sys.argv[2], vectors)
+print(json.dumps({"load_s": load_s, "texts_per_s": len(texts) / bulk_s}))
+"""
+
+DASHBOARD_CHILD = r"""
+import json, sys, time
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=300)
+at.run()
+at.switch_page("pages/6_Retrieval_playground.py").run()
+at.text_area(key="pg_query").input(sys.argv[2])
+t0 = time.perf_counter()
+at.form_submit_button(key="pg_go").click().run()
+first_s = time.perf_counter() - t0
+assert not at.exception, at.exception
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print(json.dumps({"first_retrieve_s": first_s, "peak_rss_mb": int(status["VmHWM"].split()[0]) / 1024}))
+"""
+
+
+def lesson_texts(n: int) -> list[str]:
+    """n distinct lesson texts: the demo recording's authored lessons first, then templated ones."""
+    from retrieval import lesson_texts as templated
+    texts = []
+    for line in RECORDING.read_text("utf-8").splitlines():
+        record = json.loads(line)
+        if str(record.get("purpose", "")).startswith("extract"):
+            try:
+                items = json.loads(record["reply"]).get("items", [])
+            except (ValueError, AttributeError):
+                continue
+            texts += [f"{i['title']}. {i['description']}\n{i['content']}" for i in items if isinstance(i, dict)]
+    texts = list(dict.fromkeys(texts))
+    texts += [f"{t}. {d}\n{c}" for _, t, d, c in templated(n, random.Random(7))]
+    return list(dict.fromkeys(texts))[:n]
+
+
+def ensure_bank(workdir: Path, n: int) -> Path:
+    import numpy as np
+    from retrieval import build_bank
+    from retrieval import lesson_texts as templated
+
+    from bankcore.embed import MODEL_ID, Embedder, item_text
+    path, stamp = workdir / f"bank-{n}.duckdb", workdir / f"bank-{n}.model"
+    if path.exists() and stamp.exists() and stamp.read_text() == MODEL_ID:
+        return path
+    for old in workdir.glob(f"bank-{n}.*"):
+        old.unlink()
+    lessons = templated(n, random.Random(11))
+    vectors = Embedder().embed([item_text(SimpleNamespace(title=t, description=d, content=c))
+                                for _, t, d, c in lessons])
+    build_bank(path, vectors, np.arange(n), lessons, seed=11)
+    stamp.write_text(MODEL_ID)
+    return path
+
+
+def env_for(runtime: str, bank: Path | None = None) -> dict:
+    env = {**os.environ, "BANKCORE_EMBED_RUNTIME": runtime, "PYTHONPATH": str(ROOT)}
+    return {**env, "BANKCORE_DB": str(bank)} if bank else env
+
+
+def cold_cli(args: list[str], runtime: str, workdir: Path) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of one fresh `bankcore ARGS` process."""
+    peak = workdir / "peak.txt"
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", CLI_CHILD, str(peak), *args], check=True, env=env_for(runtime),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0, int(peak.read_text()) / 1024
+
+
+def child_json(code: str, args: list[str], runtime: str, bank: Path | None = None) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True,
+                         env=env_for(runtime, bank), cwd=ROOT).stdout
+    return json.loads(out.strip().splitlines()[-1])  # the last line: libraries may print before it
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--workdir", default="/tmp/bankcore-cold-start")
+    parser.add_argument("--dashboard", action="store_true", help="also the dashboard's first Retrieve and RSS")
+    args = parser.parse_args()
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    import numpy as np
+
+    bank = ensure_bank(workdir, args.items)
+    load = os.getloadavg()[0]
+    print(f"bank: {bank} ({args.items} items); {os.cpu_count()} CPUs, load average {load:.1f} at start")
+    commands = {"--version": ["--version"], "stats": ["--db", str(bank), "stats"],
+                "retrieve": ["--db", str(bank), "retrieve", QUERY, "--no-log"]}
+    cold_cli(commands["retrieve"], "numpy", workdir)  # writes the vector snapshot: not a cold start's cost
+    print(f"\nCLI, median of {args.runs} fresh processes (s; peak RSS MB)")
+    print(f"{'command':12s} {'torch':>16s} {'numpy':>16s} {'torch/numpy':>12s}")
+    for name, argv in commands.items():
+        runs: dict[str, list[tuple[float, float]]] = {r: [] for r in RUNTIMES}
+        for _ in range(args.runs):
+            for runtime in RUNTIMES:
+                runs[runtime].append(cold_cli(argv, runtime, workdir))
+        med = {r: (statistics.median(s for s, _ in v), statistics.median(m for _, m in v)) for r, v in runs.items()}
+        print(f"{name:12s} " + " ".join(f"{med[r][0]:8.2f} ({med[r][1]:4.0f})" for r in RUNTIMES)
+              + f" {med['torch'][0] / med['numpy'][0]:11.1f}x")
+
+    texts = lesson_texts(500)
+    (workdir / "texts.json").write_text(json.dumps(texts))
+    print(f"\nbulk embedding, {len(texts)} lessons in one call (each runtime in its own process)")
+    speed = {}
+    for runtime in RUNTIMES:
+        speed[runtime] = child_json(EMBED_CHILD, [str(workdir / "texts.json"), str(workdir / f"{runtime}.npy")],
+                                    runtime)
+        print(f"  {runtime:6s} {speed[runtime]['texts_per_s']:7.1f} texts/s  (model load {speed[runtime]['load_s']:.2f} s)")
+    a, b = (np.load(workdir / f"{r}.npy") for r in RUNTIMES)
+    print(f"  numpy/torch throughput {speed['numpy']['texts_per_s'] / speed['torch']['texts_per_s']:.2f}; vectors: "
+          f"max |difference| {np.abs(a - b).max():.2e}, min cosine {(a * b).sum(axis=1).min():.7f}")
+
+    if args.dashboard:
+        print("\ndashboard (AppTest, fresh process): playground's first Retrieve")
+        for runtime in RUNTIMES:
+            result = child_json(DASHBOARD_CHILD, [str(ROOT / "app.py"), QUERY], runtime, bank)
+            print(f"  {runtime:6s} first Retrieve {result['first_retrieve_s']:.2f} s, peak RSS "
+                  f"{result['peak_rss_mb']:.0f} MB")
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end (2-core machine shared with others when > 2)")
+
+
+if __name__ == "__main__":
+    main()
