@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
-
-import numpy as np
 
 from . import exchange, ingest, labels as truth_labels, learning, metrics
 from . import asof, consolidate, growth, lineage, llm_merge, review  # issue 5
@@ -16,11 +15,23 @@ from .importers import ImportOptions
 from .errors import BankcoreError, NotFoundError
 from .injection import memory_block
 from .models import Hit, ImportReport, Recorded, Trajectory, Truth, Usefulness, Verdict
-from .reembed import ReembedReport, reembed
+from .reembed import ReembedReport, keep_similarity_vectors, reembed, similarity_vectors
 from .retrieve import Explanation, Query, Retriever
 from .settings import Settings
 from .store import Clock, Store, utc_now
 from .vectors import source_tuple
+
+
+def _keeps_similarity_vectors(write):
+    """For a write that adds items or changes their text: afterwards, the items it wrote get their similarity
+    vectors (what consolidation compares; the retrieval vector is the item's own, written with it)."""
+    @functools.wraps(write)
+    def wrapper(self: "Bank", *args, **kwargs):
+        since = self.store.last_event_id()
+        result = write(self, *args, **kwargs)
+        keep_similarity_vectors(self.store, self._embedder(), changed_since=since)
+        return result
+    return wrapper
 
 
 class Bank:
@@ -70,6 +81,7 @@ class Bank:
         judge_ = learning.make_judge(judge, self.settings, self.store, model, strict=strict)
         return learning.judge_queue(self.store, judge_, traj_ids, limit=limit, on_progress=on_progress)
 
+    @_keeps_similarity_vectors
     def extract(self, traj_ids: list[str] | None = None, *, extractor: str | None = None, model: str | None = None,
                 limit: int | None = None, on_progress: Callable[[int], None] | None = None,
                 include_uncertain: bool = False) -> learning.ExtractReport:
@@ -268,7 +280,8 @@ class Bank:
 
     def reembed(self, *, missing_only: bool = False, on_progress: Callable[[int], None] | None = None
                 ) -> ReembedReport:
-        """Give every item a vector from the current embedding model (one REEMBED event each)."""
+        """Give every item its two vectors from the current embedding model: for retrieval (one REEMBED event
+        each) and for consolidation (see `reembed.py`)."""
         return reembed(self.store, self.retriever.embedder, actor=self.settings.actor, missing_only=missing_only,
                        on_progress=on_progress)
 
@@ -299,6 +312,7 @@ class Bank:
         from .agent.runner import Runner
         return Runner(self, settings).run(tasks, limit=limit, on_task=on_task)
 
+    @_keeps_similarity_vectors
     def matts_replay(self, run: str | int | None = None, *, k: int | None = None, selector: str | None = None,
                      extractor: str | None = None, judge: str | None = None, model: str | None = None,
                      on_progress: Callable[[int], None] | None = None):
@@ -324,6 +338,7 @@ class Bank:
     def export(self, out: str | Path, on_line: Callable[[], None] | None = None) -> int:
         return exchange.export_bank(self.store, Path(out), on_line)
 
+    @_keeps_similarity_vectors
     def import_bank(self, path: str | Path, on_line: Callable[[], None] | None = None, *,
                     strict: bool = False) -> dict[str, int]:
         return exchange.import_bank(self.store, Path(path), on_line, strict=strict)
@@ -343,17 +358,15 @@ class Bank:
     def plan_consolidation(self, *, threshold: float | None = None, llm: bool = False,
                            max_group: int | None = None) -> list:
         """What `consolidate` would do, without writing anything (merges and contradiction pairs)."""
-        items = self.store.query_items(status=list(consolidate.ACTIVE), with_embedding=True)
-        embedder = self._embedder()
-        stale = [i for i in items if i.embedding is None or i.embedding_model != embedder.model_id]
-        if stale:  # in memory only: planning never writes
-            embedder.embed_items(stale)
-        vectors = np.asarray([i.embedding for i in items], dtype=np.float32).reshape(len(items), embedder.dim)
+        items = self.store.query_items(status=list(consolidate.ACTIVE))
+        # whole-lesson vectors, not the retrieval ones: the merge threshold was set on them (see `embed.py`)
+        vectors = similarity_vectors(self.store, self._embedder(), items)
         return consolidate.plan(
             items, vectors, threshold=threshold or self.policy().merge_threshold,
             max_group=max_group or consolidate.DEFAULT_MAX_GROUP,
             known_pairs=review.known_contradiction_pairs(self.store), heuristic_text=not llm)
 
+    @_keeps_similarity_vectors
     def consolidate(self, *, threshold: float | None = None, llm: bool = False, model: str | None = None,
                     max_group: int | None = None, complete=None, actor: str | None = None, on_group=None,
                     actions: list | None = None):
@@ -361,6 +374,8 @@ class Bank:
         items changed since is skipped by the optimistic check). With `llm`, one call per group through
         `complete(messages) -> str` (default: the configured LLM client). Returns (actions, report)."""
         if actions is None:
+            # store what planning would otherwise embed in memory on every run (items written around `Bank`)
+            keep_similarity_vectors(self.store, self._embedder(), statuses=consolidate.ACTIVE)
             actions = self.plan_consolidation(threshold=threshold, llm=llm, max_group=max_group)
         if llm and complete is None:
             complete, model = self._merge_completer(model)
@@ -404,12 +419,14 @@ class Bank:
         A bulk approval leaves flagged items out (listed in `skipped_flagged`)."""
         return review.bulk_decide(self.store, action, actor=self._actor(actor), reason=reason, **filters)
 
+    @_keeps_similarity_vectors
     def write_lesson(self, *, title: str, description: str, content: str, domain: str | None = None,
                      actor: str | None = None, reason: str | None = None):
         """A lesson written by a person (source `manual`, approved as written)."""
         return review.write_lesson(self.store, actor=self._actor(actor), embedder=self._embedder(), title=title,
                                    description=description, content=content, domain=domain, reason=reason)
 
+    @_keeps_similarity_vectors
     def edit(self, item_id: int, *, actor: str | None = None, reason: str | None = None,
              expected_event_id: int | None = None, title: str | None = None, description: str | None = None,
              content: str | None = None):
@@ -417,6 +434,7 @@ class Bank:
                            expected_event_id=expected_event_id, title=title, description=description,
                            content=content)
 
+    @_keeps_similarity_vectors
     def restore(self, item_id: int, version: int, *, actor: str | None = None, reason: str | None = None,
                 expected_event_id: int | None = None):
         return review.restore(self.store, item_id, version, actor=self._actor(actor), reason=reason,

@@ -29,7 +29,7 @@ BASE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 #   whole lesson, the space consolidation's 0.85 merge threshold was set in.
 # Change a recipe (and its name) whenever its text function changes.
 FIRST_RECIPE = "lesson/1"
-RECIPE = FIRST_RECIPE  # becomes "title+description/1" once consolidation reads its own vectors
+RECIPE = "title+description/1"
 SIMILARITY_RECIPE = FIRST_RECIPE
 
 
@@ -58,7 +58,7 @@ def item_text(item: MemoryItem) -> str:
     title + description is at least as good as the whole lesson everywhere; adding the source tasks' requests hurt
     on τ-bench (34% → 14–32%); the domain changed little. MiniLM truncates at 256 word pieces, never reached here.
     """
-    return lesson_text(item)  # until RECIPE changes
+    return f"{item.title}. {item.description}"
 
 
 def lesson_text(item: MemoryItem) -> str:

@@ -204,10 +204,31 @@ UNCERTAIN_VERDICTS = (
     "ALTER TABLE verdicts_v7 RENAME TO verdicts",
 )
 
+# Issue 14: one model, two vectors per item. An item's own `embedding` is what retrieval finds it by (`embed.RECIPE`,
+# title + description); consolidation and the near-duplicate view compare whole lessons (`embed.SIMILARITY_RECIPE`,
+# the space their 0.85 threshold was set in), kept here. `version` is the item version whose text was embedded: a
+# text change bumps the item's version, so a row of another version is stale whatever path changed the text. Derived
+# data, like the vector snapshot: no events, not exported, rebuilt by `bankcore reembed`. Banks embedded before
+# this keep their whole-lesson vectors (the bare model id was that recipe) as similarity vectors, so their
+# consolidation is unchanged; their retrieval vectors are then of an earlier recipe, which retrieval says and
+# `bankcore reembed` redoes.
+SIMILARITY_VECTORS = (
+    """CREATE TABLE similarity_vectors (
+        item_id INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        embedding_model TEXT NOT NULL,
+        embedding FLOAT[] NOT NULL
+    )""",
+    """INSERT INTO similarity_vectors SELECT item_id, version, embedding_model, embedding FROM memory_items
+        WHERE embedding IS NOT NULL AND embedding_model = 'sentence-transformers/all-MiniLM-L6-v2'""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", INITIAL_SCHEMA),
     Migration(6, "MaTTS selections and self-contrast extractions", MATTS_SCHEMA),
     Migration(7, "verdicts may be uncertain (a judge's abstention)", UNCERTAIN_VERDICTS),
+    Migration(8, "similarity vectors: consolidation compares whole lessons, retrieval finds title + description",
+              SIMILARITY_VECTORS),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

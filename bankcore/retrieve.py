@@ -141,7 +141,7 @@ class Retriever:
             missing = self.cache.census.get(None, 0)
             if 0 < missing <= AUTO_EMBED_LIMIT:
                 reembed(self.store, self.embedder, actor="bankcore:retrieval", missing_only=True,
-                        statuses=RETRIEVABLE)
+                        statuses=RETRIEVABLE, similarity=False)
                 self.cache.refresh()
 
     def _score(self, vector: np.ndarray, query: Query) -> Scored:

@@ -10,7 +10,8 @@ NumPy file is memory-mapped in milliseconds. Layout, in the folder `<bank file>.
 It is derived data: deleting the folder is always safe (the next open reads the bank and writes it again). A vector
 is taken from it only for an item whose id *and* last event id match the bank's — every change to an item is a new
 event, so a matching pair means the vector has not changed — and only if the snapshot was written for this bank
-(its random `bank_id`) and this embedding model. Anything else is read from the bank.
+(its random `bank_id`) and this embedding model id — the retrieval recipe's (`embed.MODEL_ID`), so a snapshot of
+vectors of an earlier recipe is never used. Anything else is read from the bank.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ snapshot beside the bank where it is current (`vector_snapshot.py`), the rest re
 bank one cheap question per query, its signature (last event id, counts), applying only the items whose last event
 is newer than the one it saw. Items are never deleted and every change is an event, so that is exact.
 
-Rows hold approved and pending items embedded by the current model. Per row: item id, state (approved / pending /
+Rows hold approved and pending items embedded by the current model — their retrieval vectors (the item's own
+`embedding`, `embed.RECIPE`); the whole-lesson vectors consolidation compares live apart and never load here. Per row: item id, state (approved / pending /
 gone), domain and source codes, confidence, and — per task id — the items whose provenance includes that task
 (leave-one-task-out). Everything a query filters on is an array or a small index list: no Python loop over items.
 Items embedded by another model are not loaded: they are counted, and `warnings()` says so.

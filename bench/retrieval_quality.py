@@ -102,6 +102,10 @@ def title_description(item: MemoryItem, purposes: list[str]) -> str:
     return f"{item.title}. {item.description}"
 
 
+def title_description_domain(item: MemoryItem, purposes: list[str]) -> str:
+    return f"{item.domain or ''}: {title_description(item, purposes)}"
+
+
 def shipped(item: MemoryItem, purposes: list[str]) -> str:
     return embed.item_text(item)
 
@@ -109,7 +113,8 @@ def shipped(item: MemoryItem, purposes: list[str]) -> str:
 RECIPES: dict[str, Callable] = {
     "whole lesson (before)": whole_lesson, "lesson + domain": with_domain, "lesson + tasks' requests": with_tasks,
     "blend(lesson, requests)": blend, "requests only (official)": tasks_only,
-    "title + description": title_description, f"shipped: {embed.RECIPE}": shipped}
+    "title + description": title_description, "title + desc. + domain": title_description_domain,
+    f"shipped: {embed.RECIPE}": shipped}
 
 
 # ---------------------------------------------------------------- similarity classes (ground truth, measuring only)
@@ -245,6 +250,8 @@ def main() -> None:
     demo = work / "demo.duckdb"
     if not demo.exists():
         subprocess.run([BANKCORE, "demo", "--db", str(demo), "-q"], check=True, cwd=ROOT)
+    merges = len(Store(demo).events_of_kind(["MERGE"]))
+    print(f"demo bank: {merges} merges (consolidation compares whole lessons: embed.SIMILARITY_RECIPE)")
     print(f'demo bank, "{DEMO_QUERY}": rank of the first pagination lesson (top-1 in brackets)')
     for name, recipe in RECIPES.items():
         place, top = demo_rank(demo, recipe, texts)

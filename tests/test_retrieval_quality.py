@@ -34,18 +34,11 @@ def _words(item: MemoryItem) -> str:
     return f"{item.title} {item.description} {item.content}"
 
 
-NOT_YET = pytest.mark.xfail(strict=True, reason=(
-    "the whole-lesson recipe ranks 'Add up the month's entries' first; title + description (bench/"
-    "retrieval_quality.py) fixes it but halves the demo's merges at consolidation's 0.85 threshold"))
-
-
-@NOT_YET
 def test_the_march_orders_query_gets_a_pagination_lesson_at_k1(demo_bank):
     hits = demo_bank.retrieve(MARCH, k=1, log=False)
     assert len(hits) == 1 and PAGINATION.search(_words(hits[0].item)), hits[0].item.title
 
 
-@NOT_YET
 def test_it_still_does_when_the_lessons_of_that_very_task_are_withheld(demo_bank):
     """The paper's rule: an agent doing the orders-in-March task again is never shown what it learned there, so
     the pagination lesson must come from the other paginated lists (reviews, admin grids, issues, posts)."""
@@ -58,22 +51,21 @@ def test_it_still_does_when_the_lessons_of_that_very_task_are_withheld(demo_bank
 def test_the_recipe_is_part_of_the_model_id():
     assert model_id(FIRST_RECIPE) == BASE_MODEL_ID  # banks embedded before recipes were named stay current
     assert model_id("title+description/1") == f"{BASE_MODEL_ID}#title+description/1"
-    assert MODEL_ID == model_id(RECIPE)
+    assert MODEL_ID == model_id(RECIPE) != model_id(FIRST_RECIPE)
 
 
 def test_a_bank_embedded_by_another_recipe_says_so_and_reembed_fixes_it(bank):
-    other = model_id("title+description/1")
+    other = model_id("title/0")  # a recipe this bankcore does not use for retrieval
     item = MemoryItem(title="Read the x-y of N counter", description="Lists longer than a page hide entries.",
                       content="Page through to the end before counting.", source="success", status="approved",
-                      embedding=Embedder().embed(["Read the x-y of N counter. Lists longer than a page hide "
-                                                  "entries."])[0].tolist(), embedding_model=other)
+                      embedding=Embedder().embed(["Read the x-y of N counter"])[0].tolist(), embedding_model=other)
     add_item(bank.store, item, [], actor="test:old-bank")
     query = "how many reviews does the backpack have"
     assert bank.retrieve(query, min_similarity=-1.0, log=False) == []  # not for want of similarity
     assert any(f"embedded with {other}, not {MODEL_ID}" in w and "reembed" in w for w in bank.retriever.warnings())
     assert "wrong_model" in bank.explain(query, item.item_id).reasons
     report = bank.reembed()
-    assert (report.embedded, report.from_models) == (1, {other: 1})
+    assert (report.embedded, report.from_models, report.similarity_embedded) == (1, {other: 1}, 1)
     hit, = bank.retrieve(query, min_similarity=-1.0, log=False)
     assert hit.item.item_id == item.item_id and hit.item.embedding_model == MODEL_ID
 

@@ -1,5 +1,6 @@
 """What retrieval reads and writes: item vectors (through Arrow, for the in-memory cache), re-embedding, the
-retrieval log, measured usefulness, and the tasks each item rests on.
+retrieval log, measured usefulness, and the tasks each item rests on. Also the other vector of an item, the one
+consolidation compares (`similarity_vectors`, the whole lesson; see `embed.SIMILARITY_RECIPE`).
 """
 
 from __future__ import annotations
@@ -238,6 +239,90 @@ class RetrievalQueries:
             finally:
                 con.unregister("_bankcore_vectors")
         return [i.item_id for i, _ in fresh]
+
+    # ------------------------------------------------------------------ similarity vectors (consolidation's)
+    # An item's similarity vector is current when it was made from the item's present text (same version) by the
+    # asked-for model id. The item's own vector counts too when it was made by that very recipe: a bank embedded
+    # before the two purposes had separate vectors (or an embedder that uses one recipe for both).
+    # $1: the similarity model id, $2: its dimension.
+    _SIMILAR_ROW = ("EXISTS (SELECT 1 FROM similarity_vectors s WHERE s.item_id = m.item_id AND s.version = m.version "
+                    "AND s.embedding_model = $1 AND len(s.embedding) = $2)")
+    _SIMILAR_OWN = "coalesce(m.embedding_model = $1 AND len(m.embedding) = $2, false)"
+
+    def similarity_vectors(self, item_ids: Iterable[int], model_id: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors): the current similarity vectors of those of `item_ids` that have one, ascending by id,
+        as one float32 (n, dim) matrix read through Arrow."""
+        ids = np.unique(np.asarray(list(item_ids), np.int64))
+        sql = f"""
+            SELECT m.item_id, coalesce(s.embedding, CASE WHEN {self._SIMILAR_OWN} THEN m.embedding END)
+                ::FLOAT[{int(dim)}] AS embedding
+            FROM memory_items m SEMI JOIN _bankcore_similar_ids i ON m.item_id = i.item_id
+            LEFT JOIN (SELECT item_id, version, embedding FROM similarity_vectors
+                       WHERE embedding_model = $1 AND len(embedding) = $2) s
+                ON s.item_id = m.item_id AND s.version = m.version
+            WHERE s.embedding IS NOT NULL OR {self._SIMILAR_OWN}
+            ORDER BY m.item_id"""
+        with self._con() as con:
+            con.register("_bankcore_similar_ids", pa.table({"item_id": ids}))
+            try:
+                table = con.sql(sql, params=[model_id, int(dim)]).to_arrow_table()
+            finally:
+                con.unregister("_bankcore_similar_ids")
+        found = table.column("item_id").to_numpy().astype(np.int64)
+        vectors = table.column("embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        return found, np.asarray(vectors, np.float32).reshape(len(found), dim)
+
+    def items_needing_similarity_vector(self, model_id: str, dim: int, *, changed_since: int | None = None,
+                                        statuses: Iterable[str] | None = None, limit: int | None = None
+                                        ) -> list[MemoryItem]:
+        """Items (without vectors) that have no current similarity vector from `model_id`, oldest first; with
+        `changed_since`, only those whose last event is newer (what one operation wrote)."""
+        sql = (f"SELECT {_ITEM_COLS_NO_VECTOR} FROM memory_items m "
+               f"WHERE NOT ({self._SIMILAR_ROW}) AND NOT {self._SIMILAR_OWN}")
+        params: list[Any] = [model_id, int(dim)]
+        if changed_since is not None:
+            params.append(int(changed_since))
+            sql += f" AND m.last_event_id > ${len(params)}"
+        if statuses is not None:
+            params.append(list(statuses))
+            sql += f" AND list_contains(${len(params)}, m.status)"
+        sql += " ORDER BY m.item_id" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        with self._con() as con:
+            return [_item(r) for r in con.execute(sql, params).fetchall()]
+
+    def adopt_similarity_vectors(self, model_id: str, dim: int, *, changed_since: int | None = None) -> int:
+        """Keep, as similarity vectors, the items' own vectors made by the similarity recipe (a bank or an export
+        from before the two purposes were split), before re-embedding replaces them. Returns how many."""
+        since = "" if changed_since is None else f" AND m.last_event_id > {int(changed_since)}"
+        with self.transaction(), self._con() as con:
+            return _first(con.execute(
+                f"INSERT INTO similarity_vectors SELECT m.item_id, m.version, m.embedding_model, m.embedding "
+                f"FROM memory_items m WHERE {self._SIMILAR_OWN} AND NOT ({self._SIMILAR_ROW}){since}",
+                [model_id, int(dim)]))[0]
+
+    def set_similarity_vectors(self, updates: list[tuple[MemoryItem, list[float]]], *, model_id: str) -> list[int]:
+        """Store similarity vectors, each for the item version it was computed from; an item whose text changed
+        meanwhile (another version now) is skipped, and picked up by the next pass. No event: derived data, like
+        the vector snapshot. Returns the ids written."""
+        if not updates:
+            return []
+        batch = pa.table({
+            "item_id": pa.array([i.item_id for i, _ in updates], pa.int32()),
+            "version": pa.array([i.version for i, _ in updates], pa.int32()),
+            "embedding": pa.array([list(map(float, v)) for _, v in updates], pa.list_(pa.float32())),
+        })
+        with self.transaction(), self._con() as con:
+            con.register("_bankcore_similar", batch)
+            try:
+                fresh = ("FROM _bankcore_similar b JOIN memory_items m "
+                         "ON m.item_id = b.item_id AND m.version = b.version")
+                written = [r[0] for r in con.execute(f"SELECT b.item_id {fresh} ORDER BY b.item_id").fetchall()]
+                con.execute(f"DELETE FROM similarity_vectors WHERE item_id IN (SELECT b.item_id {fresh})")
+                con.execute(f"INSERT INTO similarity_vectors SELECT b.item_id, b.version, ?, b.embedding {fresh}",
+                            [model_id])
+            finally:
+                con.unregister("_bankcore_similar")
+        return written
 
     def add_retrievals(self, retrievals: list[Retrieval]) -> None:
         if not retrievals:
