@@ -110,3 +110,62 @@ def test_log_without_samples_says_so(cli, db, tmp_path):
     raw.pop("samples")
     path = write_json(tmp_path / "totals_only.json", raw)
     one_line_error(cli("import", path, "--db", db), f"{path}:", "holds no samples", "status success")
+
+
+def _records(path, **options):
+    from bankcore.importers import ImportOptions, Record, read
+
+    return [r for r in read(path, "inspect-ai", ImportOptions(**options)) if isinstance(r, Record)]
+
+
+def test_eval_zip_reads_as_its_json_twin(bank):
+    from format_samples import INSPECT_EVAL_JSON, INSPECT_EVAL_ZIP
+
+    assert detect(INSPECT_EVAL_ZIP) == "inspect-ai"
+    zipped, plain = _records(INSPECT_EVAL_ZIP), _records(INSPECT_EVAL_JSON)
+    assert len(zipped) == len(plain) >= 1
+    for a, b in zip(zipped, plain):
+        assert (a.trajectory.task_id, a.trajectory.trial, a.trajectory.query, a.trajectory.final_answer) == \
+               (b.trajectory.task_id, b.trajectory.trial, b.trajectory.query, b.trajectory.final_answer)
+        assert [s.action for s in a.trajectory.steps] == [s.action for s in b.trajectory.steps]
+        assert (a.truth.success, a.truth.reward, a.truth.gold) == (b.truth.success, b.truth.reward, b.truth.gold)
+    report = bank.import_path(INSPECT_EVAL_ZIP)
+    assert (report.format, report.added) == ("inspect-ai", len(zipped))
+
+
+def test_eval_zip_errors_are_located(cli, db, tmp_path):
+    import zipfile
+
+    from format_samples import INSPECT_EVAL_ZIP
+
+    cut = tmp_path / "cut.eval"
+    cut.write_bytes(INSPECT_EVAL_ZIP.read_bytes()[:1500])
+    one_line_error(cli("import", cut, "--db", db), f"{cut}:", "not a readable .eval log")
+
+    big = tmp_path / "big.eval"
+    with zipfile.ZipFile(INSPECT_EVAL_ZIP) as src, zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in src.namelist():
+            data = src.read(name)
+            if name.startswith("samples/"):
+                sample = json.loads(data)
+                sample["metadata"] = {"padding": "x" * (2 * 1024 * 1024)}  # deflates to a few KB
+                data = json.dumps(sample).encode()
+            out.writestr(name, data)
+    assert big.stat().st_size < 200_000
+    member = next(n for n in zipfile.ZipFile(big).namelist() if n.startswith("samples/"))
+    one_line_error(cli("import", big, "--db", db, "--max-record-mb", "1"), f"{big}!{member}:1:",
+                   "over the 1 MB limit")
+
+
+def test_folder_of_eval_logs(cli, db, tmp_path):
+    import shutil
+
+    from format_samples import INSPECT_EVAL_ZIP
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    shutil.copy(INSPECT_EVAL_ZIP, folder / "a.eval")
+    shutil.copy(INSPECT_SAMPLE, folder / "b.json")
+    result = cli("import", folder, "--db", db)
+    assert result.code == 0, result.err
+    assert cli("stats", "--db", db, "--json").json()["counts"]["runs"] == 2

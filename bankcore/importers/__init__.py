@@ -19,7 +19,7 @@ __all__ = ["FORMATS", "BadRecord", "ImportOptions", "Record", "RunHeader", "Skip
            "run_files"]
 
 # In a folder that is not mini-swe-agent's, the files read as runs; anything else (README, LICENSE, scripts) is left.
-RUN_FILE_SUFFIXES = (".jsonl", ".json", ".txt")
+RUN_FILE_SUFFIXES = (".jsonl", ".json", ".txt", inspect_ai.EVAL_SUFFIX)
 DETECT_MAX_BYTES = 16 * 1024 * 1024  # how far detection reads for a first record
 
 
@@ -52,6 +52,8 @@ def detect(path: Path) -> str:
         raise InputError(Where(str(path)), f"folder holds no {mini_swe.SUFFIX} files")
     if path.name.endswith(mini_swe.SUFFIX):
         return mini_swe.NAME
+    if inspect_ai.is_eval_zip(path):  # binary: before the text checks
+        return inspect_ai.NAME
     head = read_head(path)
     ensure_text(path, head)
     text = head.decode("utf-8-sig", errors="replace")
@@ -96,6 +98,6 @@ def read(path: Path, fmt: str, options: ImportOptions) -> Iterator[Record | RunH
     if fmt not in FORMATS:
         raise InputError(Where(str(path)), f"unknown format {fmt!r} (choose from auto, {', '.join(FORMATS)})")
     refuse_special(path)
-    if not path.is_dir():
+    if not path.is_dir() and not (fmt == inspect_ai.NAME and inspect_ai.is_eval_zip(path)):
         ensure_text(path)
     return FORMATS[fmt].read(path, options)

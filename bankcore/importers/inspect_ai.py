@@ -9,19 +9,23 @@ messages that follow. ``attachment://`` references are resolved from the sample'
 Ground truth: the sample's ``scores`` (the first scorer decides; Inspect's value conventions: ``"C"``, ``True``
 or a number ≥ 1 is correct; ``"I"``, ``"N"`` (no answer), ``False``, 0 are not; ``"P"`` (partial) is 0.5 and not
 a success), its ``target`` (gold) and the dataset's sample ``metadata`` go to the truth store, never to the
-trajectory. The file is streamed: one sample at a time. (Inspect's binary ``.eval`` logs: convert them with
-``inspect log convert --to json``.)
+trajectory. The file is streamed: one sample at a time.
+
+Inspect's default ``.eval`` logs are zip files: ``header.json`` (or, for a log still being written,
+``_journal/start.json``) holds the eval spec and ``samples/<id>_epoch_<n>.json`` one sample each; they are read
+member by member, each bounded by the record limit before it is inflated. Errors name ``FILE!MEMBER``.
 """
 
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import InputError, Where
 from ..models import Step, Trajectory, Truth
-from .base import BadRecord, ImportOptions, Record, RunHeader, need, type_name
+from .base import MB, BadRecord, ImportOptions, Record, RunHeader, loads, need, type_name
 from .json_stream import Element, Member, iter_members, peek_members
 from .native import parse_time
 
@@ -32,9 +36,24 @@ TRUTH_SOURCE = "inspect-ai score"
 LETTER_REWARDS = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0}
 WORD_REWARDS = {"correct": 1.0, "incorrect": 0.0, "yes": 1.0, "no": 0.0, "true": 1.0, "false": 0.0}
 _ATTACHMENT = "attachment://"
+EVAL_SUFFIX = ".eval"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def is_eval_zip(path: Path) -> bool:
+    """An Inspect ``.eval`` log: a zip file by that name (binary, so it skips the text checks)."""
+    if path.suffix != EVAL_SUFFIX or not path.is_file():
+        return False
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == _ZIP_MAGIC
+    except OSError:
+        return False
 
 
 def sniff(path: Path, first: Any) -> bool:
+    if is_eval_zip(path):
+        return True
     if isinstance(first, dict):
         return _looks_like(first)
     if first is None and path.is_file() and path.suffix == ".json":
@@ -48,6 +67,9 @@ def _looks_like(obj: dict) -> bool:
 
 
 def read(path: Path, options: ImportOptions) -> Iterator[Record | RunHeader | BadRecord]:
+    if is_eval_zip(path):
+        yield from read_eval_zip(path, options)
+        return
     spec: dict | None = None
     status = None
     samples = 0
@@ -80,6 +102,52 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | RunHeader | Ba
     if not samples:
         raise InputError(Where(str(path)), f"the log holds no samples (status {status or 'unknown'}; a log written "
                                            "with --no-log-samples keeps only the totals)")
+
+
+def read_eval_zip(path: Path, options: ImportOptions) -> Iterator[Record | RunHeader | BadRecord]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(Where(str(path)), f"not a readable .eval log (zip: {exc})") from None
+    with archive:
+        names = archive.namelist()
+        head_name = next((n for n in ("header.json", "_journal/start.json") if n in names), None)
+        if head_name is None:
+            raise InputError(Where(str(path)), "no header.json or _journal/start.json: not an Inspect .eval log")
+        head = _member(archive, path, head_name, options.max_record_bytes)
+        spec = need(head, "eval", Where(f"{path}!{head_name}", 1), dict)
+        need(spec, "task", Where(f"{path}!{head_name}", 1, "eval"), str)
+        status = head.get("status") if isinstance(head.get("status"), str) else None
+        yield run_header(spec, status)
+        samples = [n for n in names if n.startswith("samples/") and n.endswith(".json")]
+        if not samples:
+            raise InputError(Where(str(path)), f"the log holds no samples (status {status or 'unknown'})")
+        for name in samples:
+            where = Where(f"{path}!{name}", 1)
+            try:
+                yield parse_sample(_member(archive, path, name, options.max_record_bytes), where, spec,
+                                   options.domain)
+            except InputError as exc:
+                yield BadRecord(exc)
+
+
+def _member(archive: zipfile.ZipFile, path: Path, name: str, max_bytes: int) -> Any:
+    """One JSON member of the zip, refused before inflating when its stated size is over the record limit (the
+    reader never inflates past the stated size, so a zip bomb cannot grow it)."""
+    where = Where(f"{path}!{name}", 1)
+    info = archive.getinfo(name)
+    if info.file_size > max_bytes:
+        raise InputError(where, f"member is {info.file_size / MB:.1f} MB, over the {max_bytes / MB:.0f} MB limit "
+                                "for one record")
+    try:
+        data = archive.read(name)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise InputError(where, f"cannot read this member ({exc})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(where, f"not valid UTF-8 at byte {exc.start}") from None
+    return loads(text, Where(where.file))
 
 
 def run_header(spec: dict, status: str | None) -> RunHeader:
