@@ -130,10 +130,7 @@ def audit_run(store: Store, run_id: int) -> RunAudit:
         texts = store.run_prompt_texts(run_id)
         same = store.same_task_retrievals(run_id)
         future = store.future_retrievals(run_id)
-    leaks = [Leak("same_task", r["traj_id"], r["task_id"], r["item_id"],
-                  f"lesson {r['item_id']}" + (f" (merged from {r['learned_by']})" if r["learned_by"] != r["item_id"]
-                                              else "") + f" rests on trajectory {r['source_traj_id'][:10]} of this task")
-             for r in same]
+    leaks = _same_task_leaks(same)
     found, checked = gold_leaks(texts, _environment_golds(run))
     leaks += found
     for r in future:
@@ -144,6 +141,21 @@ def audit_run(store: Store, run_id: int) -> RunAudit:
         leaks.append(Leak("future", r["traj_id"], r["task_id"], r["item_id"], f"lesson {r['item_id']} {when}"))
     return RunAudit(run.run_id, run.name, len(texts), sum(1 for r in texts if r["item_ids"]),
                     sum(1 for r in texts if r["requests"]), checked, leaks)
+
+
+def _same_task_leaks(rows: list[dict[str, Any]]) -> list[Leak]:
+    """One leak per trajectory and lesson shown, naming the merged-from items and source trajectories it rests on."""
+    grouped: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in rows:
+        grouped.setdefault((r["traj_id"], r["item_id"]), []).append(r)
+    leaks = []
+    for (traj_id, item_id), found in grouped.items():
+        via = sorted({r["learned_by"] for r in found if r["learned_by"] != item_id})
+        sources = sorted({r["source_traj_id"][:10] for r in found})
+        leaks.append(Leak("same_task", traj_id, found[0]["task_id"], item_id,
+                          f"lesson {item_id}" + (f" (merged from {', '.join(map(str, via))})" if via else "")
+                          + f" rests on trajector{'ies' if len(sources) > 1 else 'y'} {', '.join(sources)} of this task"))
+    return leaks
 
 
 def _environment_golds(run) -> dict[str, Any]:

@@ -205,3 +205,24 @@ def test_a_run_records_its_settings_and_repeat_runs_them_again(fake_llm, tmp_pat
     assert bank.store.run_task_ids(repeat.run_id) == ["shop-count-2", "shop-count-1"]
     assert cli("run", "--repeat", "nope").code == 1
     assert "--repeat RUN" in cli("run").err
+
+
+def test_a_live_best_of_n_run_counts_its_pick_and_an_imported_run_every_trial(fake_llm, db):
+    """Parallel MaTTS: the run's answer to a task is its best-of-N pick, so one counted trajectory per task (not k
+    trials); its steps are the pick's."""
+    from bankcore import Bank
+    from bankcore.agent.runner import RunSettings
+    from bankcore.agent.shop import ShopEnvironment
+    from bankcore.compare import run_outcomes
+    from scripted_shop import ShopScript
+
+    fake_llm.responder = ShopScript(explore_every=3)
+    bank = Bank(db, settings=fake_llm.settings(db))
+    order_tasks = [t for t in ShopEnvironment().tasks() if t.kind in ("count_orders", "total_spent")][:2]
+    report = bank.run_agent(order_tasks, RunSettings(name="bon3", memory="reasoningbank", matts="parallel", k=3))
+    run_id = bank.resolve_run("bon3")
+    assert len(bank.store.select_traj_ids(run_id=run_id)) == 6
+    tasks = run_outcomes(bank.store, run_id)
+    assert [t.trials for t in tasks] == [1, 1]
+    assert [t.successes == 1 for t in tasks] == [r.success for r in report.tasks]
+    assert [t.attempts[0].steps for t in tasks] == [r.steps for r in report.tasks]
