@@ -124,22 +124,15 @@ def select_schema(n: int) -> dict[str, Any]:
 
 
 def merge_schema(group: Sequence[int]) -> dict[str, Any]:
-    """The merge reply for the item ids `group`: merge (absorbing ≥2 of them), decline, or contradiction pairs."""
+    """The merge reply for the item ids `group`: a decision, ids only from the group, and the merged lesson's fields.
+    One object at the root (OpenAI refuses a root `anyOf`); which fields a decision needs is `llm_merge.parse`'s to
+    check."""
     member = {"type": "integer", "enum": sorted(int(i) for i in group)}
-    reason = _text(1)
-    return {"anyOf": [
-        {"type": "object",
-         "properties": {"decision": {"type": "string", "enum": ["merge"]},
-                        "absorbs": {"type": "array", "minItems": 2, "items": member},
-                        "title": _text(), "description": _text(), "content": _text(), "reason": reason},
-         "required": ["decision", "absorbs", "title", "description", "content", "reason"]},
-        {"type": "object",
-         "properties": {"decision": {"type": "string", "enum": ["decline"]}, "reason": reason},
-         "required": ["decision", "reason"]},
-        {"type": "object",
-         "properties": {"decision": {"type": "string", "enum": ["contradiction"]},
-                        "pairs": {"type": "array", "minItems": 1,
-                                  "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": member}},
-                        "reason": reason},
-         "required": ["decision", "pairs", "reason"]},
-    ]}
+    return {"type": "object",
+            "properties": {"decision": {"type": "string", "enum": ["merge", "decline", "contradiction"]},
+                           "absorbs": {"type": "array", "minItems": 2, "items": member},
+                           "title": _text(), "description": _text(), "content": _text(),
+                           "pairs": {"type": "array",
+                                     "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": member}},
+                           "reason": _text(1)},
+            "required": ["decision", "reason"]}

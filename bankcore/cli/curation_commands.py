@@ -72,6 +72,9 @@ def _failed_groups(args: argparse.Namespace, failed: int) -> int:
 def _dry_run(bank: Bank, args: argparse.Namespace, llm: bool, mode: str) -> int:
     """The plan, and with an LLM each group's proposed text: the model is asked (temperature 0, so the real run is
     answered from the cache), and nothing but the LLM call log is written."""
+    from ..llm import require_llm
+    if llm:
+        require_llm(bank.settings, "merge with --heuristic")
     actions = bank.plan_consolidation(threshold=args.threshold, llm=llm, max_group=args.max_group)
     proposals = []
     if llm and any(a.kind == "merge" for a in actions):
@@ -85,8 +88,8 @@ def _dry_run(bank: Bank, args: argparse.Namespace, llm: bool, mode: str) -> int:
     if args.json:
         _json_out({"mode": "llm" if llm else "heuristic", "actions": actions, "proposals": proposals})
         return _failed_groups(args, failed)
-    say(args, f"dry run — {mode}; no item is written" + ("" if not llm else " (the replies are cached for the real "
-                                                                            "run)"))
+    cached = " (the model's replies are cached for the real run)" if llm else ""
+    say(args, f"dry run — {mode}; no item is written{cached}")
     _print_plan(bank, actions, {id(p.merge): p for p in proposals})
     return _failed_groups(args, failed)
 
