@@ -100,6 +100,30 @@ def test_a_merge_reply_must_mean_something(change, message):
         parse(json.dumps({**MERGED, **change}), GROUP)
 
 
+# ---------------------------------------------------------------------- the schemas
+def test_every_schema_is_valid_and_admits_what_its_parser_reads():
+    jsonschema = pytest.importorskip("jsonschema")
+    from bankcore.judge import parse_verdict
+    from bankcore.matts import parse_selection
+    from bankcore.reply_schemas import JUDGE, contrast_schema, extract_schema, merge_schema, select_schema
+    lesson = {k: GOOD[k] for k in ("title", "description", "content")}
+    cases = [(JUDGE, {"thoughts": "It was cancelled.", "status": "success"}, parse_verdict),
+             (extract_schema(3), {"reasoning": "r", "items": [GOOD]}, parse_items),
+             (contrast_schema(2, 5), {"reasoning": "r", "items": [{**lesson, "evidence": [
+                 {"trajectory": 2, "steps": [1]}]}]}, lambda text: parse_contrast(text, 2)),
+             (select_schema(3), {"analysis": "the second", "index": [2]}, lambda text: parse_selection(text, 3)),
+             (merge_schema(GROUP), MERGED, lambda text: parse(text, GROUP))]
+    for schema, reply, read in cases:
+        jsonschema.Draft202012Validator.check_schema(schema)
+        jsonschema.validate(reply, schema)
+        assert read(json.dumps(reply))
+    for wrong, schema in (({**MERGED, "absorbs": [1, 3]}, merge_schema(GROUP)),
+                          ({"analysis": "x", "index": [4]}, select_schema(3)),
+                          ({"thoughts": "x", "status": "partial"}, JUDGE)):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(wrong, schema)
+
+
 # ---------------------------------------------------------------------- over HTTP: extractor
 TRAJ = Trajectory(task_id="t1", query="Cancel reservation ABC123 for the user.", traj_id="tid", domain="airline",
                   source_format="native",
