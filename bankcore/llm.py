@@ -265,6 +265,9 @@ class LLMClient:
             if schema is not None and "json_schema" not in self._rejected:
                 params["response_format"] = {"type": "json_schema",
                                              "json_schema": {"name": re.sub(r"\W", "_", purpose), "schema": schema}}
+            elif schema is not None and "json_object_schema" not in self._rejected:
+                # llama-cpp-python's server constrains JSON mode to a schema this way (and refuses "json_schema")
+                params["response_format"] = {"type": "json_object", "schema": schema}
             else:
                 params["response_format"] = {"type": "json_object"}
         return params
@@ -283,6 +286,9 @@ class LLMClient:
             status = exc.status_code
             if status == 429:
                 return "retry", parse_retry_after(exc.response.headers), message
+            refused = _refused_param(str(exc), params) if _REQUEST_INVALID.search(str(exc)) else None
+            if status >= 500 and refused:  # llama-cpp-python answers a request it cannot validate with a 500
+                return f"rejected:{refused}", None, message
             if status >= 500 or status == 408:
                 return "retry", parse_retry_after(exc.response.headers), message
             if status in (400, 413, 422):
@@ -421,11 +427,19 @@ def fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     return rest
 
 
+# A server's words for "your request is malformed" — checked before a 5xx is retried, since llama-cpp-python answers
+# a request field it does not accept ("Input should be 'text' or 'json_object'") with a 500 validation error.
+_REQUEST_INVALID = re.compile(r"validation error|Input should be|not supported|unsupported|unrecognized|"
+                              r"extra inputs are not permitted|unexpected", re.I)
+
+
 def _refused_param(error: str, params: dict[str, Any]) -> str | None:
     """The parameter a 400/422 says the server does not support, if it is one we can do without."""
-    schema_asked = params.get("response_format", {}).get("type") == "json_schema"
-    if schema_asked and re.search(r"json_schema|schema", error, re.I):
-        return "json_schema"  # fall back to plain JSON mode, not to no format at all
+    response_format = params.get("response_format", {})
+    if response_format.get("type") == "json_schema" and re.search(r"json_schema|schema", error, re.I):
+        return "json_schema"  # fall back to a schema in JSON mode, then plain JSON mode, not to no format at all
+    if "schema" in response_format and re.search(r"schema", error, re.I):
+        return "json_object_schema"
     for name, pattern in (("response_format", r"response_format|json_object|json mode"),
                           ("max_tokens", r"max_tokens"), ("temperature", r"temperature"), ("seed", r"\bseed\b")):
         if name in params and re.search(pattern, error, re.I):

@@ -167,6 +167,12 @@ class FakeLLM:
         if "json_schema" in self.rejects and (body.get("response_format") or {}).get("type") == "json_schema":
             return _send(handler, 400, {"error": {"message": "response_format type 'json_schema' is not supported",
                                                   "type": "invalid_request_error", "param": "response_format"}})
+        if "json_schema_as_llama_cpp" in self.rejects and (body.get("response_format") or {}).get("type") == \
+                "json_schema":  # llama-cpp-python 0.3's server: a FastAPI validation error, as a 500
+            return _send(handler, 500, {"error": {"message": "1 validation error:\n  {'type': 'literal_error', 'loc': "
+                                                             "('body', 'response_format', 'type'), 'msg': \"Input "
+                                                             "should be 'text' or 'json_object'\", 'input': "
+                                                             "'json_schema'}", "type": "internal_server_error"}})
         for param in sorted(self.rejects & set(body)):
             return _send(handler, 400, {"error": {"message": f"Unsupported parameter: '{param}' is not supported "
                                                              "with this model.",

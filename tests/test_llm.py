@@ -318,7 +318,7 @@ def test_a_known_window_fits_the_prompt_before_the_first_request(fake_llm, db, h
 ITEM_SCHEMA = {"type": "object", "properties": {"items": {"type": "array"}}, "required": ["items"]}
 
 
-def test_a_schema_is_asked_for_and_plain_json_mode_is_the_fallback(fake_llm, db):
+def test_a_schema_is_asked_for_and_a_schema_in_json_mode_is_the_fallback(fake_llm, db):
     bank, client = client_for(fake_llm, db)
     messages = [{"role": "system", "content": "SUCCESSFULLY"}, {"role": "user", "content": "q"}]
     client.complete("extract", messages, schema=ITEM_SCHEMA)
@@ -329,7 +329,26 @@ def test_a_schema_is_asked_for_and_plain_json_mode_is_the_fallback(fake_llm, db)
     fresh.complete("extract", messages + [{"role": "user", "content": "again"}], schema=ITEM_SCHEMA)
     assert [r["response_format"]["type"] for r in fake_llm.requests[1:]] == ["json_schema", "json_object"]
     fresh.complete("extract", messages + [{"role": "user", "content": "a third"}], schema=ITEM_SCHEMA)
-    assert fake_llm.requests[-1]["response_format"] == {"type": "json_object"}  # remembered
+    assert fake_llm.requests[-1]["response_format"] == {"type": "json_object", "schema": ITEM_SCHEMA}  # remembered
+
+
+def test_a_llama_cpp_server_refusing_json_schema_with_a_500_gets_the_schema_in_json_mode(fake_llm, db):
+    """Found by bench/real_model.py: llama-cpp-python answers `json_schema` with a 500 validation error, which was
+    retried five times and failed every judge call; it constrains `json_object` with a `schema` instead."""
+    fake_llm.rejects.add("json_schema_as_llama_cpp")
+    _, client = client_for(fake_llm, db)
+    messages = [{"role": "system", "content": "SUCCESSFULLY"}, {"role": "user", "content": "q"}]
+    client.complete("extract", messages, schema=ITEM_SCHEMA)
+    assert [r["response_format"] for r in fake_llm.requests] == [
+        {"type": "json_schema", "json_schema": {"name": "extract", "schema": ITEM_SCHEMA}},
+        {"type": "json_object", "schema": ITEM_SCHEMA}]
+
+
+def test_a_plain_500_is_still_retried_with_the_same_parameters(fake_llm, db):
+    fake_llm.faults.append("500")
+    _, client = client_for(fake_llm, db)
+    client.complete("extract", [{"role": "user", "content": "q"}], schema=ITEM_SCHEMA)
+    assert [r["response_format"]["type"] for r in fake_llm.requests] == ["json_schema", "json_schema"]
 
 
 def test_the_llm_judge_fits_a_long_trajectory_into_a_small_window(fake_llm, db):
