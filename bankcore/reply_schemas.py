@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-_WORD = re.compile(r"[a-z0-9']+")
+_WORD = re.compile(r"[^\W_]+")  # letters and digits of any script: a lesson in Chinese or French is text too
 
 
 def _normal(text: str) -> str:

@@ -57,6 +57,8 @@ def test_copied_fields_are_not_a_lesson(title, description, content, why):
 def test_a_real_lesson_passes_even_when_its_title_opens_with_two_of_the_descriptions_words():
     assert lesson_problem(GOOD["title"], GOOD["description"], GOOD["content"]) is None
     assert lesson_problem("Check pagination", "Check pagination before counting a list.", "Follow Next.") is None
+    assert lesson_problem("核对订单状态", "在修改订单之前使用。", "先查询订单，再确认状态。") is None  # any script is text
+    assert lesson_problem("Vérifier l'état", "À utiliser avant une annulation.", "Lire le statut d'abord.") is None
 
 
 # ---------------------------------------------------------------------- extractor replies (pure)
