@@ -137,8 +137,9 @@ def restore(store: Store, item_id: int, version: int, *, actor: str, embedder, r
 def _rewrite(store, item: MemoryItem, fields: dict[str, str], *, kind, actor, reason, embedder,
              expected_event_id, related=None) -> MemoryItem:
     draft = MemoryItem(**{**{k: getattr(item, k) for k in TEXT_FIELDS}, **fields}, source=item.source,
-                       status=item.status, flags=list(item.flags), meta=dict(item.meta))
+                       status=item.status, flags=list(item.flags), meta=dict(item.meta), extractor_id=item.extractor_id)
     gate.check(draft, source_trajectories(store, item.item_id))
+    gate.ask_ahead([draft], getattr(store, "second_opinion", None))  # a model call, before the write holds the bank
     held = {k: getattr(draft, k) for k in ("flags", "meta", "status") if getattr(draft, k) != getattr(item, k)}
     vector = embedder.embed([item_text(draft)])[0]
     return change_item(store, item.item_id, kind=kind, actor=actor, reason=reason,

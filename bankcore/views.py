@@ -96,7 +96,12 @@ def flag_reasons(item: MemoryItem, events: Iterable[Event] = ()) -> list[str]:
             text = f"contradicts item {arg}"
             why = by_kind.get("CONTRADICTION")
         elif name in ("suspected_injection", "suspected-injection", "injection"):
-            text = "suspected prompt injection: its source text tries to instruct the agent"
+            gate_said = "; ".join(item.meta.get("injection_reasons") or [])  # the gate's reasons (gate.REASONS)
+            text = f"suspected prompt injection: {gate_said or 'its source text tries to instruct the agent'}"
+            why = by_kind.get("FLAG")
+        elif name == "borderline_injection":  # the gate's rules (or its LLM second opinion) were unsure
+            gate_said = "; ".join(item.meta.get("injection_reasons") or [])
+            text = f"held back by the injection gate for a person to decide: {gate_said or 'the rules were unsure'}"
             why = by_kind.get("FLAG")
         elif name == HURTS_FLAG:  # the event's reason carries the evidence, so a short heading will do
             why = by_flag.get(HURTS_FLAG)

@@ -101,3 +101,16 @@ def test_a_clean_edit_and_approve_is_still_one_click(bank):
     assert not at.exception and bank.item(item.item_id).status == "approved"
     assert any(f"Edited and approved #{item.item_id}" in re.sub(r"\\(.)", r"\1", s.value) for s in at.success)
     assert not [w for w in at.warning if "held back" in w.value]
+
+
+def test_the_review_queue_shows_the_gates_own_reasons_escaped(bank):
+    poisoned = MemoryItem("Closing accounts", "What to do at the end.", POISON, source="failure", domain="airline",
+                          extractor_id="llm:m", status="pending", confidence=0.6)
+    Embedder().embed_items([poisoned])
+    curation.add_item(bank.store, poisoned, [], actor="llm:m")
+    assert gate.FLAG in poisoned.flags
+    at = _app("pages/2_Review_queue.py")
+    at.radio(key="queue_which").set_value("flagged").run()
+    shown = [w.value for w in at.warning if "suspected prompt injection" in w.value]
+    assert shown and not any(RAW_MARKUP.search(w) for w in shown)
+    assert "move money" in re.sub(r"\\(.)", r"\1", shown[0]) and "1337" in shown[0]

@@ -169,6 +169,30 @@ def test_the_demo_build_clearing_its_endpoint_asks_nothing(tmp_path, fake_llm):
     assert fake_llm.opinion_requests == []
 
 
+def _opinion_noting_open_connections(bank: Bank, verdict: str, held_open: list):
+    """A scripted opinion that notes each call made while this process holds the bank file open."""
+    import duckdb
+
+    def opinion(request):
+        try:  # fails while this process has the bank open (a read-write connection with another configuration)
+            duckdb.connect(str(bank.path), read_only=True).close()
+        except duckdb.Error:
+            held_open.append(request)
+        return json.dumps({"verdict": verdict, "why": "scripted"})
+    return opinion
+
+
+def test_a_reviewers_edit_is_asked_about_before_the_write_holds_the_bank(tmp_path, fake_llm):
+    bank = _bank(tmp_path, fake_llm)
+    item = _add(bank, status="approved")
+    held_open: list = []
+    fake_llm.opinion = _opinion_noting_open_connections(bank, "flag", held_open)
+    edited = bank.edit(item.item_id, actor="human:ana", content=SUBTLE_TEXT[2])
+    assert len(fake_llm.opinion_requests) == 2 and held_open == []  # the add's, then the edit's: once each
+    assert gate.FLAG in edited.flags and edited.status == "pending"
+    assert bank.history(item.item_id)[-1].after["flags"] == [gate.FLAG]  # the EDIT event records it
+
+
 def test_llm_extraction_asks_before_its_write_transaction_and_the_policy_reads_the_answer(tmp_path, fake_llm):
     """`learn` asks each new lesson's second opinion while it holds no connection to the bank (as it embeds
     first), so a slow model never keeps the file from the dashboard; "flag" keeps the lesson out of prompts."""
