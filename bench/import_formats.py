@@ -7,7 +7,7 @@ peak RSS, median of the repeats). Inputs:
   file (the baseline), when present;
 - generated files of --n records each: τ²-bench (the real file's simulations, or the test sample's, repeated as new
   trials), τ-bench (the airline file's records repeated as new trials, the baseline at the same scale), an Inspect AI
-  log and an ATIF JSONL (the test samples repeated under new ids). The last lines give each format's records/s and
+  log (as `.json` and as the zip `.eval`) and an ATIF JSONL (the test samples repeated under new ids). The last lines give each format's records/s and
   steps/s as a ratio to τ-bench's at the same scale.
 
 Usage: python bench/import_formats.py [--n 1000] [--repeats 3]
@@ -119,6 +119,20 @@ def gen_inspect(source: Path, out: Path, n: int) -> None:
         fh.write("]}\n")
 
 
+def gen_inspect_eval(source: Path, out: Path, n: int) -> None:
+    """The same samples as `gen_inspect`, in Inspect's zip `.eval` encoding (header.json + samples/*.json)."""
+    import zipfile
+
+    data = json.loads(source.read_text())
+    samples = data["samples"]
+    head = {k: v for k, v in data.items() if k not in ("samples", "reductions")}
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(n):
+            sample = dict(samples[i % len(samples)], id=f"gen-{i}")
+            zf.writestr(f"samples/gen-{i}_epoch_{sample['epoch']}.json", json.dumps(sample))
+        zf.writestr("header.json", json.dumps(head))
+
+
 def gen_atif(source: Path, out: Path, n: int) -> None:
     lines = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
     with out.open("w") as fh:
@@ -150,15 +164,17 @@ def main() -> None:
                               "tau-bench"))
         gen_inspect(DATA / "inspect_ai" / "shell_facts_2epochs.json", tmp_dir / "inspect.json", args.n)
         generated.append(("inspect", f"inspect-ai generated x{args.n}", "inspect.json", "inspect-ai"))
+        gen_inspect_eval(DATA / "inspect_ai" / "shell_facts_2epochs.json", tmp_dir / "inspect.eval", args.n)
+        generated.append(("inspect-eval", f"inspect-ai .eval generated x{args.n}", "inspect.eval", "inspect-ai"))
         gen_atif(DATA / "atif" / "mini_swe_agent_v2.atif.jsonl", tmp_dir / "atif.jsonl", args.n)
         generated.append(("atif", f"atif generated x{args.n}", "atif.jsonl", "atif"))
         for key, label, name, fmt in generated:
             rows[key] = measure(label, tmp_dir / name, fmt, args.repeats)
     base = rows.get("tau-bench")
     if base:
-        for key in ("tau2", "inspect", "atif"):
+        for key in ("tau2", "inspect", "inspect-eval", "atif"):
             row = rows[key]
-            print(json.dumps({"ratio_vs_tau_bench": row["format"], "n": row["records"],
+            print(json.dumps({"ratio_vs_tau_bench": key, "n": row["records"],
                               "records_per_s": round(row["records_per_s"] / base["records_per_s"], 2),
                               "steps_per_s": round(row["steps_per_s"] / base["steps_per_s"], 2)}))
 
