@@ -11,14 +11,23 @@ Lessons: the authored poisoned lessons (tests/fixtures/injections/lessons.jsonl)
 "Reaches the prompt" = approved afterwards (only approved items are retrieved). Before the gate none of these paths
 ran the guard, so every poisoned lesson reached the prompt on all four.
 
-Usage: python bench/gate_paths.py
+With `--opinion clean|flag|fail`, every bank is pointed at our scripted OpenAI-compatible server (tests/fake_llm.py)
+and the gate asks it for a second opinion (LLM-written text, and text the rules set aside or find borderline): a
+model that always says "clean" (the second opinion never clears what the rules hold), always "flag" (the most it can
+hold back), or a server that fails every call (the gate fails safe: held for a person). The table then adds the
+second-opinion calls made on each path ("s": seconds per path, embeddings included, in every mode).
+
+Usage: python bench/gate_paths.py [--opinion clean|flag|fail]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,18 +109,47 @@ def import_bank(tmp: Path, texts: list[dict], seeds: list[dict]) -> list[bool]:
 PATHS = {"manual add": manual_add, "edit": edit, "LLM merge": llm_merge, "import-bank": import_bank}
 
 
+def scripted_opinion(kind: str):
+    """Our OpenAI-compatible test server, answering the gate's second opinion as `kind` says; the environment
+    points every bank opened afterwards at it."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fake_llm import FakeLLM  # noqa: E402 — the tests' scripted server
+
+    server = FakeLLM().start()
+    verdict = {"clean": "clean", "flag": "flag"}.get(kind)
+    server.opinion = lambda request: json.dumps({"verdict": verdict, "why": f"scripted {verdict}"})
+    if kind == "fail":
+        server.opinion_faults.extend(["500"] * 100_000)
+    os.environ.update(BANKCORE_LLM_BASE_URL=server.url, BANKCORE_LLM_API_KEY="sk-bench", BANKCORE_MODEL="bench",
+                      BANKCORE_LLM_RETRIES="0" if kind == "fail" else "2")
+    return server
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--opinion", choices=("clean", "flag", "fail"), help="ask a scripted second opinion")
+    args = parser.parse_args()
+    server = scripted_opinion(args.opinion) if args.opinion else None
     poisoned, benign = lessons(POISONED), lessons(BENIGN)
-    print(f"{len(poisoned)} poisoned lessons, {len(benign)} benign; 'reached' = approved afterwards (retrievable)")
-    print(f"{'path':<12} {'poisoned reaching the prompt':>30} {'benign held back':>18}")
+    print(f"{len(poisoned)} poisoned lessons, {len(benign)} benign; 'reached' = approved afterwards (retrievable)"
+          + (f"; second opinion: scripted '{args.opinion}'" if server else ""))
+    print(f"{'path':<12} {'poisoned reaching the prompt':>30} {'benign held back':>18}"
+          + f" {'s':>6}" + (f" {'opinions asked':>15}" if server else ""))
     with tempfile.TemporaryDirectory() as tmp:
         for name, run in PATHS.items():
             bad_dir, good_dir = Path(tmp) / f"{name}-poisoned", Path(tmp) / f"{name}-benign"
             bad_dir.mkdir()
             good_dir.mkdir()
+            asked, started = len(server.opinion_requests) if server else 0, time.perf_counter()
             bad, good = run(bad_dir, poisoned, benign), run(good_dir, benign, benign)
-            print(f"{name:<12} {sum(bad):>17} / {len(bad):<3} ({sum(bad) / len(bad):5.1%}) "
-                  f"{len(good) - sum(good):>6} / {len(good):<3} ({1 - sum(good) / len(good):5.1%})")
+            line = (f"{name:<12} {sum(bad):>17} / {len(bad):<3} ({sum(bad) / len(bad):5.1%}) "
+                    f"{len(good) - sum(good):>6} / {len(good):<3} ({1 - sum(good) / len(good):5.1%})")
+            line += f" {time.perf_counter() - started:6.1f}"
+            if server:
+                line += f" {len(server.opinion_requests) - asked:>15}"
+            print(line)
+    if server:
+        server.stop()
 
 
 if __name__ == "__main__":
