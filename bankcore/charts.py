@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 import plotly.graph_objects as go
 
-from .views import JudgeQuality
+from .views import MIN_N, JudgeQuality
 
 STATUS_COLORS = {"approved": "#2e7d32", "pending": "#f9a825", "rejected": "#c62828", "superseded": "#6d4c41",
                  "archived": "#9e9e9e"}
@@ -60,13 +60,17 @@ def outcome_trend(rows: list[dict[str, Any]], *, bucket: str, metric: str = "suc
                  for p in points]
         prefix = f"{label(series)} · " if many else ""
         if metric == "success":
-            for key, name, dash in (("truth_success_rate", "truth", "solid"),
-                                    ("verdict_success_rate", "judge", "dot")):
+            for key, n_key, name, dash in (("truth_success_rate", "with_truth", "truth", "solid"),
+                                           ("verdict_success_rate", "judged", "judge", "dot")):
                 ys = [p[key] for p in points]
                 if any(y is not None for y in ys):
+                    ns = [p.get(n_key) or 0 for p in points]
                     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"{prefix}success ({name})",
-                                             line=dict(dash=dash), text=hover,
-                                             hovertemplate="%{y:.1%} · %{text}<extra></extra>"))
+                                             line=dict(dash=dash), text=hover, customdata=ns,
+                                             # a point resting on few outcomes is drawn hollow
+                                             marker=dict(symbol=["circle" if n >= MIN_N else "circle-open"
+                                                                 for n in ns]),
+                                             hovertemplate="%{y:.1%} of n=%{customdata} · %{text}<extra></extra>"))
         else:
             fig.add_trace(go.Scatter(x=xs, y=[p["mean_steps"] for p in points], mode="lines+markers",
                                      name=f"{prefix}mean steps", text=hover,
@@ -130,17 +134,30 @@ def _mark_events(fig: go.Figure, markers: Iterable[dict[str, Any]], rows: list[d
             hovertemplate="%{text}<extra></extra>"))
 
 
+def bar_text(rate: float | None, n: int) -> str:
+    """What a rate bar says on itself: the rate and its n, or below MIN_N only the n (no percentage to quote)."""
+    if rate is None or not n:
+        return ""
+    return f"{rate:.0%}<br>n={n:,}" if n >= MIN_N else f"n={n}<br>too few"
+
+
 def breakdown_bar(rows: list[dict[str, Any]], title: str) -> go.Figure:
-    """Success rate (truth and judge) per value of one dimension, with n on hover."""
+    """Success rate (truth and judge) per value of one dimension, each bar labelled with its rate and n (the
+    outcomes it rests on); bars on fewer than MIN_N outcomes are faint and say so instead of a percentage."""
     names = [label(r["value"]) for r in rows]
     fig = go.Figure()
-    for key, name in (("truth_success_rate", "truth"), ("verdict_success_rate", "judge")):
+    for key, n_key, name in (("truth_success_rate", "with_truth", "truth"),
+                             ("verdict_success_rate", "judged", "judge")):
         ys = [r[key] for r in rows]
         if any(y is not None for y in ys):
-            fig.add_trace(go.Bar(x=names, y=ys, name=f"success ({name})", text=[r["trajectories"] for r in rows],
-                                 hovertemplate="%{y:.1%} of %{text} trajectories<extra></extra>"))
-    fig.update_layout(title=title, height=300, barmode="group", **LAYOUT)
-    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+            ns = [r.get(n_key) or 0 for r in rows]
+            fig.add_trace(go.Bar(x=names, y=ys, name=f"success ({name})", customdata=ns,
+                                 text=[bar_text(y, n) for y, n in zip(ys, ns)], textposition="outside",
+                                 marker=dict(opacity=[1.0 if n >= MIN_N else 0.35 for n in ns]),
+                                 hovertemplate="%{y:.1%} of n=%{customdata}<extra></extra>"))
+    fig.update_layout(title=title, height=320, barmode="group", uniformtext=dict(minsize=9, mode="show"), **LAYOUT)
+    # room above a 100% bar for its label, but no tick past 100%
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.25], tickvals=[0, 0.25, 0.5, 0.75, 1])
     return fig
 
 

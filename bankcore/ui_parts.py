@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from .models import Event, MemoryItem, Trajectory, Truth, Verdict
-from .views import EVIDENCE_PAGE, ItemPage, kind_of
+from .views import EVIDENCE_PAGE, MIN_N, ItemPage, kind_of, wilson
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^@%])")
 # Streamlit links bare URLs, www. names and e-mail addresses in the *text* Markdown leaves after escapes, so a
@@ -49,6 +49,19 @@ def short(text: str | None, limit: int = 120) -> str:
 
 def pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def rate_metric(where: Any, label: str, successes: int, n: int, *, help: str | None = None) -> None:
+    """A headline rate with its n and 95% Wilson interval beneath; below `MIN_N` outcomes no percentage at all, and
+    the caption says why (1 of 1 in a headline font reads as "100%" proven)."""
+    if n < MIN_N:
+        where.metric(label, "—", help=help)
+        where.caption(f"n={n}: too few to rate" + (f" ({successes} of {n})" if n else "")
+                      + f"; a rate needs {MIN_N}")
+        return
+    low, high = wilson(successes, n)
+    where.metric(label, pct(successes / n), help=help)
+    where.caption(f"{successes:,} of {n:,} · 95% CI {100 * low:.0f}–{100 * high:.0f}%")
 
 
 def as_percent(table, *columns: str):
@@ -384,8 +397,10 @@ def retrievals(page: ItemPage, usefulness: Any = None) -> None:
     cols = st.columns(4)
     cols[0].metric("Times retrieved", f"{stats['retrieved']:,}")
     cols[1].metric("Distinct tasks", f"{stats['tasks']:,}")
-    cols[2].metric("Success after (truth)", pct(stats["truth_success_rate"]))
-    cols[3].metric("Success after (judge)", pct(stats["verdict_success_rate"]))
+    rate_metric(cols[2], "Success after (truth)", stats["truth_successes"], stats["with_truth"],
+                help="Of the trajectories that were given this lesson and have a ground truth")
+    rate_metric(cols[3], "Success after (judge)", stats["judged_successes"], stats["judged"],
+                help="Of the trajectories that were given this lesson and are labelled success or failure")
     if usefulness is not None:
         st.caption(md(usefulness_text(usefulness)))
     st.dataframe(pd.DataFrame(page.retrievals), hide_index=True, key="item_retrievals")

@@ -25,6 +25,8 @@ REPLAYED = f"llm:{REPLAY_MODEL}"  # the id of verdicts and items made from the d
 WHY_KINDS = ("FLAG", "SOURCE_REJUDGED", "CONTRADICTION")
 # Event kinds worth a marker on a time axis.
 MARKER_KINDS = ("MERGE", "APPROVE", "REJECT")
+# Fewer outcomes than this give no headline rate (say why instead): "100%" of one task is not a rate.
+MIN_N = 10
 # Source trajectories shown per page of an item's evidence: a merged lesson may rest on dozens, each with its steps.
 EVIDENCE_PAGE = 5
 
@@ -60,6 +62,17 @@ def _latest_in_words(rows: list[dict[str, Any]], key: str, count: str, none: str
     if len(rows) > 1:
         text += "; earlier: " + ", ".join(r[key] for r in rows[1:4])
     return text
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The Wilson score interval (95% by default) of a rate of `successes` out of `n`; None without outcomes.
+    Unlike rate ± z·SE it stays inside 0–1 and is honest at small n and at rates near 0 or 1."""
+    if n <= 0:
+        return None
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def usefulness_row(item: MemoryItem, u: Usefulness) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from bankcore import charts, ui
 from bankcore import ui_parts as parts
 from bankcore.importers import FORMATS
 from bankcore.uploads import keep_upload
+from bankcore.views import MIN_N
 
 VERDICTS = {"any verdict": None, "judged success": "success", "judged failure": "failure",
             "judged uncertain": "uncertain", "not judged": "unjudged"}
@@ -201,8 +202,10 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
                 left.markdown(f"**{parts.md(q.judge_id)}**" + (f" · prompt {parts.md(q.prompt_version)}"
                                                                  if q.prompt_version else "")
                               + f" vs **{'the truth' if q.reference == 'truth' else 'human labels'}**")
-                left.metric("Accuracy" + (" on labelled" if q.uncertain else ""), parts.pct(q.accuracy))
-                left.metric("Balanced accuracy", parts.pct(q.balanced_accuracy))
-                left.caption(f"n = {q.n:,}" + (f" · coverage {parts.pct(q.coverage)} ({q.uncertain:,} uncertain)"
-                                                if q.uncertain else ""))
+                parts.rate_metric(left, "Accuracy" + (" on labelled" if q.uncertain else ""), q.tp + q.tn, q.n)
+                left.metric("Balanced accuracy", parts.pct(q.balanced_accuracy) if q.n >= MIN_N else "—",
+                            help="The mean of the recall on successes and on failures"
+                                 + ("" if q.n >= MIN_N else f": not rated below n={MIN_N}"))
+                if q.uncertain:
+                    left.caption(f"coverage {parts.pct(q.coverage)}: {q.uncertain:,} uncertain, not counted above")
                 right.plotly_chart(charts.confusion(q), key=f"cm_{q.judge_id}_{q.prompt_version}_{q.reference}")

@@ -120,7 +120,8 @@ class DashboardReads:
         return [_item(r) for r in rows], total
 
     def retrieval_stats(self, item_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-        """Per item: times retrieved, distinct tasks, and the outcome of the trajectories that retrieved it."""
+        """Per item: times retrieved, distinct tasks, and the outcome of the trajectories that retrieved it (rates,
+        and the counts under them: a rate is shown with its n)."""
         ids = list(item_ids)
         if not ids:
             return {}
@@ -129,7 +130,10 @@ class DashboardReads:
             SELECT r.item_id, count(*) AS retrieved, count(DISTINCT r.task_id) AS tasks,
                    min(r.rank) AS best_rank, avg(r.score) AS mean_score, max(r.created_at) AS last_at,
                    {_RATE.format(col='tr.success')} AS truth_success_rate,
-                   {_LABEL_RATE.format(col='cur.label')} AS verdict_success_rate
+                   {_LABEL_RATE.format(col='cur.label')} AS verdict_success_rate,
+                   count(tr.success) AS with_truth, count(*) FILTER (WHERE tr.success) AS truth_successes,
+                   count(*) FILTER (WHERE cur.label IN ('success', 'failure')) AS judged,
+                   count(*) FILTER (WHERE cur.label = 'success') AS judged_successes
             FROM retrievals r LEFT JOIN truth tr USING (traj_id) LEFT JOIN cur USING (traj_id)
             WHERE list_contains(?, r.item_id) GROUP BY r.item_id"""
         with self._con() as con:
