@@ -204,6 +204,7 @@ def test_a_run_records_its_settings_and_repeat_runs_them_again(fake_llm, tmp_pat
     assert {r["seed"] for r in fake_llm.requests[seen:] if "seed" in r} == {41}
     assert bank.store.run_task_ids(repeat.run_id) == ["shop-count-2", "shop-count-1"]
     assert cli("run", "--repeat", "nope").code == 1
+    assert "give no task list" in cli("run", "all", "--repeat", "orig").err
     assert "--repeat RUN" in cli("run").err
 
 

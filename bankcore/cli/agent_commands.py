@@ -50,6 +50,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..agent.tasks import select_tasks
     bank = open_bank(args)
     if args.repeat is not None:
+        if args.tasks is not None:
+            raise BankcoreError("--repeat runs the recorded run's own tasks: give no task list with it")
         from .experiment_commands import repeat_settings
         settings, tasks = repeat_settings(args, bank)
         name = settings.name
