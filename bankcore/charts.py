@@ -195,7 +195,9 @@ def lineage(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], focus: int
         fig.add_trace(go.Scatter(
             x=[pos[n["item_id"]][0] for n in members], y=[pos[n["item_id"]][1] for n in members],
             mode="markers+text", name=status, textposition="top center",
-            text=[f"#{n['item_id']}" if n["item_id"] in merged or len(nodes) <= 30 else "" for n in members],
+            # titled, not bare ids: the merged items always, every item while the graph is small enough to read
+            text=[node_title(n) if n["item_id"] in merged or len(nodes) <= 30 else "" for n in members],
+            textfont=dict(size=10),
             customdata=[[n["item_id"], label(n["title"]), n["source"], n["version"]] for n in members],
             hovertemplate="#%{customdata[0]} v%{customdata[3]} · %{customdata[2]}<br>%{customdata[1]}<extra></extra>",
             marker=dict(size=[16 if n["item_id"] == focus else 10 for n in members],
@@ -204,6 +206,11 @@ def lineage(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], focus: int
     fig.update_layout(height=max(280, int(60 * (lanes + 2))), **LAYOUT)
     fig.update_yaxes(visible=False)
     return fig
+
+
+def node_title(node: dict[str, Any], limit: int = 28) -> str:
+    """A lineage node's label: its id and the start of its title (escaped: titles are model output)."""
+    return f"#{node['item_id']} {label(node['title'], limit)}"
 
 
 def _heights(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> list[float]:

@@ -123,6 +123,7 @@ def items_table(items: list[MemoryItem], stats: dict[int, dict[str, Any]] | None
                                 "retrieved", "updated"])
 
 
+EVOLUTION_PAGE = "pages/3_Evolution.py"  # where an item's versions are compared (`?versions_item=ID`)
 # Bounds on what one screen draws: a trajectory's steps per page, and the start of one text shown before "show all"
 # (a page of observations 4,000 characters long each is tens of thousands of pixels tall).
 STEPS_PAGE = 20
@@ -280,6 +281,31 @@ def pager(total: int, key: str, size: int) -> None:
         st.pagination(pages, key=key)
 
 
+def pick_item(where: Any, label: str, rows: dict[int, dict[str, Any]], *, key: str, none: str) -> int:
+    """An item chosen from a list by its title ('#12 v3 · approved · Verify the reservation…'), 0 for none. The
+    choice is kept in the URL (`?key=12`), so a link can open it; an id given that way and missing from `rows`
+    is still offered."""
+    wanted = st.query_params.get(key)
+    options = [0, *rows]
+    if wanted and wanted.isdigit() and int(wanted) not in rows:
+        options.append(int(wanted))
+    if key not in st.session_state and wanted and wanted.isdigit():
+        st.session_state[key] = int(wanted)
+
+    def named(item_id: int) -> str:
+        if not item_id:
+            return none
+        row = rows.get(item_id)
+        return f"#{item_id} v{row['version']} · {row['status']} · {short(row['title'], 70)}" if row else f"#{item_id}"
+
+    chosen = where.selectbox(label, options, format_func=named, key=key) or 0
+    if chosen:
+        st.query_params[key] = str(chosen)
+    else:
+        st.query_params.pop(key, None)
+    return int(chosen)
+
+
 def open_selected(table_key: str, ids: list[Any], target_key: str):
     """An `on_select` callback: put the id of the selected row into the widget `target_key` (e.g. 'open item #')."""
     def callback() -> None:
@@ -335,6 +361,9 @@ def item_detail(page: ItemPage, *, open_key: str, lineage: Any = None, usefulnes
         provenance(page)
     with tabs[1]:
         st.dataframe(history_table(page.events), hide_index=True, key=f"{open_key}_history")
+        if page.item.version > 1:
+            st.page_link(EVOLUTION_PAGE, label=f"Compare its {page.item.version} versions word by word",
+                         query_params={"versions_item": page.item.item_id})
     with tabs[2]:
         related_items(page, open_key, lineage)
     with tabs[3]:

@@ -302,8 +302,8 @@ class Views:
     READS = frozenset({
         "bank_settings", "browse_items", "browse_trajectories", "count_batches", "event_bounds", "event_markers",
         "event_times", "get_items", "item_facets",
-        "items_as_of", "latest_batches", "list_runs", "llm_usage", "matching_traj_ids", "max_verdict_id",
-        "merge_graph",
+        "items_as_of", "items_with_versions", "latest_batches", "list_runs", "llm_usage", "matching_traj_ids",
+        "max_verdict_id", "merge_graph", "merged_items",
         "outcome_breakdown", "outcome_series", "recent_events", "retrieval_stats", "schema_history",
         "verdict_flips",
     })

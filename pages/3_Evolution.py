@@ -54,15 +54,16 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
 
     st.subheader("Consolidation lineage")
     cols = st.columns([3, 1])
-    focus = int(cols[0].number_input("Centre on item # (0 = the latest merges)", min_value=0, step=1,
-                                     key="lineage_item", bind="query-params"))
+    merged = {row["item_id"]: row for row in ui.read("views", "merged_items")}
+    focus = parts.pick_item(cols[0], "Centre on a merged item", merged, key="lineage_item",
+                            none="the latest merges")
     shown = int(cols[1].number_input("Merges shown", min_value=1, max_value=200, value=12, step=1,
                                      key="lineage_limit"))
     graph = ui.read("views", "merge_graph", limit=shown, item_id=focus or None)
     if graph["edges"]:
         st.plotly_chart(charts.lineage(graph["nodes"], graph["edges"], focus or None), key="lineage_chart")
-        st.caption("Each dot is an item at the time it was written; lines join the items a merge absorbed to "
-                   "the item it wrote. Hover for titles.")
+        st.caption("Each dot is an item at the time it was written, labelled with its id and title; lines join "
+                   "the items a merge absorbed to the item it wrote. Hover for the full title.")
     else:
         st.caption("No merges" + (f" involve item #{focus}." if focus else " yet: consolidation has not run."))
     who = ui.curator()
@@ -113,7 +114,9 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
                 ui.need_curator()
 
     st.subheader("Versions of an item")
-    item_id = int(st.number_input("Item #", min_value=0, step=1, key="versions_item", bind="query-params"))
+    changed = {row["item_id"]: row for row in ui.read("views", "items_with_versions")}
+    item_id = parts.pick_item(st, "Item (those whose text or state changed, latest first)", changed,
+                              key="versions_item", none="choose an item")
     if item_id:
         versions = ui.read("bank", "versions", item_id)
         if len(versions) < 2:

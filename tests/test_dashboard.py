@@ -597,7 +597,7 @@ def test_evolution_diffs_versions_restores_one_and_unmerges(small):
     db, ids = small
     merged = ids["merged"]
     at = app("evolution", state={ui.REVIEWER: "ana"})
-    at.number_input(key="versions_item").set_value(merged).run()
+    at.selectbox(key="versions_item").set_value(merged).run()
     assert not problems(at)
     said = " ".join(texts(at, "markdown"))
     assert ":red[~~" in said and ":green[**" in said  # v1 → v2 of the content, struck out and added
@@ -607,7 +607,7 @@ def test_evolution_diffs_versions_restores_one_and_unmerges(small):
     first = next(e for e in store.item_events(merged) if e.kind == "MERGE").after
     assert item.version == 3 and item.content == first["content"]
     assert store.item_events(merged)[-1].kind == "RESTORE"
-    at.number_input(key="lineage_item").set_value(merged).run()
+    at.selectbox(key="lineage_item").set_value(merged).run()
     at.button(key="unmerge").click().run()
     assert not problems(at)
     assert Bank(db).store.get_item(merged).status == "archived"

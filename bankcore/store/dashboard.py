@@ -168,6 +168,21 @@ class DashboardReads:
                                "AND parent_item_id IS NOT NULL ORDER BY 1", [item_id]).fetchall()
         return [r[0] for r in rows]
 
+    def items_with_versions(self, *, limit: int = 500) -> list[dict[str, Any]]:
+        """Items whose text or state changed at least once (version > 1), most recently changed first: the list a
+        reviewer picks an item from to compare its versions."""
+        with self._con() as con:
+            return _dicts(con.execute("SELECT item_id, title, version, status FROM memory_items WHERE version > 1 "
+                                      "ORDER BY updated_at DESC, item_id DESC LIMIT ?", [limit]))
+
+    def merged_items(self, *, limit: int = 500) -> list[dict[str, Any]]:
+        """Items written by a merge (they have parent items), newest first: the list a lineage is centred from."""
+        with self._con() as con:
+            return _dicts(con.execute(
+                "SELECT item_id, title, version, status FROM memory_items WHERE item_id IN "
+                "(SELECT item_id FROM item_sources WHERE parent_item_id IS NOT NULL) "
+                "ORDER BY created_at DESC, item_id DESC LIMIT ?", [limit]))
+
     def review_queue(self, *, which: str = "all", limit: int = 20, offset: int = 0
                      ) -> tuple[list[MemoryItem], int]:
         """Items waiting for a human: pending ones and active flagged ones; flagged first, then oldest first."""
