@@ -64,6 +64,61 @@ def rate_metric(where: Any, label: str, successes: int, n: int, *, help: str | N
     where.caption(f"{successes:,} of {n:,} · 95% CI {100 * low:.0f}–{100 * high:.0f}%")
 
 
+TRUTH_WORDS = {True: "success", False: "failure"}
+NOTHING = "—"
+
+
+def in_words(rows: Any, *, truth: Iterable[str] = ("truth",)) -> pd.DataFrame:
+    """A table fit for a reader: the `truth` columns (True/False) as success / failure, other yes-no columns as
+    yes / no, and missing text as a dash — never Python's True, False or None on the screen (missing numbers and
+    times stay empty cells, so they still sort and format as numbers and times)."""
+    table = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    truth = set(truth)
+    for column in table.columns:
+        values = list(table[column])
+        missing = [not isinstance(v, (list, tuple, dict)) and bool(pd.isna(v)) for v in values]
+        if column in truth:
+            table[column] = [NOTHING if gone else TRUTH_WORDS.get(bool(v), NOTHING) for v, gone in zip(values, missing)]
+        elif any(isinstance(v, bool) for v in values) and all(isinstance(v, bool) or gone
+                                                              for v, gone in zip(values, missing)):
+            table[column] = [NOTHING if gone else ("yes" if v else "no") for v, gone in zip(values, missing)]
+        elif any(missing) and all(isinstance(v, str) or gone for v, gone in zip(values, missing)):
+            table[column] = [NOTHING if gone else v for v, gone in zip(values, missing)]
+    return table
+
+
+def value_in_words(value: Any) -> str:
+    """A setting's value as a reader says it: yes / no, 'not set', lists joined — not Python's repr."""
+    if value is None:
+        return "not set"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(value_in_words(v) for v in value) or "none"
+    return str(value)
+
+
+def selection_in_words(selection: dict[str, Any], run_names: dict[int, str] | None = None) -> str:
+    """Browse filters as a reader would say them: 'run #3 week 2 · web, judged failure, judge ≠ truth'."""
+    said = []
+    for key, value in selection.items():
+        if key == "run_id":
+            said.append(f"run {(run_names or {}).get(value, f'#{value}')}")
+        elif key == "label":
+            said.append("not judged" if value == "unjudged" else f"judged {value}")
+        elif key == "truth":
+            said.append(f"truly {TRUTH_WORDS.get(value, value)}")
+        elif key == "disagreement":
+            said.append("judge ≠ truth")
+        elif key == "task_id":
+            said.append(f"task {value}")
+        elif key == "text":
+            said.append(f"task or query contains “{value}”")
+        else:
+            said.append(f"{key.replace('_', ' ')} {value}")
+    return ", ".join(said)
+
+
 def as_percent(table, *columns: str):
     """These 0–1 rate columns as 0–100, for a "%.0f%%" column format (Streamlit's "percent" shows decimals)."""
     for column in columns:
@@ -115,12 +170,12 @@ def item_card(item: MemoryItem, reasons: Iterable[str] = ()) -> None:
 
 def items_table(items: list[MemoryItem], stats: dict[int, dict[str, Any]] | None = None) -> pd.DataFrame:
     stats = stats or {}
-    return pd.DataFrame([{
+    return in_words([{
         "id": i.item_id, "title": i.title, "source": i.source, "status": i.status, "domain": i.domain,
         "confidence": i.confidence, "v": i.version, "flags": ", ".join(i.flags),
         "retrieved": (stats.get(i.item_id) or {}).get("retrieved", 0), "updated": i.updated_at,
-    } for i in items], columns=["id", "title", "source", "status", "domain", "confidence", "v", "flags",
-                                "retrieved", "updated"])
+    } for i in items] or pd.DataFrame(columns=["id", "title", "source", "status", "domain", "confidence", "v",
+                                               "flags", "retrieved", "updated"]))
 
 
 EVOLUTION_PAGE = "pages/3_Evolution.py"  # where an item's versions are compared (`?versions_item=ID`)
@@ -222,7 +277,7 @@ def verdicts_table(verdicts: list[Verdict], truth: Truth | None) -> pd.DataFrame
                      "label": "success" if truth.success else "failure",
                      "rationale": f"reward {truth.reward}" if truth.reward is not None else "", "prompt": None,
                      "tokens": None, "when": None})
-    return pd.DataFrame(rows, columns=["who", "kind", "label", "rationale", "prompt", "tokens", "when"])
+    return in_words(pd.DataFrame(rows, columns=["who", "kind", "label", "rationale", "prompt", "tokens", "when"]))
 
 
 def verdict_lines(verdicts: list[Verdict], truth: Truth | None, *, show: int = 3) -> str:
@@ -263,7 +318,8 @@ def history_table(events: list[Event]) -> pd.DataFrame:
         "event": e.event_id, "when": e.created_at, "kind": e.kind, "who": e.actor, "version":
         (e.after or {}).get("version"), "status": (e.after or {}).get("status"), "change": changes(e),
         "reason": e.reason, "batch": e.batch_id,
-    } for e in events], columns=["event", "when", "kind", "who", "version", "status", "change", "reason", "batch"])
+    } for e in events], columns=["event", "when", "kind", "who", "version", "status", "change", "reason",
+                                  "batch"]).pipe(in_words)
 
 
 def page_offset(key: str, size: int) -> int:
@@ -432,7 +488,7 @@ def retrievals(page: ItemPage, usefulness: Any = None) -> None:
                 help="Of the trajectories that were given this lesson and are labelled success or failure")
     if usefulness is not None:
         st.caption(md(usefulness_text(usefulness)))
-    st.dataframe(pd.DataFrame(page.retrievals), hide_index=True, key="item_retrievals")
+    st.dataframe(in_words(page.retrievals), hide_index=True, key="item_retrievals")
 
 
 def usefulness_text(u: Any) -> str:

@@ -48,7 +48,7 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
                                                                          if s in statuses], key="asof_status")
     state, total = ui.read("views", "items_as_of", point, status=shown or None, limit=ui.PAGE_SIZE,
                            offset=parts.page_offset("asof_page", ui.PAGE_SIZE))
-    st.dataframe(state, hide_index=True, key="asof_table",
+    st.dataframe(parts.in_words(state), hide_index=True, key="asof_table",
                  column_order=["item_id", "version", "status", "source", "domain", "title", "content"])
     parts.pager(total, "asof_page", ui.PAGE_SIZE)
 
@@ -140,5 +140,5 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
     kinds = st.multiselect("Kinds", EVENT_KINDS, key="log_kinds", placeholder="every kind")
     log, total = ui.read("views", "recent_events", kinds=kinds or None, limit=ui.PAGE_SIZE,
                          offset=parts.page_offset("log_page", ui.PAGE_SIZE))
-    st.dataframe(log, hide_index=True, key="log_table")
+    st.dataframe(parts.in_words(log), hide_index=True, key="log_table")
     parts.pager(total, "log_page", ui.PAGE_SIZE)

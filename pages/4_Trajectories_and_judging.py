@@ -65,7 +65,7 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
         rows, total = ui.read("views", "browse_trajectories", **filters, limit=ui.PAGE_SIZE,
                               offset=parts.page_offset("traj_page", ui.PAGE_SIZE))
         st.caption(f"{total:,} trajectories match · select a row to open it")
-        st.dataframe(rows, hide_index=True, key="traj_table", selection_mode="single-row",
+        st.dataframe(parts.in_words(rows), hide_index=True, key="traj_table", selection_mode="single-row",
                      on_select=parts.open_selected("traj_table", [r["traj_id"] for r in rows], "traj"),
                      column_order=["task_id", "trial", "domain", "query", "num_steps", "verdict", "judge", "truth",
                                    "reward", "traj_id"])
@@ -119,13 +119,15 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
         scope = st.radio("Judge again", ["what Browse shows", "one run", "one task", "everything"], horizontal=True,
                          key="rj_scope")
         if scope == "what Browse shows":
-            selection = {k: v for k, v in st.session_state.get("t_filters", {}).items() if v}
+            # set filters only; "truly failure" is truth=False, a filter like any other (an unticked box is not)
+            selection = {k: v for k, v in st.session_state.get("t_filters", {}).items()
+                         if v is not None and (v is not False or k == "truth")}
             if not selection:  # never "everything" by default: that is its own, explicit choice
                 st.caption("No filters are set on Browse, so this selects nothing. Set filters there, pick a run "
                            "or a task, or choose everything.")
             else:
                 st.caption("The trajectories matching the filters set on Browse: "
-                           + parts.md(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in selection.items())))
+                           + parts.md(parts.selection_in_words(selection, {v: k for k, v in run_names.items()})))
         elif scope == "one run":
             selection = {"run_id": run_names[st.selectbox("Run", list(run_names), key="rj_run")]}
         elif scope == "one task":
@@ -185,7 +187,7 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
             flips = ui.read("views", "verdict_flips", result["since"])
             st.markdown(f"**{len(flips)} labels flipped** (items resting on them are flagged for review; approved ones leave retrieval until approved again)")
             if flips:
-                st.dataframe(flips, hide_index=True, key="rj_flips")
+                st.dataframe(parts.in_words(flips), hide_index=True, key="rj_flips")
 
     else:
         qualities = ui.read("views", "judge_quality")

@@ -61,7 +61,8 @@ with ui.page("Metrics", ":material/monitoring:") as bank:
         for heading, key in (("Helps most", "helps"), ("Hurts", "hurts")):
             st.markdown(f"**{heading}**")
             if useful[key]:
-                st.dataframe(parts.as_percent(pd.DataFrame(useful[key]), "success_with", "success_without"),
+                st.dataframe(parts.in_words(parts.as_percent(pd.DataFrame(useful[key]), "success_with",
+                                                             "success_without")),
                              hide_index=True, key=f"m_{key}", column_config=columns, column_order=order)
             else:
                 st.caption("No active lesson is measurably " + ("helping." if key == "helps" else "hurting."))
@@ -83,14 +84,15 @@ with ui.page("Metrics", ":material/monitoring:") as bank:
         for column in ("truth_success_rate", "verdict_success_rate"):
             if column in table:
                 table[column] = table[column].map(parts.pct)
-        st.dataframe(table, hide_index=True, key="m_table")
+        st.dataframe(parts.in_words(table), hide_index=True, key="m_table")
 
     # agent runs and MaTTS (issue 7)
     agent = ui.read("views", "agent_runs")
     if agent["runs"]:
         st.subheader("Task by task: agent runs and test-time scaling")
         st.plotly_chart(charts.task_curves(agent["runs"]), key="m_task_curves")
-        st.dataframe(pd.DataFrame([parts.agent_row(r) for r in agent["runs"]]), hide_index=True, key="m_agent_runs")
+        st.dataframe(parts.in_words([parts.agent_row(r) for r in agent["runs"]]), hide_index=True,
+                     key="m_agent_runs")
         st.caption("A task counts once: by its best-of-N pick when it has several trajectories, else its last "
                    "attempt. Steps on successes vs failures is the paper's Table 4 view; pass@1 is a random pick "
                    "among a task's trajectories, pass@k whether any of them succeeded.")
@@ -119,4 +121,4 @@ with ui.page("Metrics", ":material/monitoring:") as bank:
     usage = ui.read("views", "llm_usage")
     if usage:
         st.subheader("LLM calls")
-        st.dataframe(usage, hide_index=True, key="m_llm")
+        st.dataframe(parts.in_words(usage), hide_index=True, key="m_llm")

@@ -11,7 +11,7 @@ from bankcore.injection import memory_block
 
 
 def hits_table(hits) -> pd.DataFrame:
-    return pd.DataFrame([{"rank": h.rank, "score": h.score, **{k: v for k, v in h.signals.items() if k != "score"},
+    return parts.in_words([{"rank": h.rank, "score": h.score, **{k: v for k, v in h.signals.items() if k != "score"},
                           "id": h.item.item_id, "title": h.item.title, "source": h.item.source,
                           "status": h.item.status, "domain": h.item.domain} for h in hits])
 
@@ -70,7 +70,8 @@ with ui.page("Retrieval playground", ":material/manage_search:"):
     now_ids = [h.item.item_id for h in hits]
     then_ids = [h.item.item_id for h in earlier]
     if now_ids != then_ids:
-        st.markdown(f"The answer changed: then {then_ids or 'nothing'}, now {now_ids or 'nothing'}.")
+        said = [", ".join(f"#{i}" for i in ids) or "nothing" for ids in (then_ids, now_ids)]
+        st.markdown(f"The answer changed: then {said[0]}, now {said[1]}.")
 
     st.subheader("Why not this item?")
     item_id = int(st.number_input("Item #", min_value=0, step=1, key="pg_why"))

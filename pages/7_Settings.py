@@ -50,7 +50,7 @@ with ui.page("Settings", ":material/settings:", require_bank=False) as bank:
                 st.json(bank_settings)
         policy = ui.read("bank", "policy")
         st.markdown("**Approval policy** (stored in the bank; applies to every process using it)")
-        st.dataframe([{"rule": key, "value": str(value), "what it means": meaning}
+        st.dataframe([{"rule": key, "value": parts.value_in_words(value), "what it means": meaning}
                       for key, value, meaning in describe_policy(policy)], hide_index=True, key="set_policy")
         st.caption("Flagged items (suspected injection, open contradictions) are never approved automatically. "
                    "Change a rule with `bankcore policy set KEY VALUE`.")

@@ -4,7 +4,10 @@ their rate and n, not the sample size as if it were the value."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 import streamlit as st
@@ -108,3 +111,48 @@ def test_rate_bars_say_rate_and_n_and_small_ones_no_percentage():
     judge = next(t for t in fig.data if t.name == "success (judge)")
     assert list(judge.text) == ["50%<br>n=30", ""]
     assert MIN_N > 1
+
+
+# ---------------------------------------------------------------------- human words, not Python values
+PYTHON_WORDS = re.compile(r"\b(True|False|None|nan|NaN)\b")
+SCREENS = ["pages/1_Memory_bank.py", "pages/2_Review_queue.py", "pages/3_Evolution.py",
+           "pages/4_Trajectories_and_judging.py", "pages/5_Metrics.py", "pages/6_Retrieval_playground.py",
+           "pages/7_Settings.py"]
+
+
+def python_on_screen(at: AppTest) -> list[str]:
+    """Python's True/False/None in what a reader sees: prose, captions, headline figures and table cells."""
+    found = []
+    for kind in ("markdown", "caption", "info", "success", "warning", "error", "subheader"):
+        found += [e.value for e in getattr(at, kind) if PYTHON_WORDS.search(str(e.value))]
+    found += [f"metric {m.label}: {m.value}" for m in at.metric if PYTHON_WORDS.search(str(m.value))]
+    for table in at.dataframe:
+        frame = table.value
+        for column in frame.columns:
+            for value in frame[column]:
+                if isinstance(value, (bool, np.bool_)) or value is None or value in ("True", "False", "None"):
+                    found.append(f"table column {column}: {value!r}")
+                    break
+    return found
+
+
+def test_no_screen_shows_python_values(judged):
+    _, ids = judged
+    for page in SCREENS:
+        at = screen(page)
+        assert not at.exception, page
+        assert python_on_screen(at) == [], page
+    at = screen("pages/1_Memory_bank.py")
+    at.number_input(key="item").set_value(ids["narrow"]).run()
+    assert python_on_screen(at) == []
+
+
+def test_rerun_judging_says_the_browse_filters_in_words(judged):
+    at = screen("pages/4_Trajectories_and_judging.py")
+    at.checkbox(key="t_disagree").check().run()
+    at.selectbox(key="t_truth").set_value("truly failure").run()
+    assert python_on_screen(at) == []
+    at.segmented_control(key="traj_mode").set_value("Rerun judging").run()
+    said = " ".join(c.value for c in at.caption)
+    assert "truly failure, judge ≠ truth" in said.replace("\\", "")
+    assert python_on_screen(at) == []
