@@ -69,11 +69,11 @@ def overview() -> None:
             st.markdown(f"- **{pending:,}** {'item' if pending == 1 else 'items'} pending review")
             for flag, n in sorted(flagged.items()):
                 st.markdown(f"- **{n:,}** active {'item' if n == 1 else 'items'} flagged *{parts.md(flag)}*")
-            st.page_link("pages/2_Review_queue.py", label="Open the review queue")
+            st.page_link("screens/2_Review_queue.py", label="Open the review queue")
             if ov.disputed:
                 st.markdown(f"- **{ov.disputed:,}** approved {'lesson rests' if ov.disputed == 1 else 'lessons rest'} "
                             "on a label the ground truth contradicts")
-                st.page_link("pages/1_Memory_bank.py", label="See them",
+                st.page_link("screens/1_Memory_bank.py", label="See them",
                              query_params={"f_disputed": "true", "f_status": "approved"})
         with right:
             st.subheader("Latest consolidation")
@@ -81,7 +81,7 @@ def overview() -> None:
             if merge:
                 st.markdown(f"{merge['finished']:%Y-%m-%d %H:%M} by {parts.md(merge['actor'])}: "
                             f"**{merge['items']:,}** merged items written (batch {parts.md(merge['batch'])})")
-                st.page_link("pages/3_Evolution.py", label="See how the bank evolved")
+                st.page_link("screens/3_Evolution.py", label="See how the bank evolved")
             else:
                 st.caption("No consolidation has run on this bank yet.")
 
@@ -91,15 +91,20 @@ def overview() -> None:
                     f"- **LLM backend:** {parts.md(ov.backend['llm'])}")
 
 
+# The screens live in screens/, not pages/: with a pages/ folder beside app.py, Streamlit runs a fresh server's first
+# session through its old folder-based navigation (page names from file names) before this st.navigation, so the first
+# deep link (/memory?item=42) got a "Page not found" dialog (streamlit issue #9624). tests/test_ui_navigation.py.
 # No page icons: Streamlit makes a page's icon the favicon and fetches material ones from Google's font servers,
 # and nothing may leave 127.0.0.1 (the favicon is `ui.FAVICON`, drawn here).
 st.navigation([
-    st.Page(overview, title="Overview", url_path="overview", default=True),
-    st.Page("pages/1_Memory_bank.py", title="Memory bank", url_path="memory"),
-    st.Page("pages/2_Review_queue.py", title="Review queue", url_path="review"),
-    st.Page("pages/3_Evolution.py", title="Evolution", url_path="evolution"),
-    st.Page("pages/4_Trajectories_and_judging.py", title="Trajectories & judging", url_path="trajectories"),
-    st.Page("pages/5_Metrics.py", title="Metrics", url_path="metrics"),
-    st.Page("pages/6_Retrieval_playground.py", title="Retrieval playground", url_path="playground"),
-    st.Page("pages/7_Settings.py", title="Settings", url_path="settings"),
+    st.Page(overview, title="Overview", url_path="home", default=True),  # served at "/", as every default page
+    # … and at /overview too: a default page's own url_path is never matched, and a link may name it
+    st.Page(overview, title="Overview", url_path="overview", visibility="hidden"),
+    st.Page("screens/1_Memory_bank.py", title="Memory bank", url_path="memory"),
+    st.Page("screens/2_Review_queue.py", title="Review queue", url_path="review"),
+    st.Page("screens/3_Evolution.py", title="Evolution", url_path="evolution"),
+    st.Page("screens/4_Trajectories_and_judging.py", title="Trajectories & judging", url_path="trajectories"),
+    st.Page("screens/5_Metrics.py", title="Metrics", url_path="metrics"),
+    st.Page("screens/6_Retrieval_playground.py", title="Retrieval playground", url_path="playground"),
+    st.Page("screens/7_Settings.py", title="Settings", url_path="settings"),
 ]).run()

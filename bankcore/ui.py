@@ -272,7 +272,7 @@ def _busy_screen() -> None:
 
 def _settings_link() -> None:
     try:
-        st.page_link("pages/7_Settings.py", label="Open Settings", icon=":material/settings:")
+        st.page_link("screens/7_Settings.py", label="Open Settings", icon=":material/settings:")
     except StreamlitAPIException:  # a page run on its own (not through app.py's navigation) has no link targets
         pass
 

@@ -178,7 +178,7 @@ def items_table(items: list[MemoryItem], stats: dict[int, dict[str, Any]] | None
                                                "flags", "retrieved", "updated"]))
 
 
-EVOLUTION_PAGE = "pages/3_Evolution.py"  # where an item's versions are compared (`?versions_item=ID`)
+EVOLUTION_PAGE = "screens/3_Evolution.py"  # where an item's versions are compared (`?versions_item=ID`)
 # Bounds on what one screen draws: a trajectory's steps per page, and the start of one text shown before "show all"
 # (a page of observations 4,000 characters long each is tens of thousands of pixels tall).
 STEPS_PAGE = 20

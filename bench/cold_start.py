@@ -64,7 +64,7 @@ import json, sys, time
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file(sys.argv[1], default_timeout=300)
 at.run()
-at.switch_page("pages/6_Retrieval_playground.py").run()
+at.switch_page("screens/6_Retrieval_playground.py").run()
 at.text_area(key="pg_query").input(sys.argv[2])
 t0 = time.perf_counter()
 at.form_submit_button(key="pg_go").click().run()

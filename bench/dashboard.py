@@ -203,19 +203,19 @@ def _items(con, rng, nrng, n_items, traj_ids, run_of, domains, success) -> dict:
 # ---------------------------------------------------------------------- render times
 SCREENS = {  # name: (page file or None for the overview, session state to set before the run)
     "overview": (None, {}),
-    "memory": ("pages/1_Memory_bank.py", {}),
-    "memory, item open": ("pages/1_Memory_bank.py", {"item": "MERGED"}),
-    "memory, text filter": ("pages/1_Memory_bank.py", {"f_text": "refund"}),
-    "review, one by one": ("pages/2_Review_queue.py", {}),
-    "review, in bulk": ("pages/2_Review_queue.py", {"review_mode": "In bulk"}),
-    "evolution": ("pages/3_Evolution.py", {}),
-    "trajectories": ("pages/4_Trajectories_and_judging.py", {}),
-    "trajectory open": ("pages/4_Trajectories_and_judging.py", {"traj": "TRAJ"}),
-    "judge quality": ("pages/4_Trajectories_and_judging.py", {"traj_mode": "Judge quality"}),
-    "metrics": ("pages/5_Metrics.py", {}),
-    "metrics, per week by domain": ("pages/5_Metrics.py", {"m_bucket": "per week", "m_split": "domain"}),
-    "playground": ("pages/6_Retrieval_playground.py", {}),
-    "settings": ("pages/7_Settings.py", {}),
+    "memory": ("screens/1_Memory_bank.py", {}),
+    "memory, item open": ("screens/1_Memory_bank.py", {"item": "MERGED"}),
+    "memory, text filter": ("screens/1_Memory_bank.py", {"f_text": "refund"}),
+    "review, one by one": ("screens/2_Review_queue.py", {}),
+    "review, in bulk": ("screens/2_Review_queue.py", {"review_mode": "In bulk"}),
+    "evolution": ("screens/3_Evolution.py", {}),
+    "trajectories": ("screens/4_Trajectories_and_judging.py", {}),
+    "trajectory open": ("screens/4_Trajectories_and_judging.py", {"traj": "TRAJ"}),
+    "judge quality": ("screens/4_Trajectories_and_judging.py", {"traj_mode": "Judge quality"}),
+    "metrics": ("screens/5_Metrics.py", {}),
+    "metrics, per week by domain": ("screens/5_Metrics.py", {"m_bucket": "per week", "m_split": "domain"}),
+    "playground": ("screens/6_Retrieval_playground.py", {}),
+    "settings": ("screens/7_Settings.py", {}),
 }
 
 

@@ -103,18 +103,10 @@ def settle(page, timeout_s: float = 30.0) -> None:
 
 
 def open_page(page, base_url: str, name: str, query: str = "") -> None:
-    """Go to a screen by URL and wait for it to settle.
-
-    A freshly started server learns the screens' URLs from its first script run, so a deep link that is the very
-    first request gets Streamlit's "Page not found" dialog (and then the page); close it and load the link again.
-    """
+    """Go to a screen by URL and wait for it to settle."""
     url = f"{base_url}/{PAGES[name]}{('?' + query) if query else ''}"
     page.goto(url)
     settle(page)
-    if page.get_by_text("Page not found").count():
-        page.keyboard.press("Escape")
-        page.goto(url)
-        settle(page)
 
 
 def snapshot(page, path: Path, width: int = 1400, max_height: int = 6000) -> None:

@@ -382,7 +382,7 @@ def test_the_metrics_page_plots_agent_runs(fake_llm, db, monkeypatch):
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
     at.run()
-    at.switch_page("pages/5_Metrics.py").run()
+    at.switch_page("screens/5_Metrics.py").run()
     assert not at.exception
     table = next(t.value for t in at.dataframe if "pass@k" in t.value.columns)
     rows = {r["run"]: r for r in table.to_dict("records")}

@@ -167,7 +167,7 @@ def test_the_metrics_page_compares_two_runs_and_shows_leakage_first(leaky, monke
     try:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
         at.run()
-        at.switch_page("pages/5_Metrics.py").run()
+        at.switch_page("screens/5_Metrics.py").run()
         assert not at.exception
         assert (at.selectbox(key="m_cmp_a").value, at.selectbox(key="m_cmp_b").value) == ("#1 history", "#2 leaky")
         warnings = [w.value for w in at.warning]

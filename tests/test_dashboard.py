@@ -27,10 +27,10 @@ import dashboard_bank
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = {
-    "overview": None, "memory": "pages/1_Memory_bank.py", "review": "pages/2_Review_queue.py",
-    "evolution": "pages/3_Evolution.py", "trajectories": "pages/4_Trajectories_and_judging.py",
-    "metrics": "pages/5_Metrics.py", "playground": "pages/6_Retrieval_playground.py",
-    "settings": "pages/7_Settings.py",
+    "overview": None, "memory": "screens/1_Memory_bank.py", "review": "screens/2_Review_queue.py",
+    "evolution": "screens/3_Evolution.py", "trajectories": "screens/4_Trajectories_and_judging.py",
+    "metrics": "screens/5_Metrics.py", "playground": "screens/6_Retrieval_playground.py",
+    "settings": "screens/7_Settings.py",
 }
 UNESCAPED_MARKUP = re.compile(r"(?<!\\)<\s*(script|img|iframe|svg)", re.I)
 
@@ -101,7 +101,7 @@ def markdown_is_inert(at: AppTest) -> None:
 
 
 def test_no_screen_lets_html_through():
-    sources = [ROOT / "app.py", *ROOT.glob("pages/*.py"), *ROOT.glob("bankcore/ui*.py"), ROOT / "bankcore/charts.py"]
+    sources = [ROOT / "app.py", *ROOT.glob("screens/*.py"), *ROOT.glob("bankcore/ui*.py"), ROOT / "bankcore/charts.py"]
     for path in sources:
         assert not re.search(r"unsafe_allow_html\s*=\s*True|st\.html\(|components\.html", path.read_text()), path
 

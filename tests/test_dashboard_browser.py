@@ -73,11 +73,12 @@ def test_every_screen_draws_and_is_saved(served, page):
 
 def test_a_deep_link_works_as_a_fresh_servers_first_request(served, tmp_path):
     """A link to one item, opened right after a (re)start: that item, inside the app's own navigation (app.py's
-    `st.navigation`, whose first entry is Overview) — not the bare page list Streamlit derives from `pages/`."""
+    `st.navigation`, whose first entry is Overview) — not the bare page list Streamlit derives from a `pages/` folder."""
     _, browser, db, ids = served
     with streamlit_server(db, log=tmp_path / "streamlit.log") as url:
         tab = browser.new_page()
         open_page(tab, url, "memory", f"item={ids['approved']}")
+        assert tab.get_by_text("Page not found").count() == 0
         assert tab.get_by_text("Verify the reservation before cancelling").count() > 0
         assert "Overview" in tab.locator('[data-testid="stSidebarNav"]').inner_text()
         tab.close()

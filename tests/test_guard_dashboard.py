@@ -64,7 +64,7 @@ def _held_notice(at: AppTest) -> tuple[str, list[str]]:
 
 
 def test_a_lesson_written_on_the_dashboard_that_the_gate_holds_says_why(bank):
-    at = _app("pages/1_Memory_bank.py")
+    at = _app("screens/1_Memory_bank.py")
     at.text_input(key="new_title").input("Closing accounts")
     at.text_input(key="new_description").input("What to do at the end.")
     at.text_area(key="new_content").input(POISON)
@@ -81,7 +81,7 @@ def test_a_lesson_written_on_the_dashboard_that_the_gate_holds_says_why(bank):
 
 def test_save_and_approve_of_an_edit_the_gate_holds_saves_it_unapproved_and_says_why(bank):
     [item] = bank.store.query_items()
-    at = _app("pages/2_Review_queue.py")
+    at = _app("screens/2_Review_queue.py")
     at.text_area(key=f"edit_content_{item.item_id}").input(POISON)
     at.form_submit_button(key=f"edit_{item.item_id}_approve").click().run()
     assert not at.exception
@@ -95,7 +95,7 @@ def test_save_and_approve_of_an_edit_the_gate_holds_saves_it_unapproved_and_says
 
 def test_a_clean_edit_and_approve_is_still_one_click(bank):
     [item] = bank.store.query_items()
-    at = _app("pages/2_Review_queue.py")
+    at = _app("screens/2_Review_queue.py")
     at.text_area(key=f"edit_content_{item.item_id}").input("Read the fare rules before calling cancel.")
     at.form_submit_button(key=f"edit_{item.item_id}_approve").click().run()
     assert not at.exception and bank.item(item.item_id).status == "approved"
@@ -109,7 +109,7 @@ def test_the_review_queue_shows_the_gates_own_reasons_escaped(bank):
     Embedder().embed_items([poisoned])
     curation.add_item(bank.store, poisoned, [], actor="llm:m")
     assert gate.FLAG in poisoned.flags
-    at = _app("pages/2_Review_queue.py")
+    at = _app("screens/2_Review_queue.py")
     at.radio(key="queue_which").set_value("flagged").run()
     shown = [w.value for w in at.warning if "suspected prompt injection" in w.value]
     assert shown and not any(RAW_MARKUP.search(w) for w in shown)

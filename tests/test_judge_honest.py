@@ -155,7 +155,7 @@ def test_the_dashboard_shows_uncertain_verdicts(tmp_path, monkeypatch):
     root = Path(__file__).resolve().parent.parent
     at = AppTest.from_file(str(root / "app.py"), default_timeout=90)
     at.run()
-    at.switch_page("pages/4_Trajectories_and_judging.py").run()
+    at.switch_page("screens/4_Trajectories_and_judging.py").run()
     assert not at.exception
     at.segmented_control(key="traj_mode").set_value("Judge quality").run()
     assert not at.exception

@@ -43,7 +43,7 @@ def wide(wide_file, monkeypatch):
 def memory_page(item_id: int, **state) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
-    at.switch_page("pages/1_Memory_bank.py").run()
+    at.switch_page("screens/1_Memory_bank.py").run()
     for key, value in state.items():
         at.session_state[key] = value
     at.number_input(key="item").set_value(item_id).run()
@@ -106,7 +106,7 @@ def test_the_trajectory_viewer_pages_long_trajectories(wide):
     _, ids = wide
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
-    at.switch_page("pages/4_Trajectories_and_judging.py").run()
+    at.switch_page("screens/4_Trajectories_and_judging.py").run()
     at.text_input(key="traj").input(ids["big_answer_traj"]).run()
     assert not at.exception
     assert len(step_folds(at)) == STEPS_PAGE

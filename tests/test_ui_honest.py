@@ -73,7 +73,7 @@ def test_wilson_matches_known_intervals():
 
 
 def test_judge_accuracy_on_one_human_label_is_not_a_headline(judged):
-    at = screen("pages/4_Trajectories_and_judging.py")
+    at = screen("screens/4_Trajectories_and_judging.py")
     at.segmented_control(key="traj_mode").set_value("Judge quality").run()
     assert not at.exception
     metrics = [(m.label, m.value) for m in at.metric]
@@ -89,7 +89,7 @@ def test_judge_accuracy_on_one_human_label_is_not_a_headline(judged):
 
 def test_success_after_a_lesson_given_three_times_says_n_not_a_rate(judged):
     _, ids = judged
-    at = screen("pages/1_Memory_bank.py")
+    at = screen("screens/1_Memory_bank.py")
     at.number_input(key="item").set_value(ids["narrow"]).run()
     assert not at.exception
     values = {m.label: m.value for m in at.metric}
@@ -115,9 +115,9 @@ def test_rate_bars_say_rate_and_n_and_small_ones_no_percentage():
 
 # ---------------------------------------------------------------------- human words, not Python values
 PYTHON_WORDS = re.compile(r"\b(True|False|None|nan|NaN)\b")
-SCREENS = ["pages/1_Memory_bank.py", "pages/2_Review_queue.py", "pages/3_Evolution.py",
-           "pages/4_Trajectories_and_judging.py", "pages/5_Metrics.py", "pages/6_Retrieval_playground.py",
-           "pages/7_Settings.py"]
+SCREENS = ["screens/1_Memory_bank.py", "screens/2_Review_queue.py", "screens/3_Evolution.py",
+           "screens/4_Trajectories_and_judging.py", "screens/5_Metrics.py", "screens/6_Retrieval_playground.py",
+           "screens/7_Settings.py"]
 
 
 def python_on_screen(at: AppTest) -> list[str]:
@@ -142,13 +142,13 @@ def test_no_screen_shows_python_values(judged):
         at = screen(page)
         assert not at.exception, page
         assert python_on_screen(at) == [], page
-    at = screen("pages/1_Memory_bank.py")
+    at = screen("screens/1_Memory_bank.py")
     at.number_input(key="item").set_value(ids["narrow"]).run()
     assert python_on_screen(at) == []
 
 
 def test_rerun_judging_says_the_browse_filters_in_words(judged):
-    at = screen("pages/4_Trajectories_and_judging.py")
+    at = screen("screens/4_Trajectories_and_judging.py")
     at.checkbox(key="t_disagree").check().run()
     at.selectbox(key="t_truth").set_value("truly failure").run()
     assert python_on_screen(at) == []

@@ -109,7 +109,7 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
             if tp.items:
                 st.markdown("**Lessons extracted from it**")
                 for item in tp.items:
-                    st.page_link("pages/1_Memory_bank.py", query_params={"item": item.item_id},
+                    st.page_link("screens/1_Memory_bank.py", query_params={"item": item.item_id},
                                  label=f"{parts.label_of(item)} — {parts.md(item.title, 90)}")
             st.markdown("**Steps**")
             parts.steps(t, key=f"traj_steps_{t.traj_id}")
