@@ -94,7 +94,8 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
                             edited = bank.edit(item.item_id, actor=who, reason=edit_reason.strip() or None,
                                                expected_event_id=seen, title=title, description=description,
                                                content=content)
-                        if save_and_approve and not ui.held_by_gate(edited):  # held: approved after reading why
+                        held_now = [r for r in ui.held_by_gate(edited) if r not in ui.held_by_gate(item)]
+                        if save_and_approve and not held_now:  # held by this edit: approved after reading why
                             edited = bank.approve(item.item_id, actor=who, expected_event_id=edited.last_event_id,
                                                   reason=edit_reason.strip() or "approved as edited")
                         return edited
