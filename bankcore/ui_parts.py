@@ -183,7 +183,7 @@ EVOLUTION_PAGE = "screens/3_Evolution.py"  # where an item's versions are compar
 # (a page of observations 4,000 characters long each is tens of thousands of pixels tall).
 STEPS_PAGE = 20
 TEXT_LIMIT = 4000
-TEXT_LINES = 25
+TEXT_LINES = 15
 
 
 def long_text(value: str, key: str, *, limit: int = TEXT_LIMIT, lines: int = TEXT_LINES, code: bool = False) -> None:
@@ -230,7 +230,7 @@ def steps(traj: Trajectory, highlight: Iterable[int] = (), *, key: str, limit_ch
             f"Show its {len(traj.steps):,} steps"
         if not st.toggle(label, key=f"{key}_all_steps"):
             _draw_steps(shown, marked, key, limit_chars, open_unmarked=False)
-            _final(traj, key, limit_chars)
+            _final(traj, key, limit_chars, code=False)  # an item page lists several: plain text draws faster
             return
     if len(traj.steps) > STEPS_PAGE:
         offset = page_offset(f"{key}_steps_page", STEPS_PAGE)
@@ -258,13 +258,13 @@ def _draw_steps(shown, marked: set[int], key: str, limit_chars: int, *, open_unm
                     long_text(value, f"{key}_{step.index}_{name}", limit=limit_chars)
 
 
-def _final(traj: Trajectory, key: str, limit_chars: int) -> None:
+def _final(traj: Trajectory, key: str, limit_chars: int, *, code: bool = True) -> None:
     if traj.final_answer:
         st.caption("final answer")
-        long_text(traj.final_answer, f"{key}_final_answer", limit=limit_chars, code=True)
+        long_text(traj.final_answer, f"{key}_final_answer", limit=limit_chars, code=code)
     if traj.final_state:
         with st.expander("final state"):
-            long_text(traj.final_state, f"{key}_final_state", limit=limit_chars, code=True)
+            long_text(traj.final_state, f"{key}_final_state", limit=limit_chars, code=code)
 
 
 def verdicts_table(verdicts: list[Verdict], truth: Truth | None) -> pd.DataFrame:

@@ -40,7 +40,8 @@ def server_render(app_root: Path, db: Path, item_id: int, repeats: int) -> tuple
         st.cache_data.clear()
         at = AppTest.from_file(str(app_root / "app.py"), default_timeout=600)
         at.run()
-        at.switch_page("screens/1_Memory_bank.py").run()
+        folder = "screens" if (app_root / "screens").is_dir() else "pages"  # older checkouts kept them in pages/
+        at.switch_page(f"{folder}/1_Memory_bank.py").run()
         start = time.perf_counter()
         at.number_input(key="item").set_value(item_id).run()
         times.append(time.perf_counter() - start)

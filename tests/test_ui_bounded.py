@@ -97,9 +97,9 @@ def test_a_huge_final_answer_is_cut_and_shown_whole_on_request(wide):
     at = memory_page(ids["wide"], **{f"evidence_page_{ids['wide']}": at_n // EVIDENCE_PAGE + 1})
     answer = at.toggle(key=f"prov_{ids['wide']}_{at_n}_final_answer")
     assert answer.label == f"Show all {wide_item_bank.BIG_ANSWER_CHARS:,} characters"
-    assert not any(len(c.value) >= wide_item_bank.BIG_ANSWER_CHARS for c in at.code)
+    assert not any(len(c.value) >= wide_item_bank.BIG_ANSWER_CHARS for c in [*at.code, *at.text])
     answer.set_value(True).run()
-    assert any(len(c.value) == wide_item_bank.BIG_ANSWER_CHARS for c in at.code)
+    assert any(len(c.value) == wide_item_bank.BIG_ANSWER_CHARS for c in [*at.code, *at.text])
 
 
 def test_the_trajectory_viewer_pages_long_trajectories(wide):
