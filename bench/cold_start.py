@@ -7,8 +7,8 @@ default) and by torch (sentence-transformers, BANKCORE_EMBED_RUNTIME=torch), mea
 - Bulk embedding: 500 lessons (the demo recording's authored lessons, then bench/retrieval.py's templated ones) in
   one `Embedder.embed` call, texts/s per runtime, each runtime in its own process; and how far apart the two
   runtimes' vectors are (max |difference|, min cosine).
-- Dashboard (`--dashboard`, headless AppTest): the playground page's first Retrieve in a fresh process, seconds and
-  the process's peak RSS.
+- Dashboard (`--parts ...,dashboard`, headless AppTest): the playground page's first Retrieve in a fresh process,
+  seconds and the process's peak RSS.
 
 The bank: 1,000 approved lessons from bench/retrieval.py's templates, embedded for real (item_text, the current
 recipe) and written with its bulk writer; kept in --workdir and rebuilt when the model id changes.
@@ -17,7 +17,7 @@ steadier figure): retrieve torch 23.9 s wall / 7.6 CPU s / 632 MB, numpy 3.4 s /
 stats ~1.6-1.8 s / 0.6 s either way (importing bankcore: pandas, duckdb, pyarrow); bulk 6.4 vs 12.7 texts/s (numpy
 on one BLAS thread at that load; single-threaded both: numpy 31, torch 33 texts per CPU second); vectors max
 |difference| 2.2e-7; dashboard first Retrieve 17.5 s / 675 MB vs 1.2 s / 392 MB.
-Usage: python bench/cold_start.py [--runs 5] [--workdir /tmp/bankcore-cold-start] [--dashboard]
+Usage: python bench/cold_start.py [--runs 5] [--workdir /tmp/bankcore-cold-start] [--parts cli,bulk,dashboard]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import random
+import re
 import resource
 import statistics
 import subprocess
@@ -117,6 +118,11 @@ def ensure_bank(workdir: Path, n: int) -> Path:
     return path
 
 
+def playground_page() -> str:
+    """The playground's page file, as app.py names it (the screens have moved folder before)."""
+    return re.search(r'st\.Page\("([^"]*Retrieval_playground\.py)"', (ROOT / "app.py").read_text("utf-8")).group(1)
+
+
 def env_for(runtime: str, bank: Path | None = None) -> dict:
     env = {**os.environ, "BANKCORE_EMBED_RUNTIME": runtime, "PYTHONPATH": str(ROOT)}
     return {**env, "BANKCORE_DB": str(bank)} if bank else env
@@ -147,29 +153,41 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--workdir", default="/tmp/bankcore-cold-start")
-    parser.add_argument("--dashboard", action="store_true", help="also the dashboard's first Retrieve and RSS")
+    parser.add_argument("--parts", default="cli,bulk", help="any of cli,bulk,dashboard (default: cli,bulk)")
     args = parser.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    import numpy as np
-
     bank = ensure_bank(workdir, args.items)
     load = os.getloadavg()[0]
     print(f"bank: {bank} ({args.items} items); {os.cpu_count()} CPUs, load average {load:.1f} at start")
     commands = {"--version": ["--version"], "stats": ["--db", str(bank), "stats"],
                 "retrieve": ["--db", str(bank), "retrieve", QUERY, "--no-log"]}
+    parts = set(args.parts.split(","))
     cold_cli(commands["retrieve"], "numpy", workdir)  # writes the vector snapshot: not a cold start's cost
-    print(f"\nCLI, median of {args.runs} fresh processes: wall s / CPU s / peak RSS MB")
+    if "cli" in parts:
+        cold_cli_table(commands, args.runs, workdir)
+    if "bulk" in parts:
+        bulk(workdir)
+    if "dashboard" in parts:
+        dashboard(bank)
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end (2-core machine shared with others when > 2)")
+
+
+def cold_cli_table(commands: dict[str, list[str]], n_runs: int, workdir: Path) -> None:
+    print(f"\nCLI, median of {n_runs} fresh processes: wall s / CPU s / peak RSS MB")
     print(f"{'command':12s} {'torch':>22s} {'numpy':>22s} {'wall torch/numpy':>17s}")
     for name, argv in commands.items():
         runs: dict[str, list[tuple[float, float, float]]] = {r: [] for r in RUNTIMES}
-        for _ in range(args.runs):
+        for _ in range(n_runs):
             for runtime in RUNTIMES:
                 runs[runtime].append(cold_cli(argv, runtime, workdir))
         med = {r: [statistics.median(column) for column in zip(*v)] for r, v in runs.items()}
         print(f"{name:12s} " + " ".join(f"{w:7.2f} /{c:6.2f} /{m:5.0f}" for w, c, m in (med[r] for r in RUNTIMES))
               + f" {med['torch'][0] / med['numpy'][0]:16.1f}x")
 
+
+def bulk(workdir: Path) -> None:
+    import numpy as np
     texts = lesson_texts(500)
     (workdir / "texts.json").write_text(json.dumps(texts))
     print(f"\nbulk embedding, {len(texts)} lessons in one call (each runtime in its own process)")
@@ -177,18 +195,19 @@ def main() -> None:
     for runtime in RUNTIMES:
         speed[runtime] = child_json(EMBED_CHILD, [str(workdir / "texts.json"), str(workdir / f"{runtime}.npy")],
                                     runtime)
-        print(f"  {runtime:6s} {speed[runtime]['texts_per_s']:7.1f} texts/s  (model load {speed[runtime]['load_s']:.2f} s)")
+        print(f"  {runtime:6s} {speed[runtime]['texts_per_s']:7.1f} texts/s  "
+              f"(model load {speed[runtime]['load_s']:.2f} s)")
     a, b = (np.load(workdir / f"{r}.npy") for r in RUNTIMES)
     print(f"  numpy/torch throughput {speed['numpy']['texts_per_s'] / speed['torch']['texts_per_s']:.2f}; vectors: "
           f"max |difference| {np.abs(a - b).max():.2e}, min cosine {(a * b).sum(axis=1).min():.7f}")
 
-    if args.dashboard:
-        print("\ndashboard (AppTest, fresh process): playground's first Retrieve")
-        for runtime in RUNTIMES:
-            result = child_json(DASHBOARD_CHILD, [str(ROOT / "app.py"), QUERY], runtime, bank)
-            print(f"  {runtime:6s} first Retrieve {result['first_retrieve_s']:.2f} s, peak RSS "
-                  f"{result['peak_rss_mb']:.0f} MB")
-    print(f"\nload average {os.getloadavg()[0]:.1f} at the end (2-core machine shared with others when > 2)")
+
+def dashboard(bank: Path) -> None:
+    print("\ndashboard (AppTest, fresh process): playground's first Retrieve")
+    for runtime in RUNTIMES:
+        result = child_json(DASHBOARD_CHILD, [str(ROOT / "app.py"), QUERY, playground_page()], runtime, bank)
+        print(f"  {runtime:6s} first Retrieve {result['first_retrieve_s']:.2f} s, peak RSS "
+              f"{result['peak_rss_mb']:.0f} MB")
 
 
 if __name__ == "__main__":
