@@ -202,7 +202,7 @@ def long_text(value: str, key: str, *, limit: int = TEXT_LIMIT, lines: int = TEX
 
 
 def _cut(value: str, limit: int, lines: int) -> int:
-    """Where to cut `value`: after `limit` characters or `lines` lines, whichever comes first (its length if neither)."""
+    """Where to cut `value`: after `limit` characters or `lines` lines, whichever comes first (else its length)."""
     end = min(len(value), limit)
     newline = -1
     for _ in range(lines):

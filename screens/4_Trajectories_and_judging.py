@@ -185,7 +185,8 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
             for error in result["errors"]:
                 st.caption(parts.md(error))
             flips = ui.read("views", "verdict_flips", result["since"])
-            st.markdown(f"**{len(flips)} labels flipped** (items resting on them are flagged for review; approved ones leave retrieval until approved again)")
+            st.markdown(f"**{len(flips)} labels flipped** (items resting on them are flagged for review; approved "
+                        "ones leave retrieval until approved again)")
             if flips:
                 st.dataframe(parts.in_words(flips), hide_index=True, key="rj_flips")
 
