@@ -19,18 +19,22 @@ Also the demo bank's story query ("find how many orders I placed in March"): the
 
 Measured (2-core machine, offline banks of the extractor as of this commit; SWE-bench: 200 of the 500 Gemini-3
 mini-swe-agent runs, 10 repositories): hit@1 (chance) —
-  recipe                      τ-bench (16.7%)  HotpotQA (26.8%)  SWE-bench (38.0%)  demo: first pagination lesson
-  whole lesson (shipped)          34.0%            26.0%             91.5%            rank 2
-  lesson + domain                 38.0%            27.0%             90.5%            rank 2
-  lesson + tasks' requests        32.0%            32.0%             93.0%            rank 2
-  blend(lesson, requests)         14.0%            32.0%             93.0%            rank 1
-  requests only (official)        18.0%            28.0%             88.5%            rank 1
-  title + description             34.0%            29.0%             92.5%            rank 1
-The requests of the tasks a lesson came from hurt on τ-bench, whose customers open alike whatever they want; title +
-description is as good everywhere and fixes the demo, but it moves the vectors consolidation compares: on the demo,
-pairs at cosine ≥ 0.85 (the merge threshold) go from 497 to 305 (192 shared) and the demo builds 25 merges instead
-of 49, breaking its lineage story — so the whole lesson stays until consolidation gets its own vectors or threshold.
-Nothing clears the 0.25 minimum similarity for 6% of τ-bench, 2% of SWE-bench and 88% of HotpotQA queries (whose
+  recipe                      τ-bench (16.5%)  HotpotQA (27.7%)  SWE-bench (38.9%)  demo: first pagination lesson
+  whole lesson (before)           40.0%            29.0%             92.0%            rank 2
+  lesson + domain                 38.0%            30.0%             91.5%            rank 2
+  lesson + tasks' requests        32.0%            34.0%             94.0%            rank 2
+  blend(lesson, requests)         16.0%            35.0%             93.5%            rank 1
+  requests only (official)        24.0%            29.0%             88.5%            rank 1
+  title + description (shipped)   32.0%            32.0%             92.5%            rank 1
+  title + desc. + domain          30.0%            34.0%               —              rank 1
+Also measured once (not kept as variants): title + content 38% on τ-bench but rank 2 on the demo; description +
+content 30%, the sum of the title + description and whole-lesson vectors 28%, both rank 1. Every recipe that puts a
+pagination lesson first for the demo's query scores below the whole lesson on τ-bench (50 tasks: 40% is 20 hits,
+32% is 16); title + description is the best of them on every dataset, so it is what retrieval embeds
+(`embed.RECIPE`). Consolidation keeps the whole lesson in vectors of its own (`embed.SIMILARITY_RECIPE`,
+`reembed.similarity_vectors`): its 0.85 threshold was set there, and the demo builds the same 49 merges as before
+the split (with title + description vectors for both, it built 25: measured before the split).
+Nothing clears the 0.25 minimum similarity for 8% of τ-bench, 2% of SWE-bench and 89% of HotpotQA queries (whose
 best lesson is no better than chance): the default still keeps relevant lessons and withholds unrelated ones.
 
 Usage: python bench/retrieval_quality.py [--swe-limit N]   (needs ../shared/datasets; /work/realdata optional)
