@@ -24,7 +24,7 @@ from . import confidence, facts, gate, grounded, render
 from .judge import strip_thinking
 from .llm import LLMClient, UnusableReply
 from .models import ItemSource, MemoryItem, Trajectory, Verdict
-from .reply_schemas import extract_schema, lesson_problem
+from .reply_schemas import REPLY_JSON, extract_schema, lesson_problem
 from .signals import VERSION as SIGNALS_VERSION
 from .signals import Signal, read_signals
 
@@ -173,10 +173,10 @@ def find_json(body: str) -> tuple[bool, object]:
         block = block.strip()
         if block[:1] in "{[":
             try:
-                return True, json.loads(block)
+                return True, REPLY_JSON.decode(block)
             except json.JSONDecodeError as exc:
                 raise UnusableReply(f"invalid JSON in code block ({exc.msg})") from None
-    decoder = json.JSONDecoder()
+    decoder = REPLY_JSON
     for match in re.finditer(r"[{\[]", body):
         try:
             obj, _ = decoder.raw_decode(body, match.start())

@@ -19,7 +19,7 @@ from typing import Protocol
 from . import render
 from .llm import LLMClient, UnusableReply
 from .models import UNCERTAIN, Trajectory, Verdict
-from .reply_schemas import JUDGE as JUDGE_SCHEMA
+from .reply_schemas import JUDGE as JUDGE_SCHEMA, REPLY_JSON
 from .signals import VERSION as SIGNALS_VERSION
 from .signals import Signal, read_signals, style
 
@@ -213,7 +213,7 @@ def _label_from_json(body: str) -> tuple[str, str] | None:
     if not match:
         return None
     try:
-        obj = json.loads(match.group(0))
+        obj = REPLY_JSON.decode(match.group(0))
     except json.JSONDecodeError:
         return None
     if not isinstance(obj, dict):

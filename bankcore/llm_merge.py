@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from .errors import BankcoreError
 from .models import MemoryItem
-from .reply_schemas import lesson_problem, merge_schema
+from .reply_schemas import REPLY_JSON, lesson_problem, merge_schema
 
 PROMPT_VERSION = "merge-v1"
 PURPOSE = "merge"
@@ -105,7 +105,7 @@ def group_of(messages: list[dict[str, str]]) -> list[int]:
     """The item ids of the group that `build_messages` wrote into `messages`."""
     user = next(m["content"] for m in messages if m["role"] == "user")
     _, _, rest = user.partition("Lessons (JSON):\n")
-    lessons, _ = json.JSONDecoder().raw_decode(rest)
+    lessons, _ = REPLY_JSON.raw_decode(rest)
     return [int(lesson["id"]) for lesson in lessons]
 
 
@@ -141,7 +141,7 @@ def _json_object(text: str) -> dict[str, Any]:
     if not text:
         raise MergeParseError("empty reply")
     candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
-    decoder = json.JSONDecoder()
+    decoder = REPLY_JSON
     for candidate in candidates:
         for start in (m.start() for m in re.finditer(r"\{", candidate)):
             try:

@@ -11,8 +11,13 @@ client repairs and retries it and never caches it as a success), and such text i
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Sequence
+
+# How replies are decoded: small models write raw newlines and tabs inside JSON strings (SmolLM2 under a schema
+# did, in 4 of 9 judge replies), which strict JSON refuses although the meaning is plain.
+REPLY_JSON = json.JSONDecoder(strict=False)
 
 _WORD = re.compile(r"[^\W_]+")  # letters and digits of any script: a lesson in Chinese or French is text too
 
@@ -35,6 +40,12 @@ _ELLIPSIS = re.compile(r"\.{2,}|…")
 _ANGLE = re.compile(r"<[^<>]{0,80}>")  # <title>, <your analysis>, <situation>
 _LOREM = re.compile(r"^\s*lorem ipsum\b", re.I)
 MIN_CHARS = 3  # letters and digits: "ok", "A." and "-" say nothing
+# A description is a sentence: one word ("Success") is a label. Han, kana and hangul write words without spaces,
+# so there every two characters count as a word.
+MIN_DESCRIPTION_WORDS = 2
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+# The extraction prompt's own verdict line ("Why it was judged success (llm:model)") repeated as the lesson.
+_VERDICT_ECHO = re.compile(r"\bjudged\s+(?:a\s+)?(?:success|failure)\s*\((?:llm|heuristic|human|truth|judge)\b", re.I)
 COPIED_TITLE_WORDS = 3  # a title this long that opens the description word for word was cut from it
 
 
@@ -56,12 +67,21 @@ def text_problem(value: Any, name: str) -> str | None:
     return None
 
 
+def _words(text: str) -> int:
+    return sum(max(1, len(_UNSPACED.findall(w)) // 2) if _UNSPACED.search(w) else 1 for w in _WORD.findall(text))
+
+
 def lesson_problem(title: Any, description: Any, content: Any) -> str | None:
     """Why (title, description, content) is not a lesson, or None: every field present and real text, the content
     not a copy of the description, the title neither a copy of another field nor the description's opening words."""
     for value, name in ((title, "title"), (description, "description"), (content, "content")):
         if problem := text_problem(value, name):
             return problem
+    if _words(description) < MIN_DESCRIPTION_WORDS:
+        return f"description is a label, not a sentence ({' '.join(description.split())[:30]!r})"
+    for value, name in ((description, "description"), (content, "content")):
+        if _VERDICT_ECHO.search(value):
+            return f"{name} repeats the verdict the prompt stated, not a lesson"
     t, d, c = _normal(title), _normal(description), _normal(content)
     if c == d:
         return "content only repeats the description"

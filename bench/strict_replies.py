@@ -47,6 +47,8 @@ JUNK_ITEMS = [
     {"title": "This is a list of items", "description": AMAZON, "content": "N/A"},
     {"title": "TBD", "description": "lorem ipsum dolor sit amet", "content": "…"},
     {"title": "Lesson", "description": "A.", "content": "-"},
+    # SmolLM2-135M under the extractor's schema (bench/real_model.py): a label and the prompt's verdict line
+    {"title": "Final answer", "description": "Success", "content": "Your response was judged success (llm:smollm2)"},
 ]
 
 

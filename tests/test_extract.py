@@ -123,7 +123,7 @@ def test_an_explicitly_empty_reply_is_zero_items(reply):
 
 # ---------------------------------------------------------------------- shaping
 def test_items_are_trimmed_deduplicated_and_capped():
-    long = {"title": "**A very long title** " + "word " * 20, "description": "One. Two. Three.",
+    long = {"title": "**A very long title** " + "word " * 20, "description": "Use it once. Two. Three.",
             "content": "S1 is here. S2 is here. S3 is here. S4 is here."}
     reply = json.dumps({"items": [long, dict(long),
                                   {"title": "Batch the lookups", "description": "Use when many ids need checking.",
@@ -137,7 +137,7 @@ def test_items_are_trimmed_deduplicated_and_capped():
     assert [d.title.split()[0] for d in drafts] == ["A", "Batch", "Check"]
     first = drafts[0]
     assert len(first.title.split()) == 12 and "**" not in first.title
-    assert first.description == "One." and sentences(first.content) == ["S1 is here.", "S2 is here.", "S3 is here."]
+    assert first.description == "Use it once." and sentences(first.content) == ["S1 is here.", "S2 is here.", "S3 is here."]
     assert first.meta["dropped"] == ["item 6: title is a placeholder ('...')"]
 
 
