@@ -207,8 +207,8 @@ UNCERTAIN_VERDICTS = (
 # Issue 14: one model, two vectors per item. An item's own `embedding` is what retrieval finds it by (`embed.RECIPE`,
 # title + description); consolidation and the near-duplicate view compare whole lessons (`embed.SIMILARITY_RECIPE`,
 # the space their 0.85 threshold was set in), kept here. `version` is the item version whose text was embedded: a
-# text change bumps the item's version, so a row of another version is stale whatever path changed the text. Derived
-# data, like the vector snapshot: no events, not exported, rebuilt by `bankcore reembed`. Banks embedded before
+# text change bumps the item's version, so a row of another version is stale whatever path changed the text; rows
+# are only ever added. Derived data, like the vector snapshot: no events, not exported, rebuilt by `bankcore reembed`. Banks embedded before
 # this keep their whole-lesson vectors (the bare model id was that recipe) as similarity vectors, so their
 # consolidation is unchanged; their retrieval vectors are then of an earlier recipe, which retrieval says and
 # `bankcore reembed` redoes.

@@ -254,7 +254,8 @@ class RetrievalQueries:
         as one float32 (n, dim) matrix read through Arrow."""
         ids = np.unique(np.asarray(list(item_ids), np.int64))
         sql = f"""
-            SELECT m.item_id, coalesce(s.embedding, CASE WHEN {self._SIMILAR_OWN} THEN m.embedding END)
+            SELECT DISTINCT ON (m.item_id) m.item_id,
+                coalesce(s.embedding, CASE WHEN {self._SIMILAR_OWN} THEN m.embedding END)
                 ::FLOAT[{int(dim)}] AS embedding
             FROM memory_items m SEMI JOIN _bankcore_similar_ids i ON m.item_id = i.item_id
             LEFT JOIN (SELECT item_id, version, embedding FROM similarity_vectors
@@ -302,8 +303,9 @@ class RetrievalQueries:
 
     def set_similarity_vectors(self, updates: list[tuple[MemoryItem, list[float]]], *, model_id: str) -> list[int]:
         """Store similarity vectors, each for the item version it was computed from; an item whose text changed
-        meanwhile (another version now) is skipped, and picked up by the next pass. No event: derived data, like
-        the vector snapshot. Returns the ids written."""
+        meanwhile (another version now) is skipped, and picked up by the next pass. Rows are only ever added (a
+        vector of a version and model is a fact that never changes; reads pick the item's current version). No
+        event: derived data, like the vector snapshot. Returns the ids written."""
         if not updates:
             return []
         batch = pa.table({
@@ -315,10 +317,12 @@ class RetrievalQueries:
             con.register("_bankcore_similar", batch)
             try:
                 fresh = ("FROM _bankcore_similar b JOIN memory_items m "
-                         "ON m.item_id = b.item_id AND m.version = b.version")
-                written = [r[0] for r in con.execute(f"SELECT b.item_id {fresh} ORDER BY b.item_id").fetchall()]
-                con.execute(f"DELETE FROM similarity_vectors WHERE item_id IN (SELECT b.item_id {fresh})")
-                con.execute(f"INSERT INTO similarity_vectors SELECT b.item_id, b.version, ?, b.embedding {fresh}",
+                         "ON m.item_id = b.item_id AND m.version = b.version "
+                         "ANTI JOIN (SELECT item_id, version FROM similarity_vectors WHERE embedding_model = $1) s "
+                         "ON s.item_id = b.item_id AND s.version = b.version")
+                written = [r[0] for r in con.execute(f"SELECT b.item_id {fresh} ORDER BY b.item_id",
+                                                     [model_id]).fetchall()]
+                con.execute(f"INSERT INTO similarity_vectors SELECT b.item_id, b.version, $1, b.embedding {fresh}",
                             [model_id])
             finally:
                 con.unregister("_bankcore_similar")
