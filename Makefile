@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 BANKCORE := $(VENV)/bin/bankcore
 
-.PHONY: run test install install-test browser demo bench screenshots clean-venv
+.PHONY: run test install install-test browser demo bench bench-real-model screenshots clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench: install
 	$(PY) bench/import_speed.py
 	$(PY) bench/learn.py
 	$(PY) bench/dashboard.py
+
+# Every LLM role against a real local model: a llama.cpp server built once into a cached venv (~35 min on 2 busy
+# cores) serving SmolLM2-135M from PyPI. Not part of `make test`.
+bench-real-model: install
+	$(PY) bench/real_model.py
 
 # README screenshots of every dashboard screen on the demo bank (needs the browser).
 screenshots: install-test

@@ -228,7 +228,10 @@ def main() -> None:
     print(f"{args.model} ({gguf.name}, {'instruct' if instruct else 'base, no chat template'}) at {base}, "
           f"n_ctx {args.ctx}; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; work in {work}", flush=True)
     env = {**os.environ, "BANKCORE_LLM_BASE_URL": base, "BANKCORE_MODEL": args.model, "OPENAI_API_KEY": "local",
-           "BANKCORE_LLM_TIMEOUT": str(args.timeout)}
+           "BANKCORE_LLM_TIMEOUT": str(args.timeout),
+           # llama-cpp-python's server states its window nowhere (no /props, nothing in /models): say it, as the
+           # README tells a user to, so prompts are sized before they are sent, not after a rejection
+           "BANKCORE_LLM_CONTEXT": str(args.ctx)}
     db = work / "bank.duckdb"
     try:
         results = [run_step(name, cmd, db, env, work / "steps.log") for name, cmd in steps(

@@ -225,15 +225,15 @@ def test_read_only_commands_still_read_a_bank(tmp_path, cli, command):
 
 def test_the_policy_decides_after_the_gate_never_before():
     policy = policy_rules.Policy()
-    clean = MemoryItem("Confirm first", "Ask.", "Ask the user to confirm before cancelling.", source="success",
-                       extractor_id="llm:m")
+    clean = MemoryItem("Confirm first", "Use before cancelling.", "Ask the user to confirm before cancelling.",
+                       source="success", extractor_id="llm:m")
     assert policy_rules.decide_new(policy, clean).approve
     # Text that trips the rules is held back even if no path flagged it.
-    unflagged = MemoryItem("Closing", "How.", POISON, source="success", extractor_id="llm:m")
+    unflagged = MemoryItem("Closing", "How to close an account.", POISON, source="success", extractor_id="llm:m")
     assert not policy_rules.decide_new(policy, unflagged).approve
     assert not policy_rules.decide_merged(policy, unflagged, parents_approved=True, by_llm=True).approve
-    borderline = MemoryItem("Confirm first", "Ask.", "Ask first.", source="success", extractor_id="llm:m",
-                            flags=[gate.BORDERLINE])
+    borderline = MemoryItem("Confirm first", "Use before cancelling.", "Ask first.", source="success",
+                            extractor_id="llm:m", flags=[gate.BORDERLINE])
     decision = policy_rules.decide_new(policy, borderline)
     assert not decision.approve and "injection gate" in decision.reason
 

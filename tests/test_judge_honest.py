@@ -160,7 +160,7 @@ def test_the_dashboard_shows_uncertain_verdicts(tmp_path, monkeypatch):
     at.segmented_control(key="traj_mode").set_value("Judge quality").run()
     assert not at.exception
     captions = " ".join(str(c.value) for c in at.caption)
-    assert "coverage 66.7% (2 uncertain)" in captions
+    assert "coverage 66.7%: 2 uncertain" in captions
     assert "Accuracy on labelled" in [m.label for m in at.metric]
 
 
