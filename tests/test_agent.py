@@ -212,6 +212,22 @@ def test_sequential_matts_refines_and_the_notes_feed_extraction(fake_llm, db):
         "extract-v2+refine-v1"}
 
 
+def test_a_long_refined_episode_is_cut_to_the_context_window_not_rejected(fake_llm, db):
+    """Found by bench/real_model.py: sequential MaTTS grew the agent's conversation past an 8k window and the run
+    stopped on a length rejection. The agent's prompt now keeps its system prompt, task and latest steps, says how
+    many steps it left out, and every request fits."""
+    fake_llm.context_window, fake_llm.states_window = 1800, True  # the uncut episode reaches ~2,200 tokens
+    script = ShopScript()
+    bank = llm_bank(fake_llm, db, script)
+    report = bank.run_agent(ORDER_TASKS[:1], RunSettings(name="seq", memory="reasoningbank", matts="sequential", k=3))
+    assert report.tasks[0].steps > 0  # the scripted agent reads its whole conversation, so cut it acts differently
+    agent = script.calls["agent"]
+    assert all(sum(len(m["content"]) for m in r["messages"]) // 4 + r["max_tokens"] <= 1800 for r in agent)
+    cut = [r["messages"] for r in agent if "left out here to fit" in r["messages"][1]["content"]]
+    assert cut and all(m[0]["role"] == "system" and m[1]["content"].startswith("Task:") for m in cut)
+    assert all(r[2]["role"] == "assistant" for r in cut if len(r) > 2)  # the kept steps begin at a reply
+
+
 def test_a_run_that_stops_on_a_dead_endpoint_resumes_where_it_stopped(fake_llm, db):
     script = ShopScript()
     bank = llm_bank(fake_llm, db, script)

@@ -53,6 +53,33 @@ def observation_message(observation: str) -> str:
     return f"Observation: {_clip(observation)}"
 
 
+def fit_conversation(messages: list[dict[str, str]], scale: float) -> list[dict[str, str]]:
+    """The conversation cut to about `scale` of its size, for a context window it has outgrown: the system prompt
+    and the task's first message stay, then as many of the latest messages as fit, starting at an agent reply;
+    the first message says how many steps were left out. A long sequential-MaTTS episode needs this."""
+    if scale >= 1.0 or len(messages) <= 4:
+        return messages
+    head, turns = messages[:2], messages[2:]
+    size = sum(len(m.get("content") or "") for m in messages)
+    budget = scale * size - sum(len(m.get("content") or "") for m in head)
+    start, used = len(turns), 0
+    while start > 0 and (start == len(turns) or used + len(turns[start - 1].get("content") or "") <= budget):
+        start -= 1
+        used += len(turns[start].get("content") or "")
+    while start < len(turns) - 1 and turns[start]["role"] != "assistant":
+        start += 1  # begin at a reply, so user and assistant still alternate after the first message
+    if start == 0:
+        return messages
+    left_out = sum(1 for m in turns[:start] if m["role"] == "assistant")
+    note = f"[{left_out} earlier step(s) left out here to fit the model's context window]"
+    first = dict(head[1], content=f"{head[1]['content']}\n\n{note}")
+    kept = turns[start:]
+    if kept[0]["role"] != "assistant":  # only the latest observation fits: it joins the first message
+        first["content"] += f"\n\n{kept[0]['content']}"
+        kept = kept[1:]
+    return [head[0], first, *kept]
+
+
 def _clip(text: str) -> str:
     text = text or ""
     return text if len(text) <= OBSERVATION_CHARS else text[:OBSERVATION_CHARS] + " […cut]"
@@ -171,8 +198,10 @@ class ReActAgent:
 
     def _play(self, attempt: Attempt, pass_no: int) -> None:
         for _ in range(MAX_TURNS):
-            result = self.client.complete(PURPOSE, attempt.messages, temperature=self.temperature,
+            conversation = attempt.messages
+            result = self.client.complete(PURPOSE, conversation, temperature=self.temperature,
                                           max_tokens=self.max_tokens,
+                                          fit=lambda scale: fit_conversation(conversation, scale),
                                           seed=None if self.seed is None else self.seed + attempt.trial)
             attempt.call_ids.append(result.call_id)
             attempt.tokens_in += result.tokens_in or 0
