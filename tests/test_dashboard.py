@@ -24,6 +24,7 @@ from bankcore import Bank, charts, migrations, ui
 from bankcore.models import Retrieval
 from conftest import REFLEXION, TAU, need_shared
 import dashboard_bank
+from streamlit_caches import fresh_streamlit_caches  # noqa: F401 — autouse: clean caches per test
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = {
@@ -33,16 +34,6 @@ PAGES = {
     "settings": "screens/7_Settings.py",
 }
 UNESCAPED_MARKUP = re.compile(r"(?<!\\)<\s*(script|img|iframe|svg)", re.I)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_streamlit_caches():
-    """Streamlit's caches live as long as the process: every test starts from a clean slate."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture(scope="session")

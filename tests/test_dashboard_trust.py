@@ -14,7 +14,8 @@ from bankcore import Bank, ui
 from bankcore.llm import LLMClient
 from bankcore.settings import redact_url
 from bankcore.ui_parts import escape_md
-from test_dashboard import (_fresh_streamlit_caches, _hold_lock, app, problems, small, small_bank_file,  # noqa: F401
+from streamlit_caches import fresh_streamlit_caches  # noqa: F401 — autouse: clean caches per test
+from test_dashboard import (_hold_lock, app, problems, small, small_bank_file,  # noqa: F401
                             texts)
 
 USERS = {"bankcore": {"users": {"Bea": "s3cret", "Carl": "sha256:" + hashlib.sha256(b"hunter2").hexdigest()}}}

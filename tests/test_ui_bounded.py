@@ -14,17 +14,9 @@ import wide_item_bank
 from bankcore import Bank
 from bankcore.ui_parts import STEPS_PAGE, TEXT_LIMIT
 from bankcore.views import EVIDENCE_PAGE
+from streamlit_caches import fresh_streamlit_caches  # noqa: F401 — autouse: clean caches per test
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def _fresh_streamlit_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture(scope="module")

@@ -10,24 +10,15 @@ from pathlib import Path
 import numpy as np
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import wide_item_bank
 from bankcore import Bank, charts
 from bankcore.models import Retrieval, Verdict
 from bankcore.views import MIN_N, wilson
+from streamlit_caches import fresh_streamlit_caches  # noqa: F401 — autouse: clean caches per test
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def _fresh_streamlit_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture(scope="module")
