@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -165,7 +166,7 @@ def role_figures(calls: list) -> dict[str, dict]:
             "transport_errors": sum(1 for c in group if c.error and not c.error.startswith(UNUSABLE)),
             "tokens_in": sum(c.tokens_in or 0 for c in group), "tokens_out": sum(c.tokens_out or 0 for c in group),
             "latency_p50_s": statistics.median(latencies) / 1000 if latencies else None,
-            "latency_p95_s": latencies[int(0.95 * (len(latencies) - 1))] / 1000 if latencies else None,
+            "latency_p95_s": latencies[math.ceil(0.95 * len(latencies)) - 1] / 1000 if latencies else None,
         }
     return out
 
