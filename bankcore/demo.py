@@ -142,6 +142,21 @@ class _Demo:
     say: Callable[[str], None]
 
 
+def recorded_lessons(corpus: Path = DEMO_DIR) -> list[str]:
+    """The distinct lessons the recording's extraction replies hold, each as its whole text (title, description,
+    content: `embed.lesson_text`'s shape): real LLM-written lesson text for benches and embedding tests."""
+    texts = []
+    for line in (corpus / RECORDING).read_text("utf-8").splitlines():
+        record = json.loads(line)
+        if str(record.get("purpose", "")).startswith("extract"):
+            try:
+                items = json.loads(record["reply"]).get("items", [])
+            except (ValueError, AttributeError):
+                continue
+            texts += [f"{i['title']}. {i['description']}\n{i['content']}" for i in items if isinstance(i, dict)]
+    return list(dict.fromkeys(texts))
+
+
 def run_files(corpus: Path = DEMO_DIR) -> list[Path]:
     return sorted(corpus.glob(RUN_FILES))
 

@@ -39,7 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 RUNTIMES = ("torch", "numpy")
 QUERY = "I booked a flight last week and want to cancel it and get my money back"
-RECORDING = ROOT / "data" / "demo" / "recording" / "llm_recording.jsonl"
 
 # Runs the CLI exactly as the console script does, then reports the process's peak RSS to a file (not stdout:
 # ru_maxrss of a child can carry the parent's peak across fork).
@@ -85,16 +84,8 @@ print(json.dumps({"first_retrieve_s": first_s, "peak_rss_mb": int(status["VmHWM"
 def lesson_texts(n: int) -> list[str]:
     """n distinct lesson texts: the demo recording's authored lessons first, then templated ones."""
     from retrieval import lesson_texts as templated
-    texts = []
-    for line in RECORDING.read_text("utf-8").splitlines():
-        record = json.loads(line)
-        if str(record.get("purpose", "")).startswith("extract"):
-            try:
-                items = json.loads(record["reply"]).get("items", [])
-            except (ValueError, AttributeError):
-                continue
-            texts += [f"{i['title']}. {i['description']}\n{i['content']}" for i in items if isinstance(i, dict)]
-    texts = list(dict.fromkeys(texts))
+    from bankcore.demo import recorded_lessons
+    texts = recorded_lessons()
     texts += [f"{t}. {d}\n{c}" for _, t, d, c in templated(n, random.Random(7))]
     return list(dict.fromkeys(texts))[:n]
 

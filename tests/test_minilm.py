@@ -18,30 +18,17 @@ import numpy as np
 import pytest
 
 from bankcore import embed
+from bankcore.demo import recorded_lessons
 from bankcore.errors import BankcoreError
 from bankcore.minilm import gelu
 from conftest import REFLEXION, TAU
 
 ROOT = Path(__file__).resolve().parent.parent
-RECORDING = ROOT / "data" / "demo" / "recording" / "llm_recording.jsonl"
 EDGE_CASES = [
     "", " ", "\n\t ", "a", "?!", "Ünïcödé naïve café — “quotes” and ‘apostrophes’", "日本語の予約をキャンセルしたい",
     "emoji 🙂✈️🛒 in a request", "Ελληνικά και русский текст", "\u200b zero width \u00ad soft hyphen",
     "word " * 400, "The quick brown fox jumps over the lazy dog. " * 60, "x" * 5000,
 ]
-
-
-def demo_lessons() -> list[str]:
-    texts = []
-    for line in RECORDING.read_text("utf-8").splitlines():
-        record = json.loads(line)
-        if str(record.get("purpose", "")).startswith("extract"):
-            try:
-                items = json.loads(record["reply"]).get("items", [])
-            except (ValueError, AttributeError):
-                continue
-            texts += [f"{i['title']}. {i['description']}\n{i['content']}" for i in items if isinstance(i, dict)]
-    return list(dict.fromkeys(texts))
 
 
 def shared_texts() -> list[str]:
@@ -74,7 +61,7 @@ def assert_same_vectors(ours: np.ndarray, reference: np.ndarray) -> None:
 
 def test_numpy_vectors_match_sentence_transformers_on_lessons_and_edge_cases(runtimes):
     numpy_model, torch_model = runtimes
-    texts = demo_lessons() + EDGE_CASES
+    texts = recorded_lessons() + EDGE_CASES
     assert len(texts) > 200
     assert_same_vectors(numpy_model.encode(texts, 32), torch_model.encode(texts, 32))
 
