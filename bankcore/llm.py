@@ -286,9 +286,10 @@ class LLMClient:
             status = exc.status_code
             if status == 429:
                 return "retry", parse_retry_after(exc.response.headers), message
-            refused = _refused_param(str(exc), params) if _REQUEST_INVALID.search(str(exc)) else None
-            if status >= 500 and refused:  # llama-cpp-python answers a request it cannot validate with a 500
-                return f"rejected:{refused}", None, message
+            if status >= 500 and _REQUEST_INVALID.search(str(exc)):
+                refused = _refused_param(str(exc), params)  # llama-cpp-python answers an invalid request with a 500
+                if refused:
+                    return f"rejected:{refused}", None, message
             if status >= 500 or status == 408:
                 return "retry", parse_retry_after(exc.response.headers), message
             if status in (400, 413, 422):
