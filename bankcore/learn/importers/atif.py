@@ -27,7 +27,8 @@ from typing import Any, Iterator
 
 from ...errors import InputError, Where
 from ...models import Step, Trajectory, Truth
-from .base import (BOM, MB, BadRecord, ImportOptions, Record, RunHeader, iter_json_array, iter_jsonl, loads, need,
+from .base import (BOM, MB, BadRecord, ImportOptions, Record, RunHeader, ensure_one_record_size, iter_json_array,
+                   iter_jsonl, loads, need,
                    read_head, read_text, text_of)
 from .native import parse_time, query_task_id
 
@@ -72,10 +73,8 @@ def objects(path: Path, options: ImportOptions):
     if head.startswith(b"["):
         yield from iter_json_array(path, options.max_record_bytes)
     elif head.startswith(b"{") and b"\n" in head and not _one_line_object(path, head):
-        size = path.stat().st_size  # one pretty-printed trajectory: one record, bounded by the record limit
-        if size > options.max_record_bytes:
-            raise InputError(Where(str(path)), f"file is {size / MB:.1f} MB, over the "
-                                               f"{options.max_record_bytes / MB:.0f} MB limit for one record")
+        # one pretty-printed trajectory: one record, bounded by the record limit
+        ensure_one_record_size(path, Where(str(path)), options.max_record_bytes)
         try:
             yield Where(str(path), 1), loads(read_text(path), Where(str(path)))
         except InputError as exc:

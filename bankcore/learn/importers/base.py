@@ -147,6 +147,13 @@ def read_first_line(path: Path, limit: int = DEFAULT_MAX_RECORD_BYTES) -> bytes:
         return fh.readline(limit)
 
 
+def ensure_one_record_size(path: Path, where: Where, limit: int) -> None:
+    """A file read whole as one record (one JSON document) must fit the record limit, like a line of a stream."""
+    size = path.stat().st_size
+    if size > limit:
+        raise InputError(where, f"file is {size / MB:.1f} MB, over the {limit / MB:.0f} MB limit for one record")
+
+
 BINARY_MAGIC_BYTES = 16
 
 

@@ -31,7 +31,8 @@ from typing import Any, Iterator
 from ...errors import InputError, Where
 from ...models import Truth
 from . import atif
-from .base import (MB, BadRecord, ImportOptions, Record, RunHeader, Skipped, clean, ensure_text, loads, need,
+from .base import (BadRecord, ImportOptions, Record, RunHeader, Skipped, clean, ensure_one_record_size, ensure_text,
+                   loads, need,
                    os_error, read_text)
 from .native import parse_time
 
@@ -90,10 +91,7 @@ def load_result(trial: Path, options: ImportOptions) -> TrialResult | None:
         return None
     where = Where(str(path))
     ensure_text(path)
-    size = path.stat().st_size
-    if size > options.max_record_bytes:
-        raise InputError(where, f"file is {size / MB:.1f} MB, over the {options.max_record_bytes / MB:.0f} MB limit "
-                                "for one record")
+    ensure_one_record_size(path, where, options.max_record_bytes)
     return parse_result(_load_pruned(read_text(path), where), where, trial.name)
 
 

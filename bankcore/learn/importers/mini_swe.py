@@ -21,7 +21,8 @@ from typing import Any, Iterator
 from ...errors import InputError, Where
 from ...models import Step, Trajectory, Truth
 from . import chat
-from .base import MB, BadRecord, ImportOptions, Record, RunHeader, ensure_text, loads, need, read_text, type_name
+from .base import (BadRecord, ImportOptions, Record, RunHeader, ensure_one_record_size, ensure_text, loads, need,
+                   read_text, type_name)
 from .swebench_results import load_resolved
 
 NAME = "mini-swe-agent"
@@ -49,10 +50,7 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | RunHeader | Ba
         where = Where(str(file), 1)
         try:
             ensure_text(file)
-            size = file.stat().st_size
-            if size > options.max_record_bytes:
-                raise InputError(where, f"file is {size / MB:.1f} MB, over the "
-                                        f"{options.max_record_bytes / MB:.0f} MB limit for one record")
+            ensure_one_record_size(file, where, options.max_record_bytes)
             data = loads(read_text(file), Where(str(file)))
             record = parse_record(data, where, file, resolved, options.domain)
             model = record.trajectory.meta.get("agent_model")

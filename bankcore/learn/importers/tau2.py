@@ -28,7 +28,8 @@ from typing import Any, Iterator
 
 from ...errors import InputError, Where
 from ...models import Step, Trajectory, Truth
-from .base import (MB, BadRecord, ImportOptions, Record, RunHeader, ensure_text, loads, need, os_error, read_text,
+from .base import (BadRecord, ImportOptions, Record, RunHeader, ensure_one_record_size, ensure_text, loads, need,
+                   os_error, read_text,
                    type_name)
 from .json_stream import Element, Member, iter_members, peek_members
 from .native import parse_time
@@ -134,10 +135,7 @@ def read_folder(folder: Path, meta_path: Path, options: ImportOptions) -> Iterat
         where = Where(str(file))
         try:
             ensure_text(file)
-            size = file.stat().st_size
-            if size > options.max_record_bytes:
-                raise InputError(where, f"file is {size / MB:.1f} MB, over the "
-                                        f"{options.max_record_bytes / MB:.0f} MB limit for one record")
+            ensure_one_record_size(file, where, options.max_record_bytes)
             sim = drop_raw_responses(loads(read_text(file), where))
             yield parse_simulation(sim, where, domain, tasks)
         except InputError as exc:
