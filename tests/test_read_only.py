@@ -96,6 +96,26 @@ def test_a_read_command_refuses_a_file_that_is_not_a_bank_and_leaves_it_unchange
     assert not list(out.iterdir())  # nothing written on the way to the refusal
 
 
+WRITE_COMMANDS = [["init"], ["import", "{dataset}"], ["policy", "set", "auto_approve", "false"],
+                  ["review", "approve", "1"], ["reembed"]]
+
+
+@pytest.mark.parametrize("make", [_foreign_duckdb, _lookalike_duckdb], ids=["foreign-duckdb", "lookalike-duckdb"])
+@pytest.mark.parametrize("args", WRITE_COMMANDS, ids=[" ".join(a[:2]) for a in WRITE_COMMANDS])
+def test_a_write_command_never_adds_bankcore_tables_to_another_duckdb_file(tmp_path, cli, make, args):
+    """Writing commands create a bank in a new file; a DuckDB file that holds other tables is someone else's."""
+    target = make(tmp_path / "target")
+    _aged(target)
+    before = _snapshot(target)
+    dataset = tmp_path / "one.jsonl"
+    dataset.write_text('{"task_id": "t1", "query": "q", "steps": [], "final_answer": "a"}\n')
+    result = cli(*[a.replace("{dataset}", str(dataset)) for a in args], "--db", str(target))
+    assert result.code != 0
+    assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1, result.err
+    assert "not a bankcore bank" in result.err and str(target) in result.err
+    assert _snapshot(target) == before
+
+
 def test_every_command_that_reads_only_is_in_the_list():
     """A new read command must be added above (and so be tested on foreign files)."""
     declared = {name for name, d in DEFINITIONS.items() if d.reads_only}

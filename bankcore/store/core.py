@@ -319,6 +319,7 @@ class CoreStore:
                 self.upgrade_on_open = held
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._refuse_foreign_file(con)
         applied = _applied_versions(con)
         if applied and max(applied) > LATEST_VERSION:
             raise SchemaError(f"{self.path}: bank schema v{max(applied)} is newer than this bankcore "
@@ -326,6 +327,24 @@ class CoreStore:
         if applied and max(applied) < LATEST_VERSION:
             self.upgraded = (max(applied), LATEST_VERSION)
         apply_migrations(con)
+
+    def _refuse_foreign_file(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A writing command creates a bank in a new or empty file, never inside a DuckDB file that already holds
+        other tables: adding bankcore's tables there would change someone else's database. Checked before anything
+        is written; a bank (it has `schema_migrations`) costs one catalog lookup."""
+        try:
+            con.execute("SELECT version, name, applied_at FROM schema_migrations LIMIT 0")
+            return
+        except duckdb.CatalogException:
+            pass
+        except duckdb.BinderException:  # a table of that name with other columns: another tool's
+            raise SchemaError(f"{self.path}: not a bankcore bank (its schema_migrations table is not bankcore's); "
+                              "left unchanged") from None
+        others = _first(con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
+                                    " AND NOT temporary"))[0]
+        if others:
+            raise SchemaError(f"{self.path}: not a bankcore bank (a DuckDB file holding {others} other table(s)); "
+                              "left unchanged — give a new file for the bank")
 
     def schema_version(self) -> int:
         with self._con() as con:
