@@ -136,6 +136,17 @@ class PostgresCore(CoreStore):
         finally:
             con.raw.execute("SELECT pg_advisory_unlock(%s)", [_MIGRATION_LOCK])
 
+    def _refuse_foreign_file(self, con: PgConnection) -> None:
+        """As `CoreStore._refuse_foreign_file`, by a catalog lookup: probing a missing table with a failing SELECT, as
+        on DuckDB, raises UndefinedTable here (and would abort an open transaction)."""
+        tables = {r[0] for r in con.raw.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()").fetchall()}
+        if "schema_migrations" in tables:
+            return
+        if tables:
+            raise SchemaError(f"{self._where}: not a bankcore bank (a database holding {len(tables)} other "
+                              "table(s) in its schema); left unchanged — give a new database for the bank")
+
     def _make_vector_index(self, con: PgConnection) -> None:
         """The HNSW index, if pgvector can be had; without it `nearest_items` stays exact (slower, same answers).
         Building it over an existing big bank takes a while, once (about a minute per 100k items on two cores)."""
