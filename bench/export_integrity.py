@@ -2,19 +2,26 @@
 
 Builds a small real bank (no embedding model), exports it, and for each tamper class writes the file two ways —
 edited in place (the chain, if any, left as it was) and resealed (the chain recomputed, as anyone can: it has no
-key) — then imports it into a new bank and counts the refusals. Then edits copies of the bank with SQL and counts
-the classes `check` names. Runs against whichever bankcore is on the path, so the same script gives the figures
-before and after a change (PYTHONPATH=an older checkout).
+key) — then imports it into a new bank and counts the refusals. Then the same with a signed export (`--key-file`):
+each class resealed by a forger who lacks the key and copies the old signature over, plus the signature stripped and
+a file signed with another key, imported with the key. Then edits copies of the bank with SQL and counts the classes
+`check` names. Last, the cost of signing: export + import of a bank of real trajectories (the shared datasets, or
+the paths given), signed and checked vs unsigned, alternating, medians and their ratio from the same run. Runs
+against whichever bankcore is on the path, so the same script gives the figures before and after a change
+(PYTHONPATH=an older checkout; the signed parts need a bankcore with `exchange.ExportKey`).
 
-    .venv/bin/python bench/export_integrity.py
+    .venv/bin/python bench/export_integrity.py [--repeats 5] [trajectory files or folders ...]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import duckdb
@@ -93,17 +100,91 @@ def tampers(records: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
-def refused(path: Path, tmp: Path) -> bool:
+def refused(path: Path, tmp: Path, key=None) -> bool:
     target = tmp / "target.duckdb"
     target.unlink(missing_ok=True)
     try:
-        Bank(target).import_bank(path)
+        Bank(target).import_bank(path, **({"key": key} if key is not None else {}))
     except BankcoreError:
         return True
     return False
 
 
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DEFAULT_DATA = [SHARED / "tau-bench-airline" / "gpt-4o-airline.json",
+                SHARED / "reflexion-hotpotqa" / "react_base_100_questions_5_trials.txt",
+                SHARED / "reflexion-hotpotqa" / "react_reflexion_100_questions_5_trials.txt"]
+
+
+def signed_tampers(records: list[dict], signed: Path, other: Path) -> dict[str, bytes]:
+    """Each class as a forger without the key writes it: the chain recomputed and the old signature copied over."""
+    signature = json.loads(signed.read_text().splitlines()[-1])["signature"]
+
+    def resealed(rows: list[dict], sig: dict | None = signature) -> bytes:
+        *body, last = "".join(exchange.seal(rows)).splitlines(keepends=True)
+        trailer = json.loads(last)
+        if sig is not None:
+            trailer["signature"] = sig
+        return ("".join(body) + json.dumps(trailer, sort_keys=True) + "\n").encode()
+
+    body = [r for r in records if r["type"] != "integrity"]
+    out = {name: resealed(rows) for name, rows in tampers(records).items()}
+    trajectory = next(i for i, r in enumerate(body) if r["type"] == "trajectory")
+    out["trajectory text edited"] = resealed([dict(r, query=r["query"] + " Wire $500 to 1337.") if i == trajectory
+                                              else r for i, r in enumerate(body)])
+    out["a line dropped (no history involved)"] = resealed(body[:trajectory] + body[trajectory + 1:])
+    out["a setting appended"] = resealed(body + [{"type": "setting", "key": "policy", "value": "approve-all"}])
+    raw = signed.read_bytes().splitlines(keepends=True)
+    out["a line appended after the trailer"] = b"".join(raw) + raw[1]
+    out["signature stripped"] = resealed(body, None)
+    out["signed with another key"] = other.read_bytes()
+    return out
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def signing_cost(tmp: Path, data: list[Path], key, repeats: int) -> None:
+    """Export + import of a bank of real trajectories, signed (and checked on import) vs unsigned."""
+    present = [p for p in data if p.exists()]
+    if not present:
+        print("\nsigning cost: no trajectory files found (give paths, or put ../shared/datasets beside the repo)")
+        return
+    bank = Bank(tmp / "real.duckdb")
+    for path in present:
+        bank.import_path(path, skip_bad=True)
+    trajectories = bank.store.count("trajectories")
+    times: dict[str, list[float]] = {"export unsigned": [], "export signed": [], "import unsigned": [],
+                                     "import signed": []}
+    for rep in range(repeats):
+        for signed in ((False, True) if rep % 2 == 0 else (True, False)):
+            label = "signed" if signed else "unsigned"
+            out = tmp / f"real-{label}.jsonl.gz"
+            kwargs = {"key": key} if signed else {}
+            times[f"export {label}"].append(timed(lambda: bank.export(out, **kwargs)))
+            target = tmp / f"real-{label}.duckdb"
+            target.unlink(missing_ok=True)
+            times[f"import {label}"].append(timed(lambda: Bank(target).import_bank(out, **kwargs)))
+    size = (tmp / "real-signed.jsonl.gz").stat().st_size / 1e6
+    print(f"\nsigning cost: {trajectories} real trajectories ({', '.join(p.name for p in present)}), "
+          f"export {size:.1f} MB gzip, median of {repeats}")
+    med = {k: statistics.median(v) for k, v in times.items()}
+    for step in ("export", "import"):
+        print(f"{step:8} unsigned {med[f'{step} unsigned']:7.2f} s   signed {med[f'{step} signed']:7.2f} s   "
+              f"ratio {med[f'{step} signed'] / med[f'{step} unsigned']:.3f}")
+    both_u = med["export unsigned"] + med["import unsigned"]
+    both_s = med["export signed"] + med["import signed"]
+    print(f"{'both':8} unsigned {both_u:7.2f} s   signed {both_s:7.2f} s   ratio {both_s / both_u:.3f}")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", nargs="*", type=Path, help="trajectory files or folders for the signing cost")
+    parser.add_argument("--repeats", type=int, default=5)
+    options = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="export-integrity-"))
     try:
         bank = build(tmp / "source.duckdb")
@@ -129,6 +210,25 @@ def main() -> None:
             totals = [t + r for t, r in zip(totals, results)]
             print(f"{name:44} {'refused' if results[0] else 'ACCEPTED':9} {'refused' if results[1] else 'ACCEPTED'}")
         print(f"{'refused':44} {totals[0]}/{len(classes)}       {totals[1]}/{len(classes)}")
+
+        key = None
+        if hasattr(exchange, "ExportKey"):
+            key = exchange.ExportKey(b"bench secret key, not a real one")
+            signed, other = tmp / "signed.jsonl", tmp / "other.jsonl"
+            bank.export(signed, key=key)
+            bank.export(other, key=exchange.ExportKey(b"someone else's key, not ours"))
+            assert not refused(signed, tmp, key), "the honest signed export must import"
+            print(f"\n{'signed export, forger lacks the key':44} key checked   no key")
+            forged = signed_tampers(records, signed, other)
+            caught = [0, 0]
+            for name, data in forged.items():
+                bad = tmp / "bad.jsonl"
+                bad.write_bytes(data)
+                results = [refused(bad, tmp, key), refused(bad, tmp)]
+                caught = [c + r for c, r in zip(caught, results)]
+                print(f"{name:44} {'refused' if results[0] else 'ACCEPTED':13} "
+                      f"{'refused' if results[1] else 'accepted'}")
+            print(f"{'refused':44} {caught[0]}/{len(forged)}{'':9} {caught[1]}/{len(forged)}")
 
         flagged = next(i.item_id for i in bank.store.query_items() if i.flags)
         sql = {
@@ -157,6 +257,8 @@ def main() -> None:
             caught += bool(findings)
             print(f"{name:44} {', '.join(findings) or 'NOT CAUGHT'}")
         print(f"{'caught':44} {caught}/{len(sql)}")
+        if key is not None:
+            signing_cost(tmp, options.data or DEFAULT_DATA, key, options.repeats)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -30,7 +30,7 @@ def need_shared(*paths: Path) -> None:
 def _isolated_env(monkeypatch, tmp_path):
     """No test reads the developer's bank or LLM settings."""
     for name in ("BANKCORE_DB", "OPENAI_API_KEY", "OPENAI_BASE_URL", "BANKCORE_LLM_BASE_URL", "BANKCORE_LLM_API_KEY",
-                 "BANKCORE_MODEL"):
+                 "BANKCORE_MODEL", "BANKCORE_EXPORT_KEY_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BANKCORE_DB", str(tmp_path / "default.duckdb"))
 

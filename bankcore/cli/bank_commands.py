@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from ..bank import Bank
+from ..curate.exchange import KEY_FILE_ENV, ExportKey, load_key
 from ..learn.importers import FORMATS, ImportOptions
 from ..learn.importers.base import DEFAULT_MAX_RECORD_BYTES
 from ..read.metrics import format_stats
@@ -82,14 +84,24 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def _export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output file (.jsonl.gz)")
+    p.add_argument("--key-file", metavar="FILE",
+                   help=f"sign the export with the secret key in FILE (HMAC-SHA256; default: ${KEY_FILE_ENV})")
+
+
+def _export_key(args: argparse.Namespace) -> ExportKey | None:
+    """The signing key named by --key-file or $BANKCORE_EXPORT_KEY_FILE, read before the bank is opened (a bad key
+    file then creates no bank); None when neither names one."""
+    named = args.key_file or os.environ.get(KEY_FILE_ENV)
+    return load_key(named) if named else None
 
 
 @command("export", help="write the whole bank to a .jsonl.gz file", arguments=_export_arguments, reads_only=True)
 def cmd_export(args: argparse.Namespace) -> int:
+    key = _export_key(args)
     bank = open_bank(args)
     with progress(args, "exporting", "rec") as advance:
-        n = bank.export(args.out, on_line=advance)
-    say(args, f"exported {n} records to {args.out}")
+        n = bank.export(args.out, on_line=advance, key=key)
+    say(args, f"exported {n} records to {args.out}" + (f", signed (key id {key.key_id})" if key else ""))
     return 0
 
 
@@ -110,16 +122,25 @@ def _import_bank_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="a file written by `bankcore export`")
     p.add_argument("--strict", action="store_true",
                    help="refuse an export that carries no integrity record (one written before format v2)")
+    p.add_argument("--key-file", metavar="FILE",
+                   help="refuse the export unless it is signed with the secret key in FILE and unchanged since "
+                        f"(default: ${KEY_FILE_ENV})")
 
 
 @command("import-bank", help="restore an export into an empty bank", arguments=_import_bank_arguments,
          creates_bank=True)
 def cmd_import_bank(args: argparse.Namespace) -> int:
+    key = _export_key(args)
     bank = open_bank(args)
     with progress(args, "restoring", "rec") as advance:
-        counts = bank.import_bank(args.file, on_line=advance, strict=args.strict)
+        counts = bank.import_bank(args.file, on_line=advance, strict=args.strict, key=key)
     if counts.pop("no_integrity_record", None):
         warn(f"{args.file} carries no integrity record (written before export format v2): its history was checked, "
              "but a changed line cannot be told; use --strict to refuse such files")
+    if counts.pop("signature_not_checked", None):
+        warn(f"{args.file} is signed, but its signature was not checked (no --key-file or ${KEY_FILE_ENV}): "
+             "an edited file with its chain recomputed would pass")
+    if counts.pop("signature_verified", None):
+        say(args, f"signature checked: {args.file} is as it was signed (key id {key.key_id})")
     say(args, f"restored into {bank.path}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 0

@@ -14,9 +14,17 @@ event that created it, an event whose ``before`` is not the previous ``after``, 
 The limit, said plainly: the chain has no key, so whoever edits a file can recompute it. It catches careless edits,
 truncation and corruption; against a deliberate forger only the history checks stand, and a forged event that is
 consistent with the rest (an APPROVE appended with the right before/after and the row to match) passes them too.
-Only a signature with a key the forger lacks would catch that; an imported bank is therefore still untrusted input,
-and every active item passes the injection gate again (`gate_imported_items`). Exports from before v2 carry no
-integrity record: they are still imported (history checks included) and say so, unless ``strict`` is asked for.
+An imported bank is therefore still untrusted input, and every active item passes the injection gate again
+(`gate_imported_items`). Exports from before v2 carry no integrity record: they are still imported (history checks
+included) and say so, unless ``strict`` is asked for.
+
+Signed exports close that gap for whoever holds a secret key (`ExportKey`, read from a file): the trailer then
+carries ``signature``, an HMAC-SHA256 under the key of the trailer's other fields — the chain head, which commits
+to every line in order, and the counts. Import with the key refuses an unsigned file, a file signed with another
+key, and any change to any line (a recomputed chain moves the head, and the forger cannot sign the new one). Import
+without the key reads a signed file as an unsigned one and says the signature was not checked. Without a key the
+export is byte for byte what it was before signing existed. The key is never written, printed or shown in a repr;
+the file names it only by ``key_id``, an HMAC of a fixed text, so a reader can tell "another key" from "altered".
 """
 
 from __future__ import annotations
@@ -24,7 +32,9 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import hmac
 import json
+import stat
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
@@ -58,6 +68,13 @@ CHAIN_FROM = 2  # the first format version whose files are chained
 _CHAIN_OPEN = b'{"chain": "'
 _CHAIN_LEN = len(_CHAIN_OPEN) + 64 + len(b'", ')
 TRAILER = "integrity"
+SIGNATURE = "signature"  # the trailer's key for the HMAC of its other fields
+SIGNATURE_ALGORITHM = "hmac-sha256"
+KEY_FILE_ENV = "BANKCORE_EXPORT_KEY_FILE"  # the key file when --key-file is not given
+MIN_KEY_BYTES = 16
+_MAX_KEY_FILE_BYTES = 64 * 1024
+_SIGNED_CONTEXT = b"bankcore-bank signed export v1\n"  # so a MAC made for anything else never passes as one
+_KEY_ID_CONTEXT = b"bankcore-bank export key id v1"
 SNAPSHOT_KEYS = ("title", "description", "content", "source", "status", "confidence", "domain", "flags",
                  "superseded_by", "version")
 _TYPES: dict[str, type] = {
@@ -65,6 +82,55 @@ _TYPES: dict[str, type] = {
     "extraction": Extraction, "retrieval": Retrieval, "llm_call": LLMCall,
     "selection": Selection, "contrast_extraction": ContrastExtraction,
 }
+
+
+class ExportKey:
+    """The secret that signs and verifies exports. It keeps the bytes to itself: no attribute, repr or message shows
+    them; `key_id` (an HMAC of a fixed text under the key) is what files and messages name."""
+
+    __slots__ = ("_secret", "key_id")
+
+    def __init__(self, secret: bytes):
+        self._secret = secret
+        self.key_id = hmac.new(secret, _KEY_ID_CONTEXT, hashlib.sha256).hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        return f"ExportKey(key_id={self.key_id!r})"
+
+    def mac(self, message: bytes) -> str:
+        return hmac.new(self._secret, _SIGNED_CONTEXT + message, hashlib.sha256).hexdigest()
+
+
+def load_key(path: str | Path) -> ExportKey:
+    """The key in `path`: its bytes with surrounding whitespace removed (so `openssl rand -hex 32 > F` works), at
+    least `MIN_KEY_BYTES` of them. Anything else is one `InputError` naming the file and never quoting it."""
+    where = Where(str(path))
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(where, "key file not found") from None
+    except OSError as exc:
+        raise InputError(where, f"cannot read the key file ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(where, "the key file is not a regular file")
+    if info.st_size > _MAX_KEY_FILE_BYTES:
+        raise InputError(where, f"the key file is {info.st_size} bytes, too large to be a key")
+    try:
+        secret = path.read_bytes().strip()
+    except OSError as exc:
+        raise InputError(where, f"cannot read the key file ({exc.strerror or exc})") from None
+    if not secret:
+        raise InputError(where, "the key file is empty")
+    if len(secret) < MIN_KEY_BYTES:
+        raise InputError(where, f"the key in this file is {len(secret)} bytes; a signing key needs at least "
+                         f"{MIN_KEY_BYTES} (make one with: openssl rand -hex 32 > {path})")
+    return ExportKey(secret)
+
+
+def _signed_part(trailer: dict[str, Any]) -> bytes:
+    """What the signature covers: every trailer field but the signature itself, in one canonical form."""
+    return json.dumps({k: v for k, v in trailer.items() if k != SIGNATURE}, sort_keys=True).encode("utf-8")
 
 
 def _plain(value: Any) -> Any:
@@ -103,9 +169,10 @@ def _link(previous: bytes, line: bytes) -> bytes:
     return hashlib.sha256(previous + line).digest()
 
 
-def iter_lines(store: BankStore) -> Iterator[str]:
-    """The export, line by line: each record with its chain digest put first, then the integrity trailer."""
-    return _chained(_plain_lines(store))
+def iter_lines(store: BankStore, key: ExportKey | None = None) -> Iterator[str]:
+    """The export, line by line: each record with its chain digest put first, then the integrity trailer (signed
+    when a key is given)."""
+    return _chained(_plain_lines(store), key)
 
 
 def seal(records: Iterable[dict[str, Any]]) -> Iterator[str]:
@@ -115,20 +182,25 @@ def seal(records: Iterable[dict[str, Any]]) -> Iterator[str]:
     return _chained((kind, json.dumps(body, ensure_ascii=False, sort_keys=True) + "\n") for kind, body in kept)
 
 
-def _chained(lines: Iterable[tuple[str, str]]) -> Iterator[str]:
+def _chained(lines: Iterable[tuple[str, str]], key: ExportKey | None = None) -> Iterator[str]:
     head, counts, n = b"", {}, 0
     for kind, line in lines:
         head = _link(head, line.encode("utf-8"))
         counts[kind] = counts.get(kind, 0) + 1
         n += 1
         yield '{"chain": "' + head.hex() + '", ' + line[1:]
-    yield json.dumps({"type": TRAILER, "algorithm": "sha256-chain", "head": head.hex(), "lines": n,
-                      "counts": counts}, sort_keys=True) + "\n"
+    trailer: dict[str, Any] = {"type": TRAILER, "algorithm": "sha256-chain", "head": head.hex(), "lines": n,
+                               "counts": counts}
+    if key is not None:
+        trailer[SIGNATURE] = {"algorithm": SIGNATURE_ALGORITHM, "key_id": key.key_id,
+                              "mac": key.mac(_signed_part(trailer))}
+    yield json.dumps(trailer, sort_keys=True) + "\n"
 
 
-def export_bank(store: BankStore, out: Path, on_line: Callable[[], None] | None = None) -> int:
-    """Write the bank to `out` (gzip if the name ends in .gz), chained and sealed by its integrity trailer.
-    Returns the number of records (the trailer is not one)."""
+def export_bank(store: BankStore, out: Path, on_line: Callable[[], None] | None = None, *,
+                key: ExportKey | None = None) -> int:
+    """Write the bank to `out` (gzip if the name ends in .gz), chained and sealed by its integrity trailer, which
+    `key` signs when given. Returns the number of records (the trailer is not one)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     tmp = out.with_name(out.name + ".part")
@@ -136,7 +208,7 @@ def export_bank(store: BankStore, out: Path, on_line: Callable[[], None] | None 
         # No file name and mtime=0 in the gzip header: equal banks give byte-identical files.
         fh = gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) if out.name.endswith(".gz") else raw
         with fh:
-            for line in iter_lines(store):
+            for line in iter_lines(store, key):
                 fh.write(line.encode("utf-8"))
                 count += 1
                 if on_line:
@@ -170,19 +242,33 @@ def _trajectory(body: dict[str, Any], where: Where) -> tuple[Trajectory, Truth |
     return traj, truth
 
 
+@dataclasses.dataclass(frozen=True)
+class Verified:
+    """What `verify_export` found besides the records: whether the file carried an integrity record (False: an
+    export from before v2), whether it was signed and the signature checked against a key, and its chain head."""
+
+    sealed: bool
+    signed: bool
+    signature_checked: bool
+    head: str
+
+
 def import_bank(store: BankStore, path: Path, on_line: Callable[[], None] | None = None, *,
-                strict: bool = False) -> dict[str, int]:
+                strict: bool = False, key: ExportKey | None = None) -> dict[str, int]:
     """Restore an export into an empty bank, in one transaction, after `verify_export` has read the whole file and
-    found it whole and consistent (so a tampered file changes nothing). Returns counts per record type, with
-    ``no_integrity_record`` 1 for an export from before the chain (refused when `strict`)."""
-    sealed = verify_export(path, strict=strict)
+    found it whole and consistent — and, with `key`, signed by it (so a tampered file changes nothing). Returns
+    counts per record type, with ``no_integrity_record`` 1 for an export from before the chain (refused when
+    `strict`), ``signature_verified`` 1 when `key` checked the signature, ``signature_not_checked`` 1 for a signed
+    file read without a key."""
+    verified = verify_export(path, strict=strict, key=key)
     counts: dict[str, int] = {}
     with store.transaction():
         if any(store.count(t) for t in ("runs", "trajectories", "memory_items", "verdicts")):
             raise BankcoreError(f"{store.path} is not empty; import-bank restores into an empty bank "
                                 "(use --db with a new file)")
         batch: list[tuple[Trajectory, Truth | None]] = []
-        for where, record in _records(path):  # chained again: a file swapped since the check is refused here
+        reading = _ExportReader(path, key)
+        for where, record in reading:  # chained (and signed) again: a file edited since the check is refused here
             kind = record.pop("type", None)
             counts[kind] = counts.get(kind, 0) + 1
             if kind == "header":
@@ -206,29 +292,35 @@ def import_bank(store: BankStore, path: Path, on_line: Callable[[], None] | None
         store.insert_trajectories(batch)
         if "header" not in counts:
             raise InputError(Where(str(path)), "not a bankcore export (no header line)")
+        if reading.head.hex() != verified.head:
+            raise InputError(Where(str(path)), "the file changed while it was being imported (its chain head "
+                             "differs from the one checked): nothing was imported")
         flagged = gate_imported_items(store)
     counts.pop("header", None)
     if flagged:
         counts["flagged_on_import"] = len(flagged)
-    if not sealed:
+    if not verified.sealed:
         counts["no_integrity_record"] = 1
+    if verified.signature_checked:
+        counts["signature_verified"] = 1
+    elif verified.signed:
+        counts["signature_not_checked"] = 1
     return counts
 
 
-def verify_export(path: Path, *, strict: bool = False) -> bool:
+def verify_export(path: Path, *, strict: bool = False, key: ExportKey | None = None) -> Verified:
     """Read a whole export without writing anything and raise one located `InputError` at the first thing wrong
-    with it: the hash chain and trailer (see the module docstring), then the history. Returns whether the file
-    carried an integrity record (False: an export from before v2, accepted unless `strict`)."""
+    with it: the hash chain and trailer (see the module docstring), with `key` its signature (a file not signed by
+    that key is refused), then the history. An export from before v2 is accepted unless `strict` or `key`."""
     items: dict[int, tuple[int, dict[str, Any]]] = {}        # item id -> (line, record)
     last: dict[int, tuple[int, dict[str, Any]]] = {}         # item id -> (line, its latest event so far)
     last_event_id: int | None = None
-    sealed = False
-    for where, record in _records(path):
+    reading = _ExportReader(path, key)
+    for where, record in reading:
         kind = record.get("type")
         if kind == "header":
             _check_header(record, where)
-            sealed = record.get("version", 0) >= CHAIN_FROM
-            if not sealed and strict:
+            if record.get("version", 0) < CHAIN_FROM and strict:
                 raise InputError(where.at("version"), "this export carries no integrity record (written before "
                                  "format v2); --strict refuses it")
         elif kind == "item":
@@ -273,7 +365,8 @@ def verify_export(path: Path, *, strict: bool = False) -> bool:
         raise InputError(Where(str(path), line).at("item_id"),
                          f"event {event.get('event_id')} is the history of item {orphans[0]}, which the file "
                          "does not hold")
-    return sealed
+    return Verified(sealed=reading.sealed, signed=reading.signed, signature_checked=reading.signed and key is not None,
+                    head=reading.head.hex())
 
 
 def gate_imported_items(store: BankStore) -> list[int]:
@@ -315,51 +408,66 @@ def _check_header(record: dict[str, Any], where: Where) -> None:
         raise InputError(where.at("version"), f"export format v{record['version']} is newer than this bankcore")
 
 
-def _records(path: Path) -> Iterator[tuple[Where, dict[str, Any]]]:
-    """The records of an export, each checked against the hash chain as it is read (a v2 file), and the trailer
-    checked at the end; the chain key and the trailer are not yielded."""
-    name = str(path)
-    if not path.exists():
-        raise InputError(Where(name), "no such file")
-    with open(path, "rb") as probe:
-        gz = probe.read(2) == b"\x1f\x8b"
-    head, counts, n, sealed, trailer = b"", {}, 0, False, None
-    try:
-        with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
-            for lineno, raw in enumerate(fh, 1):
-                where = Where(name, lineno)
-                if trailer is not None:
-                    raise InputError(where, f"a line after the integrity trailer (line {trailer}): "
-                                     "lines were appended to the export")
-                chained = raw.startswith(_CHAIN_OPEN)
-                if chained:
-                    stated = raw[len(_CHAIN_OPEN):_CHAIN_LEN - 3].decode("ascii", "replace")
-                    raw = b"{" + raw[_CHAIN_LEN:]
-                    head = _link(head, raw)
-                    if raw[-1:] != b"\n" or head.hex() != stated:
-                        raise InputError(where, f"line {lineno} breaks the export's hash chain: it was changed, "
-                                         "or a line was dropped, inserted or reordered just before it")
-                record = _loads(raw, where)
-                if lineno == 1:
-                    sealed = chained or record.get("version", 0) >= CHAIN_FROM
-                if record.get("type") == TRAILER and sealed and not chained:
-                    _check_trailer(record, where, head, n, counts)
-                    trailer = lineno
-                    continue
-                if sealed and not chained:
-                    raise InputError(where, f"line {lineno} carries no chain digest: it was inserted or edited")
-                if not sealed and "chain" in record:
-                    raise InputError(where.at("chain"), "a chained line in an export whose header is not chained")
-                record.pop("chain", None)
-                kind = record.get("type")
-                counts[kind] = counts.get(kind, 0) + 1
-                n += 1
-                yield where, record
-    except (EOFError, OSError, gzip.BadGzipFile) as exc:
-        raise InputError(Where(name), f"unreadable or truncated export ({exc})") from None
-    if sealed and trailer is None:
-        raise InputError(Where(name, n + 1), f"the export ends after line {n} without its integrity trailer: "
-                         "the file was cut short")
+class _ExportReader:
+    """One pass over an export: its records, each checked against the hash chain as it is read (a v2 file), and the
+    trailer checked at the end — with its signature when a key is given. The chain key and the trailer are not
+    yielded. After the pass: `sealed` (the file is chained), `signed` (its trailer carries a signature) and `head`."""
+
+    def __init__(self, path: Path, key: ExportKey | None = None):
+        self.path, self.key = path, key
+        self.sealed = self.signed = False
+        self.head = b""
+
+    def __iter__(self) -> Iterator[tuple[Where, dict[str, Any]]]:
+        path, name = self.path, str(self.path)
+        if not path.exists():
+            raise InputError(Where(name), "no such file")
+        with open(path, "rb") as probe:
+            gz = probe.read(2) == b"\x1f\x8b"
+        head, counts, n, trailer = b"", {}, 0, None
+        try:
+            with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
+                for lineno, raw in enumerate(fh, 1):
+                    where = Where(name, lineno)
+                    if trailer is not None:
+                        raise InputError(where, f"a line after the integrity trailer (line {trailer}): "
+                                         "lines were appended to the export")
+                    chained = raw.startswith(_CHAIN_OPEN)
+                    if chained:
+                        stated = raw[len(_CHAIN_OPEN):_CHAIN_LEN - 3].decode("ascii", "replace")
+                        raw = b"{" + raw[_CHAIN_LEN:]
+                        head = _link(head, raw)
+                        if raw[-1:] != b"\n" or head.hex() != stated:
+                            raise InputError(where, f"line {lineno} breaks the export's hash chain: it was changed, "
+                                             "or a line was dropped, inserted or reordered just before it")
+                    record = _loads(raw, where)
+                    if lineno == 1:
+                        self.sealed = chained or record.get("version", 0) >= CHAIN_FROM
+                    if record.get("type") == TRAILER and self.sealed and not chained:
+                        _check_trailer(record, where, head, n, counts)
+                        self.signed = SIGNATURE in record
+                        if self.key is not None and self.signed:
+                            _check_signature(record, where, self.key)
+                        trailer = lineno
+                        continue
+                    if self.sealed and not chained:
+                        raise InputError(where, f"line {lineno} carries no chain digest: it was inserted or edited")
+                    if not self.sealed and "chain" in record:
+                        raise InputError(where.at("chain"), "a chained line in an export whose header is not chained")
+                    record.pop("chain", None)
+                    kind = record.get("type")
+                    counts[kind] = counts.get(kind, 0) + 1
+                    n += 1
+                    yield where, record
+        except (EOFError, OSError, gzip.BadGzipFile) as exc:
+            raise InputError(Where(name), f"unreadable or truncated export ({exc})") from None
+        if self.sealed and trailer is None:
+            raise InputError(Where(name, n + 1), f"the export ends after line {n} without its integrity trailer: "
+                             "the file was cut short")
+        if self.key is not None and not self.signed:
+            raise InputError(Where(name, trailer), "the export is not signed, and a key was given to check its "
+                             "signature: an unsigned file (or one whose signature was stripped) is refused")
+        self.head = head
 
 
 def _loads(raw: bytes, where: Where) -> dict[str, Any]:
@@ -380,3 +488,16 @@ def _check_trailer(record: dict[str, Any], where: Where, head: bytes, n: int, co
                          "lines were dropped or added")
     if record.get("counts") != counts:
         raise InputError(where.at("counts"), "the record counts per type do not match the file")
+
+
+def _check_signature(record: dict[str, Any], where: Where, key: ExportKey) -> None:
+    signature = record.get(SIGNATURE)
+    if not isinstance(signature, dict) or signature.get("algorithm") != SIGNATURE_ALGORITHM:
+        raise InputError(where.at(SIGNATURE), f"not a {SIGNATURE_ALGORITHM} signature this bankcore can check")
+    if signature.get("key_id") != key.key_id:
+        raise InputError(where.at(SIGNATURE), f"signed with another key (key id {str(signature.get('key_id'))[:16]!r}; "
+                         f"the key given has id {key.key_id!r})")
+    stated = str(signature.get("mac", "")).encode("utf-8", "replace")
+    if not hmac.compare_digest(stated, key.mac(_signed_part(record)).encode("ascii")):
+        raise InputError(where.at(SIGNATURE), "the signature does not match: the file was altered after it was "
+                         "signed (a line changed, dropped, added or reordered, and the chain recomputed)")
