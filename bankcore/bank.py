@@ -368,13 +368,14 @@ class Bank:
         from .curate.check import audit
         return audit(self.store)
 
-    def export(self, out: str | Path, on_line: Callable[[], None] | None = None) -> int:
-        return exchange.export_bank(self.store, Path(out), on_line)
+    def export(self, out: str | Path, on_line: Callable[[], None] | None = None, *,
+               key: exchange.ExportKey | None = None) -> int:
+        return exchange.export_bank(self.store, Path(out), on_line, key=key)
 
     @_keeps_similarity_vectors
     def import_bank(self, path: str | Path, on_line: Callable[[], None] | None = None, *,
-                    strict: bool = False) -> dict[str, int]:
-        return exchange.import_bank(self.store, Path(path), on_line, strict=strict)
+                    strict: bool = False, key: exchange.ExportKey | None = None) -> dict[str, int]:
+        return exchange.import_bank(self.store, Path(path), on_line, strict=strict, key=key)
 
     # ------------------------------------------------------------------ consolidation
     # This section and the curation ones below are thin wiring over curate/: consolidate, review, lineage, policy,
