@@ -24,7 +24,7 @@ from .registry import COMMANDS, DEFINITIONS, Command
 # The order `bankcore --help` lists the commands in; a command not named here is listed after these, in the order
 # it is defined.
 HELP_ORDER = (
-    "init", "check", "import", "stats", "export", "export-lessons", "export-dataset",
+    "init", "check", "import", "stats", "export", "export-lessons", "import-lessons", "export-dataset",
     "judge", "extract", "learn", "rejudge", "label", "verdicts", "truth",
     "run", "matts-replay", "tasks",
     "compare", "audit-run",

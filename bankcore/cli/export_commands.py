@@ -14,7 +14,8 @@ from typing import Iterator, TextIO
 
 from ..models import ITEM_SOURCES, ITEM_STATUSES
 from ..read.exports import DATASET_FORMATS, LESSON_FORMATS, LessonFilter, write_dataset, write_lessons
-from .output import say
+from ..read.lesson_sets import IMPORT_FORMATS, import_lessons
+from .output import _json_out, say
 from .registry import command, open_bank
 
 
@@ -63,6 +64,29 @@ def cmd_export_lessons(args: argparse.Namespace) -> int:
         n = write_lessons(store, out, args.format, filters)
     if args.out:
         say(args, f"wrote {n} {args.status} lessons to {args.out} ({args.format})")
+    return 0
+
+
+def _import_lessons_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="a lesson set: what export-lessons writes, a JSON list of {title, description, "
+                                "content, domain?, source?}, or Markdown with one heading per lesson")
+    p.add_argument("--format", default="auto", choices=IMPORT_FORMATS,
+                   help="how to read FILE (default: auto, from its name and first lines)")
+    p.add_argument("--domain", help="the domain of the lessons that name none")
+    p.add_argument("--actor", metavar="NAME", help="who imports, for the history (default: $BANKCORE_ACTOR)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+@command("import-lessons", help="add a lesson set (export-lessons output or hand-written) as pending lessons, each "
+                                "through the injection gate", arguments=_import_lessons_arguments, creates_bank=True)
+def cmd_import_lessons(args: argparse.Namespace) -> int:
+    bank = open_bank(args)
+    report = import_lessons(bank.store, bank.embedder, Path(args.file).expanduser(), fmt=args.format,
+                            domain=args.domain, actor=f"human:{args.actor or bank.settings.actor}")
+    if args.json:
+        _json_out(report.counts())
+    else:
+        say(args, report.summary())
     return 0
 
 
