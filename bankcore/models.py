@@ -300,6 +300,7 @@ class ImportReport:
     steps_added: int = 0
     bad: list[str] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)  # entries that are not trajectories, by reason
+    left_out: list[str] = field(default_factory=list)  # the named ones among them, "name: why" (Harbor trials)
     parts: list["ImportReport"] = field(default_factory=list)  # a folder of run files: one report per file
     truth_attached: int = 0  # trajectories already in the bank that gained the truth this input gives them
     truth_kept: int = 0  # ... that already had a different truth, kept (`bankcore truth --replace` changes it)
@@ -314,6 +315,7 @@ class ImportReport:
                       for name in ("read", "added", "duplicates", "repeated", "steps_added", "truth_attached",
                                    "truth_kept")},
                    bad=[line for p in parts for line in p.bad],
+                   left_out=[line for p in parts for line in p.left_out],
                    skipped={reason: sum(p.skipped.get(reason, 0) for p in parts)
                             for reason in dict.fromkeys(r for p in parts for r in p.skipped)})
 
@@ -342,7 +344,14 @@ class ImportReport:
                      "--replace` changes it)")
         if self.read and not self.added and not self.truth_attached:
             text += " — nothing new"
-        return text
+        return "\n".join([text, *self.left_out_lines()])
+
+    def left_out_lines(self, most: int = 20) -> list[str]:
+        """One line per named entry left out (name: why), the first `most`, then how many more."""
+        lines = [f"  left out {item}" for item in self.left_out[:most]]
+        if len(self.left_out) > most:
+            lines.append(f"  … and {len(self.left_out) - most} more")
+        return lines
 
 
 @dataclass

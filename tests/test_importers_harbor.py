@@ -177,3 +177,20 @@ def test_attempts_are_counted_per_agent_and_model(bank, tmp_path):
     assert [trials[n][0].trial for n in ("hello-world__Ab3dE9x", "hello-world__Qz7Lm2p")] == [1, 1]
     [run] = bank.store.list_runs()
     assert run.name == job.name and run.agent_model is None  # two models ran in this job
+
+
+def test_each_trial_left_out_is_named_on_its_own_line_up_to_twenty(cli, db, tmp_path):
+    job = copy_job(tmp_path)
+    (job / "hello-world__Qz7Lm2p" / "result.json").unlink()
+    for n in range(24):  # 25 trials without a trajectory in all, and one unfinished
+        shutil.copytree(job / NO_TRAJECTORY_TRIAL, job / f"fix-permissions__Extra{n:02d}")
+    result = cli("import", job, "--db", db)
+    assert result.code == 0, result.err
+    listed = [line for line in result.out.splitlines() if line.startswith("  left out ")]
+    assert len(listed) == 20 and result.out.splitlines()[-1] == "  … and 6 more"
+    assert listed[0] == "  left out fix-permissions__Extra00: no agent/trajectory.json"
+    report = Bank(db).import_path(job)  # again: nothing new, the same trials named
+    assert sorted(report.left_out) == sorted(
+        [f"fix-permissions__Extra{n:02d}: no agent/trajectory.json" for n in range(24)]
+        + [f"{NO_TRAJECTORY_TRIAL}: no agent/trajectory.json", "hello-world__Qz7Lm2p: no result.json (unfinished)"])
+    assert report.skipped == {harbor.UNFINISHED: 1, harbor.NO_TRAJECTORY: 25}

@@ -95,6 +95,8 @@ def _stage_file(store: ImportStore, stage: Staging, path: Path, *, fmt: str, run
             continue
         if isinstance(record, Skipped):
             report.skipped[record.reason] = report.skipped.get(record.reason, 0) + 1
+            if record.item:
+                report.left_out.append(record.item)
             continue
         report.read += 1
         if results is not None:  # the results file is the truth of the records it comes with

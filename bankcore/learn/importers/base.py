@@ -66,10 +66,12 @@ class BadRecord:
 @dataclass
 class Skipped:
     """An entry of the input that is not a trajectory (say, a Reflexion trial listing an already-solved question
-    with no steps): counted and reported by `reason`, never stored."""
+    with no steps): counted and reported by `reason`, never stored. `item`, when the entry has a name of its own (a
+    Harbor trial), is listed in the report with why: "fix-permissions__Wn5Yx1c: no agent/trajectory.json"."""
 
     where: Where
     reason: str
+    item: str | None = None
 
 
 @dataclass

@@ -14,6 +14,7 @@ What becomes of each trial:
   Harbor's own mean does; a trial with neither reward nor exception (verifier disabled) has no truth;
 - no ``agent/trajectory.json`` (an agent that writes none, or one that failed to start) → left out and counted;
 - no ``result.json`` (a trial still running, or killed) → left out and counted: it is not a finished attempt;
+  each trial left out is named in the import report, one line each (name and why), and in the run's meta;
 - a ``result.json`` that is not a TrialResult → one bad record naming the file and field (``--skip-bad`` goes on).
 
 Trials of one task are its attempts (``n_attempts``): numbered 1, 2, … by start time, then trial name. Trials are
@@ -267,12 +268,12 @@ def read(path: Path, options: ImportOptions) -> Iterator[Record | RunHeader | Sk
     for trial, result in results:
         if result is None:
             left_out.append(trial.name)
-            yield Skipped(Where(str(trial / RESULT)), UNFINISHED)
+            yield Skipped(Where(str(trial / RESULT)), UNFINISHED, f"{trial.name}: no {RESULT} (unfinished)")
             continue
         trajectory = trial / AGENT_DIR / TRAJECTORY
         if not trajectory.is_file():
             left_out.append(trial.name)
-            yield Skipped(Where(str(trajectory)), NO_TRAJECTORY)
+            yield Skipped(Where(str(trajectory)), NO_TRAJECTORY, f"{trial.name}: no {AGENT_DIR}/{TRAJECTORY}")
             continue
         yield from _trial_records(trajectory, result, attempts[id(result)], options)
     if left_out:  # the run remembers which trials it does not hold
