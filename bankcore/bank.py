@@ -481,8 +481,15 @@ class Bank:
         return review.restore(self.store, item_id, version, actor=self._actor(actor), reason=reason,
                               embedder=self.embedder, expected_event_id=expected_event_id)
 
-    def unmerge(self, item_id: int, *, actor: str | None = None, reason: str | None = None) -> list[int]:
-        return review.unmerge(self.store, item_id, actor=self._actor(actor), reason=reason)
+    def unmerge(self, item_id: int, *, actor: str | None = None, reason: str | None = None,
+                expected_event_id: int | None = None) -> list[int]:
+        return review.unmerge(self.store, item_id, actor=self._actor(actor), reason=reason,
+                              expected_event_id=expected_event_id)
+
+    @_keeps_similarity_vectors
+    def undo(self, event_ids: list[int], *, actor: str | None = None, reason: str | None = None):
+        """Put back what these events changed (RESTORE events); refused if an item changed since (`review.undo`)."""
+        return review.undo(self.store, event_ids, actor=self._actor(actor), embedder=self.embedder, reason=reason)
 
     # ------------------------------------------------------------------ an item's history and lineage
     def item(self, item_id: int):

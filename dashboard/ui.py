@@ -31,8 +31,9 @@ import re
 import threading
 import time
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException, StreamlitSecretNotFoundError
@@ -348,22 +349,102 @@ def shown_error(exc: BaseException) -> str:
     return escape_md(text)
 
 
-def flash(message: str, *, held: list[str] | None = None) -> None:
+def flash(message: str, *, held: list[str] | None = None, undo: Undo | None = None, tone: str = "success") -> None:
     """A message shown once at the top of the next run (after a write and its rerun); with `held`, the injection
-    gate's reasons for holding back what was written, shown as a warning instead of a success."""
-    st.session_state[FLASH] = (message, list(held or []))
+    gate's reasons for holding back what was written, shown as a warning instead of a success; with `undo`, an Undo
+    button beside it that reverses exactly that write."""
+    st.session_state[FLASH] = (message, list(held or []), undo, tone)
 
 
 def _show_flash() -> None:
-    flashed = st.session_state.pop(FLASH, None)
-    message, held = flashed if isinstance(flashed, tuple) else (flashed, [])
-    if message and held:  # plain escaped text: the reasons quote the lesson, which is untrusted
-        with st.container(key="gate_held"):
+    message, held, undo, tone = st.session_state.pop(FLASH, None) or (None, [], None, "success")
+    if not message:
+        return
+    show = st
+    if undo is not None and curator():  # reversing a write is a curation act like the write itself
+        show, right = st.columns([6, 1], vertical_alignment="center")
+        right.button("Undo", icon=":material/undo:", key="undo_last", on_click=_undo, args=(undo,),
+                     help=f"Reverse {undo.what}: written as new events in each lesson's history; refused if "
+                          "anything changed them since")
+    if held:  # plain escaped text: the reasons quote the lesson, which is untrusted
+        with show.container(key="gate_held"):
             st.warning(escape_md(message), icon=":material/gpp_maybe:")
             for reason in held:
                 st.caption(escape_md(f"• {reason}"))
-    elif message:
-        st.success(escape_md(message), icon=":material/check:")
+    elif tone == "warning":
+        show.warning(escape_md(message), icon=":material/warning:")
+    elif tone == "error":
+        show.error(escape_md(message), icon=":material/error:")
+    else:
+        show.success(escape_md(message), icon=":material/check:")
+
+
+@dataclass(frozen=True)
+class Undo:
+    """How to reverse one write from the page that did it: the events to put back (`Bank.undo`) and the merged
+    items to un-merge, each with the event it was last seen at (the optimistic check: changed since, refused)."""
+
+    what: str
+    events: tuple[int, ...] = ()
+    merges: tuple[tuple[int, int], ...] = ()
+
+
+def undo_bulk(result: Any, kind: str, what: str) -> Undo | None:
+    """The Undo of a bulk decision: the `kind` events of its batch on the items it decided."""
+    decided = list(getattr(result, "decided", None) or [])
+    batch = getattr(result, "batch_id", None)
+    if not decided or batch is None:
+        return None
+    latest = bank().store.latest_events_of(decided, [kind])
+    return Undo(what, tuple(e.event_id for events in latest.values() for e in events if e.batch_id == batch))
+
+
+def undo_merges(children: Iterable[int], what: str) -> Undo | None:
+    """The Undo of a consolidation: un-merge each item it wrote, if none changed after this."""
+    children = list(children)
+    if not children:
+        return None
+    return Undo(what, merges=tuple((i.item_id, i.last_event_id) for i in bank().store.get_items(children)))
+
+
+def event_mark() -> int:
+    """The bank's last event id now: a write's own events are those after it."""
+    return bank().store.last_event_id()
+
+
+def undo_flips(flips: Iterable[Any], since_event_id: int, what: str) -> Undo | None:
+    """The Undo of what a label flip did to the lessons resting on it (re-judging, a person's label): their
+    SOURCE_REJUDGED events after `since_event_id`. The verdicts themselves stay (the engine appends verdicts and
+    has no way to withdraw one): the undo takes back the flags and withdrawals, not the new label."""
+    item_ids = sorted({i for flip in flips for i in getattr(flip, "items", [])})
+    latest = bank().store.latest_events_of(item_ids, ["SOURCE_REJUDGED"]) if item_ids else {}
+    events = tuple(e.event_id for found in latest.values() for e in found if e.event_id > since_event_id)
+    return Undo(what, events) if events else None
+
+
+def _undo(undo: Undo) -> None:
+    """The Undo button's callback: reverse the write through `Bank` (new events, the actor recorded), or say why not."""
+    who = curator()
+    if who is None:
+        flash("Not undone: log in on the Settings page first.", tone="error")
+        return
+    changed = 0
+    try:
+        for child, seen in undo.merges:
+            changed += len(bank().unmerge(child, actor=who, reason=f"undo of {undo.what}", expected_event_id=seen))
+        if undo.events:
+            changed += len(bank().undo(list(undo.events), actor=who, reason=f"undo of {undo.what}"))
+    except ConflictError as exc:
+        flash(f"Not undone — it changed since, and an undo never overwrites a later change: {exc}",
+              tone="warning")
+        return
+    except BankBusyError:
+        flash("Not undone — the bank stayed busy: another process holds its lock.", tone="error")
+        return
+    except BankcoreError as exc:
+        flash(f"Not undone: {exc}", tone="error")  # escaped where the flash is shown
+        return
+    flash(f"Undid {undo.what} ({changed} lesson{'s' * (changed != 1)} put back; the history keeps both)")
 
 
 def held_by_gate(result: Any) -> list[str]:
@@ -493,9 +574,11 @@ def need_curator() -> str | None:
 
 
 # ---------------------------------------------------------------------- writes
-def act(write: Callable[[], Any], done: str | Callable[[Any], str]) -> bool:
+def act(write: Callable[[], Any], done: str | Callable[[Any], str],
+        undo: Callable[[Any], Undo | None] | None = None) -> bool:
     """Run one write through `Bank`; on success flash `done` (or `done(result)`) and rerun (fresh fingerprint),
-    else show why not. When the write returns an item the injection gate held back, the flash says so and why."""
+    else show why not. When the write returns an item the injection gate held back, the flash says so and why.
+    `undo(result)` says how to reverse the write: the flash then carries an Undo button."""
     try:
         result = write()
     except ConflictError as exc:
@@ -512,6 +595,6 @@ def act(write: Callable[[], Any], done: str | Callable[[Any], str]) -> bool:
     if held:
         message += (f" — held back by the injection gate ({result.status}): it reaches no agent's prompt until a "
                     "reviewer approves it. Why:")
-    flash(message, held=held)
+    flash(message, held=held, undo=undo(result) if undo else None)
     st.rerun()
     return True  # not reached: st.rerun() ends the run

@@ -75,7 +75,8 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
                     else:
                         ui.act(lambda: bank.approve(item.item_id, actor=who, reason=reason.strip() or None,
                                                     expected_event_id=seen),
-                               f"{'Kept' if keep else 'Approved'} #{item.item_id}")
+                               f"{'Kept' if keep else 'Approved'} #{item.item_id}",
+                               undo=lambda done: ui.Undo(f"the approval of #{item.item_id}", (done.last_event_id,)))
             with right.form(f"reject_{item.item_id}", border=True):
                 why_not = st.text_input("Why reject (required)", key=f"reject_reason_{item.item_id}")
                 if st.form_submit_button("Reject", icon=":material/block:", shortcut="Alt+X",
@@ -84,7 +85,8 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
                         st.error("Say why you reject it: the reason is kept in the item's history.")
                     else:
                         ui.act(lambda: bank.reject(item.item_id, actor=who, reason=why_not.strip(),
-                                                   expected_event_id=seen), f"Rejected #{item.item_id}")
+                                                   expected_event_id=seen), f"Rejected #{item.item_id}",
+                               undo=lambda done: ui.Undo(f"the rejection of #{item.item_id}", (done.last_event_id,)))
             with st.expander("Edit the text", icon=":material/edit:", expanded=False):
                 with st.form(f"edit_{item.item_id}"):
                     title = st.text_input("Title", item.title, key=f"edit_title_{item.item_id}")
@@ -96,19 +98,24 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
                                                              key=f"edit_{item.item_id}_approve",
                                                              disabled=item.status == "approved")
                 if save or save_and_approve:
+                    written = []  # the events this edit wrote: an undo puts back the text and status before them
+
                     def write():
                         with st.spinner("Re-embedding the edited text…"):
                             edited = bank.edit(item.item_id, actor=who, reason=edit_reason.strip() or None,
                                                expected_event_id=seen, title=title, description=description,
                                                content=content)
+                        written.append(edited.last_event_id)
                         held_now = [r for r in ui.held_by_gate(edited) if r not in ui.held_by_gate(item)]
                         if save_and_approve and not held_now:  # held by this edit: approved after reading why
                             edited = bank.approve(item.item_id, actor=who, expected_event_id=edited.last_event_id,
                                                   reason=edit_reason.strip() or "approved as edited")
+                            written.append(edited.last_event_id)
                         return edited
                     approved = save_and_approve  # unless the gate holds the edit back (`write`)
                     ui.act(write, lambda edited: f"Edited{' and approved' * (approved and edited.status == 'approved')}"
-                                                 f" #{item.item_id}")
+                                                 f" #{item.item_id}",
+                           undo=lambda edited: ui.Undo(f"the edit of #{item.item_id}", tuple(written)))
 
     elif mode == "In bulk":
         batch, total = reads.review_batch(which, ui.PAGE_SIZE, parts.page_offset("bulk_page", ui.PAGE_SIZE))
@@ -160,7 +167,9 @@ with ui.page("Review queue", ":material/fact_check:") as bank:
             elif approve or reject:
                 action = "approve" if approve else "reject"
                 ui.act(lambda: bank.bulk_review(action, actor=who, reason=reason.strip() or None, item_ids=chosen,
-                                                status=None), parts.bulk_outcome(action))
+                                                status=None), parts.bulk_outcome(action),
+                       undo=lambda done: ui.undo_bulk(done, action.upper(), f"the bulk {action} of "
+                                                      f"{len(done.decided)} lesson{'s' * (len(done.decided) != 1)}"))
 
     else:
         pairs = reads.contradictions()

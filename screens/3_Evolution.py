@@ -132,7 +132,9 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
                                  disabled=not confirmed):
                 ui.act(lambda: bank.consolidate(actions=plan, llm=use_llm, actor=who),
                        lambda done: f"Merged {len(done[1].merged)} group(s), flagged {len(done[1].contradictions)} "
-                                    f"pair(s); {len(done[1].skipped) + len(done[1].declined)} left as they were")
+                                    f"pair(s); {len(done[1].skipped) + len(done[1].declined)} left as they were",
+                       undo=lambda done: ui.undo_merges([child for child, _ in done[1].merged],
+                                                        f"the {len(done[1].merged)} merge(s)"))
             elif not who:
                 ui.need_curator()
 
@@ -157,7 +159,8 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
                 parts.diff_view(ops)
             if who and old != numbers[-1]:
                 if st.button(f"Restore the text of v{old} (as a new version)", key="restore_version"):
-                    ui.act(lambda: bank.restore(item_id, old, actor=who), f"Restored v{old} of #{item_id}")
+                    ui.act(lambda: bank.restore(item_id, old, actor=who), f"Restored v{old} of #{item_id}",
+                           undo=lambda done: ui.Undo(f"the restore of v{old} of #{item_id}", (done.last_event_id,)))
 
     st.subheader("Event log")
     st.caption("Newest first, from the time cursor back"

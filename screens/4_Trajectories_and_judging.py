@@ -115,9 +115,12 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
                 if saved and label is None:
                     st.warning("Choose success or failure first.")
                 elif saved:
+                    mark = ui.event_mark()
                     ui.act(lambda: bank.label(t.traj_id, label, by=who.removeprefix("human:"),
                                               rationale=rationale.strip()),
-                           f"Labelled {t.task_id} {label} as {who}")
+                           f"Labelled {t.task_id} {label} as {who}",
+                           undo=lambda done: ui.undo_flips(done[1], mark, "what the new label did to the lessons "
+                                                           "resting on it (the label stays)"))
 
             if tp.items:
                 st.markdown("**Lessons extracted from it**")
@@ -185,13 +188,18 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
                 seen[0] += n
                 bar.progress(min(1.0, seen[0] / max(count, 1)), text=f"judged {seen[0]:,} of {count:,}")
 
+            mark = ui.event_mark()
+
             def write():
                 report = bank.rejudge_selected(reads.matching_traj_ids(selection), judge=kind,
                                                model=model or None, on_progress=advance)
                 st.session_state["rj_result"] = {"summary": report.summary(), "since": before,
                                                  "tokens": report.tokens_in + report.tokens_out,
                                                  "errors": list(report.errors)}
-            ui.act(write, "Judging finished")
+                return report
+            ui.act(write, "Judging finished",
+                   undo=lambda report: ui.undo_flips(report.flips, mark, "what re-judging did to the lessons "
+                                                     "(flags, withdrawals; the new verdicts stay)"))
         result = st.session_state.get("rj_result")
         if result:
             st.success(result["summary"])

@@ -15,7 +15,7 @@ from ..guard import gate
 from . import lineage
 from .lifecycle import add_item, change_item, require_text, source_trajectories
 from ..search.embed import item_text
-from ..errors import BankcoreError, NotFoundError
+from ..errors import BankcoreError, ConflictError, NotFoundError
 from ..models import TEXT_FIELDS, MemoryItem, Usefulness
 from .policy import Policy, decide_merged, decide_new, origin
 from .policy import actor as policy_actor
@@ -63,6 +63,7 @@ def needs_keep_decision(item: MemoryItem) -> bool:
 class BulkResult:
     decided: list[int]
     skipped_flagged: list[int]  # bulk approval never covers a flagged item: each needs a human to read it
+    batch_id: str | None = None  # the decisions' batch: what an undo of this bulk decision reverses
 
 
 def bulk_decide(store: CurationStore, action: str, *, actor: str, reason: str | None = None,
@@ -80,7 +81,7 @@ def bulk_decide(store: CurationStore, action: str, *, actor: str, reason: str | 
         for item in matches:
             if item.item_id not in skipped:
                 decide(store, item.item_id, action, actor=actor, reason=reason, batch_id=batch)
-    return BulkResult([i.item_id for i in matches if i.item_id not in skipped], skipped)
+    return BulkResult([i.item_id for i in matches if i.item_id not in skipped], skipped, batch)
 
 
 def write_lesson(store: CurationStore, *, actor: str, embedder, title: str, description: str, content: str,
@@ -151,10 +152,12 @@ def _rewrite(store: CurationStore, item: MemoryItem, fields: dict[str, str], *, 
                        embedding=vector.tolist(), embedding_model=embedder.model_id)
 
 
-def unmerge(store: CurationStore, item_id: int, *, actor: str, reason: str | None = None) -> list[int]:
+def unmerge(store: CurationStore, item_id: int, *, actor: str, reason: str | None = None,
+            expected_event_id: int | None = None) -> list[int]:
     """Undo a merge: each parent gets back its exact pre-merge state, the merged item is archived (UNMERGE events).
 
-    Refused when the merged item was itself merged further (un-merge that one first) or was already un-merged.
+    Refused when the merged item was itself merged further (un-merge that one first) or was already un-merged, and,
+    with `expected_event_id`, when the merged item changed since that event (ConflictError, nothing written).
     Returns the restored parents.
     """
     child = store.get_item(item_id)
@@ -174,8 +177,51 @@ def unmerge(store: CurationStore, item_id: int, *, actor: str, reason: str | Non
             change_item(store, parent_id, kind="UNMERGE", actor=actor, reason=reason or f"un-merged {item_id}",
                         batch_id=batch, related={"unmerged_from": item_id}, **before)
         change_item(store, item_id, kind="UNMERGE", actor=actor, reason=reason or "un-merged", batch_id=batch,
-                    related={"parents": parents}, status="archived")
+                    related={"parents": parents}, status="archived", expected_event_id=expected_event_id)
     return parents
+
+
+UNDOABLE = ("status", "flags", "confidence", "domain", *TEXT_FIELDS)  # what `undo` puts back (merges: `unmerge`)
+
+
+def undo(store: CurationStore, event_ids: list[int], *, actor: str, embedder,
+         reason: str | None = None) -> list[MemoryItem]:
+    """Put each item these events changed back as it was before the first of them, as new RESTORE events in one
+    transaction (nothing is deleted; the undone events stay in the history, named in `related`).
+
+    The optimistic check is on the last of them: an item changed by anything since is refused (ConflictError) and
+    nothing is written, so an undo never overwrites a later decision. Merges are undone by `unmerge`; additions are
+    rejected, not undone. Text put back is re-embedded before the write, like an edit."""
+    events = sorted((store.get_event(n) for n in set(event_ids)), key=lambda e: e.event_id)
+    if not events:
+        raise BankcoreError("nothing to undo")
+    spans: dict[int, tuple[Any, Any]] = {}
+    for e in events:
+        if e.kind in ("ADD", "MERGE", "SUPERSEDE", "UNMERGE"):
+            raise BankcoreError(f"event {e.event_id} ({e.kind}) is not undone this way"
+                                + (": un-merge the merged item" if e.kind in ("MERGE", "SUPERSEDE") else ""))
+        spans[e.item_id] = (spans.get(e.item_id, (e, e))[0], e)
+    writes = []
+    for item_id, (first, last) in spans.items():
+        item = store.get_item(item_id)
+        if item.last_event_id != last.event_id:
+            later = store.item_events(item_id)[-1]
+            raise ConflictError(f"item {item_id} changed since ({later.kind} by {later.actor}, event "
+                                f"{later.event_id}): not undone, so that change is not overwritten")
+        back = {k: first.before[k] for k in UNDOABLE if k in first.before and first.before[k] != getattr(item, k)}
+        if any(k in back for k in TEXT_FIELDS):
+            draft = MemoryItem(**{**{k: getattr(item, k) for k in TEXT_FIELDS},
+                                  **{k: v for k, v in back.items() if k in TEXT_FIELDS}}, source=item.source)
+            back.update(embedding=embedder.embed([item_text(draft)])[0].tolist(), embedding_model=embedder.model_id)
+        if back:
+            writes.append((item_id, last.event_id, back))
+    undone = [e.event_id for e in events]
+    batch = store.new_batch_id("undo")
+    with store.transaction():
+        return [change_item(store, item_id, kind="RESTORE", actor=actor, batch_id=batch,
+                            reason=reason or f"undid {', '.join(sorted({e.kind.lower() for e in events}))}",
+                            expected_event_id=seen, related={"undoes": undone}, **back)
+                for item_id, seen, back in writes]
 
 
 def _pre_merge_state(store: CurationStore, parent_id: int, child_id: int) -> dict[str, Any]:
