@@ -237,6 +237,12 @@ class Bank:
                 [leakage.audit_run(self.store, a), leakage.audit_run(self.store, b)])
 
     # ------------------------------------------------------------------ retrieval
+    def keep_open(self, idle_s: float = 2.0) -> None:
+        """For a process that retrieves and records in bursts (a server, an agent loop): keep the bank file open
+        between calls that come less than `idle_s` apart, and let other processes in the moment they wait for it
+        (a DuckDB bank; a PostgreSQL pool keeps its connections anyway). 0 turns it off."""
+        self.store.keep_open(idle_s)
+
     @property
     def retriever(self) -> Retriever:
         """The search structure for this bank: built on first use, refreshed on every query."""

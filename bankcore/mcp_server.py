@@ -123,8 +123,14 @@ def _parse(*, query, messages, steps, task_id, domain, final_answer, final_state
     return record.trajectory, record.truth
 
 
+# A server answers agents in bursts: between two calls less than this apart it keeps the bank file open (other
+# processes that wait for the file get it at once; see `CoreStore.keep_open`).
+KEEP_OPEN_S = 2.0
+
+
 def serve(bank: Bank) -> None:
     """Serve `bank` over stdio until the client closes the connection."""
+    bank.keep_open(KEEP_OPEN_S)
     build_server(bank).run("stdio")
 
 
@@ -135,6 +141,7 @@ def serve_http(bank: Bank, *, host: str = "127.0.0.1", port: int = 8000, token: 
     import uvicorn
 
     check_http_binding(host, token)
+    bank.keep_open(KEEP_OPEN_S)
     app = build_server(bank).streamable_http_app(host=host)
     if token:
         app = BearerToken(app, token)

@@ -17,13 +17,15 @@ Measured, in this process, per size (medians; ratios against baselines timed int
   over the in-process cache) vs (a) numpy `X @ q` + argpartition + sort of the k over a normalised float32 matrix
   and (b) DuckDB `array_cosine_distance` ORDER BY LIMIT over a FLOAT[384] table (fewer queries at 1M: it is slow).
   Recall@k of bankcore against exact search (without the task exclusion, which exact search does not do).
-- end to end at 100k (`Bank.retrieve`: embed a new query + refresh check + search + load items + log): median, p95.
+- end to end at 100k (`Bank.retrieve`: embed a new query + refresh check + search + load items + log): median, p95,
+  with the file closed after each call and kept open between calls (`Bank.keep_open`), in alternating blocks.
 - memory: bytes of the search structure per million items, and resident-set growth when it loads;
 - opening: the cold load (no vector snapshot yet: vectors read from the bank through Arrow, then the snapshot is
   written) in this process, and in a fresh process the time to open the 1M bank and answer the first query with the
   snapshot present (model load reported apart), with that process's peak RSS.
 
 Usage: python bench/retrieval.py [--sizes 10000,100000,1000000] [--real 2000] [--queries 200] [--workdir DIR]
+       python bench/retrieval.py --end-to-end-only [--queries 100]   (warm Bank.retrieve at 100k: closed vs kept)
 Banks are kept in the work dir (default /tmp/bankcore-bench) and reused when present: delete it to rebuild.
 """
 
@@ -268,24 +270,43 @@ def measure_size(n: int, vectors: np.ndarray, bank_path: Path, base_path: Path, 
     return row
 
 
-def end_to_end(bank_path: Path, texts: list[str], tasks: list[str]) -> dict:
+def end_to_end(bank_path: Path, texts: list[str], tasks: list[str], block: int = 10) -> dict:
     """Bank.retrieve on queries it has never seen, logging each retrieval: embed + refresh check + search + load
     the hit + log. The embedding is timed apart first (then `retrieve` finds it in the query cache), so the total is
-    the sum of the two and the parts show where the time goes."""
+    the sum of the two and the parts show where the time goes; `search_ms` is the ranking alone over the cache.
+
+    Two ways of holding the file, in alternating blocks of queries so that both see the same machine: `closed` (each
+    call opens the file and closes it again: the CLI, the dashboard) and `kept` (`Bank.keep_open`: an MCP server,
+    the agent runner, a Python agent loop). The first call of each kept block opens the file, as a burst does."""
     from bankcore import Bank
+    from bankcore.search.retrieve import Query
     bank = Bank(bank_path)
     bank.retrieve("warm up the model and the cache", log=False)
     embedder = bank.retriever.embedder
-    embed, rest = [], []
-    for text, task in zip(texts, tasks):
-        embed.append(timed(embedder.embed_query, text)[0])
-        rest.append(timed(lambda: bank.retrieve(text, 1, task_id=task))[0])
-    total = sorted(e + r for e, r in zip(embed, rest))
+    parts = {mode: {"embed": [], "bank": [], "search": []} for mode in ("closed", "kept")}
+    for start in range(0, len(texts), block):
+        mode = "kept" if (start // block) % 2 else "closed"
+        bank.keep_open(2.0 if mode == "kept" else 0)
+        for text, task in zip(texts[start:start + block], tasks[start:start + block]):
+            e, vector = timed(embedder.embed_query, text)
+            parts[mode]["embed"].append(e)
+            parts[mode]["bank"].append(timed(lambda: bank.retrieve(text, 1, task_id=task))[0])
+            parts[mode]["search"].append(timed(bank.retriever.search, vector, Query(text, 1, task_id=task))[0])
+    bank.keep_open(0)
     med = statistics.median
-    return {"items": bank.retriever.cache.n, "queries": len(total), "median_ms": round(med(total) * 1e3, 1),
-            "p95_ms": round(total[int(0.95 * (len(total) - 1))] * 1e3, 1),
-            "embed_median_ms": round(med(embed) * 1e3, 1), "bank_median_ms": round(med(rest) * 1e3, 1),
-            "bank_p95_ms": round(sorted(rest)[int(0.95 * (len(rest) - 1))] * 1e3, 1)}
+
+    def p95(xs):
+        return sorted(xs)[int(0.95 * (len(xs) - 1))]
+
+    out = {"items": bank.retriever.cache.n, "load_1min": round(os.getloadavg()[0], 2)}
+    for mode, p in parts.items():
+        total = [e + b for e, b in zip(p["embed"], p["bank"])]
+        out[mode] = {"queries": len(total), "median_ms": round(med(total) * 1e3, 1),
+                     "p95_ms": round(p95(total) * 1e3, 1), "embed_median_ms": round(med(p["embed"]) * 1e3, 1),
+                     "bank_median_ms": round(med(p["bank"]) * 1e3, 1), "bank_p95_ms": round(p95(p["bank"]) * 1e3, 1),
+                     "search_median_ms": round(med(p["search"]) * 1e3, 1)}
+    out["kept_vs_closed_median"] = round(out["kept"]["median_ms"] / out["closed"]["median_ms"], 2)
+    return out
 
 
 OPEN_CHILD = r"""
@@ -335,7 +356,14 @@ def main() -> None:
     parser.add_argument("--real", type=int, default=2000, help="items embedded for real")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--workdir", default="/tmp/bankcore-bench")
+    parser.add_argument("--end-to-end-only", action="store_true",
+                        help="only Bank.retrieve at 100k, file closed vs kept open (the bank must be built already)")
     args = parser.parse_args()
+    if args.end_to_end_only:
+        fresh = [f"{t} (request {i})" for i, t in enumerate(query_texts(args.queries, random.Random(99)))]
+        tasks = [f"task-{random.Random(i).randrange(2000)}" for i in range(len(fresh))]
+        print(json.dumps({"end_to_end": end_to_end(Path(args.workdir) / "bank-100000.duckdb", fresh, tasks)}))
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)

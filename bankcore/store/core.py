@@ -51,6 +51,10 @@ def _writer_lock(path: Path) -> threading.RLock:
     with _WRITERS_GUARD:
         return _WRITERS.setdefault(key, threading.RLock())
 WRITER_WAITING_FRESH_S = 3.0
+# Every process kept out by the lock, reader or writer, touches this one: a store that keeps its connection open
+# between calls (`keep_open`) lets go of the file when it sees it, instead of holding it until it idles.
+OPEN_WAITING_SUFFIX = ".open-waiting"
+KEPT_OPEN_POLL_S = 0.05
 _QUERY_INTERRUPTED = "Query interrupted"
 
 
@@ -115,6 +119,10 @@ class CoreStore:
         self._local = threading.local()
         self._migrated = False
         self.upgraded: tuple[int, int] | None = None  # (old, new) schema version when opening upgraded the file
+        self._keep_open_s = 0.0  # see keep_open(); 0: every call opens the file and closes it again
+        self._kept: duckdb.DuckDBPyConnection | None = None
+        self._kept_used = 0.0
+        self._kept_watcher: threading.Thread | None = None
 
     def new_batch_id(self, kind: str) -> str:
         """An id for the events one operation writes together, from the bank's clock rather than a random number,
@@ -126,17 +134,31 @@ class CoreStore:
         return self.path.with_name(self.path.name + WRITER_WAITING_SUFFIX)
 
     def _signal_writer_waiting(self) -> bool:
+        return self._touch(self._writer_waiting)  # False in a read-only folder: readers will simply not hold back
+
+    @staticmethod
+    def _touch(marker: Path) -> bool:
         try:
-            self._writer_waiting.touch()
+            marker.touch()
             return True
         except OSError:
-            return False  # a read-only folder: readers will simply not hold back
+            return False
 
     def _clear_writer_waiting(self) -> None:
         try:
             self._writer_waiting.unlink(missing_ok=True)
         except OSError:
             pass
+
+    @property
+    def _open_waiting(self) -> Path:
+        return self.path.with_name(self.path.name + OPEN_WAITING_SUFFIX)
+
+    def _is_fresh(self, marker: Path) -> bool:
+        try:
+            return time.time() - marker.stat().st_mtime <= WRITER_WAITING_FRESH_S
+        except OSError:
+            return False
 
     def _yield_to_writer(self) -> None:
         """Before a burst of reads: wait (up to the lock timeout) while a writer says it is waiting for the file."""
@@ -185,7 +207,7 @@ class CoreStore:
         back; it removes the file once it is in, or gives up."""
         deadline = time.monotonic() + self.lock_timeout_s
         delay = 0.05
-        signalled = False
+        signalled = waited = False
         try:
             while True:
                 try:
@@ -206,6 +228,7 @@ class CoreStore:
                         self.on_busy(f"bank busy (held by {holder_text}), retrying…")
                     if signal:
                         signalled = self._signal_writer_waiting() or signalled
+                    waited = self._touch(self._open_waiting) or waited
                     time.sleep(delay)
                     delay = min(delay * 2, 0.25 if signal else 1.0)
                 except duckdb.Error as exc:
@@ -213,6 +236,11 @@ class CoreStore:
         finally:
             if signalled:
                 self._clear_writer_waiting()
+            if waited:
+                try:
+                    self._open_waiting.unlink(missing_ok=True)
+                except OSError:
+                    pass
 
     @contextmanager
     def _turn(self) -> Iterator[None]:
@@ -236,11 +264,11 @@ class CoreStore:
                 yield current
                 return
             with self._turn():
-                con = self._connect()
+                con = self._open()
                 try:
                     yield con
                 finally:
-                    con.close()
+                    self._done_with(con)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -249,7 +277,7 @@ class CoreStore:
             yield
             return
         with self._turn():
-            con = self._connect()
+            con = self._open()
             con.execute("BEGIN TRANSACTION")
             self._local.con = con
             try:
@@ -261,7 +289,7 @@ class CoreStore:
                 con.execute("COMMIT")
             finally:
                 self._local.con = None
-                con.close()
+                self._done_with(con)
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -277,13 +305,78 @@ class CoreStore:
             return
         self._yield_to_writer()
         with self._turn():
-            con = self._connect(reader=True)
+            con = self._open(reader=True)
             self._local.read_con = con
             try:
                 yield
             finally:
                 self._local.read_con = None
-                con.close()
+                self._done_with(con)
+
+    # ------------------------------------------------------------------ a connection kept open between calls
+    def keep_open(self, idle_s: float) -> None:
+        """Keep one connection open between calls, for a long-lived process that retrieves and records in bursts
+        (an MCP server, the agent runner): opening the file costs ~20-40 ms and starts with a cold cache, and closing it
+        checkpoints, which together were most of a warm retrieve at 100k items.
+
+        The file is let go after `idle_s` without a call, or at once (between two calls, never inside one) when
+        another process is waiting for it: every process kept out by DuckDB's lock touches `<bank>.open-waiting`,
+        and this store, before opening again, lets that process in first. 0 turns it off."""
+        self._keep_open_s = max(0.0, float(idle_s))
+        if not self._keep_open_s:
+            self._let_go(force=True)
+
+    def _open(self, *, reader: bool = False) -> duckdb.DuckDBPyConnection:
+        """A connection for one call or block: the kept one, else a new one (kept when `keep_open` says so)."""
+        if self._kept is not None:
+            return self._kept
+        if not self._keep_open_s:
+            return self._connect(reader=reader)
+        self._wait_while(self._open_waiting)  # whoever we let go of the file for gets in first
+        con = self._kept = self._connect(reader=reader)
+        self._kept_used = time.monotonic()
+        if self._kept_watcher is None or not self._kept_watcher.is_alive():
+            self._kept_watcher = threading.Thread(target=self._watch_kept, name=f"bankcore-keep-open:{self.path.name}",
+                                                  daemon=True)
+            self._kept_watcher.start()
+        return con
+
+    def _done_with(self, con: duckdb.DuckDBPyConnection) -> None:
+        """End of a call or block: close its connection, or keep it — unless another process waits for the file,
+        which a store answering calls back to back would otherwise never notice between two of them."""
+        if con is not self._kept:
+            con.close()
+            return
+        self._kept_used = time.monotonic()
+        if getattr(self._local, "read_con", None) is None and getattr(self._local, "con", None) is None:
+            self._let_go()  # not inside an outer block of this thread, which still uses it
+
+    def _wait_while(self, marker: Path) -> None:
+        deadline = time.monotonic() + self.lock_timeout_s
+        while self._is_fresh(marker) and time.monotonic() < deadline:
+            time.sleep(KEPT_OPEN_POLL_S)
+
+    def _watch_kept(self) -> None:
+        """Lets go of the kept connection when it idles or another process waits; ends when it is let go."""
+        while self._kept is not None:
+            time.sleep(KEPT_OPEN_POLL_S)
+            self._let_go()
+
+    def _let_go(self, *, force: bool = False) -> None:
+        """Close the kept connection if it is due (or `force`), only while no thread of this process is using it."""
+        if self._kept is None:
+            return
+        due = force or time.monotonic() - self._kept_used > self._keep_open_s \
+            or self._is_fresh(self._open_waiting) or self._is_fresh(self._writer_waiting)
+        lock = _writer_lock(self.path)
+        if not due or not lock.acquire(timeout=self.lock_timeout_s if force else 0):
+            return
+        try:
+            kept, self._kept = self._kept, None
+            if kept is not None:
+                kept.close()
+        finally:
+            lock.release()
 
     def _verify_bank(self, con: duckdb.DuckDBPyConnection) -> None:
         """For an open that checks (read-only, or not upgrading on open): the file must already be a bankcore bank of

@@ -177,6 +177,9 @@ class PostgresCore(CoreStore):
         con.raw.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"bankcore-id:{table}"])
         return _first(con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))[0]
 
+    def keep_open(self, idle_s: float) -> None:
+        """Nothing to do: the pool already keeps connections open, and PostgreSQL serves many processes at once."""
+
     @staticmethod
     @contextmanager
     def _memory_limit(con, limit: str | None) -> Iterator[None]:
