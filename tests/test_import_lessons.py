@@ -183,3 +183,19 @@ def test_a_malformed_file_adds_nothing_and_says_where_in_one_line(tmp_path, cli,
     assert len(result.err.strip().splitlines()) == 1 and "Traceback" not in result.err, result.err
     assert message in result.err and str(path) in result.err, result.err
     assert Bank(db).store.count_items() == 0
+
+
+def test_a_lesson_set_exported_from_this_bank_adds_nothing_back(tmp_path, cli):
+    bank = _bank_with_lessons(tmp_path / "bank.duckdb")
+    exported = tmp_path / "own.md"
+    assert cli("export-lessons", "--db", bank.path, "-o", exported).code == 0
+    report = cli("import-lessons", exported, "--db", bank.path, "--json").json()
+    assert (report["read"], report["added"], report["skipped_duplicates"]) == (len(LESSONS), 0, len(LESSONS))
+
+
+def test_an_export_with_no_lessons_reads_as_none(tmp_path, cli):
+    empty = tmp_path / "empty.md"
+    Bank(tmp_path / "empty.duckdb").init()
+    assert cli("export-lessons", "--db", tmp_path / "empty.duckdb", "-o", empty).code == 0
+    assert "(no lessons match)" in empty.read_text()
+    assert read_lesson_set(empty)[2] == []

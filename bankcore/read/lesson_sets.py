@@ -12,7 +12,8 @@ A lesson set is untrusted text from outside the bank, so every lesson
   name, the file's sha256, the format, the lesson's place in the file and its key.
 
 Re-importing adds nothing: a lesson whose title, content and domain an earlier import already brought in (its ADD
-event holds the same key, whatever became of the item since) is skipped and counted. The import is all or nothing:
+event holds the same key, whatever became of the item since), or that the bank holds already (a lesson set exported
+from this very bank), is skipped and counted. The import is all or nothing:
 the whole file is read and checked before anything is written, so a malformed file (not JSON, a lesson without its
 title or content, a field of the wrong type, text over the limits) adds nothing and is refused with one located
 error (file, lesson index or line, field); the lessons are then written in one transaction.
@@ -194,6 +195,7 @@ _ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _EXPORTED_BULLET = re.compile(r"^- \*\*")
 _FIELD_LINE = re.compile(r"^(domain|description|source)\s*:\s*(.*)$", re.IGNORECASE)
+EXPORT_TITLE = "# Lessons from past tasks"  # the heading export-lessons' Markdown starts with (none: no bullets)
 _SECTION_SOURCES = {heading: source for source, (heading, _, _) in SECTIONS.items()}
 
 
@@ -235,7 +237,8 @@ def markdown_text(inert: str) -> str:
 
 def _markdown_lessons(text: str, where: Where, first_line: int = 1) -> list[LessonIn]:
     lines = text.splitlines()
-    if any(_EXPORTED_BULLET.match(line) for line in lines):
+    heading = next((line.strip() for line in lines if _HEADING.match(line)), None)
+    if heading == EXPORT_TITLE or any(_EXPORTED_BULLET.match(line) for line in lines):
         return _exported_markdown(lines, where, first_line)
     return _headed_markdown(lines, where, first_line)
 
@@ -353,6 +356,12 @@ def imported_keys(store: BankStore) -> set[str]:
             if isinstance(e.related.get(PROVENANCE), dict)}
 
 
+def _in_the_bank(store: BankStore, lesson: LessonIn) -> bool:
+    """Whether an item of this bank, whatever its status, has exactly this title, content and domain."""
+    return any((item.title, item.content, item.domain) == (lesson.title, lesson.content, lesson.domain)
+               for item in store.query_items(text=lesson.title, domain=lesson.domain))
+
+
 def import_lessons(store: BankStore, embedder: TextEmbedder, path: str | Path, *, actor: str, fmt: str = "auto",
                    domain: str | None = None) -> LessonSetReport:
     """Add the lessons of the file at `path` as pending items (see the module's doc). `domain`: the domain of the
@@ -367,7 +376,7 @@ def import_lessons(store: BankStore, embedder: TextEmbedder, path: str | Path, *
     new: list[tuple[LessonIn, MemoryItem]] = []
     for lesson in lessons:
         key = lesson.key()
-        if key in seen:
+        if key in seen or _in_the_bank(store, lesson):
             report.duplicates += 1
             continue
         seen.add(key)
