@@ -88,9 +88,8 @@ def open_bank(args: argparse.Namespace, *, read_only: bool | None = None, checks
     writes only by the way (retrieve embeds the few lessons that lack a vector): read-write, but never creating or
     migrating, so a file that is not a bank of this schema is refused as by a read command. Either is checked at
     once — a file that is not a bank of this schema is refused before any slow work (loading the embedding model).
-    On a PostgreSQL server a read command gets a session that checks instead of migrating (`upgrade_on_open` off)
-    rather than a read-only one: its reads stage id lists and vectors in temporary tables, which a read-only
-    session refuses."""
+    On a PostgreSQL server a read command gets sessions the server itself keeps read-only (see
+    `store.pg_connection`), so a write there fails whatever our code does."""
     settings = Settings.load()
     path = Path(args.db).expanduser() if args.db else Path(settings.db_path).expanduser()
     definition = DEFINITIONS[args.command]
@@ -99,9 +98,7 @@ def open_bank(args: argparse.Namespace, *, read_only: bool | None = None, checks
                             "or `bankcore init`, or pass --db")
     if read_only is None:
         read_only = definition.opens_read_only(args)
-    server = is_server_url(path)
-    bank = Bank(path, settings=settings, on_busy=None if args.quiet else _busy_notice(),
-                read_only=read_only and not server)
+    bank = Bank(path, settings=settings, on_busy=None if args.quiet else _busy_notice(), read_only=read_only)
     if read_only or checks_only:
         bank.store.upgrade_on_open = False
         bank.store.schema_version()

@@ -5,6 +5,12 @@ Python client does (`execute` returning rows or a change count, `executemany`, `
 Registered Arrow tables become temporary tables when a statement reads them, or a COPY straight into the target
 for the mixins' bulk `INSERT INTO t (cols) SELECT cols FROM batch`; Arrow reads fetch in binary so vectors decode
 with numpy. Values come back as DuckDB gives them: JSON as its text, numerics as floats.
+
+A read-only connection (a store opened `read_only`) is one the server keeps read-only: the pool opens it with
+`default_transaction_read_only=on` and sets it again on every checkout (`configure_read_only`,
+`check_read_only`), so any write — ours by mistake included — fails with the server's `ReadOnlySqlTransaction`. A
+read-only transaction refuses CREATE TABLE, even of a temporary table, so there a registered table is handed to the
+statement as a CTE over `unnest` of array parameters instead (`_with_registered`).
 """
 
 from __future__ import annotations
@@ -126,9 +132,10 @@ class _Relation:
 class PgConnection:
     """A pooled psycopg connection that the DuckDB-minded query mixins can use unchanged (see the module doc)."""
 
-    def __init__(self, pool: ConnectionPool, con: psycopg.Connection):
+    def __init__(self, pool: ConnectionPool, con: psycopg.Connection, *, read_only: bool = False):
         self._pool = pool
         self.raw = con
+        self.read_only = read_only  # the server refuses writes: registered tables go in as CTEs, not temp tables
         self._registered: dict[str, pa.Table] = {}
         self._materialized: set[str] = set()
 
@@ -145,11 +152,42 @@ class PgConnection:
         bulk = _BULK_INSERT.match(sql)
         if bulk and bulk.group(2) == bulk.group(3) and bulk.group(4) in self._registered and not params:
             return self._copy_into(bulk.group(1), bulk.group(2), self._registered[bulk.group(4)])
-        self._materialize_for(sql)
+        if not self.read_only:
+            self._materialize_for(sql)
         translated = to_postgres(sql)
+        statement, values = translated.sql, translated.params(params)
+        if self.read_only:
+            statement, values = self._with_registered(statement, values)
         cursor = self.raw.cursor(binary=binary)
-        cursor.execute(translated.sql, translated.params(params))
+        cursor.execute(statement, values)
         return cursor if cursor.description is not None else _Rows(max(cursor.rowcount, 0))
+
+    def _with_registered(self, statement: str, values: list) -> tuple[str, list]:
+        """`statement` with each registered table it reads put in front as `WITH name AS (SELECT * FROM unnest(...))`
+        over one array parameter per column (a one-column table made distinct, as in `register`)."""
+        ctes, arrays = [], []
+        for name, table in self._registered.items():
+            if not re.search(rf"\b{name}\b", statement):
+                continue
+            if table.num_columns == 1:
+                table = pa.table({table.column_names[0]: pa.compute.unique(table.column(0).combine_chunks())})
+            casts = []
+            for field in table.schema:
+                if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
+                    raise TypeError(f"a read-only PostgreSQL session cannot stage the list column {field.name} "
+                                    f"of {name} (no temporary tables there)")
+                casts.append(f"%s::{_pg_type(field)}[]")
+                arrays.append(table.column(field.name).to_pylist())
+            columns = ", ".join(f'"{c}"' for c in table.column_names)
+            ctes.append(f"{name} AS (SELECT * FROM unnest({', '.join(casts)}) AS {name}({columns}))")
+        if not ctes:
+            return statement, values
+        opening = re.match(r"\s*WITH\s+(RECURSIVE\s+)?", statement, re.IGNORECASE)
+        if opening:
+            statement = f"WITH {opening.group(1) or ''}{', '.join(ctes)}, {statement[opening.end():]}"
+        else:
+            statement = f"WITH {', '.join(ctes)} {statement}"
+        return statement, arrays + list(values)
 
     def executemany(self, sql: str, rows: list) -> None:
         translated = to_postgres(sql)
@@ -189,6 +227,23 @@ class PgConnection:
             for row in zip(*(data[n] for n in names)):
                 copy.write_row(row)
         return _Rows(table.num_rows)
+
+
+_READ_ONLY = "SET default_transaction_read_only = on"
+
+
+def configure_read_only(con: psycopg.Connection) -> None:
+    """`configure`, and the session made read-only by a statement too, in case something between us and the server
+    (a pooler) dropped the startup option that asked for it."""
+    configure(con)
+    con.execute(_READ_ONLY)
+
+
+def check_read_only(con: psycopg.Connection) -> None:
+    """The pool's check on every checkout of a read-only connection: one round trip that shows the connection is
+    alive (as `ConnectionPool.check_connection`'s empty statement does) and puts read-only back, should code that
+    held the connection before have turned it off."""
+    con.execute(_READ_ONLY)
 
 
 def configure(con: psycopg.Connection) -> None:

@@ -47,7 +47,7 @@ from .llm_calls import LLMCallQueries
 from .metrics import MetricQueries
 from .migrations import LATEST_VERSION
 from .dialect import normalize_url
-from .pg_connection import PgConnection, configure
+from .pg_connection import PgConnection, check_read_only, configure, configure_read_only
 from .retrieval import RetrievalQueries
 from .rows import _ITEM_COLS, _first, _item
 from .staging import Staging
@@ -89,7 +89,8 @@ class PostgresCore(CoreStore):
                 if self.read_only:  # as a DuckDB file opened read-only: the server refuses every write
                     kwargs["options"] = "-c default_transaction_read_only=on"
                 self._pool = ConnectionPool(self._url, min_size=1, max_size=self._pool_size, open=True, kwargs=kwargs,
-                                            configure=configure, check=ConnectionPool.check_connection,
+                                            configure=configure_read_only if self.read_only else configure,
+                                            check=check_read_only if self.read_only else ConnectionPool.check_connection,
                                             name="bankcore")
             return self._pool
 
@@ -103,7 +104,7 @@ class PostgresCore(CoreStore):
     def _connect(self, *, reader: bool = False) -> PgConnection:
         pool = self._open_pool()
         try:
-            con = PgConnection(pool, pool.getconn(timeout=self.lock_timeout_s))
+            con = PgConnection(pool, pool.getconn(timeout=self.lock_timeout_s), read_only=self.read_only)
         except PoolTimeout as exc:
             try:  # every connection in use, or the server unreachable? Say which.
                 psycopg.connect(self._url, connect_timeout=5).close()
