@@ -88,10 +88,10 @@ class PostgresCore(CoreStore):
                 kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": None}
                 if self.read_only:  # as a DuckDB file opened read-only: the server refuses every write
                     kwargs["options"] = "-c default_transaction_read_only=on"
-                self._pool = ConnectionPool(self._url, min_size=1, max_size=self._pool_size, open=True, kwargs=kwargs,
-                                            configure=configure_read_only if self.read_only else configure,
-                                            check=check_read_only if self.read_only else ConnectionPool.check_connection,
-                                            name="bankcore")
+                self._pool = ConnectionPool(
+                    self._url, min_size=1, max_size=self._pool_size, open=True, kwargs=kwargs, name="bankcore",
+                    configure=configure_read_only if self.read_only else configure,
+                    check=check_read_only if self.read_only else ConnectionPool.check_connection)
             return self._pool
 
     def close(self) -> None:
