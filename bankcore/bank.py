@@ -247,7 +247,8 @@ class Bank:
     def retriever(self) -> Retriever:
         """The search structure for this bank: built on first use, refreshed on every query."""
         if self._retriever is None:  # sentence-transformers loads on first embed, not here
-            self._retriever = Retriever(self.store, self.embedder, min_similarity=self.settings.min_similarity)
+            self._retriever = Retriever(self.store, self.embedder, min_similarity=self.settings.min_similarity,
+                                        vector_search=self.settings.vector_search)
         return self._retriever
 
     def retrieve(self, query: str, k: int = 1, *, task_id: str | None = None, domain: str | None = None,

@@ -83,6 +83,9 @@ class Settings:
     actor: str = "cli"
     # Retrieval returns nothing below this cosine (query vs item text, all-MiniLM-L6-v2); see DEFAULT_MIN_SIMILARITY.
     min_similarity: float = DEFAULT_MIN_SIMILARITY
+    # Where retrieval searches the vectors: "memory" (every vector in this process), "index" (the bank's HNSW index
+    # on PostgreSQL; approximate), or "auto" (the index on a PostgreSQL bank of 20k+ retrievable items).
+    vector_search: str = "auto"
 
     @classmethod
     def load(cls, **overrides) -> "Settings":
@@ -100,6 +103,7 @@ class Settings:
             lock_timeout_s=float(_env("BANKCORE_LOCK_TIMEOUT") or 30.0),
             actor=_env("BANKCORE_ACTOR") or "cli",
             min_similarity=float(_env("BANKCORE_MIN_SIMILARITY") or DEFAULT_MIN_SIMILARITY),
+            vector_search=_env("BANKCORE_VECTOR_SEARCH") or "auto",
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "db_path" in given:

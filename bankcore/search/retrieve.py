@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 MAX_K = 50
 AUTO_EMBED_LIMIT = 256  # retrieval embeds up to this many vector-less items itself (~2 s); more need `reembed`
+# `vector_search="auto"` asks the bank's vector index (PostgreSQL's HNSW) from this many retrievable items up: below
+# it, loading every vector into this process once is cheap and the search in memory is faster than a round trip.
+INDEX_MIN_ITEMS = 20_000
+VECTOR_SEARCHES = ("auto", "memory", "index")
 
 
 @dataclass(frozen=True)
@@ -85,10 +89,14 @@ class Retriever:
     """Retrieval over one bank: a vector cache, an embedder and the default settings."""
 
     def __init__(self, store: RetrievalStore, embedder: Embedder, *, min_similarity: float,
-                 weights: HybridWeights = HybridWeights()):
+                 weights: HybridWeights = HybridWeights(), vector_search: str = "auto"):
+        if vector_search not in VECTOR_SEARCHES:
+            raise BankcoreError(f"unknown vector search {vector_search!r} (choose {', '.join(VECTOR_SEARCHES)})")
         self.store, self.embedder = store, embedder
         self.min_similarity = min_similarity
         self.weights = weights
+        self.vector_search = vector_search
+        self._index_worth_it: bool | None = None
         self.cache = VectorCache(store, embedder.model_id, embedder.dim)
         self._lock = threading.RLock()
         self._bonus_key: tuple | None = None
@@ -102,16 +110,58 @@ class Retriever:
         query = self._with_defaults(query).check()
         vector = self.embedder.embed_query(query.text)  # the slow part, done before touching the bank
         with self._lock, self.store.transaction():
-            self._refresh()
-            ranked = ranking.top(self._score(vector, query), query.k)
-            items = {i.item_id: i for i in self.store.query_items(item_ids=[r.item_id for r in ranked])}
+            found = self._from_index(vector, query) if self.uses_index(query) else None
+            if found is None:
+                self._refresh()
+                ranked, items = self._from_memory(vector, query)
+                as_of = self.cache.signature[0]
+            else:
+                ranked, items = found
+                as_of = self.store.retrieval_signature()[0]
             hits = [self._hit(items[r.item_id], r, place, query.ranking) for place, r in enumerate(ranked, 1)]
             if log and (query.task_id is not None or traj_id is not None) and hits:
                 self.store.add_retrievals([
                     Retrieval(query=query.text, item_id=h.item.item_id, rank=h.rank, score=h.score, k=query.k,
-                              task_id=query.task_id, traj_id=traj_id, run_id=run_id,
-                              as_of_event=self.cache.signature[0]) for h in hits])
+                              task_id=query.task_id, traj_id=traj_id, run_id=run_id, as_of_event=as_of)
+                    for h in hits])
         return hits
+
+    def uses_index(self, query: Query) -> bool:
+        """Whether `query` is answered by the bank's vector index rather than the in-process cache: never for the
+        hybrid ranking (it adds a bonus to every item, which an index over vectors alone cannot rank by), only where
+        the bank has an index (PostgreSQL), and under "auto" only for a bank big enough to be worth it."""
+        if self.vector_search == "memory" or query.ranking != "cosine" or not self.store.searches_by_index():
+            return False
+        if self.vector_search == "index":
+            return True
+        if self._index_worth_it is None:
+            self._index_worth_it = self.store.count_items(status=RETRIEVABLE) >= INDEX_MIN_ITEMS
+        return self._index_worth_it
+
+    def _from_memory(self, vector: np.ndarray, query: Query) -> tuple[list[Ranked], dict[int, MemoryItem]]:
+        ranked = ranking.top(self._score(vector, query), query.k)
+        return ranked, {i.item_id: i for i in self.store.query_items(item_ids=[r.item_id for r in ranked])}
+
+    def _from_index(self, vector: np.ndarray, query: Query) -> tuple[list[Ranked], dict[int, MemoryItem]] | None:
+        """The top k from the bank's index, with the same rules as the cache (status, model, domain, source,
+        leave-one-task-out, minimum similarity; best first, ties by item id). The index filters all but the source,
+        so a source filter asks for more and keeps what matches; None when that still leaves the answer unsure
+        (then the cache answers)."""
+        sources = source_tuple(query.source)
+        want = query.k if sources is None else min(query.k * 8, MAX_K * 8)
+        statuses = ("approved", "pending") if query.include_pending else ("approved",)
+        nearest = self.store.nearest_items(vector, want, model=self.embedder.model_id, statuses=statuses,
+                                           domain=query.domain,
+                                           exclude_tasks=[query.task_id] if query.task_id is not None else ())
+        items = {i.item_id: i for i in self.store.query_items(item_ids=[item_id for item_id, _ in nearest])}
+        floor = query.min_similarity
+        kept = [(item_id, cosine) for item_id, cosine in nearest
+                if (sources is None or items[item_id].source in sources)
+                and (floor is None or not ranking.below(np.float32(cosine), floor))]
+        if sources is not None and len(kept) < query.k and len(nearest) == want:
+            return None  # more of that source may lie beyond what was asked for
+        ranked = [Ranked(row=-1, item_id=item_id, score=float(np.float32(cosine))) for item_id, cosine in kept[:query.k]]
+        return ranked, items
 
     def search(self, vector: np.ndarray, query: Query) -> list[Ranked]:
         """Rank over the cache as it is (no refresh, no I/O): what the speed benchmark times."""

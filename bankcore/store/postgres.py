@@ -246,6 +246,10 @@ class PostgresStore(PostgresCore, TrajectoryQueries, JudgingQueries, ItemQueries
                                          exclude_tasks=exclude_tasks)
         return [(int(item_id), float(similarity)) for item_id, similarity in rows]
 
+    def searches_by_index(self) -> bool:
+        """Whether retrieval may ask the HNSW index (see `RetrievalQueries.searches_by_index`)."""
+        return self._has_vector_index()
+
     def _has_vector_index(self) -> bool:
         """Whether this database has the HNSW index (remembered once seen: it is made once, never dropped)."""
         if not getattr(self, "_vector_index_seen", False):

@@ -238,6 +238,7 @@ class NearestItems(Protocol):
     def nearest_items(self, query: np.ndarray, k: int, *, model: str, statuses: Iterable[str] = ("approved",),
                       domain: str | None = None, exclude_tasks: Iterable[str] = (),
                       ef_search: int | None = None) -> list[tuple[int, float]]: ...
+    def searches_by_index(self) -> bool: ...
 
 
 class RetrievalLog(Protocol):
@@ -348,7 +349,7 @@ class VectorSource(EmbeddingStore, BankInfo, Protocol):
     """What the in-memory vector cache loads from: vector rows, and the bank's id and path for its snapshot file."""
 
 
-class RetrievalStore(VectorSource, ItemRepository, RetrievalLog, Protocol):
+class RetrievalStore(VectorSource, ItemRepository, RetrievalLog, NearestItems, Protocol):
     """What retrieval needs: vectors, the items they stand for, and the log of what was returned."""
 
 

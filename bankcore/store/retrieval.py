@@ -115,6 +115,11 @@ class RetrievalQueries:
         order = np.lexsort((ids, -cosine))[:k]
         return [(int(ids[i]), float(cosine[i])) for i in order]
 
+    def searches_by_index(self) -> bool:
+        """Whether `nearest_items` walks an index (then retrieval may ask it instead of scoring every vector in
+        memory). Not on DuckDB: its `nearest_items` scores exactly, slower than the in-process cache."""
+        return False
+
     def _nearest_candidates(self, dim: int, model: str, statuses: list[str], domain: str | None,
                             exclude_tasks: list[str]) -> np.ndarray:
         """Ids (ascending) of the items `nearest_items` may return, before any vector is read."""
