@@ -23,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 from bankcore import Bank
 from dashboard import charts, tables, ui
 from bankcore.store import migrations
+from bankcore.store.core import WRITER_WAITING_SUFFIX
 from bankcore.models import Retrieval
 from conftest import REFLEXION, TAU, need_shared
 import dashboard_bank
@@ -722,10 +723,13 @@ def test_a_cli_import_waits_while_a_screen_is_drawn_then_lands(small, tmp_path):
     """A screen holds the file while it draws (one connection per screen); an import waits for it, says so, lands."""
     db, _ = small
     before = Bank(db).store.count("trajectories")
+    waiting = db.with_name(db.name + WRITER_WAITING_SUFFIX)
     with Bank(db).store.reading():  # what `ui.page` does for the length of one screen
         cli = _cli_import(db, _native_file(tmp_path / "run.jsonl", "w", 200), quiet=False)
-        time.sleep(3)
-        assert cli.poll() is None  # still waiting for the file
+        deadline = time.monotonic() + 60  # a busy machine can take seconds just to start the process
+        while not waiting.exists() and cli.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert waiting.exists() and cli.poll() is None  # it reached the file and waits for it
     assert cli.wait(timeout=60) == 0
     assert "bank busy" in cli.stderr.read()
     assert Bank(db).store.count("trajectories") == before + 200
