@@ -146,3 +146,26 @@ def test_a_read_command_refuses_a_database_that_is_not_a_bank_and_leaves_it_unch
 def _parsed(argv: list[str]) -> argparse.Namespace:
     from bankcore.cli import build_parser
     return build_parser().parse_args(argv)
+
+
+def test_the_other_read_commands_work_read_only_on_postgres(bank_url, tmp_path, capsys):
+    """export (signed, then restored into DuckDB), export-lessons, export-dataset, verdicts and audit-run: each
+    opens the PostgreSQL bank read-only and does its work there."""
+    writer = open_store(bank_url)
+    try:
+        traj = next(iter(writer.iter_trajectories()))
+        run = writer.list_runs()[0].name
+    finally:
+        writer.close()
+    key = tmp_path / "export.key"
+    key.write_text("a-test-key-of-enough-length-0123456789\n")
+    out = tmp_path / "bank.jsonl.gz"
+    for command in (["export", "--out", out, "--key-file", key], ["export-lessons", "--status", "pending"],
+                    ["export-dataset"], ["verdicts", traj.traj_id], ["audit-run", run]):
+        opened = open_bank(_parsed(["--db", bank_url, *map(str, command)])).store
+        opened.close()
+        assert opened.read_only, command
+        assert main(["--db", bank_url, *map(str, command)]) == 0, (command, capsys.readouterr().err)
+    assert "Lesson 0" in capsys.readouterr().out
+    assert main(["--db", str(tmp_path / "copy.duckdb"), "import-bank", str(out), "--key-file", str(key)]) == 0
+    assert "signature checked" in capsys.readouterr().out
