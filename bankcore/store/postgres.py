@@ -17,6 +17,7 @@ Needs PostgreSQL 16 or newer (subqueries without an alias). psycopg, psycopg_poo
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -67,6 +68,36 @@ _HNSW_PREDICATE = f"status IN ('approved', 'pending') AND cardinality(embedding)
 HNSW_EF_SEARCH = 200  # candidates the graph search keeps (pgvector's default 40); see bench/pg_vectors.py
 
 
+class ServerGone(BankcoreError, psycopg.OperationalError):
+    """The server went away in the middle of a command (a restart, a crash, a dropped network): one line for the
+    user, and still the `psycopg.OperationalError` that code catching psycopg's errors expects. The server rolled
+    back the transaction in progress; what earlier transactions of the command committed stays."""
+
+
+# Errors that mean the connection is gone (client-side: no SQLSTATE; connection exceptions; the server shutting down
+# or starting), not a statement refused on a live connection (a deadlock, a lock or statement timeout: 57014).
+_GONE_STATES = ("57P01", "57P02", "57P03")
+
+
+@contextmanager
+def _server_lost(where: str) -> Iterator[None]:
+    try:
+        yield
+    except ServerGone:
+        raise
+    except psycopg.OperationalError as exc:
+        if exc.sqlstate is not None and not exc.sqlstate.startswith("08") and exc.sqlstate not in _GONE_STATES:
+            raise
+        raise ServerGone(f"{where}: lost the connection to the server ({_first_line(exc)}); its transaction in "
+                         "progress was rolled back — run the command again") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    """psycopg's connection errors add a hint on a second line ("Is the server running locally…"): an error message
+    stays one line."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 class PostgresCore(CoreStore):
     """Connections from a pool instead of a file, advisory locks instead of the file lock."""
 
@@ -88,6 +119,9 @@ class PostgresCore(CoreStore):
                 kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": None}
                 if self.read_only:  # as a DuckDB file opened read-only: the server refuses every write
                     kwargs["options"] = "-c default_transaction_read_only=on"
+                pool_log = logging.getLogger("psycopg.pool")
+                if pool_log.level == logging.NOTSET:  # unless the application set it: bankcore reports in one line
+                    pool_log.setLevel(logging.ERROR)  # what the pool warns of (a dead connection discarded, retries)
                 self._pool = ConnectionPool(
                     self._url, min_size=1, max_size=self._pool_size, open=True, kwargs=kwargs, name="bankcore",
                     configure=configure_read_only if self.read_only else configure,
@@ -101,7 +135,13 @@ class PostgresCore(CoreStore):
                 self._pool.close()
                 self._pool = None
 
-    def _connect(self, *, reader: bool = False) -> PgConnection:
+    def _replace_pool(self, pool: ConnectionPool) -> None:
+        with self._pool_guard:
+            if self._pool is pool:
+                self._pool = None
+        pool.close(timeout=0)  # connections still lent out are closed as they come back
+
+    def _connect(self, *, reader: bool = False, _fresh_pool: bool = False) -> PgConnection:
         pool = self._open_pool()
         try:
             con = PgConnection(pool, pool.getconn(timeout=self.lock_timeout_s), read_only=self.read_only)
@@ -109,16 +149,36 @@ class PostgresCore(CoreStore):
             try:  # every connection in use, or the server unreachable? Say which.
                 psycopg.connect(self._url, connect_timeout=5).close()
             except psycopg.OperationalError as down:
-                raise BankcoreError(f"{self._where}: cannot reach the server ({down})") from exc
+                raise BankcoreError(f"{self._where}: cannot reach the server ({_first_line(down)})") from exc
+            if not _fresh_pool and pool.get_stats().get("pool_size", 0) < self._pool_size:
+                # Not busy: the server is back after an outage and the pool, short of connections, is still
+                # backing off between reconnection attempts (1, 2, 4 … s). Start a fresh pool once.
+                self._replace_pool(pool)
+                return self._connect(reader=reader, _fresh_pool=True)
             raise BankBusyError(f"bank busy: all {self._pool_size} connections to {self._where} stayed in use for "
                                 f"{self.lock_timeout_s:.0f}s — try again when a writer finishes") from exc
         except psycopg.OperationalError as exc:
-            raise BankcoreError(f"{self._where}: cannot connect ({exc})") from exc
+            raise BankcoreError(f"{self._where}: cannot connect ({_first_line(exc)})") from exc
         return self._ready(con)
 
     @property
     def _where(self) -> str:
         return self.url
+
+    @contextmanager
+    def _con(self) -> Iterator[PgConnection]:
+        with _server_lost(self._where), super()._con() as con:
+            yield con
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with _server_lost(self._where), super().transaction():
+            yield
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with _server_lost(self._where), super().reading():
+            yield
 
     def _turn(self):
         return nullcontext()  # the server orders writers; no in-process turn-taking
@@ -328,4 +388,4 @@ class PostgresStore(PostgresCore, TrajectoryQueries, JudgingQueries, ItemQueries
             side.close()
 
 
-__all__ = ["PostgresStore", "normalize_url"]
+__all__ = ["PostgresStore", "ServerGone", "normalize_url"]
