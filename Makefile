@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 BANKCORE := $(VENV)/bin/bankcore
 
-.PHONY: run test test-fast install install-test browser demo bench bench-real-model screenshots clean-venv
+.PHONY: run test test-fast install install-test browser demo bench bench-fleet bench-real-model screenshots clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ bench: install
 	$(PY) bench/import_speed.py
 	$(PY) bench/learn.py
 	$(PY) bench/dashboard.py
+
+# Many agents on one bank (issue 17): 16 agent processes for 60 s (half MCP over HTTP, half the Python API), the
+# dashboard reading and consolidate looping, on an embedded PostgreSQL and on the DuckDB single-writer baseline; checks
+# 0 lost and 0 duplicate writes and a clean `bankcore check`. Smaller: make bench-fleet FLEET="--agents 4 --seconds 20".
+bench-fleet: $(VENV)/.installed-test
+	$(PY) bench/fleet_load.py $(FLEET)
 
 # Every LLM role against a real local model: a llama.cpp server built once into a cached venv (~35 min on 2 busy
 # cores) serving SmolLM2-135M from PyPI. Not part of `make test`.
