@@ -14,13 +14,42 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 PAGES = {"overview": "", **{name: name for name in ("memory", "review", "evolution", "trajectories", "metrics",
                                                "playground", "settings")}}
+
+
+class Served(NamedTuple):
+    url: str
+    browser: object
+    db: Path
+    ids: dict
+
+
+@pytest.fixture(scope="session")
+def served_dashboard(tmp_path_factory) -> Iterator[Served]:
+    """One Streamlit server (reviewer bea) and one Chromium over the small shared bank (`dashboard_bank`), for every
+    browser test module of the session: each used to build the same bank and start its own. Registered in
+    conftest.py so it is one fixture, not one per importing module. Skips without Chromium or the datasets."""
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed (make browser)")
+    pytest.importorskip("playwright.sync_api")
+    from conftest import REFLEXION, TAU, need_shared
+    import dashboard_bank
+
+    need_shared(TAU, REFLEXION)
+    folder = tmp_path_factory.mktemp("browser")
+    db = folder / "bank.duckdb"
+    ids = dashboard_bank.build(db, {"tau": TAU, "reflexion": REFLEXION})
+    with streamlit_server(db, extra_env={"BANKCORE_REVIEWER": "bea"}, log=folder / "streamlit.log") as url, \
+            chromium() as browser:
+        yield Served(url, browser, db, ids)
 
 
 def chromium_path() -> str | None:

@@ -12,9 +12,7 @@ from __future__ import annotations
 import pytest
 
 from bankcore import Bank
-from browser import chromium, chromium_path, open_page, settle, streamlit_server
-from conftest import REFLEXION, TAU, need_shared
-import dashboard_bank
+from browser import open_page, settle
 from dashboard import tables
 from dashboard.tables import FIT_PX, Col
 
@@ -46,17 +44,9 @@ MARKDOWN_TABLES = """() => [...document.querySelectorAll('[data-testid="stMarkdo
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    if chromium_path() is None:
-        pytest.skip("chromium is not installed (make browser)")
-    pytest.importorskip("playwright.sync_api")
-    need_shared(TAU, REFLEXION)
-    folder = tmp_path_factory.mktemp("fit")
-    db = folder / "bank.duckdb"
-    ids = dashboard_bank.build(db, {"tau": TAU, "reflexion": REFLEXION})
-    with streamlit_server(db, extra_env={"BANKCORE_REVIEWER": "bea"}, log=folder / "streamlit.log") as url, \
-            chromium() as browser:
-        yield url, browser, ids | {"db": db}
+def served(served_dashboard):
+    """The session's one server over the small bank (tests/browser.py), as this module reads it."""
+    return served_dashboard.url, served_dashboard.browser, served_dashboard.ids | {"db": served_dashboard.db}
 
 
 def grids_fit(tab, where: str) -> list[dict]:

@@ -12,27 +12,17 @@ from pathlib import Path
 import pytest
 
 from bankcore import Bank
-from browser import PAGES, chromium, chromium_path, open_page, settle, snapshot, streamlit_server
-from conftest import REFLEXION, TAU, need_shared
-import dashboard_bank
+from browser import PAGES, open_page, settle, snapshot, streamlit_server
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parent / "screenshots"
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    if chromium_path() is None:
-        pytest.skip("chromium is not installed (make browser)")
-    pytest.importorskip("playwright.sync_api")
-    need_shared(TAU, REFLEXION)
-    folder = tmp_path_factory.mktemp("browser")
-    db = folder / "bank.duckdb"
-    ids = dashboard_bank.build(db, {"tau": TAU, "reflexion": REFLEXION})
+def served(served_dashboard):
+    """The session's one server over the small bank (tests/browser.py), shared with test_browser_fit.py."""
     SHOTS.mkdir(exist_ok=True)
-    with streamlit_server(db, extra_env={"BANKCORE_REVIEWER": "bea"}, log=folder / "streamlit.log") as url, \
-            chromium() as browser:
-        yield url, browser, db, ids
+    return served_dashboard.url, served_dashboard.browser, served_dashboard.db, served_dashboard.ids
 
 
 @pytest.fixture
