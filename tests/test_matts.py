@@ -392,3 +392,30 @@ def test_contrast_waits_for_uncertain_members(bank):
     uncertain = {t for t, v in bank.store.current_verdicts().items() if v.label == "uncertain"}
     waiting = [g for g in parallel.groups_of(bank.store) if set(g.traj_ids) & uncertain]
     assert uncertain and report.contrasted.done == report.groups - len(waiting)
+
+
+def test_groups_another_worker_holds_are_left_to_it(bank):
+    """Several `matts-replay` workers on one bank: a group claimed by another worker is neither selected nor
+    contrasted twice; its claims given back, the next run does it."""
+    bank.import_path(DEMO_MATTS)
+    bank.label_from_truth()
+    groups = parallel.groups_of(bank.store)
+    selector, extractor = HeuristicSelector(), HeuristicContrastExtractor()
+    held = [",".join(g.traj_ids) for g in groups[:3]]
+    select_queue = f"select:{selector.selector_id}:{selector.prompt_version}"
+    contrast_queue = f"contrast:{extractor.extractor_id}:{extractor.prompt_version}"
+    for queue in (select_queue, contrast_queue):
+        assert bank.store.claim_work(queue, held, "another-worker", 60) == held
+    picked = parallel.select_groups(bank.store, groups, selector)
+    contrasted = parallel.contrast_groups(bank.store, groups, extractor)
+    assert picked.done == contrasted.done == len(groups) - 3
+    assert picked.elsewhere == contrasted.elsewhere == 3 and "3 left to another worker" in picked.summary()
+    chosen = {tuple(s.traj_ids) for s in bank.store.selections()}
+    assert chosen == {g.traj_ids for g in groups[3:]}
+    rest = [",".join(g.traj_ids) for g in groups[3:]]
+    assert bank.store.claim_work(select_queue, rest, "x", 60) == rest  # the run gave its own claims back
+    bank.store.release_work(select_queue, "x")
+    for queue in (select_queue, contrast_queue):
+        bank.store.release_work(queue, "another-worker")
+    assert parallel.select_groups(bank.store, groups, selector).done == len(groups)
+    assert len(bank.store.selections()) == len(groups)  # each group chosen in exactly once

@@ -83,7 +83,8 @@ def select_groups(store: Store, groups: Sequence[Group], selector, *,
         on_progress(report.skipped)
 
     _drain_groups(store, todo, report, lambda group, members: _select(group, selector, members),
-                  lambda picks: _write_selections(store, picks, report), selector.write_every, on_progress)
+                  lambda picks: _write_selections(store, picks, report), selector.write_every, on_progress,
+                  queues.Claims(store, f"select:{selector.selector_id}:{selector.prompt_version}"))
     return report
 
 
@@ -140,20 +141,28 @@ def contrast_groups(store: Store, groups: Sequence[Group], extractor, *, embedde
 
     _drain_groups(store, list(groups), report, contrast,
                   lambda results: _write_contrasts(store, extractor, results, report, embedder),
-                  extractor.write_every, on_progress)
+                  extractor.write_every, on_progress,
+                  queues.Claims(store, f"contrast:{extractor.extractor_id}:{extractor.prompt_version}"))
     return report
 
 
 def _drain_groups(store: Store, groups: list[Group], report: QueueRun, work: Callable, write: Callable,
-                  write_every: int, on_progress: Progress | None) -> None:
+                  write_every: int, on_progress: Progress | None, claims: queues.Claims | None = None) -> None:
     """Run `work(group, its trajectories)` over the groups and hand what it returns (None: nothing, skipped) to
     `write` `write_every` groups at a time — the group twin of `queues._drain`. A result ends a run of failed
     LLM calls; a failed call leaves its group queued; results computed before an interruption are still written on
-    the way out, and a failed write is not retried there."""
+    the way out, and a failed write is not retried there. With `claims`, a group another worker holds (keyed by its
+    trajectories) is left to it and counted in `report.elsewhere`, so several workers never do one group twice."""
     results: list = []
     try:
         for start in range(0, len(groups), write_every):
             page = groups[start:start + write_every]
+            if claims is not None:
+                mine = set(claims.take([_claim_key(g) for g in page]))
+                report.elsewhere += len(page) - len(mine)
+                if on_progress and len(mine) < len(page):
+                    on_progress(len(page) - len(mine))
+                page = [g for g in page if _claim_key(g) in mine]
             trajs = {t.traj_id: t for t in store.get_trajectories([i for g in page for i in g.traj_ids])}
             for group in page:
                 if report.stopped:
@@ -168,11 +177,22 @@ def _drain_groups(store: Store, groups: list[Group], report: QueueRun, work: Cal
                         results.append(result)
                 if on_progress:
                     on_progress(1)
+                if claims is not None:
+                    claims.keep()
             written, results = results, []
             write(written)
     finally:
-        if results:
-            write(results)
+        try:
+            if results:
+                write(results)
+        finally:
+            if claims is not None:
+                claims.release()
+
+
+def _claim_key(group: Group) -> str:
+    """A group's key in a claim queue: its trajectories, in order (a group is its members)."""
+    return ",".join(group.traj_ids)
 
 
 @dataclass
