@@ -372,14 +372,18 @@ def import_lessons(store: BankStore, embedder: TextEmbedder, path: str | Path, *
         domain = visible_line(domain) or None
         lessons = [lesson if lesson.domain else _with_domain(lesson, domain) for lesson in lessons]
     report = LessonSetReport(file=path.name, sha256=digest, format=fmt, read=len(lessons))
-    seen = imported_keys(store)
     new: list[tuple[LessonIn, MemoryItem]] = []
-    for lesson in lessons:
-        key = lesson.key()
-        if key in seen or _in_the_bank(store, lesson):
-            report.duplicates += 1
-            continue
-        seen.add(key)
+    with store.reading():  # one connection for the look-ups, not one per lesson
+        seen = imported_keys(store)
+        fresh = []
+        for lesson in lessons:
+            key = lesson.key()
+            if key in seen or _in_the_bank(store, lesson):
+                report.duplicates += 1
+            else:
+                seen.add(key)
+                fresh.append((lesson, key))
+    for lesson, key in fresh:
         provenance = {"file": path.name, "sha256": digest, "format": fmt, "line": lesson.where.line,
                       "field": lesson.where.field, "key": key}
         new.append((lesson, MemoryItem(title=lesson.title, description=lesson.description, content=lesson.content,
