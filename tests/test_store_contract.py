@@ -8,7 +8,8 @@ Covered on both backends (issue 17, first slice):
   NearestItems (against an exact oracle that never reads the store; on PostgreSQL through the HNSW index).
 DashboardReads, StatsReads, AuditReads and ExperimentReads are swept (same answers as DuckDB on one small bank) by
 `test_postgres_answers_as_duckdb_does`; audit findings on a damaged bank are compared too.
-Not built yet: queue claims by several workers (`FOR UPDATE SKIP LOCKED`): there is no claim in the Protocols.
+Queue claims by several workers (WorkClaims: one INSERT … ON CONFLICT DO NOTHING per key) are held to giving each key
+to one worker, also under threads; the MaTTS group queues use them too (tests/test_matts.py).
 """
 
 from __future__ import annotations
