@@ -109,6 +109,8 @@ def read_lesson_set(path: Path, fmt: str = "auto") -> tuple[str, str, list[Lesso
         raw = path.read_bytes()
     except IsADirectoryError:
         raise InputError(where, "a folder, not a lesson-set file") from None
+    except OSError as exc:
+        raise InputError(where, exc.strerror or type(exc).__name__) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
