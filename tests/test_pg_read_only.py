@@ -69,6 +69,8 @@ def test_the_server_refuses_a_write_sent_straight_through_a_read_only_connection
 
 
 def test_a_connection_turned_writable_by_a_bug_is_read_only_again_at_its_next_checkout(bank_url):
+    before = rows(bank_url, "SELECT count(*) FROM verdicts")
+    assert before != [(0,)]
     reader = open_store(bank_url, read_only=True, pool_size=1)
     try:
         con = reader._connect()
@@ -83,7 +85,7 @@ def test_a_connection_turned_writable_by_a_bug_is_read_only_again_at_its_next_ch
             again.close()
     finally:
         reader.close()
-    assert rows(bank_url, "SELECT count(*) FROM verdicts") != [(0,)]
+    assert rows(bank_url, "SELECT count(*) FROM verdicts") == before
 
 
 def test_reads_that_stage_id_lists_work_in_a_read_only_session(bank_url):
