@@ -3,8 +3,8 @@ connection pool, so many processes can write to one bank at once.
 
 The mixins talk to a connection the way DuckDB's Python client is talked to; `pg_connection.PgConnection` gives
 them that over psycopg, passing each statement through `dialect.to_postgres`. What changes with many writers:
-- ids stay max + 1, taken under a transaction-scoped advisory lock per table (`_next_id`), so two writers never
-  take the same one and an id is never seen before its row commits;
+- ids stay max + 1, taken under one transaction-scoped advisory lock (`_next_id`), so two writers never take the
+  same one and an id is never seen before its row commits (one lock, not one per table: no deadlock between them);
 - inside a transaction an item is read `FOR UPDATE` (`get_item`), so the optimistic check of a concurrent edit
   (`curate.lifecycle.change_item`) waits for the other writer's commit and then refuses, instead of both passing;
 - migrations run under a session advisory lock, so processes opening a new bank together migrate it once;
@@ -57,6 +57,7 @@ from .trajectories import TrajectoryQueries
 _PASSWORD = re.compile(r"(://[^:/@]*):[^@]*@")  # "user:password@" in a URL
 _COPY_BATCH_ROWS = 1 << 14  # rows per Arrow batch read from an import's side file
 _MIGRATION_LOCK = 0x62616E6B  # "bank": the advisory lock key openers of one database migrate under
+_WRITE_LOCK = 0x62616E6C  # the transaction-scoped lock writers take ids (and lock items to change) under
 # The approximate index (pgvector HNSW, cosine) over retrievable items' 384-long vectors (MiniLM, the default model):
 # an expression index on the shared schema's real[] column, made at open time, so both backends keep one migration
 # list. `nearest_items` uses it when a query is one it covers, else searches exactly.
@@ -233,9 +234,11 @@ class PostgresCore(CoreStore):
 
     @staticmethod
     def _next_id(con: PgConnection, table: str, column: str) -> int:
-        """max + 1, under a lock on `table`'s ids held to the end of the transaction: concurrent writers queue here
-        instead of taking the same id."""
-        con.raw.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"bankcore-id:{table}"])
+        """max + 1, under the bank's write lock held to the end of the transaction: concurrent writers queue here
+        instead of taking the same id. One lock for every table, not one per table: writers taking two tables' ids
+        in opposite orders (an item then its event; an event then a merged item) deadlocked under
+        bench/fleet_load.py, and `get_item` takes it before an item's row lock for the same reason."""
+        con.raw.execute("SELECT pg_advisory_xact_lock(%s)", [_WRITE_LOCK])
         return _first(con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))[0]
 
     def keep_open(self, idle_s: float) -> None:
@@ -265,6 +268,8 @@ class PostgresStore(PostgresCore, TrajectoryQueries, JudgingQueries, ItemQueries
         sees this one's event and refuses."""
         lock = " FOR UPDATE" if getattr(self._local, "con", None) is not None else ""
         with self._con() as con:
+            if lock:  # the write lock first, then the row: every writer takes them in that order (see `_next_id`)
+                con.raw.execute("SELECT pg_advisory_xact_lock(%s)", [_WRITE_LOCK])
             row = _first(con.execute(f"SELECT {_ITEM_COLS} FROM memory_items WHERE item_id = ?{lock}", [item_id]))
         if row is None:
             raise NotFoundError(f"no memory item {item_id}")
