@@ -278,3 +278,23 @@ def test_a_bad_key_file_is_one_line_and_writes_nothing(source, signed, tmp_path,
     assert len(result.err.strip().splitlines()) == 1 and str(path) in result.err, result.err
     assert "hunter2" not in result.err and KEY not in result.err
     assert not out.exists() and not target.exists()
+
+
+@pytest.mark.parametrize("tamper", ["item id duplicated", "ADD event dropped", "row set to approved"])
+def test_with_a_key_a_resealed_history_forgery_is_named_as_a_broken_signature(signed, tmp_path, cli, tamper):
+    """The history checks would catch these too; with a key the file is named for what it is — altered since it was
+    signed — whichever inconsistency the forger left first."""
+    records = records_of(signed)
+    items = [r for r in records if r["type"] == "item"]
+    if tamper == "item id duplicated":
+        items[1]["item_id"] = items[0]["item_id"]
+    elif tamper == "ADD event dropped":
+        records.remove(next(r for r in records if r["type"] == "event" and r["kind"] == "ADD"))
+    else:
+        next(r for r in items if r["flags"]).update(status="approved", flags=[])
+    data = forged(records, trailer_of(signed)["signature"])
+    err = refused(tmp_path, cli, data)
+    assert f"tampered.jsonl:{len(records) + 1}: field 'signature'" in err and "altered after it was signed" in err
+    # without the key the history check names it
+    err = refused(tmp_path, cli, data, "--db", tmp_path / "target.duckdb")
+    assert "signature" not in err and any(word in err for word in ("twice", "missing", "last state"))

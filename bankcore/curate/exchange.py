@@ -311,19 +311,17 @@ def import_bank(store: BankStore, path: Path, on_line: Callable[[], None] | None
 def verify_export(path: Path, *, strict: bool = False, key: ExportKey | None = None) -> Verified:
     """Read a whole export without writing anything and raise one located `InputError` at the first thing wrong
     with it: the hash chain and trailer (see the module docstring), with `key` its signature (a file not signed by
-    that key is refused), then the history. An export from before v2 is accepted unless `strict` or `key`."""
+    that key is refused), then the history. An export from before v2 is accepted unless `strict` or `key`. With a
+    key, a history check that fails is held until the signature has been checked at the end of the file, so a
+    tampered signed file is named as such rather than by whichever inconsistency the forger left first."""
     items: dict[int, tuple[int, dict[str, Any]]] = {}        # item id -> (line, record)
     last: dict[int, tuple[int, dict[str, Any]]] = {}         # item id -> (line, its latest event so far)
     last_event_id: int | None = None
-    reading = _ExportReader(path, key)
-    for where, record in reading:
+
+    def see(where: Where, record: dict[str, Any]) -> None:
+        nonlocal last_event_id
         kind = record.get("type")
-        if kind == "header":
-            _check_header(record, where)
-            if record.get("version", 0) < CHAIN_FROM and strict:
-                raise InputError(where.at("version"), "this export carries no integrity record (written before "
-                                 "format v2); --strict refuses it")
-        elif kind == "item":
+        if kind == "item":
             item_id = record.get("item_id")
             if item_id in items:
                 raise InputError(where.at("item_id"), f"item {item_id} appears twice (first on line "
@@ -346,6 +344,24 @@ def verify_export(path: Path, *, strict: bool = False, key: ExportKey | None = N
                                  f"does not start where event {previous[1].get('event_id')} (line {previous[0]}) "
                                  "left it: the history was edited or an event dropped")
             last[item_id] = (where.line, record)
+
+    reading = _ExportReader(path, key)
+    held: InputError | None = None
+    for where, record in reading:
+        if record.get("type") == "header":
+            _check_header(record, where)
+            if record.get("version", 0) < CHAIN_FROM and strict:
+                raise InputError(where.at("version"), "this export carries no integrity record (written before "
+                                 "format v2); --strict refuses it")
+        elif held is None:
+            try:
+                see(where, record)
+            except InputError as exc:
+                if key is None:
+                    raise
+                held = exc
+    if held is not None:
+        raise held
     for item_id, (line, item) in items.items():
         where = Where(str(path), line)
         if item_id not in last:
