@@ -175,11 +175,12 @@ def iter_lines(store: BankStore, key: ExportKey | None = None) -> Iterator[str]:
     return _chained(_plain_lines(store), key)
 
 
-def seal(records: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """Parsed export records (their ``chain`` keys and trailer ignored) written back as a chained export. For tools
-    that rewrite exports — and a reminder that anyone can: the chain has no key (see the module docstring)."""
+def seal(records: Iterable[dict[str, Any]], key: ExportKey | None = None) -> Iterator[str]:
+    """Parsed export records (their ``chain`` keys and trailer ignored) written back as a chained export, signed
+    when `key` is given. For tools that rewrite exports — and a reminder that anyone can: the chain has no key (see
+    the module docstring); only whoever holds the key can sign the result."""
     kept = ((r["type"], {k: v for k, v in r.items() if k != "chain"}) for r in records if r.get("type") != TRAILER)
-    return _chained((kind, json.dumps(body, ensure_ascii=False, sort_keys=True) + "\n") for kind, body in kept)
+    return _chained(((kind, json.dumps(body, ensure_ascii=False, sort_keys=True) + "\n") for kind, body in kept), key)
 
 
 def _chained(lines: Iterable[tuple[str, str]], key: ExportKey | None = None) -> Iterator[str]:
