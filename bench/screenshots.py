@@ -5,14 +5,20 @@ one PNG per screen into docs/screenshots/. Re-run after changing a screen. If th
 lessons, they are learned here the way `bankcore learn` would offline: the heuristic judge and extractor, then a
 heuristic consolidation and the approval policy, where this build has them.
 
-Usage: python bench/screenshots.py [--db BANK] [--out docs/screenshots]
+Prints each screen's browser time-to-settled (`goto` until `browser.settle` sees it drawn and quiet; that includes
+its 0.8 s quiet check), first visit and the median of --repeat further visits, and the load average beside them.
+
+Usage: python bench/screenshots.py [--db BANK] [--out docs/screenshots] [--repeat N]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,6 +27,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bankcore import Bank, demo  # noqa: E402
 from browser import chromium, chromium_path, open_page, snapshot, streamlit_server  # noqa: E402
+
+
+TALLER = {"evolution": 4000}  # down to the word diff of the rewritten lesson the screen is opened on
 
 
 def interesting(db: Path) -> dict[str, str]:
@@ -71,6 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="bank to show (default: build the demo bank in a temporary folder)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    parser.add_argument("--repeat", type=int, default=5, help="timed visits per screen after the first (median)")
     args = parser.parse_args()
     if chromium_path() is None:
         sys.exit("chromium is not installed (make browser)")
@@ -84,11 +94,24 @@ def main() -> None:
         with streamlit_server(db, extra_env={"BANKCORE_REVIEWER": "demo"}, log=Path(tmp) / "streamlit.log") as url, \
                 chromium() as browser:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+                  f"({os.cpu_count()} cores)")
+            print(f"{'screen':<14}{'first s':>9}{'median s':>10}  screenshot")
             for name in ("overview", "memory", "review", "evolution", "trajectories", "metrics", "playground",
                          "settings"):
-                open_page(page, url, name, queries.get(name, ""))
-                snapshot(page, out / f"{name}.png", max_height=3200)
-                print(f"{out / name}.png")
+                first = _settled(page, url, name, queries.get(name, ""))
+                snapshot(page, out / f"{name}.png", max_height=TALLER.get(name, 3200))
+                again = [_settled(page, url, name, queries.get(name, "")) for _ in range(args.repeat)]
+                print(f"{name:<14}{first:>9.2f}{statistics.median(again) if again else float('nan'):>10.2f}  "
+                      f"{out / name}.png")
+            print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def _settled(page, url: str, name: str, query: str) -> float:
+    """Seconds from opening a screen by URL until it is drawn and quiet (`browser.settle`)."""
+    start = time.perf_counter()
+    open_page(page, url, name, query)
+    return time.perf_counter() - start
 
 
 if __name__ == "__main__":

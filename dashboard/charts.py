@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
+from datetime import timedelta
 from typing import Any, Iterable
 
 import plotly.graph_objects as go
@@ -214,8 +215,13 @@ def lineage(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], focus: int
                         color=color, line=dict(width=1.5, color=color))))
     lanes = max((y for _, y in pos.values()), default=0)
     fig.update_layout(height=max(280, int(60 * (lanes + 2))), **LAYOUT)
-    fig.update_yaxes(visible=False)
+    fig.update_traces(cliponaxis=False)
+    heights = [y for _, y in pos.values()] or [0]
+    fig.update_yaxes(visible=False, range=[min(heights) - 0.5, max(heights) + 0.9])  # room for the top labels
     times = [n["created_at"] for n in nodes]
+    if times:  # room either side for a label centred on the first and the last dot (about 150 px of title)
+        pad = max((max(times) - min(times)) * 0.12, timedelta(hours=12))
+        fig.update_xaxes(range=[min(times) - pad, max(times) + pad])
     if cursor is not None and times and min(times) <= cursor <= max(times):  # else it would squeeze the merges
         mark_cursor(fig, cursor)
     return fig

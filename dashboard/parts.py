@@ -276,9 +276,12 @@ def _final(traj: Trajectory, key: str, limit_chars: int, *, code: bool = True) -
 
 def verdicts_table(verdicts: list[Verdict], truth: Truth | None) -> pd.DataFrame:
     """Every verdict on a trajectory side by side, newest first, with the truth as its own row."""
+    # `when` and `tokens` as text: the truth row has neither, and a grid draws a missing time or number as "None"
     rows = [{"who": v.judge_id, "kind": kind_of(v.judge_id), "label": v.label, "rationale": v.rationale,
-             "prompt": v.prompt_version, "tokens": (v.tokens_in or 0) + (v.tokens_out or 0) or None,
-             "when": v.created_at} for v in reversed(verdicts)]
+             "prompt": v.prompt_version,
+             "tokens": f"{(v.tokens_in or 0) + (v.tokens_out or 0):,}" if v.tokens_in or v.tokens_out else None,
+             "when": f"{v.created_at:%d %b %Y, %H:%M}".lstrip("0") if v.created_at else None}
+            for v in reversed(verdicts)]
     if truth is not None and truth.success is not None:
         rows.append({"who": f"truth ({truth.source or 'evaluator'})", "kind": "ground truth",
                      "label": "success" if truth.success else "failure",
@@ -546,14 +549,18 @@ def consolidation_plan(merges: list[Any], pairs: list[Any], items: dict[int, Mem
 
 def diff_view(ops: Iterable[Any]) -> None:
     """A word diff (ops with .op 'equal' | 'delete' | 'insert' and .text): removed struck in red, added in green."""
-    parts = []
+    parts, previous = [], ""
     for op in ops:
         raw = op.text.replace("\n", " ")
         core = raw.strip()
         if not core or op.op == "equal":
             parts.append(escape_md(raw))
+            previous = raw
             continue
         lead, trail = raw[: len(raw) - len(raw.lstrip())], raw[len(raw.rstrip()):]
+        if op.op == "insert" and previous.endswith("~~]") and not lead:
+            lead = " "  # "Read" struck, then "Cross-check" added: two words, not "ReadCross-check"
         mark = f":red[~~{escape_md(core)}~~]" if op.op == "delete" else f":green[**{escape_md(core)}**]"
         parts.append(lead + mark + trail)
+        previous = parts[-1]
     st.markdown("".join(parts) or "*(empty)*")

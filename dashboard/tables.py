@@ -148,7 +148,7 @@ HISTORY_COLUMNS = [
     Col("event", "event", 65, kind="number"), Col("batch", "batch", 100),
 ]
 VERDICT_COLUMNS = [
-    Col("label", "label", 80), Col("who", "who", 150), Col("kind", "kind", 95),
-    Col("rationale", "rationale (in full below)", 200, fill=True), Col("when", "when", 130, kind="time"),
-    Col("tokens", "tokens", 70, kind="number"), Col("prompt", "prompt", 90),
+    Col("label", "label", 80), Col("who", "who", 150), Col("kind", "kind", 125),
+    Col("rationale", "rationale (in full below)", 200, fill=True), Col("when", "when", 130),
+    Col("tokens", "tokens", 70), Col("prompt", "prompt", 90),
 ]
