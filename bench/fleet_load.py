@@ -224,9 +224,17 @@ def role_consolidate(args, work: Path) -> None:
             parts = json.loads(done.stdout)["report"]
             outcome = {k: len(parts[k]) for k in ("merged", "skipped", "failed")}
         log.write(op="consolidate", ms=ms, ok=done.returncode == 0, **outcome,
-                  error=None if done.returncode == 0 else (done.stderr.strip().splitlines() or [""])[-1][:300])
+                  error=None if done.returncode == 0 else consolidate_error(done.stderr))
         time.sleep(args.pause)
     log.write(op="done", at=time.time(), rss_mb=None)
+
+
+def consolidate_error(stderr: str) -> str:
+    """The error line of a failed run: bankcore's own one-line "error: …", else the exception line of a traceback."""
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    picked = next((line for line in reversed(lines) if line.startswith("error: ")), None) or \
+        next((line for line in reversed(lines) if not line.startswith((" ", "\t", "HINT", "DETAIL", "CONTEXT"))), "")
+    return picked[:300]
 
 
 ROLES = {"api": role_api_agent, "mcp": role_mcp_agent, "dashboard": role_dashboard, "consolidate": role_consolidate}
