@@ -353,7 +353,7 @@ def run_backend(label: str, db: str, work: Path, tasks: list[dict], args) -> dic
                   if r["op"] == "done"]
     elapsed = max(agent_ends) - start if agent_ends else elapsed
     result = summarize(label, rows, elapsed, args.seconds, {"api": api, "mcp": args.agents - api})
-    result.update(verify(db, rows, tasks), check=bank_check(db), crashed=crashed, approved_seed=approved,
+    result.update(verify(db, rows), check=bank_check(db), crashed=crashed, approved_seed=approved,
                   load=(load_before, load_after), api_agents=api, mcp_agents=args.agents - api)
     return result
 
@@ -397,7 +397,7 @@ def summarize(label: str, rows: dict[str, list[dict]], elapsed: float, seconds: 
             "consolidation": consolidation}
 
 
-def verify(db: str, rows: dict[str, list[dict]], tasks: list[dict]) -> dict:
+def verify(db: str, rows: dict[str, list[dict]]) -> dict:
     """Every acknowledged record in the bank exactly once, with all its steps; what was not acknowledged, counted."""
     from collections import Counter
 
@@ -443,7 +443,7 @@ def report(results: list[dict], args, uptime: str, memory: str) -> str:
         lines.append(f"- {r['label']}: {r['api_agents']} Python-API + {r['mcp_agents']} MCP-HTTP agents, dashboard "
                      f"reader, consolidate loop; {r['elapsed']:.1f} s measured; load average "
                      f"{r['load'][0][0]:.1f} -> {r['load'][1][0]:.1f}; peak RSS per agent process "
-                     f"{summ_rss(r['rss_mb'])}")
+                     f"{rss_summary(r['rss_mb'])}")
     lines += ["", "| backend | op / channel | n | errors | p50 ms | p95 ms | per s | per s per agent |",
               "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
@@ -483,16 +483,14 @@ def report(results: list[dict], args, uptime: str, memory: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summ_rss(rss: dict) -> str:
-    agents = [v for k, v in rss.items() if v and k.startswith(("api", "mcp"))]
-    api = [v for k, v in rss.items() if v and k.startswith("api")]
-    mcp = [v for k, v in rss.items() if v and k.startswith("mcp")]
+def rss_summary(rss: dict) -> str:
+    """The largest peak RSS among each kind of agent process."""
     parts = []
-    if api:
-        parts.append(f"Python-API ~{max(api):.0f} MB")
-    if mcp:
-        parts.append(f"MCP client ~{max(mcp):.0f} MB")
-    return ", ".join(parts) if agents else "—"
+    for prefix, kind in (("api", "Python-API"), ("mcp", "MCP client")):
+        peaks = [v for k, v in rss.items() if v and k.startswith(prefix)]
+        if peaks:
+            parts.append(f"{kind} ~{max(peaks):.0f} MB")
+    return ", ".join(parts) or "—"
 
 
 def ratio(a, b) -> str:
