@@ -152,6 +152,7 @@ def bench_size(n: int, base: np.ndarray, args, pg_url: str, folder: Path) -> Non
               f"{p50:.2f} ms p95 {p95:.2f} ms vs numpy p50 {p50_rare:.2f} ms p95 {p95_rare:.2f} ms; "
               f"r@1 {recall(got, exact_rare)[0]:.3f} r@10 {recall(got, exact_rare)[1]:.3f}; "
               f"{len(FALLBACKS)} of {len(lessons)} fell back to exact", flush=True)
+        retrieve_end_to_end(pg, query_sets)
         if args.exact_queries:
             qs = sentences[:args.exact_queries]
             got, spent = timed(lambda q: [i for i, _ in RetrievalQueries.nearest_items(pg, q, K, model="m")], qs)
@@ -173,6 +174,49 @@ def bench_size(n: int, base: np.ndarray, args, pg_url: str, folder: Path) -> Non
         p50, p95 = percentiles(spent)
         print(f"  DuckDB exact (reads every vector)     p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  "
               f"({len(qs)} queries, same ids as numpy)", flush=True)
+
+
+class QueryVectors:
+    """The bench's query vectors handed to the Retriever as its embedder, under the items' model id "m": what is
+    timed is retrieval (search, loading the hits, the log), not the embedding, which both paths pay alike."""
+
+    model_id = similarity_model_id = "m"
+    dim = 384
+
+    def __init__(self, vectors: dict[str, np.ndarray]):
+        self.vectors = vectors
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.vectors[text]
+
+
+def retrieve_end_to_end(pg, query_sets: dict[str, np.ndarray]) -> None:
+    """`Retriever.retrieve` (logged, k=1, leave-one-task-out) on this PostgreSQL bank through the HNSW index and
+    through the in-process cache, alternating query by query; the cache's first load of every vector is timed apart,
+    and the two must return the same items wherever the index's recall allows."""
+    from bankcore.search.retrieve import Query, Retriever
+
+    texts = {f"{name} {i}": q for name, qs in query_sets.items() for i, q in enumerate(qs)}
+    embedder = QueryVectors(texts)
+    by_index = Retriever(pg, embedder, min_similarity=0.0, vector_search="index")
+    in_memory = Retriever(pg, embedder, min_similarity=0.0, vector_search="memory")
+    start = time.perf_counter()
+    in_memory.refresh()
+    load_s = time.perf_counter() - start
+    spent: dict[str, list[float]] = {"index": [], "memory": []}
+    same = 0
+    for n, text in enumerate(texts):
+        hits = {}
+        for name, retriever in (("index", by_index), ("memory", in_memory)):
+            query = Query(text, k=1, task_id=f"bench-task-{n}")
+            start = time.perf_counter()
+            hits[name] = [h.item.item_id for h in retriever.retrieve(query)]
+            spent[name].append(time.perf_counter() - start)
+        same += hits["index"] == hits["memory"]
+    (i50, i95), (m50, m95) = percentiles(spent["index"]), percentiles(spent["memory"])
+    print(f"  Retriever.retrieve end to end (logged, k=1), {len(texts)} queries: index p50 {i50:.2f} ms p95 "
+          f"{i95:.2f} ms; memory p50 {m50:.2f} ms p95 {m95:.2f} ms (index/memory p50 {i50 / m50:.2f}x); same top "
+          f"item {same}/{len(texts)}; the memory path first loads every vector: {load_s:.1f} s", flush=True)
 
 
 def write_cost(pg, writes: int, base: np.ndarray) -> None:
