@@ -98,6 +98,8 @@ def ensure_bank(workdir: Path, n: int) -> Path:
     from bankcore.search.embed import MODEL_ID, Embedder, item_text
     path, stamp = workdir / f"bank-{n}.duckdb", workdir / f"bank-{n}.model"
     if path.exists() and stamp.exists() and stamp.read_text() == MODEL_ID:
+        from bankcore import Bank
+        Bank(path).init()  # a bank kept from an older bankcore: commands that only check would refuse it
         return path
     for old in workdir.glob(f"bank-{n}.*"):
         old.unlink()
