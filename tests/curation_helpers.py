@@ -66,6 +66,21 @@ def add_lessons(bank: Bank, tmp_path: Path, *, extractor: str = "heuristic:1", s
     return ids
 
 
+def add_unembedded_lessons(bank: Bank, folder: Path, lessons=LESSONS) -> list[int]:
+    """`lessons` as pending items, each citing its own trajectory, without vectors: a history to export or check,
+    not to search (embedding them would cost the tests that use it a model load)."""
+    bank.import_path(write_trajectories(folder / "lessons.jsonl"))
+    by_task = {t.task_id: t.traj_id for t in bank.store.iter_trajectories()}
+    ids = []
+    for title, description, content, source, domain, task in lessons:
+        item = MemoryItem(title, description, content, source=source, domain=domain, extractor_id="heuristic:1",
+                          confidence=0.5)
+        lifecycle.add_item(bank.store, item, [ItemSource(0, "evidence", traj_id=by_task[task], step_idxs=[0])],
+                          actor="heuristic:1")
+        ids.append(item.item_id)
+    return ids
+
+
 def state(item: MemoryItem) -> dict:
     """Everything about an item except the bookkeeping that every write moves forward."""
     return {k: v for k, v in vars(item).items() if k not in ("last_event_id", "updated_at")}

@@ -8,20 +8,23 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
+from contextlib import contextmanager
 
 import pytest
 
 _counter = itertools.count()
 
 
-@pytest.fixture(scope="session")
-def pg_server():
+@contextmanager
+def embedded_server(prefix: str = "bankcore-pg-"):
+    """A PostgreSQL server of its own in a temp dir, stopped and removed on exit; skips the test, saying why, when
+    the `postgres` extra is missing or the server cannot start."""
     try:
         import pgserver
         import psycopg  # noqa: F401 — the backend's driver: without it there is nothing to test
     except ImportError as exc:
         pytest.skip(f"PostgreSQL tests need the `postgres` extra (pip install -e '.[postgres]'): {exc}")
-    folder = tempfile.mkdtemp(prefix="bankcore-pg-")
+    folder = tempfile.mkdtemp(prefix=prefix)
     try:
         server = pgserver.get_server(folder, cleanup_mode="stop")
     except Exception as exc:  # noqa: BLE001 — any failure to start is a reason to skip, reported as such
@@ -32,6 +35,12 @@ def pg_server():
     finally:
         server.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    with embedded_server() as server:
+        yield server
 
 
 @pytest.fixture

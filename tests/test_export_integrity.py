@@ -15,8 +15,7 @@ import pytest
 from bankcore import Bank
 from bankcore.curate import lifecycle, exchange
 from bankcore.demo import SteppingClock
-from bankcore.models import ItemSource, MemoryItem
-from curation_helpers import LESSONS, tampered, write_trajectories
+from curation_helpers import LESSONS, add_unembedded_lessons, tampered
 
 
 @pytest.fixture(scope="module")
@@ -24,16 +23,7 @@ def source(tmp_path_factory) -> Path:
     """A small bank's whole life: lessons added, two approved, one flagged and held pending, one edited."""
     db = tmp_path_factory.mktemp("integrity") / "source.duckdb"
     bank = Bank(db, clock=SteppingClock())
-    tmp = db.parent
-    bank.import_path(write_trajectories(tmp / "lessons.jsonl"))
-    by_task = {t.task_id: t.traj_id for t in bank.store.iter_trajectories()}
-    ids = []
-    for title, description, content, kind, domain, task in LESSONS:
-        item = MemoryItem(title, description, content, source=kind, domain=domain, extractor_id="heuristic:1",
-                          confidence=0.5)
-        lifecycle.add_item(bank.store, item, [ItemSource(0, "evidence", traj_id=by_task[task], step_idxs=[0])],
-                          actor="heuristic:1")
-        ids.append(item.item_id)
+    ids = add_unembedded_lessons(bank, db.parent)
     bank.approve(ids[0], actor="human:ana", reason="checked")
     bank.approve(ids[1], actor="human:ana", reason="checked")
     item = bank.item(ids[2])

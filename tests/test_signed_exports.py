@@ -16,8 +16,7 @@ import pytest
 from bankcore import Bank
 from bankcore.curate import exchange, lifecycle
 from bankcore.demo import SteppingClock
-from bankcore.models import ItemSource, MemoryItem
-from curation_helpers import LESSONS, write_trajectories
+from curation_helpers import LESSONS, add_unembedded_lessons
 
 KEY = "3f9c1e0a7b6d4c2e8f1a0b9c7d6e5f4a3b2c1d0e9f8a7b6c"  # what `openssl rand -hex 24` prints
 OTHER_KEY = "0123456789abcdef0123456789abcdef"
@@ -28,15 +27,7 @@ def source(tmp_path_factory) -> Path:
     """A small bank with a history: lessons added, one approved, one flagged and held pending."""
     db = tmp_path_factory.mktemp("signed") / "source.duckdb"
     bank = Bank(db, clock=SteppingClock())
-    bank.import_path(write_trajectories(db.parent / "lessons.jsonl"))
-    by_task = {t.task_id: t.traj_id for t in bank.store.iter_trajectories()}
-    ids = []
-    for title, description, content, kind, domain, task in LESSONS[:4]:
-        item = MemoryItem(title, description, content, source=kind, domain=domain, extractor_id="heuristic:1",
-                          confidence=0.5)
-        lifecycle.add_item(bank.store, item, [ItemSource(0, "evidence", traj_id=by_task[task], step_idxs=[0])],
-                          actor="heuristic:1")
-        ids.append(item.item_id)
+    ids = add_unembedded_lessons(bank, db.parent, LESSONS[:4])
     bank.approve(ids[0], actor="human:ana", reason="checked")
     lifecycle.change_item(bank.store, ids[2], kind="FLAG", actor="human:bo", flags=["suspicious"],
                           expected_event_id=bank.item(ids[2]).last_event_id, reason="looks odd")
