@@ -96,8 +96,8 @@ def test_a_read_command_refuses_a_file_that_is_not_a_bank_and_leaves_it_unchange
     assert not list(out.iterdir())  # nothing written on the way to the refusal
 
 
-WRITE_COMMANDS = [["init"], ["import", "{dataset}"], ["policy", "set", "auto_approve", "false"],
-                  ["review", "approve", "1"], ["reembed"]]
+WRITE_COMMANDS = [["init"], ["import", "{dataset}"], ["import-lessons", "{lessons}"],
+                  ["policy", "set", "auto_approve", "false"], ["review", "approve", "1"], ["reembed"]]
 
 
 @pytest.mark.parametrize("make", [_foreign_duckdb, _lookalike_duckdb], ids=["foreign-duckdb", "lookalike-duckdb"])
@@ -109,7 +109,11 @@ def test_a_write_command_never_adds_bankcore_tables_to_another_duckdb_file(tmp_p
     before = _snapshot(target)
     dataset = tmp_path / "one.jsonl"
     dataset.write_text('{"task_id": "t1", "query": "q", "steps": [], "final_answer": "a"}\n')
-    result = cli(*[a.replace("{dataset}", str(dataset)) for a in args], "--db", str(target))
+    lessons = tmp_path / "lessons.json"
+    lessons.write_text('[{"title": "Check the fare rules", "description": "Before a refund.", '
+                       '"content": "Read the fare rules before refunding."}]')
+    result = cli(*[a.replace("{dataset}", str(dataset)).replace("{lessons}", str(lessons)) for a in args],
+                 "--db", str(target))
     assert result.code != 0
     assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1, result.err
     assert "not a bankcore bank" in result.err and str(target) in result.err
