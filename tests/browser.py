@@ -33,10 +33,10 @@ class Served(NamedTuple):
 
 
 @pytest.fixture(scope="session")
-def served_dashboard(tmp_path_factory) -> Iterator[Served]:
-    """One Streamlit server (reviewer bea) and one Chromium over the small shared bank (`dashboard_bank`), for every
-    browser test module of the session: each used to build the same bank and start its own. Registered in
-    conftest.py so it is one fixture, not one per importing module. Skips without Chromium or the datasets."""
+def dashboard_server(tmp_path_factory) -> Iterator[tuple[str, Path, dict]]:
+    """One Streamlit server (reviewer bea) over the small shared bank (`dashboard_bank`), for every browser test
+    module of the session: each used to build the same bank and start its own. Registered in conftest.py so it is
+    one fixture, not one per importing module. Skips without Chromium or the datasets."""
     if chromium_path() is None:
         pytest.skip("chromium is not installed (make browser)")
     pytest.importorskip("playwright.sync_api")
@@ -47,8 +47,16 @@ def served_dashboard(tmp_path_factory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("browser")
     db = folder / "bank.duckdb"
     ids = dashboard_bank.build(db, {"tau": TAU, "reflexion": REFLEXION})
-    with streamlit_server(db, extra_env={"BANKCORE_REVIEWER": "bea"}, log=folder / "streamlit.log") as url, \
-            chromium() as browser:
+    with streamlit_server(db, extra_env={"BANKCORE_REVIEWER": "bea"}, log=folder / "streamlit.log") as url:
+        yield url, db, ids
+
+
+@pytest.fixture(scope="module")
+def served_dashboard(dashboard_server) -> Iterator[Served]:
+    """The session's server with a Chromium of the module's own: while playwright's sync API is open it keeps an
+    asyncio loop running in this thread, and a later module's `asyncio.run` (the MCP clients) would fail."""
+    url, db, ids = dashboard_server
+    with chromium() as browser:
         yield Served(url, browser, db, ids)
 
 

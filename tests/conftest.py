@@ -63,7 +63,7 @@ def cli(capsys):
         return CliResult(code, captured.out, captured.err)
     return run
 from fake_llm import fake_llm  # noqa: E402,F401 — the OpenAI-compatible test server fixture
-from browser import served_dashboard  # noqa: E402,F401 — one Streamlit server for the browser test modules
+from browser import dashboard_server, served_dashboard  # noqa: E402,F401 — one Streamlit server for the browser tests
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects: the tier markers must be on the items by then
