@@ -54,7 +54,7 @@ WRITER_WAITING_FRESH_S = 3.0
 # Every process kept out by the lock, reader or writer, touches this one: a store that keeps its connection open
 # between calls (`keep_open`) lets go of the file when it sees it, instead of holding it until it idles.
 OPEN_WAITING_SUFFIX = ".open-waiting"
-KEPT_OPEN_POLL_S = 0.05
+MARKER_POLL_S = 0.05
 _QUERY_INTERRUPTED = "Query interrupted"
 
 
@@ -144,9 +144,10 @@ class CoreStore:
         except OSError:
             return False
 
-    def _clear_writer_waiting(self) -> None:
+    @staticmethod
+    def _remove(marker: Path) -> None:
         try:
-            self._writer_waiting.unlink(missing_ok=True)
+            marker.unlink(missing_ok=True)
         except OSError:
             pass
 
@@ -161,16 +162,9 @@ class CoreStore:
             return False
 
     def _yield_to_writer(self) -> None:
-        """Before a burst of reads: wait (up to the lock timeout) while a writer says it is waiting for the file."""
-        deadline = time.monotonic() + self.lock_timeout_s
-        while time.monotonic() < deadline:
-            try:
-                age = time.time() - self._writer_waiting.stat().st_mtime
-            except OSError:
-                return
-            if age > WRITER_WAITING_FRESH_S:
-                return  # left by a writer that died or gave up
-            time.sleep(0.05)
+        """Before a burst of reads: wait (up to the lock timeout) while a writer says it is waiting for the file (a
+        stale marker, left by a writer that died or gave up, is not waited on)."""
+        self._wait_while(self._writer_waiting)
 
     def _connect(self, *, reader: bool = False) -> duckdb.DuckDBPyConnection:
         """Open the file, retrying with backoff while another process holds its lock. A writer (`reader=False`)
@@ -235,12 +229,9 @@ class CoreStore:
                     raise SchemaError(f"{self.path}: not a bankcore bank ({exc})") from exc
         finally:
             if signalled:
-                self._clear_writer_waiting()
+                self._remove(self._writer_waiting)
             if waited:
-                try:
-                    self._open_waiting.unlink(missing_ok=True)
-                except OSError:
-                    pass
+                self._remove(self._open_waiting)
 
     @contextmanager
     def _turn(self) -> Iterator[None]:
@@ -354,12 +345,12 @@ class CoreStore:
     def _wait_while(self, marker: Path) -> None:
         deadline = time.monotonic() + self.lock_timeout_s
         while self._is_fresh(marker) and time.monotonic() < deadline:
-            time.sleep(KEPT_OPEN_POLL_S)
+            time.sleep(MARKER_POLL_S)
 
     def _watch_kept(self) -> None:
         """Lets go of the kept connection when it idles or another process waits; ends when it is let go."""
         while self._kept is not None:
-            time.sleep(KEPT_OPEN_POLL_S)
+            time.sleep(MARKER_POLL_S)
             self._let_go()
 
     def _let_go(self, *, force: bool = False) -> None:
