@@ -440,6 +440,14 @@ class Claims:
         self.held += mine
         return mine
 
+    def take_page(self, keys: list[str], report: QueueRun, on_progress: Progress | None) -> list[str]:
+        """`take`, with the keys another worker holds counted in `report.elsewhere` and shown as progress."""
+        mine = self.take(keys)
+        report.elsewhere += len(keys) - len(mine)
+        if on_progress and len(mine) < len(keys):
+            on_progress(len(keys) - len(mine))
+        return mine
+
     def keep(self) -> None:
         """Renew what is held once a third of the lease has gone (a slow model can take minutes a trajectory)."""
         if self.held and time.monotonic() - self.renewed > self.lease_s / 3:
@@ -462,11 +470,7 @@ def _drain(store: Store, queue: list[str], report: QueueRun, work: Callable, wri
         for start in range(0, len(queue), PAGE):
             page = queue[start:start + PAGE]
             if claims is not None:
-                mine = claims.take(page)
-                report.elsewhere += len(page) - len(mine)
-                if on_progress and len(mine) < len(page):
-                    on_progress(len(page) - len(mine))
-                page = mine
+                page = claims.take_page(page, report, on_progress)
             for traj in store.get_trajectories(page):
                 if report.stopped:
                     return

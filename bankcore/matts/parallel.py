@@ -158,10 +158,7 @@ def _drain_groups(store: Store, groups: list[Group], report: QueueRun, work: Cal
         for start in range(0, len(groups), write_every):
             page = groups[start:start + write_every]
             if claims is not None:
-                mine = set(claims.take([_claim_key(g) for g in page]))
-                report.elsewhere += len(page) - len(mine)
-                if on_progress and len(mine) < len(page):
-                    on_progress(len(page) - len(mine))
+                mine = set(claims.take_page([_claim_key(g) for g in page], report, on_progress))
                 page = [g for g in page if _claim_key(g) in mine]
             trajs = {t.traj_id: t for t in store.get_trajectories([i for g in page for i in g.traj_ids])}
             for group in page:

@@ -139,7 +139,7 @@ class Retriever:
         return self._index_worth_it
 
     def _from_memory(self, vector: np.ndarray, query: Query) -> tuple[list[Ranked], dict[int, MemoryItem]]:
-        ranked = ranking.top(self._score(vector, query), query.k)
+        ranked = self.search(vector, query)
         return ranked, {i.item_id: i for i in self.store.query_items(item_ids=[r.item_id for r in ranked])}
 
     def _from_index(self, vector: np.ndarray, query: Query) -> tuple[list[Ranked], dict[int, MemoryItem]] | None:
