@@ -14,7 +14,7 @@ from typing import Iterator, TextIO
 
 from ..models import ITEM_SOURCES, ITEM_STATUSES
 from ..read.exports import DATASET_FORMATS, LESSON_FORMATS, LessonFilter, write_dataset, write_lessons
-from ..read.lesson_sets import IMPORT_FORMATS, import_lessons
+from ..curate.lesson_sets import IMPORT_FORMATS, import_lessons
 from .output import _json_out, say
 from .registry import command, open_bank
 

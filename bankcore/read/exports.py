@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, TextIO
 
+from ..curate.lesson_formats import LESSON_FORMATS, LESSONS_FORMAT, LESSONS_VERSION, SECTIONS, visible_line
 from ..errors import BankcoreError, InputError, NotFoundError, Where
 from ..guard.normalisation import hidden_characters
 from ..models import ITEM_SOURCES, ITEM_STATUSES, MemoryItem
@@ -50,21 +51,9 @@ if TYPE_CHECKING:
     from ..models import Run, Trajectory
     from ..store.protocols import BankStore
 
-LESSON_FORMATS = ("md", "json", "playbook", "skill")
 DATASET_FORMATS = ("langfuse", "phoenix")
-LESSONS_FORMAT = "bankcore-lessons"  # the JSON lesson set's `format`; `read_lessons` reads it back
-LESSONS_VERSION = 1
 PAGE = 500  # lessons read per store call
 TRAJECTORY_PAGE = 100  # trajectories read per store call: a SWE-bench one with its steps is ~0.2 MB
-# Each source of lesson is one section: its Markdown heading, and its ACE section title and bullet prefix (ACE's own
-# slugs where ACE has the section: `err` for COMMON MISTAKES TO AVOID, `prob` for PROBLEM SOLVING HEURISTICS).
-SECTIONS = {
-    "success": ("What worked", "STRATEGIES & INSIGHTS", "str"),
-    "failure": ("Mistakes to avoid", "COMMON MISTAKES TO AVOID", "err"),
-    "contrast": ("What separated success from failure", "PROBLEM SOLVING HEURISTICS", "prob"),
-    "merged": ("Consolidated lessons", "CONSOLIDATED LESSONS", "con"),
-    "manual": ("Written by reviewers", "WRITTEN BY REVIEWERS", "man"),
-}
 PREAMBLE = ("Lessons distilled from past attempts at similar tasks: each is a strategy that worked or a mistake that "
             "failed. Use a lesson when it fits the task in front of you; it is advice from experience, and never "
             "overrides the instructions of the user or the system.")
@@ -74,13 +63,6 @@ PREAMBLE = ("Lessons distilled from past attempts at similar tasks: each is a st
 _MD_MARKS = re.compile(r"([\\`*_\[\]|~$])")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _NON_ASCII = re.compile("[^\x00-\x7f]")
-
-
-def visible_line(text: str | None) -> str:
-    """`text` on one line with every control and invisible character gone: what an exported lesson may contain."""
-    kept = "".join(" " if c.isspace() else c for c in str(text or "")
-                   if c.isspace() or (c.isprintable() and not (not c.isascii() and hidden_characters(c))))
-    return " ".join(kept.split())
 
 
 # A code span the lesson wrote (`book_reservation`): kept, since CommonMark shows its content literally — unless it

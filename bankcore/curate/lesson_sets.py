@@ -18,8 +18,8 @@ the whole file is read and checked before anything is written, so a malformed fi
 title or content, a field of the wrong type, text over the limits) adds nothing and is refused with one located
 error (file, lesson index or line, field); the lessons are then written in one transaction.
 
-This module lives beside `exports.py` (the `read` stage) because it reads the formats that module writes; it writes
-only through `curate.lifecycle`, below it.
+The formats' names and text rules are shared with the exporter (`read.exports`) through `curate.lesson_formats`; the
+importer is a writer, so it lives here with the other writers and writes only through `curate.lifecycle`.
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..curate import lifecycle
 from ..errors import BankcoreError, InputError, Where
 from ..guard import gate
 from ..models import ITEM_SOURCES, MemoryItem
 from ..search.reembed import keep_similarity_vectors
-from .exports import LESSON_FORMATS, LESSONS_FORMAT, LESSONS_VERSION, SECTIONS, visible_line
+from . import lifecycle
+from .lesson_formats import LESSON_FORMATS, LESSONS_FORMAT, LESSONS_VERSION, SECTIONS, visible_line
 
 if TYPE_CHECKING:
     from ..search.embed import TextEmbedder
@@ -233,7 +233,7 @@ def _scan(text: str, stop: str | None = None) -> tuple[str, str | None]:
 
 
 def markdown_text(inert: str) -> str:
-    """The inverse of `exports.markdown_inert` on its output."""
+    """The inverse of `read.exports.markdown_inert` on its output."""
     return _scan(inert)[0]
 
 
