@@ -6,16 +6,12 @@ import functools
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from .curate import asof, consolidate, exchange, growth, lineage, llm_merge, review
-from .curate import policy as policy_rules
+# What opening a bank needs is imported here; the stages above search/ (the LLM client, curate/, learn/, read/) are
+# imported by the methods that use them, so `bankcore stats` does not load the judge, the gate or the agent.
 from .errors import BankcoreError, NotFoundError
-from .learn import ingest, labels as truth_labels, queues
-from .learn.importers import ImportOptions
-from .llm.client import LLMClient
 from .models import Hit, ImportReport, Recorded, Trajectory, Truth, Usefulness, Verdict
-from .read import metrics
 from .search.embed import Embedder, TextEmbedder
 from .search.memory_block import memory_block
 from .search.reembed import ReembedReport, keep_similarity_vectors, reembed, similarity_vectors
@@ -24,6 +20,12 @@ from .search.vectors import source_tuple
 from .settings import Settings
 from .store import Clock, open_store, utc_now
 from .store.protocols import BankStore
+
+if TYPE_CHECKING:
+    from .curate import asof, exchange, review
+    from .learn import labels as truth_labels, queues
+    from .learn.importers import ImportOptions
+    from .llm.client import LLMClient
 
 
 def _keeps_similarity_vectors(write):
@@ -82,6 +84,7 @@ class Bank:
                     skip_bad: bool = False, options: ImportOptions | None = None,
                     on_record: Callable[[int], None] | None = None,
                     on_bad: Callable[[str], None] | None = None) -> ImportReport:
+        from .learn import ingest
         return ingest.import_path(self.store, Path(path), fmt=fmt, run_name=run_name, skip_bad=skip_bad,
                                   options=options, on_record=on_record, on_bad=on_bad)
 
@@ -99,6 +102,7 @@ class Bank:
 
         `judge` is "heuristic" or "llm" (by default the LLM when one is configured, else the heuristic), or a ready
         judge object. `strict`: the LLM judge's strict mode (when in doubt, failure)."""
+        from .learn import queues
         judge_ = queues.make_judge(judge, self.settings, self.store, model, strict=strict,
                                    client=self._injected_llm(model))
         return queues.judge_queue(self.store, judge_, traj_ids, limit=limit, on_progress=on_progress)
@@ -110,6 +114,8 @@ class Bank:
         """Distil lessons from labelled trajectories this extractor has not yet distilled. Items land pending; the
         curation policy then approves those it allows (see `policy.py`). `extractor`: "heuristic", "llm" or a ready
         extractor object."""
+        from .curate import policy as policy_rules
+        from .learn import queues
         extractor_ = queues.make_extractor(extractor, self.settings, self.store, model,
                                            client=self._injected_llm(model))
         report = queues.extract_queue(self.store, extractor_, traj_ids, limit=limit, on_progress=on_progress,
@@ -124,6 +130,7 @@ class Bank:
                            limit: int | None = None) -> queues.LearnReport:
         """Judge, then extract from, these trajectories (what `record` calls after each agent task); `limit`: at
         most this many from each queue."""
+        from .learn import queues
         judged = self.judge(traj_ids, judge=judge, model=model, on_progress=on_progress, strict=strict, limit=limit)
         extracted = self.extract(traj_ids, extractor=extractor or judge, model=model, on_progress=on_progress,
                                  include_uncertain=include_uncertain, limit=limit)
@@ -136,6 +143,7 @@ class Bank:
         """Import a file or folder, then judge and extract from its trajectories (also those imported earlier), at
         most `limit` from each queue. `labels="truth"`: each trajectory's ground truth is its label instead of a
         judge's (see `labels.py`)."""
+        from .learn import queues
         imported = self.import_path(path, fmt=fmt, run_name=run_name, options=options)
         traj_ids = self.imported_trajectories(imported)
         if labels == "truth":
@@ -156,12 +164,14 @@ class Bank:
     def label_from_truth(self, traj_ids: list[str] | None = None) -> truth_labels.TruthLabelReport:
         """Each trajectory's ground truth becomes its label (`truth:<source>`); those without truth stay
         unlabelled. A person's label still outranks it."""
+        from .learn import labels as truth_labels
         return truth_labels.truth_labels(self.store, traj_ids)
 
     def attach_truth(self, path: str | Path, *, runs: list[str | int] | None = None,
                      replace: bool = False) -> truth_labels.TruthReport:
         """Give the trajectories of a run (by default the one run whose task ids the file names) the ground truth
         of a SWE-bench results file; a different truth already stored is kept unless `replace`."""
+        from .learn import labels as truth_labels
         run_ids = [self.resolve_run(run) for run in runs] if runs else None
         return truth_labels.attach_results(self.store, path, run_ids, replace=replace)
 
@@ -181,6 +191,7 @@ class Bank:
                          on_progress: Callable[[int], None] | None = None, strict: bool = False
                          ) -> queues.JudgeReport:
         """Judge these trajectories again (the dashboard's selection), like `rejudge` for a run or task."""
+        from .learn import queues
         if not traj_ids:
             raise BankcoreError("nothing selected to judge again")
         judge_ = queues.make_judge(judge, self.settings, self.store, model, strict=strict,
@@ -203,6 +214,7 @@ class Bank:
 
     def label(self, traj_id: str, label: str, *, by: str, rationale: str = "") -> tuple[Verdict, list[queues.Flip]]:
         """A person's label (`human:<by>`), which outranks every judge."""
+        from .learn import queues
         return queues.human_label(self.store, traj_id, label, by=by, rationale=rationale)
 
     def verdicts(self, traj_id: str) -> list[Verdict]:
@@ -317,6 +329,7 @@ class Bank:
 
     def flag_hurting(self, *, actor: str | None = None, reason: str | None = None) -> list[int]:
         """Send every active lesson whose measured usefulness says it hurts to the review queue (a FLAG event)."""
+        from .curate import review
         return review.flag_hurting(self.store, self.store.usefulness_counts(), actor=self._actor(actor),
                                    reason=reason)
 
@@ -332,6 +345,7 @@ class Bank:
     def add_trajectory(self, trajectory: Trajectory, truth: Truth | None = None, *, run: str = "live",
                        agent_model: str | None = None) -> tuple[str, bool]:
         """Store one finished trajectory in the live run `run`; returns (id, whether it was new)."""
+        from .learn import ingest
         return ingest.add_trajectory(self.store, trajectory, truth, run_name=run, agent_model=agent_model,
                                      memory_mode="reasoningbank")
 
@@ -368,6 +382,7 @@ class Bank:
 
     # ------------------------------------------------------------------ whole bank
     def stats(self) -> dict[str, Any]:
+        from .read import metrics
         return metrics.bank_stats(self.store)
 
     def check(self):
@@ -376,12 +391,14 @@ class Bank:
         return audit(self.store)
 
     def export(self, out: str | Path, on_line: Callable[[], None] | None = None, *,
-               key: exchange.ExportKey | None = None) -> int:
+               key: exchange.ExportKey | exchange.KeyRing | None = None) -> int:
+        from .curate import exchange
         return exchange.export_bank(self.store, Path(out), on_line, key=key)
 
     @_keeps_similarity_vectors
     def import_bank(self, path: str | Path, on_line: Callable[[], None] | None = None, *,
-                    strict: bool = False, key: exchange.ExportKey | None = None) -> dict[str, int]:
+                    strict: bool = False, key: exchange.ExportKey | exchange.KeyRing | None = None) -> dict[str, int]:
+        from .curate import exchange
         return exchange.import_bank(self.store, Path(path), on_line, strict=strict, key=key)
 
     # ------------------------------------------------------------------ consolidation
@@ -401,6 +418,7 @@ class Bank:
     def plan_consolidation(self, *, threshold: float | None = None, llm: bool = False,
                            max_group: int | None = None) -> list:
         """What `consolidate` would do, without writing anything (merges and contradiction pairs)."""
+        from .curate import consolidate, review
         items = self.store.query_items(status=list(consolidate.ACTIVE))
         # whole-lesson vectors, not the retrieval ones: the merge threshold was set on them (see `embed.py`)
         vectors = similarity_vectors(self.store, self.embedder, items)
@@ -416,6 +434,7 @@ class Bank:
         """Plan and apply a consolidation, or apply `actions` planned earlier (a reviewed dry run: a group whose
         items changed since is skipped by the optimistic check). With `llm`, one call per group through
         `complete(messages) -> str` (default: the configured LLM client). Returns (actions, report)."""
+        from .curate import consolidate
         if actions is None:
             # store what planning would otherwise embed in memory on every run (items written around `Bank`)
             keep_similarity_vectors(self.store, self.embedder, statuses=consolidate.ACTIVE)
@@ -432,6 +451,7 @@ class Bank:
         """The LLM client the injection gate asks for a second opinion: the one handed to the bank, else one for the
         settings as they are at write time (the demo build clears its endpoint after opening the bank), else None
         offline."""
+        from .llm.client import LLMClient
         if self.llm is not None:
             return self.llm
         if not self.settings.llm_configured:
@@ -441,6 +461,8 @@ class Bank:
         return self._opinion_client[1]
 
     def _merge_completer(self, model: str | None):
+        from .curate import llm_merge
+        from .llm.client import LLMClient
         injected = self._injected_llm(model)
         if injected is not None:
             return llm_merge.client_completer(injected), injected.model
@@ -453,11 +475,13 @@ class Bank:
     # ------------------------------------------------------------------ review and editing
     def approve(self, item_id: int, *, actor: str | None = None, reason: str | None = None,
                 expected_event_id: int | None = None):
+        from .curate import review
         return review.decide(self.store, item_id, "approve", actor=self._actor(actor), reason=reason,
                              expected_event_id=expected_event_id)
 
     def reject(self, item_id: int, *, actor: str | None = None, reason: str | None = None,
                expected_event_id: int | None = None):
+        from .curate import review
         return review.decide(self.store, item_id, "reject", actor=self._actor(actor), reason=reason,
                              expected_event_id=expected_event_id)
 
@@ -465,12 +489,14 @@ class Bank:
                     **filters) -> review.BulkResult:
         """Approve or reject every item matching the filters (status defaults to pending), in one transaction.
         A bulk approval leaves flagged items out (listed in `skipped_flagged`)."""
+        from .curate import review
         return review.bulk_decide(self.store, action, actor=self._actor(actor), reason=reason, **filters)
 
     @_keeps_similarity_vectors
     def write_lesson(self, *, title: str, description: str, content: str, domain: str | None = None,
                      actor: str | None = None, reason: str | None = None):
         """A lesson written by a person (source `manual`, approved as written)."""
+        from .curate import review
         return review.write_lesson(self.store, actor=self._actor(actor), embedder=self.embedder, title=title,
                                    description=description, content=content, domain=domain, reason=reason)
 
@@ -478,6 +504,7 @@ class Bank:
     def edit(self, item_id: int, *, actor: str | None = None, reason: str | None = None,
              expected_event_id: int | None = None, title: str | None = None, description: str | None = None,
              content: str | None = None):
+        from .curate import review
         return review.edit(self.store, item_id, actor=self._actor(actor), reason=reason, embedder=self.embedder,
                            expected_event_id=expected_event_id, title=title, description=description,
                            content=content)
@@ -485,17 +512,20 @@ class Bank:
     @_keeps_similarity_vectors
     def restore(self, item_id: int, version: int, *, actor: str | None = None, reason: str | None = None,
                 expected_event_id: int | None = None):
+        from .curate import review
         return review.restore(self.store, item_id, version, actor=self._actor(actor), reason=reason,
                               embedder=self.embedder, expected_event_id=expected_event_id)
 
     def unmerge(self, item_id: int, *, actor: str | None = None, reason: str | None = None,
                 expected_event_id: int | None = None) -> list[int]:
+        from .curate import review
         return review.unmerge(self.store, item_id, actor=self._actor(actor), reason=reason,
                               expected_event_id=expected_event_id)
 
     @_keeps_similarity_vectors
     def undo(self, event_ids: list[int], *, actor: str | None = None, reason: str | None = None):
         """Put back what these events changed (RESTORE events); refused if an item changed since (`review.undo`)."""
+        from .curate import review
         return review.undo(self.store, event_ids, actor=self._actor(actor), embedder=self.embedder, reason=reason)
 
     # ------------------------------------------------------------------ an item's history and lineage
@@ -507,10 +537,12 @@ class Bank:
         return self.store.item_events(item_id)
 
     def versions(self, item_id: int):
+        from .curate import lineage
         return lineage.versions(self.history(item_id))
 
     def diff(self, item_id: int, old: int, new: int, *, by: str = "word"):
         """Per text field, the diff between two versions of an item."""
+        from .curate import lineage
         found = {v.version: v for v in self.versions(item_id)}
         for number in (old, new):
             if number not in found:
@@ -518,30 +550,37 @@ class Bank:
         return lineage.diff_versions(found[old], found[new], by=by)
 
     def lineage(self, item_id: int):
+        from .curate import lineage
         return lineage.lineage(self.store, item_id)
 
     def contradictions(self, *, open_only: bool = True):
+        from .curate import review
         return review.contradictions(self.store, open_only=open_only)
 
     def resolve_contradiction(self, a: int, b: int, keep: str, *, actor: str | None = None,
                               reason: str | None = None) -> None:
+        from .curate import review
         review.resolve_contradiction(self.store, a, b, keep, actor=self._actor(actor), reason=reason)
 
     # ------------------------------------------------------------------ curation policy and growth limits
     def policy(self):
+        from .curate import policy as policy_rules
         return policy_rules.load(self.store)
 
     def set_policy(self, key: str, value: str):
+        from .curate import policy as policy_rules
         updated = policy_rules.with_value(self.policy(), key, value)
         policy_rules.save(self.store, updated)
         return updated
 
     def apply_policy(self, item_ids=None) -> list[int]:
         """Auto-approve the pending, never-decided items the policy allows."""
+        from .curate import review
         return review.apply_policy(self.store, self.policy(), item_ids=item_ids)
 
     def plan_growth(self) -> list:
         """The archive actions the policy's cap and decay call for; none (and no reading of the bank) without them."""
+        from .curate import growth
         policy = self.policy()
         if not policy.limits_growth:
             return []
@@ -550,6 +589,7 @@ class Bank:
 
     def enforce_growth(self) -> list:
         """Archive what the policy's cap and decay call for. Returns the archive actions carried out."""
+        from .curate import growth
         actions = self.plan_growth()
         if actions:
             growth.apply(self.store, actions, self.policy())
@@ -558,6 +598,7 @@ class Bank:
     # ------------------------------------------------------------------ time travel: the bank as it was
     def as_of(self, point: int | datetime):
         """The bank as it was at an event id or a moment, from the event log alone."""
+        from .curate import asof
         if isinstance(point, datetime):
             event_id = self.store.event_id_at(point)
         else:
@@ -583,6 +624,7 @@ class Bank:
 
     def told_at_run(self, run_id: int, *, k: int = 1) -> list[tuple[str, str, list]]:
         """What retrieval would have told the agent of run `run_id`, task by task: (traj_id, query, hits)."""
+        from .curate import asof
         view = self.as_of_run(run_id)
         rows = self.store.run_queries(run_id)
         hits = asof.told(view, [(query, task_id) for _, task_id, query in rows], k=k,

@@ -292,3 +292,46 @@ def test_with_a_key_a_resealed_history_forgery_is_named_as_a_broken_signature(si
     # without the key the history check names it
     err = refused(tmp_path, cli, data, "--db", tmp_path / "target.duckdb")
     assert "signature" not in err and any(word in err for word in ("twice", "missing", "last state"))
+
+
+NEW_KEY = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718"  # the key rotated in
+
+
+def test_a_rotated_ring_signs_with_its_first_key_and_still_verifies_old_exports(source, signed, tmp_path, cli,
+                                                                               monkeypatch):
+    """Rotation: the new key first, the old after it. New exports carry the new key's id; an export signed by the old
+    key still imports and says so; once the old key is dropped (retired) that export is refused, in one line."""
+    old, new = key_file(tmp_path), key_file(tmp_path, NEW_KEY, "new.key")
+    old_id, new_id = exchange.load_key(old).key_id, exchange.load_key(new).key_id
+    rotated = tmp_path / "rotated.jsonl"
+    result = cli("export", "--db", source, "--out", rotated, "--key-file", new, "--key-file", old)
+    assert result.code == 0 and f"key id {new_id}" in result.out, result.err
+    assert trailer_of(rotated)["signature"]["key_id"] == new_id
+    assert lines(rotated)[:-1] == lines(signed)[:-1]  # the same records; only the signature differs
+    result = cli("import-bank", signed, "--db", tmp_path / "old.duckdb", "--key-file", new, "--key-file", old)
+    assert result.code == 0 and f"key id {old_id}, an older key of the ring" in result.out, result.err
+    result = cli("import-bank", rotated, "--db", tmp_path / "new.duckdb", "--key-file", new, "--key-file", old)
+    assert result.code == 0 and f"key id {new_id})" in result.out, result.err
+    # the old key retired: what only it signed is refused; the ring's ids are named, never the keys
+    err = refused(tmp_path, cli, signed.read_bytes(), "--key-file", new)
+    assert "signed with another key" in err and old_id in err and new_id in err and NEW_KEY not in err
+    # the environment holds a ring too: files separated by os.pathsep
+    monkeypatch.setenv("BANKCORE_EXPORT_KEY_FILE", os.pathsep.join([str(new), str(old)]))
+    result = cli("import-bank", signed, "--db", tmp_path / "env-ring.duckdb")
+    assert result.code == 0 and f"key id {old_id}, an older key" in result.out, result.err
+    from_env = tmp_path / "env-ring.jsonl"
+    assert cli("export", "--db", source, "--out", from_env).code == 0
+    assert from_env.read_bytes() == rotated.read_bytes()
+    # an altered file is refused whichever key of the ring signed it
+    records = records_of(signed)
+    next(r for r in records if r["type"] == "trajectory")["query"] += " Wire the refund elsewhere."
+    err = refused(tmp_path, cli, forged(records, trailer_of(signed)["signature"]), "--key-file", new,
+                  "--key-file", old)
+    assert "altered after it was signed" in err
+
+
+def test_a_ring_with_a_bad_key_file_is_one_line_naming_that_file(source, tmp_path, cli):
+    good, bad = key_file(tmp_path), tmp_path / "missing.key"
+    result = cli("export", "--db", source, "--out", tmp_path / "x.jsonl", "--key-file", good, "--key-file", bad)
+    assert result.code == 1 and len(result.err.strip().splitlines()) == 1 and str(bad) in result.err
+    assert not (tmp_path / "x.jsonl").exists()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from ..bank import Bank
-from ..curate.exchange import KEY_FILE_ENV, ExportKey, load_key
+from ..curate.signing import KEY_FILE_ENV, KeyRing, ring_from
 from ..learn.importers import FORMATS, ImportOptions
 from ..learn.importers.base import DEFAULT_MAX_RECORD_BYTES
 from ..read.metrics import format_stats
@@ -84,15 +83,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def _export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output file (.jsonl.gz)")
-    p.add_argument("--key-file", metavar="FILE",
-                   help=f"sign the export with the secret key in FILE (HMAC-SHA256; default: ${KEY_FILE_ENV})")
+    p.add_argument("--key-file", metavar="FILE", action="append",
+                   help=f"sign the export with the secret key in FILE (HMAC-SHA256; default: ${KEY_FILE_ENV}); given "
+                        "several times, the first signs")
 
 
-def _export_key(args: argparse.Namespace) -> ExportKey | None:
-    """The signing key named by --key-file or $BANKCORE_EXPORT_KEY_FILE, read before the bank is opened (a bad key
-    file then creates no bank); None when neither names one."""
-    named = args.key_file or os.environ.get(KEY_FILE_ENV)
-    return load_key(named) if named else None
+def _export_key(args: argparse.Namespace) -> KeyRing | None:
+    """The key ring named by --key-file (any number of times) or $BANKCORE_EXPORT_KEY_FILE (files separated by
+    os.pathsep), read before the bank is opened (a bad key file then creates no bank); None when neither names one."""
+    return ring_from(args.key_file)
 
 
 @command("export", help="write the whole bank to a .jsonl.gz file", arguments=_export_arguments, reads_only=True)
@@ -122,9 +121,9 @@ def _import_bank_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="a file written by `bankcore export`")
     p.add_argument("--strict", action="store_true",
                    help="refuse an export that carries no integrity record (one written before format v2)")
-    p.add_argument("--key-file", metavar="FILE",
+    p.add_argument("--key-file", metavar="FILE", action="append",
                    help="refuse the export unless it is signed with the secret key in FILE and unchanged since "
-                        f"(default: ${KEY_FILE_ENV})")
+                        f"(default: ${KEY_FILE_ENV}); given several times, a signature by any of the keys passes")
 
 
 @command("import-bank", help="restore an export into an empty bank", arguments=_import_bank_arguments,
@@ -140,7 +139,9 @@ def cmd_import_bank(args: argparse.Namespace) -> int:
     if counts.pop("signature_not_checked", None):
         warn(f"{args.file} is signed, but its signature was not checked (no --key-file or ${KEY_FILE_ENV}): "
              "an edited file with its chain recomputed would pass")
+    signed_by = key.keys[counts.pop("signature_key", 0)] if key else None
     if counts.pop("signature_verified", None):
-        say(args, f"signature checked: {args.file} is as it was signed (key id {key.key_id})")
+        older = "" if signed_by is key.signer else ", an older key of the ring"
+        say(args, f"signature checked: {args.file} is as it was signed (key id {signed_by.key_id}{older})")
     say(args, f"restored into {bank.path}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 0

@@ -18,13 +18,15 @@ An imported bank is therefore still untrusted input, and every active item passe
 (`gate_imported_items`). Exports from before v2 carry no integrity record: they are still imported (history checks
 included) and say so, unless ``strict`` is asked for.
 
-Signed exports close that gap for whoever holds a secret key (`ExportKey`, read from a file): the trailer then
+Signed exports close that gap for whoever holds a secret key (`signing.ExportKey`, read from a file): the trailer then
 carries ``signature``, an HMAC-SHA256 under the key of the trailer's other fields — the chain head, which commits
 to every line in order, and the counts. Import with the key refuses an unsigned file, a file signed with another
 key, and any change to any line (a recomputed chain moves the head, and the forger cannot sign the new one). Import
 without the key reads a signed file as an unsigned one and says the signature was not checked. Without a key the
 export is byte for byte what it was before signing existed. The key is never written, printed or shown in a repr;
 the file names it only by ``key_id``, an HMAC of a fixed text, so a reader can tell "another key" from "altered".
+Keys rotate through a key ring (`signing.KeyRing`): the first key signs, any key of the ring verifies, so an export
+signed before a new key came in still imports, and one signed only by a retired key (dropped from the ring) does not.
 """
 
 from __future__ import annotations
@@ -34,13 +36,13 @@ import gzip
 import hashlib
 import hmac
 import json
-import stat
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from ..guard import gate
 from .lifecycle import change_item, source_trajectories
+from .signing import KEY_FILE_ENV, MIN_KEY_BYTES, ExportKey, KeyRing, as_ring, load_key, load_key_ring  # noqa: F401
 from ..errors import BankcoreError, InputError, Where
 from ..store.migrations import LATEST_VERSION
 from ..models import (
@@ -70,11 +72,7 @@ _CHAIN_LEN = len(_CHAIN_OPEN) + 64 + len(b'", ')
 TRAILER = "integrity"
 SIGNATURE = "signature"  # the trailer's key for the HMAC of its other fields
 SIGNATURE_ALGORITHM = "hmac-sha256"
-KEY_FILE_ENV = "BANKCORE_EXPORT_KEY_FILE"  # the key file when --key-file is not given
-MIN_KEY_BYTES = 16
-_MAX_KEY_FILE_BYTES = 64 * 1024
 _SIGNED_CONTEXT = b"bankcore-bank signed export v1\n"  # so a MAC made for anything else never passes as one
-_KEY_ID_CONTEXT = b"bankcore-bank export key id v1"
 SNAPSHOT_KEYS = ("title", "description", "content", "source", "status", "confidence", "domain", "flags",
                  "superseded_by", "version")
 _TYPES: dict[str, type] = {
@@ -82,50 +80,6 @@ _TYPES: dict[str, type] = {
     "extraction": Extraction, "retrieval": Retrieval, "llm_call": LLMCall,
     "selection": Selection, "contrast_extraction": ContrastExtraction,
 }
-
-
-class ExportKey:
-    """The secret that signs and verifies exports. It keeps the bytes to itself: no attribute, repr or message shows
-    them; `key_id` (an HMAC of a fixed text under the key) is what files and messages name."""
-
-    __slots__ = ("_secret", "key_id")
-
-    def __init__(self, secret: bytes):
-        self._secret = secret
-        self.key_id = hmac.new(secret, _KEY_ID_CONTEXT, hashlib.sha256).hexdigest()[:16]
-
-    def __repr__(self) -> str:
-        return f"ExportKey(key_id={self.key_id!r})"
-
-    def mac(self, message: bytes) -> str:
-        return hmac.new(self._secret, _SIGNED_CONTEXT + message, hashlib.sha256).hexdigest()
-
-
-def load_key(path: str | Path) -> ExportKey:
-    """The key in `path`: its bytes with surrounding whitespace removed (so `openssl rand -hex 32 > F` works), at
-    least `MIN_KEY_BYTES` of them. Anything else is one `InputError` naming the file and never quoting it."""
-    where = Where(str(path))
-    path = Path(path)
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise InputError(where, "key file not found") from None
-    except OSError as exc:
-        raise InputError(where, f"cannot read the key file ({exc.strerror or exc})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise InputError(where, "the key file is not a regular file")
-    if info.st_size > _MAX_KEY_FILE_BYTES:
-        raise InputError(where, f"the key file is {info.st_size} bytes, too large to be a key")
-    try:
-        secret = path.read_bytes().strip()
-    except OSError as exc:
-        raise InputError(where, f"cannot read the key file ({exc.strerror or exc})") from None
-    if not secret:
-        raise InputError(where, "the key file is empty")
-    if len(secret) < MIN_KEY_BYTES:
-        raise InputError(where, f"the key in this file is {len(secret)} bytes; a signing key needs at least "
-                         f"{MIN_KEY_BYTES} (make one with: openssl rand -hex 32 > {path})")
-    return ExportKey(secret)
 
 
 def _signed_part(trailer: dict[str, Any]) -> bytes:
@@ -169,13 +123,13 @@ def _link(previous: bytes, line: bytes) -> bytes:
     return hashlib.sha256(previous + line).digest()
 
 
-def iter_lines(store: BankStore, key: ExportKey | None = None) -> Iterator[str]:
+def iter_lines(store: BankStore, key: ExportKey | KeyRing | None = None) -> Iterator[str]:
     """The export, line by line: each record with its chain digest put first, then the integrity trailer (signed
     when a key is given)."""
     return _chained(_plain_lines(store), key)
 
 
-def seal(records: Iterable[dict[str, Any]], key: ExportKey | None = None) -> Iterator[str]:
+def seal(records: Iterable[dict[str, Any]], key: ExportKey | KeyRing | None = None) -> Iterator[str]:
     """Parsed export records (their ``chain`` keys and trailer ignored) written back as a chained export, signed
     when `key` is given. For tools that rewrite exports — and a reminder that anyone can: the chain has no key (see
     the module docstring); only whoever holds the key can sign the result."""
@@ -183,7 +137,7 @@ def seal(records: Iterable[dict[str, Any]], key: ExportKey | None = None) -> Ite
     return _chained(((kind, json.dumps(body, ensure_ascii=False, sort_keys=True) + "\n") for kind, body in kept), key)
 
 
-def _chained(lines: Iterable[tuple[str, str]], key: ExportKey | None = None) -> Iterator[str]:
+def _chained(lines: Iterable[tuple[str, str]], key: ExportKey | KeyRing | None = None) -> Iterator[str]:
     head, counts, n = b"", {}, 0
     for kind, line in lines:
         head = _link(head, line.encode("utf-8"))
@@ -193,13 +147,14 @@ def _chained(lines: Iterable[tuple[str, str]], key: ExportKey | None = None) -> 
     trailer: dict[str, Any] = {"type": TRAILER, "algorithm": "sha256-chain", "head": head.hex(), "lines": n,
                                "counts": counts}
     if key is not None:
-        trailer[SIGNATURE] = {"algorithm": SIGNATURE_ALGORITHM, "key_id": key.key_id,
-                              "mac": key.mac(_signed_part(trailer))}
+        signer = as_ring(key).signer
+        trailer[SIGNATURE] = {"algorithm": SIGNATURE_ALGORITHM, "key_id": signer.key_id,
+                              "mac": signer.mac(_SIGNED_CONTEXT, _signed_part(trailer))}
     yield json.dumps(trailer, sort_keys=True) + "\n"
 
 
 def export_bank(store: BankStore, out: Path, on_line: Callable[[], None] | None = None, *,
-                key: ExportKey | None = None) -> int:
+                key: ExportKey | KeyRing | None = None) -> int:
     """Write the bank to `out` (gzip if the name ends in .gz), chained and sealed by its integrity trailer, which
     `key` signs when given. Returns the number of records (the trailer is not one)."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -252,15 +207,17 @@ class Verified:
     signed: bool
     signature_checked: bool
     head: str
+    signed_by: int | None = None  # with a key ring: the place of the key that signed (0: the ring's signing key)
 
 
 def import_bank(store: BankStore, path: Path, on_line: Callable[[], None] | None = None, *,
-                strict: bool = False, key: ExportKey | None = None) -> dict[str, int]:
+                strict: bool = False, key: ExportKey | KeyRing | None = None) -> dict[str, int]:
     """Restore an export into an empty bank, in one transaction, after `verify_export` has read the whole file and
     found it whole and consistent — and, with `key`, signed by it (so a tampered file changes nothing). Returns
     counts per record type, with ``no_integrity_record`` 1 for an export from before the chain (refused when
-    `strict`), ``signature_verified`` 1 when `key` checked the signature, ``signature_not_checked`` 1 for a signed
-    file read without a key."""
+    `strict`), ``signature_verified`` 1 when `key` checked the signature (with ``signature_key`` the place in the ring
+    of the key that signed it: 0 the signing key, more an older one), ``signature_not_checked`` 1 for a signed file
+    read without a key."""
     verified = verify_export(path, strict=strict, key=key)
     counts: dict[str, int] = {}
     with store.transaction():
@@ -304,12 +261,13 @@ def import_bank(store: BankStore, path: Path, on_line: Callable[[], None] | None
         counts["no_integrity_record"] = 1
     if verified.signature_checked:
         counts["signature_verified"] = 1
+        counts["signature_key"] = verified.signed_by or 0
     elif verified.signed:
         counts["signature_not_checked"] = 1
     return counts
 
 
-def verify_export(path: Path, *, strict: bool = False, key: ExportKey | None = None) -> Verified:
+def verify_export(path: Path, *, strict: bool = False, key: ExportKey | KeyRing | None = None) -> Verified:
     """Read a whole export without writing anything and raise one located `InputError` at the first thing wrong
     with it: the hash chain and trailer (see the module docstring), with `key` its signature (a file not signed by
     that key is refused), then the history. An export from before v2 is accepted unless `strict` or `key`. With a
@@ -383,7 +341,7 @@ def verify_export(path: Path, *, strict: bool = False, key: ExportKey | None = N
                          f"event {event.get('event_id')} is the history of item {orphans[0]}, which the file "
                          "does not hold")
     return Verified(sealed=reading.sealed, signed=reading.signed, signature_checked=reading.signed and key is not None,
-                    head=reading.head.hex())
+                    head=reading.head.hex(), signed_by=reading.signed_by)
 
 
 def gate_imported_items(store: BankStore) -> list[int]:
@@ -430,9 +388,10 @@ class _ExportReader:
     trailer checked at the end — with its signature when a key is given. The chain key and the trailer are not
     yielded. After the pass: `sealed` (the file is chained), `signed` (its trailer carries a signature) and `head`."""
 
-    def __init__(self, path: Path, key: ExportKey | None = None):
-        self.path, self.key = path, key
+    def __init__(self, path: Path, key: ExportKey | KeyRing | None = None):
+        self.path, self.ring = path, None if key is None else as_ring(key)
         self.sealed = self.signed = False
+        self.signed_by: int | None = None  # the place in the ring of the key that signed the file, once checked
         self.head = b""
 
     def __iter__(self) -> Iterator[tuple[Where, dict[str, Any]]]:
@@ -463,8 +422,8 @@ class _ExportReader:
                     if record.get("type") == TRAILER and self.sealed and not chained:
                         _check_trailer(record, where, head, n, counts)
                         self.signed = SIGNATURE in record
-                        if self.key is not None and self.signed:
-                            _check_signature(record, where, self.key)
+                        if self.ring is not None and self.signed:
+                            self.signed_by = _check_signature(record, where, self.ring)
                         trailer = lineno
                         continue
                     if self.sealed and not chained:
@@ -481,7 +440,7 @@ class _ExportReader:
         if self.sealed and trailer is None:
             raise InputError(Where(name, n + 1), f"the export ends after line {n} without its integrity trailer: "
                              "the file was cut short")
-        if self.key is not None and not self.signed:
+        if self.ring is not None and not self.signed:
             raise InputError(Where(name, trailer), "the export is not signed, and a key was given to check its "
                              "signature: an unsigned file (or one whose signature was stripped) is refused")
         self.head = head
@@ -507,14 +466,17 @@ def _check_trailer(record: dict[str, Any], where: Where, head: bytes, n: int, co
         raise InputError(where.at("counts"), "the record counts per type do not match the file")
 
 
-def _check_signature(record: dict[str, Any], where: Where, key: ExportKey) -> None:
+def _check_signature(record: dict[str, Any], where: Where, ring: KeyRing) -> int:
+    """Check the trailer's signature against the ring; returns the place in the ring of the key that signed it."""
     signature = record.get(SIGNATURE)
     if not isinstance(signature, dict) or signature.get("algorithm") != SIGNATURE_ALGORITHM:
         raise InputError(where.at(SIGNATURE), f"not a {SIGNATURE_ALGORITHM} signature this bankcore can check")
-    if signature.get("key_id") != key.key_id:
+    position = ring.position(signature.get("key_id"))
+    if position is None:
         raise InputError(where.at(SIGNATURE), f"signed with another key (key id {str(signature.get('key_id'))[:16]!r}; "
-                         f"the key given has id {key.key_id!r})")
+                         f"{ring.describe()})")
     stated = str(signature.get("mac", "")).encode("utf-8", "replace")
-    if not hmac.compare_digest(stated, key.mac(_signed_part(record)).encode("ascii")):
+    if not hmac.compare_digest(stated, ring.keys[position].mac(_SIGNED_CONTEXT, _signed_part(record)).encode("ascii")):
         raise InputError(where.at(SIGNATURE), "the signature does not match: the file was altered after it was "
                          "signed (a line changed, dropped, added or reordered, and the chain recomputed)")
+    return position
