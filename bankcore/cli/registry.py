@@ -8,15 +8,19 @@ COMMANDS.
 from __future__ import annotations
 
 import argparse
+import importlib
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from ..bank import Bank
 from ..errors import NotFoundError
 from ..settings import Settings
-from ..store import is_server_url
+from .catalog import CATALOG
 from .output import warn
+
+if TYPE_CHECKING:
+    from ..bank import Bank
 
 Handler = Callable[[argparse.Namespace], int]
 AddArguments = Callable[[argparse.ArgumentParser], None]
@@ -38,13 +42,61 @@ class Command:
 
     def add_parser(self, sub) -> argparse.ArgumentParser:
         parser = sub.add_parser(self.name, parents=[common_options()], help=self.help)
-        if self.arguments is not None:
-            self.arguments(parser)
+        self.add_arguments(parser)
         return parser
 
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        if self.arguments is not None:
+            self.arguments(parser)
 
-DEFINITIONS: dict[str, Command] = {}
-COMMANDS: dict[str, Handler] = {}  # the handler `main` runs for each command (a test may swap one in here)
+
+MODULE_OF = {name: module for name, module, _ in CATALOG}
+
+
+def import_command(name: str) -> None:
+    """Import the module that defines command `name` (every command module for a name the catalog does not know)."""
+    if name in MODULE_OF:
+        importlib.import_module(f"{__package__}.{MODULE_OF[name]}")
+    else:
+        import_every_command()
+
+
+def import_every_command() -> None:
+    for module in dict.fromkeys(MODULE_OF.values()):
+        importlib.import_module(f"{__package__}.{module}")
+
+
+class CommandTable(MutableMapping):
+    """Commands by name, filled in as their modules are imported: looking one up imports the module that defines it,
+    listing them imports every command module. So `bankcore stats` loads bank_commands alone, and whoever reads
+    DEFINITIONS or COMMANDS (a test, the full parser) still sees every command."""
+
+    def __init__(self) -> None:
+        self.loaded: dict = {}  # what the imported modules have registered so far
+
+    def __getitem__(self, name: str):
+        if name not in self.loaded:
+            import_command(name)
+        return self.loaded[name]
+
+    def __setitem__(self, name: str, value) -> None:
+        self.loaded[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        self[name]  # its module first: importing it later would bring the command back
+        del self.loaded[name]
+
+    def __iter__(self):
+        import_every_command()
+        return iter(self.loaded)
+
+    def __len__(self) -> int:
+        import_every_command()
+        return len(self.loaded)
+
+
+DEFINITIONS: CommandTable = CommandTable()  # name -> Command
+COMMANDS: CommandTable = CommandTable()  # name -> the handler `main` runs (a test may swap one in here)
 
 
 def command(name: str, *, help: str, arguments: AddArguments | None = None, creates_bank: bool = False,
@@ -90,6 +142,8 @@ def open_bank(args: argparse.Namespace, *, read_only: bool | None = None, checks
     once — a file that is not a bank of this schema is refused before any slow work (loading the embedding model).
     On a PostgreSQL server a read command gets sessions the server itself keeps read-only (see
     `store.pg_connection`), so a write there fails whatever our code does."""
+    from ..bank import Bank
+    from ..store import is_server_url
     settings = Settings.load()
     path = Path(args.db).expanduser() if args.db else Path(settings.db_path).expanduser()
     definition = DEFINITIONS[args.command]
