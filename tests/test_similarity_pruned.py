@@ -127,3 +127,60 @@ def test_below_min_rows_the_oracle_runs():
     x = structured(500)
     _, screen = similar_pairs_pruned(x, 0.8)  # the default min_rows is far above 500
     assert screen.dims == 0
+
+
+# ---------------------------------------------------------------------- the bfloat16 screen (fleet size)
+torch = pytest.importorskip("torch", reason="the bfloat16 screen borrows torch's products")
+
+
+def test_bfloat16_products_stay_within_the_rounding_the_cut_allows():
+    """The cut assumes torch rounds each input to bfloat16, accumulates in float32 and rounds the sum once: if a
+    torch build accumulated in bfloat16 the screen could miss pairs, and this test says so first."""
+    from bankcore.search.similarity import BF16_UNIT, _bounding_rows
+
+    x = structured(1500, seed=21)
+    axes = np.linalg.eigh((x.T @ x).astype(np.float64))[1][:, ::-1].T.astype(np.float32)
+    for dims in (16, 96, 128):
+        z = _bounding_rows(x, axes, dims)
+        exact = z.astype(np.float64) @ z.T.astype(np.float64)
+        zb = torch.from_numpy(z).to(torch.bfloat16)
+        got = torch.matmul(zb[:700], zb.T).float().numpy().astype(np.float64)
+        u = BF16_UNIT
+        allowed = (2 * u + u * u + (dims + 1) * 2.0 ** -23) * np.abs(z[:700]).astype(np.float64) @ np.abs(z.T) \
+            + u * np.abs(exact[:700]) * 1.01 + 1e-6
+        assert (np.abs(got - exact[:700]) <= allowed).all()
+
+
+@pytest.mark.parametrize("threshold", [0.80, 0.85, 0.95])
+def test_bfloat16_screen_gives_the_oracles_pairs_on_real_vectors(real_vectors, threshold):
+    assert assert_same_pairs(real_vectors, threshold, min_rows=0, tile=(128, 300), bf16=True) > 50
+
+
+@pytest.mark.parametrize("dims", [1, 16, 96])
+def test_bfloat16_screen_is_exact_at_every_width(dims):
+    x = structured(1201, seed=dims)
+    x[1::4] = normalize(x[0::4][:len(x[1::4])] + 0.02 * np.random.default_rng(dims).standard_normal((len(x[1::4]), 384)))
+    _, screen = similar_pairs_pruned(x, 0.9, min_rows=0, dims=dims, bf16=True)
+    assert screen.bf16 and screen.dims == dims
+    assert assert_same_pairs(x, 0.9, min_rows=0, dims=dims, tile=(100, 257), bf16=True) >= 250
+
+
+def test_bfloat16_screen_near_the_threshold_and_below_zero():
+    rng = np.random.default_rng(4)
+    x = structured(1600)
+    for a in range(0, 400, 2):  # pairs within ±0.003 of 0.85: inside the bfloat16 rounding band
+        direction = rng.standard_normal(384).astype(np.float32)
+        direction -= (direction @ x[a]) * x[a]
+        direction /= np.linalg.norm(direction)
+        cos = 0.85 + rng.uniform(-0.003, 0.003)
+        x[a + 1] = cos * x[a] + np.sqrt(1 - cos * cos) * direction
+    x = normalize(x)
+    assert assert_same_pairs(x, 0.85, min_rows=0, dims=32, tile=(64, 96), bf16=True) >= 80
+    small = structured(300, seed=8)
+    assert_same_pairs(small, 0.005, min_rows=0, dims=16, bf16=True)  # a cut at or below zero: every pair screened in
+
+
+def test_bfloat16_screen_leaves_torchs_threads_as_they_were():
+    before = torch.get_num_threads()
+    similar_pairs_pruned(structured(700), 0.9, min_rows=0, dims=16, bf16=True)
+    assert torch.get_num_threads() == before

@@ -8,11 +8,15 @@ at the matrix plus one tile (a 4096×4096 float32 tile is 64 MB), whatever the n
 fewer products where the vectors have structure (real sentence embeddings do): it rotates onto the principal axes and
 screens every pair with a cheap upper bound, a·b ≤ a_p·b_p + |a_r|·|b_r| (the first k coordinates exactly, the rest
 by Cauchy–Schwarz), so no pair at or above the threshold can be screened out; only the survivors get the full product.
+At fleet size (or when torch is already loaded) the screen's products run in bfloat16 (torch; AVX-512 BF16 does
+twice the float32 rate) with the cut lowered by the rounding's worst case, so the screen still misses nothing.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -32,6 +36,10 @@ SCREEN_NS = 0.65  # the screen's compare and nonzero, plus its product per kept 
 SCREEN_NS_PER_DIM = 0.021  # 1.0 ns at k=16, 1.5 at 32, 2.25 at 64
 SURVIVOR_NS_PER_DIM = 1.2  # a survivor's full product: ~450 ns per 384-d pair, nearly all of it the two row
 # gathers missing cache (a 32-coordinate screen passing 2.4% took 5.7× the time of a 64-coordinate one passing 0.1%)
+BF16_SCREEN_NS_PER_DIM = 0.009  # the bfloat16 product per kept coordinate (torch, one thread: 0.64 ns at k=64 vs
+# 1.47 in float32); the compare and nonzero stay SCREEN_NS
+BF16_MIN_ROWS = 50_000  # importing torch costs ~2 s CPU; from here the halved screen saves more (100k: ~5 s CPU)
+BF16_UNIT = 2.0 ** -8  # bfloat16's unit roundoff (8 significant bits, round to nearest)
 
 
 @dataclass(frozen=True)
@@ -136,10 +144,12 @@ class Screen:
     dims: int
     pass_rate: float
     cost_ratio: float
+    bf16: bool = False  # the screen's products ran in bfloat16 (with the cut lowered by their rounding)
 
 
 def similar_pairs_pruned(x: np.ndarray, threshold: float, *, min_rows: int = PRUNE_MIN_ROWS, seed: int = 0,
-                         dims: int | None = None, tile: tuple[int, int] = SCREEN_TILE) -> tuple[Pairs, Screen]:
+                         dims: int | None = None, tile: tuple[int, int] = SCREEN_TILE,
+                         bf16: bool | None = None) -> tuple[Pairs, Screen]:
     """The pairs `similar_pairs(x, threshold)` returns, screened by an upper bound first — exact, no pair is missed.
 
     Rotating onto principal axes keeps every dot product. Each row becomes z = (its first k rotated coordinates,
@@ -147,14 +157,17 @@ def similar_pairs_pruned(x: np.ndarray, threshold: float, *, min_rows: int = PRU
     threshold are computed in full. A sample of rows picks k (or none, when the bound is too loose to pay — on
     isotropic vectors it is) by estimated cost; `dims` forces k (0: the plain search). Similarities of survivors are
     exact float32 dot products; they can differ from `similar_pairs`' in the last bit, so a pair within ~1e-6 of the
-    threshold may fall either way. `tile` is (rows, columns) of one screen product.
+    threshold may fall either way. `tile` is (rows, columns) of one screen product. `bf16` runs the screen's
+    products in bfloat16 (None: from BF16_MIN_ROWS rows, or whenever torch is already loaded, if it is installed).
     """
     n = len(x)
     if n < max(min_rows, 2):
         return similar_pairs(x, threshold), Screen(0, 1.0, 1.0)
+    if bf16 is None:
+        bf16 = (n >= BF16_MIN_ROWS or "torch" in sys.modules) and _torch() is not None
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):  # see _screened_pairs: small products, our own threads
+    with threadpool_limits(limits=1, user_api="blas"), _one_torch_thread(bf16):  # see _screened_pairs
         rng = np.random.default_rng(seed)
         sample = x[rng.permutation(n)[:SAMPLE_ROWS]]  # shuffled: rows come in order (time, source), and the pass
         # rate is estimated between the sample's two halves, which must not be two eras of the bank
@@ -164,14 +177,54 @@ def similar_pairs_pruned(x: np.ndarray, threshold: float, *, min_rows: int = PRU
         axes = np.linalg.eigh(gram)[1][:, ::-1].T.astype(np.float32)
         rotated_sample = sample @ axes.T
         if dims is None:
-            screen = _choose_dims(rotated_sample, threshold)
+            screen = _choose_dims(rotated_sample, threshold, bf16)
         elif 0 < dims < x.shape[1]:
-            screen = Screen(dims, round(_bound_pass_rate(rotated_sample, dims, threshold), 6), float("nan"))
+            cut = screen_cut(threshold, dims, bf16)
+            screen = Screen(dims, round(_bound_pass_rate(rotated_sample, dims, cut), 6), float("nan"), bf16)
         else:
             screen = Screen(0, 1.0, 1.0)
         if screen.dims > 0:
-            return _screened_pairs(x, _bounding_rows(x, axes, screen.dims), threshold, tile), screen
+            z = _bounding_rows(x, axes, screen.dims)
+            return _screened_pairs(x, z, threshold, tile, screen.bf16), screen
     return similar_pairs(x, threshold), screen  # big products: BLAS's own threads pay here
+
+
+def screen_cut(threshold: float, dims: int, bf16: bool, norm_squared: float = 1.0) -> float:
+    """The value a pair's screen product must reach: the threshold less the float32 slack, and in bfloat16 less
+    the rounding's worst case too, so that no pair at or above the threshold is screened out.
+
+    Rounding both rows to bfloat16 moves each term z_ai·z_bi by at most (2u + u²)|z_ai·z_bi| (u = 2⁻⁸), so the sum
+    by (2u + u²)·|z_a||z_b| ≤ (2u + u²)·`norm_squared` (the largest |z|²); the float32 accumulation of dims+1 terms
+    adds (dims+1)·2⁻²³ of that at most, and the product is rounded to bfloat16 once more, relative u."""
+    cut = threshold - BOUND_SLACK
+    if not bf16:
+        return cut
+    u = BF16_UNIT
+    return (cut - (2 * u + u * u + (dims + 1) * 2.0 ** -23) * norm_squared - 1e-6) * (1 - u)
+
+
+def _torch():
+    """torch, when installed (bankcore's embedder needs it; the screen only borrows its bfloat16 products)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+@contextmanager
+def _one_torch_thread(active: bool):
+    """torch's own threads off while our threads share the row bands (as for BLAS); the setting is restored."""
+    if not active:
+        yield
+        return
+    torch = _torch()
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _bounding_rows(x: np.ndarray, axes: np.ndarray, k: int) -> np.ndarray:
@@ -187,68 +240,117 @@ def _bounding_rows(x: np.ndarray, axes: np.ndarray, k: int) -> np.ndarray:
     return z
 
 
-def _bound_pass_rate(rotated: np.ndarray, k: int, threshold: float) -> float:
+def _bound_pass_rate(rotated: np.ndarray, k: int, cut: float) -> float:
     z = np.hstack([rotated[:, :k], np.linalg.norm(rotated[:, k:], axis=1, keepdims=True)])
     half = len(z) // 2
-    return float((z[:half] @ z[half:].T >= threshold - BOUND_SLACK).mean())
+    return float((z[:half] @ z[half:].T >= cut).mean())
 
 
-def _choose_dims(rotated_sample: np.ndarray, threshold: float) -> Screen:
+def _choose_dims(rotated_sample: np.ndarray, threshold: float, bf16: bool = False) -> Screen:
     """k with the least estimated cost per pair, against the plain search's; none unless it saves a third.
 
     Per pair the screen costs its product, compare and nonzero; each survivor then costs a gathered full product.
-    Constants measured on two shared cores with one BLAS thread (bench/consolidate.py --scale prints the outcome)."""
+    Constants measured on two shared cores with one BLAS thread (bench/consolidate.py --scale prints the outcome).
+    In bfloat16 each kept coordinate costs less but the cut is lower, so more pairs survive."""
     d = rotated_sample.shape[1]
     plain = DENSE_NS_PER_DIM * d
+    per_dim = BF16_SCREEN_NS_PER_DIM if bf16 else SCREEN_NS_PER_DIM
     best = Screen(0, 1.0, 1.0)
     for k in SCREEN_DIMS:
         if k >= d:
             break
-        rate = _bound_pass_rate(rotated_sample, k, threshold)
-        cost = (SCREEN_NS + SCREEN_NS_PER_DIM * (k + 1) + rate * SURVIVOR_NS_PER_DIM * d) / plain
+        rate = _bound_pass_rate(rotated_sample, k, screen_cut(threshold, k, bf16))
+        cost = (SCREEN_NS + per_dim * (k + 1) + rate * SURVIVOR_NS_PER_DIM * d) / plain
         if cost < min(best.cost_ratio, 0.67):
-            best = Screen(k, round(rate, 6), round(cost, 3))
+            best = Screen(k, round(rate, 6), round(cost, 3), bf16)
     return best
 
 
-def _screened_pairs(x: np.ndarray, z: np.ndarray, threshold: float, tile: tuple[int, int]) -> Pairs:
+def _screened_pairs(x: np.ndarray, z: np.ndarray, threshold: float, tile: tuple[int, int],
+                    bf16: bool = False) -> Pairs:
     """The upper triangle of z·zᵀ in tiles small enough to stay in cache, the survivors' exact similarities, and the
     pairs that hold.
 
     The screen is memory-bound (~33 multiply-adds per pair), and OpenBLAS's own threads on such small products
     spin-wait for each other: on two busy cores a 20k-row screen took 20 s with them and 1.2 s without. So the
-    caller limits BLAS to one thread per call and the row bands are shared among our own threads (numpy releases
-    the GIL in products and comparisons).
+    caller limits BLAS (and torch) to one thread per call and the row bands are shared among our own threads (numpy
+    and torch release the GIL in products and comparisons).
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    z_t = np.ascontiguousarray(z.T)
+    norm_squared = float(np.einsum("ij,ij->i", z, z, dtype=np.float64).max(initial=0.0))
+    screen = _Bf16Screen(z, screen_cut(threshold, z.shape[1] - 1, True, norm_squared), tile[1]) if bf16 else \
+        _Float32Screen(z, screen_cut(threshold, z.shape[1] - 1, False))
     bands = range(0, len(x), tile[0])
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        found = [p for p in pool.map(lambda r0: _screen_band(x, z, z_t, r0, threshold, tile), bands) if p is not None]
+        found = [p for p in pool.map(lambda r0: _screen_band(x, screen, r0, threshold, tile), bands) if p is not None]
     if not found:
         empty = np.zeros(0, dtype=np.int64)
         return Pairs(empty, empty.copy(), np.zeros(0, dtype=np.float32))
     return Pairs(*(np.concatenate(col) for col in zip(*found)))
 
 
-def _screen_band(x: np.ndarray, z: np.ndarray, z_t: np.ndarray, r0: int, threshold: float,
+class _Float32Screen:
+    """Screen products in float32 (numpy/BLAS): the tile's flat indices whose bound reaches the cut."""
+
+    def __init__(self, z: np.ndarray, cut: float):
+        self.z, self.z_t, self.cut = z, np.ascontiguousarray(z.T), np.float32(cut)
+
+    def band(self, r0: int, rows: int, cols: int):
+        band, buffer = self.z[r0:r0 + rows], np.empty((min(rows, len(self.z) - r0), cols), dtype=np.float32)
+
+        def passing(c0: int, width: int) -> np.ndarray:
+            block = buffer[:, :width]
+            np.matmul(band, self.z_t[:, c0:c0 + width], out=block)
+            return np.flatnonzero(block >= self.cut)
+        return passing
+
+
+class _Bf16Screen:
+    """Screen products in bfloat16 (torch), compared as int16 bit patterns in numpy: for values above zero the
+    bits order as the numbers do, and torch's own compare on bfloat16 was 15× slower than the product."""
+
+    def __init__(self, z: np.ndarray, cut: float, cols: int):
+        torch = _torch()
+        self.torch = torch
+        self.z = torch.from_numpy(np.ascontiguousarray(z)).to(torch.bfloat16)  # rounds to nearest
+        self.cut_bits = _bf16_bits_at_most(torch, cut) if cut > 0 else None
+
+    def band(self, r0: int, rows: int, cols: int):
+        torch = self.torch
+        band = self.z[r0:r0 + rows]
+        buffer = torch.empty((len(band), cols), dtype=torch.bfloat16)
+        bits = buffer.view(torch.int16).numpy()
+
+        def passing(c0: int, width: int) -> np.ndarray:
+            if self.cut_bits is None:  # a cut at or below zero: every pair passes (the screen gains nothing)
+                return np.arange(len(band) * width)
+            torch.matmul(band, self.z[c0:c0 + width].T, out=buffer[:, :width])
+            return np.flatnonzero(bits[:, :width] >= self.cut_bits)
+        return passing
+
+
+def _bf16_bits_at_most(torch, value: float) -> np.int16:
+    """The int16 bit pattern of the largest bfloat16 ≤ `value` (> 0)."""
+    rounded = torch.tensor([value], dtype=torch.float32).to(torch.bfloat16)
+    bits = int(rounded.view(torch.int16).item())
+    return np.int16(bits - 1 if float(rounded.item()) > value else bits)
+
+
+def _screen_band(x: np.ndarray, screen, r0: int, threshold: float,
                  tile: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Pairs (i, j > i) with i in the band of rows starting at r0 whose similarity is ≥ threshold."""
     n = len(x)
-    rows = z[r0:r0 + tile[0]]
     cols_per = tile[1]
-    buffer = np.empty((len(rows), cols_per), dtype=np.float32)
-    cut = np.float32(threshold - BOUND_SLACK)
+    passing = screen.band(r0, tile[0], cols_per)
     found = []
     for c0 in range(r0, n, cols_per):
-        block = buffer[:, :min(cols_per, n - c0)]
-        np.matmul(rows, z_t[:, c0:c0 + cols_per], out=block)
-        flat = np.flatnonzero(block >= cut)
+        width = min(cols_per, n - c0)
+        flat = passing(c0, width)
         if r0 == c0:  # the band's first column tile holds the diagonal and the lower triangle
-            flat = flat[flat % block.shape[1] > flat // block.shape[1]]
+            flat = flat[flat % width > flat // width]
         if len(flat):
-            found.append(_survivors(x, flat // block.shape[1] + r0, flat % block.shape[1] + c0, threshold))
+            found.append(_survivors(x, flat // width + r0, flat % width + c0, threshold))
     if not found:
         return None
     return tuple(np.concatenate(col) for col in zip(*found))
