@@ -97,7 +97,8 @@ def run_key(rows: list[dict[str, Any]]) -> str:
     names = {r["bucket"]: r.get("run_name") for r in rows if r["bucket"] is not None}
     if len(names) <= NAMED_RUN_TICKS:
         return ""
-    return "; ".join(f"#{b} {label(names[b], 40)}" for b in sorted(names))
+    # Plain text (the caller escapes it for Markdown), whole names: the key exists to name the runs.
+    return "; ".join(f"#{b} {' '.join(str(names[b] or '').split())}" for b in sorted(names))
 
 
 def _positions(rows: list[dict[str, Any]], bucket: str):
@@ -140,10 +141,11 @@ def _mark_events(fig: go.Figure, markers: Iterable[dict[str, Any]], rows: list[d
 
 
 def bar_text(rate: float | None, n: int) -> str:
-    """What a rate bar says on itself: the rate and its n, or below MIN_N only the n (no percentage to quote)."""
+    """What a rate bar says on itself: the rate and its n, or below MIN_N only the n (no percentage to quote; the
+    bar is faint and the hover says why). Short, so two neighbouring bars' labels fit side by side."""
     if rate is None or not n:
         return ""
-    return f"{rate:.0%}<br>n={n:,}" if n >= MIN_N else f"n={n}<br>too few"
+    return f"{rate:.0%}<br>n={n:,}" if n >= MIN_N else f"n={n}"
 
 
 def breakdown_bar(rows: list[dict[str, Any]], title: str) -> go.Figure:
@@ -156,11 +158,16 @@ def breakdown_bar(rows: list[dict[str, Any]], title: str) -> go.Figure:
         ys = [r[key] for r in rows]
         if any(y is not None for y in ys):
             ns = [r.get(n_key) or 0 for r in rows]
-            fig.add_trace(go.Bar(x=names, y=ys, name=f"success ({name})", customdata=ns,
+            fig.add_trace(go.Bar(x=names, y=ys, name=f"success ({name})",
+                                 customdata=[[n, "" if n >= MIN_N else f" — too few for a rate (under {MIN_N})"]
+                                             for n in ns],
                                  text=[bar_text(y, n) for y, n in zip(ys, ns)], textposition="outside",
                                  marker=dict(opacity=[1.0 if n >= MIN_N else 0.35 for n in ns]),
-                                 hovertemplate="%{y:.1%} of n=%{customdata}<extra></extra>"))
-    fig.update_layout(title=title, height=320, barmode="group", uniformtext=dict(minsize=9, mode="show"), **LAYOUT)
+                                 hovertemplate="%{y:.1%} of n=%{customdata[0]}%{customdata[1]}<extra></extra>"))
+    # A label is never wider than its bar (`constraintext`): one that would need a font under 8 px is hidden, not
+    # drawn over its neighbour's (the hover still says it). Bars a little wider than Plotly's default gaps give.
+    fig.update_layout(title=title, height=320, barmode="group", bargap=0.12, bargroupgap=0.04,
+                      uniformtext=dict(minsize=8, mode="hide"), **LAYOUT)
     # room above a 100% bar for its label, but no tick past 100%
     fig.update_yaxes(tickformat=".0%", range=[0, 1.25], tickvals=[0, 0.25, 0.5, 0.75, 1])
     return fig

@@ -114,6 +114,20 @@ def as_percent(table, *columns: str):
     return table
 
 
+# The agent-runs table (Metrics): what a run cost and what test-time scaling bought come before the step counts;
+# the run's name wraps (`tables.table(wrap="run")`) rather than being cut.
+AGENT_RUN_COLUMNS = [
+    tables.Col("run", "run", 130, fill=True), tables.Col("memory", "memory", 110),
+    tables.Col("tasks", "tasks", 50, kind="number"), tables.Col("success", "success", 70),
+    tables.Col("LLM calls / task", "calls/task", 85, kind="number"),
+    tables.Col("tokens / task", "tokens/task", 90, kind="number"), tables.Col("best-of-N", "best-of-N", 80),
+    tables.Col("pass@1", "pass@1", 65), tables.Col("pass@k", "pass@k", 65),
+    tables.Col("mean steps", "mean steps", 90, kind="number"),
+    tables.Col("steps (successes)", "steps, successes", 120, kind="number"),
+    tables.Col("steps (failures)", "steps, failures", 115, kind="number"),
+]
+
+
 def agent_row(run: dict) -> dict:
     """One run's task-level metrics as a table row (issue 7); the MaTTS columns stay empty without groups."""
     matts = run.get("matts") or {}

@@ -88,6 +88,24 @@ def _config(col: Col, width: int) -> Any:
     return cc.Column(col.label, width=width, help=col.help)
 
 
+# Streamlit wraps a text cell only in rows taller than 4 rem (64 px); a wrapped line of its 14 px font takes ~21 px.
+WRAP_MIN_PX, LINE_PX, CELL_PAD_PX, CHAR_PX = 65, 21, 18, 7.2
+
+
+WRAPPED_ROWS_SHOWN = 12  # a wrapped table shows this many rows before it scrolls
+
+
+def wrapped_row_height(texts: Iterable[Any], width: int) -> int | None:
+    """A row height at which the longest of `texts` shows whole, wrapped in a column `width` px wide (CHAR_PX is a
+    generous average letter: the slack covers breaks at word ends); None when every text fits on one line."""
+    longest = max((len(" ".join(str(t).split())) for t in texts if t is not None and not pd.isna(t)), default=0)
+    per_line = max(1, int((width - CELL_PAD_PX) / CHAR_PX))
+    lines = -(-longest // per_line)
+    if lines <= 1:
+        return None
+    return max(WRAP_MIN_PX, 12 + LINE_PX * lines)
+
+
 def picked_columns(columns: list[Col], key: str, budget: int = FIT_PX) -> list[Col]:
     """The columns to show: the default ones, or with a picker (a "Columns" popover) when some do not fit."""
     default = default_columns(columns, budget)
@@ -105,10 +123,12 @@ MEMORY_PAGE = "screens/1_Memory_bank.py"  # a lesson's own page: `?item=ID`
 
 
 def table(rows: Any, columns: Iterable[Col], *, key: str, truth: Iterable[str] = ("truth",),
-          opens_item: str | None = None, **dataframe: Any) -> Any:
+          opens_item: str | None = None, wrap: str | None = None, **dataframe: Any) -> Any:
     """`rows` (dicts or a DataFrame) as a data grid in words (`in_words`): the columns `columns` names, picked and
     sized to fit. With `opens_item` (the column holding an item id), picking a row opens that lesson's page, where
-    its text is shown whole. Other keyword arguments go to `st.dataframe` (selection, callbacks)."""
+    its text is shown whole. With `wrap` (a text column short tables name their rows by, such as a run's name), rows
+    are made tall enough that its longest cell shows whole, wrapped, rather than cut at the column's edge. Other
+    keyword arguments go to `st.dataframe` (selection, callbacks)."""
     columns = list(columns)
     if opens_item:
         dataframe.update(on_select="rerun", selection_mode="single-row")
@@ -118,6 +138,9 @@ def table(rows: Any, columns: Iterable[Col], *, key: str, truth: Iterable[str] =
     budget = FIT_PX - (SELECT_PX if dataframe.get("on_select") not in (None, "ignore") else 0)
     shown = picked_columns(present, key, budget)
     sized = widths(shown, budget)
+    if wrap and wrap in sized and (row := wrapped_row_height(frame[wrap], sized[wrap])):
+        dataframe.setdefault("row_height", row)  # and tall enough for the rows, not the grid's 10 short ones
+        dataframe.setdefault("height", 38 + row * min(len(frame), WRAPPED_ROWS_SHOWN))
     with st.container(key=f"table_{key}"):  # a class the browser tests find each grid by (st-key-table_<key>)
         event = st.dataframe(frame, hide_index=True, key=key, column_order=[c.name for c in shown],
                              column_config={c.name: _config(c, sized[c.name]) for c in shown}, **dataframe)

@@ -4,7 +4,7 @@ memory on vs off, by the source of the lessons the agent was given, and by domai
 import pandas as pd
 import streamlit as st
 
-from bankcore.read import MARKER_KINDS, render_comparison
+from bankcore.read import MARKER_KINDS, MIN_N, render_comparison
 from dashboard import charts, parts, reads, tables, ui
 from dashboard.tables import Col
 
@@ -35,15 +35,6 @@ SERIES_COLUMNS = [
     Col("mean_steps", "mean steps", 90, kind="number", format="%.1f"),
     Col("start", "from", 130, kind="time"),
 ]
-# What a run cost and what test-time scaling bought come before the step counts.
-AGENT_COLUMNS = [
-    Col("run", "run", 130, fill=True), Col("memory", "memory", 110), Col("tasks", "tasks", 55, kind="number"),
-    Col("success", "success", 75), Col("LLM calls / task", "calls/task", 85, kind="number"),
-    Col("tokens / task", "tokens/task", 90, kind="number"), Col("best-of-N", "best-of-N", 80),
-    Col("pass@1", "pass@1", 65), Col("pass@k", "pass@k", 65), Col("mean steps", "mean steps", 90, kind="number"),
-    Col("steps (successes)", "steps, successes", 120, kind="number"),
-    Col("steps (failures)", "steps, failures", 115, kind="number"),
-]
 LLM_COLUMNS = [
     Col("purpose", "purpose", 110), Col("model", "model", 180, fill=True), Col("calls", "calls", 60, kind="number"),
     Col("failed", "failed", 60, kind="number"), Col("tokens_in", "tokens in", 90, kind="number"),
@@ -56,7 +47,7 @@ def run_links(runs: list[dict]) -> None:
     """One click from a run named here to its trajectories (Trajectories & judging, filtered to it)."""
     cols = st.columns(2)
     for n, run in enumerate(runs[:8]):
-        cols[n % 2].page_link(parts.TRAJECTORIES_PAGE, label=f"Trajectories of {parts.md(run['name'], 36)}",
+        cols[n % 2].page_link(parts.TRAJECTORIES_PAGE, label=f"Trajectories of {parts.md(run['name'], 120)}",
                                       query_params=parts.run_link(run["run_id"], run["name"]))
     if len(runs) > 8:
         st.caption(f"…{len(runs) - 8} more runs: pick one in Trajectories & judging's Run filter.")
@@ -83,13 +74,14 @@ with ui.page("Metrics", ":material/monitoring:") as bank:
                + (f" Runs: {parts.md(key)}." if bucket == "run" and (key := charts.run_key(series)) else ""))
 
     st.subheader("Memory on vs off, and what kind of memory")
-    left, right = st.columns(2)
+    left, right = st.columns([2, 3])  # the lessons' sources are several pairs of bars: room for their labels
     left.plotly_chart(charts.breakdown_bar(reads.outcome_breakdown("memory_mode"),
                                            "By memory mode of the run"), key="m_mode")
     right.plotly_chart(charts.breakdown_bar(reads.outcome_breakdown("memory_source"),
                                             "By source of the lessons retrieved"), key="m_source")
     st.caption("'By source' groups trajectories by the kind of lesson they were given (one trajectory may count "
-               "under several); 'no memory retrieved' includes every run without memory.")
+               "under several); 'no memory retrieved' includes every run without memory. A faint bar rests on fewer "
+               f"than {MIN_N} outcomes: it says its n, not a rate.")
 
     st.subheader("By domain")
     domains = reads.outcome_breakdown("domain")
@@ -130,7 +122,8 @@ with ui.page("Metrics", ":material/monitoring:") as bank:
     if agent["runs"]:
         st.subheader("Task by task: agent runs and test-time scaling")
         st.plotly_chart(charts.task_curves(agent["runs"]), key="m_task_curves")
-        tables.table([parts.agent_row(r) for r in agent["runs"]], AGENT_COLUMNS, key="m_agent_runs")
+        tables.table([parts.agent_row(r) for r in agent["runs"]], parts.AGENT_RUN_COLUMNS, key="m_agent_runs",
+                     wrap="run")
         run_links(agent["runs"])
         st.caption("A task counts once: by its best-of-N pick when it has several trajectories, else its last "
                    "attempt. Steps on successes vs failures is the paper's Table 4 view; pass@1 is a random pick "

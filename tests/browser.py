@@ -155,9 +155,12 @@ def snapshot(page, path: Path, width: int = 1400, max_height: int = 6000) -> Non
         return block ? block.scrollHeight + 80 : (main ? main.scrollHeight : document.body.scrollHeight); }""")
     page.set_viewport_size({"width": width, "height": min(max_height, max(800, int(height) + 40))})
     settle(page)
-    # A page taller than `max_height` is cut after the last whole element that fits, not through a line of text.
+    # A page taller than `max_height` is cut after the last whole element that fits, not through a line of text, and
+    # not after a caption, heading or input that introduces what the cut leaves out (a dangling "final answer").
     cut = page.evaluate("""(limit) => Math.max(0, ...[...document.querySelectorAll(
             '[data-testid="stMain"] [data-testid="stElementContainer"], [data-testid="stMain"] [data-testid="stExpander"]')]
+        .filter(e => e.matches('[data-testid="stExpander"]') || !e.querySelector(
+            '[data-testid="stCaptionContainer"], [data-testid="stHeading"], [data-testid="stWidgetLabel"]'))
         .map(e => e.getBoundingClientRect().bottom).filter(b => b > 0 && b <= limit - 16))""", max_height) \
         if height + 40 > max_height else 0
     page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": width, "height": cut + 16} if cut else None)

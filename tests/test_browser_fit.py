@@ -244,3 +244,72 @@ def test_flags_are_said_in_words():
     assert parts.flag_words("source_rejudged") == "source re-judged"
     assert parts.flag_words("suspected_injection") == "suspected injection"
     assert parts.flag_words("some_new_flag") == "some new flag"
+
+
+# Every drawn bar label of every chart on the screen, as [chart, text, left, right, top, bottom].
+BAR_LABELS = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].flatMap((chart, n) =>
+    [...chart.querySelectorAll('text.bartext')].filter(t => t.textContent.trim()).map(t => {
+        const r = t.getBoundingClientRect(); return [n, t.textContent, r.left, r.right, r.top, r.bottom]; }))"""
+# The agent-runs grid: its row height and, per run, how many lines its name takes wrapped greedily at word ends (a
+# word longer than a line broken, as the grid does) in a column `width` px wide, in the grid's 14 px font.
+RUN_GRID = """(width) => {
+    const grid = document.querySelector('.st-key-table_m_agent_runs [data-testid="stDataFrame"]');
+    const scroller = grid.querySelector('.dvn-scroller');
+    const names = [...grid.querySelectorAll('[role="gridcell"][aria-colindex="1"]')].map(c => c.textContent.trim());
+    const ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = '14px "Source Sans", sans-serif';
+    const lines = names.map(name => { let n = 1, line = '';
+        for (const word of name.split(' ')) {
+            const next = line ? line + ' ' + word : word;
+            if (ctx.measureText(next).width <= width) { line = next; continue; }
+            if (line) n += 1;
+            line = word;
+            while (ctx.measureText(line).width > width) { n += 1; line = line.slice(Math.floor(line.length / 2)); }
+        }
+        return n; });
+    return {names, lines, height: grid.getBoundingClientRect().height, rows: names.length,
+            scroll: scroller.scrollHeight, client: scroller.clientHeight}; }"""
+
+
+def overlapping(labels: list[list]) -> list[tuple[str, str]]:
+    """Pairs of bar labels of one chart whose boxes cross by more than a pixel each way."""
+    return [(a[1], b[1]) for i, a in enumerate(labels) for b in labels[i + 1:]
+            if a[0] == b[0] and min(a[3], b[3]) - max(a[2], b[2]) > 1 and min(a[5], b[5]) - max(a[4], b[4]) > 1]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", WIDTHS)
+def test_metrics_bar_labels_apart_and_run_names_whole(served, width):
+    """Metrics at 1280 and 1440 px: no two bar labels drawn over each other (small samples' "n=…" on neighbouring
+    faint bars used to), and every run's name whole — wrapped in the agent-runs grid, rows tall enough for its
+    lines and the grid tall enough for its rows — and whole in the link to its trajectories."""
+    from dashboard import parts
+
+    url, browser, ids = served
+    tab = browser.new_page(viewport={"width": width, "height": 1000})
+    try:
+        open_page(tab, url, "metrics")
+        labels = tab.evaluate(BAR_LABELS)
+        assert labels, "no bar labels drawn"
+        assert overlapping(labels) == [], f"{width} px: bar labels drawn over each other"
+
+        run_width = tables.widths(tables.default_columns(parts.AGENT_RUN_COLUMNS))["run"]
+        grid = tab.evaluate(RUN_GRID, run_width - tables.CELL_PAD_PX)
+        names = [run["name"] for run in Bank(ids["db"]).views.agent_runs()["runs"]]
+        assert sorted(grid["names"]) == sorted(names)
+        row_px = (grid["height"] - 38) / grid["rows"]
+        assert row_px >= 20 * max(grid["lines"]) + 8, f"{width} px: a run name needs {max(grid['lines'])} lines " \
+                                                      f"in rows {row_px:.0f} px tall: {grid}"
+        assert grid["scroll"] <= grid["client"] + 1, f"{width} px: the runs grid scrolls: {grid}"
+        for name in names[:8]:
+            link = tab.get_by_role("link", name=f"Trajectories of {name}", exact=True)
+            assert link.count() == 1, f"{width} px: no link naming the whole run {name!r}"
+    finally:
+        tab.close()
+
+
+def test_a_long_text_column_gets_rows_tall_enough_to_wrap():
+    assert tables.wrapped_row_height(["short", None], 200) is None  # one line: the grid's own rows
+    height = tables.wrapped_row_height(["week 5 · web · ReasoningBank + MaTTS (parallel, k=3)"], 170)
+    assert height > 64  # Streamlit wraps only in rows taller than 4 rem
+    assert height >= 12 + 21 * 3

@@ -97,8 +97,9 @@ def test_rate_bars_say_rate_and_n_and_small_ones_no_percentage():
              "judged": 0, "trajectories": 2}]
     fig = charts.breakdown_bar(rows, "By domain")
     truth = next(t for t in fig.data if t.name == "success (truth)")
-    assert list(truth.text) == ["40%<br>n=30", "n=1<br>too few"]
-    assert list(truth.customdata) == [30, 1]
+    assert list(truth.text) == ["40%<br>n=30", "n=1"]  # short: neighbouring small bars' labels fit side by side
+    assert [row[0] for row in truth.customdata] == [30, 1]
+    assert "too few" in truth.customdata[1][1] and truth.customdata[0][1] == ""  # the hover says why
     assert list(truth.marker.opacity) == [1.0, 0.35]
     judge = next(t for t in fig.data if t.name == "success (judge)")
     assert list(judge.text) == ["50%<br>n=30", ""]
