@@ -1,5 +1,10 @@
 """Commands that hand the bank to other tools: export-lessons (a lesson set for a prompt, ACE or a SKILL.md) and
 export-dataset (trajectories with verdicts for Langfuse or Phoenix). `bankcore export` (the whole bank) is elsewhere.
+
+With a key (--key-file, or $BANKCORE_EXPORT_KEY_FILE) a file written with --out gets a detached signature beside it,
+FILE.sig (`curate.signing`): the file's own bytes are exactly the unsigned ones, so the tools that read it are none
+the wiser. Output to stdout cannot carry one: --key-file without --out is refused, and the environment's key is not
+used there.
 """
 
 from __future__ import annotations
@@ -15,14 +20,17 @@ from typing import Iterator, TextIO
 from ..models import ITEM_SOURCES, ITEM_STATUSES
 from ..read.exports import DATASET_FORMATS, LESSON_FORMATS, LessonFilter, write_dataset, write_lessons
 from ..curate.lesson_sets import IMPORT_FORMATS, import_lessons
-from .output import _json_out, say
+from ..curate.signing import KEY_FILE_ENV, DigestingWriter, KeyRing, ring_from, write_signature
+from ..errors import BankcoreError
+from .output import _json_out, say, warn
 from .registry import command, open_bank
 
 
 @contextmanager
-def output_to(path: str | None) -> Iterator[TextIO]:
+def output_to(path: str | None, *, signed_by: KeyRing | None = None, kind: str = "lesson-set") -> Iterator[TextIO]:
     """stdout, or `path` written atomically: a temporary file beside it replaces it only once all is written, so a
-    failed export never leaves a half-written file under the name (nor destroys the file that was there)."""
+    failed export never leaves a half-written file under the name (nor destroys the file that was there). With
+    `signed_by`, the bytes are hashed as they are written and FILE.sig is written once FILE is in place."""
     if path is None:
         yield sys.stdout
         return
@@ -30,7 +38,8 @@ def output_to(path: str | None) -> Iterator[TextIO]:
     fd, staged = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            yield out
+            digest = DigestingWriter(out) if signed_by else None
+            yield digest or out
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(staged, 0o666 & ~umask)  # as any new file, not mkstemp's owner-only 0600
@@ -38,6 +47,26 @@ def output_to(path: str | None) -> Iterator[TextIO]:
     except BaseException:
         Path(staged).unlink(missing_ok=True)
         raise
+    if digest is not None:
+        write_signature(target, signed_by, kind=kind, size=digest.size, sha256=digest.sha256)
+
+
+def _key_file_argument(p: argparse.ArgumentParser, action: str) -> None:
+    p.add_argument("--key-file", metavar="KEY", action="append",
+                   help=f"{action} (HMAC-SHA256; default: ${KEY_FILE_ENV}, files separated by '{os.pathsep}'); "
+                        "given several times, the first key signs and any verifies")
+
+
+def _signing_ring(args: argparse.Namespace) -> KeyRing | None:
+    """The ring that signs what --out names, read before the bank is opened; None for stdout or without a key."""
+    if args.key_file and not args.out:
+        raise BankcoreError("--key-file signs the file --out names (the signature goes beside it, as FILE.sig): "
+                            "give -o/--out FILE")
+    return ring_from(args.key_file) if args.out else None
+
+
+def _signed_note(ring: KeyRing | None, out: str) -> str:
+    return f", signed in {out}.sig (key id {ring.key_id})" if ring else ""
 
 
 def _out_argument(p: argparse.ArgumentParser) -> None:
@@ -53,17 +82,19 @@ def _lessons_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", choices=ITEM_SOURCES, help="only lessons of this source")
     p.add_argument("--domain", help="only lessons of this domain")
     _out_argument(p)
+    _key_file_argument(p, "sign the file --out names: its signature goes beside it, as FILE.sig")
 
 
 @command("export-lessons", help="write the approved lessons as Markdown, JSON, an ACE playbook or a SKILL.md "
                                 "(untrusted text kept inert)", arguments=_lessons_arguments, reads_only=True)
 def cmd_export_lessons(args: argparse.Namespace) -> int:
+    ring = _signing_ring(args)
     store = open_bank(args).store
     filters = LessonFilter(status=args.status, domain=args.domain, source=args.source)
-    with output_to(args.out) as out:
+    with output_to(args.out, signed_by=ring, kind="lesson-set") as out:
         n = write_lessons(store, out, args.format, filters)
     if args.out:
-        say(args, f"wrote {n} {args.status} lessons to {args.out} ({args.format})")
+        say(args, f"wrote {n} {args.status} lessons to {args.out} ({args.format}){_signed_note(ring, args.out)}")
     return 0
 
 
@@ -75,14 +106,19 @@ def _import_lessons_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--domain", help="the domain of the lessons that name none")
     p.add_argument("--actor", metavar="NAME", help="who imports, for the history (default: $BANKCORE_ACTOR)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    _key_file_argument(p, "refuse FILE unless FILE.sig beside it is a valid signature of it by this key")
 
 
 @command("import-lessons", help="add a lesson set (export-lessons output or hand-written) as pending lessons, each "
                                 "through the injection gate", arguments=_import_lessons_arguments, creates_bank=True)
 def cmd_import_lessons(args: argparse.Namespace) -> int:
+    ring = ring_from(args.key_file)
     bank = open_bank(args)
     report = import_lessons(bank.store, bank.embedder, Path(args.file).expanduser(), fmt=args.format,
-                            domain=args.domain, actor=f"human:{args.actor or bank.settings.actor}")
+                            domain=args.domain, actor=f"human:{args.actor or bank.settings.actor}", key=ring)
+    if report.signature == "not checked":
+        warn(f"{args.file} is signed ({args.file}.sig), but its signature was not checked (no --key-file or "
+             f"${KEY_FILE_ENV}): an altered file would pass")
     if args.json:
         _json_out(report.counts())
     else:
@@ -100,15 +136,18 @@ def _dataset_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-steps", action="store_true",
                    help="input is the task alone, not the agent's steps and final answer")
     _out_argument(p)
+    _key_file_argument(p, "sign the file --out names: its signature goes beside it, as FILE.sig")
 
 
 @command("export-dataset", help="write trajectories with their verdicts and ground truth as a Langfuse or Phoenix "
                                 "dataset", arguments=_dataset_arguments, reads_only=True)
 def cmd_export_dataset(args: argparse.Namespace) -> int:
+    ring = _signing_ring(args)
     store = open_bank(args).store
-    with output_to(args.out) as out:
+    with output_to(args.out, signed_by=ring, kind="dataset") as out:
         n = write_dataset(store, out, args.format, name=args.name, run=args.run, domain=args.domain,
                           with_steps=not args.no_steps)
     if args.out:
-        say(args, f"wrote {n} trajectories to {args.out} ({args.format} dataset {args.name!r})")
+        say(args, f"wrote {n} trajectories to {args.out} ({args.format} dataset {args.name!r})"
+                  f"{_signed_note(ring, args.out)}")
     return 0

@@ -18,6 +18,12 @@ the whole file is read and checked before anything is written, so a malformed fi
 title or content, a field of the wrong type, text over the limits) adds nothing and is refused with one located
 error (file, lesson index or line, field); the lessons are then written in one transaction.
 
+Signed sets. `export-lessons --key-file` writes ``FILE.sig`` beside the set (`curate.signing`: HMAC-SHA256 over the
+file's exact bytes, naming its key by id). Given a key ring, the import checks that signature on the very bytes it
+then parses, before anything else: an unsigned file, one signed by a key not in the ring, one altered, cut short or
+added to, and another file's signature are refused in one line, and nothing is written. Without a key a signed set
+imports as before and the report says its signature was not checked.
+
 The formats' names and text rules are shared with the exporter (`read.exports`) through `curate.lesson_formats`; the
 importer is a writer, so it lives here with the other writers and writes only through `curate.lifecycle`.
 """
@@ -35,7 +41,7 @@ from ..errors import BankcoreError, InputError, Where
 from ..guard import gate
 from ..models import ITEM_SOURCES, MemoryItem
 from ..search.reembed import keep_similarity_vectors
-from . import lifecycle
+from . import lifecycle, signing
 from .lesson_formats import LESSON_FORMATS, LESSONS_FORMAT, LESSONS_VERSION, SECTIONS, visible_line
 
 if TYPE_CHECKING:
@@ -80,27 +86,35 @@ class LessonSetReport:
     added: list[int] = field(default_factory=list)
     duplicates: int = 0  # already brought in by an import (this file or another), or twice in this file
     flagged: list[int] = field(default_factory=list)  # added, and held back by the injection gate
+    signature: str | None = None  # "verified" (a key checked FILE.sig), "not checked" (signed, no key), None
+    signed_by: str | None = None  # the id of the key whose signature was verified
 
     def counts(self) -> dict[str, Any]:
         """The report as `--json` prints it: counts first, then the ids behind them."""
         return {"file": self.file, "sha256": self.sha256, "format": self.format, "read": self.read,
                 "added": len(self.added), "skipped_duplicates": self.duplicates, "flagged": len(self.flagged),
-                "added_ids": self.added, "flagged_ids": self.flagged}
+                "added_ids": self.added, "flagged_ids": self.flagged, "signature": self.signature,
+                "signed_by": self.signed_by}
 
     def summary(self) -> str:
         text = (f"{self.file}: read {self.read} lessons ({self.format}), added {len(self.added)} as pending, "
                 f"skipped {self.duplicates} as duplicates, {len(self.flagged)} flagged by the guard")
         if self.flagged:
             text += " (" + ", ".join(f"#{i}" for i in self.flagged) + ": a person decides)"
+        if self.signature == "verified":
+            text += f"; signature checked (key id {self.signed_by})"
         return text
 
 
 # ---------------------------------------------------------------------- reading
 def read_lesson_set(path: Path, fmt: str = "auto") -> tuple[str, str, list[LessonIn]]:
     """(format, sha256 of the file, its lessons), every lesson checked; bad input raises one located InputError."""
-    if fmt not in IMPORT_FORMATS:
-        raise BankcoreError(f"unknown lesson-set format {fmt!r}: one of {', '.join(IMPORT_FORMATS)}")
     path = Path(path)
+    return parse_lesson_set(path, read_bytes(path), fmt)
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, read once (what a signature is checked on is what is parsed); one located error else."""
     where = Where(str(path))
     try:
         size = path.stat().st_size
@@ -111,6 +125,14 @@ def read_lesson_set(path: Path, fmt: str = "auto") -> tuple[str, str, list[Lesso
         raise InputError(where, "a folder, not a lesson-set file") from None
     except OSError as exc:
         raise InputError(where, exc.strerror or type(exc).__name__) from None
+    return raw
+
+
+def parse_lesson_set(path: Path, raw: bytes, fmt: str = "auto") -> tuple[str, str, list[LessonIn]]:
+    """(format, sha256 of `raw`, its lessons): the bytes of the file at `path`, every lesson checked."""
+    if fmt not in IMPORT_FORMATS:
+        raise BankcoreError(f"unknown lesson-set format {fmt!r}: one of {', '.join(IMPORT_FORMATS)}")
+    where = Where(str(path))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -365,15 +387,19 @@ def _in_the_bank(store: BankStore, lesson: LessonIn) -> bool:
 
 
 def import_lessons(store: BankStore, embedder: TextEmbedder, path: str | Path, *, actor: str, fmt: str = "auto",
-                   domain: str | None = None) -> LessonSetReport:
+                   domain: str | None = None, key: signing.ExportKey | signing.KeyRing | None = None
+                   ) -> LessonSetReport:
     """Add the lessons of the file at `path` as pending items (see the module's doc). `domain`: the domain of the
-    lessons that name none. Nothing is written unless the whole file reads."""
+    lessons that name none. `key` (a key or a ring): the file must carry a valid signature by one of its keys.
+    Nothing is written unless the whole file reads (and, with a key, is as it was signed)."""
     path = Path(path)
-    fmt, digest, lessons = read_lesson_set(path, fmt)
+    fmt, digest, lessons, signed_by = _checked_lesson_set(path, fmt, key)
     if domain is not None:
         domain = visible_line(domain) or None
         lessons = [lesson if lesson.domain else _with_domain(lesson, domain) for lesson in lessons]
-    report = LessonSetReport(file=path.name, sha256=digest, format=fmt, read=len(lessons))
+    report = LessonSetReport(file=path.name, sha256=digest, format=fmt, read=len(lessons), signed_by=signed_by,
+                             signature="verified" if signed_by else
+                             "not checked" if signing.has_signature(path) else None)
     new: list[tuple[LessonIn, MemoryItem]] = []
     with store.reading():  # one connection for the look-ups, not one per lesson
         seen = imported_keys(store)
@@ -410,6 +436,15 @@ def import_lessons(store: BankStore, embedder: TextEmbedder, path: str | Path, *
                 report.flagged.append(item.item_id)
     keep_similarity_vectors(store, embedder, changed_since=since)
     return report
+
+
+def _checked_lesson_set(path: Path, fmt: str, key: signing.ExportKey | signing.KeyRing | None
+                        ) -> tuple[str, str, list[LessonIn], str | None]:
+    """`parse_lesson_set` of the file's bytes, with a key after checking its signature on those same bytes; the
+    last value is the id of the key that signed it (None without a key)."""
+    raw = read_bytes(path)
+    signed_by = None if key is None else signing.verify_detached(path, raw, key, kind="lesson-set")
+    return (*parse_lesson_set(path, raw, fmt), signed_by)
 
 
 def _with_domain(lesson: LessonIn, domain: str | None) -> LessonIn:

@@ -256,14 +256,13 @@ def verify_detached(path: str | Path, data: bytes, key: ExportKey | KeyRing, *, 
                          f"{KINDS[kind]}")
     signed_size = signature.get("bytes")
     if signed_size != len(data) or signature.get("sha256") != hashlib.sha256(data).hexdigest():
-        if signature.get("name") != path.name:
-            change = (f"{sig.name} is the signature of another file ({str(signature.get('name'))[:200]!r}), or the "
-                      "file was altered after it was signed")
-        elif isinstance(signed_size, int) and len(data) != signed_size:
+        if isinstance(signed_size, int) and len(data) != signed_size:
             change = (f"the file is {len(data)} bytes where {signed_size} were signed: it was "
                       f"{'cut short' if len(data) < signed_size else 'added to'}")
         else:
             change = "its bytes differ from the signed ones: it was altered after it was signed"
+        if signature.get("name") != path.name:  # renaming a signed file is fine; this only says what else it may be
+            change += f", or {sig.name} is the signature of another file ({str(signature.get('name'))[:200]!r})"
         raise InputError(Where(str(path)), f"not the file that was signed: {change}")
     return ring.keys[position].key_id
 
