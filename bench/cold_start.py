@@ -17,7 +17,12 @@ steadier figure): retrieve torch 23.9 s wall / 7.6 CPU s / 632 MB, numpy 3.4 s /
 stats ~1.6-1.8 s / 0.6 s either way (importing bankcore: pandas, duckdb, pyarrow); bulk 6.4 vs 12.7 texts/s (numpy
 on one BLAS thread at that load; single-threaded both: numpy 31, torch 33 texts per CPU second); vectors max
 |difference| 2.2e-7; dashboard first Retrieve 17.5 s / 675 MB vs 1.2 s / 392 MB.
+- Against a baseline (`--compare TREE`, another checkout, e.g. `git worktree add /tmp/cold-base <commit>`): the
+  commands that embed nothing (`--version`, `--help`, `stats`, `check`, `review list`, `verdicts`, `export-lessons`)
+  and `retrieve`, each in this tree and in TREE, runs alternating, median of --runs; wall, CPU and peak RSS, and which
+  command ran past the 0.5 s goal for a command that embeds nothing.
 Usage: python bench/cold_start.py [--runs 5] [--workdir /tmp/bankcore-cold-start] [--parts cli,bulk,dashboard]
+       python bench/cold_start.py --compare /tmp/cold-base [--runs 7]
 """
 
 from __future__ import annotations
@@ -116,20 +121,23 @@ def playground_page() -> str:
     return re.search(r'st\.Page\("([^"]*Retrieval_playground\.py)"', (ROOT / "app.py").read_text("utf-8")).group(1)
 
 
-def env_for(runtime: str, bank: Path | None = None) -> dict:
-    env = {**os.environ, "BANKCORE_EMBED_RUNTIME": runtime, "PYTHONPATH": str(ROOT)}
+def env_for(runtime: str, bank: Path | None = None, tree: Path = ROOT) -> dict:
+    env = {**os.environ, "BANKCORE_EMBED_RUNTIME": runtime, "PYTHONPATH": str(tree)}
     return {**env, "BANKCORE_DB": str(bank)} if bank else env
 
 
-def cold_cli(args: list[str], runtime: str, workdir: Path) -> tuple[float, float, float]:
+def cold_cli(args: list[str], runtime: str, workdir: Path, tree: Path = ROOT) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (user + system: what load on a shared machine inflates least) and peak RSS (MB)
-    of one fresh `bankcore ARGS` process."""
+    of one fresh `bankcore ARGS` process, bankcore imported from the checkout `tree` (run in it: `python -c` puts
+    the working folder first on sys.path)."""
     peak = workdir / "peak.txt"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", CLI_CHILD, str(peak), *args], check=True, env=env_for(runtime),
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = subprocess.run([sys.executable, "-c", CLI_CHILD, str(peak), *args], env=env_for(runtime, tree=tree),
+                          cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t0
+    if done.returncode not in (0, 1):  # `check` answers 1 for a bank with problems; anything else is a failure
+        raise SystemExit(f"bankcore {' '.join(args)} (in {tree}) exited {done.returncode}: {done.stderr[-500:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     return wall, cpu, int(peak.read_text()) / 1024
@@ -147,6 +155,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--workdir", default="/tmp/bankcore-cold-start")
     parser.add_argument("--parts", default="cli,bulk", help="any of cli,bulk,dashboard (default: cli,bulk)")
+    parser.add_argument("--compare", metavar="TREE", type=Path,
+                        help="another checkout of bankcore: time the CLI's cold starts in both, alternating")
     args = parser.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -155,6 +165,10 @@ def main() -> None:
     print(f"bank: {bank} ({args.items} items); {os.cpu_count()} CPUs, load average {load:.1f} at start")
     commands = {"--version": ["--version"], "stats": ["--db", str(bank), "stats"],
                 "retrieve": ["--db", str(bank), "retrieve", QUERY, "--no-log"]}
+    if args.compare:
+        compare_trees(bank, args.compare.resolve(), args.runs, workdir)
+        print(f"\nload average {os.getloadavg()[0]:.1f} at the end (2-core machine shared with others when > 2)")
+        return
     parts = set(args.parts.split(","))
     cold_cli(commands["retrieve"], "numpy", workdir)  # writes the vector snapshot: not a cold start's cost
     if "cli" in parts:
@@ -177,6 +191,47 @@ def cold_cli_table(commands: dict[str, list[str]], n_runs: int, workdir: Path) -
         med = {r: [statistics.median(column) for column in zip(*v)] for r, v in runs.items()}
         print(f"{name:12s} " + " ".join(f"{w:7.2f} /{c:6.2f} /{m:5.0f}" for w, c, m in (med[r] for r in RUNTIMES))
               + f" {med['torch'][0] / med['numpy'][0]:16.1f}x")
+
+
+GOAL_S = 0.5  # issue 19: a command that embeds nothing starts in under half a second
+
+
+def compare_trees(bank: Path, base: Path, n_runs: int, workdir: Path) -> None:
+    """Each command cold in this tree and in `base`, runs alternating (so load hits both alike), with the default
+    embedding runtime; median wall / CPU / peak RSS, and base/this for the wall."""
+    trees = {"this": ROOT, "base": base}
+    for name, tree in trees.items():  # which bankcore each child imports: the comparison is void otherwise
+        found = subprocess.run([sys.executable, "-c", "import bankcore; print(bankcore.__file__)"], cwd=tree,
+                               env=env_for("numpy", tree=tree), capture_output=True, text=True).stdout.strip()
+        assert found.startswith(str(tree)), f"{name}: imported {found}, not from {tree}"
+        print(f"{name}: {tree} ({git_head(tree)})")
+    db = ["--db", str(bank)]
+    commands = {
+        "--version": ["--version"], "--help": ["--help"], "stats": [*db, "stats"], "check": [*db, "check"],
+        "review list": [*db, "review", "list", "--status", "approved"], "verdicts": [*db, "verdicts", "t0"],
+        "export-lessons": [*db, "export-lessons", "--format", "md"],
+        "retrieve": [*db, "retrieve", QUERY, "--no-log"],
+    }
+    for tree in trees.values():
+        cold_cli(commands["retrieve"], "numpy", workdir, tree)  # writes the vector snapshot: not a cold start's cost
+    print(f"\nCLI cold starts, median of {n_runs} fresh processes per tree (alternating): wall s / CPU s / peak RSS MB")
+    print(f"{'command':15s} {'this tree':>22s} {'base':>22s} {'base/this':>10s}")
+    for name, argv in commands.items():
+        runs: dict[str, list[tuple[float, float, float]]] = {tree: [] for tree in trees}
+        for _ in range(n_runs):
+            for tree, path in trees.items():
+                runs[tree].append(cold_cli(argv, "numpy", workdir, path))
+        med = {tree: [statistics.median(column) for column in zip(*v)] for tree, v in runs.items()}
+        over = "" if name == "retrieve" or med["this"][0] < GOAL_S else f"  over the {GOAL_S} s goal"
+        print(f"{name:15s} " + " ".join(f"{w:7.2f} /{c:6.2f} /{m:5.0f}" for w, c, m in (med[t] for t in trees))
+              + f" {med['base'][0] / med['this'][0]:9.2f}x{over}")
+
+
+def git_head(tree: Path) -> str:
+    done = subprocess.run(["git", "-C", str(tree), "log", "-1", "--format=%h"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(tree), "status", "--short", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return done.stdout.strip() + (" + uncommitted changes" if dirty else "")
 
 
 def bulk(workdir: Path) -> None:

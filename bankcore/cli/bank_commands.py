@@ -6,10 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..bank import Bank
 from ..curate.signing import KEY_FILE_ENV, KeyRing, ring_from
-from ..learn.importers import FORMATS, ImportOptions
-from ..learn.importers.base import DEFAULT_MAX_RECORD_BYTES
 from ..read.metrics import format_stats
 from ..models import to_dict
 from .output import _json_out, number_in, progress, say, warn
@@ -40,6 +37,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _import_arguments(p: argparse.ArgumentParser) -> None:
+    from ..learn.importers import FORMATS  # the importers load only for the commands that import
+    from ..learn.importers.base import DEFAULT_MAX_RECORD_BYTES
     p.add_argument("path", help="file or folder to import")
     p.add_argument("--format", default="auto", choices=["auto", *FORMATS], help="input format (default: auto)")
     p.add_argument("--run", help="name of the run these trajectories form (default: file name)")
@@ -57,6 +56,7 @@ def _import_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("import", help="import trajectories (file or folder)", arguments=_import_arguments, creates_bank=True)
 def cmd_import(args: argparse.Namespace) -> int:
+    from ..learn.importers import ImportOptions
     bank = open_bank(args)
     options = ImportOptions(max_record_bytes=int(args.max_record_mb * 1024 * 1024),
                             swebench_results=Path(args.swebench_results) if args.swebench_results else None,
@@ -111,6 +111,7 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
 @command("demo", help="build the synthetic demo bank from data/demo (offline)", arguments=_demo_arguments)
 def cmd_demo(args: argparse.Namespace) -> int:
     from .. import demo
+    from ..bank import Bank
     db = Path(args.db or Bank().path)
     bank = demo.build(db, force=args.force, say=lambda text: say(args, text))
     say(args, f"demo bank ready: {bank.path}")

@@ -5,13 +5,15 @@ edit, restore, history, diff, unmerge, contradictions …), and policy.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from ..guard import gate
-from ..bank import Bank
 from ..errors import BankcoreError
 from ..models import ITEM_SOURCES, ITEM_STATUSES
 from .output import _inert, _item_line, _json_out, at_least, progress, say, warn
 from .registry import command, common_options, open_bank
+
+if TYPE_CHECKING:
+    from ..bank import Bank
 
 
 def _by(args: argparse.Namespace) -> str | None:
@@ -302,6 +304,7 @@ def _review_edit(bank: Bank, args) -> int:
 
 def _say_held(args, item) -> None:
     """Tell the author when the injection gate held their text back, and why (it waits for an explicit approve)."""
+    from ..guard import gate  # its rules take a while to load: only for the commands that write a lesson
     held = [f for f in item.flags if f in gate.HOLDING_FLAGS]
     if held:
         reasons = "; ".join(item.meta.get(gate.REASONS) or [])

@@ -7,12 +7,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..bank import Bank
-from ..learn.importers import FORMATS, ImportOptions
 from ..models import to_dict
 from .output import at_least, progress, say, warn
 from .registry import command, open_bank
+
+if TYPE_CHECKING:
+    from ..bank import Bank
 
 
 def _judge_choice(args: argparse.Namespace, bank: Bank, what: str = "judge") -> str:
@@ -118,6 +120,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def _learn_arguments(p: argparse.ArgumentParser) -> None:
+    from ..learn.importers import FORMATS  # the importers load only for the commands that import
     for add in (_add_judge_option, _add_extractor_option, _add_model_limit_options, _add_labels_option,
                 _add_strict_option, _add_uncertain_option):
         add(p)
@@ -135,6 +138,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
     bank = open_bank(args)
     truth = args.labels == "truth"
     kind = _judge_choice(args, bank, "extractor" if truth else "judge")
+    from ..learn.importers import ImportOptions
     options = ImportOptions(swebench_results=Path(args.swebench_results) if args.swebench_results else None)
     with progress(args, "learning", "step") as advance:
         report = bank.learn(args.path, fmt=args.format, run_name=args.run, judge=None if truth else kind,
