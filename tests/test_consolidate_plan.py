@@ -212,3 +212,19 @@ def test_heuristic_merge_drops_a_sentence_at_exactly_the_jaccard_line():
     parents = [item(1, "A", ten), item(2, "B", "Alpha bravo charlie delta echo foxtrot golf."),
                item(3, "C", "Alpha bravo charlie delta echo foxtrot.")]
     assert heuristic_merge(parents).content == ten + " Alpha bravo charlie delta echo foxtrot."
+
+
+@pytest.mark.parametrize("title, content", [
+    ("Book the flight", "NEVER book\n the   flight."), ("Ask", "No\n need to   re-ask."),
+    ("Check", "Stop\tguessing the ids."), ("Check", "Do  NOT retry."), ("Retry", "Avoid\u00a0retrying."),
+    ("Prüfe", "Ne jamais réessayer. Never retry the Größe."), ("ask", "You shouldn't ask. Skipping is fine."),
+])
+def test_every_item_with_a_dont_sentence_is_checked_for_contradictions(title, content):
+    """Planning checks a similar pair for contradictions only when one side may say "don't" (_may_negate): that
+    must hold for every item some sentence of which has negative polarity, whatever its case and spacing."""
+    from bankcore.curate.consolidate import _claims, _may_negate
+
+    it = item(1, title, content)
+    assert any(p < 0 for _, p in _claims(it))  # each case says "don't" somewhere
+    assert _may_negate(it)
+    assert not _may_negate(item(2, "Check the id", "Always look it up first. Note the nothing."))

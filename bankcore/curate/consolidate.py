@@ -121,26 +121,22 @@ def _contradictions(bucket: list[MemoryItem], pairs, threshold: float, known: se
     found = []
     claims: dict[int, list] = {}
     content_words: dict[str, set[str]] = {}
-    negates: dict[int, bool] = {}
 
     def words(sentence: str) -> set[str]:
         if sentence not in content_words:
             content_words[sentence] = _content_words(sentence)
         return content_words[sentence]
 
-    def may_negate(k: int) -> bool:  # a "don't" sentence has a negation in the item's text, spaced as sentences are
-        if k not in negates:
-            text = " ".join(f"{bucket[k].title} {bucket[k].content}".split())
-            ruled_out = text.isascii() and not any(w in text.lower() for w in _NEGATION_STEMS)
-            negates[k] = not ruled_out and bool(_NEGATIONS.search(text))
-        return negates[k]
-
-    for i, j, s in zip(pairs.i.tolist(), pairs.j.tolist(), pairs.sim.tolist()):
+    hold = pairs.sim >= threshold
+    first, second, sims = pairs.i[hold], pairs.j[hold], pairs.sim[hold]
+    negates = np.zeros(len(bucket), dtype=bool)
+    rows = np.unique(np.concatenate([first, second]))  # each item once, not once per similar pair
+    negates[rows] = [_may_negate(bucket[k]) for k in rows.tolist()]
+    either = negates[first] | negates[second]  # no "don't" in either (most pairs): no opposite polarity to find
+    for i, j, s in zip(first[either].tolist(), second[either].tolist(), sims[either].tolist()):
         a, b = bucket[i], bucket[j]
-        if s < threshold or frozenset((a.item_id, b.item_id)) in known:
+        if frozenset((a.item_id, b.item_id)) in known:
             continue
-        if not (may_negate(i) or may_negate(j)):
-            continue  # no "don't" anywhere in either (most pairs): no opposite polarity to find
         for k in (i, j):
             if k not in claims:
                 claims[k] = _claims(bucket[k])
@@ -148,6 +144,16 @@ def _contradictions(bucket: list[MemoryItem], pairs, threshold: float, known: se
         if reason:
             found.append(Contradiction(min(a.item_id, b.item_id), max(a.item_id, b.item_id), round(s, 4), reason))
     return sorted(found, key=lambda c: (c.a, c.b))
+
+
+def _may_negate(item: MemoryItem) -> bool:
+    """Whether some sentence of the item (title included) could be a prescriptive "don't": every one has a negation
+    in the item's text, spaced as sentences are. A substring check rules most items out before the regex runs."""
+    text = " ".join(f"{item.title} {item.content}".split())
+    if not text.isascii():
+        return bool(_NEGATIONS.search(text))
+    lower = text.lower()
+    return any(stem in lower for stem in _NEGATION_STEMS) and bool(_NEGATIONS_IN_LOWER_ASCII.search(lower))
 
 
 def _merges(bucket: list[MemoryItem], x: np.ndarray, pairs: Pairs, threshold: float, max_group: int,
@@ -182,7 +188,8 @@ def _merges(bucket: list[MemoryItem], x: np.ndarray, pairs: Pairs, threshold: fl
 
 def text_key(item: MemoryItem) -> tuple[str, str, str]:
     """Identity of an item's text, ignoring case and spacing: items with the same key are copies."""
-    return tuple(" ".join(t.lower().split()) for t in (item.title, item.description, item.content))
+    return (" ".join(item.title.lower().split()), " ".join(item.description.lower().split()),
+            " ".join(item.content.lower().split()))  # no generator: 100k items plan
 
 
 def _copies(bucket: list[MemoryItem], indices: list[int]) -> dict[int, list[int]]:
@@ -277,6 +284,8 @@ _WITHOUT = re.compile(r"\bwithout\b", re.IGNORECASE)
 # Every _NEGATIONS alternative contains one of these: an ASCII text with none of them, in lower case, has no
 # negation (outside ASCII, case-insensitive matching has more equivalences than lower(): the regex decides).
 _NEGATION_STEMS = ("never", "avoid", "don", "not", "n't", "stop", "refrain", "no need", "unnecessary", "skip")
+# The same pattern matched case-sensitively: on lower-cased ASCII text it finds what _NEGATIONS finds, 2.5x faster.
+_NEGATIONS_IN_LOWER_ASCII = re.compile(_NEGATIONS.pattern)
 _STOP = set("a an the to of and or for in on at by with from is are be it its this that then than as if when "
             "before after each every always only any all you your their they it's into over via".split())
 
