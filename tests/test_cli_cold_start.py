@@ -1,0 +1,87 @@
+"""A command that embeds nothing starts cold without the heavy parts (issue 19): `bankcore stats` in a fresh process
+loads no torch, no sentence-transformers, no LLM client and none of the agent or MaTTS, and `--version`/`--help`
+not even the bank file's libraries. Each probe runs the real CLI in a subprocess and reads its sys.modules."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Runs `bankcore ARGS` as the console script does, then writes the names of the loaded modules to argv[1].
+PROBE = r"""
+import json, sys
+from bankcore.cli import main
+try:
+    code = main(sys.argv[2:])
+except SystemExit as stop:  # --version and --help end in argparse's exit
+    code = stop.code
+client = sys.modules.get("bankcore.llm.client")
+json.dump({"modules": sorted(sys.modules), "code": code,
+           "progress": client and getattr(client.LLMClient.default_progress, "__qualname__", None)},
+          open(sys.argv[1], "w"))
+"""
+
+NEVER_FOR_A_READ = ("torch", "sentence_transformers", "transformers", "openai", "bankcore.llm.client",
+                    "bankcore.agent", "bankcore.matts", "bankcore.guard", "bankcore.learn.queues")
+
+
+def loaded(tmp_path: Path, *argv: str) -> dict:
+    out = tmp_path / "modules.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BANKCORE_DB": str(tmp_path / "unused.duckdb")}
+    env.pop("BANKCORE_DEBUG", None)
+    done = subprocess.run([sys.executable, "-c", PROBE, str(out), *argv], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert out.exists(), done.stderr
+    return json.loads(out.read_text())
+
+
+def heavy(modules: list[str], names=NEVER_FOR_A_READ) -> list[str]:
+    return [m for m in modules if any(m == name or m.startswith(name + ".") for name in names)]
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cold") / "bank.duckdb"
+    subprocess.run([sys.executable, "-m", "bankcore.cli", "init", "--db", str(path), "-q"], cwd=ROOT, check=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return path
+
+
+@pytest.mark.parametrize("argv", [["stats"], ["stats", "--json"], ["check"], ["review", "list"]],
+                         ids=" ".join)
+def test_a_read_command_loads_no_model_llm_agent_or_gate(bank, tmp_path, argv):
+    found = loaded(tmp_path, "--db", str(bank), *argv)
+    assert found["code"] == 0
+    assert "duckdb" in found["modules"] and "bankcore.store" in found["modules"]  # it did read the bank
+    assert heavy(found["modules"]) == []
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], []], ids=lambda a: " ".join(a) or "bare")
+def test_version_and_help_load_not_even_the_bank_file_libraries(tmp_path, argv):
+    found = loaded(tmp_path, *argv)
+    assert found["code"] in (0, 2)
+    assert heavy(found["modules"], NEVER_FOR_A_READ + ("duckdb", "numpy", "pyarrow", "bankcore.bank",
+                                                        "bankcore.store")) == []
+    commands = [m for m in found["modules"] if m.startswith("bankcore.cli.") and m.endswith("_commands")]
+    assert commands == []
+
+
+def test_the_probe_sees_what_a_command_does_load(tmp_path):
+    """Not vacuous: `run` (the agent's command) does load the LLM client, and so does the probe's list."""
+    found = loaded(tmp_path, "run", "--help")
+    assert "bankcore.llm.client" in found["modules"] and "bankcore.cli.agent_commands" in found["modules"]
+
+
+def test_a_command_that_loads_the_llm_client_gets_the_progress_hook(bank, tmp_path):
+    """The CLI no longer imports the client up front, yet a command that does (judge) still streams its replies'
+    tokens/s onto the command's bar: the hook is set when the client module loads."""
+    found = loaded(tmp_path, "--db", str(bank), "judge", "--judge", "heuristic")
+    assert found["code"] == 0
+    assert found["progress"] == "show_reply_progress"
