@@ -33,9 +33,11 @@ from .guard import FLAG as INJECTION_FLAG
 from .learn.judge import LLMJudge
 from .matts.selection import LLMContrastExtractor, LLMSelector
 from .llm.recorded import ReplayClient
+from .search.recorded_vectors import RecordedEmbedder
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
 RECORDING = Path("recording") / "llm_recording.jsonl"  # inside the corpus directory
+VECTORS = Path("recording") / "vectors.npz"  # MiniLM's vectors of the build's texts (data/demo/make_vectors.py)
 RUN_FILES = "[0-9][0-9]-*.jsonl"  # the corpus's run files, named in chronological order
 DEMO_START = datetime(2026, 9, 1, 9, 0, 0)
 REVIEWER = "human:ana.demo"  # the named demo reviewer every curation event of the demo carries
@@ -46,8 +48,9 @@ APPROVE_MIN_CONFIDENCE = 0.3
 # The demo team reviews every lesson before agents may use it (the default policy lets clean LLM lessons in).
 DEMO_POLICY = policy_rules.Policy(name="demo-team", auto_approve_llm=False)
 NOTE = ("Synthetic trajectories authored for bankcore; judge and extractor replies (and MaTTS picks and contrast "
-        "lessons) replayed from a recording authored for the demo — no model was called; merges by the offline "
-        "heuristic merge; curated by a scripted demo reviewer.")
+        "lessons) replayed from a recording authored for the demo — no model was called; lesson and query vectors "
+        "replayed from ones all-MiniLM-L6-v2 computed for these texts; merges by the offline heuristic merge; curated "
+        "by a scripted demo reviewer.")
 
 # After week 1 the reviewer writes down what the team already knows, in the checklist style the seed article
 # describes for early memories (source `manual`, approved as written).
@@ -162,8 +165,9 @@ def run_files(corpus: Path = DEMO_DIR) -> list[Path]:
 
 
 def build(db_path: Path, *, force: bool = False, corpus: Path = DEMO_DIR,
-          say: Callable[[str], None] = lambda _: None) -> Bank:
-    """Build the demo bank at `db_path` (refusing to overwrite unless `force`). Atomic: built aside, then moved."""
+          say: Callable[[str], None] = lambda _: None, embedder: RecordedEmbedder | None = None) -> Bank:
+    """Build the demo bank at `db_path` (refusing to overwrite unless `force`). Atomic: built aside, then moved.
+    Vectors come from the corpus's recording where it has them (`embedder`: another recording, or none)."""
     db_path = Path(db_path)
     if db_path.exists() and not force:
         raise BankcoreError(f"{db_path} exists; pass --force to rebuild the demo bank")
@@ -173,7 +177,8 @@ def build(db_path: Path, *, force: bool = False, corpus: Path = DEMO_DIR,
     tmp = db_path.with_name(db_path.name + ".building")
     _remove(tmp)
     clock = SteppingClock()
-    bank = Bank(tmp, clock=clock)
+    embedder = embedder if embedder is not None else RecordedEmbedder(corpus / VECTORS)
+    bank = Bank(tmp, clock=clock, embedder=embedder)
     # The demo never calls a model, whatever the environment says: its LLM replies come from the recording.
     bank.settings = replace(bank.settings, llm_base_url=None, llm_api_key=None)
     client = ReplayClient.from_file(bank.store, corpus / RECORDING)
@@ -189,11 +194,13 @@ def build(db_path: Path, *, force: bool = False, corpus: Path = DEMO_DIR,
     bank.store.set_setting("demo", {
         "synthetic": True, "corpus": f"data/{corpus.name}", "recording": f"data/{corpus.name}/{RECORDING.as_posix()}",
         "judge": demo.judge.judge_id, "extractor": demo.extractor.extractor_id, "llm": "recorded replies (demo), "
-        "no model called", "merge": HEURISTIC_MERGE_ID, "reviewer": REVIEWER, "note": NOTE})
+        "no model called", "vectors": f"data/{corpus.name}/{VECTORS.as_posix()}", "merge": HEURISTIC_MERGE_ID, "reviewer": REVIEWER,
+        "note": NOTE})
     report = demo.report
     counts = bank.store.table_counts()
     report.runs, report.trajectories = counts["runs"], counts["trajectories"]
     report.items, report.events = counts["memory_items"], counts["memory_events"]
+    say(f"vectors: {embedder.summary()}")
     say(report.summary())
     _remove(db_path)
     os.replace(tmp, db_path)

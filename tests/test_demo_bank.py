@@ -53,6 +53,14 @@ def test_the_build_reports_what_it_made(built):
     assert not bank.path.with_name(bank.path.name + ".building").exists()
 
 
+def test_every_vector_of_the_build_comes_from_the_recording(built):
+    """data/demo/recording/vectors.npz covers the corpus: a build computes no vector (a changed corpus or extractor
+    needs `python data/demo/make_vectors.py`), and the bank says where its vectors came from."""
+    bank, lines = built
+    assert lines[-2].startswith("vectors: ") and lines[-2].endswith(" from the recording, 0 computed")
+    assert bank.store.get_setting("demo")["vectors"] == "data/demo/recording/vectors.npz"
+
+
 def test_the_whole_pipeline_keeps_the_history_consistent(built):
     """Import, judging, extraction, reinforcement, merges, edits, relabels, contrast and archiving all went
     through the event log: the audit finds every item to be the last state of its history."""
