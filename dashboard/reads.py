@@ -32,11 +32,23 @@ T = TypeVar("T")
 
 
 def cached_read(read: Callable[Concatenate[Bank, P], T]) -> Callable[P, T]:
-    """`read(bank, ...)` as `read(...)` on this session's bank, through `st.cache_data` keyed by the bank, the
-    fingerprint and the arguments. Each read gets its own cache (Streamlit names a cache by the function's
-    qualified name, so the inner function is renamed after the read it serves)."""
+    """`read(bank, ...)` as `read(...)` on this session's bank for reading (`ui.reader_for`: read-only sessions on
+    PostgreSQL), through `st.cache_data` keyed by the bank, the fingerprint and the arguments."""
+    return _through_cache(read, ui.reader_for)
+
+
+def cached_retrieval(read: Callable[Concatenate[Bank, P], T]) -> Callable[P, T]:
+    """As `cached_read`, on the writable bank: a retrieval embeds the few retrievable lessons that lack a vector
+    (as the CLI's `retrieve` does), so it is not a read-only step. Nothing it does is logged."""
+    return _through_cache(read, ui.bank_for)
+
+
+def _through_cache(read: Callable[Concatenate[Bank, P], T],
+                   bank_for: Callable[[ui.BankKey], Bank]) -> Callable[P, T]:
+    """Each read gets its own cache (Streamlit names a cache by the function's qualified name, so the inner
+    function is renamed after the read it serves)."""
     def cached(bank_key: ui.BankKey, fingerprint: tuple, *args: Any, **kwargs: Any) -> T:
-        return read(ui.bank_for(bank_key), *args, **kwargs)
+        return read(bank_for(bank_key), *args, **kwargs)
 
     cached.__module__ = read.__module__
     cached.__qualname__ = cached.__name__ = f"{read.__qualname__}__cached"
@@ -272,7 +284,7 @@ def compare_runs(bank: Bank, run_a: int, run_b: int) -> tuple[Comparison, list[R
 
 
 # ---------------------------------------------------------------------- retrieval (nothing here is logged)
-@cached_read
+@cached_retrieval
 def retrieve(bank: Bank, query: str, k: int, *, include_pending: bool, task_id: str | None,
              min_similarity: float | None = None) -> list[Hit]:
     return bank.retrieve(query, k, log=False, include_pending=include_pending, task_id=task_id,
@@ -289,7 +301,7 @@ def retrieve_as_of(bank: Bank, event_id: int, query: str, k: int, task_id: str |
     return bank.retrieve_as_of(event_id, query, k, task_id=task_id)
 
 
-@cached_read
+@cached_retrieval
 def explain(bank: Bank, query: str, item_id: int, k: int, *, include_pending: bool,
             task_id: str | None) -> Explanation:
     return bank.explain(query, item_id, k, include_pending=include_pending, task_id=task_id)

@@ -10,9 +10,12 @@
 - Viewing never writes: the `Bank` opens the file for writing (so the same tabs can curate) but with
   `upgrade_on_open` off, so its first connection only checks that the file is a bank of this schema — a foreign
   DuckDB file is refused unchanged, not given bankcore's tables, and an older bank stays as it is until someone with
-  curation rights presses Upgrade. Opening the screens' reads read-only instead was not chosen: DuckDB refuses a
-  read-write connection in a process that holds the file read-only, and all tabs share one `Bank`, so every write
-  would first have to wait for every tab's read to close.
+  curation rights presses Upgrade. Opening the screens' reads read-only instead was not chosen for a DuckDB file:
+  DuckDB refuses a read-write connection in a process that holds the file read-only, and all tabs share one `Bank`,
+  so every write would first have to wait for every tab's read to close.
+- On PostgreSQL there is no such conflict, so the screens read through a second `Bank` opened `read_only`
+  (`reader()`): its sessions are read-only on the server (`default_transaction_read_only`), which refuses any write
+  a read path sends, by mistake included. Writes (approve, edit, merge, label, upload ...) go through `bank()`.
 - Who is curating: `curator()` is `human:<name>` from the login (OIDC via `st.login`, or per-user passwords — or one
   shared password — from Streamlit secrets) or, when no login is configured, from the reviewer name in Settings.
 - Trust boundary: with a login configured, a logged-out viewer can read but change nothing — not even which bank
@@ -82,6 +85,11 @@ def bank_exists() -> bool:
     """A bank file on disk, or a PostgreSQL bank (whether its server answers is found when the bank opens)."""
     path = bank_path()
     return is_server_url(path) or path.exists()
+
+
+def bank_on_server() -> bool:
+    """A PostgreSQL bank (a URL), not a file: it has no size on this disk."""
+    return is_server_url(bank_path())
 
 
 def allowed_banks() -> list[Path]:
@@ -162,6 +170,16 @@ def _bank(path: str, llm_base_url: str | None, llm_model: str | None) -> Bank:
     return opened
 
 
+@st.cache_resource(show_spinner=False)
+def _reader(path: str, llm_base_url: str | None, llm_model: str | None) -> Bank:
+    """The bank the screens read through: on PostgreSQL a `Bank` of its own whose sessions the server keeps
+    read-only; a DuckDB file is read through the writable `_bank` (see the module's docstring)."""
+    if not is_server_url(path):
+        return _bank(path, llm_base_url, llm_model)
+    return Bank(path, settings=Settings.load(db_path=path, llm_base_url=llm_base_url, llm_model=llm_model),
+                on_busy=_on_busy, read_only=True)
+
+
 BankKey = tuple[str, str | None, str | None]  # (bank file, LLM endpoint, model): one `Bank` each
 
 
@@ -176,7 +194,17 @@ def bank_for(key: BankKey) -> Bank:
 
 
 def bank() -> Bank:
+    """The bank writes go through (and `Bank` steps that may write, such as a retrieval embedding lessons)."""
     return bank_for(bank_key())
+
+
+def reader_for(key: BankKey) -> Bank:
+    return _reader(*key)
+
+
+def reader() -> Bank:
+    """The bank the screens' reads go through: server-enforced read-only on PostgreSQL."""
+    return reader_for(bank_key())
 
 
 def fingerprint() -> tuple:
@@ -185,7 +213,7 @@ def fingerprint() -> tuple:
 
 
 def refresh_fingerprint() -> tuple:
-    fp = bank().views.fingerprint()
+    fp = reader().views.fingerprint()
     st.session_state[FINGERPRINT] = fp
     return fp
 
@@ -239,7 +267,7 @@ def _reading(enabled: bool) -> Iterator[None]:
     with ExitStack() as stack:
         if enabled and bank_exists():
             try:
-                stack.enter_context(bank().store.reading())
+                stack.enter_context(reader().store.reading())
             except BankBusyError:
                 _busy_screen()
                 st.stop()

@@ -39,9 +39,9 @@ with ui.page("Settings", ":material/settings:", require_bank=False) as bank:
         st.warning(f"There is no bank at {parts.md(ui.shown_path(ui.bank_path()))} yet — the other pages explain "
                    "how to make one.")
     else:
-        size = ui.bank_path().stat().st_size
+        size = "" if ui.bank_on_server() else f"{ui.bank_path().stat().st_size / 1e6:,.1f} MB · "
         history = reads.schema_history()
-        st.caption(f"{size / 1e6:,.1f} MB · schema v{history[-1]['version'] if history else '?'} · "
+        st.caption(f"{size}schema v{history[-1]['version'] if history else '?'} · "
                    + ", ".join(f"v{h['version']} {h['name']} ({h['applied_at']:%Y-%m-%d})" for h in history))
         bank_settings = reads.bank_settings()
         if bank_settings:
@@ -58,7 +58,7 @@ with ui.page("Settings", ":material/settings:", require_bank=False) as bank:
         if st.button("Check the bank's consistency", icon=":material/verified:", key="set_check",
                      help="Read-only: every item is the last state of its history, merges and provenance link up "
                           "(the same audit as `bankcore check`)."):
-            report = bank.check()  # not cached: it looks for changes the fingerprint cannot see
+            report = ui.reader().check()  # not cached: it looks for changes the fingerprint cannot see
             if report.ok:
                 st.success(f"Consistent: {report.items:,} items and {report.events:,} events pass all "
                            f"{report.checks} checks — every item is the last state of its history.",
