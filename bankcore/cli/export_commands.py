@@ -20,7 +20,7 @@ from typing import Iterator, TextIO
 from ..models import ITEM_SOURCES, ITEM_STATUSES
 from ..read.exports import DATASET_FORMATS, LESSON_FORMATS, LessonFilter, write_dataset, write_lessons
 from ..curate.lesson_sets import IMPORT_FORMATS, import_lessons
-from ..curate.signing import KEY_FILE_ENV, DigestingWriter, KeyRing, ring_from, write_signature
+from ..curate.signing import KEY_FILE_ENV, KeyRing, file_digest, ring_from, write_signature
 from ..errors import BankcoreError
 from .output import _json_out, say, warn
 from .registry import command, open_bank
@@ -30,7 +30,8 @@ from .registry import command, open_bank
 def output_to(path: str | None, *, signed_by: KeyRing | None = None, kind: str = "lesson-set") -> Iterator[TextIO]:
     """stdout, or `path` written atomically: a temporary file beside it replaces it only once all is written, so a
     failed export never leaves a half-written file under the name (nor destroys the file that was there). With
-    `signed_by`, the bytes are hashed as they are written and FILE.sig is written once FILE is in place."""
+    `signed_by`, FILE.sig is written once FILE is in place, from the bytes of the staged file (exactly what was
+    written)."""
     if path is None:
         yield sys.stdout
         return
@@ -38,8 +39,8 @@ def output_to(path: str | None, *, signed_by: KeyRing | None = None, kind: str =
     fd, staged = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            digest = DigestingWriter(out) if signed_by else None
-            yield digest or out
+            yield out
+        digest = file_digest(staged) if signed_by else None
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(staged, 0o666 & ~umask)  # as any new file, not mkstemp's owner-only 0600
@@ -48,7 +49,7 @@ def output_to(path: str | None, *, signed_by: KeyRing | None = None, kind: str =
         Path(staged).unlink(missing_ok=True)
         raise
     if digest is not None:
-        write_signature(target, signed_by, kind=kind, size=digest.size, sha256=digest.sha256)
+        write_signature(target, signed_by, kind=kind, size=digest[0], sha256=digest[1])
 
 
 def _key_file_argument(p: argparse.ArgumentParser, action: str) -> None:

@@ -31,7 +31,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Sequence, TextIO
+from typing import Any, Iterable, Sequence
 
 from ..errors import BankcoreError, InputError, Where
 
@@ -180,22 +180,14 @@ def detached_signature(key: ExportKey | KeyRing, *, kind: str, name: str, size: 
     return {**body, "mac": signer.mac(_DETACHED_CONTEXT, _signed_fields(body))}
 
 
-class DigestingWriter:
-    """A text stream that passes what is written on to `out` and keeps the length and sha256 of its UTF-8 bytes, so
-    a file is signed as it is written (one pass) — for a stream that writes UTF-8 without newline translation."""
-
-    def __init__(self, out: TextIO):
-        self._out, self._sha, self.size = out, hashlib.sha256(), 0
-
-    def write(self, text: str) -> int:
-        data = text.encode("utf-8")
-        self._sha.update(data)
-        self.size += len(data)
-        return self._out.write(text)
-
-    @property
-    def sha256(self) -> str:
-        return self._sha.hexdigest()
+def file_digest(path: str | Path) -> tuple[int, str]:
+    """(length, sha256) of the file's bytes, read in chunks: what a detached signature covers."""
+    sha, size = hashlib.sha256(), 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            sha.update(chunk)
+            size += len(chunk)
+    return size, sha.hexdigest()
 
 
 def write_signature(path: str | Path, key: ExportKey | KeyRing, *, kind: str, size: int, sha256: str) -> Path:
@@ -220,8 +212,8 @@ def write_signature(path: str | Path, key: ExportKey | KeyRing, *, kind: str, si
 
 def sign_file(path: str | Path, key: ExportKey | KeyRing, *, kind: str) -> Path:
     """Sign a file already written (FILE.sig beside it): for tools that write the file themselves."""
-    data = Path(path).read_bytes()
-    return write_signature(path, key, kind=kind, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    size, sha256 = file_digest(path)
+    return write_signature(path, key, kind=kind, size=size, sha256=sha256)
 
 
 def has_signature(path: str | Path) -> bool:
