@@ -126,7 +126,8 @@ def env_for(runtime: str, bank: Path | None = None, tree: Path = ROOT) -> dict:
     return {**env, "BANKCORE_DB": str(bank)} if bank else env
 
 
-def cold_cli(args: list[str], runtime: str, workdir: Path, tree: Path = ROOT) -> tuple[float, float, float]:
+def cold_cli(args: list[str], runtime: str, workdir: Path, tree: Path = ROOT,
+             exit_codes: tuple[int, ...] = (0,)) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (user + system: what load on a shared machine inflates least) and peak RSS (MB)
     of one fresh `bankcore ARGS` process, bankcore imported from the checkout `tree` (run in it: `python -c` puts
     the working folder first on sys.path)."""
@@ -136,7 +137,7 @@ def cold_cli(args: list[str], runtime: str, workdir: Path, tree: Path = ROOT) ->
     done = subprocess.run([sys.executable, "-c", CLI_CHILD, str(peak), *args], env=env_for(runtime, tree=tree),
                           cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t0
-    if done.returncode not in (0, 1):  # `check` answers 1 for a bank with problems; anything else is a failure
+    if done.returncode not in exit_codes:
         raise SystemExit(f"bankcore {' '.join(args)} (in {tree}) exited {done.returncode}: {done.stderr[-500:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
@@ -220,7 +221,8 @@ def compare_trees(bank: Path, base: Path, n_runs: int, workdir: Path) -> None:
         runs: dict[str, list[tuple[float, float, float]]] = {tree: [] for tree in trees}
         for _ in range(n_runs):
             for tree, path in trees.items():
-                runs[tree].append(cold_cli(argv, "numpy", workdir, path))
+                # `check` answers 1 for a bank with problems: the bench bank is bulk-written, its rows off the event log
+                runs[tree].append(cold_cli(argv, "numpy", workdir, path, (0, 1) if name == "check" else (0,)))
         med = {tree: [statistics.median(column) for column in zip(*v)] for tree, v in runs.items()}
         over = "" if name == "retrieve" or med["this"][0] < GOAL_S else f"  over the {GOAL_S} s goal"
         print(f"{name:15s} " + " ".join(f"{w:7.2f} /{c:6.2f} /{m:5.0f}" for w, c, m in (med[t] for t in trees))
