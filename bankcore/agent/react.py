@@ -23,6 +23,10 @@ TEMPERATURE = 0.7  # the paper's agent temperature (App. A.2); sampling is what 
 MAX_TOKENS = 1024
 MAX_TURNS = 60  # a guard for environments that never end an episode; the shop ends one at 15 steps
 OBSERVATION_CHARS = 6000
+# A reply ends where the model starts imagining the environment's answer: a base model (no chat template, no end of
+# turn) otherwise writes observations and further steps up to max_tokens — minutes per step on a CPU — and
+# parse_move keeps only the first action anyway.
+STOP = ["\nObservation:"]
 
 BASE_SYSTEM = """\
 You are an autonomous agent completing a task for a user by acting in an environment.
@@ -200,7 +204,7 @@ class ReActAgent:
         for _ in range(MAX_TURNS):
             conversation = attempt.messages
             result = self.client.complete(PURPOSE, conversation, temperature=self.temperature,
-                                          max_tokens=self.max_tokens,
+                                          max_tokens=self.max_tokens, stop=STOP,
                                           fit=lambda scale: fit_conversation(conversation, scale),
                                           seed=None if self.seed is None else self.seed + attempt.trial)
             attempt.call_ids.append(result.call_id)

@@ -166,7 +166,8 @@ class LLMClient:
                  json_mode: bool = False, max_tokens: int = 1024, traj_id: str | None = None,
                  validate: Callable[[str], Any] | None = None,
                  fit: Callable[[float], list[dict[str, str]]] | None = None,
-                 schema: dict[str, Any] | None = None, seed: int | None = None) -> LLMResult:
+                 schema: dict[str, Any] | None = None, seed: int | None = None,
+                 stop: list[str] | None = None) -> LLMResult:
         """One chat completion. Raises LLMError when it cannot get a usable reply within the retry budget.
 
         `validate(text)` raises `UnusableReply` for a reply that arrived but cannot be used; such a reply is
@@ -175,7 +176,8 @@ class LLMClient:
         would not fit the endpoint's context window (`context_window`) is shortened before it is sent, and again if
         the server rejects it for length. `schema` (a JSON schema) asks the server to constrain the reply to it
         (`response_format` json_schema: llama.cpp, vLLM, OpenAI); a server without it gets plain JSON mode, and a
-        server without that gets neither — `validate` still checks every reply.
+        server without that gets neither — `validate` still checks every reply. `stop`: strings that end the reply
+        where the server supports them (the agent's "Observation:", which a base model writes on after its action).
         """
         json_mode = json_mode or schema is not None
         fitted_to = self.context_window() if fit is not None else None
@@ -193,6 +195,8 @@ class LLMClient:
             params = self._params(attempt.temperature, max_tokens, json_mode, schema, purpose)
             if seed is not None and "seed" not in self._rejected:
                 params["seed"] = seed  # a sampling seed (agent runs record theirs); dropped if the server refuses it
+            if stop and "stop" not in self._rejected:
+                params["stop"] = list(stop)
             sent = self._roles(attempt.messages)
             request = {"messages": sent, **params}
             started = time.monotonic()
@@ -306,7 +310,8 @@ class LLMClient:
 
     def _roles(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
         """The messages as this server takes them: where it refuses a system role (Gemma's chat template), or the
-        settings say it drops one silently, the system text opens the first user turn instead."""
+        settings say it drops one silently (or the model has no chat template), the system text opens the first user
+        turn instead, and its reply format is said again at the end of the last one."""
         if "system" not in self._rejected and not self.settings.llm_fold_system:
             return messages
         return fold_system(messages)
@@ -483,8 +488,22 @@ def probe_context_window(base_url: str, timeout_s: float = 5.0) -> int | None:
 _SYSTEM_REFUSED = re.compile(r"system role|role[^a-z]{0,3}system|roles must alternate", re.I)
 
 
+# The paragraph of a system prompt that says how to reply: every role's prompt has one ("Answer in exactly this
+# format: …", "Reply with JSON only, in this shape: …"), from that sentence to the next blank line.
+_REPLY_FORMAT = re.compile(r"(?:^|(?<=[.!?] ))(?:Answer|Reply|Respond)\b[^\n]*?(?:format|JSON|shape)\b.*?(?=\n\s*\n|\Z)",
+                           re.S | re.M)
+
+
+def reply_format(system: str) -> str | None:
+    """The last paragraph of `system` that states the reply format; None when it states none."""
+    found = _REPLY_FORMAT.findall(system or "")
+    return found[-1].strip() if found else None
+
+
 def fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
-    """System messages moved into the first user turn, for chat templates without a system role."""
+    """System messages moved into the first user turn, for chat templates without a system role (or a base model
+    without any template). The reply format is said again at the end of the last user turn: without a system role
+    the instructions sit before a long history, and a small model answers the end of what it reads."""
     system = "\n\n".join(m["content"] for m in messages if m["role"] == "system" and m.get("content"))
     rest = [dict(m) for m in messages if m["role"] != "system"]
     if not system:
@@ -493,6 +512,10 @@ def fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     if first_user is None:
         return [{"role": "user", "content": system}, *rest]
     first_user["content"] = f"{system}\n\n{first_user['content']}"
+    last_user = next(m for m in reversed(rest) if m["role"] == "user")
+    reminder = reply_format(system)
+    if reminder and not last_user["content"].rstrip().endswith(reminder):
+        last_user["content"] = f"{last_user['content']}\n\n{reminder}"
     return rest
 
 
@@ -511,7 +534,8 @@ def _refused_param(error: str, params: dict[str, Any]) -> str | None:
         return "json_object_schema"
     for name, pattern in (("stream_options", r"stream_options|include_usage"), ("stream", r"\bstream"),
                           ("response_format", r"response_format|json_object|json mode"),
-                          ("max_tokens", r"max_tokens"), ("temperature", r"temperature"), ("seed", r"\bseed\b")):
+                          ("max_tokens", r"max_tokens"), ("temperature", r"temperature"), ("seed", r"\bseed\b"),
+                          ("stop", r"\bstop\b")):
         if name in params and re.search(pattern, error, re.I):
             return name
     return None
