@@ -253,3 +253,16 @@ def test_a_failed_export_leaves_neither_file_nor_signature(tmp_path, cli):
     result = cli("export-dataset", "--db", tmp_path / "bank.duckdb", "--run", "nope", "-o", out,
                  "--key-file", key_file(tmp_path))
     assert result.code == 1 and not out.exists() and not signing.has_signature(out)
+
+
+@pytest.mark.parametrize("command", ["export-lessons", "import-lessons", "export-dataset"])
+def test_a_bad_key_file_is_one_line_before_anything_is_written(source, signed, tmp_path, cli, command):
+    short = tmp_path / "short.key"
+    short.write_text("hunter2\n")
+    out, target = tmp_path / "out.md", tmp_path / "target.duckdb"
+    argv = ["import-lessons", signed, "--db", target] if command == "import-lessons" else \
+        [command, "--db", source, "-o", out]
+    result = cli(*argv, "--key-file", key_file(tmp_path), "--key-file", short)
+    assert result.code == 1 and len(result.err.strip().splitlines()) == 1 and str(short) in result.err
+    assert "hunter2" not in result.err and KEY not in result.err
+    assert not out.exists() and not signing.has_signature(out) and not target.exists()
