@@ -99,6 +99,17 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+def _take_write_lock(con: PgConnection) -> None:
+    """The bank's write lock (transaction-scoped), asked of the server once per transaction: asking again while it
+    is held changes nothing but costs a round trip, and a merge asked 8 times (an id and a row lock per parent).
+    Outside a transaction the lock ends with its statement, so there it is asked every time."""
+    if getattr(con, "holds_write_lock", False):
+        return
+    con.raw.execute("SELECT pg_advisory_xact_lock(%s)", [_WRITE_LOCK])
+    if con.raw.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+        con.holds_write_lock = True  # reset when the next transaction opens (`PostgresCore.transaction`)
+
+
 class PostgresCore(CoreStore):
     """Connections from a pool instead of a file, advisory locks instead of the file lock."""
 
@@ -173,7 +184,10 @@ class PostgresCore(CoreStore):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        outermost = getattr(self._local, "con", None) is None
         with _server_lost(self._where), super().transaction():
+            if outermost:
+                self._local.con.holds_write_lock = False  # taken at most once per transaction (_take_write_lock)
             yield
 
     @contextmanager
@@ -238,7 +252,7 @@ class PostgresCore(CoreStore):
         instead of taking the same id. One lock for every table, not one per table: writers taking two tables' ids
         in opposite orders (an item then its event; an event then a merged item) deadlocked under
         bench/fleet_load.py, and `get_item` takes it before an item's row lock for the same reason."""
-        con.raw.execute("SELECT pg_advisory_xact_lock(%s)", [_WRITE_LOCK])
+        _take_write_lock(con)
         return _first(con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))[0]
 
     def keep_open(self, idle_s: float) -> None:
@@ -269,7 +283,7 @@ class PostgresStore(PostgresCore, TrajectoryQueries, JudgingQueries, ItemQueries
         lock = " FOR UPDATE" if getattr(self._local, "con", None) is not None else ""
         with self._con() as con:
             if lock:  # the write lock first, then the row: every writer takes them in that order (see `_next_id`)
-                con.raw.execute("SELECT pg_advisory_xact_lock(%s)", [_WRITE_LOCK])
+                _take_write_lock(con)
             row = _first(con.execute(f"SELECT {_ITEM_COLS} FROM memory_items WHERE item_id = ?{lock}", [item_id]))
         if row is None:
             raise NotFoundError(f"no memory item {item_id}")
