@@ -100,6 +100,8 @@ def test_a_signed_set_is_the_unsigned_bytes_plus_a_sig_and_imports_with_the_key(
     assert result.code == 0, result.err
     report = result.json()
     assert (report["added"], report["signature"], report["signed_by"]) == (len(LESSONS), "verified", key_id)
+    bank = Bank(tmp_path / "fresh.duckdb")
+    assert {bank.history(i)[0].related["imported"]["signed_by"] for i in report["added_ids"]} == {key_id}
     for path in (signed_set, signing.signature_path(signed_set), tmp_path / "fresh.duckdb"):
         assert KEY.encode() not in path.read_bytes()
     assert KEY not in result.out + result.err

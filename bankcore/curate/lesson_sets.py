@@ -405,15 +405,17 @@ def import_lessons(store: BankStore, embedder: TextEmbedder, path: str | Path, *
         seen = imported_keys(store)
         fresh = []
         for lesson in lessons:
-            key = lesson.key()
-            if key in seen or _in_the_bank(store, lesson):
+            lesson_key = lesson.key()
+            if lesson_key in seen or _in_the_bank(store, lesson):
                 report.duplicates += 1
             else:
-                seen.add(key)
-                fresh.append((lesson, key))
-    for lesson, key in fresh:
+                seen.add(lesson_key)
+                fresh.append((lesson, lesson_key))
+    for lesson, lesson_key in fresh:
         provenance = {"file": path.name, "sha256": digest, "format": fmt, "line": lesson.where.line,
-                      "field": lesson.where.field, "key": key}
+                      "field": lesson.where.field, "key": lesson_key}
+        if signed_by:  # who vouched for the file: the id of the key its signature was checked with
+            provenance["signed_by"] = signed_by
         new.append((lesson, MemoryItem(title=lesson.title, description=lesson.description, content=lesson.content,
                                        source=lesson.source, status="pending", domain=lesson.domain,
                                        extractor_id=WRITER, meta={PROVENANCE: provenance})))
