@@ -17,8 +17,9 @@ Measured, in this process, per size (medians; ratios against baselines timed int
   over the in-process cache) vs (a) numpy `X @ q` + argpartition + sort of the k over a normalised float32 matrix
   and (b) DuckDB `array_cosine_distance` ORDER BY LIMIT over a FLOAT[384] table (fewer queries at 1M: it is slow).
   Recall@k of bankcore against exact search (without the task exclusion, which exact search does not do).
-- end to end at 100k (`Bank.retrieve`: embed a new query + refresh check + search + load items + log): median, p95,
-  with the file closed after each call and kept open between calls (`Bank.keep_open`), in alternating blocks.
+- end to end at 100k (`Bank.retrieve`: embed a new query + change check + search + load items + log): median, p95,
+  CPU per retrieve and the split (`Split`), with the file closed after each call and kept open between calls
+  (`Bank.keep_open`), in alternating blocks; `--compare-tree` runs the same against another checkout.
 - memory: bytes of the search structure per million items, and resident-set growth when it loads;
 - opening: the cold load (no vector snapshot yet: vectors read from the bank through Arrow, then the snapshot is
   written) in this process, and in a fresh process the time to open the 1M bank and answer the first query with the
@@ -26,6 +27,8 @@ Measured, in this process, per size (medians; ratios against baselines timed int
 
 Usage: python bench/retrieval.py [--sizes 10000,100000,1000000] [--real 2000] [--queries 200] [--workdir DIR]
        python bench/retrieval.py --end-to-end-only [--queries 100]   (warm Bank.retrieve at 100k: closed vs kept)
+       python bench/retrieval.py --compare-tree DIR [--queries 200]   (warm Bank.retrieve at 100k: this tree against
+                                                                       the checkout in DIR, two processes, alternating)
 Banks are kept in the work dir (default /tmp/bankcore-bench) and reused when present: delete it to rebuild.
 """
 
@@ -270,42 +273,188 @@ def measure_size(n: int, vectors: np.ndarray, bank_path: Path, base_path: Path, 
     return row
 
 
+PARTS = ("embed", "check", "search", "hits", "log")
+
+
+class Split:
+    """Where a `Bank.retrieve` spends its time: the retriever's and store's steps are wrapped on the instance (no
+    change to the library, so a baseline tree is measured the same way). `check`: the cache's refresh (the change
+    check); `search`: ranking over the cache; `hits`: loading the returned items; `log`: logging them (written at
+    once, or queued in a batch); `flush`: batched log writes, off the call. Whatever is left of the call is `other`
+    (the connection, BEGIN/COMMIT, locks, building the hits)."""
+
+    def __init__(self, bank):
+        self.now = {name: 0.0 for name in (*PARTS, "flush")}
+        retriever, store = bank.retriever, bank.store
+        self._wrap(retriever.cache, "refresh", "check")
+        self._wrap(retriever, "search", "search")
+        if hasattr(retriever.cache, "items"):
+            self._wrap(retriever.cache, "items", "hits")
+        else:
+            self._wrap(store, "query_items", "hits")
+        self._wrap(store, "log_retrievals" if hasattr(store, "log_retrievals") else "add_retrievals", "log")
+        if hasattr(store, "_write_log"):
+            self._wrap(store, "_write_log", "flush")
+
+    def _wrap(self, owner, method: str, part: str) -> None:
+        inner = getattr(owner, method)
+
+        def timed_call(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.now[part] += time.perf_counter() - t
+        setattr(owner, method, timed_call)
+
+    def take(self) -> dict[str, float]:
+        out, self.now = self.now, {name: 0.0 for name in self.now}
+        return out
+
+
+def retrieve_block(bank, split: Split, texts: list[str], tasks: list[str]) -> list[dict[str, float]]:
+    """One block of warm retrieves on never-seen queries, each logged for its task: per call the wall time of each
+    part (the embedding timed first; `retrieve` then finds it in the query cache), the call's total and CPU time."""
+    from bankcore.search.retrieve import Query
+    embedder = bank.retriever.embedder
+    out = []
+    for text, task in zip(texts, tasks):
+        split.take()
+        cpu = time.process_time()
+        embed_s, vector = timed(embedder.embed_query, text)
+        bank_s, _ = timed(lambda: bank.retrieve(text, 1, task_id=task))
+        row = {**split.take(), "embed": embed_s, "bank": bank_s, "total": embed_s + bank_s,
+               "cpu": time.process_time() - cpu}
+        row["other"] = bank_s - sum(row[p] for p in PARTS if p != "embed")
+        row["search_only"] = timed(bank.retriever.search, vector, Query(text, 1, task_id=task))[0]
+        out.append(row)
+    return out
+
+
+def p95(xs):
+    return sorted(xs)[int(0.95 * (len(xs) - 1))]
+
+
+def summarise(rows: list[dict[str, float]], block_cpu: list[float]) -> dict:
+    """Medians (ms) of the total and each part, the total's p95, and CPU per retrieve: of the calls, and of whole
+    blocks (every thread of the process, so batched log writes off the call count too)."""
+    med = statistics.median
+    total = [r["total"] for r in rows]
+    out = {"queries": len(rows), "median_ms": round(med(total) * 1e3, 1), "p95_ms": round(p95(total) * 1e3, 1),
+           "bank_median_ms": round(med([r["bank"] for r in rows]) * 1e3, 1),
+           "bank_p95_ms": round(p95([r["bank"] for r in rows]) * 1e3, 1),
+           "cpu_per_call_ms": round(med([r["cpu"] for r in rows]) * 1e3, 1),
+           "cpu_per_retrieve_ms": round(sum(block_cpu) / len(rows) * 1e3, 1),
+           "split_median_ms": {p: round(med([r[p] for r in rows]) * 1e3, 2)
+                               for p in (*PARTS, "other", "flush", "search_only")}}
+    return out
+
+
 def end_to_end(bank_path: Path, texts: list[str], tasks: list[str], block: int = 10) -> dict:
-    """Bank.retrieve on queries it has never seen, logging each retrieval: embed + refresh check + search + load
-    the hit + log. The embedding is timed apart first (then `retrieve` finds it in the query cache), so the total is
-    the sum of the two and the parts show where the time goes; `search_ms` is the ranking alone over the cache.
+    """Bank.retrieve on queries it has never seen, logging each retrieval: embed + change check + search + load the
+    hit + log, with the split (`Split`); `search_only` is the ranking alone over the cache, timed again after.
 
     Two ways of holding the file, in alternating blocks of queries so that both see the same machine: `closed` (each
     call opens the file and closes it again: the CLI, the dashboard) and `kept` (`Bank.keep_open`: an MCP server,
     the agent runner, a Python agent loop). The first call of each kept block opens the file, as a burst does."""
     from bankcore import Bank
-    from bankcore.search.retrieve import Query
     bank = Bank(bank_path)
     bank.retrieve("warm up the model and the cache", log=False)
-    embedder = bank.retriever.embedder
-    parts = {mode: {"embed": [], "bank": [], "search": []} for mode in ("closed", "kept")}
+    split = Split(bank)
+    rows = {mode: [] for mode in ("closed", "kept")}
+    cpu = {mode: [] for mode in ("closed", "kept")}
     for start in range(0, len(texts), block):
         mode = "kept" if (start // block) % 2 else "closed"
         bank.keep_open(2.0 if mode == "kept" else 0)
-        for text, task in zip(texts[start:start + block], tasks[start:start + block]):
-            e, vector = timed(embedder.embed_query, text)
-            parts[mode]["embed"].append(e)
-            parts[mode]["bank"].append(timed(lambda: bank.retrieve(text, 1, task_id=task))[0])
-            parts[mode]["search"].append(timed(bank.retriever.search, vector, Query(text, 1, task_id=task))[0])
-    bank.keep_open(0)
-    med = statistics.median
-
-    def p95(xs):
-        return sorted(xs)[int(0.95 * (len(xs) - 1))]
-
+        t = time.process_time()
+        rows[mode] += retrieve_block(bank, split, texts[start:start + block], tasks[start:start + block])
+        bank.keep_open(0)  # a clean close: batched log rows are written, and counted in the block's CPU
+        cpu[mode].append(time.process_time() - t)
     out = {"items": bank.retriever.cache.n, "load_1min": round(os.getloadavg()[0], 2)}
-    for mode, p in parts.items():
-        total = [e + b for e, b in zip(p["embed"], p["bank"])]
-        out[mode] = {"queries": len(total), "median_ms": round(med(total) * 1e3, 1),
-                     "p95_ms": round(p95(total) * 1e3, 1), "embed_median_ms": round(med(p["embed"]) * 1e3, 1),
-                     "bank_median_ms": round(med(p["bank"]) * 1e3, 1), "bank_p95_ms": round(p95(p["bank"]) * 1e3, 1),
-                     "search_median_ms": round(med(p["search"]) * 1e3, 1)}
+    for mode in rows:
+        out[mode] = summarise(rows[mode], cpu[mode])
     out["kept_vs_closed_median"] = round(out["kept"]["median_ms"] / out["closed"]["median_ms"], 2)
+    return out
+
+
+# ---------------------------------------------------------------------- this tree against another, same machine
+def serve_blocks(bank_path: Path) -> None:
+    """A child for `compare_trees`: opens the bank, then answers one JSON request per stdin line — a block of
+    queries and whether to keep the file open — with the block's per-call rows and its CPU time."""
+    from bankcore import Bank
+    bank = Bank(bank_path)
+    bank.retrieve("warm up the model and the cache", log=False)
+    split = Split(bank)
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        bank.keep_open(2.0 if request["kept"] else 0)
+        t = time.process_time()
+        rows = retrieve_block(bank, split, request["texts"], request["tasks"])
+        if request["kept"]:
+            time.sleep(0.4)  # batched log rows are written off the call: let that happen inside the block's CPU
+        cpu = time.process_time() - t
+        print(json.dumps({"rows": rows, "cpu": cpu}), flush=True)
+    bank.keep_open(0)
+
+
+def read_answer(child: subprocess.Popen) -> dict:
+    """The child's next JSON line (a library may print other lines first)."""
+    while True:
+        line = child.stdout.readline()
+        if not line:
+            raise RuntimeError(f"a --serve-blocks child ended (exit {child.wait()}); its stderr says why")
+        if line.startswith("{"):
+            return json.loads(line)
+
+
+def compare_trees(work: Path, other_tree: Path, texts: list[str], tasks: list[str], block: int = 10) -> dict:
+    """Warm retrieval at 100k in two processes — this tree and `other_tree` (a baseline checkout) — each on its own
+    copy of the bank, in alternating blocks of the same queries (kept open, then closed), so both see the same
+    machine. Reports the medians, p95, the split, CPU per retrieve and the load average."""
+    source = work / "bank-100000.duckdb"
+    trees = {"this": ROOT, "baseline": Path(other_tree).resolve()}
+    children = {}
+    for name, tree in trees.items():
+        copy = work / f"compare-{name}.duckdb"
+        for suffix in ("", ".wal"):
+            if Path(str(source) + suffix).exists():
+                shutil.copyfile(str(source) + suffix, str(copy) + suffix)
+        shutil.rmtree(str(copy) + ".vectors", ignore_errors=True)
+        if Path(str(source) + ".vectors").is_dir():
+            shutil.copytree(str(source) + ".vectors", str(copy) + ".vectors")
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        children[name] = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve-blocks", str(copy)],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        read_answer(children[name])
+    loads = [os.getloadavg()]
+    rows = {(name, mode): [] for name in trees for mode in ("kept", "closed")}
+    cpu = {key: [] for key in rows}
+    half = len(texts) // 2  # kept blocks take queries from the first half, closed ones from the second: all new
+    for i, start in enumerate(range(0, half, block)):
+        order = list(trees) if i % 2 == 0 else list(reversed(trees))  # neither always goes first
+        for mode, at in (("kept", start), ("closed", half + start)):
+            request = {"texts": texts[at:at + block], "tasks": tasks[at:at + block], "kept": mode == "kept"}
+            for name in order:
+                child = children[name]
+                child.stdin.write(json.dumps(request) + "\n")
+                child.stdin.flush()
+                answer = read_answer(child)
+                rows[name, mode] += answer["rows"]
+                cpu[name, mode].append(answer["cpu"])
+        loads.append(os.getloadavg())
+    for child in children.values():
+        child.stdin.close()
+        child.wait(timeout=60)
+    out = {"items": 100_000, "blocks": len(loads) - 1, "block": block,
+           "load_1min": {"start": round(loads[0][0], 2), "end": round(loads[-1][0], 2),
+                         "median": round(statistics.median(l[0] for l in loads), 2)}}
+    for (name, mode), found in rows.items():
+        out.setdefault(mode, {})[name] = summarise(found, cpu[name, mode])
+    for mode in ("kept", "closed"):
+        this, base = out[mode]["this"], out[mode]["baseline"]
+        out[mode]["this_vs_baseline"] = {key: round(this[key] / base[key], 2)
+                                         for key in ("median_ms", "p95_ms", "cpu_per_retrieve_ms")}
     return out
 
 
@@ -358,7 +507,19 @@ def main() -> None:
     parser.add_argument("--workdir", default="/tmp/bankcore-bench")
     parser.add_argument("--end-to-end-only", action="store_true",
                         help="only Bank.retrieve at 100k, file closed vs kept open (the bank must be built already)")
+    parser.add_argument("--compare-tree", metavar="DIR",
+                        help="only Bank.retrieve at 100k, this tree against the checkout in DIR (e.g. a `git worktree` "
+                             "of the commit before), in alternating blocks; the bank must be built already")
+    parser.add_argument("--serve-blocks", metavar="BANK", help=argparse.SUPPRESS)  # a child of --compare-tree
     args = parser.parse_args()
+    if args.serve_blocks:
+        serve_blocks(Path(args.serve_blocks))
+        return
+    if args.compare_tree:
+        fresh = [f"{t} (request {i})" for i, t in enumerate(query_texts(args.queries, random.Random(99)))]
+        tasks = [f"task-{random.Random(i).randrange(2000)}" for i in range(len(fresh))]
+        print(json.dumps({"compare": compare_trees(Path(args.workdir), Path(args.compare_tree), fresh, tasks)}))
+        return
     if args.end_to_end_only:
         fresh = [f"{t} (request {i})" for i, t in enumerate(query_texts(args.queries, random.Random(99)))]
         tasks = [f"task-{random.Random(i).randrange(2000)}" for i in range(len(fresh))]

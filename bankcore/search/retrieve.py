@@ -1,8 +1,9 @@
 """Retrieval: the lessons that matter for the next task, never one learned from that same task.
 
-`Retriever.retrieve` embeds the query, brings the in-process vector cache up to date (one cheap signature query),
-ranks with the pure functions of `ranking.py`, loads the winning items and logs what was shown — all on one short
-connection. `explain` runs the very same scoring and says where an item stands and why it was or was not returned,
+`Retriever.retrieve` embeds the query, brings the in-process vector cache up to date (one cheap signature query,
+none while a kept-open bank file saw nothing but retrieval), ranks with the pure functions of `ranking.py`, loads
+the winning items (recent ones are kept with the vectors) and logs what was shown — all on one connection, the log
+batched where the store keeps its file open (`store.log_batch`). `explain` runs the very same scoring and says where an item stands and why it was or was not returned,
 so the two cannot disagree.
 
 What a query may return, by default: approved items, embedded by the current model, whose provenance does not
@@ -109,7 +110,7 @@ class Retriever:
         """Top-k hits for `query`. Logged (task, trajectory, item, rank, score, k) when made for a task."""
         query = self._with_defaults(query).check()
         vector = self.embedder.embed_query(query.text)  # the slow part, done before touching the bank
-        with self._lock, self.store.transaction():
+        with self._lock, self.store.searching():
             found = self._from_index(vector, query) if self.uses_index(query) else None
             if found is None:
                 self._refresh()
@@ -120,7 +121,7 @@ class Retriever:
                 as_of = self.store.retrieval_signature()[0]
             hits = [self._hit(items[r.item_id], r, place, query.ranking) for place, r in enumerate(ranked, 1)]
             if log and (query.task_id is not None or traj_id is not None) and hits:
-                self.store.add_retrievals([
+                self.store.log_retrievals([
                     Retrieval(query=query.text, item_id=h.item.item_id, rank=h.rank, score=h.score, k=query.k,
                               task_id=query.task_id, traj_id=traj_id, run_id=run_id, as_of_event=as_of)
                     for h in hits])
@@ -140,7 +141,7 @@ class Retriever:
 
     def _from_memory(self, vector: np.ndarray, query: Query) -> tuple[list[Ranked], dict[int, MemoryItem]]:
         ranked = self.search(vector, query)
-        return ranked, {i.item_id: i for i in self.store.query_items(item_ids=[r.item_id for r in ranked])}
+        return ranked, self.cache.items([r.item_id for r in ranked])
 
     def _from_index(self, vector: np.ndarray, query: Query) -> tuple[list[Ranked], dict[int, MemoryItem]] | None:
         """The top k from the bank's index, with the same rules as the cache (status, model, domain, source,
@@ -296,11 +297,11 @@ class Retriever:
             cosine = value - self._bonus[row] if hybrid else value
             return float(cosine), float(value), hybrid or scored.eligible(value)
         if row is not None:
-            cosine = np.float32(self.cache.vectors[row] @ vector)
+            cosine = ranking.cosines(vector, self.cache.vectors[row:row + 1])[0]
             bonus = self._hybrid_bonus()[row] if hybrid else None
         elif item.embedding is not None and item.embedding_model == self.embedder.model_id \
                 and len(item.embedding) == self.embedder.dim:
-            cosine = np.float32(np.asarray(item.embedding, np.float32) @ vector)
+            cosine = ranking.cosines(vector, np.asarray([item.embedding], np.float32))[0]
             bonus = None
             if hybrid:
                 self._hybrid_bonus()

@@ -11,16 +11,22 @@ Rows hold approved and pending items embedded by the current model — their ret
 gone), domain and source codes, confidence, and — per task id — the items whose provenance includes that task
 (leave-one-task-out). Everything a query filters on is an array or a small index list: no Python loop over items.
 Items embedded by another model are not loaded: they are counted, and `warnings()` says so.
+
+Warm, with the bank file kept open (`CoreStore.keep_open`), even the signature query is skipped while the store's
+`change_token` says nothing but retrieval has touched the file since the last check; and the rows of items returned
+recently are kept here too (`items`), dropped whenever the check finds those items changed.
 """
 
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import vector_snapshot
-from ..models import VectorRows
+from ..models import MemoryItem, VectorRows
 
 if TYPE_CHECKING:
     from ..store.protocols import VectorSource
@@ -35,6 +41,7 @@ class VectorCache:
 
     compact_at = 1024  # gone rows tolerated before compacting (or a tenth of the rows, if more)
     snapshot_min_rows = 20_000  # below this, reading vectors from the bank is as fast as a snapshot (~0.1 s)
+    items_kept = 4096  # item rows kept for hits served again (without vectors: ~1 KB each)
 
     def __init__(self, store: VectorSource, model_id: str, dim: int):
         self.store, self.model_id, self.dim = store, model_id, dim
@@ -42,6 +49,8 @@ class VectorCache:
         self.census: dict[str | None, int] = {}
         self.generation = 0  # bumped whenever rows change, so derived arrays know to recompute
         self.last_load: dict[str, int] = {}  # where the last full load found its vectors
+        self._token: object | None = None  # the store's change token at the last check (None: always ask the bank)
+        self._items: OrderedDict[int, MemoryItem] = OrderedDict()  # recent hits' rows, least recently used first
         self._clear()
 
     def _clear(self) -> None:
@@ -57,6 +66,7 @@ class VectorCache:
         self.source_codes: dict[str, int] = {}
         self.task_items: dict[str, np.ndarray] = {}
         self._blocked: dict[bool, np.ndarray] = {}
+        self._items.clear()
 
     # ------------------------------------------------------------------ views (rows [0, n))
     @property
@@ -125,9 +135,14 @@ class VectorCache:
     def refresh(self) -> bool:
         """Bring the cache up to date with the bank; returns whether anything was reloaded.
 
-        Costs one signature query when nothing changed. Call inside `store.transaction()` to share its connection.
+        Costs one signature query when nothing changed, nothing at all while the store's change token is unchanged.
+        Call inside `store.searching()` (or a transaction) to share its connection and turn.
         """
+        token = self.store.change_token()
+        if token is not None and token == self._token and self.signature is not None:
+            return False
         signature = self.store.retrieval_signature()
+        self._token = token
         vector_part = signature[:3]
         if self.signature is not None and vector_part == self.signature[:3]:
             self.signature = signature
@@ -141,7 +156,27 @@ class VectorCache:
         self.signature = signature
         return True
 
+    def items(self, item_ids: list[int]) -> dict[int, MemoryItem]:
+        """The current rows (without vectors) of `item_ids`, by id: kept ones from memory, the rest read once and
+        kept. Valid between refreshes, which drop the rows of items that changed; callers get copies."""
+        missing = [i for i in item_ids if i not in self._items]
+        if missing:
+            for item in self.store.get_items(missing, with_embedding=False):
+                self._items[item.item_id] = item
+            while len(self._items) > self.items_kept:
+                self._items.popitem(last=False)
+        out = {}
+        for item_id in item_ids:
+            item = self._items.get(item_id)
+            if item is not None:
+                self._items.move_to_end(item_id)
+                out[item_id] = copy.deepcopy(item)
+        return out
+
     def _apply(self, rows: VectorRows, *, full: bool) -> None:
+        if not full:
+            for item_id in rows.item_ids.tolist():
+                self._items.pop(item_id, None)
         state = _state_codes(rows)
         domain = _recode(rows.domain, rows.domains, self.domain_codes)
         source = _recode(rows.source, rows.sources, self.source_codes)

@@ -7,11 +7,14 @@ when another process has it we retry with backoff and then fail naming the holde
 
 from __future__ import annotations
 
+import atexit
 import json
 import re
+import sys
 import threading
 import time
 import uuid
+import weakref
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import BankBusyError, SchemaError
+from .log_batch import RetrievalBatch
 from .migrations import LATEST_VERSION, MIGRATIONS
 from .rows import _dicts, _dumps, _first
 
@@ -44,12 +48,41 @@ WRITER_WAITING_SUFFIX = ".writer-waiting"
 # neither does the Python client's registration of Arrow tables, which fails when two connections do it at once.
 _WRITERS: dict[str, threading.RLock] = {}
 _WRITERS_GUARD = threading.Lock()
+# Per bank file, how many turns this process took for anything but retrieval (its reads in `searching()`, and its
+# batched log unless a row names a trajectory: those count for usefulness). While a store keeps its connection open
+# no other process can open the file, so an unchanged count means an unchanged bank and a warm retrieve can skip
+# asking the bank for its signature (`change_token`).
+_OTHER_TURNS: dict[str, int] = {}
 
 
 def _writer_lock(path: Path) -> threading.RLock:
     key = str(path.resolve())
     with _WRITERS_GUARD:
         return _WRITERS.setdefault(key, threading.RLock())
+
+
+def _count_turn(path: Path) -> None:
+    key = str(path.resolve())
+    with _WRITERS_GUARD:
+        _OTHER_TURNS[key] = _OTHER_TURNS.get(key, 0) + 1
+
+
+def _other_turns(path: Path) -> int:
+    return _OTHER_TURNS.get(str(path.resolve()), 0)
+
+
+# Stores holding retrievals not yet written (see `log_batch`): written at interpreter exit.
+_BATCHING: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _write_batches_at_exit() -> None:
+    for store in list(_BATCHING):
+        try:
+            store._flush_log()
+        except Exception as exc:  # noqa: BLE001 — say what was lost rather than die silently at exit
+            print(f"bankcore: {len(store._log)} retrieval log row(s) for {store.path} could not be written at exit: "
+                  f"{exc}", file=sys.stderr)
 WRITER_WAITING_FRESH_S = 3.0
 # Every process kept out by the lock, reader or writer, touches this one: a store that keeps its connection open
 # between calls (`keep_open`) lets go of the file when it sees it, instead of holding it until it idles.
@@ -122,7 +155,9 @@ class CoreStore:
         self._keep_open_s = 0.0  # see keep_open(); 0: every call opens the file and closes it again
         self._kept: duckdb.DuckDBPyConnection | None = None
         self._kept_used = 0.0
+        self._kept_opened = 0  # kept connections opened so far: a new one may find the file changed by others
         self._kept_watcher: threading.Thread | None = None
+        self._log = RetrievalBatch()  # retrievals logged while the file is kept open, not yet written
 
     def new_batch_id(self, kind: str) -> str:
         """An id for the events one operation writes together, from the bank's clock rather than a random number,
@@ -234,12 +269,15 @@ class CoreStore:
                 self._remove(self._open_waiting)
 
     @contextmanager
-    def _turn(self) -> Iterator[None]:
-        """This thread's turn at the bank file among the process's threads (see `_WRITERS`); re-entrant."""
+    def _turn(self, *, counted: bool = True) -> Iterator[None]:
+        """This thread's turn at the bank file among the process's threads (see `_WRITERS`); re-entrant. Every turn
+        but retrieval's own (`counted=False`: see `_OTHER_TURNS`) is counted, as one that may have changed the bank."""
         lock = _writer_lock(self.path)
         if not lock.acquire(timeout=self.lock_timeout_s):
             raise BankBusyError(f"bank busy: another thread of this process has held {self.path} for "
                                 f"{self.lock_timeout_s:.0f}s — try again when it finishes")
+        if counted:
+            _count_turn(self.path)
         try:
             yield
         finally:
@@ -254,6 +292,7 @@ class CoreStore:
             if current is not None:
                 yield current
                 return
+            self._flush_log()
             with self._turn():
                 con = self._open()
                 try:
@@ -267,6 +306,7 @@ class CoreStore:
         if getattr(self._local, "con", None) is not None:
             yield
             return
+        self._flush_log()
         with self._turn():
             con = self._open()
             con.execute("BEGIN TRANSACTION")
@@ -294,8 +334,30 @@ class CoreStore:
         if getattr(self._local, "con", None) is not None or getattr(self._local, "read_con", None) is not None:
             yield
             return
+        self._flush_log()
+        with self._read_block(counted=True):
+            yield
+
+    @contextmanager
+    def searching(self) -> Iterator[None]:
+        """A retrieval: its reads, then its log (`RetrievalQueries.log_retrievals`).
+
+        With the file kept open (`keep_open`), one autocommit connection — no BEGIN/COMMIT: this process alone holds
+        the file and its threads take turns, so the reads are consistent without one — and the log is batched: the
+        rows waiting are not written first, and the turn is not counted as one that may change the bank. Otherwise
+        one transaction, as before."""
+        if not self._keep_open_s or getattr(self._local, "con", None) is not None \
+                or getattr(self._local, "read_con", None) is not None:
+            with self.transaction():
+                yield
+            return
+        with self._read_block(counted=False):
+            yield
+
+    @contextmanager
+    def _read_block(self, *, counted: bool) -> Iterator[None]:
         self._yield_to_writer()
-        with self._turn():
+        with self._turn(counted=counted):
             con = self._open(reader=True)
             self._local.read_con = con
             try:
@@ -325,6 +387,7 @@ class CoreStore:
             return self._connect(reader=reader)
         self._wait_while(self._open_waiting)  # whoever we let go of the file for gets in first
         con = self._kept = self._connect(reader=reader)
+        self._kept_opened += 1
         self._kept_used = time.monotonic()
         if self._kept_watcher is None or not self._kept_watcher.is_alive():
             self._kept_watcher = threading.Thread(target=self._watch_kept, name=f"bankcore-keep-open:{self.path.name}",
@@ -351,6 +414,11 @@ class CoreStore:
         """Lets go of the kept connection when it idles or another process waits; ends when it is let go."""
         while self._kept is not None:
             time.sleep(MARKER_POLL_S)
+            if self._log.due():
+                try:
+                    self._flush_log()
+                except Exception:  # noqa: BLE001 — the rows went back; the next call's flush raises it
+                    pass
             self._let_go()
 
     def _let_go(self, *, force: bool = False) -> None:
@@ -365,9 +433,67 @@ class CoreStore:
         try:
             kept, self._kept = self._kept, None
             if kept is not None:
-                kept.close()
+                try:
+                    self._write_log(kept)  # whoever gets the file next reads a complete log
+                finally:
+                    kept.close()
         finally:
             lock.release()
+
+    # ------------------------------------------------------------------ the batched retrieval log
+    def change_token(self) -> tuple[int, int] | None:
+        """Equal tokens mean an unchanged bank: (which kept connection, turns this process took at the file for
+        anything but retrieval). Only while the file is kept open, and read inside `searching()`: then no other
+        process can open the file, and every call of this one through any store is a counted turn (a raw DuckDB
+        connection opened to the same file in this process is not seen). None otherwise: ask the bank."""
+        if self._kept is None:
+            return None
+        return self._kept_opened, _other_turns(self.path)
+
+    def _batching_log(self) -> bool:
+        """Whether retrievals logged now wait in the batch: inside `searching()` on a kept connection, outside any
+        transaction (whose rows must commit or roll back with it)."""
+        return bool(self._keep_open_s) and self._kept is not None and getattr(self._local, "con", None) is None \
+            and getattr(self._local, "read_con", None) is self._kept
+
+    def _queue_log(self, rows: list) -> None:
+        """Add rows to the batch (the caller holds the turn and the kept connection); a full batch is written now."""
+        _BATCHING.add(self)
+        if self._log.add(rows):
+            self._write_log(self._kept)
+
+    def _flush_log(self) -> None:
+        """Write the waiting retrievals now (see `log_batch`): before any other call, and from the watcher."""
+        if not len(self._log):
+            return
+        with self._turn(counted=False):
+            if self._kept is not None:
+                self._write_log(self._kept)
+                return
+            con = self._connect()
+            try:
+                self._write_log(con)
+            finally:
+                con.close()
+
+    def _write_log(self, con) -> None:
+        """The waiting retrievals, in one transaction on `con` (whose turn the caller holds); put back on failure."""
+        rows = self._log.take()
+        if not rows:
+            return
+        try:
+            con.execute("BEGIN TRANSACTION")
+            self._insert_retrievals(con, rows)  # RetrievalQueries, which every store is composed with
+            con.execute("COMMIT")
+            if any(r.traj_id is not None for r in rows):
+                _count_turn(self.path)  # a trajectory's retrievals feed usefulness, part of the retrieval signature
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 — the connection may be what failed; the rows are kept either way
+                pass
+            self._log.put_back(rows)
+            raise
 
     def _verify_bank(self, con: duckdb.DuckDBPyConnection) -> None:
         """For an open that checks (read-only, or not upgrading on open): the file must already be a bankcore bank of

@@ -195,8 +195,8 @@ class PostgresCore(CoreStore):
         with _server_lost(self._where), super().reading():
             yield
 
-    def _turn(self):
-        return nullcontext()  # the server orders writers; no in-process turn-taking
+    def _turn(self, *, counted: bool = True):
+        return nullcontext()  # the server orders writers; no in-process turn-taking (nor counting: never kept open)
 
     def _yield_to_writer(self) -> None:
         return None

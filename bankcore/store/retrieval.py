@@ -18,6 +18,12 @@ from ..models import MemoryItem, Retrieval, Usefulness, VectorRows
 from .rows import CURRENT_VERDICTS_SQL, _ITEM_COLS_NO_VECTOR, _RETRIEVAL_COLS, _dumps, _first, _item, _retrieval
 
 
+_RETRIEVAL_SCHEMA = pa.schema([
+    ("retrieval_id", pa.int64()), ("query", pa.string()), ("task_id", pa.string()), ("traj_id", pa.string()),
+    ("run_id", pa.int32()), ("item_id", pa.int32()), ("rank", pa.int32()), ("score", pa.float64()),
+    ("k", pa.int32()), ("as_of_event", pa.int32()), ("created_at", pa.timestamp("us"))])
+
+
 class RetrievalQueries:
     """Vectors, embeddings, the retrieval log, usefulness counts and item → task pairs."""
 
@@ -383,19 +389,42 @@ class RetrievalQueries:
         return written
 
     def add_retrievals(self, retrievals: list[Retrieval]) -> None:
+        """Write retrieval rows now, in one transaction; ids (and times, where unset) are given here."""
         if not retrievals:
             return
         with self.transaction(), self._con() as con:
-            first = self._next_id(con, "retrievals", "retrieval_id")
-            now = self.clock()
-            for offset, r in enumerate(retrievals):
-                r.retrieval_id = r.retrieval_id or first + offset
-                r.created_at = r.created_at or now
+            self._insert_retrievals(con, retrievals)
+
+    def log_retrievals(self, retrievals: list[Retrieval]) -> None:
+        """Log what a retrieval returned. Inside `searching()` with the file kept open (`keep_open`) the rows are
+        timed now and written in a batch, ids given in logging order when written (`log_batch` says when: always
+        before any other call of this process reads the bank); otherwise at once, as `add_retrievals`."""
+        if not retrievals:
+            return
+        if not self._batching_log():
+            self.add_retrievals(retrievals)
+            return
+        now = self.clock()
+        for r in retrievals:
+            r.created_at = r.created_at or now
+        self._queue_log(retrievals)
+
+    def _insert_retrievals(self, con, retrievals: list[Retrieval]) -> None:
+        first = self._next_id(con, "retrievals", "retrieval_id")
+        now = self.clock()
+        for offset, r in enumerate(retrievals):
+            r.retrieval_id = r.retrieval_id or first + offset
+            r.created_at = r.created_at or now
+        if len(retrievals) <= 4:  # executemany costs per row; Arrow costs a registration, once
             con.executemany("INSERT INTO retrievals (retrieval_id, query, task_id, traj_id, run_id, item_id, rank, "
                             "score, k, as_of_event, created_at) "
                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
                 [r.retrieval_id, r.query, r.task_id, r.traj_id, r.run_id, r.item_id, r.rank, r.score, r.k,
                  r.as_of_event, r.created_at] for r in retrievals])
+            return
+        self._insert_arrow(con, "retrievals", {
+            name: [getattr(r, name) for r in retrievals] for name in _RETRIEVAL_SCHEMA.names},
+            schema=_RETRIEVAL_SCHEMA)
 
     def iter_retrievals(self) -> Iterator[Retrieval]:
         with self._con() as con:
