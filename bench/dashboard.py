@@ -5,12 +5,17 @@
   retrievals), written straight through Arrow — goal < 1.5 s a screen.
 
 Render time is AppTest's `run()` of one screen (server side: the script, its reads and its element tree, no browser),
-median of 5. "cold" clears the data caches first — the first visit after the bank changed (the fingerprint moved) —
-and keeps the cached Bank, as the running app does; "warm" reruns with the caches full (what a widget click costs
-when nothing was written). Peak RSS is the `streamlit run` server process's VmHWM after a headless Chromium has
-visited every screen of the big bank (skipped without Chromium).
+median of 5. Browser time-to-settled is what a person waits: a headless Chromium opens the screen by URL (a new
+session, as a link or a reload does) until `browser.settle` sees it drawn and quiet — that includes its 0.8 s quiet
+check, also shown subtracted — median of 5 after a first visit, printed beside the server-side times, their ratio,
+and the load average (the machine is shared: read the figures with it). "cold" clears the data caches first — the
+first visit after the bank changed (the fingerprint moved) — and keeps the cached Bank, as the running app does;
+"warm" reruns with the caches full (what a widget click costs when nothing was written). Peak RSS is the
+`streamlit run` server process's VmHWM after a headless Chromium has visited every screen of the big bank (skipped
+without Chromium).
 
 Usage: python bench/dashboard.py [--items 100000] [--trajectories 50000] [--repeats 5] [--out bench/out]
+       [--small BANK] [--no-big] [--no-rss] [--no-browser]
 """
 
 from __future__ import annotations
@@ -251,6 +256,53 @@ def render_times(db: Path, repeats: int, picks: dict[str, object]) -> dict[str, 
     return results
 
 
+# The server-side screens a browser visit is timed for: (screen of tests/browser.PAGES, query string).
+BROWSER_VISITS = {
+    "overview": ("overview", ""), "memory": ("memory", ""), "memory, item open": ("memory", "item={MERGED}"),
+    "review, one by one": ("review", ""), "evolution": ("evolution", ""), "trajectories": ("trajectories", ""),
+    "trajectory open": ("trajectories", "traj={TRAJ}"), "metrics": ("metrics", ""), "playground": ("playground", ""),
+    "settings": ("settings", ""),
+}
+QUIET_S = 0.8  # browser.settle's quiet check, inside every time-to-settled
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" ({os.cpu_count()} cores)"
+
+
+def browser_times(db: Path, repeats: int, picks: dict[str, object], out: Path,
+                  server: dict[str, dict[str, float]]) -> dict[str, dict[str, float]] | None:
+    """Time-to-settled of each screen in a headless Chromium at 1400 px, median of `repeats` after a first visit,
+    beside the server-side render times measured before (`server`)."""
+    from browser import chromium, chromium_path, open_page, streamlit_server
+    if chromium_path() is None:
+        print("  (no chromium: browser times skipped)")
+        return None
+    results = {}
+    with streamlit_server(db, log=out / f"streamlit-{db.stem}.log") as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        print(f"  load average at start {load_average()}")
+        print(f"  {'screen':32s} {'first':>7s} {'settled':>8s} {'-quiet':>7s} {'server cold':>12s} "
+              f"{'warm':>7s} {'browser/cold':>13s} {'browser/warm':>13s}")
+        for name, (screen, query) in BROWSER_VISITS.items():
+            query = query.format(**picks)
+
+            def visit() -> float:
+                t0 = time.perf_counter()
+                open_page(page, url, screen, query)
+                return time.perf_counter() - t0
+            first = visit()
+            settled = statistics.median(visit() for _ in range(repeats))
+            cold, warm = server[name]["cold_s"], server[name]["warm_s"]
+            results[name] = {"first_s": round(first, 3), "settled_s": round(settled, 3),
+                             "browser_over_cold": round(settled / cold, 1),
+                             "browser_over_warm": round(settled / warm, 1)}
+            print(f"  {name:32s} {first:7.2f} {settled:8.2f} {settled - QUIET_S:7.2f} {cold:12.3f} {warm:7.3f} "
+                  f"{settled / cold:13.1f} {settled / warm:13.1f}", flush=True)
+        print(f"  load average at end   {load_average()}")
+    return results
+
+
 def peak_rss(db: Path, out: Path) -> float | None:
     """VmHWM of the `streamlit run` process after a browser has visited every screen."""
     from browser import PAGES, chromium, chromium_path, open_page, streamlit_server
@@ -288,6 +340,7 @@ def main() -> None:
     parser.add_argument("--no-rss", action="store_true", help="skip the browser-driven peak RSS measurement")
     parser.add_argument("--small", help="the small bank to measure (default: build the demo bank)")
     parser.add_argument("--no-big", action="store_true", help="measure the small bank only")
+    parser.add_argument("--no-browser", action="store_true", help="server-side render times only")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -299,7 +352,10 @@ def main() -> None:
         demo.build(small, force=True)
     print(f"small: the demo bank ({Bank(small).store.count('trajectories')} trajectories, "
           f"{Bank(small).store.count('memory_items')} items)")
+    print(f"load average {load_average()}")
     report["small"] = render_times(small, args.repeats, _picks(small))
+    if not args.no_browser:
+        report["small_browser"] = browser_times(small, args.repeats, _picks(small), out, report["small"])
 
     if args.no_big:
         return _summarise(report, out)
@@ -311,6 +367,8 @@ def main() -> None:
         print(f"generated {wrote} in {time.perf_counter() - t0:.1f} s")
     print(f"big: {big.name} ({big.stat().st_size / 1e6:.0f} MB)")
     report["big"] = render_times(big, args.repeats, _picks(big))
+    if not args.no_browser:
+        report["big_browser"] = browser_times(big, args.repeats, _picks(big), out, report["big"])
     if not args.no_rss:
         report["peak_rss_mb_big"] = peak_rss(big, out)
         print(f"peak RSS of the app process at {args.items:,} items: {report['peak_rss_mb_big']} MB")
@@ -319,6 +377,12 @@ def main() -> None:
 
 def _summarise(report: dict, out: Path) -> None:
     for size, goal in (("small", 0.3), ("big", 1.5)):
+        if report.get(f"{size}_browser"):
+            settled = [v["settled_s"] for v in report[f"{size}_browser"].values()]
+            ratios = [v["browser_over_cold"] for v in report[f"{size}_browser"].values()]
+            print(f"{size}: browser time-to-settled {min(settled):.2f}–{max(settled):.2f} s a screen (median of the "
+                  f"screens {statistics.median(settled):.2f} s), {statistics.median(ratios):.1f}x the server-side "
+                  "cold render (median ratio)")
         if size in report:
             worst = max(report[size].items(), key=lambda kv: kv[1]["cold_s"])
             print(f"{size}: slowest cold screen {worst[0]} {worst[1]['cold_s']} s (goal < {goal} s, "

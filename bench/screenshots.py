@@ -29,7 +29,9 @@ from bankcore import Bank, demo  # noqa: E402
 from browser import chromium, chromium_path, open_page, snapshot, streamlit_server  # noqa: E402
 
 
-TALLER = {"evolution": 4000}  # down to the word diff of the rewritten lesson the screen is opened on
+# Down to the word diff of the rewritten lesson Evolution is opened on; on Metrics, to the agent-runs grid and links.
+TALLER = {"evolution": 4000, "metrics": 4000}
+SCREENS = ("overview", "memory", "review", "evolution", "trajectories", "metrics", "playground", "settings")
 
 
 def interesting(db: Path) -> dict[str, str]:
@@ -81,6 +83,7 @@ def main() -> None:
     parser.add_argument("--db", help="bank to show (default: build the demo bank in a temporary folder)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--repeat", type=int, default=5, help="timed visits per screen after the first (median)")
+    parser.add_argument("--screens", nargs="+", choices=SCREENS, default=list(SCREENS), help="only these screens")
     args = parser.parse_args()
     if chromium_path() is None:
         sys.exit("chromium is not installed (make browser)")
@@ -97,8 +100,7 @@ def main() -> None:
             print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
                   f"({os.cpu_count()} cores)")
             print(f"{'screen':<14}{'first s':>9}{'median s':>10}  screenshot")
-            for name in ("overview", "memory", "review", "evolution", "trajectories", "metrics", "playground",
-                         "settings"):
+            for name in args.screens:
                 first = _settled(page, url, name, queries.get(name, ""))
                 snapshot(page, out / f"{name}.png", max_height=TALLER.get(name, 3200))
                 again = [_settled(page, url, name, queries.get(name, "")) for _ in range(args.repeat)]

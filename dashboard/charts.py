@@ -344,10 +344,13 @@ def task_curves(runs: list[dict[str, Any]]) -> go.Figure:
             continue
         fig.add_trace(go.Scatter(
             x=[p["last_task"] for p in points], y=[p["cumulative_success_rate"] for p in points], mode="lines+markers",
-            name=label(f"{run['name']} ({run['memory_mode'] or '?'}{'+' + run['matts_mode'] if run['matts_mode'] else ''})", 60),
+            name=label(f"{run['name']} ({run['memory_mode'] or '?'}"
+                       f"{'+' + run['matts_mode'] if run['matts_mode'] else ''})", 100),
             text=[f"tasks {p['first_task']}–{p['last_task']}: {p['success_rate']:.0%} this block, "
                   f"{p['mean_steps']} steps" if p["success_rate"] is not None else "" for p in points],
             hovertemplate="%{y:.1%} so far · %{text}<extra></extra>"))
-    fig.update_layout(title="Success so far, task by task", height=320, xaxis_title="tasks done", **LAYOUT)
+    # Whole run names in the legend: a row of legend per two runs, below a plot that keeps its own height.
+    fig.update_layout(title="Success so far, task by task", height=260 + 22 * min(len(fig.data), 20),
+                      xaxis_title="tasks done", **LAYOUT)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     return fig

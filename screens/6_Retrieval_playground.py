@@ -57,7 +57,7 @@ with ui.page("Retrieval playground", ":material/manage_search:"):
         prompt = memory_block([h.item for h in hits])  # what Bank.memory_prompt says, without retrieving again
     st.subheader("Now")
     if hits:
-        tables.table(hits_table(hits), hit_columns(hits), key="pg_hits", opens_item="id")
+        tables.table(hits_table(hits), hit_columns(hits), key="pg_hits", opens_item="id", wrap="title")
         for hit in hits:
             parts.item_card(hit.item)
     else:
@@ -67,7 +67,7 @@ with ui.page("Retrieval playground", ":material/manage_search:"):
         if nearest:
             st.caption("The closest lessons, all below the threshold:")
             tables.table(hits_table(nearest), hit_columns(nearest), key="pg_nearest",
-                         opens_item="id")
+                         opens_item="id", wrap="title")
     st.markdown("**The block the agent's system prompt would get**")
     st.code(prompt or "(empty — no lesson is injected)", language=None, wrap_lines=True)
 
@@ -81,7 +81,7 @@ with ui.page("Retrieval playground", ":material/manage_search:"):
                + " — approved items only, ranked by cosine similarity, "
                f"above the same minimum similarity ({ui.settings().min_similarity:.2f}).")
     if earlier:
-        tables.table(hits_table(earlier), hit_columns(earlier), key="pg_earlier", opens_item="id")
+        tables.table(hits_table(earlier), hit_columns(earlier), key="pg_earlier", opens_item="id", wrap="title")
     else:
         st.caption("Nothing would have been retrieved then.")
     now_ids = [h.item.item_id for h in hits]

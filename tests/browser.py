@@ -161,6 +161,7 @@ def snapshot(page, path: Path, width: int = 1400, max_height: int = 6000) -> Non
             '[data-testid="stMain"] [data-testid="stElementContainer"], [data-testid="stMain"] [data-testid="stExpander"]')]
         .filter(e => e.matches('[data-testid="stExpander"]') || !e.querySelector(
             '[data-testid="stCaptionContainer"], [data-testid="stHeading"], [data-testid="stWidgetLabel"]'))
-        .map(e => e.getBoundingClientRect().bottom).filter(b => b > 0 && b <= limit - 16))""", max_height) \
+        .map(e => e.getBoundingClientRect().bottom).filter(b => b > 0 && b <= limit - 6))""", max_height) \
         if height + 40 > max_height else 0
-    page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": width, "height": cut + 16} if cut else None)
+    # A few pixels past the element (its border, its shadow), short of the 16 px gap before the next one.
+    page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": width, "height": cut + 6} if cut else None)
