@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -249,6 +250,22 @@ def test_fuzz_tau_bench(tmp_path_factory, data):
     items = read_all(path, "tau-bench")
     if items is not None:
         assert {"Change my flight 0", "Change my flight 1"} <= queries(items)
+
+
+VOICE_RUN = Path(__file__).resolve().parent / "data" / "tau2" / "retail_voice_run"
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_tau2_voice_ticks(tmp_path_factory, data):
+    """A full-duplex simulation (ticks, chunks, tool calls) broken anywhere; the run's other simulation still reads."""
+    run = Path(shutil.copytree(VOICE_RUN, tmp_path_factory.mktemp("voice") / "run"))
+    sim_path = run / "simulations" / "9a7d41c0-0002.json"
+    sim = json.loads(sim_path.read_text(encoding="utf-8"))
+    sim_path.write_bytes(broken(sim, data).encode("utf-8", "surrogatepass"))
+    items = read_all(run, "tau2-bench")
+    if items is not None:
+        assert any(q.startswith("Hi, I want to exchange the hiking boots") for q in queries(items))
 
 
 @FUZZ

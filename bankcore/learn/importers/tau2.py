@@ -17,7 +17,8 @@ The file is streamed: only one simulation is held at a time (``info`` and ``task
 τ²-bench saves a run in one of two layouts (``Results.save``, ``format="json"`` or ``"dir"``): the single file
 above, or a folder with ``results.json`` (``info``, ``tasks`` and a ``simulation_index``, no simulations) and one
 ``simulations/<simulation id>.json`` per ``SimulationRun`` (voice runs are saved so). Either the folder or its
-``results.json`` reads as the whole run.
+``results.json`` reads as the whole run. A full-duplex voice simulation stores ``ticks`` instead of ``messages``:
+``tau2_voice`` joins their chunks back into turns.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .base import (BadRecord, ImportOptions, Record, RunHeader, ensure_one_recor
                    type_name)
 from .json_stream import Element, Member, iter_members, peek_members
 from .native import parse_time
+from .tau2_voice import messages_from_ticks
 
 NAME = "tau2-bench"
 ROLES = ("system", "user", "assistant", "tool")
@@ -213,11 +215,15 @@ def _tasks(value: Any, where: Where) -> dict[str, dict]:
 
 def parse_simulation(sim: Any, where: Where, domain: str, tasks: dict[str, dict]) -> Record:
     task_id = str(need(sim, "task_id", where, (str, int)))
-    messages = need(sim, "messages", where, list, nullable=True)
-    if messages is None:
-        raise InputError(where.at("messages"), "no messages (a full-duplex voice run stores ticks; not supported)")
+    messages = need(sim, "messages", where, list, optional=True)
+    voice = None
+    if messages is None:  # a full-duplex voice run: its ticks hold the conversation
+        ticks = need(sim, "ticks", where, list, optional=True)
+        if ticks is None:
+            raise InputError(where.at("messages"), "no messages and no ticks")
+        messages, voice = messages_from_ticks(ticks, where.at("ticks"))
     task = tasks.get(task_id, {})
-    convo = convert(messages, where.at("messages"), fallback_query=_ticket(task))
+    convo = convert(messages, where.at("ticks" if voice else "messages"), fallback_query=_ticket(task))
     reward_info = need(sim, "reward_info", where, dict, optional=True)
     truth = None
     if reward_info is not None:
@@ -230,7 +236,8 @@ def parse_simulation(sim: Any, where: Where, domain: str, tasks: dict[str, dict]
                             "agent_cost": need(sim, "agent_cost", where, float, optional=True),
                             "user_cost": need(sim, "user_cost", where, float, optional=True),
                             "duration": need(sim, "duration", where, float, optional=True),
-                            "end_time": need(sim, "end_time", where, str, optional=True), **convo.meta}
+                            "end_time": need(sim, "end_time", where, str, optional=True),
+                            "mode": need(sim, "mode", where, str, optional=True), "voice": voice, **convo.meta}
     return Record(Trajectory(
         task_id=f"tau2-{domain}-{task_id}", query=convo.query, steps=convo.steps, source_format=NAME,
         final_answer=convo.final_answer, final_state=convo.final_state, domain=domain,
