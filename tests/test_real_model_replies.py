@@ -134,3 +134,21 @@ def test_agent_replies_stop_before_an_imagined_observation(fake_llm, tmp_path):
     refused, asked = fake_llm.requests[:2]
     assert refused["stop"] == ["\nObservation:"] and "stop" not in asked
     assert [s.action for s in attempt.steps] == ["orders[]"]  # the server ignored the stop: the parser cuts
+
+
+@pytest.mark.parametrize("reply", gemma("judge"), ids=lambda r: r["why"][:40])
+def test_each_recorded_gemma_verdict_reads_as_its_label(reply):
+    assert parse_verdict(reply["reply"])[0] == reply["expect"]
+
+
+@pytest.mark.parametrize("reply", gemma("agent"), ids=lambda r: r["why"][:40])
+def test_a_recorded_gemma_move_reaches_the_environment_as_a_mistake_it_names(reply):
+    """The echo is not an action: the environment says so, and the trajectory records the mistake (no retry)."""
+    from bankcore.agent.react import parse_move
+    from bankcore.agent.shop import ShopEnvironment
+    move = parse_move(reply["reply"])
+    assert move.action == reply["expect"]
+    env = ShopEnvironment()
+    env.reset(next(t for t in env.tasks() if t.kind == "count_orders"))
+    outcome = env.step(move.action)
+    assert "could not parse action" in outcome.observation and not outcome.done
