@@ -20,7 +20,12 @@ on one BLAS thread at that load; single-threaded both: numpy 31, torch 33 texts 
 - Against a baseline (`--compare TREE`, another checkout, e.g. `git worktree add /tmp/cold-base <commit>`): the
   commands that embed nothing (`--version`, `--help`, `stats`, `check`, `review list`, `verdicts`, `export-lessons`)
   and `retrieve`, each in this tree and in TREE, runs alternating, median of --runs; wall, CPU and peak RSS, and which
-  command ran past the 0.5 s goal for a command that embeds nothing.
+  command ran past the 0.5 s goal for a command that embeds nothing. Measured 2026-12-07 against 66fc13a, median
+  of 7, load average 13-14 on the 2 cores (walls x3-5 inflated; CPU s is the figure to compare), this/base CPU s:
+  --version 0.11/0.92, --help 0.09/0.86, stats 0.59/0.95, check 0.63/0.95, review list 0.63/1.01, verdicts
+  0.97/1.46, export-lessons 1.30/1.64, retrieve 1.14/1.50. What is left for stats is the store's own imports:
+  duckdb, pyarrow (+numpy) and pyarrow.compute, ~0.16 CPU s of it pyarrow's; verdicts and export-lessons also pay
+  ~0.25 s for pandas, which duckdb imports on the first Arrow table registered (store.core._id_table).
 Usage: python bench/cold_start.py [--runs 5] [--workdir /tmp/bankcore-cold-start] [--parts cli,bulk,dashboard]
        python bench/cold_start.py --compare /tmp/cold-base [--runs 7]
 """
