@@ -16,8 +16,17 @@
    plan seconds of each, the ratio, the pair search's share, CPU seconds, the load average, and whether the two
    plans are equal. The first run embeds --base-sentences real sentences (minutes; cached in the temp dir).
 
+5. --against ROOT (with --scale N, alone): `consolidate.plan` over the same N real-like items with this checkout's
+   code and with the code at ROOT (e.g. `git worktree add /tmp/plan-base <commit>`), alternating, one fresh process
+   per run (torch's import counted where planning imports it): median wall and CPU seconds, load average, and
+   whether the two plans are identical.
+6. --store-scale N [--against ROOT]: N real-like items in one domain bulk-loaded into a DuckDB bank and a bank on an
+   embedded PostgreSQL (tests/pg_server.py), each with its similarity vectors stored: `Bank.plan_consolidation`
+   seconds (reading items and vectors included) per backend and code version, one process per run.
+
 Usage: python bench/consolidate.py [--sizes 10000,100000] [--repeats 3] [--skip-real]
-       python bench/consolidate.py --scale 100000 [--repeats 3] [--base-sentences 8000]
+       python bench/consolidate.py --scale 100000 [--repeats 3] [--base-sentences 8000] [--against /tmp/plan-base]
+       python bench/consolidate.py --store-scale 10000 [--repeats 3] [--against /tmp/plan-base]
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -344,6 +354,136 @@ def bench_pruned_scale(n: int, repeats: int, base_sentences: int) -> None:
         "load_avg_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]}), flush=True)
 
 
+# ---------------------------------------------------------------------- --against: this code vs another checkout
+VERSUS_CHILD = r"""
+import json, os, resource, sys, time, hashlib
+root, n, bench_root, target = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+sys.path.insert(0, root)
+import importlib.util
+import bankcore
+assert bankcore.__file__.startswith(root), bankcore.__file__
+spec = importlib.util.spec_from_file_location("bench_data", bench_root + "/bench/consolidate.py")
+data = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(data)  # the data makers only: plan and Bank come from `root`
+from bankcore.curate import consolidate
+before = resource.getrusage(resource.RUSAGE_SELF)
+load = os.getloadavg()[0]
+if target == "values":
+    items, vectors = data.real_like_items(n)
+    before, load, start = resource.getrusage(resource.RUSAGE_SELF), os.getloadavg()[0], time.perf_counter()
+    actions = consolidate.plan(items, vectors)
+else:
+    from bankcore import Bank
+    before, load, start = resource.getrusage(resource.RUSAGE_SELF), os.getloadavg()[0], time.perf_counter()
+    bank = Bank(target, embedder=data.StoredVectors())
+    actions = bank.plan_consolidation()
+wall = time.perf_counter() - start
+after = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"wall_s": wall, "cpu_s": after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime,
+                  "load": load, "actions": len(actions),
+                  "plan_sha": hashlib.sha256(repr(actions).encode()).hexdigest()[:12]}))
+"""
+
+
+def real_like_items(n: int, base_sentences: int = 8000):
+    """The --scale bank: n real-like items in one domain and their vectors."""
+    from bankcore.models import MemoryItem
+    texts = real_sentences(base_sentences)
+    vectors, main = real_like(n, normalize(real_sentence_vectors(base_sentences)))
+    items = [MemoryItem(f"Lesson {k}", "A lesson.", f"{texts[main[k]]} (row {k})", source="success", domain="fleet",
+                        item_id=k + 1, last_event_id=k + 1) for k in range(n)]
+    return items, vectors
+
+
+class StoredVectors:
+    """The embedder a store-backed plan is handed: every vector is already stored under model id "bench-real-like",
+    so nothing is embedded (a call to embed would mean the bench measured the wrong thing)."""
+
+    model_id = similarity_model_id = "bench-real-like"
+    dim = 384
+
+    def embed(self, texts, batch_size=32):
+        raise AssertionError(f"the bench stored every vector, yet {len(texts)} texts were to be embedded")
+
+
+def versus(roots: dict[str, str], n: int, repeats: int, target: str) -> dict[str, list[dict]]:
+    """One fresh process per run, the versions alternating: {name: [run, ...]}."""
+    runs: dict[str, list[dict]] = {name: [] for name in roots}
+    for _ in range(repeats):
+        for name, root in roots.items():
+            out = subprocess.run([sys.executable, "-c", VERSUS_CHILD, root, str(n), str(ROOT), target], check=True,
+                                 capture_output=True, text=True).stdout
+            runs[name].append(json.loads(out.strip().splitlines()[-1]))
+            print(json.dumps({"run": name, "target": target if target == "values" else target.split(":")[0],
+                              **{k: round(v, 2) if isinstance(v, float) else v
+                                 for k, v in runs[name][-1].items()}}), flush=True)
+    return runs
+
+
+def summarise(label: str, n: int, runs: dict[str, list[dict]]) -> None:
+    def median(name, key):
+        return round(float(np.median([r[key] for r in runs[name]])), 2)
+    names = list(runs)
+    print(json.dumps({"what": label, "n": n, **{f"{name}_median_s": median(name, "wall_s") for name in names},
+                      **{f"{name}_cpu_median_s": median(name, "cpu_s") for name in names},
+                      "wall_ratio": round(median(names[-1], "wall_s") / median(names[0], "wall_s"), 2),
+                      "cpu_ratio": round(median(names[-1], "cpu_s") / median(names[0], "cpu_s"), 2),
+                      "plans_identical": len({r["plan_sha"] for rs in runs.values() for r in rs}) == 1,
+                      "actions": runs[names[0]][0]["actions"],
+                      "load_avg_1min": [round(min(r["load"] for rs in runs.values() for r in rs), 1),
+                                        round(max(r["load"] for rs in runs.values() for r in rs), 1)],
+                      "cores": os.cpu_count()}), flush=True)
+
+
+def bench_against(n: int, repeats: int, against: str) -> None:
+    print(f"## --scale {n} --against {against}: consolidate.plan, that code vs this", flush=True)
+    summarise("plan over values", n, versus({"baseline": against, "this": str(ROOT)}, n, repeats, "values"))
+
+
+def bench_store_plan(n: int, repeats: int, against: str | None) -> None:
+    """Bank.plan_consolidation on a DuckDB bank and on an embedded PostgreSQL, same items and vectors."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pg_server import embedded_server
+    from bankcore.store import open_store
+    from bankcore.search.reembed import keep_similarity_vectors
+    items, vectors = real_like_items(n)
+    roots = {"baseline": against, "this": str(ROOT)} if against else {"this": str(ROOT)}
+    with tempfile.TemporaryDirectory() as tmp, embedded_server() as server:
+        import psycopg
+        with psycopg.connect(server.get_uri(), autocommit=True) as con:
+            con.execute("CREATE DATABASE plan_bench")
+        for target in (str(Path(tmp) / "plan.duckdb"), server.get_uri("plan_bench")):
+            store = open_store(target)
+            load_items(store, items, vectors)
+            keep_similarity_vectors(store, StoredVectors())
+            getattr(store, "close", lambda: None)()  # a DuckDB Store holds no connection between calls
+            backend = "postgresql" if target.startswith("postgresql") else "duckdb"
+            print(f"## --store-scale {n} on {backend}: Bank.plan_consolidation (reads included)", flush=True)
+            summarise(f"Bank.plan_consolidation on {backend}", n, versus(roots, n, repeats, target))
+
+
+def load_items(store, items, vectors: np.ndarray) -> None:
+    """All items in one transaction through the store's Arrow bulk insert (COPY on PostgreSQL), as
+    bench/pg_vectors.py loads its banks: adding 100k items one event at a time would take most of an hour."""
+    import pyarrow as pa
+    from datetime import datetime
+    when = datetime(2026, 1, 1)
+    with store.transaction(), store._con() as con:
+        for start in range(0, len(items), 10_000):
+            part = items[start:start + 10_000]
+            m = len(part)
+            store._insert_arrow(con, "memory_items", {
+                "item_id": pa.array([i.item_id for i in part], pa.int32()), "title": [i.title for i in part],
+                "description": [i.description for i in part], "content": [i.content for i in part],
+                "source": [i.source for i in part], "status": [i.status for i in part],
+                "domain": [i.domain for i in part], "flags": ["[]"] * m,
+                "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vectors[start:start + m].ravel()),
+                                                               vectors.shape[1]).cast(pa.list_(pa.float32())),
+                "embedding_model": [StoredVectors.model_id] * m, "version": pa.array([1] * m, pa.int32()),
+                "created_at": pa.array([when] * m, pa.timestamp("us")),
+                "updated_at": pa.array([when] * m, pa.timestamp("us")), "meta": ["{}"] * m})
+
+
 # ---------------------------------------------------------------------- real data
 def real_items(bank) -> str:
     """Items from the real trajectories: a heuristic learn if this build has one, else the stand-in."""
@@ -464,7 +604,17 @@ def main() -> None:
     parser.add_argument("--scale", type=int, metavar="N",
                         help="only: plan N real-like items in one domain, pruned search vs the plain oracle")
     parser.add_argument("--base-sentences", type=int, default=8000, help="real sentences --scale embeds (cached)")
+    parser.add_argument("--against", metavar="ROOT", help="with --scale/--store-scale: another checkout's code, "
+                                                          "measured alternately in the same run")
+    parser.add_argument("--store-scale", type=int, metavar="N",
+                        help="only: Bank.plan_consolidation over N real-like items on DuckDB and on PostgreSQL")
     args = parser.parse_args()
+    if args.store_scale:
+        bench_store_plan(args.store_scale, args.repeats, args.against)
+        return
+    if args.scale and args.against:
+        bench_against(args.scale, args.repeats, args.against)
+        return
     if args.scale:
         bench_pruned_scale(args.scale, args.repeats, args.base_sentences)
         return
