@@ -90,3 +90,35 @@ def test_a_new_command_is_one_definition(scratch_registry, capsys, tmp_path):
     capsys.readouterr()
     assert main(["--db", str(db), "greet", "you", "--times", "2"]) == 7
     assert capsys.readouterr().out == "hello you hello you\n"
+
+
+def test_the_catalog_names_each_command_its_module_and_help_as_defined():
+    """`bankcore --help` lists the commands from cli/catalog.py without importing their modules: the table must say
+    what each `@command` says, and name every command (one left out could not be chosen on the command line)."""
+    from bankcore.cli.catalog import CATALOG
+    defined = [(name, DEFINITIONS[name].handler.__module__.rsplit(".", 1)[-1], DEFINITIONS[name].help)
+               for name in DEFINITIONS]
+    assert sorted(CATALOG) == sorted(defined)
+    assert len({name for name, _, _ in CATALOG}) == len(CATALOG)
+
+
+def test_running_a_command_imports_only_its_own_module(tmp_path):
+    """In a fresh process: `stats` loads bank_commands and no other command module; `--help` loads none and still
+    lists every command with its help line."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    probe = ("import sys; from bankcore.cli import main\n"
+             "try: main(sys.argv[1:])\nexcept SystemExit: pass\n"
+             "print(sorted(m for m in sys.modules if m.endswith('_commands')))")
+    db = tmp_path / "bank.duckdb"
+    assert main(["init", "--db", str(db), "-q"]) == 0
+    stats = subprocess.run([sys.executable, "-c", probe, "--db", str(db), "stats"], cwd=root, capture_output=True,
+                           text=True, check=True).stdout.splitlines()[-1]
+    assert stats == "['bankcore.cli.bank_commands']"
+    listing = subprocess.run([sys.executable, "-c", probe, "--help"], cwd=root, capture_output=True, text=True,
+                             check=True).stdout
+    assert listing.splitlines()[-1] == "[]"
+    for name, definition in DEFINITIONS.items():
+        assert "".join(definition.help.split()) in "".join(listing.split()), name
