@@ -90,8 +90,7 @@ def _config(col: Col, width: int) -> Any:
 
 # Streamlit wraps a text cell only in rows taller than 4 rem (64 px); a wrapped line of its 14 px font takes ~21 px.
 WRAP_MIN_PX, LINE_PX, CELL_PAD_PX, CHAR_PX = 65, 21, 18, 7.2
-
-
+WRAPPED_LINES_MAX = 8  # beyond, a row would fill the screen: the text is cut there (the screen shows it elsewhere)
 WRAPPED_ROWS_SHOWN = 12  # a wrapped table shows this many rows before it scrolls
 
 
@@ -100,7 +99,7 @@ def wrapped_row_height(texts: Iterable[Any], width: int) -> int | None:
     generous average letter: the slack covers breaks at word ends); None when every text fits on one line."""
     longest = max((len(" ".join(str(t).split())) for t in texts if t is not None and not pd.isna(t)), default=0)
     per_line = max(1, int((width - CELL_PAD_PX) / CHAR_PX))
-    lines = -(-longest // per_line)
+    lines = min(-(-longest // per_line), WRAPPED_LINES_MAX)
     if lines <= 1:
         return None
     return max(WRAP_MIN_PX, 12 + LINE_PX * lines)
