@@ -152,3 +152,16 @@ def test_a_recorded_gemma_move_reaches_the_environment_as_a_mistake_it_names(rep
     env.reset(next(t for t in env.tasks() if t.kind == "count_orders"))
     outcome = env.step(move.action)
     assert "could not parse action" in outcome.observation and not outcome.done
+
+
+def test_a_retry_never_repeats_its_predecessor_request(fake_llm, tmp_path):
+    """Seen with SmolLM2: different unusable replies, then the same one twice; the repair built from the repeated
+    reply at the top temperature would have been the previous request byte for byte. The client stops instead."""
+    replies = iter(["no", "still no", "nothing here", "nothing here", "nothing here", "nothing here"])
+    fake_llm.responder = lambda request: next(replies)
+    llm, store = client(fake_llm, tmp_path)
+    with pytest.raises(LLMError, match="same unusable reply twice"):
+        llm.complete("judge", [{"role": "user", "content": "Judge it."}], validate=parse_verdict)
+    sent = [(json.dumps(r["messages"], sort_keys=True), r.get("temperature")) for r in fake_llm.requests]
+    assert len(sent) == 4 and all(a != b for a, b in zip(sent, sent[1:]))
+    assert all(c.error for c in store.iter_llm_calls())

@@ -247,6 +247,13 @@ class LLMClient:
                 raise LLMError(f"LLM {purpose} reply from {self.model} unusable after {failures} attempts: "
                                f"{problem}", transient=True)
             attempt = _repair(messages, temperature, json_mode, text, problem, len(unusable))
+            if (attempt.key, attempt.temperature) == (unusable[-1].key, unusable[-1].temperature):
+                # the same reply again at the top repair temperature: the next request would be the last one,
+                # byte for byte, and nothing is left to change
+                raise LLMError(f"LLM {purpose}: {self.model} gave the same unusable reply twice in a row, the second "
+                               f"time at temperature {attempt.temperature:g} ({problem}); a retry would repeat the "
+                               "same request — it cannot do this role reliably, try a larger model",
+                               transient=False)
             if attempt.temperature == 0:
                 cached = self._from_cache(attempt.key, validate)  # this repair was asked and answered before
                 if cached is not None:
