@@ -165,3 +165,23 @@ def test_a_retry_never_repeats_its_predecessor_request(fake_llm, tmp_path):
     sent = [(json.dumps(r["messages"], sort_keys=True), r.get("temperature")) for r in fake_llm.requests]
     assert len(sent) == 4 and all(a != b for a, b in zip(sent, sent[1:]))
     assert all(c.error for c in store.iter_llm_calls())
+
+
+@pytest.mark.parametrize("reply", gemma("extract-success"), ids=lambda r: r["why"][:40])
+def test_a_recorded_gemma_extraction_is_unusable(reply):
+    assert reply["expect"] == "unusable"
+    with pytest.raises(UnusableReply):
+        lessons_from_reply(reply["reply"], TRAJ)
+
+
+def test_the_copied_reply_format_is_given_up_on_and_never_cached(fake_llm, tmp_path):
+    """Gemma answered the extractor with the format's own example every time: three identical unusable replies
+    end the call, and none of them is stored as a success."""
+    [copied] = gemma("extract-success")
+    fake_llm.responder = lambda request: copied["reply"]
+    llm, store = client(fake_llm, tmp_path)
+    verdict = Verdict(traj_id="tid", label="success", judge_id="llm:gemma3", rationale="success")
+    with pytest.raises(LLMError, match="same unusable reply"):
+        LLMExtractor(llm).extract(TRAJ, verdict)
+    calls = list(store.iter_llm_calls())
+    assert len(calls) == 3 and all(c.error for c in calls)
