@@ -284,12 +284,13 @@ class Split:
     (the connection, BEGIN/COMMIT, locks, building the hits)."""
 
     def __init__(self, bank):
-        self.now = {name: 0.0 for name in (*PARTS, "flush")}
+        self.now = {name: 0.0 for name in (*PARTS, "flush", "hit_reads")}
         retriever, store = bank.retriever, bank.store
         self._wrap(retriever.cache, "refresh", "check")
         self._wrap(retriever, "search", "search")
-        if hasattr(retriever.cache, "items"):
+        if hasattr(retriever.cache, "items"):  # hits kept in memory; `hit_reads`: the misses read from the bank
             self._wrap(retriever.cache, "items", "hits")
+            self._wrap(store, "get_items", "hit_reads")
         else:
             self._wrap(store, "query_items", "hits")
         self._wrap(store, "log_retrievals" if hasattr(store, "log_retrievals") else "add_retrievals", "log")
@@ -347,6 +348,9 @@ def summarise(rows: list[dict[str, float]], block_cpu: list[float]) -> dict:
            "cpu_per_retrieve_ms": round(sum(block_cpu) / len(rows) * 1e3, 1),
            "split_median_ms": {p: round(med([r[p] for r in rows]) * 1e3, 2)
                                for p in (*PARTS, "other", "flush", "search_only")}}
+    misses = [r["hit_reads"] for r in rows if r["hit_reads"]]
+    out["hits_read_from_bank"] = {"share": round(len(misses) / len(rows), 2),
+                                  "median_ms": round(med(misses) * 1e3, 2) if misses else None}
     return out
 
 
