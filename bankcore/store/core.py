@@ -71,18 +71,24 @@ def _other_turns(path: Path) -> int:
     return _OTHER_TURNS.get(str(path.resolve()), 0)
 
 
-# Stores holding retrievals not yet written (see `log_batch`): written at interpreter exit.
-_BATCHING: weakref.WeakSet = weakref.WeakSet()
+# Stores that kept a connection open or batched retrievals: let go of at interpreter exit.
+_KEPT_STORES: weakref.WeakSet = weakref.WeakSet()
 
 
 @atexit.register
-def _write_batches_at_exit() -> None:
-    for store in list(_BATCHING):
+def _let_go_at_exit() -> None:
+    """Before Python tears down: write every waiting batch, close every kept connection and wait for the watcher
+    threads to stop — a daemon thread still inside DuckDB when the interpreter finalises aborts the process."""
+    for store in list(_KEPT_STORES):
         try:
+            store._let_go(force=True)
             store._flush_log()
         except Exception as exc:  # noqa: BLE001 — say what was lost rather than die silently at exit
             print(f"bankcore: {len(store._log)} retrieval log row(s) for {store.path} could not be written at exit: "
                   f"{exc}", file=sys.stderr)
+        watcher = store._kept_watcher
+        if watcher is not None and watcher is not threading.current_thread():
+            watcher.join(timeout=5)
 WRITER_WAITING_FRESH_S = 3.0
 # Every process kept out by the lock, reader or writer, touches this one: a store that keeps its connection open
 # between calls (`keep_open`) lets go of the file when it sees it, instead of holding it until it idles.
@@ -388,6 +394,7 @@ class CoreStore:
         self._wait_while(self._open_waiting)  # whoever we let go of the file for gets in first
         con = self._kept = self._connect(reader=reader)
         self._kept_opened += 1
+        _KEPT_STORES.add(self)
         self._kept_used = time.monotonic()
         if self._kept_watcher is None or not self._kept_watcher.is_alive():
             self._kept_watcher = threading.Thread(target=self._watch_kept, name=f"bankcore-keep-open:{self.path.name}",
@@ -458,7 +465,6 @@ class CoreStore:
 
     def _queue_log(self, rows: list) -> None:
         """Add rows to the batch (the caller holds the turn and the kept connection); a full batch is written now."""
-        _BATCHING.add(self)
         if self._log.add(rows):
             self._write_log(self._kept)
 
