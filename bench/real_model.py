@@ -16,8 +16,10 @@ Then, per role (llm_calls purpose): requests, parsed first time, repaired, faile
 "done when" checks: tracebacks, junk approved, invalid replies cached, identical retries, length rejections.
 `--record FILE` writes every real request/reply as JSONL, the fixture tests replay.
 
-Usage: python bench/real_model.py [--model smollm2] [--trajectories 4] [--tasks 2] [--ctx 8192] [--record F]
-Not part of `make test`: `make bench-real-model`.
+Usage: python bench/real_model.py [--model smollm2|gemma3] [--trajectories 4] [--tasks a,b] [--ctx 8192]
+       [--only learn,par,...] [--step-minutes M] [--record F] [--report BANK]
+On a busy shared CPU a step can take far longer than it would alone: `--step-minutes` time-boxes each one (the bank
+keeps what the stopped step finished, and the figures count it). Not part of `make test`: `make bench-real-model`.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ SERVER_PACKAGE = "llama-cpp-python[server]==0.3.36"
 BUILD_FLAGS = "-DGGML_NATIVE=ON -DLLAMA_CURL=OFF"
 REPAIR_MARK = "That reply could not be used:"  # llm._repair's note: an attempt that carries it is a retry
 LENGTH_ERROR = re.compile(r"context|too long|maximum context", re.I)
+# An unusable reply that was well-formed but said nothing: refused by the meaning checks (reply_schemas.lesson_problem,
+# the extractor's trimming, ids/indexes outside the group), not by the parser
+JUNK = re.compile(r"placeholder|too short to say|a label, not a sentence|repeats the verdict|only repeats|"
+                  r"first words of the description|once trimmed|out of range|not in the group", re.I)
 
 
 # ------------------------------------------------------------------------------------------------ the server
@@ -191,6 +197,11 @@ def is_retry(call) -> bool:
     return any(REPAIR_MARK in str(m.get("content", "")) for m in (call.request or {}).get("messages", []))
 
 
+def is_action(reply: str | None) -> bool:
+    from bankcore.agent.react import parse_move
+    return bool(re.fullmatch(r"[a-z_]+\[.*\]", parse_move(reply or "").action, re.S))
+
+
 def role_figures(calls: list, counted: dict[int, tuple[int, int]] | None = None) -> dict[str, dict]:
     """Per purpose: requests, first attempts parsed, repaired, failed for good, tokens (as the server counted them,
     else as `counted`), latency."""
@@ -205,15 +216,19 @@ def role_figures(calls: list, counted: dict[int, tuple[int, int]] | None = None)
     for call in calls:
         by_role[call.purpose].append(call)
     for role, group in sorted(by_role.items()):
-        first = [c for c in group if not is_retry(c)]
-        retries = [c for c in group if is_retry(c)]
+        answered = [c for c in group if c.response is not None]  # a refused parameter or a timeout is no reply
+        first = [c for c in answered if not is_retry(c)]
+        retries = [c for c in answered if is_retry(c)]
         unusable_first = sum(1 for c in first if (c.error or "").startswith(UNUSABLE))
+        if role == "agent":  # never retried: a move is parsed when it reads as one `verb[argument]` action
+            unusable_first = sum(1 for c in first if c.error is None and not is_action(c.response))
         repaired = sum(1 for c in retries if c.error is None)
         latencies = sorted(c.latency_ms for c in group if c.latency_ms is not None)
         out[role] = {
             "requests": len(group), "first_attempts": len(first),
-            "parsed_first_time": sum(1 for c in first if c.error is None),
+            "parsed_first_time": sum(1 for c in first if c.error is None) - (unusable_first if role == "agent" else 0),
             "repaired": repaired, "failed": max(unusable_first - repaired, 0),
+            "junk": sum(1 for c in group if (c.error or "").startswith(UNUSABLE) and JUNK.search(c.error)),
             "transport_errors": sum(1 for c in group if c.error and not c.error.startswith(UNUSABLE)),
             "tokens_in": sum(tokens(c, 0) for c in group), "tokens_out": sum(tokens(c, 1) for c in group),
             "latency_p50_s": statistics.median(latencies) / 1000 if latencies else None,
@@ -342,13 +357,13 @@ def report(store: Store, results: list[dict], record_to: Path | None,
     calls = list(store.iter_llm_calls())
     counted = count_tokens(*tokenizer, calls) if tokenizer else {}
     print(f"\nper role ({len(calls)} requests):")
-    print(f"  {'role':<16}{'requests':>9}{'first':>7}{'parsed 1st':>11}{'repaired':>9}{'failed':>7}"
+    print(f"  {'role':<16}{'requests':>9}{'first':>7}{'parsed 1st':>11}{'repaired':>9}{'failed':>7}{'junk':>6}"
           f"{'transport':>10}{'tok in':>9}{'tok out':>8}{'p50 s':>7}{'p95 s':>7}")
     for role, f in role_figures(calls, counted).items():
         p50 = f"{f['latency_p50_s']:.1f}" if f["latency_p50_s"] is not None else "–"
         p95 = f"{f['latency_p95_s']:.1f}" if f["latency_p95_s"] is not None else "–"
         print(f"  {role:<16}{f['requests']:>9}{f['first_attempts']:>7}{f['parsed_first_time']:>11}"
-              f"{f['repaired']:>9}{f['failed']:>7}{f['transport_errors']:>10}{f['tokens_in']:>9}"
+              f"{f['repaired']:>9}{f['failed']:>7}{f['junk']:>6}{f['transport_errors']:>10}{f['tokens_in']:>9}"
               f"{f['tokens_out']:>8}{p50:>7}{p95:>7}")
     print_outcomes(store)
     approved = approved_llm_items(store)
