@@ -339,7 +339,7 @@ def bench_pruned_scale(n: int, repeats: int, base_sentences: int) -> None:
         "n": n, "domains": 1, "repeats": repeats,
         "vectors": f"real_like: MiniLM vectors of {len(base)} real agent sentences (ReAct thoughts, τ-bench replies, "
                    "SWE-bench THOUGHTs), mixed in pairs + noise, a fifth near-copies (see real_like)",
-        "screen_dims": screens[0].dims, "screen_pass_rate": screens[0].pass_rate,
+        "screen_dims": screens[0].dims, "screen_bf16": screens[0].bf16, "screen_pass_rate": screens[0].pass_rate,
         "screen_pass_rate_on_the_real_vectors": real_screen.pass_rate,
         "pruned_plan_median_s": median("pruned", "plan_s"), "oracle_plan_median_s": median("oracle", "plan_s"),
         "speedup": round(median("oracle", "plan_s") / median("pruned", "plan_s"), 1),
