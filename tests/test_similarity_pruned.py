@@ -184,3 +184,14 @@ def test_bfloat16_screen_leaves_torchs_threads_as_they_were():
     before = torch.get_num_threads()
     similar_pairs_pruned(structured(700), 0.9, min_rows=0, dims=16, bf16=True)
     assert torch.get_num_threads() == before
+
+
+def test_the_bfloat16_screen_is_chosen_only_where_it_pays(monkeypatch):
+    from bankcore.search import similarity
+
+    x = structured(5000, seed=12)
+    monkeypatch.setattr(similarity, "_bf16_is_fast", lambda: False)  # a CPU without native bfloat16 products
+    assert not similar_pairs_pruned(x, 0.9, dims=16)[1].bf16
+    monkeypatch.setattr(similarity, "_bf16_is_fast", lambda: True)
+    assert similar_pairs_pruned(x, 0.9, dims=16)[1].bf16  # torch is loaded in this process: no import to pay
+    assert not similar_pairs_pruned(x, 0.9, dims=16, bf16=False)[1].bf16

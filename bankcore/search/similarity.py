@@ -158,13 +158,14 @@ def similar_pairs_pruned(x: np.ndarray, threshold: float, *, min_rows: int = PRU
     isotropic vectors it is) by estimated cost; `dims` forces k (0: the plain search). Similarities of survivors are
     exact float32 dot products; they can differ from `similar_pairs`' in the last bit, so a pair within ~1e-6 of the
     threshold may fall either way. `tile` is (rows, columns) of one screen product. `bf16` runs the screen's
-    products in bfloat16 (None: from BF16_MIN_ROWS rows, or whenever torch is already loaded, if it is installed).
+    products in bfloat16 (None: from BF16_MIN_ROWS rows, or whenever torch is already loaded, where torch is
+    installed and the CPU multiplies bfloat16 natively).
     """
     n = len(x)
     if n < max(min_rows, 2):
         return similar_pairs(x, threshold), Screen(0, 1.0, 1.0)
     if bf16 is None:
-        bf16 = (n >= BF16_MIN_ROWS or "torch" in sys.modules) and _torch() is not None
+        bf16 = (n >= BF16_MIN_ROWS or "torch" in sys.modules) and _bf16_is_fast()
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"), _one_torch_thread(bf16):  # see _screened_pairs
@@ -210,6 +211,16 @@ def _torch():
     except ImportError:
         return None
     return torch
+
+
+def _bf16_is_fast() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX): elsewhere torch converts each product's
+    inputs and the screen would be slower than in float32. Exact either way."""
+    torch = _torch()
+    if torch is None:
+        return False
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(probe is not None and probe() for probe in probes)
 
 
 @contextmanager
