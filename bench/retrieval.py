@@ -421,6 +421,7 @@ def compare_trees(work: Path, other_tree: Path, texts: list[str], tasks: list[st
     children = {}
     for name, tree in trees.items():
         copy = work / f"compare-{name}.duckdb"
+        Path(str(copy) + ".wal").unlink(missing_ok=True)  # a WAL left from an earlier copy would not match
         for suffix in ("", ".wal"):
             if Path(str(source) + suffix).exists():
                 shutil.copyfile(str(source) + suffix, str(copy) + suffix)
