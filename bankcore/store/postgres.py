@@ -113,6 +113,8 @@ def _take_write_lock(con: PgConnection) -> None:
 class PostgresCore(CoreStore):
     """Connections from a pool instead of a file, advisory locks instead of the file lock."""
 
+    session_variables = False  # id lists go in as registered tables (`PgConnection.register`: an unnest CTE)
+
     def __init__(self, url: str | Path, *, clock: Clock = utc_now, lock_timeout_s: float = 30.0,
                  on_busy: Callable[[str], None] | None = None, read_only: bool = False, pool_size: int = 8):
         self._url = normalize_url(url)  # to connect with; `url` and `path` (what is shown and handed on) carry
