@@ -10,6 +10,7 @@ from typing import Sequence
 from ..models import Trajectory
 from .findings import Finding, unique
 from .normalisation import hidden_characters, normalise, views
+from .lesson_shapes import more_findings
 from .rules import _SAFEGUARD, scan_text
 
 _NEGATED = re.compile(r"\b(?:never|not|don't|do not|dont|avoid|without|no|nor|refuse to|must not|mustn't|cannot|"
@@ -37,7 +38,7 @@ _ACCOUNT = re.compile(r"\b(?:account|acct|iban|wallet|routing|card)\s*(?:number|
                       r"([a-z]{0,4}\d[\d -]{2,}\d|[a-z0-9]{20,})\b")
 
 _DISCLOSE = re.compile(r"\b(?:reveal|share|send|include|print|output|give|disclose|tell|provide|repeat|copy|post|"
-                       r"paste|echo|log|write|read out|display|email|forward|upload|expose|leak|store|list|cc|dm|text|"
+                       r"paste|echo|log|write|read out|display|email|(?<!going )(?<!moving )(?<!looking )forward|upload|expose|leak|store|list|cc|dm|text|"
                        r"keep|reuse|commit|push|dump|export|put|append|note down)\b")
 _SECRET = re.compile(r"\b(?:(?:full|complete|whole|entire)\s+(?:credit\s+)?card numbers?|card numbers?|"
                      r"credit card (?:numbers?|details)|cvvs?|cvcs?|security codes?|passwords?|passcodes?|pins?|"
@@ -72,7 +73,7 @@ _SKIP_SAFEGUARD = re.compile(
 _OWN_RULES = re.compile(
     r"\b(?:ignore|override|overrule|disregard|bypass|relax|suspend|disable|turn off|loosen|rewrite|replace|change|"
     r"update|modify|forget|drop|abandon)\s+(?:\w+\s+){0,2}?(?:your|its|the agent'?s|the assistant'?s|own|system|"
-    r"safety|these|the|any|all)\s+(?:own\s+)?(?:rules|polic(?:y|ies)|instructions|guidelines|system prompt|"
+    r"safety|these|the|any|all)\s+(?:own\s+|[a-z-]+\s+)?(?:rules|polic(?:y|ies)|instructions|guidelines|system prompt|"
     r"guardrails|safeguards|restrictions|constraints|safety checks|procedures)\b"
     r"|\b(?:polic(?:y|ies)|rules|restrictions|guidelines|instructions)\s+(?:do(?:es)?\s+not|don'?t|no longer|never)"
     r"\s+apply\b"
@@ -126,7 +127,7 @@ def review_lesson(text: str, source_trajs: Sequence[Trajectory] = ()) -> list[Fi
     task = _source_text(source_trajs, task_only=True) if source_trajs else ""
     for body in bodies:
         found += _money(body, task) + _secrets(body) + _contacts(body, task, bool(source_trajs))
-        found += _safeguards(body) + _own_rules(body) + _abuses(body)
+        found += _safeguards(body) + _own_rules(body) + _abuses(body) + more_findings(body, _negated)
     return unique(found)
 
 
@@ -165,10 +166,11 @@ def _money(text: str, task: str) -> list[Finding]:
         if _negated(text, verb.start()):
             continue
         sentence = _sentence_at(text, verb.start())
-        if not _MONEY_OBJECT.search(sentence) and not verb.group(0).startswith(("transfer", "wire", "pay", "send")):
-            continue
-        if not _MONEY_OBJECT.search(sentence):
-            continue
+        lo = max(text.rfind(". ", 0, verb.start()), text.rfind("\n", 0, verb.start()),
+                 text.rfind("; ", 0, verb.start())) + 1  # where `_sentence_at` starts it
+        own = (verb.start() - lo, verb.start() - lo + len(verb.group(0).split()[0]))  # the verb's first word
+        if not any(not own[0] <= o.start() < own[1] for o in _MONEY_OBJECT.finditer(sentence)):
+            continue  # "goodwill credit limits": the verb is its own object
         account = next((a.group(1).strip() for a in [*_ACCOUNT.finditer(sentence), *_DESTINATION.finditer(sentence)]
                         if a.group(1).strip() not in task), None)
         where = _EMAIL.search(sentence) or _URL.search(sentence)
@@ -277,7 +279,8 @@ def _own_rules(text: str) -> list[Finding]:
 # What no task-domain lesson asks, by kind: each (kind, severity, why, pattern). Negated orders are skipped.
 _ABUSES = (
     ("privilege", "flag", "give users privileges the task never granted",
-     re.compile(r"\b(?:grant|give|add|assign|elevate|promote|make|set)\b[^.;\n]{0,50}?\b(?:admin(?:istrator)?s?|root|"
+     re.compile(r"\b(?:grant(?:s|ed|ing)?|giv(?:e|es|en|ing)|add(?:s|ed|ing)?|assign(?:s|ed|ing)?|elevat\w*|"
+                r"promot\w*|make|making|set(?:ting)?)\b[^.;\n]{0,50}?\b(?:admin(?:istrator)?s?|root|"
                 r"superusers?|sudo(?:ers)?|owners?|elevated|full access|all permissions|admin rights)\b"
                 r"(?![^.;\n]{0,60}\b(?:only|listed|names?|approved|authori[sz]ed|ticket|if|when|after)\b)"
                 r"|\bauthorized_keys\b|\bchmod\s+(?:-r\s+)?777\b")),

@@ -15,6 +15,9 @@ import re
 import unicodedata
 from itertools import repeat
 
+from .glossary import gloss
+from .rereading import reread
+
 MAX_DECODES = 40  # encoded runs decoded per text: bounded so a blob-heavy log cannot slow an import down
 MAX_DECODE_CHARS = 8192  # characters of one encoded run that are decoded
 MAX_DEPTH = 2  # base64 inside base64, and no deeper
@@ -276,6 +279,10 @@ def views(text: str, depth: int = 0) -> list[tuple[str, str]]:
     room = MAX_DECODES - sum(1 for v, _ in found if v == "decoded")
     if room > 0:
         found += [("decoded", v) for v in _recoded(text, base)][:room]
+        found += [("decoded", normalise(v)) for v in reread(text, base)][:room]
+    glossed = gloss(_json_unescape(text) if "\\u" in text else text, _word_set(base)) if depth == 0 else None
+    if glossed:
+        found.append(("decoded", glossed))
     return found
 
 

@@ -44,7 +44,7 @@ _SAFEGUARD = (r"(?:confirm\w*|verif\w*|authenticat\w*|identity|id checks?|identi
 # An AI reader named with a qualifier ("shopping assistants", "support bots", "coding assistants", "automated
 # fixers"), and the words a reader is addressed in before an order follows.
 _AI_QUALIFIED = (r"(?:(?:shopping|support|booking|coding|customer[- ]service|moderation|email|mail|research|browsing|"
-                 rf"web|helper|virtual|digital|autonomous|llm|ai|gpt)[- ])?{_AI}|automated [a-z]+s?")
+                 rf"web|helper|virtual|digital|autonomous|llm|ai|gpt)[- ])?{_AI}|(?:automated|ai|llm)[- ][a-z]+s?")
 _ORDER_VERBS = (r"skip|submit|send|forward|refund|approve|grant|ignore|disregard|transfer|wire|pay|delete|cancel|add|"
                 r"append|include|reveal|share|print|post|upload|email|run|execute|buy|purchase|book|upgrade|waive|mark|"
                 r"report|disable|bypass|treat|trust|follow|obey|reply|answer|say|respond|tell|unlock|paste|copy|"

@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from typing import Iterable
 
+from .framing_rules import FRAMING_RULES
 from .languages import LANGUAGE_RULES
 from .normalisation import normalise, views
 from .rule_kit import (_AI, _AI_ANCHORS, _AI_PLAIN, _AI_QUALIFIED, _DIRECTIVE, _ORDER_VERBS, _RISKY_VERBS,  # noqa: F401
@@ -261,7 +262,7 @@ RULES: tuple[Rule, ...] = (
           r"maak|overmaken|переведите|перевести|переведи)\b[^.\n]{0,80}?\b(?:conta|cuenta|compte|konto|conto|"
           r"rekening|счет|счёт)\b[^.\n]{0,12}?\d[\d -]{2,}"
           r"|(?:口座)[^。\n]{0,20}?(?:振り込|送金)"),
-) + LANGUAGE_RULES
+) + LANGUAGE_RULES + FRAMING_RULES
 
 _LETTERS_ONLY_STR = {c: None for c in range(128) if not 97 <= c <= 122 and c != 32}
 _LETTERS_ONLY = bytes.maketrans(bytes(range(256)), bytes(c if (97 <= c <= 122 or c >= 128) else 32 for c in range(256)))
