@@ -132,7 +132,7 @@ def test_agent_replies_stop_before_an_imagined_observation(fake_llm, tmp_path):
     llm = LLMClient(fake_llm.settings(tmp_path / "bank.duckdb"), store, sleep=lambda s: None)
     attempt = ReActAgent(llm, env).attempt(task)
     refused, asked = fake_llm.requests[:2]
-    assert refused["stop"] == ["\nObservation:"] and "stop" not in asked
+    assert refused["stop"] == ["Observation:"] and "stop" not in asked
     assert [s.action for s in attempt.steps] == ["orders[]"]  # the server ignored the stop: the parser cuts
 
 
@@ -185,3 +185,14 @@ def test_the_copied_reply_format_is_given_up_on_and_never_cached(fake_llm, tmp_p
         LLMExtractor(llm).extract(TRAJ, verdict)
     calls = list(store.iter_llm_calls())
     assert len(calls) == 3 and all(c.error for c in calls)
+
+
+def test_the_agents_stop_cuts_a_recorded_run_on_reply_at_its_first_imagined_observation():
+    """What the server returns under the agent's stop strings: the recorded 1024-token reply cut before the first
+    observation it imagined, so the step costs a few tokens and says the same (the echoed task, no action)."""
+    from bankcore.agent.react import STOP, parse_move
+    [ran_on] = gemma("agent-ran-on")
+    cut = min(ran_on["reply"].find(s) for s in STOP if s in ran_on["reply"])
+    stopped = ran_on["reply"][:cut]
+    assert len(stopped) < len(ran_on["reply"]) / 20 and "Reply to every observation" not in stopped
+    assert ran_on["expect"] in stopped and len(parse_move(stopped).action) < 60

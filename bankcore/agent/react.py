@@ -25,8 +25,9 @@ MAX_TURNS = 60  # a guard for environments that never end an episode; the shop e
 OBSERVATION_CHARS = 6000
 # A reply ends where the model starts imagining the environment's answer: a base model (no chat template, no end of
 # turn) otherwise writes observations and further steps up to max_tokens — minutes per step on a CPU — and
-# parse_move keeps only the first action anyway.
-STOP = ["\nObservation:"]
+# parse_move keeps only the first action anyway. Not only after a newline: Gemma 3 270M wrote "[INST]Observation:",
+# imitating the chat markup it was served in.
+STOP = ["Observation:"]
 
 BASE_SYSTEM = """\
 You are an autonomous agent completing a task for a user by acting in an environment.
