@@ -223,7 +223,7 @@ def role_figures(calls: list, counted: dict[int, tuple[int, int]] | None = None)
         if role == "agent":  # never retried: a move is parsed when it reads as one `verb[argument]` action
             unusable_first = sum(1 for c in first if c.error is None and not is_action(c.response))
         repaired = sum(1 for c in retries if c.error is None)
-        latencies = sorted(c.latency_ms for c in group if c.latency_ms is not None)
+        latencies = sorted(c.latency_ms for c in answered if c.latency_ms is not None)
         out[role] = {
             "requests": len(group), "first_attempts": len(first),
             "parsed_first_time": sum(1 for c in first if c.error is None) - (unusable_first if role == "agent" else 0),
