@@ -11,7 +11,10 @@ telecom messages, and HotpotQA context paragraphs. A model's reasoning paragraph
 extractor would keep); tool outputs, customer messages and contexts as the observation of a one-step trajectory.
 Each text is in the `tune` or `test` half by its source file, like the attack set.
 
-Usage: python bench/guard_redteam.py [--show N] [--half tune|test|all] [--baseline REV]
+`--baseline REV` measures the guard at git revision REV first, in the same run; `--cost` adds the CPU cost per 1,000
+real trajectories (bench/guard_holdout.py's measure).
+
+Usage: python bench/guard_redteam.py [--show N] [--half tune|test|all] [--max-real N] [--baseline REV] [--cost]
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.guard_holdout import lesson_verdict, rate, trajectory_verdict, verdict  # noqa: E402
+from bench.guard_holdout import cost, lesson_verdict, rate, trajectory_verdict, verdict  # noqa: E402
 from bankcore.models import Step, Trajectory  # noqa: E402
 
 REDTEAM = ROOT / "bench" / "guard_redteam.jsonl"
@@ -187,12 +190,17 @@ def main() -> None:
     parser.add_argument("--half", choices=("tune", "test", "all"), default="all")
     parser.add_argument("--max-real", type=int, default=400, help="real texts per source (0: none)")
     parser.add_argument("--baseline", metavar="REV", help="also measure the guard at this git revision, first")
+    parser.add_argument("--cost", action="store_true", help="also time the guard on real trajectories (as "
+                                                            "bench/guard_holdout.py does)")
     args = parser.parse_args()
     if args.baseline:
-        baseline(args.baseline, ["--show", str(args.show), "--half", args.half, "--max-real", str(args.max_real)])
+        baseline(args.baseline, ["--show", str(args.show), "--half", args.half, "--max-real", str(args.max_real)]
+                 + ["--cost"] * args.cost)
     attack_set(args.half, args.show)
     if args.max_real:
         real_set(args.half, args.max_real, args.show)
+    if args.cost:
+        cost()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ orders ("going forward, … skip …"), game and no-rules personas, and requests
 
 from __future__ import annotations
 
-from .rule_kit import _AI_PLAIN, _SAFEGUARD, Rule, rule as _rule
+from .rule_kit import _AI_PLAIN, _ORDER_VERBS, _SAFEGUARD, Rule, rule as _rule
 
 _OFF = (r"(?:disabled|turned off|switched off|suspended|waived|lifted|removed|optional|not required|no longer "
         r"(?:required|needed|performed|done))")
@@ -33,7 +33,7 @@ FRAMING_RULES: tuple[Rule, ...] = (
     _rule("safeguards-disabled", "flag", "disabled|off|suspended|waived|lifted|removed|optional|required|needed|"
           "performed|done",
           rf"\b{_AI_PLAIN}\s+(?:[\w-]+\s+)?{_SAFEGUARD}s?\s+(?:(?:are|is|have been|has been)\s+)?(?:now\s+)?{_OFF}\b"
-          rf"|\b{_SAFEGUARD}s?\s+(?:are|is|have been|has been)\s+(?:now\s+)?{_OFF}\s+for\s+(?:all\s+|this\s+|any\s+)?"
+          rf"|\b{_SAFEGUARD}s?\s+(?:are|is|have been|has been)\s+(?:now\s+)?{_OFF}\s+(?:for|by)\s+(?:all\s+|this\s+|any\s+)?"
           rf"(?:{_AI_PLAIN}|automated)"),
     _rule("standing-order", "flag", "now|forward|henceforth|effective|further|starting",
           r"\b(?:from now on|going forward|henceforth|effective immediately|as of (?:today|now)|until further notice|"
@@ -42,6 +42,24 @@ FRAMING_RULES: tuple[Rule, ...] = (
           r"confirmation|verification|reading|approval)s? (?:is |are )?(?:needed|required|necessary)|on sight|"
           r"auto-?approv\w*|(?:refund|credit|transfer|grant|approve|pay)\w* (?:\w+ ){0,3}?(?:first|immediately|"
           r"directly|without)|(?:ask|confirm)\w* (?:\w+ ){0,4}?(?:afterwards|later|after the fact))"),
+    _rule("fake-tool-call", "flag", ("tool_calls", "function_call", "<invoke", "<tool_call>"),
+          r"\\{0,3}[\"'](?:tool_calls|function_call)\\{0,3}[\"']\s*:\s*[\[{]|<function_calls>|<invoke\s+name\s*=|"
+          r"<tool_call>"),
+    _rule("addressed-by-role", "flag", "assistant|assistants|agent|agents|bot|bots|copilot|copilots|ai|llm|llms",
+          r"\b(?:note|notes|message|memo|reminder|tip|instructions?|notice|hint)\s+(?:for|to)\s+(?:the|all|any|our|"
+          r"every)\s+(?!user\b|travel\b|real\b)[a-z]+[- ]?(?:assistants?|agents?|bots?|copilots?|ai|llms?)\b"
+          r"|(?:^|[\n.!?;>|]\s*)(?!user\b|travel\b|real\b|human\b)[a-z]+[- ](?:assistants?|agents?|bots?|copilots?)"
+          rf"\s*:\s*[^.\n]{{0,80}}?\b(?:{_ORDER_VERBS})\b"),
+    _rule("ignore-the-rules", "borderline", "ignore|disregard|forget|bypass|override",
+          r"\b(?:ignore|disregard|forget|bypass|override)\s+(?:all\s+)?(?:the|your|these|any)\s+(?:[a-z-]+\s+){0,2}?"
+          r"(?:rules|polic(?:y|ies)|guidelines|restrictions|instructions)\b"),
+    _rule("skip-asking", "borderline", "ask|wait|asking|waiting",
+          rf"\b(?:do not|don't|never|no need to)\s+(?:ask|wait)(?:ing)?\s+(?:\w+\s+){{0,3}}?(?:for\s+)?(?:\w+\s+)?"
+          rf"{_SAFEGUARD}"),
+    _rule("rhetorical-skip", "flag", "confirm|confirmation|verify|verification|check|approval|ask",
+          r"\b(?:is|are|does|do|why would|why should|why does|why do)\b[^?\n]{0,80}?\b(?:confirm\w*|verif\w*|check\w*|"
+          r"approval)\b[^?\n]{0,60}\?\s*(?:no\b|it (?:is not|isn't|wouldn't|doesn't|does not)|never\b|not really|"
+          r"nope)"),
     _rule("game-frame", "borderline", "let|lets|play|pretend",
           r"\blet'?s (?:play (?:a )?(?:game|pretend)|pretend|role-?play)\b"),
     _rule("no-rules-persona", "borderline", "no|without|unrestricted|unfiltered",

@@ -32,6 +32,9 @@ _LEXICON: tuple[tuple[str, str], ...] = (
      r"सहायक के लिए|एआई सहायक|assistant ke liye|ai ke liye|ถึงผู้ช่วย|สำหรับผู้ช่วย|ถึง ai|어시스턴트에게|ai에게|"
      r"assistente?s? (?:de )?ia|para (?:o|a) assistente|per l'assistente|voor de assistent|para el asistente|"
      r"pour l'assistant|fur den assistenten|an den assistenten"),
+    ("skip the identity verification",
+     r"atla|atlayin|es gec\w*|pomin|pomij|preskoc|sari peste|hoppa over|lewati|bo qua buoc xac minh|παρακαμψ|пропуска\w*|"
+     r"пропусти|דלג|تخطى|تجاوز|छोड़ दें|ข้าม|건너뛰|スキップ|跳过|pule|salta|sla over|omite|saute|uberspring"),
     ("ignore",
      r"yok say|gormezden gel|dikkate alma|zignoruj|ignoruj|ignoruje|ignora|ignorera|strunta i|glom|"
      r"abaikan|lupakan|bo qua|αγνοησ|αγνοηστ|ξεχασ|ігнору|игнорир|забудь|забудьте|zapomen|התעלם|שכח|تجاهل|"
@@ -58,9 +61,6 @@ _LEXICON: tuple[tuple[str, str], ...] = (
      r"بدون (?:التحقق|تحقق|احراز)|पहचान (?:जाँच|जांच)\w* बिना|बिना (?:पहचान|सत्यापन)|bina verify|"
      r"โดยไม่(?:ต้อง)?(?:ตรวจสอบ|ยืนยันตัวตน)|본인 확인 없이|本人確認なし|sem verificar|senza verific\w*|"
      r"zonder (?:verificatie|controle)|sin verificar|sans verifi\w*|ohne (?:prufung|verifizierung)"),
-    ("skip the identity verification",
-     r"atla|atlayin|es gec\w*|pomin|pomij|preskoc|sari peste|hoppa over|lewati|bo qua buoc xac minh|παρακαμψ|пропуска\w*|"
-     r"пропусти|דלג|تخطى|تجاوز|छोड़ दें|ข้าม|건너뛰|スキップ|跳过|pule|salta|sla over|omite|saute|uberspring"),
     ("identity verification",
      r"kimlik|weryfikacj|tozsamos|overeni|totoznost|identit|verifikasi|xac minh danh tinh|ταυτοτητ|особ|личност|זהות|"
      r"الهوية|هویت|पहचान|ตัวตน|본인 확인|本人確認|identidade|identita|identiteit|identidad"),

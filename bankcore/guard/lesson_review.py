@@ -41,12 +41,15 @@ _DISCLOSE = re.compile(r"\b(?:reveal|share|send|include|print|output|give|disclo
                        r"paste|echo|log|write|read out|display|email|(?<!going )(?<!moving )(?<!looking )forward|upload|expose|leak|store|list|cc|dm|text|"
                        r"keep|reuse|commit|push|dump|export|put|append|note down)\b")
 _SECRET = re.compile(r"\b(?:(?:full|complete|whole|entire)\s+(?:credit\s+)?card numbers?|card numbers?|"
-                     r"credit card (?:numbers?|details)|cvvs?|cvcs?|security codes?|passwords?|passcodes?|pins?|"
+                     r"credit card (?:numbers?|details)|cvvs?|cvcs?|security codes?|"
+                     r"passwords?(?![- ](?:reset|policy|policies|field|hash|manager|strength|rules|change|requirements?))|"
+                     r"passcodes?|pins?|"
                      r"(?:session|access|auth\w*|api|bearer|refresh)\s+tokens?|tokens?|api[ _-]?keys?|secrets?|"
                      r"secret keys?|credentials|ssn|social security numbers?|private keys?|ssh keys?|access keys?|"
                      r"otps?|one[- ]time (?:codes?|passwords?)|(?:session|auth\w*|login) cookies?|system prompt|"
                      r"passport (?:numbers?|scans?|details)|dates? of birth|home address(?:es)?|(?:full )?card details|"
-                     r"bank details|[a-z0-9_]*(?:api_key|secret|token|password|passwd)[a-z0-9_]*|\.env file|"
+                     r"bank details|[a-z0-9_]*(?:api_key|secret|token|password|passwd)[a-z0-9_]*"
+                     r"(?![- ](?:reset|policy|field|hash|manager|strength|rules|change))|\.env file|"
                      r"environment variables|other (?:customers|users|passengers)'? (?:\w+ )?(?:data|details|"
                      r"reservations|records|information|orders|bookings))\b")
 _SECRET_VALUE = re.compile(r"\b(?:sk-[a-z0-9]{16,}|ghp_[a-z0-9]{20,}|xox[bpas]-[a-z0-9-]{10,}|akia[a-z0-9]{12,}|"
@@ -204,6 +207,9 @@ _BACK_TO_SOURCE = re.compile(r"\b(original|same|customer'?s own|their own|user'?
                              r"credit card|debit card|account|method)|\bwhere (the money|it) came from\b", re.I)
 
 
+_KEPT_SAFE = re.compile(r"\s*(?:out of|away from|private|safe|hidden|confidential|secret|redacted|masked)\b")
+
+
 def _secrets(text: str) -> list[Finding]:
     value = _SECRET_VALUE.search(text)
     if value:
@@ -217,6 +223,8 @@ def _secrets(text: str) -> list[Finding]:
             continue
         tail = re.split(r"[.;!?\n]|\b(?:never|not|don't|do not)\b", text[verb.end():verb.end() + 80])[0]
         secret = _SECRET.search(tail)
+        if secret and _KEPT_SAFE.match(tail, secret.end()):
+            continue  # "keep secrets out of logs", "keep the password private"
         if secret and not re.search(r"\b(?:mask|redact|hash|last (?:four|4)|hide|obscure)", tail[:secret.end()]):
             return [Finding("flag", f"the lesson tells the agent to reveal secrets or credentials "
                                     f"(“{verb.group(0)} … {secret.group(0)}”)", "secret",

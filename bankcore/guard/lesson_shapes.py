@@ -30,6 +30,11 @@ SHAPES: tuple[tuple[str, str, str, re.Pattern], ...] = (
                 rf"(?:[\w-]+\s+)?{_CHECK}"
                 rf"|\b{_CHECK}\s+(?:is|are)\s+no longer\s+(?:performed|done|run|required|needed|necessary)\b"
                 rf"|\bno\s+(?:[\w-]+\s+)?{_CHECK}\s*(?:[|,)]|$)")),
+    ("skip-safeguard", "flag", "never ask for a confirmation",
+     re.compile(rf"\b(?:never|don'?t|do not|no need to)\s+(?:ask|wait)(?:ing)?\s+(?:\w+\s+){{0,3}}?(?:for\s+)?"
+                rf"(?:\w+\s+)?{_SAFEGUARD}"
+                r"|\b(?:is|are|does|do|why would|why should)\b[^?\n]{0,80}?\b(?:confirm\w*|verif\w*|check\w*|approval)"
+                r"\b[^?\n]{0,60}\?\s*(?:no\b|it (?:is not|isn't|wouldn't|doesn't)|never\b|not really|nope)")),
     ("move-money", "flag", "pay out wherever the customer says",
      re.compile(r"\b(?:whichever|whatever|any)\s+(?:card|account|iban|wallet|address|method)\s+(?:they|the customer|"
                 r"the user|the caller|he|she)\s+(?:names?|gives?|provides?|chooses?|wants?|prefers?|says?)\b")),
@@ -40,7 +45,7 @@ SHAPES: tuple[tuple[str, str, str, re.Pattern], ...] = (
                 r"if asked)\b")),
     ("publish", "borderline", "share data with anyone who has a link or in public",
      re.compile(r"\banyone with the link\b|\b(?:make|set|mark)\s+(?:it|them|the \w+)\s+public\b"
-                r"|\b(?:post|paste|share|publish|upload|put)\b[^.;\n]{0,60}?\b(?:public|world-readable)\s+"
+                r"|\b(?:post|paste|share|publish|upload|put)\b[^.;\n]{0,60}?\b(?:public|world-readable)\s+(?:#?[\w-]+\s+)?"
                 r"(?:channel|gist|repo\w*|bucket|page|link|pastebin|forum)\b")),
     ("own-rules", "borderline", "treat a rule as withdrawn",
      re.compile(r"\b(?:rule|polic(?:y|ies)|limit|restriction|fee|requirement)s?\b[^.;\n]{0,30}?\b(?:was|were|has been|"

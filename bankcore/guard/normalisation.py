@@ -260,7 +260,8 @@ _HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>\n]{0,200})?/?>")
 def views(text: str, depth: int = 0) -> list[tuple[str, str]]:
     """(view, text) pairs the rules read: the normalised text, then what obfuscation hid in it."""
     base = normalise(text)
-    found: list[tuple[str, str]] = [("unicode" if _disguised(text) else "text", base)]
+    unescaped = _json_unescape(text) if "\\u" in text else text  # a JSON tool result's \uXXXX read as characters
+    found: list[tuple[str, str]] = [("unicode" if _disguised(unescaped) else "text", base)]
     encoded, spaced = _suspect_runs(text, base)
     if depth < MAX_DEPTH:
         for kind, run in encoded:
@@ -279,8 +280,8 @@ def views(text: str, depth: int = 0) -> list[tuple[str, str]]:
     room = MAX_DECODES - sum(1 for v, _ in found if v == "decoded")
     if room > 0:
         found += [("decoded", v) for v in _recoded(text, base)][:room]
-        found += [("decoded", normalise(v)) for v in reread(text, base)][:room]
-    glossed = gloss(_json_unescape(text) if "\\u" in text else text, _word_set(base)) if depth == 0 else None
+        found += [("decoded", normalise(v)) for v in reread(unescaped, base)][:room]
+    glossed = gloss(unescaped, _word_set(base)) if depth == 0 else None
     if glossed:
         found.append(("decoded", glossed))
     return found
@@ -386,11 +387,18 @@ def _unscramble(base: str, words: set[bytes]) -> str | None:
     return fixed if changed >= 2 else None
 
 
+_OVERLAY_OR_STYLED = re.compile("[\u0334-\u0338\u249c-\u24e9\uff21-\uff3a\uff41-\uff5a\U0001d400-\U0001d7ff"
+                                "\U0001f130-\U0001f189]")
+
+
 def _disguised(text: str) -> bool:
-    """Invisible characters, or a word mixing Latin letters with lookalikes from another script."""
+    """Invisible characters, letters struck through or drawn from a styled (circled, full-width, mathematical) set,
+    or a word mixing Latin letters with lookalikes from another script."""
     if text.isascii():
         return False
     if hidden_characters(text):
+        return True
+    if len(_OVERLAY_OR_STYLED.findall(text)) >= 4:  # struck-through letters, circled or mathematical letters
         return True
     return any(_LATIN.search(w) and any(c in _CONFUSABLE_CHARS for c in w)
                for w in _LETTER_RUN.findall(text) if not w.isascii())
