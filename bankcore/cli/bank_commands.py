@@ -17,7 +17,7 @@ from .registry import command, open_bank
 def cmd_init(args: argparse.Namespace) -> int:
     bank = open_bank(args)
     version = bank.init()
-    say(args, f"bank ready: {bank.path} (schema v{version})")
+    say(args, f"bank ready: {bank.store.location} (schema v{version})")
     return 0
 
 
@@ -114,7 +114,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ..bank import Bank
     db = Path(args.db or Bank().path)
     bank = demo.build(db, force=args.force, say=lambda text: say(args, text))
-    say(args, f"demo bank ready: {bank.path}")
+    say(args, f"demo bank ready: {bank.store.location}")
     return 0
 
 
@@ -144,5 +144,5 @@ def cmd_import_bank(args: argparse.Namespace) -> int:
     if counts.pop("signature_verified", None):
         older = "" if signed_by is key.signer else ", an older key of the ring"
         say(args, f"signature checked: {args.file} is as it was signed (key id {signed_by.key_id}{older})")
-    say(args, f"restored into {bank.path}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    say(args, f"restored into {bank.store.location}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 0

@@ -473,7 +473,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
         _json_out({key: value for key, value, _ in rows})
         return 0
     stored = bank.store.get_setting(SETTING_KEY) is not None
-    print(f"curation policy of {bank.path} (bank setting '{SETTING_KEY}'"
+    print(f"curation policy of {bank.store.location} (bank setting '{SETTING_KEY}'"
           + ("" if stored else "; the defaults, not stored yet — `policy set` stores them") + "):")
     for key, value, meaning in rows:
         print(f"  {key:<28} {value!s:<10} {meaning}")

@@ -68,5 +68,5 @@ def audit(store: CheckStore, *, examples: int = 5) -> AuditReport:
     with store.reading():
         found = store.audit_findings(limit_per_check=examples)
         items, events = store.count("memory_items"), store.count("memory_events")
-    return AuditReport(bank=str(store.path), items=items, events=events, checks=len(found),
+    return AuditReport(bank=store.location, items=items, events=events, checks=len(found),
                        findings=[Finding(kind, n, rows) for kind, n, rows in found if n])

@@ -222,7 +222,7 @@ def import_bank(store: BankStore, path: Path, on_line: Callable[[], None] | None
     counts: dict[str, int] = {}
     with store.transaction():
         if any(store.count(t) for t in ("runs", "trajectories", "memory_items", "verdicts")):
-            raise BankcoreError(f"{store.path} is not empty; import-bank restores into an empty bank "
+            raise BankcoreError(f"{store.location} is not empty; import-bank restores into an empty bank "
                                 "(use --db with a new file)")
         batch: list[tuple[Trajectory, Truth | None]] = []
         reading = _ExportReader(path, key)

@@ -83,7 +83,7 @@ def read_stats(store: Store) -> BankStats:
     """The bank's statistics as values, read through one connection."""
     with store.reading():
         judges = against_truth(store.judge_outcomes())
-        return BankStats(str(store.path), store.schema_version(), store.table_counts(),
+        return BankStats(store.location, store.schema_version(), store.table_counts(),
                          ItemCounts.of(store.item_counts()), store.count_items(status="approved", disputed=True),
                          run_outcomes(store.run_outcomes()), judges + silent_judges(judges, store.llm_usage()),
                          agent_stats(store))

@@ -148,6 +148,12 @@ class CoreStore:
 
     session_variables = True  # DuckDB's SET VARIABLE / getvariable() (`_id_table`); PostgreSQL has neither
 
+    @property
+    def location(self) -> str:
+        """Where the bank is, as a person types it (`--db`): the file's path here, the server's URL on PostgreSQL
+        (whose `path` is that URL as a Path, which folds `//`)."""
+        return str(self.path)
+
     def __init__(self, path: str | Path, *, clock: Clock = utc_now, lock_timeout_s: float = 30.0,
                  on_busy: Callable[[str], None] | None = None, read_only: bool = False):
         self.path = Path(path)
@@ -214,9 +220,9 @@ class CoreStore:
         """Open the file, retrying with backoff while another process holds its lock. A writer (`reader=False`)
         that has to wait says so beside the file, and readers hold back until it is in."""
         if self._checks_only and not self.path.is_file():
-            raise SchemaError(f"{self.path}: no bank file there")
+            raise SchemaError(f"{self.location}: no bank file there")
         if self._checks_only and not self.read_only and self.path.stat().st_size == 0:
-            raise SchemaError(f"{self.path}: an empty file, not a bankcore bank; left unchanged")  # DuckDB would init it
+            raise SchemaError(f"{self.location}: an empty file, not a bankcore bank; left unchanged")  # DuckDB would init it
         if not self.read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         con = self._open_with_retries(signal=not reader and not self.read_only)
@@ -254,13 +260,13 @@ class CoreStore:
                     holder = _LOCK_HOLDER.search(str(exc))
                     if holder is None:
                         if "lock" not in str(exc).lower():
-                            raise SchemaError(f"{self.path}: cannot open as a bank ({exc})") from exc
+                            raise SchemaError(f"{self.location}: cannot open as a bank ({exc})") from exc
                         holder_text = "another process"
                     else:
                         holder_text = f"{holder.group(1)} (PID {holder.group(2)})"
                     if time.monotonic() >= deadline:
                         raise BankBusyError(
-                            f"bank busy: {self.path} is held by {holder_text}; gave up after "
+                            f"bank busy: {self.location} is held by {holder_text}; gave up after "
                             f"{self.lock_timeout_s:.0f}s — wait for it to finish or stop it") from exc
                     if self.on_busy:
                         self.on_busy(f"bank busy (held by {holder_text}), retrying…")
@@ -270,7 +276,7 @@ class CoreStore:
                     time.sleep(delay)
                     delay = min(delay * 2, 0.25 if signal else 1.0)
                 except duckdb.Error as exc:
-                    raise SchemaError(f"{self.path}: not a bankcore bank ({exc})") from exc
+                    raise SchemaError(f"{self.location}: not a bankcore bank ({exc})") from exc
         finally:
             if signalled:
                 self._remove(self._writer_waiting)
@@ -283,7 +289,7 @@ class CoreStore:
         but retrieval's own (`counted=False`: see `_OTHER_TURNS`) is counted, as one that may have changed the bank."""
         lock = _writer_lock(self.path)
         if not lock.acquire(timeout=self.lock_timeout_s):
-            raise BankBusyError(f"bank busy: another thread of this process has held {self.path} for "
+            raise BankBusyError(f"bank busy: another thread of this process has held {self.location} for "
                                 f"{self.lock_timeout_s:.0f}s — try again when it finishes")
         if counted:
             _count_turn(self.path)
@@ -517,13 +523,13 @@ class CoreStore:
         except (duckdb.CatalogException, duckdb.BinderException):  # no such table, or one of another shape
             version = False
         if version is False or not isinstance(version, (int, type(None))):
-            raise SchemaError(f"{self.path}: not a bankcore bank (a DuckDB file without bankcore's tables); "
+            raise SchemaError(f"{self.location}: not a bankcore bank (a DuckDB file without bankcore's tables); "
                               "left unchanged")
         if version is not None and version < LATEST_VERSION:
-            raise OutdatedBankError(f"{self.path}: bank schema v{version} is older than v{LATEST_VERSION}; "
-                                    f"`bankcore init --db {self.path}` upgrades it", version, LATEST_VERSION)
+            raise OutdatedBankError(f"{self.location}: bank schema v{version} is older than v{LATEST_VERSION}; "
+                                    f"`bankcore init --db {self.location}` upgrades it", version, LATEST_VERSION)
         if version != LATEST_VERSION:
-            raise SchemaError(f"{self.path}: bank schema v{version} is " +
+            raise SchemaError(f"{self.location}: bank schema v{version} is " +
                               ("newer than this bankcore; upgrade bankcore" if version is not None else
                                "unknown (no migration recorded)"))
 
@@ -531,7 +537,7 @@ class CoreStore:
         """Create or upgrade the bank now, whatever `upgrade_on_open` says: what `bankcore init` does, or a curator's
         Upgrade button in the dashboard. Returns the schema version; `upgraded` says from which one."""
         if self.read_only:
-            raise SchemaError(f"{self.path}: opened read-only; cannot upgrade it")
+            raise SchemaError(f"{self.location}: opened read-only; cannot upgrade it")
         with self._turn():
             held, self.upgrade_on_open = self.upgrade_on_open, True
             self._migrated = False
@@ -544,7 +550,7 @@ class CoreStore:
         self._refuse_foreign_file(con)
         applied = _applied_versions(con)
         if applied and max(applied) > LATEST_VERSION:
-            raise SchemaError(f"{self.path}: bank schema v{max(applied)} is newer than this bankcore "
+            raise SchemaError(f"{self.location}: bank schema v{max(applied)} is newer than this bankcore "
                               f"(knows up to v{LATEST_VERSION}); upgrade bankcore")
         if applied and max(applied) < LATEST_VERSION:
             self.upgraded = (max(applied), LATEST_VERSION)
@@ -560,12 +566,12 @@ class CoreStore:
         except duckdb.CatalogException:
             pass
         except duckdb.BinderException:  # a table of that name with other columns: another tool's
-            raise SchemaError(f"{self.path}: not a bankcore bank (its schema_migrations table is not bankcore's); "
+            raise SchemaError(f"{self.location}: not a bankcore bank (its schema_migrations table is not bankcore's); "
                               "left unchanged") from None
         others = _first(con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
                                     " AND NOT temporary"))[0]
         if others:
-            raise SchemaError(f"{self.path}: not a bankcore bank (a DuckDB file holding {others} other table(s)); "
+            raise SchemaError(f"{self.location}: not a bankcore bank (a DuckDB file holding {others} other table(s)); "
                               "left unchanged — give a new file for the bank")
 
     def schema_version(self) -> int:

@@ -125,6 +125,10 @@ class PostgresCore(CoreStore):
         self._pool: ConnectionPool | None = None
         self._pool_guard = threading.Lock()
 
+    @property
+    def location(self) -> str:
+        return self.url
+
     def _open_pool(self) -> ConnectionPool:
         with self._pool_guard:
             if self._pool is None:

@@ -67,6 +67,9 @@ class BankInfo(Protocol):
 
     path: Path
     upgraded: tuple[int, int] | None
+
+    @property
+    def location(self) -> str: ...  # `path` as a person types it: the server's URL on PostgreSQL
     upgrade_on_open: bool  # False: opening only checks the bank (never creates or converts it); `upgrade()` does
 
     def bank_id(self) -> str: ...
