@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-MAX_CHARS = 16384
+MAX_CHARS = 16384  # characters of foreign-language text read per text
+WINDOW = 300  # characters read either side of a foreign word
 
 # (English, forms). A form is a regex over folded text (lower case, Latin/Greek/Cyrillic accents dropped); a form
 # that starts with a Latin, Greek or Cyrillic letter matches at a word start and may take any ending.
@@ -100,6 +101,8 @@ _LEXICON: tuple[tuple[str, str], ...] = (
 
 _LATIN_OR_GREEK = re.compile(r"[a-z\u0370-\u03ff\u0400-\u04ff]")
 _SENTENCE_END = re.compile(r"[.!?;\n\u3002\u0964\u061f\uff01\uff1f]+")
+_FOREIGN = re.compile("[\u00c0-\u024f\u0370-\u06ff\u0900-\u097f\u0e00-\u0e7f\u1e00-\u1eff\u3040-\u30ff"
+                      "\u4e00-\u9fff\uac00-\ud7af]")
 _KEEP = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|\b[a-z]{0,4}\d[\d -]*\d\b")
 
 
@@ -125,22 +128,32 @@ def _forms(forms: str) -> list[str]:
     return out + [forms[start:]]
 
 
-def _compile() -> tuple[re.Pattern, list[str]]:
-    parts, english = [], []
+def _compile() -> tuple[dict[str, re.Pattern], re.Pattern, re.Pattern, list[str]]:
+    """The forms grouped by their first character (tried only where a word starts with it), the few that open with
+    a group in one pattern, the class of first characters, and each form's English by group number."""
+    by_first: dict[str, list[str]] = {}
+    grouped, english = [], []
     for gloss, forms in _LEXICON:
         for form in _forms(forms):
             form = _fold(form) if not re.search(r"[\\()\[\]?*+]", form) else form
             if not _LATIN_OR_GREEK.match(form):  # no \\w* in scripts whose vowel signs are marks, not letters
-                parts.append(f"(?P<g{len(english)}>{form.replace(chr(92) + 'w*', chr(92) + 'S*')})")
+                part = form.replace(chr(92) + "w*", chr(92) + "S*")
             elif len(form) <= 4:  # a short word is read whole: "mai" is Italian's never, "mail" is not
-                parts.append(f"(?P<g{len(english)}>(?<![^\\W\\d_]){form}(?![^\\W\\d_]))")
+                part = f"{form}(?![^\\W\\d_])"
             else:
-                parts.append(f"(?P<g{len(english)}>(?<![^\\W\\d_]){form}\\w*)")
+                part = f"{form}\\w*"
+            named = f"(?P<g{len(english)}>{part})"
             english.append(gloss)
-    return re.compile("|".join(parts)), english
+            if form.startswith("("):
+                grouped.append(f"(?<![^\\W\\d_]){named}")
+            else:
+                by_first.setdefault(form[0], []).append(named)
+    firsts = re.compile("[" + "".join(re.escape(c) for c in by_first) + "]")
+    return ({c: re.compile("|".join(parts)) for c, parts in by_first.items()}, re.compile("|".join(grouped)),
+            firsts, english)
 
 
-_RX, _ENGLISH = _compile()
+_BY_FIRST, _GROUPED, _FIRSTS, _ENGLISH = _compile()
 # The first five letters of lexicon forms: an ASCII-only text is read only when a word of it starts so.
 _ENGLISH_WORDS = frozenset("assistant assistants transfer password ignore refund always never account".split())
 _ENGLISH_STARTS = frozenset("trans instr ident ignor verif passw contr conta numer regul assis sende valor compt "
@@ -152,8 +165,16 @@ ASCII_CUES = frozenset(w.encode() for gloss, forms in _LEXICON for form in _form
 
 def _sentence(text: str) -> list[str]:
     hits: list[tuple[int, str]] = []
-    for match in _RX.finditer(text):
-        hits.append((match.start(), _ENGLISH[int(match.lastgroup[1:])]))
+    done = 0
+    for first in _FIRSTS.finditer(text):
+        at = first.start()
+        if at < done or (at and text[at - 1].isalpha() and _LATIN_OR_GREEK.match(first.group(0))):
+            continue  # inside an earlier match, or not at a word start
+        match = _BY_FIRST[first.group(0)].match(text, at)
+        if match:
+            hits.append((at, _ENGLISH[int(match.lastgroup[1:])]))
+            done = match.end()
+    hits += [(m.start(), _ENGLISH[int(m.lastgroup[1:])]) for m in _GROUPED.finditer(text)]
     hits += [(m.start(), m.group(0)) for m in _KEEP.finditer(text)]
     hits.sort()
     words = [w for _, w in hits]
@@ -165,13 +186,34 @@ def _sentence(text: str) -> list[str]:
     return words
 
 
+def _windows(text: str, words: set[bytes]) -> str:
+    """The parts of `text` around its letters from other scripts and accented Latin, and around ASCII words that
+    start like a lexicon form, joined: a long English tool output pays for its few foreign words only."""
+    spots = [m.start() for m in _FOREIGN.finditer(text, 0, MAX_CHARS * 4)][:4096]
+    lower = text.lower()
+    for cue in {w for w in words if w[:5] in ASCII_CUES}:
+        at = lower.find(cue.decode())
+        spots += [at] if at >= 0 else []
+    if not spots:
+        return ""
+    spots.sort()
+    parts, lo, hi = [], max(0, spots[0] - WINDOW), spots[0] + WINDOW
+    for at in spots[1:]:
+        if at - WINDOW > hi:
+            parts.append(text[lo:hi])
+            lo = at - WINDOW
+        hi = at + WINDOW
+    parts.append(text[lo:hi])
+    return "\n".join(parts)[:MAX_CHARS]
+
+
 def gloss(text: str, words: set[bytes]) -> str | None:
     """`text` read in English, sentence by sentence, when it holds at least two concepts of the lexicon; None
     otherwise. `words` are its lowercase ASCII words (the cheap test for an ASCII-only text)."""
     if (text.isascii() or len(text.encode("utf-8", "surrogatepass")) - len(text) < 6) \
             and not {w[:5] for w in words} & ASCII_CUES:
         return None  # English, or a stray curly quote or dash: not a text in another language
-    folded = _fold(text[:MAX_CHARS])
+    folded = _fold(_windows(text, words))
     out, concepts = [], 0
     for sentence in _SENTENCE_END.split(folded):
         read = _sentence(sentence)

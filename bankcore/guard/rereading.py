@@ -27,7 +27,7 @@ _ATBASH = bytes.maketrans(_LETTERS, _LETTERS[::-1])
 _NOT_LETTER = bytes.maketrans(bytes(range(256)), bytes(c if 97 <= c <= 122 else 32 for c in range(256)))
 
 _FLIPPED = dict(zip("ɐqɔpǝɟƃɥᴉɾʞlɯuodbɹsʇnʌʍxʎz", "abcdefghijklmnopqrstuvwxyz"))
-_FLIP_SIGNS = frozenset("ɐɔǝɟƃɥᴉɾʞɯɹʇʌʍʎ")
+_FLIP_RX = re.compile("[ɐɔǝɟƃɥᴉɾʞɯɹʇʌʍʎ]")
 
 _QP = re.compile(r"=[0-9A-F]{2}")
 _B32_RUN = re.compile(r"(?<![A-Za-z0-9])[A-Z2-7]{16,}=*(?![A-Za-z0-9])|(?<![A-Za-z0-9])[a-z2-7]{24,}=+")
@@ -71,7 +71,7 @@ def _shifted(base: str, words: set[bytes]) -> list[str]:
 
 
 def _upside_down(text: str) -> str | None:
-    if sum(1 for c in text if c in _FLIP_SIGNS) < 4:
+    if len(_FLIP_RX.findall(text, 0, MAX_CHARS)) < 4:
         return None
     return "".join(_FLIPPED.get(c, c) for c in reversed(text[:MAX_CHARS]))
 
