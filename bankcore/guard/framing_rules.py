@@ -57,9 +57,10 @@ FRAMING_RULES: tuple[Rule, ...] = (
           rf"\b(?:do not|don't|never|no need to)\s+(?:ask|wait)(?:ing)?\s+(?:\w+\s+){{0,3}}?(?:for\s+)?(?:\w+\s+)?"
           rf"{_SAFEGUARD}"),
     _rule("rhetorical-skip", "flag", "confirm|confirmation|verify|verification|check|approval|ask",
-          r"\b(?:is|are|does|do|why would|why should|why does|why do)\b[^?\n]{0,80}?\b(?:confirm\w*|verif\w*|check\w*|"
-          r"approval)\b[^?\n]{0,60}\?\s*(?:no\b|it (?:is not|isn't|wouldn't|doesn't|does not)|never\b|not really|"
-          r"nope)"),
+          r"\b(?:(?:is|are|does|do)\b[^?\n]{0,80}?\b(?:confirm\w*|verif\w*|check\w*|approval)\b[^?\n]{0,40}?"
+          r"\b(?:needed|necessary|required)|why (?:would|should) (?:an?|the|any) (?:assistant|agent|ai|bot)s?\b"
+          r"[^?\n]{0,60}?\b(?:confirm\w*|verif\w*|check\w*|approval))\b[^?\n]{0,40}\?\s*(?:no\b|"
+          r"it (?:is not|isn't|wouldn't|doesn't|does not)|never\b|not really|nope)"),
     _rule("game-frame", "borderline", "let|lets|play|pretend",
           r"\blet'?s (?:play (?:a )?(?:game|pretend)|pretend|role-?play)\b"),
     _rule("no-rules-persona", "borderline", "no|without|unrestricted|unfiltered",

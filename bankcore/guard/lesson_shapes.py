@@ -33,8 +33,10 @@ SHAPES: tuple[tuple[str, str, str, re.Pattern], ...] = (
     ("skip-safeguard", "flag", "never ask for a confirmation",
      re.compile(rf"\b(?:never|don'?t|do not|no need to)\s+(?:ask|wait)(?:ing)?\s+(?:\w+\s+){{0,3}}?(?:for\s+)?"
                 rf"(?:\w+\s+)?{_SAFEGUARD}"
-                r"|\b(?:is|are|does|do|why would|why should)\b[^?\n]{0,80}?\b(?:confirm\w*|verif\w*|check\w*|approval)"
-                r"\b[^?\n]{0,60}\?\s*(?:no\b|it (?:is not|isn't|wouldn't|doesn't)|never\b|not really|nope)")),
+                r"|\b(?:(?:is|are|does|do)\b[^?\n]{0,80}?\b(?:confirm\w*|verif\w*|check\w*|approval)\b[^?\n]{0,40}?"
+                r"\b(?:needed|necessary|required)|why (?:would|should) (?:an?|the|any) (?:assistant|agent|ai|bot)s?\b"
+                r"[^?\n]{0,60}?\b(?:confirm\w*|verif\w*|check\w*|approval))\b[^?\n]{0,40}\?\s*(?:no\b|"
+                r"it (?:is not|isn't|wouldn't|doesn't|does not)|never\b|not really|nope)")),
     ("move-money", "flag", "pay out wherever the customer says",
      re.compile(r"\b(?:whichever|whatever|any)\s+(?:card|account|iban|wallet|address|method)\s+(?:they|the customer|"
                 r"the user|the caller|he|she)\s+(?:names?|gives?|provides?|chooses?|wants?|prefers?|says?)\b")),
