@@ -63,6 +63,16 @@ def test_a_read_command_loads_no_model_llm_agent_or_gate(bank, tmp_path, argv):
     assert heavy(found["modules"]) == []
 
 
+def test_exporting_lessons_loads_no_importer_embedder_or_llm(bank, tmp_path):
+    """export-lessons shares its command module with import-lessons, whose importer (the gate's LLM second opinion,
+    the embedder's re-embedding) loads only when a set is imported."""
+    found = loaded(tmp_path, "--db", str(bank), "export-lessons", "--format", "md")
+    assert found["code"] == 0
+    assert heavy(found["modules"], ("torch", "sentence_transformers", "openai", "bankcore.llm.client",
+                                    "bankcore.curate.lesson_sets", "bankcore.learn", "bankcore.agent",
+                                    "bankcore.matts")) == []
+
+
 @pytest.mark.parametrize("argv", [["--version"], ["--help"], []], ids=lambda a: " ".join(a) or "bare")
 def test_version_and_help_load_not_even_the_bank_file_libraries(tmp_path, argv):
     found = loaded(tmp_path, *argv)

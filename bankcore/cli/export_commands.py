@@ -19,7 +19,7 @@ from typing import Iterator, TextIO
 
 from ..models import ITEM_SOURCES, ITEM_STATUSES
 from ..read.exports import DATASET_FORMATS, LESSON_FORMATS, LessonFilter, write_dataset, write_lessons
-from ..curate.lesson_sets import IMPORT_FORMATS, import_lessons
+from ..curate.lesson_formats import IMPORT_FORMATS
 from ..curate.signing import KEY_FILE_ENV, KeyRing, file_digest, ring_from, write_signature
 from ..errors import BankcoreError
 from .output import _json_out, say, warn
@@ -113,6 +113,7 @@ def _import_lessons_arguments(p: argparse.ArgumentParser) -> None:
 @command("import-lessons", help="add a lesson set (export-lessons output or hand-written) as pending lessons, each "
                                 "through the injection gate", arguments=_import_lessons_arguments, creates_bank=True)
 def cmd_import_lessons(args: argparse.Namespace) -> int:
+    from ..curate.lesson_sets import import_lessons  # the gate and the embedder: not for the export commands
     ring = ring_from(args.key_file)
     bank = open_bank(args)
     report = import_lessons(bank.store, bank.embedder, Path(args.file).expanduser(), fmt=args.format,

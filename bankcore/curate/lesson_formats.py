@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..guard.normalisation import hidden_characters
 
 LESSON_FORMATS = ("md", "json", "playbook", "skill")
+IMPORT_FORMATS = ("auto", *LESSON_FORMATS)  # what `import-lessons --format` takes
 LESSONS_FORMAT = "bankcore-lessons"  # the JSON lesson set's `format`; `read_lessons` reads it back
 LESSONS_VERSION = 1
 # Each source of lesson is one section: its Markdown heading, and its ACE section title and bullet prefix (ACE's own

@@ -42,13 +42,12 @@ from ..guard import gate
 from ..models import ITEM_SOURCES, MemoryItem
 from ..search.reembed import keep_similarity_vectors
 from . import lifecycle, signing
-from .lesson_formats import LESSON_FORMATS, LESSONS_FORMAT, LESSONS_VERSION, SECTIONS, visible_line
+from .lesson_formats import IMPORT_FORMATS, LESSON_FORMATS, LESSONS_FORMAT, LESSONS_VERSION, SECTIONS, visible_line
 
 if TYPE_CHECKING:
     from ..search.embed import TextEmbedder
     from ..store.protocols import BankStore
 
-IMPORT_FORMATS = ("auto", *LESSON_FORMATS)
 WRITER = "import:lesson-set"  # the items' extractor id: an origin the policy never auto-approves
 PROVENANCE = "imported"  # key of the ADD event's `related` and of the item's `meta`
 DEFAULT_SOURCE = "manual"  # a lesson that names no source: written by people, like `review add`
