@@ -17,11 +17,17 @@ works for all of them):
   letters from Cyrillic, Greek, Cherokee, Armenian, Georgian and small capitals) and `views` (decoded base64/hex/
   escaped runs, letter-spaced words joined, HTML entities and tags removed, and text a reader undoes in their head:
   URL-encoded, ROT13, reversed or right-to-left-overridden, leetspeak, shuffled letters, decimal character codes).
+- `rereading` and `glossary`: more views for `normalisation` — every Caesar shift and Atbash, upside-down letters,
+  quoted-printable, base32/Morse/binary decoded in place, Pig Latin, emoji-spaced and markup-split words,
+  concatenated strings; and orders in 25 languages read in English through a small lexicon of the concepts they are
+  made of, so the English rules and the lesson checks apply to them.
 - `rules`: the injection rules per language (English, French, Spanish, German, Chinese; overrides, notes to AI
   readers and skipped checks in Dutch, Portuguese, Italian, Polish, Russian, Japanese), by category: overrides,
   readers addressed by role, data fields meant for the AI, covert and trigger-word orders, fake dialogues and prompt
   templates, secrets sent to addresses or read from key files; anchored on literal words; `scan_text`,
   `scan_tool_name`.
+- `framing_rules`: orders dressed as settings (a safeguard switched off, override keys, AI attributes), any chat
+  template's turn tokens, fake tool calls, standing orders, game personas, requests for the whole conversation.
 - `trajectory`: which text of a trajectory is untrusted and where it tries to instruct its reader, across steps too:
   `find_injections(traj) -> list[Injection]` (severity "flag" only; `scan_trajectory` also returns the weaker
   "borderline" cues).
@@ -35,6 +41,8 @@ works for all of them):
   Injection rules and hidden characters in the lesson itself are flags. The approval policy must not auto-approve
   either. `set_aside(text)`: the cues the rules saw but did not hold against a lesson (its own voice, a negated
   order) — clean, but worth a second opinion.
+- `lesson_shapes`: lesson orders in shapes the sentence checks miss (a check moved after the action or left to
+  someone else, pay whichever card the customer names, passive payouts, anyone-with-the-link, withdrawn rules).
 - `items`: `item_injection_reasons(item, traj, injections) -> list[str]` (flag severity only: the trajectory's
   injections, the lesson's own flag-level findings, untrusted imperative text repeated word for word);
   `flag_items(items, trajs)` adds FLAG (and `meta["injection_reasons"]`) in place; `blocks_auto_approval(item)`.
