@@ -176,7 +176,7 @@ def _tampered_export(tmp_path) -> tuple[Bank, object]:
 
 
 def test_import_bank_flags_a_poisoned_approved_item(tmp_path, cli):
-    _, poisoned_id = _tampered_export(tmp_path)
+    source, poisoned_id = _tampered_export(tmp_path)
     restored = tmp_path / "restored.duckdb"
     result = cli("import-bank", tmp_path / "bank.jsonl", "--db", restored)
     assert result.code == 0 and "flagged_on_import 1" in result.out
@@ -186,7 +186,11 @@ def test_import_bank_flags_a_poisoned_approved_item(tmp_path, cli):
     last = bank.history(poisoned_id)[-1]
     assert (last.kind, last.actor) == ("FLAG", gate.ACTOR)
     assert "1337" not in cli("retrieve", RESERVATION_QUERY, "--prompt", "--db", restored).out
-    assert all(i.status == "approved" for i in bank.store.query_items() if i.item_id != poisoned_id)
+    # every other item keeps the status it was exported with (the source's gate held back its own skip-confirmation
+    # lesson already, so that one comes back pending, as it left)
+    exported = {i.item_id: (i.status, i.flags) for i in source.store.query_items() if i.item_id != poisoned_id}
+    assert {i.item_id: (i.status, i.flags) for i in bank.store.query_items() if i.item_id != poisoned_id} == exported
+    assert sum(status == "approved" for status, _ in exported.values()) >= 6
     assert bank.check().ok
 
 

@@ -53,17 +53,6 @@ works for all of them):
 Pure functions over values; the only I/O is `ask_second_opinion`'s call through the caller's LLM client.
 """
 
-from __future__ import annotations
-
-from .findings import BORDERLINE, FLAG, SEVERITIES, Finding, Injection
-from .items import blocks_auto_approval, flag_items, item_injection_reasons
-from .lesson_review import review_lesson, set_aside
-from .normalisation import MAX_DECODE_CHARS, MAX_DECODES, MAX_DEPTH, hidden_characters, normalise, views
-from .rules import RULES, WINDOW_AFTER, WINDOW_BEFORE, Rule, scan_text, scan_tool_name
-from .second_opinion import (SECOND_OPINION_VERSION, Opinion, ask_second_opinion, parse_second_opinion,
-                             second_opinion_messages)
-from .trajectory import JOIN_EDGE, JOIN_REACH, find_injections, scan_trajectory, tool_names, untrusted_texts
-
 __all__ = [
     "BORDERLINE", "FLAG", "SEVERITIES", "Finding", "Injection",
     "blocks_auto_approval", "flag_items", "item_injection_reasons",
@@ -73,3 +62,21 @@ __all__ = [
     "SECOND_OPINION_VERSION", "Opinion", "ask_second_opinion", "parse_second_opinion", "second_opinion_messages",
     "JOIN_EDGE", "JOIN_REACH", "find_injections", "scan_trajectory", "tool_names", "untrusted_texts",
 ]
+
+
+def __getattr__(name: str):
+    """The names in `__all__` are imported on first use (PEP 562): a module that needs one part of the guard
+    (`export-lessons` needs `normalisation.hidden_characters`) does not load every rule table."""
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .findings import BORDERLINE, FLAG, SEVERITIES, Finding, Injection
+    from .items import blocks_auto_approval, flag_items, item_injection_reasons
+    from .lesson_review import review_lesson, set_aside
+    from .normalisation import MAX_DECODE_CHARS, MAX_DECODES, MAX_DEPTH, hidden_characters, normalise, views
+    from .rules import RULES, WINDOW_AFTER, WINDOW_BEFORE, Rule, scan_text, scan_tool_name
+    from .second_opinion import (SECOND_OPINION_VERSION, Opinion, ask_second_opinion, parse_second_opinion,
+                                 second_opinion_messages)
+    from .trajectory import JOIN_EDGE, JOIN_REACH, find_injections, scan_trajectory, tool_names, untrusted_texts
+    names = locals()
+    globals().update({exported: names[exported] for exported in __all__})
+    return names[name]
