@@ -111,7 +111,11 @@ def test_policy_commands(lessons, cli):
     assert "would archive 2 items" in dry.out and bank.store.count_items(status="archived") == 0
     assert "archived 2 items" in cli("policy", "enforce", "--db", bank.path).out
     assert cli("policy", "set", "auto_approve_heuristic", "true", "--db", bank.path).code == 0
-    assert "approved 6 pending items" in cli("policy", "apply", "--db", bank.path).out
+    pending = bank.store.query_items(status=["pending"])
+    held = [i.item_id for i in pending if i.flags]  # the gate's: "never ask the user to confirm" is a skipped safeguard
+    assert (len(pending), len(held)) == (6, 1)
+    assert "approved 5 pending items" in cli("policy", "apply", "--db", bank.path).out
+    assert bank.item(held[0]).status == "pending"
     bad = cli("policy", "set", "merge_threshold", "2", "--db", bank.path)
     assert bad.code == 1 and "merge_threshold must be in (0, 1]" in bad.err
 
