@@ -194,8 +194,8 @@ def build(db_path: Path, *, force: bool = False, corpus: Path = DEMO_DIR,
     bank.store.set_setting("demo", {
         "synthetic": True, "corpus": f"data/{corpus.name}", "recording": f"data/{corpus.name}/{RECORDING.as_posix()}",
         "judge": demo.judge.judge_id, "extractor": demo.extractor.extractor_id, "llm": "recorded replies (demo), "
-        "no model called", "vectors": f"data/{corpus.name}/{VECTORS.as_posix()}", "merge": HEURISTIC_MERGE_ID, "reviewer": REVIEWER,
-        "note": NOTE})
+        "no model called", "vectors": f"data/{corpus.name}/{VECTORS.as_posix()}", "merge": HEURISTIC_MERGE_ID,
+        "reviewer": REVIEWER, "note": NOTE})
     report = demo.report
     counts = bank.store.table_counts()
     report.runs, report.trajectories = counts["runs"], counts["trajectories"]

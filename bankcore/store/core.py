@@ -222,7 +222,8 @@ class CoreStore:
         if self._checks_only and not self.path.is_file():
             raise SchemaError(f"{self.location}: no bank file there")
         if self._checks_only and not self.read_only and self.path.stat().st_size == 0:
-            raise SchemaError(f"{self.location}: an empty file, not a bankcore bank; left unchanged")  # DuckDB would init it
+            # DuckDB would make an empty file a bank: refuse it instead
+            raise SchemaError(f"{self.location}: an empty file, not a bankcore bank; left unchanged")
         if not self.read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         con = self._open_with_retries(signal=not reader and not self.read_only)
