@@ -111,20 +111,9 @@ def load_key(path: str | Path) -> ExportKey:
     least `MIN_KEY_BYTES` of them. Anything else is one `InputError` naming the file and never quoting it."""
     where = Where(str(path))
     path = Path(path)
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise InputError(where, "key file not found") from None
-    except OSError as exc:
-        raise InputError(where, f"cannot read the key file ({exc.strerror or exc})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise InputError(where, "the key file is not a regular file")
-    if info.st_size > _MAX_KEY_FILE_BYTES:
-        raise InputError(where, f"the key file is {info.st_size} bytes, too large to be a key")
-    try:
-        secret = path.read_bytes().strip()
-    except OSError as exc:
-        raise InputError(where, f"cannot read the key file ({exc.strerror or exc})") from None
+    secret = _read_small_file(path, where, "key file", _MAX_KEY_FILE_BYTES,
+                              missing=InputError(where, "key file not found"),
+                              too_large="the key file is {} bytes, too large to be a key").strip()
     if not secret:
         raise InputError(where, "the key file is empty")
     if len(secret) < MIN_KEY_BYTES:
@@ -261,23 +250,33 @@ def verify_detached(path: str | Path, data: bytes, key: ExportKey | KeyRing, *, 
 
 def _read_signature(path: Path, sig: Path) -> dict[str, Any]:
     where = Where(str(sig))
+    unsigned = InputError(Where(str(path)), f"not signed (no {sig.name} beside it), and a key was given to check its "
+                          "signature: an unsigned file is refused")
+    raw = _read_small_file(sig, where, "signature", _MAX_SIGNATURE_BYTES, missing=unsigned,
+                           too_large="{} bytes, too large to be a signature")
     try:
-        info = sig.stat()
-    except FileNotFoundError:
-        raise InputError(Where(str(path)), f"not signed (no {sig.name} beside it), and a key was given to check its "
-                         "signature: an unsigned file is refused") from None
-    except OSError as exc:
-        raise InputError(where, f"cannot read the signature ({exc.strerror or exc})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise InputError(where, "the signature is not a regular file")
-    if info.st_size > _MAX_SIGNATURE_BYTES:
-        raise InputError(where, f"{info.st_size} bytes, too large to be a signature")
-    try:
-        signature = json.loads(sig.read_bytes())
-    except OSError as exc:
-        raise InputError(where, f"cannot read the signature ({exc.strerror or exc})") from None
+        signature = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise InputError(where, f"not a signature: not JSON ({type(exc).__name__})") from None
     if not isinstance(signature, dict):
         raise InputError(where, "not a signature: expected a JSON object")
     return signature
+
+
+def _read_small_file(path: Path, where: Where, noun: str, limit: int, *, missing: InputError, too_large: str) -> bytes:
+    """The bytes of a key or signature file: a regular file of at most `limit` bytes, checked before it is read
+    (a FIFO or a device would hang, a huge file would fill memory). Each failure is one `InputError`."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise missing from None
+    except OSError as exc:
+        raise InputError(where, f"cannot read the {noun} ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(where, f"the {noun} is not a regular file")
+    if info.st_size > limit:
+        raise InputError(where, too_large.format(info.st_size))
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(where, f"cannot read the {noun} ({exc.strerror or exc})") from None
