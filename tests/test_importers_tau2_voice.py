@@ -128,3 +128,16 @@ def test_a_bad_tick_is_located_and_nothing_is_written(cli, db, tmp_path):
     write_json(sim_path, sim)
     one_line_error(cli("import", run, "--db", db), f"{sim_path}: field 'messages'", "no messages and no ticks")
     assert Bank(db).store.count("trajectories") == 0
+
+
+def test_ticks_that_kept_only_the_timing_are_refused_saying_so(cli, db, tmp_path):
+    """τ²-bench's own timing fixtures keep each tick's speech flags and drop the words: nothing to learn from."""
+    run = Path(shutil.copytree(VOICE_RUN, tmp_path / "run"))
+    sim_path = sorted((run / "simulations").iterdir())[0]
+    sim = json.loads(sim_path.read_text())
+    sim["ticks"] = [{"tick_id": t["tick_id"], "timestamp": t["timestamp"],
+                     "agent_chunk": {"role": "assistant", "contains_speech": bool(t["agent_chunk"])},
+                     "user_chunk": {"role": "user", "contains_speech": bool(t["user_chunk"])}} for t in sim["ticks"]]
+    write_json(sim_path, sim)
+    one_line_error(cli("import", run, "--db", db), f"{sim_path}: field 'ticks'", "46 ticks, none with words")
+    assert Bank(db).store.count("trajectories") == 0
