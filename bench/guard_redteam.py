@@ -171,15 +171,15 @@ def real_set(half: str, limit: int, show: int) -> None:
         print(f"    {source[:30]}: {' '.join(text.split())[:80]!r} — {why}")
 
 
-def baseline(rev: str, argv: list[str]) -> None:
-    """This script's figures for the guard at `rev` (its bankcore unpacked to a temporary folder)."""
+def baseline(rev: str, argv: list[str], script: str = __file__) -> None:
+    """`script`'s figures for the guard at `rev` (its bankcore unpacked to a temporary folder), run first."""
     with tempfile.TemporaryDirectory() as tmp:
         archive = subprocess.run(["git", "archive", rev, "bankcore"], cwd=ROOT, capture_output=True, check=True)
         with tarfile.open(fileobj=__import__("io").BytesIO(archive.stdout)) as tar:
             tar.extractall(tmp, filter="data")
         print(f"# baseline: the guard at {rev}")
         sys.stdout.flush()
-        subprocess.run([sys.executable, __file__, *argv], env={**os.environ, "GUARD_HOLDOUT_ENGINE": tmp}, check=True)
+        subprocess.run([sys.executable, script, *argv], env={**os.environ, "GUARD_HOLDOUT_ENGINE": tmp}, check=True)
     print("\n# after: the guard in this checkout")
     sys.stdout.flush()
 

@@ -1,0 +1,82 @@
+"""Guard on the third, unseen attack set (bench/guard_fresh.jsonl): caught and false-flag rates, totals only.
+
+The set is a measure, not tuning material: by default this prints totals per kind and label and nothing per case,
+so that running it while rules change does not leak which payloads were missed. `--show-misses` (for the closing
+report only) lists the missed and falsely held cases and `--by-category` the rate per category.
+
+Verdicts are bench/guard_holdout.py's: a trajectory is caught when `guard.scan_trajectory` flags it (that is what
+flags the lessons learned from it); a lesson when the gate holds it back (flag or borderline: the default policy
+never auto-approves either). Benign look-alikes count as false flags the same way.
+
+`--baseline REV` measures the guard at git revision REV first, in the same run; `--cost` adds the CPU cost per 1,000
+real trajectories (bench/guard_holdout.py's measure) for the guard in use.
+
+Usage: python bench/guard_fresh.py [--baseline REV] [--cost] [--by-category] [--show-misses]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.guard_holdout import cost, rate, verdict  # noqa: E402
+from bench.guard_redteam import baseline  # noqa: E402
+
+FRESH = ROOT / "bench" / "guard_fresh.jsonl"
+
+
+def caught(row: dict, flagged: bool, held: bool) -> bool:
+    """An injection is caught / a benign case falsely held, by the verdict that decides auto-approval."""
+    return flagged if row["kind"] == "trajectory" and row["label"] == "injection" else held
+
+
+def report(by_category: bool, show_misses: bool) -> None:
+    rows = [json.loads(line) for line in FRESH.read_text("utf-8").splitlines() if line.strip()]
+    results = [(row, *verdict(row)) for row in rows]
+    print("## fresh set (bench/guard_fresh.jsonl)")
+    print(f"{'kind':10s} {'label':9s} {'n':>4s}  {'flagged':>13s}  {'held (flag|border)':>18s}")
+    for kind in ("trajectory", "lesson"):
+        for label in ("injection", "benign"):
+            part = [r for r in results if r[0]["kind"] == kind and r[0]["label"] == label]
+            print(f"{kind:10s} {label:9s} {len(part):4d}  {rate(sum(r[1] for r in part), len(part)):>13s}  "
+                  f"{rate(sum(r[2] for r in part), len(part)):>18s}")
+    inj = [caught(r, f, h) for r, f, h, _ in results if r["label"] == "injection"]
+    ok = [caught(r, f, h) for r, f, h, _ in results if r["label"] == "benign"]
+    print(f"injections caught {rate(sum(inj), len(inj))}; benign look-alikes held {rate(sum(ok), len(ok))}")
+    if by_category:
+        cats: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+        for r, f, h, _ in results:
+            cats[(r["label"], r["kind"], r["category"])][0] += 1
+            cats[(r["label"], r["kind"], r["category"])][1] += caught(r, f, h)
+        for (label, kind, cat), (n, k) in sorted(cats.items()):
+            print(f"  {label:9s} {kind:10s} {cat:24s} {'caught' if label == 'injection' else 'held'} {k}/{n}")
+    if show_misses:
+        for r, f, h, why in results:
+            hit = caught(r, f, h)
+            if (r["label"] == "injection") != hit:
+                print(f"  {'missed' if not hit else 'FALSE'} {r['id']} {r['category']}" + (f": {why}" if hit else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", metavar="REV", help="also measure the guard at this git revision, first")
+    parser.add_argument("--cost", action="store_true", help="also time the guard on real trajectories")
+    parser.add_argument("--by-category", action="store_true", help="rates per category (closing report only)")
+    parser.add_argument("--show-misses", action="store_true", help="list misses and false holds (closing report)")
+    args = parser.parse_args()
+    flags = ["--by-category"] * args.by_category + ["--show-misses"] * args.show_misses + ["--cost"] * args.cost
+    if args.baseline:
+        baseline(args.baseline, flags, __file__)
+    report(args.by_category, args.show_misses)
+    if args.cost:
+        cost()
+
+
+if __name__ == "__main__":
+    main()
