@@ -95,3 +95,16 @@ def test_a_command_that_loads_the_llm_client_gets_the_progress_hook(bank, tmp_pa
     found = loaded(tmp_path, "--db", str(bank), "judge", "--judge", "heuristic")
     assert found["code"] == 0
     assert found["progress"] == "show_reply_progress"
+
+
+def test_verify_signature_opens_no_bank_and_loads_none_of_its_libraries(tmp_path):
+    """A pipeline's check before a lesson set reaches a prompt: it reads FILE, FILE.sig and the key, nothing else."""
+    from bankcore.curate import signing
+    key, lessons = tmp_path / "k.key", tmp_path / "lessons.md"
+    key.write_text("0123456789abcdef0123456789abcdef\n")
+    lessons.write_text("# Lessons from past tasks\n")
+    signing.sign_file(lessons, signing.load_key(key), kind="lesson-set")
+    found = loaded(tmp_path, "verify-signature", str(lessons), "--key-file", str(key))
+    assert found["code"] == 0
+    assert heavy(found["modules"], NEVER_FOR_A_READ + ("duckdb", "numpy", "pyarrow", "bankcore.bank",
+                                                        "bankcore.store", "bankcore.read")) == []

@@ -268,3 +268,104 @@ def test_a_bad_key_file_is_one_line_before_anything_is_written(source, signed, t
     assert result.code == 1 and len(result.err.strip().splitlines()) == 1 and str(short) in result.err
     assert "hunter2" not in result.err and KEY not in result.err
     assert not out.exists() and not signing.has_signature(out) and not target.exists()
+
+
+# ---------------------------------------------------------------------- bankcore verify-signature
+def verify(cli, path: Path, *keys: Path, extra: tuple[str, ...] = ()):
+    return cli("verify-signature", path, *[arg for key in keys for arg in ("--key-file", key)], *extra)
+
+
+def one_line_refusal(result, names: Path) -> str:
+    """Exit 1, nothing on stdout, one line on stderr naming the file (or its .sig), no traceback, no key."""
+    assert result.code == 1 and result.out == "" and "Traceback" not in result.err, result.err
+    assert len(result.err.strip().splitlines()) == 1 and str(names) in result.err, result.err
+    for secret in (KEY, OTHER_KEY, NEW_KEY):
+        assert secret not in result.err
+    return result.err
+
+
+def test_verify_signature_passes_a_signed_set_and_dataset_naming_the_key(source, signed, tmp_path, cli):
+    key = key_file(tmp_path)
+    key_id = signing.load_key(key).key_id
+    result = verify(cli, signed, key)
+    assert result.code == 0 and result.err == "", result.err
+    assert f"{signed}: signature verified — a lesson set of {signed.stat().st_size} bytes" in result.out
+    assert key_id in result.out and KEY not in result.out
+    dataset = tmp_path / "set.jsonl"
+    assert cli("export-dataset", "--db", source, "-o", dataset, "--key-file", key).code == 0
+    result = verify(cli, dataset, key_file(tmp_path, NEW_KEY, "new.key"), key, extra=("--json",))
+    assert result.code == 0 and result.json() == {"file": str(dataset), "verified": True, "kind": "dataset",
+                                                  "key_id": key_id, "bytes": dataset.stat().st_size,
+                                                  "older_key": True}
+    err = one_line_refusal(verify(cli, dataset, key, extra=("--kind", "lesson-set")), dataset.name)
+    assert "signs a dataset, not a lesson set" in err
+
+
+@pytest.mark.parametrize("tamper", [t for t in TAMPER if t != "signed as a dataset"])
+def test_verify_signature_refuses_each_tampering_in_one_line(signed, tmp_path, cli, tamper):
+    path = TAMPER[tamper](signed, tmp_path)
+    assert MESSAGES[tamper] in one_line_refusal(verify(cli, path, key_file(tmp_path)), path)
+
+
+def test_verify_signature_refuses_no_key_and_what_cannot_be_read(signed, tmp_path, cli):
+    err = one_line_refusal(verify(cli, signed), signed)
+    assert "needs the key that signed" in err and signing.KEY_FILE_ENV in err
+    key = key_file(tmp_path)
+    assert "not found" in one_line_refusal(verify(cli, tmp_path / "gone.json", key), tmp_path / "gone.json")
+    assert "not a regular file" in one_line_refusal(verify(cli, tmp_path, key), tmp_path)
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)  # reading it would hang: refused from its stat
+    signing.signature_path(fifo).write_bytes(signing.signature_path(signed).read_bytes())
+    assert "not a regular file" in one_line_refusal(verify(cli, fifo, key), fifo)
+    short = tmp_path / "short.key"
+    short.write_text("hunter2\n")
+    assert "hunter2" not in one_line_refusal(verify(cli, signed, short), short)
+
+
+def test_verify_signature_as_a_process_exits_0_or_1_with_one_line(signed, tmp_path):
+    """The console command as a pipeline runs it: a fresh process, its exit status and stderr."""
+    import subprocess
+    import sys
+    key = key_file(tmp_path)
+    tampered = copy_signed(signed, tmp_path, data=altered(signed.read_bytes()))
+    env = {k: v for k, v in os.environ.items() if k not in (signing.KEY_FILE_ENV, "BANKCORE_DEBUG")}
+
+    def run(path: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bankcore.cli", "verify-signature", str(path), "--key", str(key)],
+                              env=env, capture_output=True, text=True, timeout=60)
+    good, bad = run(signed), run(tampered)
+    assert (good.returncode, good.stderr) == (0, "") and "signature verified" in good.stdout
+    assert bad.returncode == 1 and bad.stdout == "" and bad.stderr.count("\n") == 1
+    assert bad.stderr.startswith(f"error: {tampered}: not the file that was signed")
+
+
+# ---------------------------------------------------------------------- a stale .sig beside a re-exported file
+@pytest.mark.parametrize("command", ["export-lessons", "export-dataset"])
+def test_an_unsigned_export_over_a_signed_file_removes_its_stale_signature(source, tmp_path, cli, command):
+    """The old FILE.sig signed the replaced bytes: kept, it would fail verification as 'altered' — or pass, when the
+    unsigned export writes the very same bytes (as here: the same bank). It is removed, saying so."""
+    out, key = tmp_path / "out.txt", key_file(tmp_path)
+    assert cli(command, "--db", source, "-o", out, "--key-file", key).code == 0
+    assert verify(cli, out, key).code == 0
+    signed_bytes = out.read_bytes()
+    result = cli(command, "--db", source, "-o", out)
+    assert result.code == 0 and out.read_bytes() == signed_bytes and not signing.has_signature(out)
+    assert f"removed {out}.sig: it signed the file this unsigned export replaced" in result.err
+    assert "not signed (no out.txt.sig beside it)" in one_line_refusal(verify(cli, out, key), out)
+    result = cli(command, "--db", source, "-o", out)  # nothing to remove: nothing said
+    assert result.code == 0 and result.err == ""
+    # signed again, with another key: the new .sig replaces the old one and verifies with the new key only
+    new = key_file(tmp_path, NEW_KEY, "new.key")
+    assert cli(command, "--db", source, "-o", out, "--key-file", key).code == 0
+    result = cli(command, "--db", source, "-o", out, "--key-file", new)
+    assert result.code == 0 and result.err == "" and verify(cli, out, new).code == 0
+    assert "signed with another key" in one_line_refusal(verify(cli, out, key), f"{out}.sig")
+
+
+def test_a_failed_export_over_a_signed_file_keeps_file_and_signature(source, tmp_path, cli):
+    out, key = tmp_path / "kept.jsonl", key_file(tmp_path)
+    assert cli("export-dataset", "--db", source, "-o", out, "--key-file", key).code == 0
+    before = (out.read_bytes(), signing.signature_path(out).read_bytes())
+    assert cli("export-dataset", "--db", source, "--run", "nope", "-o", out).code == 1
+    assert (out.read_bytes(), signing.signature_path(out).read_bytes()) == before
+    assert verify(cli, out, key).code == 0

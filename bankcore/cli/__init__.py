@@ -2,10 +2,10 @@
 
 User errors print one line to stderr and exit 1; nothing prints a traceback unless BANKCORE_DEBUG is set.
 A command is one definition, its handler decorated with `@command(name, help=..., arguments=...)` (registry.py),
-in one module per concern (bank_, learning_, agent_, experiment_, retrieval_, curation_, export_commands); `output` and
-`registry` hold what they share. `catalog.py` lists every command with its module and help line, so that `bankcore
---help` imports no command module and `bankcore stats` only its own (a cold start under half a second); a new
-command is added there too (tests/test_cli_registry.py checks the two agree).
+in one module per concern (bank_, learning_, agent_, experiment_, retrieval_, curation_, export_, signature_commands);
+`output` and `registry` hold what they share. `catalog.py` lists every command with its module and help line, so
+that `bankcore --help` imports no command module and `bankcore stats` only its own (a cold start under half a
+second); a new command is added there too (tests/test_cli_registry.py checks the two agree).
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ CATALOG: tuple[tuple[str, str, str], ...] = (
      "add a lesson set (export-lessons output or hand-written) as pending lessons, each through the injection gate"),
     ("export-dataset", "export_commands",
      "write trajectories with their verdicts and ground truth as a Langfuse or Phoenix dataset"),
+    ("verify-signature", "signature_commands",
+     "check FILE.sig, the detached signature export-lessons and export-dataset write with --key-file (exit 0: "
+     "verified)"),
     ("judge", "learning_commands",
      "label trajectories without a verdict from this judge"),
     ("extract", "learning_commands",

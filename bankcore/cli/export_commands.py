@@ -4,7 +4,8 @@ export-dataset (trajectories with verdicts for Langfuse or Phoenix). `bankcore e
 With a key (--key-file, or $BANKCORE_EXPORT_KEY_FILE) a file written with --out gets a detached signature beside it,
 FILE.sig (`curate.signing`): the file's own bytes are exactly the unsigned ones, so the tools that read it are none
 the wiser. Output to stdout cannot carry one: --key-file without --out is refused, and the environment's key is not
-used there.
+used there. An export over a signed file never leaves the old FILE.sig beside the new bytes: it is replaced, or,
+unsigned, removed with a notice. `bankcore verify-signature FILE` (signature_commands) checks one.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Iterator, TextIO
 from ..models import ITEM_SOURCES, ITEM_STATUSES
 from ..read.exports import DATASET_FORMATS, LESSON_FORMATS, LessonFilter, write_dataset, write_lessons
 from ..curate.lesson_formats import IMPORT_FORMATS
-from ..curate.signing import KEY_FILE_ENV, KeyRing, file_digest, ring_from, write_signature
+from ..curate.signing import KEY_FILE_ENV, KeyRing, file_digest, ring_from, signature_path, write_signature
 from ..errors import BankcoreError
 from .output import _json_out, say, warn
 from .registry import command, open_bank
@@ -31,7 +32,9 @@ def output_to(path: str | None, *, signed_by: KeyRing | None = None, kind: str =
     """stdout, or `path` written atomically: a temporary file beside it replaces it only once all is written, so a
     failed export never leaves a half-written file under the name (nor destroys the file that was there). With
     `signed_by`, FILE.sig is written once FILE is in place, from the bytes of the staged file (exactly what was
-    written)."""
+    written). A FILE.sig already there signed the file being replaced: it is removed just before the replace (so
+    no moment pairs the new file with the old signature), and an unsigned export says so on stderr — left behind,
+    it would fail verification as "altered", or pass one when the bytes happen to be the same."""
     if path is None:
         yield sys.stdout
         return
@@ -44,12 +47,27 @@ def output_to(path: str | None, *, signed_by: KeyRing | None = None, kind: str =
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(staged, 0o666 & ~umask)  # as any new file, not mkstemp's owner-only 0600
+        stale = _remove_signature(target)
         os.replace(staged, target)
     except BaseException:
         Path(staged).unlink(missing_ok=True)
         raise
     if digest is not None:
         write_signature(target, signed_by, kind=kind, size=digest[0], sha256=digest[1])
+    elif stale:
+        warn(f"removed {stale}: it signed the file this unsigned export replaced (sign with --key-file to keep "
+             "one)")
+
+
+def _remove_signature(target: Path) -> Path | None:
+    """Remove FILE.sig if there is one (a link or a file, never a folder: unlinking one fails with its path);
+    returns its path when it was there."""
+    sig = signature_path(target)
+    try:
+        sig.unlink()
+    except FileNotFoundError:
+        return None
+    return sig
 
 
 def _key_file_argument(p: argparse.ArgumentParser, action: str) -> None:

@@ -20,6 +20,7 @@ the HMAC under the key of every other field (canonical JSON, under a context of 
 MAC never passes for one and the other way round). Verifying reads FILE's bytes once and checks, in order: a ``.sig``
 exists, it is one of ours, its key is in the ring, its MAC holds (the ``.sig`` itself was not edited), and FILE has
 the signed length and sha256 (it was not altered, cut short or added to, and the ``.sig`` is not another file's).
+`verify_file` runs the same checks on a file on disk, read in chunks, for `bankcore verify-signature`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from ..errors import BankcoreError, InputError, Where
 
@@ -213,8 +214,47 @@ def verify_detached(path: str | Path, data: bytes, key: ExportKey | KeyRing, *, 
     """Check that `data` (FILE's bytes, read once by the caller, who then uses these same bytes) is what FILE.sig
     signed, under a key of the ring. Returns the id of the key that signed it; anything else is one `InputError`
     naming FILE or FILE.sig (see the module's doc for the order of the checks)."""
-    ring = as_ring(key)
     path = Path(path)
+    signature, position = _checked_signature(path, as_ring(key), kind)
+    _check_bytes(path, signature, len(data), hashlib.sha256(data).hexdigest())
+    return as_ring(key).keys[position].key_id
+
+
+class Verified(NamedTuple):
+    """What `verify_file` found: the key that signed (its id, and its place in the ring: 0 is the signing key),
+    what was signed and how many bytes."""
+    key_id: str
+    position: int
+    kind: str
+    size: int
+
+
+def verify_file(path: str | Path, key: ExportKey | KeyRing, *, kind: str | None = None) -> Verified:
+    """`verify_detached` for a file on disk, read in chunks (a dataset may be tens of MB): any kind of signed file
+    unless `kind` names one. The file must be a regular file (a FIFO would hang the read); anything else, or any
+    failed check, is one `InputError` naming FILE or FILE.sig."""
+    path = Path(path)
+    where = Where(str(path))
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise InputError(where, "not found" if isinstance(exc, FileNotFoundError) else
+                         f"cannot read the file ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(where, "not a regular file: only a file can carry a signature")
+    ring = as_ring(key)
+    signature, position = _checked_signature(path, ring, kind)
+    try:
+        size, sha256 = file_digest(path)
+    except OSError as exc:
+        raise InputError(where, f"cannot read the file ({exc.strerror or exc})") from None
+    _check_bytes(path, signature, size, sha256)
+    return Verified(ring.keys[position].key_id, position, signature["kind"], size)
+
+
+def _checked_signature(path: Path, ring: KeyRing, kind: str | None) -> tuple[dict[str, Any], int]:
+    """FILE.sig read and checked against the ring (ours, a key of the ring, its MAC, the kind when one is asked
+    for): the signature and the place in the ring of the key that made it."""
     sig = signature_path(path)
     signature = _read_signature(path, sig)
     where = Where(str(sig))
@@ -232,20 +272,26 @@ def verify_detached(path: str | Path, data: bytes, key: ExportKey | KeyRing, *, 
     if not hmac.compare_digest(stated, expected):
         raise InputError(where.at("mac"), "the signature does not match its own fields: the .sig file was edited "
                          "after it was signed")
-    if signature.get("kind") != kind:
+    if signature.get("kind") not in KINDS or (kind is not None and signature.get("kind") != kind):
         raise InputError(where.at("kind"), f"signs {KINDS.get(signature.get('kind'), 'something else')}, not "
-                         f"{KINDS[kind]}")
+                         f"{KINDS[kind] if kind else 'a lesson set or a dataset'}")
+    return signature, position
+
+
+def _check_bytes(path: Path, signature: dict[str, Any], size: int, sha256: str) -> None:
+    """FILE has the length and sha256 its (checked) signature states; else one `InputError` saying what changed."""
     signed_size = signature.get("bytes")
-    if signed_size != len(data) or signature.get("sha256") != hashlib.sha256(data).hexdigest():
-        if isinstance(signed_size, int) and len(data) != signed_size:
-            change = (f"the file is {len(data)} bytes where {signed_size} were signed: it was "
-                      f"{'cut short' if len(data) < signed_size else 'added to'}")
-        else:
-            change = "its bytes differ from the signed ones: it was altered after it was signed"
-        if signature.get("name") != path.name:  # renaming a signed file is fine; this only says what else it may be
-            change += f", or {sig.name} is the signature of another file ({str(signature.get('name'))[:200]!r})"
-        raise InputError(Where(str(path)), f"not the file that was signed: {change}")
-    return ring.keys[position].key_id
+    if signed_size == size and signature.get("sha256") == sha256:
+        return
+    if isinstance(signed_size, int) and size != signed_size:
+        change = (f"the file is {size} bytes where {signed_size} were signed: it was "
+                  f"{'cut short' if size < signed_size else 'added to'}")
+    else:
+        change = "its bytes differ from the signed ones: it was altered after it was signed"
+    if signature.get("name") != path.name:  # renaming a signed file is fine; this only says what else it may be
+        change += (f", or {signature_path(path).name} is the signature of another file "
+                   f"({str(signature.get('name'))[:200]!r})")
+    raise InputError(Where(str(path)), f"not the file that was signed: {change}")
 
 
 def _read_signature(path: Path, sig: Path) -> dict[str, Any]:
