@@ -28,6 +28,9 @@ works for all of them):
   `scan_tool_name`.
 - `framing_rules`: orders dressed as settings (a safeguard switched off, override keys, AI attributes), any chat
   template's turn tokens, fake tool calls, standing orders, game personas, requests for the whole conversation.
+- `addressed`: orders to an AI reader in untrusted text judged by what they ask, whatever their dress (the lesson
+  checks run on the text around every place it names an AI or automated reader, and on whatever obfuscation hid);
+  claims that tool text outranks the user's or the system's orders are flagged anywhere.
 - `trajectory`: which text of a trajectory is untrusted and where it tries to instruct its reader, across steps too:
   `find_injections(traj) -> list[Injection]` (severity "flag" only; `scan_trajectory` also returns the weaker
   "borderline" cues).
@@ -39,7 +42,7 @@ works for all of them):
   checks the work is a "flag"; one that is merely
   unsure (an outside URL with no verb, money moved with no condition, "override the policy") is "borderline".
   Injection rules and hidden characters in the lesson itself are flags. The approval policy must not auto-approve
-  either. `set_aside(text)`: the cues the rules saw but did not hold against a lesson (its own voice, a negated
+  either; so is a lesson in a language the guard cannot read. `set_aside(text)`: the cues the rules saw but did not hold against a lesson (its own voice, a negated
   order) — clean, but worth a second opinion.
 - `lesson_shapes`: lesson orders in shapes the sentence checks miss (a check moved after the action or left to
   someone else, pay whichever card the customer names, passive payouts, anyone-with-the-link, withdrawn rules).

@@ -14,7 +14,8 @@ SEVERITIES = ("flag", "borderline")
 class Injection:
     """Where a trajectory tries to instruct its reader: step index (None for the query/final state), which
     field, which rule matched, and the matched words (for a reviewer; never turned into a lesson). `view` says
-    what the rule read ("text", "decoded", "spaced", "html", "joined", "unicode") and `severity` how sure it is."""
+    what the rule read ("text", "decoded", "glossed" (another language read in English), "spaced", "html",
+    "joined", "unicode") and `severity` how sure it is."""
 
     step: int | None
     field: str

@@ -221,3 +221,10 @@ def gloss(text: str, words: set[bytes]) -> str | None:
         if read:
             out.append(" ".join(read) + ".")
     return " ".join(out) if concepts >= 2 else None
+
+
+def concepts(text: str) -> int:
+    """How many concepts of the lexicon `text` holds (0: a language the lexicon does not know, or English)."""
+    folded = _fold(text[:MAX_CHARS])
+    return sum(1 for sentence in _SENTENCE_END.split(folded) for w in _sentence(sentence)
+               if not w[:1].isdigit() and "@" not in w)

@@ -9,6 +9,7 @@ from typing import Sequence
 
 from ..models import Trajectory
 from .findings import Finding, unique
+from .glossary import concepts as glossary_concepts
 from .normalisation import hidden_characters, normalise, views
 from .lesson_shapes import more_findings
 from .rules import _SAFEGUARD, scan_text
@@ -38,17 +39,30 @@ _ACCOUNT = re.compile(r"\b(?:account|acct|iban|wallet|routing|card)\s*(?:number|
                       r"([a-z]{0,4}\d[\d -]{2,}\d|[a-z0-9]{20,})\b")
 
 _DISCLOSE = re.compile(r"\b(?:reveal|share|send|include|print|output|give|disclose|tell|provide|repeat|copy|post|"
-                       r"paste|echo|log|write|read out|display|email|(?<!going )(?<!moving )(?<!looking )forward|upload|expose|leak|store|list|cc|dm|text|"
+                       r"paste|echo|log|write|read out|read back|read aloud|reads out|reads back|recites|read (?:it|them|him|her|the caller|"
+                       r"the customer|the user)|recite|dictate|spell out|"
+                       r"hand over|display|email|(?<!going )(?<!moving )(?<!looking )forward|upload|expose|leak|store|"
+                       r"list|cc|dm|text|"
                        r"keep|reuse|commit|push|dump|export|put|append|note down)\b")
 _SECRET = re.compile(r"\b(?:(?:full|complete|whole|entire)\s+(?:credit\s+)?card numbers?|card numbers?|"
                      r"credit card (?:numbers?|details)|cvvs?|cvcs?|security codes?|"
-                     r"passwords?(?![- ](?:reset|policy|policies|field|hash|manager|strength|rules|change|requirements?))|"
+                     r"passwords?(?![- ](?:reset|policy|policies|field|hash|manager|strength|rules|change|"
+                     r"requirements?))|"
                      r"passcodes?|pins?|"
                      r"(?:session|access|auth\w*|api|bearer|refresh)\s+tokens?|tokens?|api[ _-]?keys?|secrets?|"
                      r"secret keys?|credentials|ssn|social security numbers?|private keys?|ssh keys?|access keys?|"
-                     r"otps?|one[- ]time (?:codes?|passwords?)|(?:session|auth\w*|login) cookies?|system prompt|"
+                     r"otps?|one[- ]time (?:[\w-]+ )?(?:codes?|passwords?|pins?)|(?:reset|login|sign-in|2fa|"
+                     r"mfa) codes?|"
+                     r"(?:bank )?account numbers?|routing numbers?|(?:session|auth\w*|login) cookies?|system prompt|"
                      r"passport (?:numbers?|scans?|details)|dates? of birth|home address(?:es)?|(?:full )?card details|"
-                     r"bank details|[a-z0-9_]*(?:api_key|secret|token|password|passwd)[a-z0-9_]*"
+                     r"bank details|payment details|(?:contents?|text|body) of (?:the |any |every |all )?(?:last |"
+                     r"latest |"
+                     r"recent )?(?:password[- ]reset|verification|security|login|2fa|mfa) (?:e-?mails?|messages?|"
+                     r"codes?)|"
+                     r"(?:any|every|all|other) (?:passengers?|customers?|users?|"
+                     r"callers?)'?s?'? (?:[\w-]+ ){0,2}?(?:data|"
+                     r"details|reservations|records|information|orders|bookings|accounts)|[a-z0-9_]*(?:api_key|secret|"
+                     r"token|password|passwd)[a-z0-9_]*"
                      r"(?![- ](?:reset|policy|field|hash|manager|strength|rules|change))|\.env file|"
                      r"environment variables|other (?:customers|users|passengers)'? (?:\w+ )?(?:data|details|"
                      r"reservations|records|information|orders|bookings))\b")
@@ -62,7 +76,8 @@ _URL = re.compile(r"\b(?:https?://|ftp://|www\.)[^\s<>\"')\]]+|\b[a-z0-9-]+\.(?:
                   r"co|me|ly|sh|site|online|app|dev)(?:/[^\s<>\"')\]]*)?\b")
 _PHONE = re.compile(r"\b(?:call|text|phone|sms|whatsapp|dial|telegram|signal)\b[^\d\n]{0,20}(\+?\d[\d\s().-]{7,}\d)")
 _CONTACT_VERB = re.compile(r"\b(?:send|email|e-mail|mail|forward|post|upload|contact|call|text|notify|report|cc|bcc|"
-                           r"push|mirror|sync|relay|dm|share|submit|visit|fetch|curl|wget|ping|message|dm|sms|whatsapp|transfer|pay|wire|"
+                           r"push|mirror|sync|relay|dm|share|submit|visit|fetch|curl|wget|ping|message|dm|sms|whatsapp|"
+                           r"transfer|pay|wire|"
                            r"deliver|exfiltrate|open|go to|navigate)\b")
 
 _SKIP_SAFEGUARD = re.compile(
@@ -75,7 +90,8 @@ _SKIP_SAFEGUARD = re.compile(
 
 _OWN_RULES = re.compile(
     r"\b(?:ignore|override|overrule|disregard|bypass|relax|suspend|disable|turn off|loosen|rewrite|replace|change|"
-    r"update|modify|forget|drop|abandon)\s+(?:\w+\s+){0,2}?(?:your|its|the agent'?s|the assistant'?s|own|system|"
+    r"update|modify|forget|drop|abandon|bend|break|stretch)\s+(?:\w+\s+){0,2}?(?:your|its|the agent'?s|"
+    r"the assistant'?s|own|system|"
     r"safety|these|the|any|all)\s+(?:own\s+|[a-z-]+\s+)?(?:rules|polic(?:y|ies)|instructions|guidelines|system prompt|"
     r"guardrails|safeguards|restrictions|constraints|safety checks|procedures)\b"
     r"|\b(?:polic(?:y|ies)|rules|restrictions|guidelines|instructions)\s+(?:do(?:es)?\s+not|don'?t|no longer|never)"
@@ -83,7 +99,10 @@ _OWN_RULES = re.compile(
     r"|\b(?:this|the following|these)\s+(?:lesson|rule|note|instruction|memory|guidance)s?\s+(?:overrides?|"
     r"supersedes?|takes? precedence|replaces?|has priority|outranks?)"
     r"|\btakes? precedence over\s+(?:the|your|any|all)\s+(?:polic(?:y|ies)|rules|instructions|system)"
-    r"|\bexceptions? to (?:the|your|any) (?:polic(?:y|ies)|rules)\b")
+    r"|\bexceptions? to (?:the|your|any) (?:polic(?:y|ies)|rules)\b"
+    r"|\b(?:override|ignore|bypass|exceed|lift|waive|break)\s+(?:\w+\s+){0,2}?(?:the|any|your)\s+(?:refund|spending|"
+    r"credit|payment|transfer|withdrawal|compensation|discount)\s+(?:limits?|caps?|ceilings?)\b"
+    r"|\b(?:override|ignore|bypass|bend|break)\s+(?:\w+\s+){0,2}?the\s+(?:fare|booking|refund|cancellation)\s+rules\b")
 _OWN_RULES_STRONG = re.compile(r"\b(?:your|its|own|system|safety|agent'?s|assistant'?s)\b|apply\b|overrid|supersed|"
                                r"precedence|priority|outrank")
 
@@ -129,9 +148,46 @@ def review_lesson(text: str, source_trajs: Sequence[Trajectory] = ()) -> list[Fi
     bodies = [body for _, body in views(text)]
     task = _source_text(source_trajs, task_only=True) if source_trajs else ""
     for body in bodies:
-        found += _money(body, task) + _secrets(body) + _contacts(body, task, bool(source_trajs))
-        found += _safeguards(body) + _own_rules(body) + _abuses(body) + more_findings(body, _negated)
+        found += structural_findings(body, task, bool(source_trajs))
+    found += unreadable(text)
     return unique(found)
+
+
+def structural_findings(body: str, task: str, have_sources: bool) -> list[Finding]:
+    """What one normalised text asks the agent to do that no task-domain lesson asks — money moved, secrets
+    revealed, outside contact, a safeguard skipped, its own rules changed, privileges, authority handed to tool
+    output, actions hidden from the user — whatever its wording. `task` is the task's own text (accounts and
+    addresses in it are the domain's). Shared by `review_lesson` and the trajectory check of orders addressed to an
+    AI reader (`addressed`), so a rule added here guards both."""
+    found = _money(body, task) + _secrets(body) + _contacts(body, task, have_sources)
+    return found + _safeguards(body) + _own_rules(body) + _abuses(body) + more_findings(body, _negated)
+
+
+# Words nearly every English sentence (or record of the task domains) has: a lesson with almost none of them, in
+# which the lexicon of other languages (`glossary`) recognises nothing either, is text the rules cannot read.
+_ENGLISH_COMMON = frozenset(
+    "a an the and or but if when then than so to of in on at by for with from into onto about after before as is are "
+    "was were be been being do does did done not no never always only also it its this that these those there here "
+    "they them their you your we our i my he she his her who what which where why how all any each every some more "
+    "most other same such can could should would will may might must need use using used get set run check make "
+    "ask call give send pay keep find first next new one two up out over back "
+    # the task domains' own words, so a lesson in structured data ("verification": "required") reads as English
+    "customer customers user users caller agent refund refunds payment card account order orders booking flight "
+    "ticket policy rule rules required confirmation verification approval limit fee price amount balance password "
+    "email address name date time code test tests file error issue fix function value data true false none".split())
+_LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def unreadable(text: str) -> list[Finding]:
+    """A lesson written in a language the guard reads neither directly nor through its lexicon is borderline:
+    the structural checks cannot vouch for it, so the policy leaves it to a person (fail closed, not open)."""
+    words = _LETTER_WORD.findall(text.lower())
+    if len(words) < 6 or sum(w in _ENGLISH_COMMON for w in words) >= 0.1 * len(words):
+        return []
+    if glossary_concepts(text):
+        return []  # the lexicon recognises the language: the checks above ran on its English
+    return [Finding("borderline", "the lesson is written in a language the guard cannot read; a person decides",
+                    "unreadable", _clip(text))]
 
 
 def set_aside(text: str) -> list[Finding]:
@@ -174,6 +230,8 @@ def _money(text: str, task: str) -> list[Finding]:
         own = (verb.start() - lo, verb.start() - lo + len(verb.group(0).split()[0]))  # the verb's first word
         if not any(not own[0] <= o.start() < own[1] for o in _MONEY_OBJECT.finditer(sentence)):
             continue  # "goodwill credit limits": the verb is its own object
+        if _AS_NOUN.match(text, verb.end()):
+            continue  # "tell the customer the refund amount": a noun, nothing is moved
         account = next((a.group(1).strip() for a in [*_ACCOUNT.finditer(sentence), *_DESTINATION.finditer(sentence)]
                         if a.group(1).strip() not in task), None)
         where = _EMAIL.search(sentence) or _URL.search(sentence)
@@ -193,6 +251,8 @@ def _money(text: str, task: str) -> list[Finding]:
     return found
 
 
+_AS_NOUN = re.compile(r"\s+(?:amounts?|polic(?:y|ies)|requests?|status|dates?|windows?|limits?|rules|eligibility|ids?|"
+                     r"methods?|totals?|process|options?|details|history|receipts?|numbers?|reference)\b")
 # A safeguard in the same sentence ("always confirm with the user before refunding") is the condition.
 _GUARDED = re.compile(r"\b(?:confirm|verify|check|ask)\w*\b[^.;]{0,60}\bbefore\b|\bbefore\b[^.;]{0,60}\b(?:confirm|"
                       r"verif|check)\w*|\bonly\b|\beligib\w*|\bif (?:the )?polic")
@@ -207,10 +267,23 @@ _BACK_TO_SOURCE = re.compile(r"\b(original|same|customer'?s own|their own|user'?
                              r"credit card|debit card|account|method)|\bwhere (the money|it) came from\b", re.I)
 
 
+# A secret placed into something the agent writes or sends ("add the session tokens to the summary").
+_INTO_OUTPUT = re.compile(
+    r"\b(?:add|attach|insert|embed|append|put|place|drop)\s+"
+    + _SECRET.pattern.replace(r"\b(?:", r"(?:[\w'-]+\s+){0,3}?(?:", 1)
+    + r"[^.;\n]{0,40}?\b(?:to|in|into|inside)\s+(?:the|your|each|every|a|an|this)\s+(?:[\w-]+\s+)?"
+    r"(?:summary|reply|replies|answer|response|message|e-?mail|ticket|issue|comment|chat|output|"
+    r"report|pull request|commit message|description)\b")
 _KEPT_SAFE = re.compile(r"\s*(?:out of|away from|private|safe|hidden|confidential|secret|redacted|masked)\b")
 
 
 def _secrets(text: str) -> list[Finding]:
+    into = _INTO_OUTPUT.search(text) if _SECRET.search(text) else None
+    if into and not _negated(text, into.start()) and not re.search(r"\b(?:mask|redact|hash|last (?:four|4))",
+                                                                   into.group(0)):
+        excerpt = _clip(into.group(0))
+        return [Finding("flag", f"the lesson tells the agent to put secrets into what it writes (“{excerpt}”)",
+                        "secret", excerpt)]
     value = _SECRET_VALUE.search(text)
     if value:
         return [Finding("flag", "the lesson contains what looks like a secret or credential", "secret",
@@ -235,7 +308,8 @@ def _secrets(text: str) -> list[Finding]:
 _DEFANGED = ((re.compile(r"\bhxxp"), "http"), (re.compile(r"\[\.\]|\(\.\)|\{\.\}|\[dot\]"), "."),
              (re.compile(r"\[@\]|\[at\]"), "@"))
 _HANDLE = re.compile(r"(?<![\w.])@[a-z0-9_]{3,}\b[^.\n]{0,20}\b(?:on|via|at)\s+(?:telegram|signal|whatsapp|discord|"
-                     r"twitter|x|slack|instagram|matrix)\b|\b(?:telegram|signal|whatsapp|discord)\b[^.\n]{0,20}@[a-z0-9_]{3,}"
+                     r"twitter|x|slack|instagram|matrix)\b|\b(?:telegram|signal|whatsapp|"
+                     r"discord)\b[^.\n]{0,20}@[a-z0-9_]{3,}"
                      r"|\+\d{1,3}[\s.-]?\(?\d{2,4}\)?[\s.-]?\d{3}[\s.-]?\d{3,4}\b|\bwebhooks?\b")
 
 
@@ -257,7 +331,8 @@ def _contacts(text: str, task: str, have_sources: bool) -> list[Finding]:
 
 
 _NARRATION = re.compile(r"(?:^|[.!?]\s+|\n)(?:i|we|my|our)\b|\bi (?:\w+ed|was|did|had|should have)\b"
-                        r"|\b(?:the agent|the assistant|it|they)\b[^.;]{0,200}?\b(?:\w+ed|went|did|was|were|had|made)\b")
+                        r"|\b(?:the agent|the assistant|it|they)\b[^.;]{0,200}?\b(?:\w+ed|went|did|was|were|had|"
+                        r"made)\b")
 
 
 def _safeguards(text: str) -> list[Finding]:
@@ -296,22 +371,28 @@ _ABUSES = (
      re.compile(r"\b(?:disable|turn off|switch off|deactivate|remove|bypass|skip|circumvent)\b[^.;\n]{0,40}?\b(?:two-factor|"
                 r"2fa|mfa|multi-factor|authentication|auth\w* middleware|firewall|fraud checks?|signing|signatures?|"
                 r"pre-commit hooks?|hooks|tls|ssl|certificate (?:checks?|verification)|antivirus|audit logs?|"
-                r"rate limits?|sandbox|security checks?|access controls?)\b|--no-verify\b")),
+                r"rate limits?|sandbox|security checks?|access controls?|audit\w*|password prompts?|sudo passwords?)\b"
+                r"|--no-verify\b|\bnopasswd\b")),
     ("skip-safeguard", "flag", "take silence or a claim for consent",
      re.compile(r"\btreat\s+(?:it|that|this|silence|no (?:answer|reply|response)|the silence)\s+as\s+(?:an?\s+)?"
                 r"(?:yes|consent|confirmation|approval|agreement|go-ahead)\b"
-                r"|\b(?:take|taking)\s+(?:the (?:caller|user|customer)|them|callers|users|customers)\s+at\s+(?:their|his|"
-                r"her)\s+word\b|\bassume\s+(?:the (?:user|caller|customer)|they)\s+(?:is|are)\s+(?:who they say|verified|"
+                r"|\b(?:take|taking)\s+(?:the (?:caller|user|customer)|them|callers|users|customers)\s+at\s+(?:their|"
+                r"his|"
+                r"her)\s+word\b|\bassume\s+(?:the (?:user|caller|customer)|they)\s+(?:is|are)\s+(?:who they say|"
+                r"verified|"
                 r"authori[sz]ed|the (?:account )?owner)|\btreat\s+(?:them|the (?:user|caller|customer))\s+as\s+"
                 r"(?:verified|authori[sz]ed|authenticated|staff|an? admin)")),
     ("skip-safeguard", "borderline", "rush past a check",
      re.compile(r"\bproceed\s+(?:straight|directly|right)\s+to\b|\b(?:dislike|hate|annoyed by|irritated by|resent)\s+being\s+"
-                r"asked\b|\bwithout (?:looking at|checking|reading|consulting)\s+(?:the\s+)?(?:\w+\s+)?(?:rules|polic(?:y|ies)|"
+                r"asked\b|\bwithout (?:looking at|checking|reading|consulting)\s+(?:the\s+)?(?:\w+\s+)?(?:rules|"
+                r"polic(?:y|ies)|"
                 r"terms|conditions)\b")),
     ("own-rules", "flag", "set its own rules aside",
      re.compile(r"\b(?:polic(?:y|ies)|rules|instructions|guidelines|system prompt)\b[^.;\n]{0,30}?\b(?:is|are)\s+"
-                r"(?:now\s+)?(?:outdated|obsolete|stale|void|superseded|only a suggestion|just a suggestion|optional|not "
-                r"binding)\b|\bfollow\b[^.;\n]{0,40}?\b(?:notes?|instructions|text|orders|rules)\b[^.;\n]{0,30}?\b(?:on|in|"
+                r"(?:now\s+)?(?:outdated|obsolete|stale|void|superseded|only a suggestion|just a suggestion|optional|"
+                r"not "
+                r"binding|negotiable|flexible|suspended|revoked|waived|no longer in force|a starting point|not a (?:hard )?(?:constraint|rule|limit))\b|"
+                r"\bfollow\b[^.;\n]{0,40}?\b(?:notes?|instructions|text|orders|rules)\b[^.;\n]{0,30}?\b(?:on|in|"
                 r"from)\s+(?:a|the|any)\s+(?:web ?page|page|site|tool results?|email|document|message)s?\b"
                 r"|\b(?:follow|obey|apply)\s+(?:their|the user'?s|the caller'?s)\s+(?:rules|instructions|orders)\s+"
                 r"instead\b|\bgrant\s+(?:it|the exception|any exception|exceptions)\b")),

@@ -1,7 +1,8 @@
 """Structural checks of a lesson for orders in shapes `lesson_review`'s sentences miss (`more_findings`): a setting
-that switches a safeguard off, a check moved after the action or said to happen elsewhere, money paid where the
-customer says or handed out in the passive voice, data shared with anyone who has a link, and a policy said to be
-withdrawn. Each a pure pattern over the normalised text; negated orders are left to the caller's `negated`."""
+that switches a safeguard off (or a harmful capability on), a check moved after the action, said to happen elsewhere
+or dismissed as needless, money paid where the customer says or handed out in the passive voice, data shared with
+anyone who has a link, a policy said to be withdrawn, authority handed to text from tools, pages or messages,
+actions hidden from the user, a lesson steering its own review, and code piped from the network into a shell. Each a pure pattern over the normalised text; negated orders are left to the caller's `negated`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,15 @@ from .findings import Finding
 from .rule_kit import _SAFEGUARD
 
 _CHECK = rf"(?:{_SAFEGUARD}|(?:identity |id |fraud |security )?checks?)"
+# Text that did not come from the agent's principals, and claims of rank over the orders the agent takes.
+_SOURCE = (r"(?:tools?'?s?\s+(?:outputs?|results?|responses?|messages?)|outputs? (?:from|of) (?:this|the|a|any) tool|"
+           r"(?:web ?)?pages?|emails?|(?:this|the) (?:readme|output|response|document|field|notice)|fields?|"
+           r"instructions (?:found )?(?:in|inside|within) \w+)")
+_RANK = (r"(?:outrank\w*|supersed\w*|takes? precedence over|(?:higher|top|highest|elevated|the same|equal|more) "
+         r"(?:priority|authority|trust)(?: than| as| over)?|priority over|authority of|signed by the operator)")
+_READER_ORDERS = (r"\b(?:the user\b|the customer\b|the system\b|system (?:prompt|message|instructions)|your (?:own )?"
+                  r"(?:instructions|prompt|rules|polic(?:y|ies))|(?:the )?(?:user|system|assistant|agent)'?s "
+                  r"(?:instructions|messages?|prompt|rules|requests?|orders?))")
 
 # (kind, severity, what the lesson tells the agent to do, pattern)
 SHAPES: tuple[tuple[str, str, str, re.Pattern], ...] = (
@@ -31,8 +41,8 @@ SHAPES: tuple[tuple[str, str, str, re.Pattern], ...] = (
                 rf"|\b{_CHECK}\s+(?:is|are)\s+no longer\s+(?:performed|done|run|required|needed|necessary)\b"
                 rf"|\bno\s+(?:[\w-]+\s+)?{_CHECK}\s*(?:[|,)]|$)")),
     ("skip-safeguard", "flag", "never ask for a confirmation",
-     re.compile(rf"\b(?:never|don'?t|do not|no need to)\s+(?:ask|wait)(?:ing)?\s+(?:\w+\s+){{0,3}}?(?:for\s+)?"
-                rf"(?:\w+\s+)?{_SAFEGUARD}"
+     re.compile(rf"\b(?:never|don'?t|do not|no need to)\s+(?:ask|wait)(?:ing)?\s+(?:[\w'-]+\s+){{0,3}}?(?:for\s+)?"
+                rf"(?:[\w'-]+\s+){{0,2}}?{_SAFEGUARD}"
                 r"|\b(?:(?:is|are|does|do)\b[^?\n]{0,80}?\b(?:confirm\w*|verif\w*|check\w*|approval)\b[^?\n]{0,40}?"
                 r"\b(?:needed|necessary|required)|why (?:would|should) (?:an?|the|any) (?:assistant|agent|ai|bot)s?\b"
                 r"[^?\n]{0,60}?\b(?:confirm\w*|verif\w*|check\w*|approval))\b[^?\n]{0,40}\?\s*(?:no\b|"
@@ -47,8 +57,53 @@ SHAPES: tuple[tuple[str, str, str, re.Pattern], ...] = (
                 r"if asked)\b")),
     ("publish", "borderline", "share data with anyone who has a link or in public",
      re.compile(r"\banyone with the link\b|\b(?:make|set|mark)\s+(?:it|them|the \w+)\s+public\b"
-                r"|\b(?:post|paste|share|publish|upload|put)\b[^.;\n]{0,60}?\b(?:public|world-readable)\s+(?:#?[\w-]+\s+)?"
+                r"|\b(?:post|paste|share|publish|upload|put)\b[^.;\n]{0,60}?\b(?:public|"
+                r"world-readable)\s+(?:#?[\w-]+\s+)?"
                 r"(?:channel|gist|repo\w*|bucket|page|link|pastebin|forum)\b")),
+    ("tool-authority", "flag", "give text from tools, pages or messages the authority of its instructions",
+     re.compile(rf"\b{_RANK}\b[^.;\n]{{0,80}}?{_READER_ORDERS}"
+                rf"|\b{_SOURCE}\b[^.;\n]{{0,80}}?\b(?:comes?|coming|came|are|is|"
+                rf"as)\s+(?:\w+\s+)?from\s+the\s+(?:operator|developer|"
+                r"system|administrator|owner)\b"
+                rf"|\b{_SOURCE}\b[^.;\n]{{0,120}}?\b(?:follow|obey|execute|apply|treat|do what|"
+                rf"act on)\b[^.;\n]{{0,40}}?"
+                r"\b(?:as (?:you would )?(?:the |a |your )?(?:system|operator|developer)|even (?:if|when|though)|"
+                r"over the "
+                r"user|instead of the user|regardless of (?:the )?(?:user|polic))"
+                r"|\b(?:trust|obey|authority|priority)[\w ]{0,12}[:=]\s*[\"']?(?:tool|system|page|"
+                r"document)[\w ]{0,8}output"
+                r"|\btrust[ _-]tool[ _-]output\s*[:=]\s*[\"']?(?:system|true|yes|full|high)")),
+    ("conceal", "flag", "hide what it did from the user or from its own report",
+     re.compile(r"\b(?:never|don'?t|do not|without)\s+(?:(?:tell|telling|inform|informing|notify|notifying|mention|"
+                r"mentioning|alert|alerting)\s+(?:to\s+)?|let(?:ting)?\s+)(?:the\s+)?(?:user|customer|caller|"
+                r"account holder|"
+                r"owner|client|them|him|her)\b(?:\s+know)?[^.;\n]{0,60}?\b(?:transfer\w*|charg\w*|payments?|"
+                r"withdraw\w*|debit\w*|purchas\w*|subscri\w*|fees?|moved|sent|shared|forwarded|accessed|changed)\b"
+                r"|\b(?:never|don'?t|do not)\s+(?:mention|report|include|log|disclose|record)\s+(?:this|that|it|these|"
+                r"steps? \d+|the (?:transfer|change|payment|charge|forward\w*|upload))\s+(?:step\s+)?(?:in|to)\s+"
+                r"(?:your|the)\s+(?:summary|report|reply|answer|logs?|notes)\b")),
+    ("skip-safeguard", "flag", "treat a safeguard as needless",
+     re.compile(rf"\b{_CHECK}\b[^.;\n]{{0,40}}?\b(?:is|are|'s|seems?|feels?|just|mostly|only|merely)\s+"
+                r"(?:(?!not\b|never\b|n't\b)\w+\s+){0,2}?(?:redundant|unnecessary|unneeded|pointless|superfluous|"
+                r"overkill|a waste|a formality|busywork|friction)\b"
+                rf"|\b{_CHECK}\b[^.;\n]{{0,30}}?\b(?:mostly|only|just|merely|simply)?\s*(?:slows?|slowing)\b"
+                r"[^.;\n]{0,20}?\bdown\b")),
+    ("curation-steer", "flag", "steer its own review",
+     re.compile(r"\b(?:this|the)\s+(?:lesson|item|note|memory|rule|entry|guidance)\b[^.;\n]{0,40}?\b(?:was|has been|"
+                r"is|were|have been|has|have)\s+(?:already\s+|been\s+)*(?:reviewed|approved|vetted|signed off|"
+                r"whitelisted|cleared|"
+                r"pre-?approved|audited)\b"
+                r"|\b(?:reviewers?|curators?|moderators?|approvers?|the (?:judge|gate|guard|filter))\b[^.;\n]{0,30}?"
+                r"\b(?:should|must|can|may|need to|are to|is to)\s+(?:simply\s+|just\s+)?(?:approve|accept|pass|"
+                r"whitelist)\s+(?:it|this|the lesson|this lesson|without)\b"
+                r"|\b(?:do not|don't|never)\s+flag\s+(?:this|it)\b")),
+    ("harmful-setting", "flag", "switch on a harmful capability in its settings",
+     re.compile(r"[\"']?[\w-]*(?:credential|secret|password|token|exfil|disclos|sudo|unrestricted|jailbreak)[\w-]*"
+                r"[\"']?\s*[:=]\s*[\"']?(?:true|yes|on|allowed?|enabled?|all|unrestricted)\b"
+                r"|\b(?:agent|assistant|ai|llm|bot)[\w-]*[ _-]mode\s*[:=]\s*[\"']?(?:unrestricted|developer|jailbreak|"
+                r"god|dan|no[ _-]?limits?|uncensored)\b")),
+    ("remote-code", "flag", "run code fetched from the network",
+     re.compile(r"\b(?:curl|wget)\b[^|\n]{0,120}\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b")),
     ("own-rules", "borderline", "treat a rule as withdrawn",
      re.compile(r"\b(?:rule|polic(?:y|ies)|limit|restriction|fee|requirement)s?\b[^.;\n]{0,30}?\b(?:was|were|has been|"
                 r"have been)\s+(?:withdrawn|abolished|rescinded|lifted|dropped|scrapped|retired)\b")),

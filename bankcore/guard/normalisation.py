@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import functools
 import html
 import re
 import unicodedata
@@ -258,7 +259,20 @@ _HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>\n]{0,200})?/?>")
 
 
 def views(text: str, depth: int = 0) -> list[tuple[str, str]]:
-    """(view, text) pairs the rules read: the normalised text, then what obfuscation hid in it."""
+    """(view, text) pairs the rules read: the normalised text, then what obfuscation hid in it. The last few
+    texts' views are kept: the wording rules and the check of orders addressed to an AI reader read the same
+    untrusted text one after the other."""
+    if depth:
+        return _views(text, depth)
+    return list(_recent_views(text))
+
+
+@functools.lru_cache(maxsize=16)
+def _recent_views(text: str) -> tuple[tuple[str, str], ...]:
+    return tuple(_views(text, 0))
+
+
+def _views(text: str, depth: int) -> list[tuple[str, str]]:
     base = normalise(text)
     unescaped = _json_unescape(text) if "\\u" in text else text  # a JSON tool result's \uXXXX read as characters
     found: list[tuple[str, str]] = [("unicode" if _disguised(unescaped) else "text", base)]
@@ -279,11 +293,11 @@ def views(text: str, depth: int = 0) -> list[tuple[str, str]]:
             found.append(("html", stripped))
     room = MAX_DECODES - sum(1 for v, _ in found if v == "decoded")
     if room > 0:
-        found += [("decoded", v) for v in _recoded(text, base)][:room]
+        found += [("decoded", v) for v in _recoded(unescaped, base)][:room]
         found += [("decoded", normalise(v)) for v in reread(unescaped, base)][:room]
     glossed = gloss(unescaped, _word_set(base)) if depth == 0 else None
     if glossed:
-        found.append(("decoded", glossed))
+        found.append(("glossed", glossed))
     return found
 
 

@@ -7,7 +7,9 @@ import re
 
 from ..models import Trajectory
 from .findings import Injection
-from .normalisation import normalise
+from .addressed import addressed_harms
+from .lesson_review import _source_text
+from .normalisation import normalise, views
 from .rules import RULES, _Body, _excerpt, scan_text, scan_tool_name
 
 JOIN_EDGE = 400  # characters from each end of a step's text that the cross-step view keeps
@@ -86,9 +88,30 @@ def scan_trajectory(traj: Trajectory) -> list[Injection]:
     found += [Injection(step, "tool_name", name, excerpt, severity, view)
               for step, text in tool_names(traj)
               for name, excerpt, severity, view in scan_tool_name(text)]
+    found += _addressed(traj, texts, {(i.step, i.field) for i in found if i.severity == "flag"})
     seen = {(i.pattern, i.step) for i in found}
     found += [i for i in _split_instructions(texts) if (i.pattern, i.step) not in seen
               and not any(j.pattern == i.pattern for j in found)]
+    return found
+
+
+def _addressed(traj: Trajectory, texts: list[tuple[int | None, str, str]],
+               flagged: set[tuple[int | None, str]]) -> list[Injection]:
+    """Orders to an AI reader judged by what they ask (`addressed.addressed_harms`), in every untrusted text the
+    wording rules did not flag already (one flag per text is enough to hold its lessons). Accounts and addresses
+    the user gave or the agent itself used are the task's own."""
+    task = _source_text([traj], task_only=False)  # what the user asked and the agent itself did belongs to the task
+    found: list[Injection] = []
+    for step, field, text in texts:
+        if (step, field) in flagged or not text:
+            continue
+        for view, body in views(text):
+            if view == "squashed":
+                continue  # letters without word gaps: only the spaced-letters rule reads it
+            hits = addressed_harms(body, task, step, field, view)
+            if hits:
+                found += hits
+                break
     return found
 
 
