@@ -11,13 +11,16 @@ Steps (each a real `bankcore` CLI process against one fresh bank):
    wheel), started with `OMP_WAIT_POLICY=PASSIVE` on a free loopback port with a fixed context window;
 2. `learn` on a τ-bench subset with the LLM judge and extractor;
 3. `run` on the shop environment: memory none, reasoningbank, MaTTS parallel k=2, sequential k=2;
-4. `consolidate --llm`, `matts-replay --selector llm`.
+4. `consolidate --llm` over three pairs of near-duplicate lessons it imports first (a small model's own
+   extractions are refused, leaving nothing to merge), and `matts-replay --selector llm` over `--groups` tasks
+   of the demo's MaTTS run, two trials each (a time-boxed live MaTTS run stores no group until its k attempts
+   are done).
 Then, per role (llm_calls purpose): requests, parsed first time, repaired, failed, tokens, latency p50/p95; and the
 "done when" checks: tracebacks, junk approved, invalid replies cached, identical retries, length rejections.
 `--record FILE` writes every real request/reply as JSONL, the fixture tests replay.
 
 Usage: python bench/real_model.py [--model smollm2|gemma3] [--trajectories 4] [--tasks a,b] [--ctx 8192]
-       [--only learn,par,...] [--step-minutes M] [--record F] [--report BANK]
+       [--only learn,par,...] [--groups 3] [--step-minutes M] [--record F] [--report BANK]
 On a busy shared CPU a step can take far longer than it would alone: `--step-minutes` time-boxes each one (the bank
 keeps what the stopped step finished, and the figures count it). Not part of `make test`: `make bench-real-model`.
 """
@@ -131,18 +134,72 @@ def tau_subset(n: int, into: Path) -> Path:
 
 
 STEP_KEYS = ("learn", "none", "rb", "par", "seq", "consolidate", "replay")  # for --only, in the order they run
+DEMO_MATTS = ROOT / "data" / "demo" / "06-week5-web-matts-parallel.jsonl"
+REPLAY_RUN = "real-model replay groups"
+# Three pairs the embedder groups at the default threshold (0.90–0.94): two that teach one lesson in other words,
+# one that gives opposite advice for one situation. Without them `consolidate --llm` has nothing to ask a model
+# whose own extractions were all refused (as a small model's are).
+NEAR_DUPLICATES = [
+    ("Check cancellation eligibility before cancelling", "Use when a user asks to cancel a reservation for a refund.",
+     "Before cancelling, check whether the booking was made within the last 24 hours, the airline cancelled the "
+     "flight, or travel insurance covers the reason. If none applies, explain that no refund is possible instead of "
+     "cancelling.", "airline", "success"),
+    ("Verify refund eligibility before a cancellation", "Use when a user wants a reservation cancelled and refunded.",
+     "Check the booking date (within 24 hours), whether the airline cancelled the flight and whether insurance "
+     "covers the reason before cancelling. When none holds, say a refund is not possible rather than cancelling.",
+     "airline", "failure"),
+    ("Sort search results by price to find the cheapest item",
+     "Use when the task asks for the cheapest product matching a search.",
+     "Search with short key terms, then sort the results by price from low to high and read the first matching "
+     "item instead of scanning pages by eye.", "shopping", "success"),
+    ("Sort results by price for the cheapest product",
+     "Use when asked for the lowest-priced item that matches a query.",
+     "After searching with a few key terms, sort by price ascending and take the first item that matches every "
+     "requirement; do not scan the unsorted pages.", "shopping", "success"),
+    ("Read every page of the order history before counting",
+     "Use when a task asks how many orders were placed in a period.",
+     "Open the order history and follow Next until the last page, counting only orders whose dates fall in the "
+     "period; never count from the first page alone.", "shopping", "failure"),
+    ("Count orders from the first page of the history", "Use when a task asks how many orders were placed in a period.",
+     "Open the order history and count the orders on its first page; following Next is not needed because recent "
+     "orders come first.", "shopping", "success"),
+]
 
 
-def steps(subset: Path, tasks: str) -> list[tuple[str, list[str]]]:
+def near_duplicates(into: Path) -> Path:
+    """The lesson set `consolidate --llm` is asked about (imported as pending, through the injection gate)."""
+    path = into / "near-duplicates.json"
+    keys = ("title", "description", "content", "domain", "source")
+    path.write_text(json.dumps([dict(zip(keys, lesson)) for lesson in NEAR_DUPLICATES]))
+    return path
+
+
+def replay_groups(n: int, into: Path) -> Path:
+    """The first two trials of the demo MaTTS run's first `n` tasks, as their own run: groups `matts-replay` can
+    select among however early the time box stopped the live MaTTS runs (they store a task's k attempts together,
+    so a stopped one leaves no group), short enough that a CPU model reads a k=2 group in about a minute."""
+    header, *trajs = [json.loads(line) for line in DEMO_MATTS.read_text().splitlines()]
+    tasks = list(dict.fromkeys(t["task_id"] for t in trajs))[:n]
+    kept = [t for t in trajs if t["task_id"] in tasks and t["trial"] < 2]
+    path = into / "replay-groups.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in [{**header, "name": REPLAY_RUN, "matts_k": 2}, *kept]))
+    return path
+
+
+def steps(subset: Path, tasks: str, lessons: Path, groups: Path) -> list[tuple[str, str, list[str]]]:
+    """(--only key, name, CLI arguments) of every step, in the order they run."""
     llm = ["--judge", "llm", "--extractor", "llm"]
     return [
-        ("learn τ-bench subset", ["learn", str(subset), *llm]),
-        ("run memory none", ["run", tasks, "--memory", "none", "--run", "none", *llm]),
-        ("run reasoningbank", ["run", tasks, "--memory", "reasoningbank", "--run", "rb", *llm]),
-        ("run MaTTS parallel k=2", ["run", tasks, "--matts", "parallel", "--k", "2", "--run", "par", *llm]),
-        ("run MaTTS sequential k=2", ["run", tasks, "--matts", "sequential", "--k", "2", "--run", "seq", *llm]),
-        ("consolidate --llm", ["consolidate", "--llm"]),
-        ("matts-replay --selector llm", ["matts-replay", "--selector", "llm"]),
+        ("learn", "learn τ-bench subset", ["learn", str(subset), *llm]),
+        ("none", "run memory none", ["run", tasks, "--memory", "none", "--run", "none", *llm]),
+        ("rb", "run reasoningbank", ["run", tasks, "--memory", "reasoningbank", "--run", "rb", *llm]),
+        ("par", "run MaTTS parallel k=2", ["run", tasks, "--matts", "parallel", "--k", "2", "--run", "par", *llm]),
+        ("seq", "run MaTTS sequential k=2", ["run", tasks, "--matts", "sequential", "--k", "2", "--run", "seq", *llm]),
+        ("consolidate", "import near-duplicate lessons", ["import-lessons", str(lessons)]),
+        ("consolidate", "consolidate --llm", ["consolidate", "--llm"]),
+        ("replay", "import MaTTS groups (k=2)", ["import", str(groups)]),
+        ("replay", "matts-replay --selector llm", ["matts-replay", "--run", REPLAY_RUN, "--k", "2",
+                                                  "--selector", "llm", *llm]),
     ]
 
 
@@ -249,28 +306,36 @@ def identical_retries(calls: list) -> int:
 
 
 def invalid_cached(calls: list) -> int:
-    """Successful replies (what the cache serves) that the role's own parser refuses (the judge, extractor and
-    selector; the selector's group size is read from its prompt)."""
+    """Successful replies (what the cache serves) that the role's own parser refuses: the judge, the extractors,
+    the selector and the contrast extractor (the group's size read from the prompt), the merge (its group too)."""
+    from bankcore.curate import llm_merge
     from bankcore.learn.extract import parse_items
     from bankcore.learn.judge import parse_verdict
-    from bankcore.matts.selection import parse_selection
+    from bankcore.matts.selection import parse_contrast, parse_selection
 
-    def select(text: str, call=None) -> None:
-        prompt = "\n".join(str(m.get("content") or "") for m in call.request.get("messages", []))
-        parse_selection(text, len(set(re.findall(r"\*\*Trajectory (\d+)\*\*", prompt))))
+    def group_size(call) -> int:
+        return len(set(re.findall(r"\*\*Trajectory (\d+)\*\*", prompt_text(call))))
 
-    parsers = {"judge": parse_verdict, "extract-success": parse_items, "extract-failure": parse_items,
-               "select": select}
+    parsers = {"judge": lambda text, call: parse_verdict(text),
+               "extract-success": lambda text, call: parse_items(text),
+               "extract-failure": lambda text, call: parse_items(text),
+               "select": lambda text, call: parse_selection(text, group_size(call)),
+               "extract-contrast": lambda text, call: parse_contrast(text, group_size(call)),
+               "merge": lambda text, call: llm_merge.parse(text, llm_merge.group_of(call.request["messages"]))}
     bad = 0
     for call in calls:
         parse = parsers.get(call.purpose)
         if parse is None or call.error is not None or call.response is None:
             continue
         try:
-            parse(call.response, call) if parse is select else parse(call.response)
+            parse(call.response, call)
         except Exception:  # noqa: BLE001 — any refusal counts
             bad += 1
     return bad
+
+
+def prompt_text(call) -> str:
+    return "\n".join(str(m.get("content") or "") for m in (call.request or {}).get("messages", []))
 
 
 def approved_llm_items(store: Store) -> list:
@@ -289,6 +354,7 @@ def main() -> None:
     ap.add_argument("--model", choices=sorted(MODELS), default="smollm2")
     ap.add_argument("--trajectories", type=int, default=4, help="τ-bench trajectories to learn from")
     ap.add_argument("--tasks", default="shop-count-0,shop-cheapest-0", help="shop tasks for each run mode")
+    ap.add_argument("--groups", type=int, default=3, help="demo MaTTS tasks (two trials each) for matts-replay")
     ap.add_argument("--ctx", type=int, default=8192, help="the server's context window in tokens")
     ap.add_argument("--venv", type=Path, default=CACHE / "venv")
     ap.add_argument("--record", type=Path, help="write every real request and reply here (JSONL)")
@@ -320,7 +386,8 @@ def main() -> None:
     try:
         box = args.step_minutes * 60 if args.step_minutes else None
         chosen = set(args.only.split(",")) if args.only else set(STEP_KEYS)
-        todo = [step for key, step in zip(STEP_KEYS, steps(tau_subset(args.trajectories, work), args.tasks))
+        todo = [(name, cmd) for key, name, cmd in steps(tau_subset(args.trajectories, work), args.tasks,
+                                                          near_duplicates(work), replay_groups(args.groups, work))
                 if key in chosen]
         results = [run_step(name, cmd, db, env, work / "steps.log", box) for name, cmd in todo]
     finally:

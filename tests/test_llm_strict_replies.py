@@ -294,3 +294,46 @@ def test_stats_lists_a_judge_that_produced_no_verdict(fake_llm, tmp_path):
     [silent] = [j for j in stats["judges"] if j["judge_id"] == "llm:fake-model"]
     assert silent["judged"] == 0 and silent["llm_calls"] == silent["failed_calls"] > 0
     assert "judge llm:fake-model [—]: 0 verdicts from" in format_stats(stats)
+
+
+# ---------------------------------------------------------------------- the format copied (selector, merge)
+def format_of(system: str) -> str:
+    from bankcore.llm.client import reply_format
+    return reply_format(system)
+
+
+@pytest.mark.parametrize("reply", [
+    '{"analysis": "<a brief comparison>", "index": [1]}',
+    '{"analysis": "a brief comparison", "index": [2]}',
+    '{"analysis": "...", "index": [1]}',
+    "FORMAT",
+])
+def test_a_selector_reply_that_copies_the_format_is_no_choice(reply):
+    """A base model echoes the reply format; with the index filled in or not, it compared nothing."""
+    from bankcore.matts.selection import SELECT_SYSTEM, parse_selection
+    with pytest.raises(UnusableReply):
+        parse_selection(format_of(SELECT_SYSTEM) if reply == "FORMAT" else reply, 2)
+    assert parse_selection('{"analysis": "x", "index": [2]}', 2)[0] == 1  # terse is not a copy
+
+
+@pytest.mark.parametrize("reply", [
+    "FORMAT",  # its first complete object is the decline with "..." as the reason
+    '{"decision": "decline", "reason": "..."}',
+    '{"decision": "contradiction", "pairs": [[3, 5]], "reason": "<why>"}',
+])
+def test_a_merge_reply_that_copies_the_format_is_no_decision(reply):
+    from bankcore.curate.llm_merge import SYSTEM
+    with pytest.raises(MergeParseError, match="reason is a placeholder"):
+        parse(format_of(SYSTEM) if reply == "FORMAT" else reply, GROUP)
+    assert parse('{"decision": "decline", "reason": ""}', GROUP).reason == ""  # a bare decline is still one
+
+
+def test_a_copied_merge_format_is_retried_never_cached_as_a_decline(fake_llm, db):
+    from bankcore.curate.llm_merge import SYSTEM
+    bank = Bank(db, settings=fake_llm.settings(db))
+    fake_llm.responder = lambda request: format_of(SYSTEM)
+    complete = client_completer(LLMClient(bank.settings, bank.store, sleep=lambda s: None))
+    with pytest.raises(LLMError, match="reason is a placeholder"):
+        complete(build_messages(lessons_group()))
+    calls = list(bank.store.iter_llm_calls())
+    assert len(calls) >= 2 and all(c.error and c.error.startswith(UNUSABLE) for c in calls)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from ..errors import BankcoreError
 from ..models import MemoryItem
-from ..llm.reply_schemas import REPLY_JSON, lesson_problem, merge_schema
+from ..llm.reply_schemas import REPLY_JSON, lesson_problem, merge_schema, placeholder_problem
 
 PROMPT_VERSION = "merge-v1"
 PURPOSE = "merge"
@@ -125,6 +125,10 @@ def parse(text: str | None, group: Sequence[int]) -> Reply:
     obj = _json_object(text or "")
     decision = str(obj.get("decision", "")).strip().lower()
     reason = _text(obj.get("reason", obj.get("why", "")), "reason", required=False)
+    if decision in ("decline", "contradiction") and (problem := placeholder_problem(reason, "reason")):
+        # the format's own `{"decision": "decline", "reason": "..."}` — the first complete object in it, as a
+        # model that echoes the format writes it — is no decision: the group is asked again, never declined for good
+        raise MergeParseError(f"{decision}: {problem}")
     if decision == "decline":
         return Decline(reason)
     if decision == "contradiction":

@@ -35,6 +35,9 @@ PLACEHOLDERS = frozenset(_normal(p) for p in {
     "no title", "no description", "no content", "empty", "undefined", "unknown", "use when not when",
     "use when situation not when situation where it does not apply", "a few words", "one sentence",
     "1-3 sentences", "1-5 sentences",
+    # the selector's and merge's formats: "<a brief comparison>", "<your comparison>", "[<the number of ...>]"
+    "a brief comparison", "brief comparison", "your comparison", "your analysis", "your reasoning",
+    "your brief reasoning", "the number of the best attempt",
 })
 _ELLIPSIS = re.compile(r"\.{2,}|…")
 _ANGLE = re.compile(r"<[^<>]{0,80}>")  # <title>, <your analysis>, <situation>
@@ -55,6 +58,20 @@ def text_problem(value: Any, name: str) -> str | None:
         return f"{name} is missing"
     if not isinstance(value, str):
         return f"{name} must be text, not {type(value).__name__}"
+    if problem := placeholder_problem(value, name):
+        return problem
+    if len(_normal(value).replace(" ", "")) < MIN_CHARS:
+        return f"{name} is too short to say anything ({' '.join(value.split())[:30]!r})"
+    return None
+
+
+def placeholder_problem(value: Any, name: str) -> str | None:
+    """Why `value` is the reply format's placeholder rather than an answer ("...", "<a brief comparison>",
+    "N/A"), or None — also for text that is merely missing or short. For fields a reply may leave terse (the
+    selector's analysis, a merge's reason), where a placeholder still shows the model copied the format instead of
+    doing the job, so the rest of its reply (an index, a decision) is no answer either."""
+    if not isinstance(value, str) or not value.strip():
+        return None
     text = " ".join(value.split())
     if _LOREM.match(text):
         return f"{name} is placeholder text ({text[:20]!r})"
@@ -62,8 +79,6 @@ def text_problem(value: Any, name: str) -> str | None:
     words = _normal(bare)
     if words in PLACEHOLDERS or not words or (text != bare and len(words.replace(" ", "")) < MIN_CHARS):
         return f"{name} is a placeholder ({text[:30]!r})"
-    if len(words.replace(" ", "")) < MIN_CHARS:
-        return f"{name} is too short to say anything ({text[:30]!r})"
     return None
 
 

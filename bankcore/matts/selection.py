@@ -26,7 +26,7 @@ from ..learn.extract import Draft, FAILURE_LESSONS, GENERIC_LESSONS, SUCCESS_LES
 from ..learn.judge import heuristic_verdict, strip_thinking
 from ..llm.client import LLMClient, UnusableReply
 from ..models import ItemSource, MemoryItem, Trajectory, Verdict
-from ..llm.reply_schemas import contrast_schema, select_schema
+from ..llm.reply_schemas import contrast_schema, placeholder_problem, select_schema
 from ..learn.signals import VERSION as SIGNALS_VERSION
 from ..learn.signals import Signal, read_signals
 
@@ -104,7 +104,9 @@ def parse_selection(text: str, n: int) -> tuple[int, str]:
     Tolerant of what models do: code fences, prose around the JSON, `<think>` blocks, the index as a number, a
     list (ties: the first), a string ("2", "Trajectory 2"), synonyms for the keys, and a prose fallback
     ("the best attempt is 2"). Numbers are 1-based as the prompt says; 0 can only mean the first. Raises
-    UnusableReply for an empty or truncated reply, or an index that is missing or out of range.
+    UnusableReply for an empty or truncated reply, an index that is missing or out of range, or an analysis that is
+    the format's placeholder (`"<a brief comparison>"`, `"..."`: the model copied the format, so the index beside it
+    is no choice).
     """
     body = strip_thinking(text).strip()
     if not body:
@@ -119,6 +121,8 @@ def parse_selection(text: str, n: int) -> tuple[int, str]:
         number = _first_number(raw)
         if number is None:
             raise UnusableReply(f"JSON without a usable index (keys: {', '.join(sorted(lowered))[:80]})")
+        if problem := placeholder_problem(analysis, "analysis"):  # the format copied: its index is no choice
+            raise UnusableReply(problem)
     else:
         matches = _INDEX_PROSE.findall(body)
         if not matches:
