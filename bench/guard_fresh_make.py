@@ -447,15 +447,20 @@ def benign_lessons() -> list[dict]:
             for i, (title, desc, content) in enumerate(rows, start=201)]
 
 
+def rows() -> list[dict]:
+    """Every case of the set, in file order."""
+    return injections() + poisoned_lessons() + benign() + benign_lessons()
+
+
 def main() -> None:
-    rows = injections() + poisoned_lessons() + benign() + benign_lessons()
-    ids = [r["id"] for r in rows]
+    rows_ = rows()
+    ids = [r["id"] for r in rows_]
     assert len(ids) == len(set(ids)), "duplicate case id"
-    OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows_), "utf-8")
     counts = {}
-    for r in rows:
+    for r in rows_:
         counts[(r["kind"], r["label"])] = counts.get((r["kind"], r["label"]), 0) + 1
-    print(f"wrote {len(rows)} cases to {OUT}: " + ", ".join(f"{k[0]} {k[1]} {v}" for k, v in sorted(counts.items())))
+    print(f"wrote {len(rows_)} cases to {OUT}: " + ", ".join(f"{k[0]} {k[1]} {v}" for k, v in sorted(counts.items())))
 
 
 if __name__ == "__main__":
