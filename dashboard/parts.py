@@ -548,7 +548,7 @@ def consolidation_plan(merges: list[Any], pairs: list[Any], items: dict[int, Mem
         with st.expander(f"Group {n}: {len(merge.parent_ids)} lessons · {md(merge.domain or 'no domain')} · "
                          f"similarity {merge.min_similarity:.2f}–{merge.mean_similarity:.2f}"):
             tables.table(items_table([items[p] for p in merge.parent_ids if p in items]), tables.ITEM_COLUMNS,
-                         key=f"cons_group_{n}")
+                         key=f"cons_group_{n}", wrap="title")
             if merge.proposal:
                 st.markdown(f"→ **{md(merge.proposal.title)}** — {md(merge.proposal.description)}")
                 st.markdown(md(merge.proposal.content))

@@ -151,18 +151,21 @@ def table(rows: Any, columns: Iterable[Col], *, key: str, truth: Iterable[str] =
 
 
 # ---------------------------------------------------------------------- columns several screens share
+# The domain right after the title: one lesson is often learned in several domains under the same title, and the
+# pair (title, domain) is what tells those rows apart at a glance.
 ITEM_COLUMNS = [
     Col("id", "#", 55, kind="number", help="the item's id: open it with a click on the row"),
     Col("title", "title", 220, fill=True),
+    Col("domain", "domain", 120),
     Col("status", "status", 85),
     Col("source", "learned from", 95, help="success, failure, contrast, merged or manual"),
-    Col("domain", "domain", 120),
     Col("flags", "flags", 110, help="why it is waiting for a reviewer, if it is"),
     Col("confidence", "confidence", 85, kind="number", format="%.2f"),
     Col("retrieved", "retrieved", 80, kind="number", help="times given to an agent"),
     Col("v", "version", 65, kind="number"),
     Col("updated", "changed", 140, kind="time"),
 ]
+ITEM_BY_NAME = {c.name: c for c in ITEM_COLUMNS}
 HISTORY_COLUMNS = [
     Col("when", "when", 130, kind="time"), Col("kind", "change", 95), Col("who", "who", 105),
     Col("change", "what changed", 150, fill=True), Col("reason", "why", 150, fill=True),

@@ -48,7 +48,7 @@ with ui.page("Memory bank", ":material/psychology:") as bank:
     items, total = reads.browse_items(filters, order, ui.PAGE_SIZE, parts.page_offset("items_page", ui.PAGE_SIZE))
     st.caption(f"{total:,} items match · select a row to open it")
     tables.table(parts.items_table(items, reads.retrieval_stats(tuple(i.item_id for i in items))),
-                 tables.ITEM_COLUMNS, key="items_table", selection_mode="single-row",
+                 tables.ITEM_COLUMNS, key="items_table", selection_mode="single-row", wrap="title",
                  on_select=parts.open_selected("items_table", [i.item_id for i in items], "item"))
     parts.pager(total, "items_page", ui.PAGE_SIZE)
 

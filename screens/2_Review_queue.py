@@ -15,7 +15,8 @@ QUEUES = {"everything waiting": "all", "pending": "pending", "flagged": "flagged
 # Why each lesson waits and what it rests on, beside its title: a title alone invites rubber-stamping.
 BULK_COLUMNS = [tables.ITEM_COLUMNS[0], Col("title", "title", 200, fill=True),
                 Col("why", "why it waits", 150, fill=True), Col("its sources", "rests on", 140),
-                *tables.ITEM_COLUMNS[2:]]
+                *[tables.ITEM_BY_NAME[n] for n in ("status", "source", "domain", "flags", "confidence", "retrieved",
+                                                   "v", "updated")]]
 BULK_SHOWN = 10  # selected lessons shown in full before a bulk decision
 
 with ui.page("Review queue", ":material/fact_check:") as bank:

@@ -250,12 +250,16 @@ def test_flags_are_said_in_words():
 BAR_LABELS = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].flatMap((chart, n) =>
     [...chart.querySelectorAll('text.bartext')].filter(t => t.textContent.trim()).map(t => {
         const r = t.getBoundingClientRect(); return [n, t.textContent, r.left, r.right, r.top, r.bottom]; }))"""
-# The agent-runs grid: its row height and, per run, how many lines its name takes wrapped greedily at word ends (a
-# word longer than a line broken, as the grid does) in a column `width` px wide, in the grid's 14 px font.
-RUN_GRID = """(width) => {
-    const grid = document.querySelector('.st-key-table_m_agent_runs [data-testid="stDataFrame"]');
+# One column of a grid (`key`, the header `header`): its cells' text, how many lines each takes wrapped greedily at
+# word ends (a word longer than a line broken, as the grid does) in a column `width` px wide, in the grid's 14 px
+# font, and the grid's rows: how many, and how tall (the scrolled height less the 35 px header, over the rows).
+WRAPPED_COLUMN = """([key, header, width]) => {
+    const grid = document.querySelector(`.st-key-table_${key} [data-testid="stDataFrame"]`);
     const scroller = grid.querySelector('.dvn-scroller');
-    const names = [...grid.querySelectorAll('[role="gridcell"][aria-colindex="1"]')].map(c => c.textContent.trim());
+    const head = [...grid.querySelectorAll('[role="columnheader"]')].find(h => h.textContent.trim() === header);
+    const names = [...grid.querySelectorAll(`[role="gridcell"][aria-colindex="${head.getAttribute('aria-colindex')}"]`)]
+        .map(c => c.textContent.trim());
+    const rows = Number(grid.querySelector('[role="grid"]').getAttribute('aria-rowcount')) - 1;
     const ctx = document.createElement('canvas').getContext('2d');
     ctx.font = '14px "Source Sans", sans-serif';
     const lines = names.map(name => { let n = 1, line = '';
@@ -267,7 +271,7 @@ RUN_GRID = """(width) => {
             while (ctx.measureText(line).width > width) { n += 1; line = line.slice(Math.floor(line.length / 2)); }
         }
         return n; });
-    return {names, lines, height: grid.getBoundingClientRect().height, rows: names.length,
+    return {names, lines, rows, row: (scroller.scrollHeight - 35) / rows, height: grid.getBoundingClientRect().height,
             scroll: scroller.scrollHeight, client: scroller.clientHeight}; }"""
 
 
@@ -294,7 +298,7 @@ def test_metrics_bar_labels_apart_and_run_names_whole(served, width):
         assert overlapping(labels) == [], f"{width} px: bar labels drawn over each other"
 
         run_width = tables.widths(tables.default_columns(parts.AGENT_RUN_COLUMNS))["run"]
-        grid = tab.evaluate(RUN_GRID, run_width - tables.CELL_PAD_PX)
+        grid = tab.evaluate(WRAPPED_COLUMN, ["m_agent_runs", "run", run_width - tables.CELL_PAD_PX])
         names = [run["name"] for run in Bank(ids["db"]).views.agent_runs()["runs"]]
         assert sorted(grid["names"]) == sorted(names)
         row_px = (grid["height"] - 38) / grid["rows"]
@@ -313,3 +317,27 @@ def test_a_long_text_column_gets_rows_tall_enough_to_wrap():
     height = tables.wrapped_row_height(["week 5 · web · ReasoningBank + MaTTS (parallel, k=3)"], 170)
     assert height > 64  # Streamlit wraps only in rows taller than 4 rem
     assert height >= 12 + 21 * 3
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", WIDTHS)
+def test_memory_bank_titles_are_whole_and_told_apart_by_domain(served, width):
+    """The Memory bank's item grid at 1280 and 1440 px: every title on the page whole — wrapped in rows tall enough
+    for its lines, never cut at the column's edge — and the domain right beside it, since one lesson is often
+    learned in several domains under the same title."""
+    url, browser, ids = served
+    tab = browser.new_page(viewport={"width": width, "height": 1000})
+    try:
+        open_page(tab, url, "memory")
+        budget = FIT_PX - tables.SELECT_PX  # the grid opens a row on a click: its selection boxes take a column
+        title_px = tables.widths(tables.default_columns(tables.ITEM_COLUMNS, budget), budget)["title"]
+        grid = tab.evaluate(WRAPPED_COLUMN, ["items_table", "title", title_px - tables.CELL_PAD_PX])
+        shown, _ = Bank(ids["db"]).views.browse_items(filters={}, order="newest", limit=len(grid["names"]))
+        assert grid["names"] == [i.title for i in shown]
+        assert max(grid["lines"]) > 1, "no title long enough to need wrapping: the check would prove nothing"
+        assert grid["row"] >= 20 * max(grid["lines"]) + 8, f"{width} px: a title needs {max(grid['lines'])} lines " \
+                                                           f"in rows {grid['row']:.0f} px tall: {grid}"
+        heads = headers(grids_fit(tab, f"{width} px /memory"), "items_table")
+        assert heads[heads.index("title") + 1] == "domain", heads
+    finally:
+        tab.close()

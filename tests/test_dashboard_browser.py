@@ -106,3 +106,32 @@ def test_a_review_in_the_browser_edit_then_approve(served, page):
     assert [e.actor for e in Bank(db).store.item_events(first.item_id)[-2:]] == ["human:bea", "human:bea"]
     assert page.get_by_text(f"approved #{first.item_id}", exact=False).count() > 0
     payloads_are_inert(page)
+
+
+IDLE_S = 12  # every screen open at once, each in its own tab, left alone this long
+
+
+def test_a_screen_nobody_touches_stays_quiet(served):
+    """No screen reruns on its own: with every screen (and a lesson and a trajectory) open in its own tab and left
+    alone, not one websocket message goes either way — no timer, autorefresh or `run_every` fragment reruns a
+    script, in the tab in front or in the tabs behind it — and nothing is fetched."""
+    url, browser, _, ids = served
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    traffic: dict[str, list[str]] = {}
+    try:
+        visits = [(name, "") for name in PAGES] + [("memory", f"item={ids['approved']}"),
+                                                   ("trajectories", f"traj={ids['hostile_traj']}")]
+        for name, query in visits:
+            tab, where = context.new_page(), f"/{name}?{query}"
+            frames = traffic.setdefault(where, [])
+            tab.on("websocket", lambda ws, frames=frames: (ws.on("framesent", lambda _: frames.append("sent")),
+                                                           ws.on("framereceived", lambda _: frames.append("got"))))
+            tab.on("request", lambda r, frames=frames: frames.append(f"request {r.url}"))
+            open_page(tab, url, name, query)
+            assert tab.locator('[data-testid="stException"]').count() == 0, where
+        for frames in traffic.values():
+            frames.clear()  # from here on, nobody touches anything
+        context.pages[0].wait_for_timeout(IDLE_S * 1000)
+        assert {where: frames for where, frames in traffic.items() if frames} == {}
+    finally:
+        context.close()
