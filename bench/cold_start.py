@@ -26,6 +26,11 @@ on one BLAS thread at that load; single-threaded both: numpy 31, torch 33 texts 
   0.97/1.46, export-lessons 1.30/1.64, retrieve 1.14/1.50. What is left for stats is the store's own imports:
   duckdb, pyarrow (+numpy) and pyarrow.compute, ~0.16 CPU s of it pyarrow's; verdicts and export-lessons also pay
   ~0.25 s for pandas, which duckdb imports on the first Arrow table registered (store.core._id_table).
+  Measured 2026-12-07 against 81d3a14 (numpy and pyarrow imported on first use, bankcore.lazy), median of 7, load
+  average 14 on the 2 cores, this/base CPU s: stats 0.64/0.82, check 0.59/0.86, review list 0.45/0.74, verdicts
+  0.48/0.77, export-lessons 0.81/1.06, retrieve 1.51/1.47 (noise: it imports numpy either way); peak RSS of the
+  read commands 73-87 MB where it was 120-135. What a read command still imports is duckdb itself (~0.19 CPU s,
+  importlib.metadata included) and bankcore's own modules.
 Usage: python bench/cold_start.py [--runs 5] [--workdir /tmp/bankcore-cold-start] [--parts cli,bulk,dashboard]
        python bench/cold_start.py --compare /tmp/cold-base [--runs 7]
 """

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Bottom to top. Packages on one line are peers that must not import each other.
 LAYERS = [
-    ["errors", "intervals", "version"],
+    ["errors", "intervals", "lazy", "version"],
     ["models", "settings"],
     ["store"],
     ["llm"],

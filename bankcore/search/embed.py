@@ -13,10 +13,12 @@ import threading
 from collections import OrderedDict
 from typing import Protocol, Sequence
 
-import numpy as np
 
 from ..errors import BankcoreError
+from ..lazy import lazy_module
 from ..models import MemoryItem
+
+np = lazy_module("numpy", globals())
 
 BASE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # What a vector is made of. Vectors of another recipe live in another space and are never compared with these —

@@ -22,9 +22,12 @@ lesson relevant.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-import numpy as np
+from ..lazy import lazy_module
+
+np = lazy_module("numpy", globals())
 
 RANKINGS = ("cosine", "hybrid")
 
@@ -44,7 +47,7 @@ class Scored:
 
     item_ids: np.ndarray  # int64, one per candidate
     score: np.ndarray  # float32, −inf where ineligible
-    floor: float = -np.inf
+    floor: float = -math.inf
 
     def eligible(self, value) -> bool:
         return value > -np.inf and value >= self.floor

@@ -19,13 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-import numpy as np
-
 from .embed import Embedder, item_text, lesson_text
+from ..lazy import lazy_module
 from ..models import MemoryItem
 
 if TYPE_CHECKING:
     from ..store.protocols import EmbeddingStore
+
+np = lazy_module("numpy", globals())
 
 CHUNK = 512  # texts per transaction: ~4 s of embedding on 2 cores, so progress shows and little is redone
 ALL_STATUSES = ("pending", "approved", "rejected", "superseded", "archived")

@@ -17,11 +17,10 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from . import ranking
 from .embed import Embedder
 from ..errors import BankcoreError
+from ..lazy import lazy_module
 from ..models import FLAG_SOURCE_REJUDGED, Hit, MemoryItem, Retrieval
 from .ranking import HybridWeights, Ranked, Scored
 from .reembed import reembed
@@ -29,6 +28,8 @@ from .vectors import GONE, RETRIEVABLE, VectorCache, source_tuple
 
 if TYPE_CHECKING:
     from ..store.protocols import RetrievalStore
+
+np = lazy_module("numpy", globals())
 
 MAX_K = 50
 AUTO_EMBED_LIMIT = 256  # retrieval embeds up to this many vector-less items itself (~2 s); more need `reembed`

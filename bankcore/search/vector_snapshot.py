@@ -22,7 +22,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+from ..lazy import lazy_module
+
+np = lazy_module("numpy", globals())
 
 
 @dataclass

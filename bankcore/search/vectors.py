@@ -23,13 +23,14 @@ import copy
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from . import vector_snapshot
+from ..lazy import lazy_module
 from ..models import MemoryItem, VectorRows
 
 if TYPE_CHECKING:
     from ..store.protocols import VectorSource
+
+np = lazy_module("numpy", globals())
 
 APPROVED, PENDING, GONE = 0, 1, 2
 RETRIEVABLE = ("approved", "pending")

@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import duckdb
-import pyarrow as pa
 
 from ..errors import BankBusyError, SchemaError
+from ..lazy import lazy_module
 from .log_batch import RetrievalBatch
 from .migrations import LATEST_VERSION, MIGRATIONS
 from .rows import _dicts, _dumps, _first
+
+pa = lazy_module("pyarrow", globals())
 
 Clock = Callable[[], datetime]
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
-import pyarrow as pa
 
+from ..lazy import lazy_module
 from ..models import ContrastExtraction, Selection, Verdict
 from .rows import (
     CURRENT_VERDICTS_SQL, _CONTRAST_COLS, _SELECTION_COLS, _VERDICT_COLS, _contrast, _dicts, _dumps, _selection,
     _verdict,
 )
+
+pa = lazy_module("pyarrow", globals())
 
 
 class JudgingQueries:

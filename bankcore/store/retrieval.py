@@ -5,23 +5,30 @@ consolidation compares (`similarity_vectors`, the whole lesson; see `embed.SIMIL
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
 import duckdb
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..errors import SchemaError
+from ..lazy import lazy_module
 from ..models import MemoryItem, Retrieval, Usefulness, VectorRows
 from .rows import CURRENT_VERDICTS_SQL, _ITEM_COLS_NO_VECTOR, _RETRIEVAL_COLS, _dumps, _first, _item, _retrieval
 
+np = lazy_module("numpy", globals())
+pa = lazy_module("pyarrow", globals())
+pc = lazy_module("pyarrow.compute", globals())
 
-_RETRIEVAL_SCHEMA = pa.schema([
-    ("retrieval_id", pa.int64()), ("query", pa.string()), ("task_id", pa.string()), ("traj_id", pa.string()),
-    ("run_id", pa.int32()), ("item_id", pa.int32()), ("rank", pa.int32()), ("score", pa.float64()),
-    ("k", pa.int32()), ("as_of_event", pa.int32()), ("created_at", pa.timestamp("us"))])
+
+@functools.cache
+def _retrieval_schema() -> pa.Schema:
+    """The retrieval log's Arrow schema, built on first use: pyarrow is imported only by what writes or reads
+    vectors and the log (bankcore.lazy), not by every command that opens the bank."""
+    return pa.schema([
+        ("retrieval_id", pa.int64()), ("query", pa.string()), ("task_id", pa.string()), ("traj_id", pa.string()),
+        ("run_id", pa.int32()), ("item_id", pa.int32()), ("rank", pa.int32()), ("score", pa.float64()),
+        ("k", pa.int32()), ("as_of_event", pa.int32()), ("created_at", pa.timestamp("us"))])
 
 
 class RetrievalQueries:
@@ -423,8 +430,8 @@ class RetrievalQueries:
                  r.as_of_event, r.created_at] for r in retrievals])
             return
         self._insert_arrow(con, "retrievals", {
-            name: [getattr(r, name) for r in retrievals] for name in _RETRIEVAL_SCHEMA.names},
-            schema=_RETRIEVAL_SCHEMA)
+            name: [getattr(r, name) for r in retrievals] for name in _retrieval_schema().names},
+            schema=_retrieval_schema())
 
     def iter_retrievals(self) -> Iterator[Retrieval]:
         with self._con() as con:

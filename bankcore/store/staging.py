@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Iterable
 
 import duckdb
-import pyarrow as pa
 
+from ..lazy import lazy_module
 from ..models import Trajectory, Truth
 from . import core
 from .core import CoreStore, apply_migrations
 from .migrations import Migration
 from .rows import _dumps
+
+pa = lazy_module("pyarrow", globals())
 
 
 IMPORT_MEMORY_LIMIT = "128MB"

@@ -8,13 +8,15 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
-import pyarrow as pa
 
 from ..errors import BankcoreError, NotFoundError
+from ..lazy import lazy_module
 from ..models import Run, Step, Trajectory, Truth, TruthAttached
 from .core import _ctrl_c_stays_ctrl_c
 from .rows import _RUN_COLS, _TRAJ_COLS, _dumps, _first, _run, _step, _trajectory, _truth
 from .staging import IMPORT_MEMORY_LIMIT, Staging, _write_trajectories
+
+pa = lazy_module("pyarrow", globals())
 
 MIN_ID_PREFIX = 6  # the shortest trajectory-id prefix `resolve_traj_id` accepts
 
