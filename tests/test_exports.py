@@ -260,6 +260,19 @@ def test_inert_markdown_renders_as_exactly_its_text(text):
     assert "".join(shown.split()) == "".join(visible_line(text).split())
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.one_of(st.characters(max_codepoint=0x7f), st.sampled_from(
+    list("\u200b\u200d\u202e\u2066\ufeff\U000e0041\u00a0\u0085\u2028\u3000\u00ad\ud800é—\U0001f600")),
+    st.characters()), max_size=60))
+def test_visible_line_keeps_exactly_the_visible_characters(text):
+    """The rule, one character at a time: whitespace is a space, a printable character stays unless the guard counts
+    it hidden, anything else goes; then runs of spaces are one. (visible_line does it with translate and a regex.)"""
+    from bankcore.guard.normalisation import hidden_characters
+    kept = "".join(" " if c.isspace() else c for c in text
+                   if c.isspace() or (c.isprintable() and not (not c.isascii() and hidden_characters(c))))
+    assert visible_line(text) == " ".join(kept.split())
+
+
 # ---------------------------------------------------------------------- dataset formats
 def test_langfuse_is_one_dataset_item_request_per_line(exported_bank):
     lines = dataset_text(exported_bank, "langfuse", name="airline-evals").splitlines()

@@ -8,6 +8,8 @@ reaching up into the read model.
 
 from __future__ import annotations
 
+import re
+
 from ..guard.normalisation import hidden_characters
 
 LESSON_FORMATS = ("md", "json", "playbook", "skill")
@@ -25,8 +27,24 @@ SECTIONS = {
 }
 
 
+# ASCII control characters that are not whitespace: dropped. (Whitespace of any kind becomes one space below.)
+_ASCII_CONTROLS = {c: None for c in range(128) if not chr(c).isprintable() and not chr(c).isspace()}
+# What needs a look of its own in a line that is not all ASCII: those controls, and every non-ASCII character.
+_TO_CHECK = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_ASCII_CONTROLS)) + "]|[^\x00-\x7f]")
+
+
 def visible_line(text: str | None) -> str:
-    """`text` on one line with every control and invisible character gone: what an exported lesson may contain."""
-    kept = "".join(" " if c.isspace() else c for c in str(text or "")
-                   if c.isspace() or (c.isprintable() and not (not c.isascii() and hidden_characters(c))))
-    return " ".join(kept.split())
+    """`text` on one line with every control and invisible character gone: what an exported lesson may contain.
+    Whitespace becomes single spaces; a character that is not printable, or that the guard counts as hidden
+    (zero-width, bidi, tag), is dropped. Done by str.translate for ASCII text (its fast path) and one regex call per
+    character to check otherwise, not a Python step per character: an export calls this ~7 times per lesson."""
+    line = str(text or "")
+    line = line.translate(_ASCII_CONTROLS) if line.isascii() else _TO_CHECK.sub(_visible_character, line)
+    return " ".join(line.split())  # str.split's whitespace is str.isspace's
+
+
+def _visible_character(match: re.Match) -> str:
+    c = match.group(0)
+    if c.isspace():
+        return " "
+    return c if c.isprintable() and not hidden_characters(c) else ""

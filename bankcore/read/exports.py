@@ -61,7 +61,6 @@ PREAMBLE = ("Lessons distilled from past attempts at similar tasks: each is a st
 
 # ---------------------------------------------------------------------- inert text
 _MD_MARKS = re.compile(r"([\\`*_\[\]|~$])")
-_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _NON_ASCII = re.compile("[^\x00-\x7f]")
 
 
@@ -85,7 +84,7 @@ def markdown_inert(text: str | None) -> str:
 
 
 def _prose_inert(text: str) -> str:
-    prose = "".join(_ENTITIES.get(c, c) for c in text)
+    prose = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # `&` first
 
     def escape(mark: re.Match) -> str:
         i = mark.start()
