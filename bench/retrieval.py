@@ -35,6 +35,8 @@ Banks are kept in the work dir (default /tmp/bankcore-bench) and reused when pre
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import os
 import random
@@ -43,6 +45,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -273,19 +276,26 @@ def measure_size(n: int, vectors: np.ndarray, bank_path: Path, base_path: Path, 
     return row
 
 
-PARTS = ("embed", "check", "search", "hits", "log")
+PARTS = ("embed", "wait", "open", "check", "search", "hits", "log")  # disjoint parts of a call, in order
+ALSO = ("flush", "hit_reads", "gc")  # timed too, but overlapping the parts or outside the call
 
 
 class Split:
     """Where a `Bank.retrieve` spends its time: the retriever's and store's steps are wrapped on the instance (no
-    change to the library, so a baseline tree is measured the same way). `check`: the cache's refresh (the change
-    check); `search`: ranking over the cache; `hits`: loading the returned items; `log`: logging them (written at
-    once, or queued in a batch); `flush`: batched log writes, off the call. Whatever is left of the call is `other`
-    (the connection, BEGIN/COMMIT, locks, building the hits)."""
+    change to the library, so a baseline tree is measured the same way). `wait`: waiting for this thread's turn at
+    the file (another thread's turn, such as a batched log write, under way); `open`: opening the file (the first call
+    after it was let go); `check`: the cache's refresh (the change check); `search`: ranking over the cache; `hits`:
+    loading the returned items; `log`: logging them (written at once, or queued in a batch). Whatever is left of the
+    call is `other` (BEGIN/COMMIT, building the hits). Not parts of the call: `flush`, batched log writes, whichever
+    thread does them (a write behind the call overlaps it); `gc`, the garbage collector's pauses, inside any part."""
 
     def __init__(self, bank):
-        self.now = {name: 0.0 for name in (*PARTS, "flush", "hit_reads")}
+        self.now = {name: 0.0 for name in (*PARTS, *ALSO)}
         retriever, store = bank.retriever, bank.store
+        self._wrap_turn(store)
+        self._wrap(store, "_connect", "open", main_only=True)
+        gc.callbacks.append(self._gc)
+        self._gc_started = 0.0
         self._wrap(retriever.cache, "refresh", "check")
         self._wrap(retriever, "search", "search")
         if hasattr(retriever.cache, "items"):  # hits kept in memory; `hit_reads`: the misses read from the bank
@@ -297,7 +307,7 @@ class Split:
         if hasattr(store, "_write_log"):
             self._wrap(store, "_write_log", "flush")
 
-    def _wrap(self, owner, method: str, part: str) -> None:
+    def _wrap(self, owner, method: str, part: str, main_only: bool = False) -> None:
         inner = getattr(owner, method)
 
         def timed_call(*args, **kwargs):
@@ -305,8 +315,28 @@ class Split:
             try:
                 return inner(*args, **kwargs)
             finally:
-                self.now[part] += time.perf_counter() - t
+                if not main_only or threading.current_thread() is threading.main_thread():
+                    self.now[part] += time.perf_counter() - t
         setattr(owner, method, timed_call)
+
+    def _wrap_turn(self, store) -> None:
+        """`wait`: the time the calling thread waits to enter `store._turn` (a context manager)."""
+        inner = store._turn
+
+        @contextlib.contextmanager
+        def timed_turn(*args, **kwargs):
+            t = time.perf_counter()
+            with inner(*args, **kwargs):
+                if threading.current_thread() is threading.main_thread():
+                    self.now["wait"] += time.perf_counter() - t
+                yield
+        store._turn = timed_turn
+
+    def _gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.now["gc"] += time.perf_counter() - self._gc_started
 
     def take(self) -> dict[str, float]:
         out, self.now = self.now, {name: 0.0 for name in self.now}
@@ -319,35 +349,57 @@ def retrieve_block(bank, split: Split, texts: list[str], tasks: list[str]) -> li
     from bankcore.search.retrieve import Query
     embedder = bank.retriever.embedder
     out = []
-    for text, task in zip(texts, tasks):
+    for at, (text, task) in enumerate(zip(texts, tasks)):
         split.take()
         cpu = time.process_time()
         embed_s, vector = timed(embedder.embed_query, text)
         bank_s, _ = timed(lambda: bank.retrieve(text, 1, task_id=task))
         row = {**split.take(), "embed": embed_s, "bank": bank_s, "total": embed_s + bank_s,
-               "cpu": time.process_time() - cpu}
+               "cpu": time.process_time() - cpu, "first": at == 0}
         row["other"] = bank_s - sum(row[p] for p in PARTS if p != "embed")
         row["search_only"] = timed(bank.retriever.search, vector, Query(text, 1, task_id=task))[0]
         out.append(row)
     return out
 
 
+def quantile(xs, q: float):
+    return sorted(xs)[int(q * (len(xs) - 1))]
+
+
 def p95(xs):
-    return sorted(xs)[int(0.95 * (len(xs) - 1))]
+    return quantile(xs, 0.95)
+
+
+def tail_split(rows: list[dict[str, float]], q: float = 0.95) -> dict[str, float]:
+    """Where the slowest calls (total at or above the q quantile) spend their time: each part's mean over them (ms)."""
+    cut = quantile([r["total"] for r in rows], q)
+    slow = [r for r in rows if r["total"] >= cut]
+    return {p: round(statistics.fmean(r.get(p, 0.0) for r in slow) * 1e3, 2)
+            for p in (*PARTS, "other", "gc", "flush")}
 
 
 def summarise(rows: list[dict[str, float]], block_cpu: list[float]) -> dict:
-    """Medians (ms) of the total and each part, the total's p95, and CPU per retrieve: of the calls, and of whole
-    blocks (every thread of the process, so batched log writes off the call count too)."""
+    """Medians (ms) of the total and each part, the total's p95 and p99, and CPU per retrieve: of the calls, and of
+    whole blocks (every thread of the process, so batched log writes off the call count too). The tail twice: of
+    every call, and of the calls after the first of each block (`steady`: the first opens the file again when it was
+    let go between blocks), with the mean split of the calls at or above the p95 (`tail_split_ms`)."""
     med = statistics.median
     total = [r["total"] for r in rows]
-    out = {"queries": len(rows), "median_ms": round(med(total) * 1e3, 1), "p95_ms": round(p95(total) * 1e3, 1),
-           "bank_median_ms": round(med([r["bank"] for r in rows]) * 1e3, 1),
-           "bank_p95_ms": round(p95([r["bank"] for r in rows]) * 1e3, 1),
+    steady = [r for r in rows if not r.get("first")]
+    firsts = [r["total"] for r in rows if r.get("first")]
+    ms = lambda x: round(x * 1e3, 1)  # noqa: E731
+    out = {"queries": len(rows), "median_ms": ms(med(total)), "p95_ms": ms(p95(total)),
+           "p99_ms": ms(quantile(total, 0.99)),
+           "bank_median_ms": ms(med([r["bank"] for r in rows])), "bank_p95_ms": ms(p95([r["bank"] for r in rows])),
+           "steady": {"queries": len(steady), "median_ms": ms(med([r["total"] for r in steady])),
+                      "p95_ms": ms(p95([r["total"] for r in steady])),
+                      "p99_ms": ms(quantile([r["total"] for r in steady], 0.99))},
+           "first_of_block_median_ms": ms(med(firsts)) if firsts else None,
+           "tail_split_ms": tail_split(rows), "steady_tail_split_ms": tail_split(steady),
            "cpu_per_call_ms": round(med([r["cpu"] for r in rows]) * 1e3, 1),
            "cpu_per_retrieve_ms": round(sum(block_cpu) / len(rows) * 1e3, 1),
            "split_median_ms": {p: round(med([r[p] for r in rows]) * 1e3, 2)
-                               for p in (*PARTS, "other", "flush", "search_only")}}
+                               for p in (*PARTS, "other", "flush", "gc", "search_only")}}
     misses = [r["hit_reads"] for r in rows if r["hit_reads"]]
     out["hits_read_from_bank"] = {"share": round(len(misses) / len(rows), 2),
                                   "median_ms": round(med(misses) * 1e3, 2) if misses else None}
@@ -459,7 +511,9 @@ def compare_trees(work: Path, other_tree: Path, texts: list[str], tasks: list[st
     for mode in ("kept", "closed"):
         this, base = out[mode]["this"], out[mode]["baseline"]
         out[mode]["this_vs_baseline"] = {key: round(this[key] / base[key], 2)
-                                         for key in ("median_ms", "p95_ms", "cpu_per_retrieve_ms")}
+                                         for key in ("median_ms", "p95_ms", "p99_ms", "cpu_per_retrieve_ms")}
+        steady = round(this["steady"]["p95_ms"] / base["steady"]["p95_ms"], 2)
+        out[mode]["this_vs_baseline"]["steady_p95_ms"] = steady
     return out
 
 
@@ -515,6 +569,9 @@ def main() -> None:
     parser.add_argument("--compare-tree", metavar="DIR",
                         help="only Bank.retrieve at 100k, this tree against the checkout in DIR (e.g. a `git worktree` "
                              "of the commit before), in alternating blocks; the bank must be built already")
+    parser.add_argument("--block", type=int, default=10,
+                        help="queries per block for --compare-tree / --end-to-end-only (the first of a kept block "
+                             "opens the file again)")
     parser.add_argument("--serve-blocks", metavar="BANK", help=argparse.SUPPRESS)  # a child of --compare-tree
     args = parser.parse_args()
     if args.serve_blocks:
@@ -523,12 +580,14 @@ def main() -> None:
     if args.compare_tree:
         fresh = [f"{t} (request {i})" for i, t in enumerate(query_texts(args.queries, random.Random(99)))]
         tasks = [f"task-{random.Random(i).randrange(2000)}" for i in range(len(fresh))]
-        print(json.dumps({"compare": compare_trees(Path(args.workdir), Path(args.compare_tree), fresh, tasks)}))
+        print(json.dumps({"compare": compare_trees(Path(args.workdir), Path(args.compare_tree), fresh, tasks,
+                                                   block=args.block)}))
         return
     if args.end_to_end_only:
         fresh = [f"{t} (request {i})" for i, t in enumerate(query_texts(args.queries, random.Random(99)))]
         tasks = [f"task-{random.Random(i).randrange(2000)}" for i in range(len(fresh))]
-        print(json.dumps({"end_to_end": end_to_end(Path(args.workdir) / "bank-100000.duckdb", fresh, tasks)}))
+        print(json.dumps({"end_to_end": end_to_end(Path(args.workdir) / "bank-100000.duckdb", fresh, tasks,
+                                                     block=args.block)}))
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     work = Path(args.workdir)

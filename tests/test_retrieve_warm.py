@@ -1,14 +1,17 @@
 """Warm retrieval with the bank file kept open (an MCP server, an agent loop): the retrieval log is written in
-batches yet complete for every reader and after a clean close, in logging order; and skipping the change check
+batches — written behind the callers, never holding a retrieve up — yet complete for every reader and after a clean
+close or a reopen, in logging order (a kill loses only the rows not yet written); and skipping the change check
 between retrieves never serves a stale hit — an edit, a withdrawal or another process's write between two retrieves
 is seen by the second. Real bank file, real MiniLM, real processes."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -190,3 +193,110 @@ def test_repeated_warm_retrieves_skip_the_signature_query_and_hand_out_copies(ke
         del bank.store.retrieval_signature
     assert asked == []
     assert again.item.title == LESSONS["cancel"][0]
+
+
+# ------------------------------------------------------------------------------- the log written behind the callers
+def test_a_retrieve_does_not_wait_for_the_log_being_written_behind_it(kept, monkeypatch):
+    """The batch is written on its own cursor without the retrievals' turn: a retrieve that lands while a (here
+    slowed) write is under way answers at once; the next other call waits for that write and reads both rows."""
+    bank, ids = kept
+    monkeypatch.setattr(RetrievalBatch, "flush_after_s", 0.0)
+    store, started = bank.store, threading.Event()
+    insert = store._insert_retrievals
+
+    def slow_insert(con, rows):
+        if threading.current_thread() is not threading.main_thread():
+            started.set()
+            time.sleep(3.0)
+        insert(con, rows)
+
+    monkeypatch.setattr(store, "_insert_retrievals", slow_insert)
+    bank.retrieve(CANCEL_QUERY, k=1, task_id="behind-1")
+    assert started.wait(30), "the batch was never written behind the caller"
+    bank.retriever.embedder.embed_query(f"{CANCEL_QUERY} (behind)")  # the embedding is not what is timed
+    t = time.monotonic()
+    hits = bank.retrieve(f"{CANCEL_QUERY} (behind)", k=1, task_id="behind-2")
+    assert time.monotonic() - t < 2.0, "the retrieve waited for the log write under way"
+    assert hits[0].item.item_id == ids["cancel"]
+    logged = [(r.retrieval_id, r.task_id) for r in store.iter_retrievals()]
+    assert logged == [(1, "behind-1"), (2, "behind-2")]
+
+
+def test_every_retrieve_is_logged_once_across_writes_behind_lets_go_and_reopening(kept, monkeypatch):
+    """Two threads retrieving while the writer behind runs often, the file let go and kept again in between, and a
+    fresh Bank on the same file afterwards: every retrieval is in the file exactly once, each thread's in its order."""
+    bank, ids = kept
+    monkeypatch.setattr(RetrievalBatch, "flush_after_s", 0.005)
+    calls = 12
+
+    def agent(name: str) -> None:
+        for i in range(calls):
+            bank.retrieve(f"{CANCEL_QUERY} ({name})", k=2, task_id=f"{name}-{i}", min_similarity=-1.0)
+
+    threads = [threading.Thread(target=agent, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for _ in range(3):
+        time.sleep(0.05)
+        bank.keep_open(0)  # let go: what waits is written first
+        bank.keep_open(60)
+    for thread in threads:
+        thread.join()
+    bank.keep_open(0)
+    again = Bank(bank.store.path)
+    again.keep_open(60)
+    again.retrieve(CANCEL_QUERY, k=2, task_id="c-0", min_similarity=-1.0)
+    again.keep_open(0)
+    rows = written(bank.store.path)
+    assert [r[0] for r in rows] == list(range(1, len(rows) + 1))  # ids unique, in logging order
+    tasks = [r[1] for r in rows]
+    assert len(rows) == 2 * (2 * calls + 1) and all(tasks.count(t) == 2 for t in set(tasks))
+    for name in ("a", "b"):
+        mine = [t for t in tasks if t.startswith(f"{name}-")]
+        assert mine == [f"{name}-{i}" for i in range(calls) for _ in range(2)]
+
+
+def test_kept_and_closed_retrieves_return_the_same_hits(kept):
+    bank, _ = kept
+    queries = [CANCEL_QUERY, "How many suitcases can I check for free?", "Find the cheapest blender in the shop"]
+    warm = [[(h.item.item_id, h.rank, h.score) for h in bank.retrieve(q, k=3, min_similarity=-1.0, task_id="same")]
+            for q in queries]
+    bank.keep_open(0)
+    cold = [[(h.item.item_id, h.rank, h.score) for h in Bank(bank.store.path).retrieve(q, k=3, min_similarity=-1.0,
+                                                                                       task_id="same")]
+            for q in queries]
+    assert warm == cold and all(len(hits) == 3 for hits in warm)
+
+
+KILLED = textwrap.dedent("""
+    import sys, time
+    from bankcore import Bank
+    from bankcore.store.log_batch import RetrievalBatch
+    RetrievalBatch.flush_after_s = 0.0
+    bank = Bank(sys.argv[1])
+    bank.keep_open(60)
+    for i in range(2):
+        bank.retrieve("Hi, I need to cancel my flight reservation and get a refund.", k=1, task_id=f"w{i}")
+    while len(bank.store._log):  # written behind
+        time.sleep(0.01)
+    time.sleep(0.2)
+    RetrievalBatch.flush_after_s = 3600.0
+    bank.retrieve("Hi, I need to cancel my flight reservation and get a refund.", k=1, task_id="lost")
+    print("ready", flush=True)
+    time.sleep(600)
+""")
+
+
+def test_kill_9_loses_only_the_rows_not_yet_written(kept):
+    """What a crash costs: the rows still waiting in the batch; what was written stays, and the bank opens."""
+    bank, _ = kept
+    bank.keep_open(0)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    child = subprocess.Popen([sys.executable, "-c", KILLED, str(bank.store.path)], stdout=subprocess.PIPE, text=True,
+                             env=env)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+    assert [r[1] for r in written(bank.store.path)] == ["w0", "w1"]

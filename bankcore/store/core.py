@@ -50,6 +50,10 @@ WRITER_WAITING_SUFFIX = ".writer-waiting"
 # neither does the Python client's registration of Arrow tables, which fails when two connections do it at once.
 _WRITERS: dict[str, threading.RLock] = {}
 _WRITERS_GUARD = threading.Lock()
+# Per bank file, a second lock for writing the batched retrieval log (`log_batch`). The batch is written behind the
+# callers' backs, on a cursor of its own, while retrievals go on reading (a retrieve never waits for it); every other
+# turn holds this lock as well, so it waits for a write under way and none starts inside it. Taken after the turn's.
+_LOG_WRITES: dict[str, threading.RLock] = {}
 # Per bank file, how many turns this process took for anything but retrieval (its reads in `searching()`, and its
 # batched log unless a row names a trajectory: those count for usefulness). While a store keeps its connection open
 # no other process can open the file, so an unchanged count means an unchanged bank and a warm retrieve can skip
@@ -61,6 +65,12 @@ def _writer_lock(path: Path) -> threading.RLock:
     key = str(path.resolve())
     with _WRITERS_GUARD:
         return _WRITERS.setdefault(key, threading.RLock())
+
+
+def _log_write_lock(path: Path) -> threading.RLock:
+    key = str(path.resolve())
+    with _WRITERS_GUARD:
+        return _LOG_WRITES.setdefault(key, threading.RLock())
 
 
 def _count_turn(path: Path) -> None:
@@ -175,6 +185,7 @@ class CoreStore:
         self._kept_opened = 0  # kept connections opened so far: a new one may find the file changed by others
         self._kept_watcher: threading.Thread | None = None
         self._log = RetrievalBatch()  # retrievals logged while the file is kept open, not yet written
+        self._log_cursor: duckdb.DuckDBPyConnection | None = None  # the kept connection's cursor the batch goes by
 
     def new_batch_id(self, kind: str) -> str:
         """An id for the events one operation writes together, from the bank's clock rather than a random number,
@@ -287,19 +298,41 @@ class CoreStore:
                 self._remove(self._open_waiting)
 
     @contextmanager
-    def _turn(self, *, counted: bool = True) -> Iterator[None]:
+    def _turn(self, *, counted: bool = True, beside_log_write: bool = False) -> Iterator[None]:
         """This thread's turn at the bank file among the process's threads (see `_WRITERS`); re-entrant. Every turn
-        but retrieval's own (`counted=False`: see `_OTHER_TURNS`) is counted, as one that may have changed the bank."""
+        but retrieval's own (`counted=False`: see `_OTHER_TURNS`) is counted, as one that may have changed the bank.
+        Only a retrieval's reads (`beside_log_write`) may run while the batched log is written behind them."""
         lock = _writer_lock(self.path)
-        if not lock.acquire(timeout=self.lock_timeout_s):
-            raise BankBusyError(f"bank busy: another thread of this process has held {self.location} for "
-                                f"{self.lock_timeout_s:.0f}s — try again when it finishes")
+        self._acquire(lock)
         if counted:
             _count_turn(self.path)
         try:
-            yield
+            if beside_log_write:
+                yield
+            else:
+                with self._log_writes():
+                    yield
         finally:
             lock.release()
+
+    @contextmanager
+    def _log_writes(self, *, wait: bool = True) -> Iterator[bool]:
+        """Hold the file's log-write lock (`_LOG_WRITES`); without `wait`, yields False at once when it is taken."""
+        lock = _log_write_lock(self.path)
+        if wait:
+            self._acquire(lock)
+        elif not lock.acquire(blocking=False):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            lock.release()
+
+    def _acquire(self, lock: threading.RLock) -> None:
+        if not lock.acquire(timeout=self.lock_timeout_s):
+            raise BankBusyError(f"bank busy: another thread of this process has held {self.location} for "
+                                f"{self.lock_timeout_s:.0f}s — try again when it finishes")
 
     @contextmanager
     def _con(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -362,8 +395,8 @@ class CoreStore:
 
         With the file kept open (`keep_open`), one autocommit connection — no BEGIN/COMMIT: this process alone holds
         the file and its threads take turns, so the reads are consistent without one — and the log is batched: the
-        rows waiting are not written first, and the turn is not counted as one that may change the bank. Otherwise
-        one transaction, as before."""
+        rows waiting are not written first (they are written behind, beside this turn: `_write_log_behind`), and the
+        turn is not counted as one that may change the bank. Otherwise one transaction, as before."""
         if not self._keep_open_s or getattr(self._local, "con", None) is not None \
                 or getattr(self._local, "read_con", None) is not None:
             with self.transaction():
@@ -374,8 +407,10 @@ class CoreStore:
 
     @contextmanager
     def _read_block(self, *, counted: bool) -> Iterator[None]:
+        """Reads on one connection: a screen's (`counted`), or a retrieval's, which the log written behind it does
+        not hold up."""
         self._yield_to_writer()
-        with self._turn(counted=counted):
+        with self._turn(counted=counted, beside_log_write=not counted):
             con = self._open(reader=True)
             self._local.read_con = con
             try:
@@ -394,8 +429,9 @@ class CoreStore:
         another process is waiting for it: every process kept out by DuckDB's lock touches `<bank>.open-waiting`,
         and this store, before opening again, lets that process in first. 0 turns it off.
 
-        While kept, retrieval (`searching()`) batches its log (`log_batch`) and skips the change check while nothing
-        else touched the file (`change_token`); letting go writes the batch first."""
+        While kept, retrieval (`searching()`) batches its log (`log_batch`: written behind the callers, on a cursor of
+        its own, without holding a retrieve up) and skips the change check while nothing else touched the file
+        (`change_token`); letting go writes the batch first."""
         self._keep_open_s = max(0.0, float(idle_s))
         if not self._keep_open_s:
             self._let_go(force=True)
@@ -408,6 +444,7 @@ class CoreStore:
             return self._connect(reader=reader)
         self._wait_while(self._open_waiting)  # whoever we let go of the file for gets in first
         con = self._kept = self._connect(reader=reader)
+        self._log_cursor = con.cursor()
         self._kept_opened += 1
         _KEPT_STORES.add(self)
         self._kept_used = time.monotonic()
@@ -433,15 +470,24 @@ class CoreStore:
             time.sleep(MARKER_POLL_S)
 
     def _watch_kept(self) -> None:
-        """Lets go of the kept connection when it idles or another process waits; ends when it is let go."""
+        """Writes the batched log behind the callers (when due, or at once when full) and lets go of the kept
+        connection when it idles or another process waits; ends when it is let go."""
         while self._kept is not None:
-            time.sleep(MARKER_POLL_S)
+            self._log.wait(MARKER_POLL_S)
             if self._log.due():
                 try:
-                    self._flush_log()
+                    self._write_log_behind()
                 except Exception:  # noqa: BLE001 — the rows went back; the next call's flush raises it
                     pass
             self._let_go()
+
+    def _write_log_behind(self) -> None:
+        """Write the batch on the kept connection's own log cursor without taking a turn: retrievals go on reading
+        meanwhile. Skipped while another turn holds the log lock (it writes the batch itself, first)."""
+        with self._log_writes(wait=False) as mine:
+            cursor = self._log_cursor
+            if mine and cursor is not None and self._kept is not None:
+                self._write_log(cursor)
 
     def _let_go(self, *, force: bool = False) -> None:
         """Close the kept connection if it is due (or `force`), only while no thread of this process is using it."""
@@ -453,12 +499,13 @@ class CoreStore:
         if not due or not lock.acquire(timeout=self.lock_timeout_s if force else 0):
             return
         try:
-            kept, self._kept = self._kept, None
-            if kept is not None:
-                try:
-                    self._write_log(kept)  # whoever gets the file next reads a complete log
-                finally:
-                    kept.close()
+            with self._log_writes():  # a write behind the callers finishes first
+                kept, self._kept, self._log_cursor = self._kept, None, None
+                if kept is not None:
+                    try:
+                        self._write_log(kept)  # whoever gets the file next reads a complete log
+                    finally:
+                        kept.close()  # its log cursor with it
         finally:
             lock.release()
 
@@ -479,12 +526,17 @@ class CoreStore:
             and getattr(self._local, "read_con", None) is self._kept
 
     def _queue_log(self, rows: list) -> None:
-        """Add rows to the batch (the caller holds the turn and the kept connection); a full batch is written now."""
-        if self._log.add(rows):
-            self._write_log(self._kept)
+        """Add rows to the batch (the caller holds the turn and the kept connection). A full batch wakes the writer
+        behind; only a batch it cannot write (`RetrievalBatch.overflowing`: the writes fail) is written here, where a
+        failure reaches the caller."""
+        self._log.add(rows)
+        if self._log.overflowing():
+            with self._log_writes():
+                self._write_log(self._kept)
 
     def _flush_log(self) -> None:
-        """Write the waiting retrievals now (see `log_batch`): before any other call, and from the watcher."""
+        """Write the waiting retrievals now (see `log_batch`), before any other call: its turn waits for a write
+        under way behind the callers, then writes what is left."""
         if not len(self._log):
             return
         with self._turn(counted=False):
