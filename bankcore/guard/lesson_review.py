@@ -230,8 +230,8 @@ def _money(text: str, task: str) -> list[Finding]:
         own = (verb.start() - lo, verb.start() - lo + len(verb.group(0).split()[0]))  # the verb's first word
         if not any(not own[0] <= o.start() < own[1] for o in _MONEY_OBJECT.finditer(sentence)):
             continue  # "goodwill credit limits": the verb is its own object
-        if _AS_NOUN.match(text, verb.end()):
-            continue  # "tell the customer the refund amount": a noun, nothing is moved
+        if " " not in verb.group(0) and _AS_NOUN.match(text, verb.end()):
+            continue  # "tell the customer the refund amount": a noun ("approve refund requests" still pays out)
         account = next((a.group(1).strip() for a in [*_ACCOUNT.finditer(sentence), *_DESTINATION.finditer(sentence)]
                         if a.group(1).strip() not in task), None)
         where = _EMAIL.search(sentence) or _URL.search(sentence)
