@@ -130,10 +130,15 @@ def test_below_min_rows_the_oracle_runs():
 
 
 # ---------------------------------------------------------------------- the bfloat16 screen (fleet size)
-torch = pytest.importorskip("torch", reason="the bfloat16 screen borrows torch's products")
+@pytest.fixture
+def torch():
+    """torch, which the bfloat16 screen borrows its products from; skipped where it is not installed. Asked for by
+    every test of the screen, not imported with the module: the import (~2.5 s CPU) was paid by every run that
+    collects this file, the fast tier's included, and asking for it leaves a test to `make test` (tests/tiers.py)."""
+    return pytest.importorskip("torch", reason="the bfloat16 screen borrows torch's products")
 
 
-def test_bfloat16_products_stay_within_the_rounding_the_cut_allows():
+def test_bfloat16_products_stay_within_the_rounding_the_cut_allows(torch):
     """The cut assumes torch rounds each input to bfloat16, accumulates in float32 and rounds the sum once: if a
     torch build accumulated in bfloat16 the screen could miss pairs, and this test says so first."""
     from bankcore.search.similarity import BF16_UNIT, _bounding_rows
@@ -151,11 +156,13 @@ def test_bfloat16_products_stay_within_the_rounding_the_cut_allows():
         assert (np.abs(got - exact[:700]) <= allowed).all()
 
 
+@pytest.mark.usefixtures("torch")
 @pytest.mark.parametrize("threshold", [0.80, 0.85, 0.95])
 def test_bfloat16_screen_gives_the_oracles_pairs_on_real_vectors(real_vectors, threshold):
     assert assert_same_pairs(real_vectors, threshold, min_rows=0, tile=(128, 300), bf16=True) > 50
 
 
+@pytest.mark.usefixtures("torch")
 @pytest.mark.parametrize("dims", [1, 16, 96])
 def test_bfloat16_screen_is_exact_at_every_width(dims):
     x = structured(1201, seed=dims)
@@ -165,6 +172,7 @@ def test_bfloat16_screen_is_exact_at_every_width(dims):
     assert assert_same_pairs(x, 0.9, min_rows=0, dims=dims, tile=(100, 257), bf16=True) >= 250
 
 
+@pytest.mark.usefixtures("torch")
 def test_bfloat16_screen_near_the_threshold_and_below_zero():
     rng = np.random.default_rng(4)
     x = structured(1600)
@@ -180,12 +188,13 @@ def test_bfloat16_screen_near_the_threshold_and_below_zero():
     assert_same_pairs(small, 0.005, min_rows=0, dims=16, bf16=True)  # a cut at or below zero: every pair screened in
 
 
-def test_bfloat16_screen_leaves_torchs_threads_as_they_were():
+def test_bfloat16_screen_leaves_torchs_threads_as_they_were(torch):
     before = torch.get_num_threads()
     similar_pairs_pruned(structured(700), 0.9, min_rows=0, dims=16, bf16=True)
     assert torch.get_num_threads() == before
 
 
+@pytest.mark.usefixtures("torch")  # loaded in this process, as the last checks need
 def test_the_bfloat16_screen_is_chosen_only_where_it_pays(monkeypatch):
     from bankcore.search import similarity
 

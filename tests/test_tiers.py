@@ -21,6 +21,7 @@ CORE = ["test_store.py", "test_layout.py", "test_importers_faithful.py", "test_i
         "test_similarity_vectors.py", "test_second_opinion.py", "test_compare.py", "test_agent.py"]
 # Tests that must be left to `make test`, and the reason's marker each must carry.
 SLOW = {"test_dashboard_browser.py": "browser", "test_mcp.py::test_retrieve_memory_over_stdio": "subprocess",
+        "test_consolidate_pg_writes.py": "subprocess",  # the embedded PostgreSQL server (pgserver)
         "test_dashboard.py::test_every_page_renders_on_an_empty_bank": "apptest",
         "test_retrieve_real.py": "datasets", "test_minilm.py::test_numpy_vectors_match_sentence_transformers_on_lessons"
                                              "_and_edge_cases": "torch_model"}

@@ -3,7 +3,9 @@
 A test is marked `slow` (and with the marker of its reason) when its own code, the tests/ helpers it calls or the
 fixtures it requests reach one of the things that cost seconds per test:
 - `browser`: a real Streamlit server driven by headless Chromium (tests/browser.py);
-- `subprocess`: a second Python process (the CLI, the MCP server, a process holding the bank's lock);
+- `subprocess`: a second process (the CLI, the MCP server, a process holding the bank's lock, the embedded
+  PostgreSQL server: `pgserver`, whose initdb and server processes are not this process's children, so their CPU is
+  in no recorded cost);
 - `apptest`: Streamlit's AppTest (a whole dashboard script run);
 - `datasets`: the shared real datasets (`need_shared`, paths under ../shared/datasets or the real-data folder);
 - `torch_model`: the sentence-transformers reference runtime on torch (~9 s to import).
@@ -19,6 +21,7 @@ is more likely to land in `make test` only than to slow the fast tier down.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import os
@@ -33,6 +36,7 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 REASONS = ("browser", "subprocess", "apptest", "datasets", "torch_model", "measured")
 TORCH_WORDS = {"torch", "sentence_transformers", "SentenceTransformer", "_SentenceTransformerRuntime"}
+SERVER_WORDS = {"pgserver"}  # starts a PostgreSQL server (tests/pg_server.py): `subprocess`
 BROWSER_MODULE = TESTS / "browser.py"
 
 # Slow for their own work: tests whose recorded cost (CPU seconds, this process and its children, so the same on a
@@ -51,12 +55,19 @@ TESTS_KEY, FIXTURES_KEY = "cpu_seconds", "fixture_cpu_seconds"
 MARKED: dict[str, frozenset[str]] = {}  # node id -> reasons, for every test this process collected (tests/test_tiers.py)
 
 
+@functools.cache
+def _resolved(filename: str) -> Path:
+    """A source file's real path, once per file: the walk asks about the same few files thousands of times, and
+    resolving a path (a system call per component) was most of the collection's marking time."""
+    return Path(filename).resolve()
+
+
 def _in_tests(obj) -> bool:
     try:
-        path = inspect.getsourcefile(obj)
+        path = inspect.getfile(obj)  # the file an object came from (a function's, a class's module's, a module's)
     except TypeError:
         return False
-    return bool(path) and Path(path).resolve().parent == TESTS
+    return bool(path) and path.endswith(".py") and _resolved(path).parent == TESTS
 
 
 def _codes(code: types.CodeType):
@@ -83,7 +94,7 @@ class Uses:
             return self.memo[code]
         self.memo[code] = frozenset()  # recursion guard
         reasons: set[str] = set()
-        if Path(code.co_filename).resolve() == BROWSER_MODULE:
+        if _resolved(code.co_filename) == BROWSER_MODULE:
             reasons.add("browser")
         names: set[str] = set()
         for c in _codes(code):
@@ -93,6 +104,8 @@ class Uses:
                     reasons.add("torch_model")
         if names & TORCH_WORDS:
             reasons.add("torch_model")
+        if names & SERVER_WORDS:
+            reasons.add("subprocess")
         if "AppTest" in names:  # imported inside the test, so not in its globals
             reasons.add("apptest")
         scope = getattr(fn, "__globals__", {})
@@ -117,14 +130,14 @@ class Uses:
             if not _in_tests(obj):
                 return set()
             found: set[str] = set()  # a tests/ helper module: follow the names used as its attributes
-            if Path(obj.__file__).resolve() == BROWSER_MODULE:
+            if _resolved(obj.__file__) == BROWSER_MODULE:
                 found.add("browser")
             for name in names:
                 found |= self._object(getattr(obj, name), names) if hasattr(obj, name) else set()
             return found
         if isinstance(obj, type) and _in_tests(obj):
             return set().union(*(self.of(f) for f in vars(obj).values() if inspect.isfunction(f)))
-        if inspect.isfunction(obj) and _in_tests(obj):
+        if inspect.isfunction(obj) and _in_tests(inspect.unwrap(obj)):  # a decorated helper (@contextmanager) too
             return set(self.of(obj))
         return set()
 
@@ -157,7 +170,8 @@ def mark(items: list[pytest.Item], data_roots: tuple[Path, ...], need_shared) ->
         markers[id(AppTest)] = "apptest"
     except ImportError:
         pass
-    uses = Uses(tuple(r.resolve() for r in data_roots), markers)
+    # as given and resolved: a test module may name a data path through a link (a worktree's ../shared) or not
+    uses = Uses(tuple({*data_roots, *(r.resolve() for r in data_roots)}), markers)
     costs, fixture_costs = recorded_costs(), recorded_costs(FIXTURES_KEY)
     for item in items:
         reasons = reasons_for(item, uses, costs, fixture_costs)
