@@ -20,12 +20,15 @@
    code and with the code at ROOT (e.g. `git worktree add /tmp/plan-base <commit>`), alternating, one fresh process
    per run (torch's import counted where planning imports it): median wall and CPU seconds, load average, and
    whether the two plans are identical.
-6. --store-scale N [--against ROOT]: N real-like items in one domain bulk-loaded into a DuckDB bank and a bank on an
+6. --recall N: the cluster search (`similar_pairs_ivf`, what planning uses from IVF_MIN_ROWS rows) against the
+   exact search on N real-like rows: pair recall at 0.80, the misses' similarities, whether the plans are equal.
+7. --store-scale N [--against ROOT]: N real-like items in one domain bulk-loaded into a DuckDB bank and a bank on an
    embedded PostgreSQL (tests/pg_server.py), each with its similarity vectors stored: `Bank.plan_consolidation`
    seconds (reading items and vectors included) per backend and code version, one process per run.
 
 Usage: python bench/consolidate.py [--sizes 10000,100000] [--repeats 3] [--skip-real]
        python bench/consolidate.py --scale 100000 [--repeats 3] [--base-sentences 8000] [--against /tmp/plan-base]
+       python bench/consolidate.py --recall 100000
        python bench/consolidate.py --store-scale 10000 [--repeats 3] [--against /tmp/plan-base]
 """
 
@@ -215,12 +218,14 @@ def bench_llm_calls(n: int = 2000) -> None:
 # ---------------------------------------------------------------------- real sentence vectors (for --scale)
 REALDATA = ROOT.parent / "realdata"
 SWE_TRAJS = REALDATA / "swe" / "20251118_mini-v1.15.0_gemini-3-pro-preview" / "trajs"
+REALDATA_REFLEXION = REALDATA / "reflexion"  # the full Reflexion HotpotQA logs: ReAct and CoT thoughts
 VECTOR_CACHE = Path(tempfile.gettempdir()) / "bankcore-bench-consolidate"
 
 
 def real_sentences(limit: int) -> list[str]:
     """Distinct real agent sentences, interleaved across sources: ReAct thoughts (HotpotQA), τ-bench assistant
-    replies, mini-swe-agent THOUGHT paragraphs (SWE-bench). What the agents wrote, never outcomes or answers."""
+    replies, mini-swe-agent THOUGHT paragraphs (SWE-bench), the full Reflexion logs' ReAct and CoT thoughts — each
+    source where it is present. What the agents wrote, never outcomes or answers."""
     sources: list[list[str]] = []
     if REFLEXION.parent.exists():
         sources.append([m.group(1) for f in sorted(REFLEXION.parent.glob("*.txt"))
@@ -232,6 +237,9 @@ def real_sentences(limit: int) -> list[str]:
         sources.append([msg["content"].split("```")[0].removeprefix("THOUGHT:")
                         for f in sorted(SWE_TRAJS.glob("*/*.traj.json"))
                         for msg in json.loads(f.read_text())["messages"] if msg["role"] == "assistant"])
+    if REALDATA_REFLEXION.exists():
+        sources.append([m.group(1) for f in sorted(REALDATA_REFLEXION.glob("*.txt"))
+                        for m in re.finditer(r"^Thought(?: \d+)?: (.+)$", f.read_text(), re.M)])
     seen: dict[str, None] = {}
     for row in zip_longest(*sources):
         for text in row:
@@ -352,6 +360,38 @@ def bench_pruned_scale(n: int, repeats: int, base_sentences: int) -> None:
         "plans_identical": plans["pruned"] == plans["oracle"], "merges": len(merges),
         "contradictions": len(plans["pruned"]) - len(merges), "cores": os.cpu_count(),
         "load_avg_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]}), flush=True)
+
+
+# ---------------------------------------------------------------------- --recall: the cluster search vs the exact one
+def bench_recall(n: int) -> None:
+    """Pairs ≥ 0.80 (the contradiction threshold) found by the cluster search against the exact search on the same
+    n real-like rows, the seconds of each, and whether the two plans are identical (and how many actions differ)."""
+    from bankcore.curate import consolidate
+    from bankcore.search.similarity import similar_pairs_ivf, similar_pairs_pruned
+    items, vectors = real_like_items(n)
+    x = normalize(vectors)
+    threshold = min(consolidate.DEFAULT_THRESHOLD, consolidate.DEFAULT_CONTRADICTION_THRESHOLD)
+    out: dict = {"n": n, "threshold": threshold, "load_avg_1min_before": round(os.getloadavg()[0], 1)}
+    found = {}
+    for name, search in (("exact", similar_pairs_pruned), ("clusters", similar_pairs_ivf)):
+        wall, cpu = time.perf_counter(), time.process_time()
+        pairs, how = search(x, threshold)
+        out[f"{name}_pairs_s"] = round(time.perf_counter() - wall, 2)
+        out[f"{name}_pairs_cpu_s"] = round(time.process_time() - cpu, 2)
+        out[f"{name}_search"] = repr(how)
+        found[name] = dict(zip(zip(pairs.i.tolist(), pairs.j.tolist()), pairs.sim.tolist()))
+    missed = set(found["exact"]) - set(found["clusters"])
+    out.update(exact_pairs=len(found["exact"]), missed=len(missed),
+               recall=round(1 - len(missed) / max(1, len(found["exact"])), 6),
+               missed_at_or_above_merge_threshold=sum(found["exact"][p] >= consolidate.DEFAULT_THRESHOLD
+                                                      for p in missed),
+               missed_max_similarity=round(max((found["exact"][p] for p in missed), default=0.0), 4))
+    plans = {name: consolidate.plan(items, vectors, search=name) for name in ("exact", "clusters")}
+    out.update(plans_identical=plans["exact"] == plans["clusters"], actions=len(plans["exact"]),
+               actions_only_in_exact=len(set(map(repr, plans["exact"])) - set(map(repr, plans["clusters"]))),
+               actions_only_in_clusters=len(set(map(repr, plans["clusters"])) - set(map(repr, plans["exact"]))),
+               load_avg_1min_after=round(os.getloadavg()[0], 1))
+    print(json.dumps(out), flush=True)
 
 
 # ---------------------------------------------------------------------- --against: this code vs another checkout
@@ -606,9 +646,14 @@ def main() -> None:
     parser.add_argument("--base-sentences", type=int, default=8000, help="real sentences --scale embeds (cached)")
     parser.add_argument("--against", metavar="ROOT", help="with --scale/--store-scale: another checkout's code, "
                                                           "measured alternately in the same run")
+    parser.add_argument("--recall", type=int, metavar="N",
+                        help="only: pairs the cluster search finds vs the exact search, and both plans, N rows")
     parser.add_argument("--store-scale", type=int, metavar="N",
                         help="only: Bank.plan_consolidation over N real-like items on DuckDB and on PostgreSQL")
     args = parser.parse_args()
+    if args.recall:
+        bench_recall(args.recall)
+        return
     if args.store_scale:
         bench_store_plan(args.store_scale, args.repeats, args.against)
         return

@@ -180,7 +180,21 @@ def test_plan_at_pruning_size_is_the_plan_of_the_plain_search(monkeypatch):
     """Above PRUNE_MIN_ROWS planning screens pairs (similar_pairs_pruned); the plan must be the one the plain
     all-pairs search (the oracle) gives: same merges, same contradictions, same numbers."""
     from bankcore.curate import consolidate
-    from bankcore.search.similarity import PRUNE_MIN_ROWS, similar_pairs_pruned
+    from bankcore.search.similarity import similar_pairs_pruned
+
+    items, vectors = _pruning_size_bank()
+    assert similar_pairs_pruned(vectors, 0.8)[1].dims > 0  # the screen is really used at this size
+
+    pruned = plan(items, vectors)
+    monkeypatch.setattr(consolidate, "similar_pairs_pruned", lambda x, t: (similar_pairs(x, t), None))
+    oracle = plan(items, vectors)
+    assert pruned == oracle
+    assert sum(isinstance(a, Merge) for a in oracle) > 100 and sum(isinstance(a, Contradiction) for a in oracle) > 5
+
+
+def _pruning_size_bank() -> tuple[list[MemoryItem], np.ndarray]:
+    """PRUNE_MIN_ROWS + 123 items with structured vectors, near-duplicate groups and planted contradictions."""
+    from bankcore.search.similarity import PRUNE_MIN_ROWS
 
     n = PRUNE_MIN_ROWS + 123
     rng = np.random.default_rng(17)
@@ -196,13 +210,43 @@ def test_plan_at_pruning_size_is_the_plan_of_the_plain_search(monkeypatch):
     for k in range(0, n // 5, 40):  # opposite advice on near-identical vectors: contradictions, never merged
         items[k + 1] = item(k + 2, f"Never check the record {k // 4}", f"Never look up record {k // 4} before acting.",
                             source="failure")
-    assert similar_pairs_pruned(vectors, 0.8)[1].dims > 0  # the screen is really used at this size
+    return items, vectors
 
-    pruned = plan(items, vectors)
-    monkeypatch.setattr(consolidate, "similar_pairs_pruned", lambda x, t: (similar_pairs(x, t), None))
-    oracle = plan(items, vectors)
-    assert pruned == oracle
-    assert sum(isinstance(a, Merge) for a in oracle) > 100 and sum(isinstance(a, Contradiction) for a in oracle) > 5
+
+def test_plan_by_clusters_is_the_exact_plan_on_a_test_bank():
+    """The cluster search (fleet size) is approximate; on this bank it must find every pair, so its plan is the
+    exact one, action for action — and "auto" keeps the exact search below IVF_MIN_ROWS."""
+    items, vectors = _pruning_size_bank()
+    exact = plan(items, vectors, search="exact")
+    assert plan(items, vectors, search="clusters") == exact
+    assert plan(items, vectors) == exact
+    assert sum(isinstance(a, Contradiction) for a in exact) > 5
+
+
+def test_a_contradiction_the_cluster_search_missed_is_never_merged(monkeypatch):
+    """Complete linkage checks similarities, not advice: if the search misses a contradicting pair, the two could
+    still land in one group through a third item. The plan must surface the pair instead of that merge."""
+    from bankcore.curate import consolidate
+    from bankcore.search.similarity import Pairs, similar_pairs_ivf
+
+    vectors = normalize(np.array([[1, 0.01, 0, 0], [1, 0, 0.012, 0], [1, 0, 0, 0.011], [0, 1, 0, 0]], np.float32))
+    items = [item(1, "Ask the user to confirm before booking", "Ask the user to confirm before booking."),
+             item(2, "Never ask the user to confirm before booking", "Never ask the user to confirm before booking."),
+             item(3, "Get a yes first", "Get a yes from the customer first."),
+             item(4, "Unrelated", "Something else.")]
+
+    def missing_one(x, threshold):
+        pairs, probe = similar_pairs_ivf(x, threshold)
+        keep = ~((pairs.i == 0) & (pairs.j == 1))
+        return Pairs(pairs.i[keep], pairs.j[keep], pairs.sim[keep]), probe
+
+    monkeypatch.setattr(consolidate, "similar_pairs_ivf", missing_one)
+    actions = plan(items, vectors, search="clusters")
+    assert [(a.a, a.b) for a in actions if isinstance(a, Contradiction)] == [(1, 2)]
+    assert not any(isinstance(a, Merge) and {1, 2} <= set(a.parent_ids) for a in actions)
+    assert plan(items, vectors, search="exact") != actions  # the exact plan merges 3 with one of them
+    with pytest.raises(ValueError, match="search must be"):
+        plan(items, vectors, search="hnsw")
 
 
 def test_heuristic_merge_drops_a_sentence_at_exactly_the_jaccard_line():

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from bankcore.search.similarity import normalize, similar_pairs, similar_pairs_pruned
+from bankcore.search.similarity import normalize, similar_pairs, similar_pairs_ivf, similar_pairs_pruned
 from conftest import REFLEXION, REFLEXION_BASE, TAU, need_shared
 
 BAND = 1e-6  # float32 products in another order may differ in the last bit: a pair this close to the line may flip
@@ -204,3 +204,50 @@ def test_the_bfloat16_screen_is_chosen_only_where_it_pays(monkeypatch):
     monkeypatch.setattr(similarity, "_bf16_is_fast", lambda: True)
     assert similar_pairs_pruned(x, 0.9, dims=16)[1].bf16  # torch is loaded in this process: no import to pay
     assert not similar_pairs_pruned(x, 0.9, dims=16, bf16=False)[1].bf16
+
+
+# ---------------------------------------------------------------------- the cluster search (fleet size)
+def assert_subset_of_the_oracle(x: np.ndarray, threshold: float, **options) -> tuple[int, int]:
+    """Cluster search vs oracle: only true pairs, once each, i < j, exact similarities. Returns (found, oracle)."""
+    oracle = similar_pairs(x, threshold)
+    found, probe = similar_pairs_ivf(x, threshold, **options)
+    want = dict(zip(zip(oracle.i.tolist(), oracle.j.tolist()), oracle.sim.tolist()))
+    got = dict(zip(zip(found.i.tolist(), found.j.tolist()), found.sim.tolist()))
+    assert len(got) == len(found), "a pair was returned twice"
+    assert all(i < j for i, j in got)
+    assert not {p for p in set(got) - set(want) if abs(got[p] - threshold) >= BAND}, "a pair below the threshold"
+    both = set(want) & set(got)
+    assert np.allclose([want[p] for p in both], [got[p] for p in both], atol=1e-5)
+    assert 0 < probe.screened <= 1
+    return len(both), len(want)
+
+
+@pytest.mark.parametrize("threshold", [0.80, 0.85])
+def test_cluster_search_finds_every_pair_of_real_minilm_vectors(real_vectors, threshold):
+    found, oracle = assert_subset_of_the_oracle(real_vectors, threshold)
+    assert oracle > 50 and found == oracle
+
+
+def test_cluster_search_screens_a_fraction_of_the_pairs_and_misses_only_near_the_threshold():
+    x = structured(6000, seed=9)
+    rng = np.random.default_rng(2)
+    x[1::3] = normalize(x[::3][:len(x[1::3])] + 0.03 * rng.standard_normal((len(x[1::3]), x.shape[1])))
+    found, oracle = assert_subset_of_the_oracle(x, 0.8, probes=4)
+    assert oracle > 1000 and found >= 0.99 * oracle
+    _, probe = similar_pairs_ivf(x, 0.8, probes=4)
+    assert probe.clusters == 77 and probe.screened < 0.25
+
+
+def test_cluster_search_on_tiny_inputs_is_the_exact_search():
+    x = structured(5)
+    pairs, probe = similar_pairs_ivf(x, 0.5, clusters=4)
+    assert probe.clusters == 0 and len(pairs) == len(similar_pairs(x, 0.5))
+
+
+def test_exact_dots_across_gather_chunks():
+    from bankcore.search.similarity import GATHER_CHUNK, _exact_dots
+    x = structured(300)
+    rng = np.random.default_rng(4)
+    i, j = rng.integers(0, 300, 2 * GATHER_CHUNK + 17), rng.integers(0, 300, 2 * GATHER_CHUNK + 17)
+    assert np.allclose(_exact_dots(x, i, j), np.einsum("ij,ij->i", x[i], x[j]), atol=1e-6)
+    assert len(_exact_dots(x, i[:0], j[:0])) == 0
