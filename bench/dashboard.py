@@ -10,7 +10,8 @@ session, as a link or a reload does) until `browser.settle` sees it drawn and qu
 check, also shown subtracted — median of 5 after a first visit, printed beside the server-side times, their ratio,
 and the load average (the machine is shared: read the figures with it). "cold" clears the data caches first — the
 first visit after the bank changed (the fingerprint moved) — and keeps the cached Bank, as the running app does;
-"warm" reruns with the caches full (what a widget click costs when nothing was written). Peak RSS is the
+"warm" reruns with the caches full (what a widget click costs when nothing was written); "after an approval"
+(big bank, a few screens) is the next run after a reviewer approved one lesson elsewhere. Peak RSS is the
 `streamlit run` server process's VmHWM after a headless Chromium has visited every screen of the big bank (skipped
 without Chromium).
 
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bankcore import Bank  # noqa: E402
+from bankcore.search.embed import MODEL_ID  # noqa: E402
 from bankcore.store import Store  # noqa: E402
 
 DOMAINS = ("shopping", "gitlab", "reddit", "maps", "swe")
@@ -192,7 +194,7 @@ def _items(con, rng, nrng, n_items, traj_ids, run_of, domains, success) -> dict:
     vectors = nrng.standard_normal((n_items, 384), dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     items["embedding"] = pa.array(list(vectors), pa.list_(pa.float32()))
-    items["embedding_model"] = ["sentence-transformers/all-MiniLM-L6-v2"] * n_items
+    items["embedding_model"] = [MODEL_ID] * n_items  # retrieval's own: an older id makes every vector look stale
     Store._insert_arrow(con, "memory_items", {**items, "item_id": pa.array(items["item_id"], pa.int32()),
                                               "superseded_by": pa.array(items["superseded_by"], pa.int32()),
                                               "version": pa.array(items["version"], pa.int32())})
@@ -224,9 +226,21 @@ SCREENS = {  # name: (page file or None for the overview, session state to set b
 }
 
 
+def _on_screen(page: str | None, state: dict[str, object], picks: dict[str, object]):
+    """An AppTest of the app with `state` set (placeholders from `picks`), switched to `page` (not yet run there)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+    for key, value in state.items():
+        at.session_state[key] = picks.get(value, value)
+    at.run()
+    if page:
+        at.switch_page(page)
+    return at
+
+
 def render_times(db: Path, repeats: int, picks: dict[str, object]) -> dict[str, dict[str, float]]:
     import streamlit as st
-    from streamlit.testing.v1 import AppTest
 
     os.environ["BANKCORE_DB"] = str(db)
     st.cache_data.clear()
@@ -235,12 +249,7 @@ def render_times(db: Path, repeats: int, picks: dict[str, object]) -> dict[str, 
     for name, (page, state) in SCREENS.items():
         cold, warm = [], []
         for _ in range(repeats):
-            at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
-            for key, value in state.items():
-                at.session_state[key] = picks.get(value, value)
-            at.run()
-            if page:
-                at.switch_page(page)
+            at = _on_screen(page, state, picks)
             st.cache_data.clear()  # cold: the bank changed since the last visit
             t0 = time.perf_counter()
             at.run()
@@ -253,6 +262,39 @@ def render_times(db: Path, repeats: int, picks: dict[str, object]) -> dict[str, 
         results[name] = {"cold_s": round(statistics.median(cold), 3), "warm_s": round(statistics.median(warm), 3)}
         print(f"  {name:32s} cold {results[name]['cold_s']:6.3f} s   warm {results[name]['warm_s']:6.3f} s",
               flush=True)
+    return results
+
+
+def curated_times(db: Path, repeats: int, picks: dict[str, object], out: Path,
+                  screens: tuple[str, ...] = ("overview", "metrics", "metrics, per week by domain")
+                  ) -> dict[str, float]:
+    """Server-side render of each of `screens` right after a reviewer approved one lesson (on a copy of `db`,
+    through `Bank`, as another tab or a CLI would): the caches are full, the fingerprint has moved. Median of
+    `repeats`, one approval each."""
+    import shutil
+
+    import streamlit as st
+
+    copy = out / f"{db.stem}-curated.duckdb"
+    shutil.copyfile(db, copy)
+    os.environ["BANKCORE_DB"] = str(copy)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    pending = [i.item_id for i in Bank(copy).store.review_queue(which="pending", limit=repeats * len(screens))[0]]
+    results = {}
+    for name in screens:
+        page, state = SCREENS[name]
+        times = []
+        for _ in range(repeats):
+            at = _on_screen(page, state, picks)
+            at.run()  # the caches full, as the screen was a moment ago
+            Bank(copy).approve(pending.pop(), actor="human:bench", reason="bench")
+            t0 = time.perf_counter()
+            at.run()
+            times.append(time.perf_counter() - t0)
+        results[name] = round(statistics.median(times), 3)
+        print(f"  {name:32s} after an approval {results[name]:6.3f} s", flush=True)
+    copy.unlink()
     return results
 
 
@@ -367,6 +409,7 @@ def main() -> None:
         print(f"generated {wrote} in {time.perf_counter() - t0:.1f} s")
     print(f"big: {big.name} ({big.stat().st_size / 1e6:.0f} MB)")
     report["big"] = render_times(big, args.repeats, _picks(big))
+    report["big_curated"] = curated_times(big, args.repeats, _picks(big), out)
     if not args.no_browser:
         report["big_browser"] = browser_times(big, args.repeats, _picks(big), out, report["big"])
     if not args.no_rss:

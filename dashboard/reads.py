@@ -31,10 +31,34 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+# The parts of `Store.fingerprint()`, in its order. A read that depends on only some of them is keyed on those
+# (`cached_outcomes`), so a write that moves none of them leaves its cache warm.
+FINGERPRINT_PARTS = ("last_event", "items", "trajectories", "last_verdict", "retrievals", "runs", "extractions",
+                     "settings")
+# What the run, trajectory and label reads depend on. Curating a lesson (approve, reject, edit, merge) moves only
+# the event log and the items, so it no longer recomputes, at 100k items, every Metrics analysis over every
+# trajectory (agent runs alone took ~3 s of a ~8 s cold Metrics screen).
+OUTCOME_PARTS = ("trajectories", "last_verdict", "runs", "extractions", "settings")
+
+
+def scoped(fingerprint: tuple, parts: tuple[str, ...] | None) -> tuple:
+    """The `parts` of `fingerprint` (all of it for None, or when the store's fingerprint is not the shape
+    FINGERPRINT_PARTS names: a cache may then be refreshed too often, never too rarely)."""
+    if parts is None or len(fingerprint) != len(FINGERPRINT_PARTS):
+        return fingerprint
+    return tuple(fingerprint[FINGERPRINT_PARTS.index(part)] for part in parts)
+
+
 def cached_read(read: Callable[Concatenate[Bank, P], T]) -> Callable[P, T]:
     """`read(bank, ...)` as `read(...)` on this session's bank for reading (`ui.reader_for`: read-only sessions on
     PostgreSQL), through `st.cache_data` keyed by the bank, the fingerprint and the arguments."""
     return _through_cache(read, ui.reader_for)
+
+
+def cached_outcomes(read: Callable[Concatenate[Bank, P], T]) -> Callable[P, T]:
+    """As `cached_read`, for a read of runs, trajectories, their labels and costs only: keyed on OUTCOME_PARTS of
+    the fingerprint, not on the lessons' history."""
+    return _through_cache(read, ui.reader_for, OUTCOME_PARTS)
 
 
 def cached_retrieval(read: Callable[Concatenate[Bank, P], T]) -> Callable[P, T]:
@@ -43,10 +67,10 @@ def cached_retrieval(read: Callable[Concatenate[Bank, P], T]) -> Callable[P, T]:
     return _through_cache(read, ui.bank_for)
 
 
-def _through_cache(read: Callable[Concatenate[Bank, P], T],
-                   bank_for: Callable[[ui.BankKey], Bank]) -> Callable[P, T]:
+def _through_cache(read: Callable[Concatenate[Bank, P], T], bank_for: Callable[[ui.BankKey], Bank],
+                   parts: tuple[str, ...] | None = None) -> Callable[P, T]:
     """Each read gets its own cache (Streamlit names a cache by the function's qualified name, so the inner
-    function is renamed after the read it serves)."""
+    function is renamed after the read it serves), keyed on the `parts` of the fingerprint it depends on."""
     def cached(bank_key: ui.BankKey, fingerprint: tuple, *args: Any, **kwargs: Any) -> T:
         return read(bank_for(bank_key), *args, **kwargs)
 
@@ -56,7 +80,7 @@ def _through_cache(read: Callable[Concatenate[Bank, P], T],
 
     @functools.wraps(read)
     def reading(*args: P.args, **kwargs: P.kwargs) -> T:
-        return through_cache(ui.bank_key(), ui.fingerprint(), *args, **kwargs)
+        return through_cache(ui.bank_key(), scoped(ui.fingerprint(), parts), *args, **kwargs)
     return reading
 
 
@@ -216,7 +240,7 @@ def recent_events(bank: Bank, kinds: list[str] | None, limit: int, offset: int,
 
 
 # ---------------------------------------------------------------------- trajectories and judging
-@cached_read
+@cached_outcomes
 def runs(bank: Bank) -> list[Run]:
     return bank.views.list_runs()
 
@@ -247,13 +271,13 @@ def verdict_flips(bank: Bank, since_verdict_id: int) -> list[dict[str, Any]]:
     return bank.views.verdict_flips(since_verdict_id)
 
 
-@cached_read
+@cached_outcomes
 def judge_quality(bank: Bank) -> list[JudgeQuality]:
     return bank.views.judge_quality()
 
 
 # ---------------------------------------------------------------------- metrics
-@cached_read
+@cached_outcomes
 def outcome_series(bank: Bank, bucket: str, split: str | None, window: int) -> list[dict[str, Any]]:
     return bank.views.outcome_series(bucket=bucket, split=split, window=window)
 
@@ -265,6 +289,13 @@ def event_markers(bank: Bank, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
 
 @cached_read
 def outcome_breakdown(bank: Bank, by: str) -> list[dict[str, Any]]:
+    """Outcomes by the source of the lessons retrieved ("memory_source": it reads the lessons too)."""
+    return bank.views.outcome_breakdown(by)
+
+
+@cached_outcomes
+def run_outcome_breakdown(bank: Bank, by: str) -> list[dict[str, Any]]:
+    """Outcomes by a property of the run or trajectory ("memory_mode", "domain"): no lesson is read."""
     return bank.views.outcome_breakdown(by)
 
 
@@ -273,9 +304,16 @@ def lesson_usefulness(bank: Bank, limit: int) -> dict[str, Any]:
     return bank.views.lesson_usefulness(limit)
 
 
-@cached_read
-def agent_runs(bank: Bank) -> dict[str, Any]:
+@cached_outcomes
+def _agent_runs(bank: Bank, written_later: tuple[int, int]) -> dict[str, Any]:  # noqa: ARG001 — a cache key
     return bank.views.agent_runs()
+
+
+def agent_runs() -> dict[str, Any]:
+    """Per-run task outcomes and costs. Keyed also on how many best-of-N picks and self-contrast extractions the
+    bank holds: both are written after the trajectories they are about and may move no part of OUTCOME_PARTS."""
+    store = ui.reader().store
+    return _agent_runs((store.count("selections"), store.count("contrast_extractions")))
 
 
 @cached_read

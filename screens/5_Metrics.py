@@ -75,7 +75,7 @@ with ui.page("Metrics", ":material/monitoring:") as bank:
 
     st.subheader("Memory on vs off, and what kind of memory")
     left, right = st.columns([2, 3])  # the lessons' sources are several pairs of bars: room for their labels
-    left.plotly_chart(charts.breakdown_bar(reads.outcome_breakdown("memory_mode"),
+    left.plotly_chart(charts.breakdown_bar(reads.run_outcome_breakdown("memory_mode"),
                                            "By memory mode of the run"), key="m_mode")
     right.plotly_chart(charts.breakdown_bar(reads.outcome_breakdown("memory_source"),
                                             "By source of the lessons retrieved"), key="m_source")
@@ -84,7 +84,7 @@ with ui.page("Metrics", ":material/monitoring:") as bank:
                f"than {MIN_N} outcomes: it says its n, not a rate.")
 
     st.subheader("By domain")
-    domains = reads.outcome_breakdown("domain")
+    domains = reads.run_outcome_breakdown("domain")
     st.plotly_chart(charts.breakdown_bar(domains, "Success by domain"), key="m_domain")
 
     st.subheader("Which lessons help, which hurt")

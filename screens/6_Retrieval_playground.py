@@ -72,23 +72,29 @@ with ui.page("Retrieval playground", ":material/manage_search:"):
     st.code(prompt or "(empty — no lesson is injected)", language=None, wrap_lines=True)
 
     st.subheader("Compare with the bank as it was")
-    bounds = reads.event_bounds()
-    point = st.slider("As of event", 0, bounds.last_event, max(0, bounds.last_event // 2),
-                      key="pg_asof")
-    earlier = reads.retrieve_as_of(point, query, k, options["task_id"])
-    moment = reads.event_times((point,)).get(point)  # as_of_summary would also count the statuses
-    st.caption(f"The bank at event {point:,}" + (f" ({moment:%Y-%m-%d %H:%M})" if moment else "")
-               + " — approved items only, ranked by cosine similarity, "
-               f"above the same minimum similarity ({ui.settings().min_similarity:.2f}).")
-    if earlier:
-        tables.table(hits_table(earlier), hit_columns(earlier), key="pg_earlier", opens_item="id", wrap="title")
+    # Asked for, never run on every Retrieve: it rebuilds the bank at that event from its history and embeds every
+    # past text it has no vector for — at 100k lessons that took minutes and over 1 GB (bench/dashboard.py).
+    if not st.toggle("Compare with the bank at an earlier event", key="pg_compare",
+                     help="Rebuilds the bank as it was from its history, then retrieves from it: on a big bank "
+                          "this takes a while."):
+        st.caption("Turn this on to see what the same task would have retrieved earlier.")
     else:
-        st.caption("Nothing would have been retrieved then.")
-    now_ids = [h.item.item_id for h in hits]
-    then_ids = [h.item.item_id for h in earlier]
-    if now_ids != then_ids:
-        said = [", ".join(f"#{i}" for i in ids) or "nothing" for ids in (then_ids, now_ids)]
-        st.markdown(f"The answer changed: then {said[0]}, now {said[1]}.")
+        bounds = reads.event_bounds()
+        point = st.slider("As of event", 0, bounds.last_event, max(0, bounds.last_event // 2), key="pg_asof")
+        earlier = reads.retrieve_as_of(point, query, k, options["task_id"])
+        moment = reads.event_times((point,)).get(point)  # as_of_summary would also count the statuses
+        st.caption(f"The bank at event {point:,}" + (f" ({moment:%Y-%m-%d %H:%M})" if moment else "")
+                   + " — approved items only, ranked by cosine similarity, "
+                   f"above the same minimum similarity ({ui.settings().min_similarity:.2f}).")
+        if earlier:
+            tables.table(hits_table(earlier), hit_columns(earlier), key="pg_earlier", opens_item="id", wrap="title")
+        else:
+            st.caption("Nothing would have been retrieved then.")
+        now_ids = [h.item.item_id for h in hits]
+        then_ids = [h.item.item_id for h in earlier]
+        if now_ids != then_ids:
+            said = [", ".join(f"#{i}" for i in ids) or "nothing" for ids in (then_ids, now_ids)]
+            st.markdown(f"The answer changed: then {said[0]}, now {said[1]}.")
 
     st.subheader("Why not this item?")
     item_id = int(st.number_input("Item #", min_value=0, step=1, key="pg_why"))

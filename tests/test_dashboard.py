@@ -768,6 +768,8 @@ def test_the_playground_shows_top_k_the_prompt_block_and_why_not_without_logging
     assert list(hits["rank"]) == [1, 2] and hits["score"].is_monotonic_decreasing
     assert hits["id"].iloc[0] == ids["approved"]  # "Verify the reservation before cancelling"
     assert any("Verify the reservation" in c.value for c in at.code)  # the block the agent's prompt would get
+    assert not at.get("slider") or "pg_asof" not in [w.key for w in at.slider]  # the past is rebuilt when asked
+    at.toggle(key="pg_compare").set_value(True).run()
     at.slider(key="pg_asof").set_value(Bank(db).store.last_event_id()).run()
     _, then = [t.value for t in at.dataframe if {"rank", "id"} <= set(t.value.columns)][:2]
     assert then["id"].iloc[0] == ids["approved"]  # the bank as of its last event: approved items, by cosine
