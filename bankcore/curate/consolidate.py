@@ -214,15 +214,15 @@ def _merges(bucket: list[MemoryItem], x: np.ndarray, pairs: Pairs, threshold: fl
         reps = sorted(copies)
         position = {k: n for n, k in enumerate(reps)}  # bucket index of a distinct text → its index here
         rep_of = {k: position[rep] for rep, ks in copies.items() for k in ks}
-        keep = [(position[i], position[j], s)
-                for i, j, s in zip(pairs.i.tolist(), pairs.j.tolist(), pairs.sim.tolist())
-                if s >= threshold and i in position and j in position]
+        at = np.full(len(bucket), -1, dtype=np.int64)  # the same map as an array: pairs are kept by one mask
+        at[reps] = np.arange(len(reps))
+        keep = (pairs.sim >= threshold) & (at[pairs.i] >= 0) & (at[pairs.j] >= 0)
         by_id = {bucket[k].item_id: n for k, n in rep_of.items()}
         cannot = {(by_id[a], by_id[b]) for a, b in map(tuple, blocked) if a in by_id and b in by_id}
         groups = []
-        if keep:
+        if keep.any():
             rep_x = x if len(reps) == len(bucket) else x[reps]  # no copy of the matrix when nothing is left out
-            rep_pairs = Pairs(*(np.array(col) for col in zip(*keep)))
+            rep_pairs = Pairs(at[pairs.i[keep]], at[pairs.j[keep]], pairs.sim[keep])
             groups = complete_linkage_groups(rep_x, rep_pairs, threshold, max_size=max_group,
                                              cannot_link=[c for c in cannot if c[0] != c[1]])
         grouped = {n for g in groups for n in g}
