@@ -186,7 +186,8 @@ def replay_groups(n: int, into: Path) -> Path:
     return path
 
 
-def steps(subset: Path, tasks: str, lessons: Path, groups: Path) -> list[tuple[str, str, list[str]]]:
+def steps(subset: Path, tasks: str, lessons: Path, groups: Path, replay_judge: str = "llm"
+          ) -> list[tuple[str, str, list[str]]]:
     """(--only key, name, CLI arguments) of every step, in the order they run."""
     llm = ["--judge", "llm", "--extractor", "llm"]
     return [
@@ -199,7 +200,7 @@ def steps(subset: Path, tasks: str, lessons: Path, groups: Path) -> list[tuple[s
         ("consolidate", "consolidate --llm", ["consolidate", "--llm"]),
         ("replay", "import MaTTS groups (k=2)", ["import", str(groups)]),
         ("replay", "matts-replay --selector llm", ["matts-replay", "--run", REPLAY_RUN, "--k", "2",
-                                                  "--selector", "llm", *llm]),
+                                                  "--selector", "llm", "--judge", replay_judge, "--extractor", "llm"]),
     ]
 
 
@@ -217,7 +218,8 @@ def run_step(name: str, args: list[str], db: Path, env: dict[str, str], log: Pat
                                                                          f"{timeout_s:.0f} s)")
     seconds = time.monotonic() - started
     with log.open("a") as out:
-        out.write(f"\n$ bankcore {' '.join(args)}  (exit {proc.returncode}, {seconds:.0f} s)\n{proc.stdout}{proc.stderr}")
+        out.write(f"\n$ bankcore {' '.join(args)}  (exit {proc.returncode}, {seconds:.0f} s)\n"
+                  f"{proc.stdout}{proc.stderr}")
     traceback = "Traceback (most recent call last)" in proc.stderr
     last = (proc.stderr.strip().splitlines() or proc.stdout.strip().splitlines() or [""])[-1]
     print(f"  {name:<30} exit {proc.returncode}  {seconds:6.0f} s  {'TRACEBACK  ' if traceback else ''}{last[:90]}",
@@ -295,12 +297,13 @@ def role_figures(calls: list, counted: dict[int, tuple[int, int]] | None = None)
 
 
 def identical_retries(calls: list) -> int:
-    """Attempts that repeat their failed predecessor's exact request (same prompt and temperature)."""
+    """Attempts that repeat their failed predecessor's request (same prompt, spacing aside, and temperature): a
+    repair quoting a reply that differs from the last one only in a trailing space asks nothing new."""
     count = 0
     for before, after in zip(calls, calls[1:]):
         if before.error and before.purpose == after.purpose and before.traj_id == after.traj_id \
-                and (before.prompt_hash, before.temperature) == (after.prompt_hash, after.temperature) \
-                and before.error.startswith(UNUSABLE):
+                and before.temperature == after.temperature and before.error.startswith(UNUSABLE) \
+                and " ".join(prompt_text(before).split()) == " ".join(prompt_text(after).split()):
             count += 1
     return count
 
@@ -355,6 +358,9 @@ def main() -> None:
     ap.add_argument("--trajectories", type=int, default=4, help="τ-bench trajectories to learn from")
     ap.add_argument("--tasks", default="shop-count-0,shop-cheapest-0", help="shop tasks for each run mode")
     ap.add_argument("--groups", type=int, default=3, help="demo MaTTS tasks (two trials each) for matts-replay")
+    ap.add_argument("--replay-judge", choices=["llm", "heuristic"], default="llm",
+                    help="who judges the replay groups first (heuristic: the selector is reached sooner, in a time "
+                         "box on a slow CPU where a small model writes its 1024-token verdicts for minutes)")
     ap.add_argument("--ctx", type=int, default=8192, help="the server's context window in tokens")
     ap.add_argument("--venv", type=Path, default=CACHE / "venv")
     ap.add_argument("--record", type=Path, help="write every real request and reply here (JSONL)")
@@ -387,7 +393,8 @@ def main() -> None:
         box = args.step_minutes * 60 if args.step_minutes else None
         chosen = set(args.only.split(",")) if args.only else set(STEP_KEYS)
         todo = [(name, cmd) for key, name, cmd in steps(tau_subset(args.trajectories, work), args.tasks,
-                                                          near_duplicates(work), replay_groups(args.groups, work))
+                                                          near_duplicates(work), replay_groups(args.groups, work),
+                                                          args.replay_judge)
                 if key in chosen]
         results = [run_step(name, cmd, db, env, work / "steps.log", box) for name, cmd in todo]
     finally:

@@ -196,3 +196,64 @@ def test_the_agents_stop_cuts_a_recorded_run_on_reply_at_its_first_imagined_obse
     stopped = ran_on["reply"][:cut]
     assert len(stopped) < len(ran_on["reply"]) / 20 and "Reply to every observation" not in stopped
     assert ran_on["expect"] in stopped and len(parse_move(stopped).action) < 60
+
+
+# ---------------------------------------------------------------------- Gemma 3 270M on merge and MaTTS (issue 20)
+def read_as_its_role(reply: dict) -> None:
+    """Parse a recorded reply as its role does: a merge for a group of two, a selection among two, a verdict."""
+    from bankcore.curate.llm_merge import MergeParseError, parse
+    from bankcore.matts.selection import parse_selection
+    try:
+        {"merge": lambda text: parse(text, [1, 2]), "select": lambda text: parse_selection(text, 2),
+         "judge-ran-on": parse_verdict}[reply["purpose"]](reply["reply"])
+    except MergeParseError as exc:
+        raise UnusableReply(str(exc)) from None
+
+
+@pytest.mark.parametrize("reply", gemma("merge") + gemma("select") + gemma("judge-ran-on"),
+                         ids=lambda r: f"{r['purpose']}: {r['why'][:40]}")
+def test_each_recorded_gemma_merge_selection_and_ran_on_verdict_is_unusable(reply):
+    assert reply["expect"] == "unusable"
+    with pytest.raises(UnusableReply):
+        read_as_its_role(reply)
+
+
+def test_replies_that_differ_only_in_spacing_are_the_same_reply_to_the_retries(fake_llm, tmp_path):
+    """Gemma answered the merge with its format's decline, with and without a trailing space by turns: the repairs
+    quoted each, so two retries asked what their predecessor had asked, and the run spent five attempts a group.
+    Now the repair quotes the reply stripped and the client gives up once the reply stays the same, spacing aside."""
+    from bankcore.curate.llm_merge import build_messages, client_completer
+    from bankcore.models import MemoryItem
+    declines = [r["reply"] for r in gemma("merge") if '"decline"' in r["reply"]]
+    assert len(declines) == 2 and declines[0] != declines[1] and declines[0].split() == declines[1].split()
+    turns = iter(declines * 3)
+    fake_llm.responder = lambda request: next(turns)
+    llm, store = client(fake_llm, tmp_path)
+    group = [MemoryItem("Check eligibility before cancelling", "Use when a refund is asked for.",
+                        "Check the booking date and the insurance first.", source="success", item_id=1),
+             MemoryItem("Verify refund eligibility first", "Use when a cancellation is asked for.",
+                        "Check the date and the cover, then cancel or explain.", source="failure", item_id=2)]
+    with pytest.raises(LLMError, match="same unusable reply"):
+        client_completer(llm)(build_messages(group))
+    sent = [(" ".join(json.dumps(r["messages"]).split()), r.get("temperature")) for r in fake_llm.requests]
+    assert len(sent) <= 3 and all(a != b for a, b in zip(sent, sent[1:]))
+    assert all(c.error for c in store.iter_llm_calls())  # nothing cached as a decision
+
+
+def test_a_copied_selector_format_leaves_the_group_queued_with_no_pick(fake_llm, tmp_path):
+    """What matts-replay did with Gemma's selections: each group fails (the command exits non-zero), nothing is
+    stored as a pick, and no reply is cacheable — the next run asks again."""
+    from bankcore import Bank
+    from bankcore.matts import parallel
+    from bankcore.matts.selection import LLMSelector
+    replies = [r["reply"] for r in gemma("select")]
+    answered = iter(replies * 10)
+    fake_llm.responder = lambda request: next(answered)
+    db = tmp_path / "bank.duckdb"
+    bank = Bank(db, settings=fake_llm.settings(db))
+    bank.import_path(Path(__file__).parent.parent / "data" / "demo" / "06-week5-web-matts-parallel.jsonl")
+    groups = parallel.groups_of(bank.store, k=2)[:2]
+    selector = LLMSelector(LLMClient(bank.settings, bank.store, sleep=lambda s: None))
+    report = parallel.select_groups(bank.store, groups, selector)
+    assert report.failed == 2 and report.done == 0 and bank.store.selections() == []
+    assert all(c.error for c in bank.store.iter_llm_calls() if c.purpose == "select")

@@ -425,6 +425,7 @@ def _repair(messages: list[dict[str, str]], temperature: float, json_mode: bool,
     """The next attempt after `unusable` unusable replies: the conversation plus the last reply and a note saying
     what was wrong with it, at the same temperature the first time and a higher one after."""
     floor = REPAIR_TEMPERATURES[min(unusable, len(REPAIR_TEMPERATURES)) - 1]
+    reply = reply.strip()  # replies that differ only in a trailing space make the same repair, which `complete` sees
     quoted = reply if len(reply) <= REPAIR_QUOTE_CHARS else reply[:REPAIR_QUOTE_CHARS] + " […]"
     repaired = [*messages, {"role": "assistant", "content": quoted},
                 {"role": "user", "content": f"That reply could not be used: {problem.removeprefix(UNUSABLE)}. "
@@ -435,10 +436,16 @@ def _repair(messages: list[dict[str, str]], temperature: float, json_mode: bool,
 
 
 def _stuck(unusable: list[_Attempt]) -> bool:
-    """The model keeps giving the very same unusable reply although the retries differed — shown what was wrong,
-    then sampled more freely: no further attempt will help."""
+    """The model keeps giving the very same unusable reply (spacing aside) although the retries differed — shown
+    what was wrong, then sampled more freely: no further attempt will help."""
     last = unusable[-3:]
-    return len(last) == 3 and len({a.reply for a in last}) == 1 and last[-1].temperature > 0
+    return len(last) == 3 and len({_spaced(a.reply) for a in last}) == 1 and last[-1].temperature > 0
+
+
+def _spaced(reply: str | None) -> str:
+    """A reply with its spacing normalised: Gemma 3 270M sampled `{…"..."}` and `{…"..."} ` by turns, at 0.4 and
+    0.7 alike — the same answer, which must not pass for a different one."""
+    return " ".join((reply or "").split())
 
 
 # "maximum context length is 8192 tokens" (OpenAI, vLLM, llama-cpp-python), "exceeds the available context size
