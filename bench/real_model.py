@@ -33,6 +33,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -58,6 +59,7 @@ SERVER_PACKAGE = "llama-cpp-python[server]==0.3.36"
 BUILD_FLAGS = "-DGGML_NATIVE=ON -DLLAMA_CURL=OFF"
 REPAIR_MARK = "That reply could not be used:"  # llm._repair's note: an attempt that carries it is a retry
 LENGTH_ERROR = re.compile(r"context|too long|maximum context", re.I)
+INTERRUPT_GRACE_S = 60  # for a time-boxed step to write what it finished after Ctrl-C, before it is killed
 # An unusable reply that was well-formed but said nothing: refused by the meaning checks (reply_schemas.lesson_problem,
 # the extractor's trimming, ids/indexes outside the group), not by the parser
 JUNK = re.compile(r"placeholder|too short to say|a label, not a sentence|repeats the verdict|only repeats|"
@@ -206,16 +208,23 @@ def steps(subset: Path, tasks: str, lessons: Path, groups: Path, replay_judge: s
 
 def run_step(name: str, args: list[str], db: Path, env: dict[str, str], log: Path,
              timeout_s: float | None = None) -> dict:
-    """One CLI step; past `timeout_s` it is stopped (the bank keeps what it finished) and the next step runs."""
+    """One CLI step; past `timeout_s` it is interrupted as Ctrl-C would (so it writes what it finished, its LLM
+    calls included: a killed one lost the audit rows of the calls it had made) and the next step runs."""
     started = time.monotonic()
+    child = subprocess.Popen([sys.executable, "-m", "bankcore.cli", "--db", str(db), *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
     try:
-        proc = subprocess.run([sys.executable, "-m", "bankcore.cli", "--db", str(db), *args], capture_output=True,
-                              text=True, env=env, timeout=timeout_s)
-    except subprocess.TimeoutExpired as out:
-        text = (out.stdout or b"").decode(errors="replace") if isinstance(out.stdout, bytes) else (out.stdout or "")
-        err = (out.stderr or b"").decode(errors="replace") if isinstance(out.stderr, bytes) else (out.stderr or "")
-        proc = subprocess.CompletedProcess(out.cmd, "time box", text, err + f"\n(stopped by the bench after "
-                                                                         f"{timeout_s:.0f} s)")
+        text, err = child.communicate(timeout=timeout_s)
+        proc = subprocess.CompletedProcess(child.args, child.returncode, text, err)
+    except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGINT)
+        try:
+            text, err = child.communicate(timeout=INTERRUPT_GRACE_S)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            text, err = child.communicate()
+        proc = subprocess.CompletedProcess(child.args, "time box", text, err + f"\n(stopped by the bench after "
+                                                                            f"{timeout_s:.0f} s)")
     seconds = time.monotonic() - started
     with log.open("a") as out:
         out.write(f"\n$ bankcore {' '.join(args)}  (exit {proc.returncode}, {seconds:.0f} s)\n"
