@@ -46,9 +46,10 @@ run: install
 test: install-test
 	$(PY) -m pytest -q
 
-# The fast tier, about a minute on an idle 2-core machine (65 s measured): the engine's unit-level tests. tests/tiers.py marks `slow`
-# what needs the browser, a subprocess, AppTest, the shared datasets or torch; `make test` still runs those. Bank
-# files go to tmpfs (/dev/shm) where there is one; the closing line says how many tests were left out and why.
+# The fast tier, about a minute on an idle 2-core machine (~100 s CPU for ~1,290 tests, measured on a busy one; it
+# was ~111 s CPU, 68.8 s wall): the engine's unit-level tests. tests/tiers.py marks `slow` what needs the browser, a
+# subprocess, AppTest, the shared datasets or torch; `make test` still runs those. Bank files go to tmpfs (/dev/shm)
+# where there is one; the closing line says how many tests were left out and why.
 # Compiled modules (Python's bytecode, pytest's rewritten test modules) are kept under $(PYCACHE) even where
 # PYTHONDONTWRITEBYTECODE is set: without them every run compiled the ~200 test and engine modules again (~8 s CPU).
 PYCACHE := $(abspath $(VENV))/pycache
