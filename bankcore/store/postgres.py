@@ -201,8 +201,9 @@ class PostgresCore(CoreStore):
         with _server_lost(self._where), super().reading():
             yield
 
-    def _turn(self, *, counted: bool = True):
-        return nullcontext()  # the server orders writers; no in-process turn-taking (nor counting: never kept open)
+    def _turn(self, *, counted: bool = True, beside_log_write: bool = False):
+        # the server orders writers; no in-process turn-taking, counting (never kept open) or log written behind
+        return nullcontext()
 
     def _yield_to_writer(self) -> None:
         return None
