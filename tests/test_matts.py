@@ -287,6 +287,22 @@ def test_replay_with_the_llm_selector_through_the_fake_server(fake_llm, db):
     assert report.contrasted.items == 4 and report.contrasted.reinforced == 6  # the same lesson, once per domain
 
 
+def test_replay_exits_non_zero_when_only_the_judge_failed(fake_llm, db, cli, monkeypatch):
+    """A judge whose every reply is unusable leaves the groups unlabelled (nothing to contrast): before, the
+    command still exited 0 because only the selector's and the extractor's failures counted."""
+    fake_llm.responder = lambda request: (
+        '{"analysis": "the second is complete", "index": [2]}'
+        if "evaluating the trajectories" in request["messages"][0]["content"] else "I cannot tell.")
+    for name, value in {"BANKCORE_LLM_BASE_URL": fake_llm.url, "OPENAI_API_KEY": "sk-test",
+                        "BANKCORE_MODEL": "fake-model", "BANKCORE_LLM_RETRIES": "1"}.items():
+        monkeypatch.setenv(name, value)
+    assert cli("--db", db, "import", DEMO_MATTS).code == 0
+    result = cli("--db", db, "matts-replay", "--judge", "llm", "--selector", "llm", "--extractor", "heuristic")
+    judge_calls = [c for c in Bank(db).store.iter_llm_calls() if c.purpose == "judge"]
+    assert judge_calls and all(c.error for c in judge_calls)
+    assert result.code == 4 and "judged 0 of" in result.out
+
+
 def test_replay_on_tau_bench_four_trials(bank):
     """The real data: 50 tasks × 4 trials; offline heuristic selector and contrast extractor."""
     need_shared(TAU)

@@ -127,7 +127,8 @@ def cmd_matts_replay(args: argparse.Namespace) -> int:
                           "per_group": [to_dict(g) for g in report.outcomes.groups]}, indent=2))
     else:
         say(args, report.summary())
-    return _report_errors(report.selected) or _report_errors(report.contrasted)
+    # every stage's failures are told and count, the judge's too: a group it could not label is never contrasted
+    return max(_report_errors(stage) for stage in (report.judged, report.selected, report.contrasted))
 
 
 def _tasks_arguments(p: argparse.ArgumentParser) -> None:
