@@ -235,6 +235,21 @@ def test_a_model_repeating_the_same_unusable_reply_is_given_up_on_early(fake_llm
     assert len(set(bodies)) == len(bodies)  # no request repeated its predecessor
 
 
+def test_an_unusable_reply_that_used_its_whole_token_budget_is_called_cut_off(fake_llm, db):
+    """A reply that ran to max_tokens is unusable because it was cut off: the error and the repair say so (and ask
+    for brevity) instead of only naming the field the cut removed. A short unusable reply is not called cut off."""
+    bank, client = client_for(fake_llm, db, llm_max_retries=1)
+    echo = "Thoughts: the agent searched, then searched again, " * 20  # the fake server counts 4 characters a token
+    fake_llm.responder = lambda request: echo if request["max_tokens"] == 64 else "I think it went fine."
+    with pytest.raises(LLMError) as info:
+        client.complete("judge", JUDGE_MESSAGES, validate=_needs_status, max_tokens=64)
+    assert "cut off at its 64-token limit" in str(info.value)
+    assert "cut off" in fake_llm.requests[-1]["messages"][-1]["content"]  # the repair tells the model
+    with pytest.raises(LLMError) as short:
+        client.complete("judge", JUDGE_MESSAGES + [{"role": "user", "content": "again"}], validate=_needs_status)
+    assert "cut off" not in str(short.value)
+
+
 def test_a_repaired_reply_is_served_from_the_cache_on_a_rerun(fake_llm, db):
     bank, client = client_for(fake_llm, db)
     fake_llm.responder = lambda r: ('Thoughts: ok.\nStatus: "failure"' if "could not be used" in

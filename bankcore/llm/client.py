@@ -231,6 +231,8 @@ class LLMClient:
                 self.sleep(backoff_delay(failures, retry_after, self._rng))
                 continue
             problem = _oversized(text) or _validation_error(validate, text)
+            if problem is not None:
+                problem += _cut_off(tokens[1], max_tokens)
             if problem is None:
                 call = self._record(purpose, attempt.key, attempt.temperature, request, text, tokens, started, None,
                                     traj_id)
@@ -586,6 +588,15 @@ def read_stream(stream: Any, silence_s: float, progress: Callable[[int, float], 
         stream.close()
     tokens = (getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
     return "".join(pieces), tokens
+
+
+def _cut_off(completion_tokens: int | None, max_tokens: int) -> str:
+    """What to add to an unusable reply's problem when the reply used its whole token budget: it was cut off, and the
+    problem (a missing field, unclosed JSON) is that, not what the model meant (Gemma 3 270M's judge echoed the
+    trajectory to its 1024-token limit and was told only "no 'Status:' line")."""
+    if completion_tokens is None or completion_tokens < max_tokens:
+        return ""
+    return f" (the reply was cut off at its {max_tokens}-token limit: answer briefly)"
 
 
 def _reply_text(response: Any) -> str:
