@@ -94,3 +94,25 @@ def test_malformed_replies_are_errors_never_guesses(text, message):
 def test_none_reply_is_an_error():
     with pytest.raises(MergeParseError, match="empty reply"):
         parse(None, GROUP)
+
+
+def test_a_group_too_long_for_the_window_is_shortened_and_says_so(fake_llm, tmp_path):
+    """A small local model's window (here 2,000 tokens, 1,024 of them for the reply) cannot hold two long
+    consolidated lessons: the server would reject the prompt for length. The client cuts each lesson's description
+    and content (never the ids or titles) until it fits, and the prompt says what was cut."""
+    from bankcore.curate.llm_merge import client_completer
+    from bankcore.llm.client import LLMClient
+    from bankcore.store import Store
+    fake_llm.context_window = 2000
+    fake_llm.responder = lambda request: json.dumps({**MERGE, "absorbs": [3, 5]})
+    long_text = "Look up the reservation by its id and confirm its status with the customer before acting. " * 12
+    group = [MemoryItem("Verify before cancelling", long_text, long_text, source="success", item_id=3),
+             MemoryItem("Check the booking first", long_text, long_text, source="failure", item_id=5)]
+    db = tmp_path / "bank.duckdb"
+    llm = LLMClient(fake_llm.settings(db, llm_context_tokens=2000), Store(db), sleep=lambda s: None)
+    reply = parse(client_completer(llm)(build_messages(group)), [3, 5])
+    assert isinstance(reply, MergeReply) and reply.absorbs == (3, 5)
+    sent = fake_llm.requests[-1]["messages"][-1]["content"]
+    assert len(fake_llm.requests) == 1 and "shortened to fit the model's context window" in sent
+    assert "Verify before cancelling" in sent and "Check the booking first" in sent and "…" in sent
+    assert len(sent) < len(build_messages(group)[-1]["content"]) / 2

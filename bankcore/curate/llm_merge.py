@@ -72,13 +72,40 @@ class MergeParseError(BankcoreError):
     """The model's reply could not be read as a merge decision; the group stays as it was."""
 
 
+SHORTENED_NOTE = ("\n\n(Each lesson's description and content were shortened to fit the model's context window; "
+                  "'…' marks a cut. Merge what is there; do not guess what was cut.)")
+
+
 def build_messages(items: Sequence[MemoryItem]) -> list[dict[str, str]]:
     """System + user messages for one group. Deterministic, so the temperature-0 cache can answer repeats."""
-    lessons = [{"id": i.item_id, "learned_from": i.source, "title": i.title, "description": i.description,
-                "content": i.content} for i in items]
-    user = ("Lessons (JSON):\n" + json.dumps(lessons, ensure_ascii=False, indent=1) +
+    return _messages([{"id": i.item_id, "learned_from": i.source, "title": i.title, "description": i.description,
+                       "content": i.content} for i in items])
+
+
+def _messages(lessons: list[dict[str, Any]], note: str = "") -> list[dict[str, str]]:
+    user = ("Lessons (JSON):\n" + json.dumps(lessons, ensure_ascii=False, indent=1) + note +
             "\n\nReply with the JSON object only.")
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def shortened(messages: list[dict[str, str]]) -> Callable[[float], list[dict[str, str]]]:
+    """The client's `fit`: the group's prompt with each lesson's description and content cut to `scale` of their
+    length (titles and ids whole, so the reply can still name every member), saying so in the prompt. A group of
+    long consolidated lessons would otherwise be rejected for length by a small local model's window."""
+    lessons = _lessons_of(messages)
+
+    def build(scale: float) -> list[dict[str, str]]:
+        if scale >= 1.0:
+            return messages
+        cut = [{**lesson, "description": _cut(lesson["description"], scale), "content": _cut(lesson["content"], scale)}
+               for lesson in lessons]
+        return _messages(cut, SHORTENED_NOTE)
+    return build
+
+
+def _cut(text: str, scale: float) -> str:
+    keep = max(int(len(text) * scale), 40)
+    return text if len(text) <= keep else text[:keep].rstrip() + "…"
 
 
 class ClientCompleter:
@@ -103,7 +130,7 @@ class ClientCompleter:
 
         self.last_cached = False
         result = self.client.complete(PURPOSE, messages, temperature=0.0, json_mode=True, max_tokens=1024,
-                                      validate=validate, schema=merge_schema(group))
+                                      validate=validate, schema=merge_schema(group), fit=shortened(messages))
         self.last_cached = result.cached
         return result.text
 
@@ -114,10 +141,14 @@ def client_completer(client) -> ClientCompleter:
 
 def group_of(messages: list[dict[str, str]]) -> list[int]:
     """The item ids of the group that `build_messages` wrote into `messages`."""
+    return [int(lesson["id"]) for lesson in _lessons_of(messages)]
+
+
+def _lessons_of(messages: list[dict[str, str]]) -> list[dict[str, Any]]:
     user = next(m["content"] for m in messages if m["role"] == "user")
     _, _, rest = user.partition("Lessons (JSON):\n")
     lessons, _ = REPLY_JSON.raw_decode(rest)
-    return [int(lesson["id"]) for lesson in lessons]
+    return lessons
 
 
 def parse(text: str | None, group: Sequence[int]) -> Reply:
