@@ -265,9 +265,21 @@ def is_retry(call) -> bool:
     return any(REPAIR_MARK in str(m.get("content", "")) for m in (call.request or {}).get("messages", []))
 
 
-def is_action(reply: str | None) -> bool:
+def is_action(reply: str | None, instructions: str = "") -> bool:
+    """One `verb[argument]` move on one line, and not a template copied from the prompt's own action list
+    (`search[terms]`, `sort[price_asc|price_desc|rating]`: Gemma 3 270M's 5 "actions" in a 22-move run were those);
+    an argument-less move (`next_page[]`) counts even though the list shows it as it is."""
     from bankcore.agent.react import parse_move
-    return bool(re.fullmatch(r"[a-z_]+\[.*\]", parse_move(reply or "").action, re.S))
+    action = parse_move(reply or "").action.strip()
+    if not re.fullmatch(r"[a-z_]+\[[^\n]*\]", action):
+        return False
+    return action.endswith("[]") or action not in instructions
+
+
+def instructions_of(call) -> str:
+    """The system text (or, folded for a model without a system role, the first user turn) an agent call was sent."""
+    messages = (call.request or {}).get("messages", [])
+    return str(messages[0].get("content", "")) if messages else ""
 
 
 def role_figures(calls: list, counted: dict[int, tuple[int, int]] | None = None) -> dict[str, dict]:
@@ -289,7 +301,7 @@ def role_figures(calls: list, counted: dict[int, tuple[int, int]] | None = None)
         retries = [c for c in answered if is_retry(c)]
         unusable_first = sum(1 for c in first if (c.error or "").startswith(UNUSABLE))
         if role == "agent":  # never retried: a move is parsed when it reads as one `verb[argument]` action
-            unusable_first = sum(1 for c in first if c.error is None and not is_action(c.response))
+            unusable_first = sum(1 for c in first if c.error is None and not is_action(c.response, instructions_of(c)))
         repaired = sum(1 for c in retries if c.error is None)
         latencies = sorted(c.latency_ms for c in answered if c.latency_ms is not None)
         out[role] = {
