@@ -14,6 +14,7 @@ Looked for only when a text has non-ASCII letters or an ASCII word of the lexico
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -153,7 +154,13 @@ def _compile() -> tuple[dict[str, re.Pattern], re.Pattern, re.Pattern, list[str]
             firsts, english)
 
 
-_BY_FIRST, _GROUPED, _FIRSTS, _ENGLISH = _compile()
+@functools.cache
+def _patterns() -> tuple[dict[str, re.Pattern], re.Pattern, re.Pattern, list[str]]:
+    """`_compile`'s patterns, built on first use: ~80 ms of regex compiling that a command which never reads a
+    non-English text (`export-lessons` of English lessons, `stats`) should not pay at import."""
+    return _compile()
+
+
 # The first five letters of lexicon forms: an ASCII-only text is read only when a word of it starts so.
 _ENGLISH_WORDS = frozenset("assistant assistants transfer password ignore refund always never account".split())
 _ENGLISH_STARTS = frozenset("trans instr ident ignor verif passw contr conta numer regul assis sende valor compt "
@@ -164,17 +171,18 @@ ASCII_CUES = frozenset(w.encode() for gloss, forms in _LEXICON for form in _form
 
 
 def _sentence(text: str) -> list[str]:
+    by_first, grouped, firsts, english = _patterns()
     hits: list[tuple[int, str]] = []
     done = 0
-    for first in _FIRSTS.finditer(text):
+    for first in firsts.finditer(text):
         at = first.start()
         if at < done or (at and text[at - 1].isalpha() and _LATIN_OR_GREEK.match(first.group(0))):
             continue  # inside an earlier match, or not at a word start
-        match = _BY_FIRST[first.group(0)].match(text, at)
+        match = by_first[first.group(0)].match(text, at)
         if match:
-            hits.append((at, _ENGLISH[int(match.lastgroup[1:])]))
+            hits.append((at, english[int(match.lastgroup[1:])]))
             done = match.end()
-    hits += [(m.start(), _ENGLISH[int(m.lastgroup[1:])]) for m in _GROUPED.finditer(text)]
+    hits += [(m.start(), english[int(m.lastgroup[1:])]) for m in grouped.finditer(text)]
     hits += [(m.start(), m.group(0)) for m in _KEEP.finditer(text)]
     hits.sort()
     words = [w for _, w in hits]
