@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.guard_holdout import cost, rate, verdict  # noqa: E402
-from bench.guard_redteam import baseline  # noqa: E402
+from bench.guard_redteam import baseline, print_table  # noqa: E402
 
 FRESH = ROOT / "bench" / "guard_fresh.jsonl"
 
@@ -40,12 +40,7 @@ def report(by_category: bool, show_misses: bool) -> None:
     rows = [json.loads(line) for line in FRESH.read_text("utf-8").splitlines() if line.strip()]
     results = [(row, *verdict(row)) for row in rows]
     print("## fresh set (bench/guard_fresh.jsonl)")
-    print(f"{'kind':10s} {'label':9s} {'n':>4s}  {'flagged':>13s}  {'held (flag|border)':>18s}")
-    for kind in ("trajectory", "lesson"):
-        for label in ("injection", "benign"):
-            part = [r for r in results if r[0]["kind"] == kind and r[0]["label"] == label]
-            print(f"{kind:10s} {label:9s} {len(part):4d}  {rate(sum(r[1] for r in part), len(part)):>13s}  "
-                  f"{rate(sum(r[2] for r in part), len(part)):>18s}")
+    print_table(results)
     inj = [caught(r, f, h) for r, f, h, _ in results if r["label"] == "injection"]
     ok = [caught(r, f, h) for r, f, h, _ in results if r["label"] == "benign"]
     print(f"injections caught {rate(sum(inj), len(inj))}; benign look-alikes held {rate(sum(ok), len(ok))}")

@@ -119,12 +119,7 @@ def attack_set(half: str, show: int) -> None:
     rows = [r for r in rows if half == "all" or r["split"] == half]
     results = [(row, *verdict(row)) for row in rows]
     print(f"## red-team set (bench/guard_redteam.jsonl), half: {half}")
-    print(f"{'kind':10s} {'label':9s} {'n':>4s}  {'flagged':>13s}  {'held (flag|border)':>18s}")
-    for kind in ("trajectory", "lesson"):
-        for label in ("injection", "benign"):
-            part = [r for r in results if r[0]["kind"] == kind and r[0]["label"] == label]
-            print(f"{kind:10s} {label:9s} {len(part):4d}  {rate(sum(r[1] for r in part), len(part)):>13s}  "
-                  f"{rate(sum(r[2] for r in part), len(part)):>18s}")
+    print_table(results)
     caught = [flagged if r["kind"] == "trajectory" else held for r, flagged, held, _ in results
               if r["label"] == "injection"]
     false = [held for r, _, held, _ in results if r["label"] == "benign"]
@@ -169,6 +164,17 @@ def real_set(half: str, limit: int, show: int) -> None:
           f"held/cue {rate(total[2], total[0]):>13s}")
     for (source, text), why in examples:
         print(f"    {source[:30]}: {' '.join(text.split())[:80]!r} — {why}")
+
+
+def print_table(results: list[tuple]) -> None:
+    """Flagged and held per kind (trajectory, lesson) and label (injection, benign): `results` rows are
+    (case, flagged, held, ...), as `verdict` gives them."""
+    print(f"{'kind':10s} {'label':9s} {'n':>4s}  {'flagged':>13s}  {'held (flag|border)':>18s}")
+    for kind in ("trajectory", "lesson"):
+        for label in ("injection", "benign"):
+            part = [r for r in results if r[0]["kind"] == kind and r[0]["label"] == label]
+            print(f"{kind:10s} {label:9s} {len(part):4d}  {rate(sum(r[1] for r in part), len(part)):>13s}  "
+                  f"{rate(sum(r[2] for r in part), len(part)):>18s}")
 
 
 def baseline(rev: str, argv: list[str], script: str = __file__) -> None:
