@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except OSError as exc:  # the environment (a file that vanished, a full disk, no permission): one line, it names the path
+    except OSError as exc:
+        # the environment (a file that vanished, a full disk, no permission): one line, it names the path
         if os.environ.get("BANKCORE_DEBUG"):
             raise
         if caused_by_ctrl_c(exc):
