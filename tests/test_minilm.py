@@ -84,7 +84,9 @@ def test_truncation_at_256_word_pieces_not_the_tokenizer_files_128(runtimes):
     words = long.split()
     full, longer, shorter = numpy_model.encode([long, long + " and more words past the end",
                                                 " ".join(words[:len(words) // 6])], 32)
-    assert np.abs(full - longer).max() == 0  # what lies past 256 word pieces changes nothing
+    # what lies past 256 word pieces changes nothing: equal up to the float noise of a row's place in the batch's
+    # matrix products (BLAS kernels differ by row on CPUs without AVX-512: 4e-8 measured), far below a real change
+    assert np.abs(full - longer).max() <= 1e-6
     assert np.abs(full - shorter).max() > 1e-3  # but what lies before does
 
 
