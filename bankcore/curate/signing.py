@@ -214,10 +214,10 @@ def verify_detached(path: str | Path, data: bytes, key: ExportKey | KeyRing, *, 
     """Check that `data` (FILE's bytes, read once by the caller, who then uses these same bytes) is what FILE.sig
     signed, under a key of the ring. Returns the id of the key that signed it; anything else is one `InputError`
     naming FILE or FILE.sig (see the module's doc for the order of the checks)."""
-    path = Path(path)
-    signature, position = _checked_signature(path, as_ring(key), kind)
+    path, ring = Path(path), as_ring(key)
+    signature, position = _checked_signature(path, ring, kind)
     _check_bytes(path, signature, len(data), hashlib.sha256(data).hexdigest())
-    return as_ring(key).keys[position].key_id
+    return ring.keys[position].key_id
 
 
 class Verified(NamedTuple):
