@@ -11,7 +11,10 @@ never auto-approves either). Benign look-alikes count as false flags the same wa
 `--baseline REV` measures the guard at git revision REV first, in the same run; `--cost` adds the CPU cost per 1,000
 real trajectories (bench/guard_holdout.py's measure) for the guard in use.
 
-Usage: python bench/guard_fresh.py [--baseline REV] [--cost] [--by-category] [--show-misses]
+`--set PATH` measures another unseen set of the same schema instead (e.g. bench/guard_unseen.jsonl, the fourth set,
+authored by someone who had not read the guard).
+
+Usage: python bench/guard_fresh.py [--set PATH] [--baseline REV] [--cost] [--by-category] [--show-misses]
 """
 
 from __future__ import annotations
@@ -36,10 +39,10 @@ def caught(row: dict, flagged: bool, held: bool) -> bool:
     return flagged if row["kind"] == "trajectory" and row["label"] == "injection" else held
 
 
-def report(by_category: bool, show_misses: bool) -> None:
-    rows = [json.loads(line) for line in FRESH.read_text("utf-8").splitlines() if line.strip()]
+def report(attack_set: Path, by_category: bool, show_misses: bool) -> None:
+    rows = [json.loads(line) for line in attack_set.read_text("utf-8").splitlines() if line.strip()]
     results = [(row, *verdict(row)) for row in rows]
-    print("## fresh set (bench/guard_fresh.jsonl)")
+    print(f"## unseen set ({attack_set.relative_to(ROOT)})")
     print_table(results)
     inj = [caught(r, f, h) for r, f, h, _ in results if r["label"] == "injection"]
     ok = [caught(r, f, h) for r, f, h, _ in results if r["label"] == "benign"]
@@ -60,15 +63,18 @@ def report(by_category: bool, show_misses: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", type=Path, default=FRESH, help="the attack set (default: bench/guard_fresh.jsonl)")
     parser.add_argument("--baseline", metavar="REV", help="also measure the guard at this git revision, first")
     parser.add_argument("--cost", action="store_true", help="also time the guard on real trajectories")
     parser.add_argument("--by-category", action="store_true", help="rates per category (closing report only)")
     parser.add_argument("--show-misses", action="store_true", help="list misses and false holds (closing report)")
     args = parser.parse_args()
-    flags = ["--by-category"] * args.by_category + ["--show-misses"] * args.show_misses + ["--cost"] * args.cost
+    attack_set = args.set.resolve()
+    flags = ["--set", str(attack_set), *["--by-category"] * args.by_category, *["--show-misses"] * args.show_misses,
+             *["--cost"] * args.cost]
     if args.baseline:
         baseline(args.baseline, flags, __file__)
-    report(args.by_category, args.show_misses)
+    report(attack_set, args.by_category, args.show_misses)
     if args.cost:
         cost()
 
