@@ -194,6 +194,9 @@ def _tags_in_words(text: str) -> bool:
     return False
 
 
+_CALL_SHAPE = re.compile(r"^\s*[A-Za-z_][\w.]{2,80}\((?:[^()]*[=:][^()]*)?\)\s*$|[\w.]{3,}\([^()]*=")
+
+
 def _printable_text(raw: bytes) -> str | None:
     try:
         text = raw.decode("utf-8")
@@ -204,7 +207,9 @@ def _printable_text(raw: bytes) -> str | None:
     if len(text) >= 20 and _B64_RUN.fullmatch(text.strip()):
         return text.strip()  # base64 inside base64: decoded again one level down
     letters = sum(1 for c in text if c.isalpha() or c == " ")
-    if letters < 0.7 * len(text) or " " not in text.strip():
+    if letters < 0.7 * len(text) and not (letters >= 0.45 * len(text) and _CALL_SHAPE.search(text)):
+        return None  # a suggested tool call is text too: identifiers, quotes and digits between its letters
+    if " " not in text.strip() and not _CALL_SHAPE.search(text):
         return None
     if sum(1 for c in text if c.isprintable() or c in "\n\t") < 0.97 * len(text):
         return None

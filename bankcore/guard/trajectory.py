@@ -11,6 +11,7 @@ from .addressed import addressed_harms
 from .lesson_review import _source_text
 from .normalisation import normalise, views
 from .rules import RULES, _Body, _excerpt, scan_text, scan_tool_name
+from .tool_calls import suggested_calls
 
 JOIN_EDGE = 400  # characters from each end of a step's text that the cross-step view keeps
 JOIN_REACH = 240  # how far either side of a join a split instruction may reach
@@ -88,19 +89,20 @@ def scan_trajectory(traj: Trajectory) -> list[Injection]:
     found += [Injection(step, "tool_name", name, excerpt, severity, view)
               for step, text in tool_names(traj)
               for name, excerpt, severity, view in scan_tool_name(text)]
-    found += _addressed(traj, texts, {(i.step, i.field) for i in found if i.severity == "flag"})
+    task = _source_text([traj], task_only=False)  # what the user asked and the agent itself did belongs to the task
+    found += _addressed(texts, task, {(i.step, i.field) for i in found if i.severity == "flag"})
+    found += _suggested(texts, task, {(i.step, i.field) for i in found if i.severity == "flag"})
     seen = {(i.pattern, i.step) for i in found}
     found += [i for i in _split_instructions(texts) if (i.pattern, i.step) not in seen
               and not any(j.pattern == i.pattern for j in found)]
     return found
 
 
-def _addressed(traj: Trajectory, texts: list[tuple[int | None, str, str]],
+def _addressed(texts: list[tuple[int | None, str, str]], task: str,
                flagged: set[tuple[int | None, str]]) -> list[Injection]:
     """Orders to an AI reader judged by what they ask (`addressed.addressed_harms`), in every untrusted text the
     wording rules did not flag already (one flag per text is enough to hold its lessons). Accounts and addresses
     the user gave or the agent itself used are the task's own."""
-    task = _source_text([traj], task_only=False)  # what the user asked and the agent itself did belongs to the task
     found: list[Injection] = []
     for step, field, text in texts:
         if (step, field) in flagged or not text:
@@ -112,6 +114,24 @@ def _addressed(traj: Trajectory, texts: list[tuple[int | None, str, str]],
             if hits:
                 found += hits
                 break
+    return found
+
+
+def _suggested(texts: list[tuple[int | None, str, str]], task: str,
+               flagged: set[tuple[int | None, str]]) -> list[Injection]:
+    """Risky tool calls that untrusted observations suggest (`tool_calls.suggested_calls`), read in the raw text
+    (names keep their camel case) and in whatever obfuscation hid."""
+    found: list[Injection] = []
+    for step, field, text in texts:
+        if field != "observation" or (step, field) in flagged or not text:
+            continue
+        hits = suggested_calls(text, task, step, field, "text")
+        for view, body in views(text)[1:] if not hits else ():
+            if view == "decoded":
+                hits = suggested_calls(body, task, step, field, view)
+                if hits:
+                    break
+        found += hits
     return found
 
 
