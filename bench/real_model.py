@@ -14,7 +14,10 @@ Steps (each a real `bankcore` CLI process against one fresh bank):
 4. `consolidate --llm` over three pairs of near-duplicate lessons it imports first (a small model's own
    extractions are refused, leaving nothing to merge), and `matts-replay --selector llm` over `--groups` tasks
    of the demo's MaTTS run, two trials each (a time-boxed live MaTTS run stores no group until its k attempts
-   are done).
+   are done);
+5. `matts-replay --extractor llm` over one τ-bench task's real trajectories, one success and one failure, labelled
+   by the dataset's reward (`import --labels truth`; heuristic judge and selector): the contrast extractor's prompt
+   without a live MaTTS run, which on a CPU does not finish one task's k attempts within a time box.
 Then, per role (llm_calls purpose): requests, parsed first time, repaired, failed, tokens, latency p50/p95; and the
 "done when" checks: tracebacks, junk approved, invalid replies cached, identical retries, length rejections.
 `--record FILE` writes every real request/reply as JSONL, the fixture tests replay.
@@ -135,9 +138,11 @@ def tau_subset(n: int, into: Path) -> Path:
     return path
 
 
-STEP_KEYS = ("learn", "none", "rb", "par", "seq", "consolidate", "replay")  # for --only, in the order they run
+# for --only, in the order they run
+STEP_KEYS = ("learn", "none", "rb", "par", "seq", "consolidate", "replay", "contrast")
 DEMO_MATTS = ROOT / "data" / "demo" / "06-week5-web-matts-parallel.jsonl"
 REPLAY_RUN = "real-model replay groups"
+CONTRAST_RUN = "real-model contrast pair"
 # Three pairs the embedder groups at the default threshold (0.90–0.94): two that teach one lesson in other words,
 # one that gives opposite advice for one situation. Without them `consolidate --llm` has nothing to ask a model
 # whose own extractions were all refused (as a small model's are).
@@ -188,7 +193,23 @@ def replay_groups(n: int, into: Path) -> Path:
     return path
 
 
-def steps(subset: Path, tasks: str, lessons: Path, groups: Path, replay_judge: str = "llm"
+def contrast_pair(into: Path) -> Path:
+    """The τ-bench task whose shortest success and shortest failure are together the shortest, those two: a real
+    pair with both outcomes, so the contrast extractor has something to contrast and a CPU model the least to read."""
+    by_task: dict[int, dict[float, list]] = defaultdict(lambda: defaultdict(list))
+    for record in json.loads((SHARED / "tau-bench-airline" / "gpt-4o-airline.json").read_text()):
+        by_task[record["task_id"]][record["reward"]].append(record)
+
+    def size(record: dict) -> int:
+        return len(json.dumps(record["traj"]))
+
+    pairs = [[min(outcomes[r], key=size) for r in (1.0, 0.0)] for outcomes in by_task.values() if len(outcomes) == 2]
+    path = into / "contrast-pair.json"
+    path.write_text(json.dumps(min(pairs, key=lambda pair: sum(map(size, pair)))))
+    return path
+
+
+def steps(subset: Path, tasks: str, lessons: Path, groups: Path, pair: Path, replay_judge: str = "llm"
           ) -> list[tuple[str, str, list[str]]]:
     """(--only key, name, CLI arguments) of every step, in the order they run."""
     llm = ["--judge", "llm", "--extractor", "llm"]
@@ -203,6 +224,9 @@ def steps(subset: Path, tasks: str, lessons: Path, groups: Path, replay_judge: s
         ("replay", "import MaTTS groups (k=2)", ["import", str(groups)]),
         ("replay", "matts-replay --selector llm", ["matts-replay", "--run", REPLAY_RUN, "--k", "2",
                                                   "--selector", "llm", "--judge", replay_judge, "--extractor", "llm"]),
+        ("contrast", "import τ-bench pair (truth)", ["import", str(pair), "--labels", "truth", "--run", CONTRAST_RUN]),
+        ("contrast", "matts-replay --extractor llm", ["matts-replay", "--run", CONTRAST_RUN, "--k", "2", "--selector",
+                                                      "heuristic", "--judge", "heuristic", "--extractor", "llm"]),
     ]
 
 
@@ -415,7 +439,7 @@ def main() -> None:
         chosen = set(args.only.split(",")) if args.only else set(STEP_KEYS)
         todo = [(name, cmd) for key, name, cmd in steps(tau_subset(args.trajectories, work), args.tasks,
                                                           near_duplicates(work), replay_groups(args.groups, work),
-                                                          args.replay_judge)
+                                                          contrast_pair(work), args.replay_judge)
                 if key in chosen]
         results = [run_step(name, cmd, db, env, work / "steps.log", box) for name, cmd in todo]
     finally:

@@ -257,3 +257,60 @@ def test_a_copied_selector_format_leaves_the_group_queued_with_no_pick(fake_llm,
     report = parallel.select_groups(bank.store, groups, selector)
     assert report.failed == 2 and report.done == 0 and bank.store.selections() == []
     assert all(c.error for c in bank.store.iter_llm_calls() if c.purpose == "select")
+
+
+# ---------------------------------------------------------------------- the contrast extractor on real τ-bench pairs
+CONTRAST_TASK, CONTRAST_TRIALS = 44, (2, 3)  # the pair the bench picks: the shortest success and failure of a task
+
+
+def contrast_replies() -> list[dict]:
+    return [{**r, "model": name} for name, rows in (("gemma3", GEMMA), ("smollm2", RECORDED))
+            for r in rows if r["purpose"] == "extract-contrast"]
+
+
+def tau_pair(tmp_path: Path) -> Path:
+    """Task 44's trials 2 (reward 1) and 3 (reward 0) of the shared τ-bench data, as the bench imports them."""
+    from conftest import TAU, need_shared
+    need_shared(TAU)
+    records = [r for r in json.loads(TAU.read_text())
+               if r["task_id"] == CONTRAST_TASK and r["trial"] in CONTRAST_TRIALS]
+    path = tmp_path / "pair.json"
+    path.write_text(json.dumps(records))
+    return path
+
+
+@pytest.mark.parametrize("reply", contrast_replies(), ids=lambda r: f"{r['model']}: {r['why'][:40]}")
+def test_each_recorded_contrast_reply_reads_as_recorded(reply):
+    from dataclasses import replace
+    from bankcore.matts.selection import contrast_lessons
+    pair = [TRAJ, replace(TRAJ, traj_id="tid2", trial=1)]
+    if reply["expect"] == "unusable":
+        with pytest.raises(UnusableReply):
+            contrast_lessons(reply["reply"], pair)
+    else:
+        assert [d.title for d in contrast_lessons(reply["reply"], pair)] == reply["expect"]
+
+
+def test_a_copied_contrast_format_leaves_the_real_pair_queued_and_is_asked_again(fake_llm, tmp_path):
+    """matts-replay over a real τ-bench pair labelled by its reward, answered with Gemma's recorded copy of the
+    format: the group fails (the command's exit code counts it), no lesson and no contrast mark are written, no
+    attempt repeats its predecessor, and the next replay asks the model again rather than serving a cached reply."""
+    from bankcore import Bank
+    [copied] = [r for r in contrast_replies() if r["model"] == "gemma3"]
+    fake_llm.responder = lambda request: copied["reply"]
+    db = tmp_path / "bank.duckdb"
+    bank = Bank(db, settings=fake_llm.settings(db))
+    imported = bank.import_path(tau_pair(tmp_path), run_name="pair")
+    assert bank.label_from_truth(bank.imported_trajectories(imported)).summary().count("success 1, failure 1")
+    for attempt in (1, 2):
+        report = bank.matts_replay("pair", k=2, selector="heuristic", judge="heuristic", extractor="llm")
+        assert report.contrasted.failed == 1 and report.contrasted.items == 0
+        assert len(fake_llm.requests) == 3 * attempt  # asked again: nothing was cached as a success
+    assert bank.store.contrast_extractions(report.contrasted.extractor_id) == []
+    calls = [c for c in bank.store.iter_llm_calls() if c.purpose == "extract-contrast"]
+    assert len(calls) == 6 and all(c.error for c in calls)
+    sent = [(" ".join(json.dumps(r["messages"]).split()), r.get("temperature")) for r in fake_llm.requests]
+    assert all(a != b for a, b in zip(sent, sent[1:]))
+    [first] = fake_llm.requests[:1]
+    assert "(judged: success)" in first["messages"][-1]["content"] and "(judged: failure)" in \
+        first["messages"][-1]["content"]
