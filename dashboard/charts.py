@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 import plotly.graph_objects as go
 
-from bankcore.read import MIN_N, JudgeQuality
+from bankcore.read import MIN_N, JudgeQuality, memory_in_words
 
 STATUS_COLORS = {"approved": "#2e7d32", "pending": "#f9a825", "rejected": "#c62828", "superseded": "#6d4c41",
                  "archived": "#9e9e9e"}
@@ -334,6 +334,13 @@ def mark_cursor(fig: go.Figure, moment: Any) -> None:
     fig.add_annotation(x=moment, y=1, yref="paper", text="time cursor", showarrow=False, yanchor="bottom")
 
 
+def _run_and_memory(run: dict[str, Any]) -> str:
+    """A run's legend entry: its name and its memory setting in words, unless the name already says it ('week 1 ·
+    web · memory off (memory off)' said it twice)."""
+    memory = memory_in_words(run["memory_mode"], run["matts_mode"], run["matts_k"])
+    return run["name"] if memory.lower() in run["name"].lower() else f"{run['name']} · {memory}"
+
+
 def task_curves(runs: list[dict[str, Any]]) -> go.Figure:
     """Cumulative success over the tasks of each run, in the order the run did them (the online setting's
     learning curve), one line per run; hover gives the block's own rate and mean steps."""
@@ -344,8 +351,7 @@ def task_curves(runs: list[dict[str, Any]]) -> go.Figure:
             continue
         fig.add_trace(go.Scatter(
             x=[p["last_task"] for p in points], y=[p["cumulative_success_rate"] for p in points], mode="lines+markers",
-            name=label(f"{run['name']} ({run['memory_mode'] or '?'}"
-                       f"{'+' + run['matts_mode'] if run['matts_mode'] else ''})", 100),
+            name=label(_run_and_memory(run), 100),
             text=[f"tasks {p['first_task']}–{p['last_task']}: {p['success_rate']:.0%} this block, "
                   f"{p['mean_steps']} steps" if p["success_rate"] is not None else "" for p in points],
             hovertemplate="%{y:.1%} so far · %{text}<extra></extra>"))

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from bankcore.models import Event, MemoryItem, Trajectory, Truth, Verdict
-from bankcore.read import EVIDENCE_PAGE, MIN_N, ItemPage, kind_of, wilson
+from bankcore.read import EVIDENCE_PAGE, MIN_N, ItemPage, kind_of, memory_in_words, wilson
 from . import tables
 from .tables import NOTHING, TRUTH_WORDS, in_words  # noqa: F401 — screens say parts.in_words
 
@@ -118,9 +118,12 @@ def as_percent(table, *columns: str):
 # the run's name wraps (`tables.table(wrap="run")`) rather than being cut.
 AGENT_RUN_COLUMNS = [
     tables.Col("run", "run", 130, fill=True), tables.Col("memory", "memory", 110),
-    tables.Col("tasks", "tasks", 50, kind="number"), tables.Col("success", "success", 70),
-    tables.Col("LLM calls / task", "calls/task", 85, kind="number"),
-    tables.Col("tokens / task", "tokens/task", 90, kind="number"), tables.Col("best-of-N", "best-of-N", 80),
+    tables.Col("tasks", "tasks", 50, kind="number"),
+    tables.Col("success", "success", 95, help=f"by ground truth, of the tasks that have it; under {MIN_N} only "
+                                             "the count, no percentage"),
+    tables.Col("LLM calls / task", "calls/task", 85, kind="number", format="%.1f"),
+    tables.Col("tokens / task", "tokens/task", 90, kind="number", format="%.0f"),
+    tables.Col("best-of-N", "best-of-N", 80),
     tables.Col("pass@1", "pass@1", 65), tables.Col("pass@k", "pass@k", 65),
     tables.Col("mean steps", "mean steps", 90, kind="number"),
     tables.Col("steps (successes)", "steps, successes", 120, kind="number"),
@@ -129,18 +132,45 @@ AGENT_RUN_COLUMNS = [
 
 
 def agent_row(run: dict) -> dict:
-    """One run's task-level metrics as a table row (issue 7); the MaTTS columns stay empty without groups."""
+    """One run's task-level metrics as a table row (issue 7); the MaTTS columns stay empty without groups. The
+    memory setting in words, and the success rate with the number of tasks it rests on (`rate_of`)."""
     matts = run.get("matts") or {}
-    mode = (run["memory_mode"] or "?") + (f" + {run['matts_mode']} k={run['matts_k']}" if run["matts_mode"] else "")
-    return {"run": run["name"], "memory": mode, "tasks": run["tasks"], "success": pct(run["success_rate"]),
+    return {"run": run["name"], "memory": memory_in_words(run["memory_mode"], run["matts_mode"], run["matts_k"]),
+            "tasks": run["tasks"], "success": rate_of(run["success_rate"], run["with_truth"]),
             "mean steps": _one_decimal(run["mean_steps"]), "steps (successes)": _one_decimal(run["mean_steps_success"]),
             "steps (failures)": _one_decimal(run["mean_steps_failure"]), "LLM calls / task": run["llm_calls_per_task"],
             "tokens / task": run["tokens_per_task"], "best-of-N": pct(matts.get("best_of_n")),
             "pass@1": pct(matts.get("pass_at_1")), "pass@k": pct(matts.get("pass_at_k"))}
 
 
+def rate_of(rate: float | None, n: int) -> str:
+    """A rate in a table cell with the n it rests on ('41% of 29'); below `MIN_N` the count alone ('5 of 9'), as the
+    rate bars do: 40.0% of 10 bug-fixing tasks must not read like 40.0% of 300."""
+    if rate is None or not n:
+        return NOTHING
+    return f"{rate:.0%} of {n:,}" if n >= MIN_N else f"{round(rate * n)} of {n}"
+
+
 def _one_decimal(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+def usefulness_heading(key: str, rows: list[dict[str, Any]]) -> tuple[str, str | None]:
+    """The heading over Metrics' "helps" or "hurts" lessons, and a note when the rows do not bear it out. A lesson
+    hurts only when its lift's whole 95% interval is below zero; the same bar holds for helping, so a list whose
+    intervals all include zero is "leading so far", not "helps most" (on the demo bank every one did)."""
+    if key == "hurts":
+        return "Hurts", None if rows else "No active lesson is measurably hurting."
+    if not rows:
+        return "Helps most", "No active lesson is measurably helping."
+    unclear = sum(1 for r in rows if r.get("lift_low") is None or r["lift_low"] <= 0)
+    if not unclear:
+        return "Helps most", None
+    if unclear == len(rows):
+        return "Leading so far", ("No active lesson is measurably helping yet: every 95% interval below still "
+                                  "includes zero, so these lead on a handful of tasks, not on evidence.")
+    return "Helps most", (f"{unclear} of these {len(rows)}: the 95% interval still includes zero (not yet shown to "
+                          "help).")
 
 
 def label_of(item: MemoryItem) -> str:

@@ -16,7 +16,8 @@ import streamlit as st
 
 from bankcore.bank import Bank
 from bankcore.models import Hit, MemoryItem, Run, Usefulness
-from bankcore.read import AsOfSummary, EventBounds, Evidence, ItemPage, JudgeQuality, Overview, TrajectoryPage
+from bankcore.read import (AsOfSummary, EventBounds, Evidence, ItemPage, JudgeQuality, Overview, TrajectoryPage,
+                           memory_in_words)
 from . import ui
 
 if TYPE_CHECKING:  # the values some of `Bank`'s reads return, named for the annotations only
@@ -279,7 +280,9 @@ def judge_quality(bank: Bank) -> list[JudgeQuality]:
 # ---------------------------------------------------------------------- metrics
 @cached_outcomes
 def outcome_series(bank: Bank, bucket: str, split: str | None, window: int) -> list[dict[str, Any]]:
-    return bank.views.outcome_series(bucket=bucket, split=split, window=window)
+    """Outcomes per bucket; split by memory mode, each line is named in words ('memory off', not 'none')."""
+    rows = bank.views.outcome_series(bucket=bucket, split=split, window=window)
+    return [{**r, "series": memory_in_words(r["series"])} for r in rows] if split == "memory_mode" else rows
 
 
 @cached_read
@@ -295,8 +298,10 @@ def outcome_breakdown(bank: Bank, by: str) -> list[dict[str, Any]]:
 
 @cached_outcomes
 def run_outcome_breakdown(bank: Bank, by: str) -> list[dict[str, Any]]:
-    """Outcomes by a property of the run or trajectory ("memory_mode", "domain"): no lesson is read."""
-    return bank.views.outcome_breakdown(by)
+    """Outcomes by a property of the run or trajectory ("memory_mode", "domain"): no lesson is read. Memory modes
+    are said in words ('memory off', 'ReasoningBank'), as the bars are labelled with them."""
+    rows = bank.views.outcome_breakdown(by)
+    return [{**r, "value": memory_in_words(r["value"])} for r in rows] if by == "memory_mode" else rows
 
 
 @cached_read

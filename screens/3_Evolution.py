@@ -70,7 +70,7 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
     shown = st.multiselect("Show items that were", statuses, default=[s for s in ("approved", "pending")
                                                                          if s in statuses], key="asof_status")
     state, total = reads.items_as_of(point, shown or None, ui.PAGE_SIZE, parts.page_offset("asof_page", ui.PAGE_SIZE))
-    tables.table(state, AS_OF_COLUMNS, key="asof_table", opens_item="item_id")
+    tables.table(state, AS_OF_COLUMNS, key="asof_table", opens_item="item_id", wrap="title")
     parts.pager(total, "asof_page", ui.PAGE_SIZE)
 
     st.subheader("Consolidation lineage")

@@ -90,13 +90,14 @@ with ui.page("Metrics", ":material/monitoring:") as bank:
     st.subheader("Which lessons help, which hurt")
     useful = reads.lesson_usefulness(10)
     if useful["measured"]:
-        for heading, key in (("Helps most", "helps"), ("Hurts", "hurts")):
+        for key in ("helps", "hurts"):
+            heading, note = parts.usefulness_heading(key, useful[key])
             st.markdown(f"**{heading}**")
+            if note:
+                st.caption(note)
             if useful[key]:
                 tables.table(parts.as_percent(pd.DataFrame(useful[key]), "success_with", "success_without"),
-                             USEFULNESS_COLUMNS, key=f"m_{key}", opens_item="item_id")
-            else:
-                st.caption("No active lesson is measurably " + ("helping." if key == "helps" else "hurting."))
+                             USEFULNESS_COLUMNS, key=f"m_{key}", opens_item="item_id", wrap="title")
         st.caption(f"{useful['measured']:,} active lessons have been given to a labelled task. Each is compared "
                    "with the memory-on tasks of its domain that were given other lessons. A lesson *hurts* only "
                    "when the whole 95% interval of its lift is below zero — a bad rate on a handful of tasks is "

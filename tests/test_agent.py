@@ -427,8 +427,8 @@ def test_the_metrics_page_plots_agent_runs(fake_llm, db, monkeypatch):
     assert not at.exception
     table = next(t.value for t in at.dataframe if "pass@k" in t.value.columns)
     rows = {r["run"]: r for r in table.to_dict("records")}
-    assert rows["none"]["success"] == "0.0%" and rows["none"]["pass@k"] == "—"
-    assert rows["bon3"]["memory"] == "reasoningbank + parallel k=3" and rows["bon3"]["best-of-N"] == "100.0%"
+    assert rows["none"]["success"] == "0 of 2" and rows["none"]["pass@k"] == "—"  # 2 tasks: a count, no rate
+    assert rows["bon3"]["memory"] == "ReasoningBank + MaTTS (parallel, k=3)" and rows["bon3"]["best-of-N"] == "100.0%"
     assert rows["bon3"]["tokens / task"] > rows["none"]["tokens / task"] > 0
     st.cache_data.clear()
     st.cache_resource.clear()

@@ -10,7 +10,7 @@ The names below are everything a screen needs from the engine besides `Bank`, `m
 __all__ = [
     "AsOfSummary", "BankStats", "EVIDENCE_PAGE", "EventBounds", "Evidence", "ItemCounts", "ItemPage", "JudgeQuality",
     "MARKER_KINDS", "MIN_N", "Overview", "Provenance", "RunQuality", "TrajectoryPage", "Views", "describe_policy",
-    "kind_of", "memory_block", "needs_keep_decision", "render_comparison", "wilson",
+    "kind_of", "memory_block", "memory_in_words", "needs_keep_decision", "render_comparison", "wilson",
 ]
 
 
@@ -24,7 +24,7 @@ def __getattr__(name: str):
     from ..search.memory_block import memory_block
     from .compare import render as render_comparison
     from .counts import ItemCounts
-    from .metrics import BankStats
+    from .metrics import BankStats, memory_in_words
     from .quality import JudgeQuality, RunQuality
     from .views import (EVIDENCE_PAGE, MARKER_KINDS, MIN_N, AsOfSummary, EventBounds, Evidence, ItemPage, Overview,
                         Provenance, TrajectoryPage, Views, kind_of, wilson)

@@ -154,6 +154,19 @@ def success_curve(tasks: list[dict[str, Any]], points: int = CURVE_POINTS) -> li
     return curve
 
 
+MEMORY_WORDS = {"none": "memory off", "reasoningbank": "ReasoningBank"}
+
+
+def memory_in_words(memory_mode: str | None, matts_mode: str | None = None, matts_k: int | None = None) -> str:
+    """A run's memory setting as a reader says it ('memory off', 'ReasoningBank + MaTTS (parallel, k=3)'), not the
+    stored value ('none', 'reasoningbank'): the dashboard's charts and tables label runs and lines with it."""
+    said = ("memory mode not recorded" if memory_mode in (None, "unknown")
+            else MEMORY_WORDS.get(memory_mode, memory_mode))
+    if matts_mode:
+        said += f" + MaTTS ({matts_mode}" + (f", k={matts_k})" if matts_k else ")")
+    return said
+
+
 def agent_stats(store: Store) -> dict[str, Any]:
     """Per run (in the order runs started) and per memory mode: task-level success, steps, cost and MaTTS."""
     by_run: dict[int, list[dict[str, Any]]] = {}

@@ -1,0 +1,116 @@
+"""What the README screenshots showed a reviewer (issue 19), said in words and with its n: memory modes as 'memory
+off' / 'ReasoningBank' rather than the stored 'none' / 'reasoningbank'; a run's success rate with the tasks it rests
+on (a count alone below `MIN_N`); lessons whose lift intervals all include zero not headed "Helps most"; titles in
+the Evolution grid wrapped whole rather than cut at the column's edge."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import wide_item_bank
+from bankcore import Bank
+from bankcore.read import MIN_N, memory_in_words
+from dashboard import parts, tables
+from streamlit_caches import fresh_streamlit_caches  # noqa: F401 — autouse: clean caches per test
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "data" / "demo"
+
+
+def test_memory_modes_are_said_in_words():
+    assert memory_in_words("none") == "memory off"
+    assert memory_in_words("reasoningbank") == "ReasoningBank"
+    assert memory_in_words("reasoningbank", "parallel", 3) == "ReasoningBank + MaTTS (parallel, k=3)"
+    assert memory_in_words(None) == memory_in_words("unknown") == "memory mode not recorded"
+    assert memory_in_words("my-own-memory") == "my-own-memory"  # a mode we do not know is shown as stored
+
+
+def agent_run(success_rate: float | None, with_truth: int, **extra) -> dict:
+    return {"name": "week 2 · repository bug fixing", "memory_mode": "none", "matts_mode": None, "matts_k": None,
+            "tasks": 10, "success_rate": success_rate, "with_truth": with_truth, "mean_steps": 9.25,
+            "mean_steps_success": None, "mean_steps_failure": None, "llm_calls_per_task": 2.033,
+            "tokens_per_task": 2589.0, **extra}
+
+
+def test_a_runs_success_rate_says_its_n_and_no_percentage_below_min_n():
+    row = parts.agent_row(agent_run(12 / 29, 29))
+    assert row["memory"] == "memory off"
+    assert row["success"] == "41% of 29"
+    assert parts.agent_row(agent_run(5 / 9, 9))["success"] == "5 of 9"  # under MIN_N: no 55.6%
+    assert parts.agent_row(agent_run(None, 0))["success"] == tables.NOTHING
+    assert MIN_N > 9
+
+
+def test_agent_run_cost_columns_have_one_number_format():
+    """'2.033' beside '2', '2589' beside '1932.4': each cost column is printed to one precision."""
+    by_name = {c.name: c for c in parts.AGENT_RUN_COLUMNS}
+    assert by_name["LLM calls / task"].format == "%.1f" and by_name["tokens / task"].format == "%.0f"
+    default = tables.default_columns(parts.AGENT_RUN_COLUMNS)
+    assert {"success", "pass@k"} <= {c.name for c in default}  # the wider success column pushes nothing out
+
+
+def usefulness(low: float | None) -> dict:
+    return {"item_id": 1, "title": "t", "lift": 0.3, "lift_low": low, "lift_high": 0.6}
+
+
+def test_lessons_are_headed_helps_only_when_an_interval_clears_zero():
+    heading, note = parts.usefulness_heading("helps", [usefulness(-0.19), usefulness(-0.25)])
+    assert heading != "Helps most" and "includes zero" in note
+    assert parts.usefulness_heading("helps", [usefulness(0.05)]) == ("Helps most", None)
+    heading, note = parts.usefulness_heading("helps", [usefulness(0.05), usefulness(None)])
+    assert heading == "Helps most" and note.startswith("1 of these 2")
+    assert parts.usefulness_heading("helps", [])[1] == "No active lesson is measurably helping."
+    assert parts.usefulness_heading("hurts", []) == ("Hurts", "No active lesson is measurably hurting.")
+
+
+def screen(page: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> Path:
+    """A memory-off and a memory-on run of the demo corpus, imported as any run file is."""
+    db = tmp_path_factory.mktemp("words") / "bank.duckdb"
+    bank = Bank(db)
+    for name in ("01-week1-web-memory-off.jsonl", "04-week3-web-memory-on.jsonl"):
+        assert json.loads((DEMO / name).read_text().splitlines()[0])["type"] == "run"
+        bank.import_path(DEMO / name)
+    return db
+
+
+def test_metrics_names_memory_modes_in_words(two_runs, monkeypatch):
+    monkeypatch.setenv("BANKCORE_DB", str(two_runs))
+    at = screen("screens/5_Metrics.py")
+    runs = next(d.value for d in at.dataframe if "memory" in d.value.columns)  # the agent-runs grid
+    assert sorted(runs["memory"]) == ["ReasoningBank", "memory off"]
+    assert all(" of " in s for s in runs["success"]), list(runs["success"])
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    names = [str(trace.get("name", "")) for chart in charts for trace in chart["data"]]
+    ticks = [str(x) for chart in charts for trace in chart["data"] if trace.get("type") == "bar"
+             for x in trace.get("x") or []]
+    assert "memory off" in ticks and "ReasoningBank" in ticks, ticks
+    assert not [t for t in ticks + names if t in ("none", "reasoningbank") or "(none)" in t
+                or "(reasoningbank" in t], (ticks, names)
+    curves = [str(t["name"]) for c in charts if "task by task" in str(c["layout"].get("title", "")) for t in c["data"]]
+    assert "week 1 · web · memory off" in curves, curves  # the name says the mode: not said twice
+
+
+def test_evolution_titles_wrap_whole_in_the_bank_as_of_the_cursor(tmp_path, monkeypatch):
+    """The grid's rows are made tall enough for its longest title (`tables.table(wrap=...)`), as the Memory bank's
+    are; at the grid's default height a title longer than its column is cut mid-word."""
+    db = tmp_path / "bank.duckdb"
+    wide_item_bank.build(db, n_evidence=2, steps=2)
+    monkeypatch.setenv("BANKCORE_DB", str(db))
+    at = screen("screens/3_Evolution.py")
+    grid = next(d for d in at.dataframe if "title" in d.value.columns)  # the bank as of the cursor
+    longest = max(len(t) for t in grid.value["title"])
+    assert longest * tables.CHAR_PX > 300, "no title long enough to need wrapping: the check would prove nothing"
+    assert grid.proto.row_height >= tables.WRAP_MIN_PX
