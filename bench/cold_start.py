@@ -31,6 +31,9 @@ on one BLAS thread at that load; single-threaded both: numpy 31, torch 33 texts 
   0.48/0.77, export-lessons 0.81/1.06, retrieve 1.51/1.47 (noise: it imports numpy either way); peak RSS of the
   read commands 73-87 MB where it was 120-135. What a read command still imports is duckdb itself (~0.19 CPU s,
   importlib.metadata included) and bankcore's own modules.
+  Measured 2026-12-08 against c82a090 (export-lessons loads `guard.hidden`, not the guard's normaliser; ASCII and
+  markup-free text skip the escaping; no query for a page past the last), median of 15, load average 8-9: CPU s
+  export-lessons 0.41/0.52, stats (unchanged) 0.42/0.48 — export-lessons now costs what stats does.
 Usage: python bench/cold_start.py [--runs 5] [--workdir /tmp/bankcore-cold-start] [--parts cli,bulk,dashboard]
        python bench/cold_start.py --compare /tmp/cold-base [--runs 7]
 """

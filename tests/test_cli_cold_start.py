@@ -65,14 +65,17 @@ def test_a_read_command_loads_no_model_llm_agent_or_gate(bank, tmp_path, argv):
     assert heavy(found["modules"], NEVER_FOR_A_READ + ARRAYS) == []
 
 
-def test_exporting_lessons_loads_no_importer_embedder_or_llm(bank, tmp_path):
+def test_exporting_lessons_loads_no_importer_embedder_llm_or_guard_tables(bank, tmp_path):
     """export-lessons shares its command module with import-lessons, whose importer (the gate's LLM second opinion,
-    the embedder's re-embedding) loads only when a set is imported."""
+    the embedder's re-embedding) loads only when a set is imported; of the guard it needs only which characters are
+    hidden (`guard.hidden`), not the normaliser's lexicons and decoders (~35 ms)."""
     found = loaded(tmp_path, "--db", str(bank), "export-lessons", "--format", "md")
     assert found["code"] == 0
+    assert "bankcore.guard.hidden" in found["modules"]
     assert heavy(found["modules"], ("torch", "sentence_transformers", "openai", "bankcore.llm.client",
                                     "bankcore.curate.lesson_sets", "bankcore.learn", "bankcore.agent",
-                                    "bankcore.matts", *ARRAYS)) == []
+                                    "bankcore.matts", "bankcore.guard.normalisation", "bankcore.guard.glossary",
+                                    "bankcore.guard.rules", *ARRAYS)) == []
 
 
 @pytest.mark.parametrize("argv", [["--version"], ["--help"], []], ids=lambda a: " ".join(a) or "bare")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ..guard.normalisation import hidden_characters
+from ..guard.hidden import hidden_characters
 
 LESSON_FORMATS = ("md", "json", "playbook", "skill")
 IMPORT_FORMATS = ("auto", *LESSON_FORMATS)  # what `import-lessons --format` takes
@@ -31,6 +31,9 @@ SECTIONS = {
 _ASCII_CONTROLS = {c: None for c in range(128) if not chr(c).isprintable() and not chr(c).isspace()}
 # What needs a look of its own in a line that is not all ASCII: those controls, and every non-ASCII character.
 _TO_CHECK = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_ASCII_CONTROLS)) + "]|[^\x00-\x7f]")
+# Every ASCII control and whitespace character but " ": an ASCII line without one (and without a run of spaces or a
+# space at either end) is already what visible_line makes of it.
+_ASCII_CONTROL_OR_SPACE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def visible_line(text: str | None) -> str:
@@ -39,6 +42,9 @@ def visible_line(text: str | None) -> str:
     (zero-width, bidi, tag), is dropped. Done by str.translate for ASCII text (its fast path) and one regex call per
     character to check otherwise, not a Python step per character: an export calls this ~7 times per lesson."""
     line = str(text or "")
+    if line.isascii() and not _ASCII_CONTROL_OR_SPACE.search(line) and "  " not in line \
+            and not line.startswith(" ") and not line.endswith(" "):
+        return line  # most lesson text: nothing to drop or join; these checks cost 2.5x less than the line below
     line = line.translate(_ASCII_CONTROLS) if line.isascii() else _TO_CHECK.sub(_visible_character, line)
     return " ".join(line.split())  # str.split's whitespace is str.isspace's
 

@@ -69,7 +69,7 @@ __all__ = [
 
 def __getattr__(name: str):
     """The names in `__all__` are imported on first use (PEP 562): a module that needs one part of the guard
-    (`export-lessons` needs `normalisation.hidden_characters`) does not load every rule table."""
+    (`export-lessons` needs `hidden.hidden_characters`) does not load every rule table."""
     if name not in __all__:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from .findings import BORDERLINE, FLAG, SEVERITIES, Finding, Injection

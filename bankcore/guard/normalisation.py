@@ -17,6 +17,7 @@ import unicodedata
 from itertools import repeat
 
 from .glossary import gloss
+from .hidden import hidden_characters, invisible_rx
 from .rereading import reread
 
 MAX_DECODES = 40  # encoded runs decoded per text: bounded so a blob-heavy log cannot slow an import down
@@ -58,20 +59,6 @@ _CONFUSABLE_CHARS = frozenset(_CONFUSABLES)
 _LATIN = re.compile(r"[a-zA-Z]")
 _LETTER_RUN = re.compile(r"[^\W\d_]+")
 _TAG_CHARS = re.compile("[\U000e0020-\U000e007e]")
-_INVISIBLE_EXTRA = "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u2800\u3164\uffa0" + \
-                   "".join(chr(c) for c in range(0xFE00, 0xFE10))
-
-
-def _invisible_table() -> dict[int, None]:
-    table = {ord(c): None for c in _INVISIBLE_EXTRA}
-    for code in range(0x10000):
-        if unicodedata.category(chr(code)) == "Cf":
-            table[code] = None
-    return table
-
-
-_INVISIBLE = _invisible_table()
-_INVISIBLE_RX = re.compile("[" + "".join(re.escape(chr(c)) for c in _INVISIBLE) + "\U000e0000-\U000e007f]")
 
 
 def _unconfuse_word(match: re.Match) -> str:
@@ -108,20 +95,13 @@ def normalise(text: str) -> str:
         return text.lower()
     if _TAG_CHARS.search(text):
         text = _TAG_CHARS.sub(lambda m: chr(ord(m.group(0)) - 0xE0000), text)
-    text = _INVISIBLE_RX.sub("", text)
+    text = invisible_rx().sub("", text)
     if _ACCENTED.search(text):
         text = _LATIN_ACCENT.sub("", unicodedata.normalize("NFKD", text))
     text = unicodedata.normalize("NFKC", text)
     if _CONFUSABLE_RX.search(text):
         text = _CONFUSED_WORD.sub(_unconfuse_word, text)
     return text.lower()
-
-
-def hidden_characters(text: str) -> int:
-    """How many invisible, bidi-control or tag characters `text` holds (none belongs in a lesson)."""
-    if text.isascii():
-        return 0
-    return len(_INVISIBLE_RX.findall(text))
 
 
 # ---------------------------------------------------------------------- obfuscated runs

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, TextIO
 
 from ..curate.lesson_formats import LESSON_FORMATS, LESSONS_FORMAT, LESSONS_VERSION, SECTIONS, visible_line
 from ..errors import BankcoreError, InputError, NotFoundError, Where
-from ..guard.normalisation import hidden_characters
+from ..guard.hidden import hidden_characters
 from ..models import ITEM_SOURCES, ITEM_STATUSES, MemoryItem
 from ..version import __version__
 
@@ -68,6 +68,7 @@ _NON_ASCII = re.compile("[^\x00-\x7f]")
 # holds `<`, `>` or `&`, which a renderer that is not CommonMark might still read as HTML.
 _CODE_SPAN = re.compile(r"(?<!`)`([^`]+)`(?!`)")
 _INTRAWORD = re.compile(r"[^\W_]")  # a letter or digit: `_` between two of them never makes emphasis
+_MARKUP = re.compile(r"[\\`*_\[\]|~$&<>]")  # every character markdown_inert may change: _MD_MARKS's and HTML's
 
 
 def markdown_inert(text: str | None) -> str:
@@ -75,6 +76,8 @@ def markdown_inert(text: str | None) -> str:
     emphasis or table cell can come out of it. Two marks real lessons use stay as they are, being inert already: a
     whole single-backtick code span, and `_` inside a word (`get_reservation_details`)."""
     line = visible_line(text)
+    if not _MARKUP.search(line):
+        return line  # no mark to escape (most titles): one search instead of the span split and the escapes below
     parts, done = [], 0
     for span in _CODE_SPAN.finditer(line):
         kept = span.group(0) if not re.search("[<>&]", span.group(1)) else _prose_inert(span.group(0))
@@ -202,6 +205,8 @@ def iter_lessons(store: BankStore, filters: LessonFilter = LessonFilter(), *, pa
         if not items:
             return
         yield from _with_evidence(store, items)
+        if len(items) < page:
+            return  # the last page: asking for the next would be one more query that finds nothing
         offset += len(items)
 
 
