@@ -114,3 +114,22 @@ def test_evolution_titles_wrap_whole_in_the_bank_as_of_the_cursor(tmp_path, monk
     longest = max(len(t) for t in grid.value["title"])
     assert longest * tables.CHAR_PX > 300, "no title long enough to need wrapping: the check would prove nothing"
     assert grid.proto.row_height >= tables.WRAP_MIN_PX
+
+
+def test_an_extractor_counts_trajectories_once_when_one_is_re_extracted(tmp_path):
+    """A trajectory extracted again after its label flipped is one trajectory, not two (Overview said "201
+    trajectories" on the 200-trajectory demo bank)."""
+    from bankcore.models import Extraction
+    from bankcore.read.views import describe_backend
+
+    db = tmp_path / "bank.duckdb"
+    bank = Bank(db)
+    bank.import_path(DEMO / "01-week1-web-memory-off.jsonl")
+    rows, total = bank.store.browse_trajectories(limit=3)
+    for row, label in [(rows[0], "success"), (rows[0], "failure"), (rows[1], "failure")]:
+        bank.store.add_extraction(Extraction(traj_id=row["traj_id"], extractor_id="llm:x", prompt_version="v1",
+                                             verdict_id=None, label=label, n_items=1))
+    (usage,) = bank.store.extractor_usage()
+    assert (usage["trajectories"], usage["extractions"], usage["items"]) == (2, 3, 3)
+    said = describe_backend(bank.settings.__class__(), [], bank.store.extractor_usage())["extractor"]
+    assert "2 trajectories" in said and total > 2

@@ -95,7 +95,10 @@ class DashboardQueries:
             return _dicts(con.execute(sql))
 
     def extractor_usage(self) -> list[dict[str, Any]]:
-        sql = """SELECT extractor_id, count(*) AS trajectories, sum(n_items) AS items, max(created_at) AS last_at
+        """Every extractor that has distilled trajectories here, newest first: the trajectories it read (one re-read
+        after its label flipped counts once — the demo said "201 trajectories" of 200) and its extractions."""
+        sql = """SELECT extractor_id, count(DISTINCT traj_id) AS trajectories, count(*) AS extractions,
+                        sum(n_items) AS items, max(created_at) AS last_at
                  FROM extractions GROUP BY extractor_id ORDER BY max(created_at) DESC"""
         with self._con() as con:
             return _dicts(con.execute(sql))
