@@ -173,6 +173,16 @@ def usefulness_heading(key: str, rows: list[dict[str, Any]]) -> tuple[str, str |
                           "help).")
 
 
+def fewer_than_k(found: int, k: int, min_similarity: float, *, include_pending: bool, task_id: str | None) -> str:
+    """Why a retrieval returned fewer lessons than the k asked for (the playground asked for 3 and silently showed
+    2): the others do not clear the minimum similarity, or were learned from the task itself."""
+    which = "approved or pending" if include_pending else "approved"
+    return (f"{found} of the {k} asked for: no other {which} lesson clears the minimum similarity "
+            f"({min_similarity:.2f}) for this task" + (" (lessons learned from this task id are left out)"
+                                                        if task_id else "")
+            + ". 'Why not this item?' below explains any one lesson.")
+
+
 def label_of(item: MemoryItem) -> str:
     """A trusted one-line heading for an item: id, version, status and source (no item text)."""
     return (f"#{item.item_id} · v{item.version} · {STATUS_ICON.get(item.status, '')} {item.status} · "

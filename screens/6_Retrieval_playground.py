@@ -58,6 +58,8 @@ with ui.page("Retrieval playground", ":material/manage_search:"):
     st.subheader("Now")
     if hits:
         tables.table(hits_table(hits), hit_columns(hits), key="pg_hits", opens_item="id", wrap="title")
+        if len(hits) < k:
+            st.caption(parts.fewer_than_k(len(hits), k, ui.settings().min_similarity, **options))
         for hit in hits:
             parts.item_card(hit.item)
     else:

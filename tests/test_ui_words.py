@@ -133,3 +133,28 @@ def test_an_extractor_counts_trajectories_once_when_one_is_re_extracted(tmp_path
     assert (usage["trajectories"], usage["extractions"], usage["items"]) == (2, 3, 3)
     said = describe_backend(bank.settings.__class__(), [], bank.store.extractor_usage())["extractor"]
     assert "2 trajectories" in said and total > 2
+
+
+def test_fewer_lessons_than_k_are_explained():
+    said = parts.fewer_than_k(2, 3, 0.3, include_pending=False, task_id=None)
+    assert said.startswith("2 of the 3 asked for") and "approved lesson clears the minimum similarity (0.30)" in said
+    said = parts.fewer_than_k(0, 1, 0.25, include_pending=True, task_id="t-1")
+    assert "approved or pending" in said and "learned from this task id" in said
+
+
+def test_the_playground_says_why_it_shows_fewer_than_k(tmp_path, monkeypatch):
+    """k=10 on a bank holding one lesson: the screen says why the other nine are missing."""
+    db = tmp_path / "bank.duckdb"
+    Bank(db).write_lesson(title="Page through every result before counting", description="Counting a listing.",
+                          content="Open every page of a listing before you give a count.", domain="forum",
+                          actor="human:test")
+    monkeypatch.setenv("BANKCORE_DB", str(db))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("screens/6_Retrieval_playground.py").run()
+    at.text_area(key="pg_query").set_value("Count the posts on every page of the forum listing")
+    at.slider(key="pg_k").set_value(10)
+    at.button(key="pg_go").click().run()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("1 of the 10 asked for") for c in captions), captions
