@@ -98,7 +98,8 @@ with ui.page("Trajectories & judging", ":material/route:") as bank:
                            else ("success" if tp.truth.success else "failure"))
             cols[2].metric("Verdicts", len(tp.verdicts))
             st.markdown("**Every verdict, side by side**")
-            tables.table(parts.verdicts_table(tp.verdicts, tp.truth), tables.VERDICT_COLUMNS, key="traj_verdicts")
+            tables.table(parts.verdicts_table(tp.verdicts, tp.truth), tables.VERDICT_COLUMNS, key="traj_verdicts",
+                         wrap="kind")
             if any(v.rationale for v in tp.verdicts):
                 with st.expander("Every rationale in full"):
                     st.markdown(parts.verdict_lines(tp.verdicts, tp.truth, show=len(tp.verdicts), limit=None))

@@ -158,3 +158,26 @@ def test_the_playground_says_why_it_shows_fewer_than_k(tmp_path, monkeypatch):
     assert not at.exception, at.exception
     captions = [c.value for c in at.caption]
     assert any(c.startswith("1 of the 10 asked for") for c in captions), captions
+
+
+def test_a_verdicts_kind_is_wrapped_whole_beside_the_truth(tmp_path, monkeypatch):
+    """'recorded LLM replies, no model called' and 'ground truth' fit their column only wrapped: the verdict grid's
+    rows are made tall enough rather than cutting the kind at 'recorded LLM replies, no r'."""
+    from bankcore.models import Verdict
+    from bankcore.read.views import REPLAYED
+
+    db = tmp_path / "bank.duckdb"
+    bank = Bank(db)
+    bank.import_path(DEMO / "01-week1-web-memory-off.jsonl")
+    rows, _ = bank.store.browse_trajectories(limit=1)
+    bank.store.add_verdict(Verdict(traj_id=rows[0]["traj_id"], label="failure", judge_id=REPLAYED, rationale="r"))
+    monkeypatch.setenv("BANKCORE_DB", str(db))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("screens/4_Trajectories_and_judging.py")
+    at.query_params["traj"] = rows[0]["traj_id"]
+    at.run()
+    assert not at.exception, at.exception
+    grid = next(d for d in at.dataframe if "rationale" in d.value.columns)
+    assert "recorded LLM replies, no model called" in list(grid.value["kind"])
+    assert grid.proto.row_height >= tables.WRAP_MIN_PX
