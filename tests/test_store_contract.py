@@ -435,6 +435,23 @@ def test_similarity_vectors_adopted_written_and_read(store):
     assert store.items_needing_similarity_vector("m", DIM) == []
 
 
+def test_similarity_vectors_are_the_present_versions_else_the_items_own(store):
+    made = fill(store)
+    own = [[float(i == j) for j in range(DIM)] for i in range(3)]
+    ids, vectors = store.similarity_vectors([3, 2, 1, 99], "m", DIM)  # none stored: each item's own vector counts
+    assert ids.tolist() == [1, 2, 3] and vectors.tolist() == own
+    assert store.set_similarity_vectors([(made["items"][1], [0.5] * DIM)], model_id="m") == [2]
+    assert store.set_similarity_vectors([(made["items"][2], [0.25] * DIM)], model_id="m2") == [3]
+    ids, vectors = store.similarity_vectors([2, 3], "m", DIM)  # a stored row wins; another model's does not count
+    assert ids.tolist() == [2, 3] and vectors.tolist() == [[0.5] * DIM, own[2]]
+    lifecycle.change_item(store, 2, kind="EDIT", actor="human:ana", content="Do 1 twice.",
+                          embedding=[0.0, 0.0, 0.0, 1.0], embedding_model="m")
+    ids, vectors = store.similarity_vectors([1, 2], "m", DIM)  # version 1's stored row is stale: the new own vector
+    assert ids.tolist() == [1, 2] and vectors.tolist() == [own[0], [0.0, 0.0, 0.0, 1.0]]
+    assert store.similarity_vectors([1, 2], "m", DIM + 1)[0].tolist() == []  # no vector of that length
+    assert store.similarity_vectors([], "m", DIM)[1].shape == (0, DIM)
+
+
 def test_retrieval_log_and_llm_calls(store):
     made = fill(store)
     run_id = made["run"].run_id

@@ -131,16 +131,13 @@ def similarity_vectors(store: EmbeddingStore, embedder, items: Sequence[MemoryIt
     """The similarity vector of each item, aligned with `items`: stored where current, the rest computed here in
     memory (planning a consolidation never writes)."""
     model, dim = similarity_model_id(embedder), embedder.dim
+    wanted = np.fromiter((i.item_id for i in items), np.int64, len(items))
+    ids, vectors = store.similarity_vectors(wanted, model, dim)  # ascending ids
+    row = np.minimum(np.searchsorted(ids, wanted), max(len(ids) - 1, 0))
+    has = (ids[row] == wanted) if len(ids) else np.zeros(len(items), bool)
     out = np.zeros((len(items), dim), np.float32)
-    ids, vectors = store.similarity_vectors([i.item_id for i in items], model, dim)
-    at = {item_id: row for row, item_id in enumerate(ids.tolist())}
-    missing = []
-    for k, item in enumerate(items):
-        row = at.get(item.item_id)
-        if row is None:
-            missing.append(k)
-        else:
-            out[k] = vectors[row]
+    out[has] = vectors[row[has]]
+    missing = np.flatnonzero(~has).tolist()
     if missing:
         out[missing] = embedder.embed([lesson_text(items[k]) for k in missing])
     return out
