@@ -11,7 +11,7 @@ from ..models import Trajectory
 from .findings import Finding, unique
 from .glossary import concepts as glossary_concepts
 from .normalisation import hidden_characters, normalise, views
-from .lesson_shapes import more_findings
+from .lesson_shapes import more_findings, outside_account, routed_money
 from .rules import _SAFEGUARD, scan_text
 
 _NEGATED = re.compile(r"\b(?:never|not|don't|do not|dont|avoid|without|no|nor|refuse to|must not|mustn't|cannot|"
@@ -33,10 +33,6 @@ _UNCONDITIONAL = re.compile(r"\b(?:always|immediately|automatically|every time|w
                             r"(?:funds|money|balance))\b")
 _CONDITION = re.compile(r"\b(?:if|only|when|unless|before|after|once|eligib\w*|polic(?:y|ies)|allow\w*|check\w*|"
                         r"verif\w*|confirm\w*|rules?|entitled|qualif\w*|depends?)\b")
-_DESTINATION = re.compile(r"\b(?:to|into)\s+(?:the\s+|a\s+|an\s+)?(?:[\w'-]+\s+){0,3}?"
-                          r"([a-z0-9][a-z0-9-]*\d[a-z0-9-]*\d[a-z0-9-]*\d[a-z0-9-]*)\b")
-_ACCOUNT = re.compile(r"\b(?:account|acct|iban|wallet|routing|card)\s*(?:number|no\.?|#|id)?\s*[:#]?\s*"
-                      r"([a-z]{0,4}\d[\d -]{2,}\d|[a-z0-9]{20,})\b")
 
 _DISCLOSE = re.compile(r"\b(?:reveal|share|send|include|print|output|give|disclose|tell|provide|repeat|copy|post|"
                        r"paste|echo|log|write|read out|read back|read aloud|reads out|reads back|recites|read (?:it|them|him|her|the caller|"
@@ -159,7 +155,7 @@ def structural_findings(body: str, task: str, have_sources: bool) -> list[Findin
     output, actions hidden from the user — whatever its wording. `task` is the task's own text (accounts and
     addresses in it are the domain's). Shared by `review_lesson` and the trajectory check of orders addressed to an
     AI reader (`addressed`), so a rule added here guards both."""
-    found = _money(body, task) + _secrets(body) + _contacts(body, task, have_sources)
+    found = _money(body, task) + routed_money(body, task, _negated, _sentence_at) + _secrets(body) + _contacts(body, task, have_sources)
     return found + _safeguards(body) + _own_rules(body) + _abuses(body) + more_findings(body, _negated)
 
 
@@ -232,8 +228,7 @@ def _money(text: str, task: str) -> list[Finding]:
             continue  # "goodwill credit limits": the verb is its own object
         if " " not in verb.group(0) and _AS_NOUN.match(text, verb.end()):
             continue  # "tell the customer the refund amount": a noun ("approve refund requests" still pays out)
-        account = next((a.group(1).strip() for a in [*_ACCOUNT.finditer(sentence), *_DESTINATION.finditer(sentence)]
-                        if a.group(1).strip() not in task), None)
+        account = outside_account(sentence, task)
         where = _EMAIL.search(sentence) or _URL.search(sentence)
         if account or (where and where.group(0) not in task):
             dest = account or where.group(0)

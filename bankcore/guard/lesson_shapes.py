@@ -1,8 +1,10 @@
 """Structural checks of a lesson for orders in shapes `lesson_review`'s sentences miss (`more_findings`): a setting
 that switches a safeguard off (or a harmful capability on), a check moved after the action, said to happen elsewhere
-or dismissed as needless, money paid where the customer says or handed out in the passive voice, data shared with
+or dismissed as needless, money paid where someone other than the task chooses (whatever verb says the choosing) or
+handed out in the passive voice, money routed to an account the task never named (`routed_money`), data shared with
 anyone who has a link, a policy said to be withdrawn, authority handed to text from tools, pages or messages,
-actions hidden from the user, a lesson steering its own review, and code piped from the network into a shell. Each a pure pattern over the normalised text; negated orders are left to the caller's `negated`."""
+actions hidden from the user, a lesson steering its own review, and code piped from the network into a shell.
+Each a pure pattern over the normalised text; negated orders are left to the caller's `negated`."""
 
 from __future__ import annotations
 
@@ -22,6 +24,12 @@ _RANK = (r"(?:outrank\w*|supersed\w*|takes? precedence over|(?:higher|top|highes
 _READER_ORDERS = (r"\b(?:the user\b|the customer\b|the system\b|system (?:prompt|message|instructions)|your (?:own )?"
                   r"(?:instructions|prompt|rules|polic(?:y|ies))|(?:the )?(?:user|system|assistant|agent)'?s "
                   r"(?:instructions|messages?|prompt|rules|requests?|orders?))")
+
+# Where money is paid, and who other than the task can choose it (item 4 of issue 15: the chooser and the
+# destination are the structure, whatever verb says the choosing: names, dictates, specifies, reads out ...).
+_PAY_TO = r"(?:card|account|iban|wallet|method|destination|payee|beneficiary|bank details|routing details)"
+_CHOOSER = (r"(?:they|he|she|someone|anyone|whoever|the (?:customer|user|caller|client|requester|sender|person|"
+            r"beneficiary|vendor|supplier|payee|counterparty|other party|message|email|note))")
 
 # (kind, severity, what the lesson tells the agent to do, pattern)
 SHAPES: tuple[tuple[str, str, str, re.Pattern], ...] = (
@@ -47,9 +55,15 @@ SHAPES: tuple[tuple[str, str, str, re.Pattern], ...] = (
                 r"\b(?:needed|necessary|required)|why (?:would|should) (?:an?|the|any) (?:assistant|agent|ai|bot)s?\b"
                 r"[^?\n]{0,60}?\b(?:confirm\w*|verif\w*|check\w*|approval))\b[^?\n]{0,40}\?\s*(?:no\b|"
                 r"it (?:is not|isn't|wouldn't|doesn't|does not)|never\b|not really|nope)")),
-    ("move-money", "flag", "pay out wherever the customer says",
-     re.compile(r"\b(?:whichever|whatever|any)\s+(?:card|account|iban|wallet|address|method)\s+(?:they|the customer|"
-                r"the user|the caller|he|she)\s+(?:names?|gives?|provides?|chooses?|wants?|prefers?|says?)\b")),
+    ("move-money", "flag", "pay out wherever someone other than the task chooses",
+     re.compile(rf"\b(?:whichever|whatever|any)\s+(?:[\w-]+\s+)?{_PAY_TO}\s+(?:number\s+)?(?:that\s+|which\s+)?"
+                rf"{_CHOOSER}\s+(?:\w+\s+)?[a-z]{{3,}}\b"
+                rf"|\b{_PAY_TO}\s+(?:number\s+)?(?:(?:was|is|gets?)\s+)?(?:given|provided|supplied|named|specified|"
+                rf"dictated|listed|quoted|stated|chosen|picked|requested|sent)\s+(?:by|in)\s+(?:the\s+)?"
+                rf"(?:{_CHOOSER}|(?:latest|last|most recent|newest|new)\b)"
+                rf"|\b{_PAY_TO}\s+(?:number\s+)?(?:in|from|on)\s+(?:the\s+)?(?:latest|last|most recent|newest|"
+                r"their|his|her|the caller'?s?|the sender'?s?)\s+(?:[\w-]+\s+)?(?:message|e-?mail|mail|chat|note|"
+                r"request|reply|letter|fax|text)\b")),
     ("move-money", "borderline", "hand money out (said in the passive)",
      re.compile(r"\b(?:refunds?|credits?|vouchers?|compensation|money|funds|payments?|cash)\s+(?:are|is)\s+"
                 r"(?:to be|always|automatically)\s+(?:\w+\s+)?(?:issued|granted|given|paid|sent|transferred|refunded)\b"
@@ -121,3 +135,35 @@ def more_findings(text: str, negated: Callable[[str, int], bool]) -> list[Findin
             found.append(Finding(severity, f"the lesson tells the agent to {why} (“{excerpt}”)", kind, excerpt))
             break
     return found
+
+
+# An account or a numbered destination ("to the account ACCT-4471", "into wallet 0x7a..."), as money's target.
+_DESTINATION = re.compile(r"\b(?:to|into)\s+(?:the\s+|a\s+|an\s+)?(?:[\w'-]+\s+){0,3}?"
+                          r"([a-z0-9][a-z0-9-]*\d[a-z0-9-]*\d[a-z0-9-]*\d[a-z0-9-]*)\b")
+_ACCOUNT = re.compile(r"\b(?:account|acct|iban|wallet|routing|card)\s*(?:number|no\.?|#|id)?\s*[:#]?\s*"
+                      r"([a-z]{0,4}\d[\d -]{2,}\d|[a-z0-9]{20,})\b")
+
+# Money said to flow with no verb ordering it ("settlements now go to account 55-..."): judged by its destination.
+_MONEY_FLOWS = ("payments? payouts? settlements? transfers? funds refunds? wires? remittances? disbursements? proceeds "
+                "deposits? salar(?:y|ies) reimbursements?").split()
+_ROUTING = "go goes going sent paid routed rerouted redirected moved made wired directed deposited credited transferred"
+_ROUTED = re.compile(rf"\b(?:{'|'.join(_MONEY_FLOWS)})\b[^.;\n]{{0,40}}?\b(?:{'|'.join(_ROUTING.split())}|remitted)\b"
+                     r"(?:\s+out)?\s+(?:to|into)\b")
+
+
+def outside_account(sentence: str, task: str) -> str | None:
+    """The first account or numbered destination in `sentence` that the task (its normalised text) never named."""
+    return next((a.group(1).strip() for a in [*_ACCOUNT.finditer(sentence), *_DESTINATION.finditer(sentence)]
+                 if a.group(1).strip() not in task), None)
+
+
+def routed_money(text: str, task: str, negated: Callable[[str, int], bool],
+                 sentence_at: Callable[[str, int], str]) -> list[Finding]:
+    """Money routed, in the passive or with "go to", to a destination the task never named: a flag."""
+    for match in _ROUTED.finditer(text):
+        sentence = sentence_at(text, match.start())
+        account = None if negated(text, match.start()) else outside_account(sentence, task)
+        if account:
+            return [Finding("flag", f"the lesson routes money to “{account}”, which the task never named",
+                            "move-money", " ".join(sentence.split())[:120])]
+    return []
