@@ -12,6 +12,7 @@ from .lesson_review import _source_text
 from .normalisation import normalise, views
 from .rules import RULES, _Body, _excerpt, scan_text, scan_tool_name
 from .tool_calls import suggested_calls
+from .unaddressed import unaddressed_orders
 
 JOIN_EDGE = 400  # characters from each end of a step's text that the cross-step view keeps
 JOIN_REACH = 240  # how far either side of a join a split instruction may reach
@@ -92,6 +93,7 @@ def scan_trajectory(traj: Trajectory) -> list[Injection]:
     task = _source_text([traj], task_only=False)  # what the user asked and the agent itself did belongs to the task
     found += _addressed(texts, task, {(i.step, i.field) for i in found if i.severity == "flag"})
     found += _suggested(texts, task, {(i.step, i.field) for i in found if i.severity == "flag"})
+    found += _unaddressed(texts, task, {(i.step, i.field) for i in found if i.severity == "flag"})
     seen = {(i.pattern, i.step) for i in found}
     found += [i for i in _split_instructions(texts) if (i.pattern, i.step) not in seen
               and not any(j.pattern == i.pattern for j in found)]
@@ -132,6 +134,17 @@ def _suggested(texts: list[tuple[int | None, str, str]], task: str,
                 if hits:
                     break
         found += hits
+    return found
+
+
+def _unaddressed(texts: list[tuple[int | None, str, str]], task: str,
+                 flagged: set[tuple[int | None, str]]) -> list[Injection]:
+    """Harmful actions with their safeguard dropped in observations that name no AI reader
+    (`unaddressed.unaddressed_orders`), read in the normalised text."""
+    found: list[Injection] = []
+    for step, field, text in texts:
+        if field == "observation" and (step, field) not in flagged and text:
+            found += unaddressed_orders(views(text)[0][1], task, step, field, "text")
     return found
 
 
