@@ -10,7 +10,7 @@ from dashboard.tables import Col
 
 BUCKETS = {"per run": "run", "per trial": "trial", "per day": "day", "per week": "week",
            "per window of N trajectories": "window"}
-SPLITS = {"one line": None, "memory on / off": "memory_mode", "domain": "domain"}
+SPLITS = {"one line": None, "memory on / off": "memory_mode", "domain": "domain", "environment": "env"}
 
 USEFULNESS_COLUMNS = [
     Col("item_id", "#", 55, kind="number"), Col("title", "title", 200, fill=True),

@@ -181,3 +181,23 @@ def test_a_verdicts_kind_is_wrapped_whole_beside_the_truth(tmp_path, monkeypatch
     grid = next(d for d in at.dataframe if "rationale" in d.value.columns)
     assert "recorded LLM replies, no model called" in list(grid.value["kind"])
     assert grid.proto.row_height >= tables.WRAP_MIN_PX
+
+
+def test_overview_draws_one_line_per_environment(tmp_path):
+    """A bug-fixing run between web runs is its own line: joined into theirs, its longer trajectories read as a
+    regression of the web agent (the demo's mean-steps line spiked at runs #3 and #7)."""
+    from dashboard import charts
+
+    bank = Bank(tmp_path / "bank.duckdb")
+    for name in ("01-week1-web-memory-off.jsonl", "03-week2-swe-memory-off.jsonl", "04-week3-web-memory-on.jsonl"):
+        bank.import_path(DEMO / name)
+    envs = {r.run_id: r.env for r in bank.store.list_runs()}
+    assert len(set(envs.values())) == 2
+    overview = bank.views.overview()
+    lines = {}
+    for row in overview.runs:
+        lines.setdefault(row["series"], []).append(row["bucket"])
+    assert {series: sorted(runs) for series, runs in lines.items()} == {
+        env: sorted(run for run, e in envs.items() if e == env) for env in set(envs.values())}
+    figure = charts.outcome_trend(overview.runs, bucket="run", metric="steps")
+    assert sorted(len(trace.x) for trace in figure.data) == [1, 2]

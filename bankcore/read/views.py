@@ -285,7 +285,9 @@ class Views:
             demo = s.get_setting("demo")
             review = s.review_counts()
             disputed = s.count_items(status="approved", disputed=True)
-            runs, bucket = s.outcome_series(bucket="run"), "run"
+            # one line per environment: a bug-fixing run's 11 steps between web runs' 8 read as a regression
+            runs, bucket = [{**r, "series": r["series"] if r["series"] != "unknown" else "environment not recorded"}
+                            for r in s.outcome_series(bucket="run", split="env")], "run"
             if len(runs) == 1:  # one point says little: a single run's trials say how the attempts compare
                 trials = s.outcome_series(bucket="trial")
                 if len([t for t in trials if t["bucket"] is not None]) > 1:

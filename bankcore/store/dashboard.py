@@ -24,7 +24,7 @@ _CURRENT_VERDICTS_UPTO = current_verdicts_sql("verdict_id <= ?")
 _OUTCOMES_CTE = f"""
     cur AS ({CURRENT_VERDICTS_SQL}),
     t AS (SELECT t.traj_id, t.run_id, t.trial, t.domain, t.num_steps, row_number() OVER (ORDER BY t.seq) AS n,
-                 coalesce(t.started_at, r.started_at) AS moment, r.name AS run_name, r.memory_mode,
+                 coalesce(t.started_at, r.started_at) AS moment, r.name AS run_name, r.memory_mode, r.env,
                  tr.success AS truth, cur.label AS label
           FROM trajectories t JOIN runs r USING (run_id) LEFT JOIN truth tr USING (traj_id)
           LEFT JOIN cur USING (traj_id))
@@ -263,13 +263,13 @@ class DashboardQueries:
         """Success rate (by truth and by current verdict) and mean steps per bucket, optionally split in series.
 
         bucket: run | trial | day | week | window (every `window` trajectories in arrival order);
-        split: None | memory_mode | domain. Every row has `start`, the earliest moment in its bucket, so a time
+        split: None | memory_mode | domain | env. Every row has `start`, the earliest moment in its bucket, so a time
         axis can carry memory events next to it.
         """
         buckets = {"run": "t.run_id", "trial": "t.trial", "day": "date_trunc('day', t.moment)",
                    "week": "date_trunc('week', t.moment)", "window": f"(t.n - 1) // {max(1, int(window))}"}
         splits = {None: "'all'", "memory_mode": "coalesce(t.memory_mode, 'unknown')",
-                  "domain": "coalesce(t.domain, 'unknown')"}
+                  "domain": "coalesce(t.domain, 'unknown')", "env": "coalesce(t.env, 'unknown')"}
         sql = f"""
             WITH {_OUTCOMES_CTE}
             SELECT {buckets[bucket]} AS bucket, {splits[split]} AS series, min(t.moment) AS start,
