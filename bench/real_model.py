@@ -230,13 +230,21 @@ def steps(subset: Path, tasks: str, lessons: Path, groups: Path, pair: Path, rep
     ]
 
 
+def ctrl_c_restored() -> None:
+    """In a step's process before it starts: SIGINT back to its default, so Python turns it into KeyboardInterrupt.
+    A bench started in the background by a shell without job control (`make bench-real-model &`, `nohup`) inherits
+    SIGINT ignored, and so would every step: the time box's Ctrl-C did nothing and the step was killed 60 s later,
+    losing the LLM calls it had made (SmolLM2's `learn`, killed mid-judge)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_step(name: str, args: list[str], db: Path, env: dict[str, str], log: Path,
              timeout_s: float | None = None) -> dict:
     """One CLI step; past `timeout_s` it is interrupted as Ctrl-C would (so it writes what it finished, its LLM
     calls included: a killed one lost the audit rows of the calls it had made) and the next step runs."""
     started = time.monotonic()
     child = subprocess.Popen([sys.executable, "-m", "bankcore.cli", "--db", str(db), *args], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env)
+                             stderr=subprocess.PIPE, text=True, env=env, preexec_fn=ctrl_c_restored)
     try:
         text, err = child.communicate(timeout=timeout_s)
         proc = subprocess.CompletedProcess(child.args, child.returncode, text, err)
