@@ -11,8 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # Run as its own process, started with Ctrl-C ignored as a shell without job control starts `make bench-real-model &`
-# or `nohup`: the bench, with a ten-second time box (the judge's call is in flight by then) and a 20-second grace, over a `learn` whose judge call our
-# server answers only after two minutes.
+# or `nohup`: the bench, with a ten-second time box (the judge's call is in flight by then) and a 20-second grace,
+# over a `learn` whose judge call our server answers only after two minutes.
 BACKGROUND_BENCH = """
 import json, sys, time
 from pathlib import Path
