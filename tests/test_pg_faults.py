@@ -23,7 +23,7 @@ from bankcore import Bank
 from bankcore.errors import BankcoreError
 from bankcore.models import Step, Trajectory, Truth
 from bankcore.settings import Settings
-from pg_server import embedded_server
+from pg_server import embedded_server, pg_ctl
 
 ROOT = Path(__file__).resolve().parent.parent
 _databases = itertools.count()
@@ -36,7 +36,7 @@ def server():
         try:
             yield pg
         finally:
-            # pgserver stops the server it started; after a restart that is another process, so stop it here
+            # the wheel stops the server it started; after a restart that is another process, so stop it here
             _pg_ctl(pg, "stop", "-m", "fast", check=False)
 
 
@@ -51,10 +51,8 @@ def url(server) -> str:
 
 
 def _pg_ctl(server, action: str, *options: str, check: bool = True) -> None:
-    from pgserver._commands import pg_ctl
-
     try:
-        pg_ctl(["-w", *options, action], pgdata=server.pgdata, user=server.system_user, timeout=60)
+        pg_ctl(server, "-w", *options, action)
     except subprocess.CalledProcessError:
         if check:
             raise
