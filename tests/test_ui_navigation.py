@@ -1,5 +1,6 @@
 """Deep links on a fresh server (issue 19, streamlit issue #9624): the very first request after `streamlit run` may
-be a link to a screen or an item, and it must open that screen — no "Page not found" dialog.
+be a link to a screen or an item, and it must open that screen — no "Page not found" dialog — fetching nothing from
+outside 127.0.0.1 (fonts and icons included) on the way.
 
 The cause was a `pages/` folder beside app.py: Streamlit then runs a fresh server's first session through its old
 folder-based navigation (screen names from file names, `/Memory_bank`), which does not know `/memory`, before
@@ -42,8 +43,14 @@ def test_a_deep_link_is_a_fresh_servers_first_request(bank, tmp_path, path, head
     db, ids = bank
     with streamlit_server(db, log=tmp_path / "streamlit.log") as url, chromium() as browser:
         tab = browser.new_page(viewport={"width": 1440, "height": 1000})
+        # a fresh browser too: its first load fetches every font, icon and script the page uses — from here only
+        local = (url, url.replace("http", "ws", 1), "data:", "blob:")
+        seen: list[str] = []
+        tab.on("request", lambda r: seen.append(r.url))
         tab.goto(f"{url}/{path.format(**ids)}")  # nothing else has been asked of this server
         settle(tab)
+        assert any(u.endswith(".js") for u in seen), "the request listener saw no script load: it checks nothing"
+        assert [u for u in seen if not u.startswith(local)] == [], "requests left 127.0.0.1"
         assert tab.get_by_text("Page not found").count() == 0
         assert heading in tab.locator('[data-testid="stMain"] h1').first.inner_text()
         assert tab.get_by_text(text).count() > 0
