@@ -49,6 +49,8 @@ def test_placeholders_are_not_text(text):
     ("This is a list of items", AMAZON, "Buy what the user asked for, nothing else.", "first words of the description"),
     (AMAZON, AMAZON, "Buy what the user asked for.", "repeats the description"),
     ("Check stock first", AMAZON, AMAZON.upper(), "content only repeats the description"),
+    ("Check stock first", "This is a very important detail: " + AMAZON, "The reason is that " + AMAZON.lower(),
+     "content only repeats the description"),
 ])
 def test_copied_fields_are_not_a_lesson(title, description, content, why):
     assert why in lesson_problem(title, description, content)
@@ -58,6 +60,9 @@ def test_a_real_lesson_passes_even_when_its_title_opens_with_two_of_the_descript
     assert lesson_problem(GOOD["title"], GOOD["description"], GOOD["content"]) is None
     assert lesson_problem("Check pagination", "Check pagination before counting a list.", "Follow Next.") is None
     assert lesson_problem("核对订单状态", "在修改订单之前使用。", "先查询订单，再确认状态。") is None  # any script is text
+    # a content that restates its description and goes on says something of its own
+    assert lesson_problem("Sort by price", "Use when asked for the cheapest item.",
+                          "Use when asked for the cheapest item: sort by price and read the first result.") is None
     assert lesson_problem("Vérifier l'état", "À utiliser avant une annulation.", "Lire le statut d'abord.") is None
 
 

@@ -291,20 +291,22 @@ def test_each_recorded_contrast_reply_reads_as_recorded(reply):
         assert [d.title for d in contrast_lessons(reply["reply"], pair)] == reply["expect"]
 
 
-def test_a_copied_contrast_format_leaves_the_real_pair_queued_and_is_asked_again(fake_llm, tmp_path):
-    """matts-replay over a real τ-bench pair labelled by its reward, answered with Gemma's recorded copy of the
-    format: the group fails (the command's exit code counts it), no lesson and no contrast mark are written, no
-    attempt repeats its predecessor, and the next replay asks the model again rather than serving a cached reply."""
+@pytest.mark.parametrize("recorded_reply", contrast_replies(), ids=lambda r: r["model"])
+def test_a_junk_contrast_reply_leaves_the_real_pair_queued_and_is_asked_again(fake_llm, tmp_path, recorded_reply):
+    """matts-replay over a real τ-bench pair labelled by its reward, answered with a recorded reply — Gemma's copy
+    of the format, SmolLM2's items whose content only says its description's words again (stored as a pending
+    lesson before, and approved where the gate's second opinion said clean): the group fails (the command's exit
+    code counts it), no lesson and no contrast mark are written, no attempt repeats its predecessor, and the next
+    replay asks the model again rather than serving a cached reply."""
     from bankcore import Bank
-    [copied] = [r for r in contrast_replies() if r["model"] == "gemma3"]
-    fake_llm.responder = lambda request: copied["reply"]
+    fake_llm.responder = lambda request: recorded_reply["reply"]
     db = tmp_path / "bank.duckdb"
     bank = Bank(db, settings=fake_llm.settings(db))
     imported = bank.import_path(tau_pair(tmp_path), run_name="pair")
     assert bank.label_from_truth(bank.imported_trajectories(imported)).summary().count("success 1, failure 1")
     for attempt in (1, 2):
         report = bank.matts_replay("pair", k=2, selector="heuristic", judge="heuristic", extractor="llm")
-        assert report.contrasted.failed == 1 and report.contrasted.items == 0
+        assert report.contrasted.failed == 1 and report.contrasted.items == 0 and report.approved == []
         assert len(fake_llm.requests) == 3 * attempt  # asked again: nothing was cached as a success
     assert bank.store.contrast_extractions(report.contrasted.extractor_id) == []
     calls = [c for c in bank.store.iter_llm_calls() if c.purpose == "extract-contrast"]
@@ -314,3 +316,9 @@ def test_a_copied_contrast_format_leaves_the_real_pair_queued_and_is_asked_again
     [first] = fake_llm.requests[:1]
     assert "(judged: success)" in first["messages"][-1]["content"] and "(judged: failure)" in \
         first["messages"][-1]["content"]
+
+
+def test_the_recorded_smollm2_selection_is_read_as_its_pick():
+    from bankcore.matts.selection import parse_selection
+    [reply] = recorded("select")
+    assert parse_selection(reply["reply"], 2)[0] == reply["expect"]
