@@ -15,6 +15,7 @@ from bankcore.curate.consolidate import (
     plan,
     polarity,
 )
+from bankcore.curate.consolidate import _group_similarities
 from bankcore.models import ItemSource, MemoryItem
 from bankcore.search.similarity import complete_linkage_groups, normalize, similar_pairs
 
@@ -60,6 +61,44 @@ def test_groups_respect_max_size_and_cannot_link():
     assert all(len(g) <= 2 for g in complete_linkage_groups(x, pairs, 0.9, max_size=2))
     groups = complete_linkage_groups(x, pairs, 0.9, max_size=10, cannot_link=[(0, 1)])
     assert not any({0, 1} <= set(g) for g in groups)
+
+
+@pytest.mark.parametrize("max_size", [1, 2, 3, 6])
+def test_lone_pairs_group_as_the_loop_groups_them(max_size):
+    # A pair sharing no row with another is grouped without the greedy loop; every pair given twice sends all of
+    # them through the loop (the second copy of a pair is a no-op there): the groups must not differ.
+    rng = np.random.default_rng(3)
+    centers = rng.standard_normal((40, 16))
+    sizes = rng.integers(1, 5, 40)
+    x = normalize(np.repeat(centers, sizes, axis=0) + 0.2 * rng.standard_normal((int(sizes.sum()), 16)))
+    pairs = similar_pairs(x, 0.9)
+    twice = type(pairs)(np.tile(pairs.i, 2), np.tile(pairs.j, 2), np.tile(pairs.sim, 2))
+    cannot = [(int(a), int(b)) for a, b in zip(pairs.i[::7], pairs.j[::7])]
+    groups = complete_linkage_groups(x, pairs, 0.9, max_size=max_size, cannot_link=cannot)
+    assert groups == complete_linkage_groups(x, twice, 0.9, max_size=max_size, cannot_link=cannot)
+    assert (max_size == 1) == (groups == []) and not any({a, b} <= set(g) for a, b in cannot for g in groups)
+
+
+def test_group_similarities_are_each_groups_own_products_bit_for_bit():
+    rng = np.random.default_rng(5)
+    x = normalize(rng.standard_normal((300, 384)))
+    groups = [rng.choice(300, size, replace=False).tolist() for size in rng.integers(2, 9, 500)]
+    for group, (low, mean, centrality) in zip(groups, _group_similarities(groups, x, chunk=64)):
+        sims = x[group] @ x[group].T
+        upper = sims[np.triu_indices(len(group), 1)]
+        assert (low, mean) == (float(upper.min()), float(upper.mean()))
+        assert centrality == ((sims.sum(axis=1) - 1) / (len(group) - 1)).tolist()
+
+
+def test_heuristic_merge_of_copies_and_repeated_sentences_adds_nothing():
+    a = item(1, "A", "Open the reservation first. Then read its fare rules.")
+    b = item(2, "B", "Confirm the passenger count. Ask before booking.")
+    spaced = item(3, "A", "Open  the reservation first.\n Then read its fare rules.")
+    echo = item(4, "C", "Ask before booking. Write the refund amount down.")
+    assert heuristic_merge([a, b, spaced]) == heuristic_merge([a, b])
+    assert heuristic_merge([a, b, spaced, echo]).content == (
+        "Open the reservation first. Then read its fare rules. Confirm the passenger count. Ask before booking. "
+        "Write the refund amount down.")
 
 
 def item(item_id, title, content, *, source="success", status="pending", domain="airline", flags=(),
