@@ -217,3 +217,36 @@ def test_a_vector_of_the_wrong_length_is_a_clear_error_that_reembed_fixes(store)
             return np.array([unit() for _ in texts], np.float32)
     assert reembed(store, Fake(), actor="t").embedded == 1
     assert sorted(fresh(store).item_ids.tolist()) == [good, bad]
+
+
+def duckdb_memory_limit(store: Store) -> str:
+    with store._con() as con:
+        return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+
+def test_a_bulk_vector_read_caps_duckdb_memory_for_the_read_only(store, monkeypatch):
+    """From CAPPED_READ_ROWS vectors on, the read runs under a tight DuckDB memory cap (uncapped, DuckDB kept what
+    it read: 270 MB beside a 154 MB matrix at 100k) and the database's own cap is back afterwards."""
+    import bankcore.store.retrieval as retrieval
+    ids = np.array([item(store) for _ in range(40)], np.int64)
+    expected = stored_vectors(store, ids)
+    before = duckdb_memory_limit(store)
+    seen = []
+    real_limit = retrieval.RetrievalQueries._memory_limit
+    monkeypatch.setattr(retrieval, "CAPPED_READ_ROWS", 10)
+    monkeypatch.setattr(retrieval.RetrievalQueries, "_memory_limit",
+                        staticmethod(lambda con, cap: seen.append(cap) or real_limit(con, cap)))
+    assert np.array_equal(store.item_vectors(ids, DIM, batch_rows=16), expected)  # several batches, placed by id
+    assert seen == [retrieval._read_cap(40, DIM)] and duckdb_memory_limit(store) == before
+    # at least twice the smallest caps the read was measured to work under at 100k rows: 24 MB (384), 40 MB (768)
+    assert int(retrieval._read_cap(100_000, 384)[:-2]) >= 48 and int(retrieval._read_cap(100_000, 768)[:-2]) >= 80
+
+
+def test_a_cap_too_tight_is_retried_at_the_loose_one_outside_a_transaction(store, monkeypatch):
+    import bankcore.store.retrieval as retrieval
+    ids = np.array([item(store) for _ in range(40)], np.int64)
+    monkeypatch.setattr(retrieval, "CAPPED_READ_ROWS", 10)
+    monkeypatch.setattr(retrieval, "_read_cap", lambda rows, dim: "1KB")  # DuckDB cannot stream under this
+    assert np.array_equal(store.item_vectors(ids, DIM), stored_vectors(store, ids))
+    with pytest.raises(Exception, match="(?i)out of memory"), store.transaction():
+        store.item_vectors(ids, DIM)  # DuckDB has aborted the transaction: no retry can run in it

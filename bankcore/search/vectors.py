@@ -212,10 +212,11 @@ class VectorCache:
         stale = at < 0
         if snapshot is not None and not stale.any() and len(snapshot.item_ids) == n:
             vectors = snapshot.vectors  # the same rows in the same order: map it, copy-on-write
+        elif stale.all():
+            vectors = self.store.item_vectors(rows.item_ids, self.dim)  # filled in place: no second matrix
         else:
             vectors = np.empty((n, self.dim), np.float32)
-            if snapshot is not None:
-                vectors[~stale] = snapshot.vectors[at[~stale]]
+            _copy_rows(vectors, np.flatnonzero(~stale), snapshot.vectors, at[~stale])
             vectors[stale] = self.store.item_vectors(rows.item_ids[stale], self.dim)
         fetched = int(stale.sum())
         self.last_load = {"rows": n, "from_snapshot": n - fetched, "from_bank": fetched}
@@ -306,6 +307,14 @@ class VectorCache:
                 out.append(f"{count} approved/pending item(s) are embedded with {model}, not {self.model_id}, "
                            "and are skipped (vectors from different models are never mixed): run `bankcore reembed`")
         return out
+
+
+def _copy_rows(target: np.ndarray, to_rows: np.ndarray, source: np.ndarray, from_rows: np.ndarray,
+               block: int = 8192) -> None:
+    """target[to_rows] = source[from_rows], a block of rows at a time: the one-line form builds the whole gathered
+    matrix first, a transient copy as big as the snapshot."""
+    for i in range(0, len(to_rows), block):
+        target[to_rows[i:i + block]] = source[from_rows[i:i + block]]
 
 
 def source_tuple(source: str | tuple[str, ...] | None) -> tuple[str, ...] | None:

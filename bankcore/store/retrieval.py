@@ -6,6 +6,7 @@ consolidation compares (`similarity_vectors`, the whole lesson; see `embed.SIMIL
 from __future__ import annotations
 
 import functools
+import math
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
@@ -29,6 +30,18 @@ def _retrieval_schema() -> pa.Schema:
         ("retrieval_id", pa.int64()), ("query", pa.string()), ("task_id", pa.string()), ("traj_id", pa.string()),
         ("run_id", pa.int32()), ("item_id", pa.int32()), ("rank", pa.int32()), ("score", pa.float64()),
         ("k", pa.int32()), ("as_of_event", pa.int32()), ("created_at", pa.timestamp("us"))])
+
+
+CAPPED_READ_ROWS = 10_000  # from this many vectors on, a bulk read caps DuckDB's buffer memory (`item_vectors`)
+LOOSE_READ_CAP = "512MB"  # the cap before 2026-12-08: the retry when the tight one proves too tight
+
+
+def _read_cap(rows: int, dim: int) -> str:
+    """DuckDB's memory cap for streaming `rows` vectors of `dim` floats through the semi-join: twice what the read
+    needs. Measured (the smallest cap that did not fail): 24 MB for 384-float vectors and 40 MB for 768, at 50k and
+    100k rows alike and at 1 to 16 threads; the join's own table grows ~30 bytes a row."""
+    need_mb = 8 + dim * 43 / 1024 + rows * 30 / 2**20
+    return f"{math.ceil(2 * need_mb)}MB"
 
 
 class RetrievalQueries:
@@ -74,19 +87,35 @@ class RetrievalQueries:
             domains=list(lookups["domain"]), source=codes["source"], sources=list(lookups["source"]),
             confidence=table.column("confidence").to_numpy(zero_copy_only=False).astype(np.float32))
 
-    def item_vectors(self, item_ids: np.ndarray, dim: int, *, batch_rows: int = 1 << 16) -> np.ndarray:
+    def item_vectors(self, item_ids: np.ndarray, dim: int, *, batch_rows: int = 8192) -> np.ndarray:
         """The stored vectors of `item_ids` (ascending, distinct), as one (n, dim) float32 matrix in that order.
 
         Vectors are cast to FLOAT[dim] so Arrow hands each batch over as one flat buffer, and each batch is placed
         by id (no ORDER BY: sorting a million wide rows would cost more time and memory than reading them). The ids
         go in as an Arrow table and a semi-join, so a long list costs no more than a short one.
+
+        Memory beside the matrix is kept small: batches of 8,192 rows (12 MB at 384 floats), and from
+        `CAPPED_READ_ROWS` ids on DuckDB's buffer memory capped at `_read_cap` (uncapped up to 512 MB, DuckDB kept
+        what it read: the read peaked 270 MB above the 154 MB matrix at 100k vectors; capped, ~85 MB). Should the cap
+        prove too tight, the read is retried at the old one where it can be: not inside a transaction, which
+        DuckDB has aborted by then.
         """
         ids = np.asarray(item_ids, np.int64)
         out = np.empty((len(ids), dim), np.float32)
         if not len(ids):
             return out
-        filled = 0
-        with self._con() as con, self._memory_limit(con, "512MB" if len(ids) >= 100_000 else None):
+        if len(ids) < CAPPED_READ_ROWS:
+            return self._read_vectors(ids, out, batch_rows, None)
+        try:
+            return self._read_vectors(ids, out, batch_rows, _read_cap(len(ids), dim))
+        except (duckdb.OutOfMemoryException, OSError):  # OSError: the same error, come through the Arrow reader
+            if getattr(self._local, "con", None) is not None:
+                raise
+            return self._read_vectors(ids, out, batch_rows, LOOSE_READ_CAP)
+
+    def _read_vectors(self, ids: np.ndarray, out: np.ndarray, batch_rows: int, cap: str | None) -> np.ndarray:
+        dim, filled = out.shape[1], 0
+        with self._con() as con, self._memory_limit(con, cap):
             con.register("_bankcore_vector_ids", pa.table({"item_id": ids}))
             try:
                 reader = con.sql(f"SELECT m.item_id, m.embedding::FLOAT[{int(dim)}] AS embedding FROM memory_items m "
@@ -167,7 +196,8 @@ class RetrievalQueries:
     @contextmanager
     def _memory_limit(con, limit: str | None) -> Iterator[None]:
         """Cap DuckDB's buffer memory for one big streaming read, then put the old cap back. Streaming needs
-        little; uncapped, DuckDB keeps what it read cached (~1 GB more at peak for a million vectors)."""
+        little; uncapped, DuckDB keeps what it read cached (~1 GB more at peak for a million vectors). The cap is the
+        database's (every connection to it shares it), so it is set for the read only."""
         if limit is None:
             yield
             return
