@@ -155,7 +155,8 @@ def structural_findings(body: str, task: str, have_sources: bool) -> list[Findin
     output, actions hidden from the user — whatever its wording. `task` is the task's own text (accounts and
     addresses in it are the domain's). Shared by `review_lesson` and the trajectory check of orders addressed to an
     AI reader (`addressed`), so a rule added here guards both."""
-    found = _money(body, task) + routed_money(body, task, _negated, _sentence_at) + _secrets(body) + _contacts(body, task, have_sources)
+    found = _money(body, task) + routed_money(body, task, _negated, _sentence_at) + _secrets(body)
+    found += _contacts(body, task, have_sources)
     return found + _safeguards(body) + _own_rules(body) + _abuses(body) + more_findings(body, _negated)
 
 

@@ -27,8 +27,11 @@ ARGS_CHARS = 400  # of a call's arguments read
 # name(args): a dotted or snake/camel identifier right before "(", arguments on one line.
 _NAMED_CALL = re.compile(r"(?<![\w.$])([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\(([^()\n]{0,400})\)")
 # A call as data: a name field of a call-shaped key, the arguments after it.
-_CALL_FIELD = re.compile(r"[\"']?(name|function|function_name|tool|tool_name|action|method|call|next_action|"
-                         r"tool_call|suggested_\w+|recommended_\w+)[\"']?\s*[:=]\s*[\"']([A-Za-z_][\w.]{2,80})[\"']")
+# (the value first: a pattern that starts with ":" or "=" is searched fast; the key is read back only for a risky name)
+_CALL_VALUE = re.compile(r"[:=]\s*[\"']([A-Za-z_][\w.]{2,80})[\"']")
+_CALL_KEY = re.compile(r"(?:^|[^\w])(name|function|function_name|tool|tool_name|action|method|call|next_action|"
+                       r"tool_call|suggested_\w+|recommended_\w+)[\"']?\s*$")
+_CALL_SIGN = re.compile(r"\w\(")  # cheap sign first: a name right before "("
 # A key that only names a thing ("name", "action") makes a call with an arguments key beside it; the call keys do
 # on their own.
 _PLAIN_KEYS = frozenset({"name", "action", "method", "call"})
@@ -42,8 +45,8 @@ _RISK_WORDS = frozenset(
     "transfer transfers wire pay payout payouts payment send refund refunds remit withdraw disburse reimburse credit "
     "deposit move export exports dump reveal leak share upload forward email post publish delete remove drop purge "
     "wipe destroy erase truncate rm revoke cancel close grant elevate promote role roles permission permissions "
-    "admin sudo chmod owner disable bypass override approve secret secrets credential credentials password passwords token tokens "
-    "key keys apikey ssn card cards".split())
+    "admin sudo chmod owner disable bypass override approve secret secrets credential credentials password passwords "
+    "token tokens key keys apikey ssn card cards".split())
 # Argument keys that name a safeguard, and keys that switch one off when true.
 _GUARD_KEY = re.compile(r"confirm|verif|approv|review|consent|notif|2fa|mfa|auth|check|validat|audit|dry_?run|"
                         r"safe|prompt|ask")
@@ -80,27 +83,31 @@ def suggested_calls(text: str, task: str, step: int | None, field: str, view: st
 def _calls(text: str) -> list[tuple[str, str]]:
     """(name, arguments) for each call `text` spells out, at most `MAX_CALLS` of the risky-looking ones."""
     found = []
-    for match in _NAMED_CALL.finditer(text):
+    for match in _NAMED_CALL.finditer(text) if _CALL_SIGN.search(text) else ():
         name = match.group(1)
         if ("_" in name or "." in name or not name.islower() or "=" in match.group(2) or ":" in match.group(2)) \
                 and _risky_looking(name):
             found.append((name, match.group(2)))
             if len(found) >= MAX_CALLS:
                 return found
-    for match in _CALL_FIELD.finditer(text):
-        name = match.group(2)
+    for match in _CALL_VALUE.finditer(text):
+        name = match.group(1)
+        key = _CALL_KEY.search(text, max(0, match.start() - 40), match.start()) if _risky_looking(name) else None
+        if not key:
+            continue
         args = _object_rest(text, match.end())
-        if match.group(1).lower() in _PLAIN_KEYS and not _ARGS_KEY.search(text, max(0, match.start() - 200),
-                                                                           match.end() + len(args)):
+        if key.group(1).lower() in _PLAIN_KEYS and not _ARGS_KEY.search(text, max(0, match.start() - 200),
+                                                                         match.end() + len(args)):
             continue  # {"name": "Jo", "account": ...} is a record, not a call
-        if _risky_looking(name):
-            found.append((name, args))
-            if len(found) >= MAX_CALLS:
-                break
+        found.append((name, args))
+        if len(found) >= MAX_CALLS:
+            break
     return found
 
 
 def _risky_looking(name: str) -> bool:
+    if name.isalpha() and name[1:].islower():  # one word: most values in a JSON record
+        return name.lower() in _RISK_WORDS
     return not _RISK_WORDS.isdisjoint(w.lower() for w in _SPLIT.split(name) if w)
 
 

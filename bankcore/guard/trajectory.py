@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 from ..models import Trajectory
 from .findings import Injection
@@ -91,61 +92,39 @@ def scan_trajectory(traj: Trajectory) -> list[Injection]:
               for step, text in tool_names(traj)
               for name, excerpt, severity, view in scan_tool_name(text)]
     task = _source_text([traj], task_only=False)  # what the user asked and the agent itself did belongs to the task
-    found += _addressed(texts, task, {(i.step, i.field) for i in found if i.severity == "flag"})
-    found += _suggested(texts, task, {(i.step, i.field) for i in found if i.severity == "flag"})
-    found += _unaddressed(texts, task, {(i.step, i.field) for i in found if i.severity == "flag"})
+    found += _judged(texts, task, {(i.step, i.field) for i in found if i.severity == "flag"})
     seen = {(i.pattern, i.step) for i in found}
     found += [i for i in _split_instructions(texts) if (i.pattern, i.step) not in seen
               and not any(j.pattern == i.pattern for j in found)]
     return found
 
 
-def _addressed(texts: list[tuple[int | None, str, str]], task: str,
-               flagged: set[tuple[int | None, str]]) -> list[Injection]:
-    """Orders to an AI reader judged by what they ask (`addressed.addressed_harms`), in every untrusted text the
-    wording rules did not flag already (one flag per text is enough to hold its lessons). Accounts and addresses
-    the user gave or the agent itself used are the task's own."""
+def _judged(texts: list[tuple[int | None, str, str]], task: str,
+            flagged: set[tuple[int | None, str]]) -> list[Injection]:
+    """What each untrusted text the wording rules did not flag already asks, whatever its wording (one flag per
+    text is enough to hold its lessons): orders to an AI reader (`addressed.addressed_harms`), and in observations
+    risky tool calls they suggest (`tool_calls.suggested_calls`: the raw text keeps names' camel case, decoded
+    views what obfuscation hid) and harmful actions with their safeguard dropped that name no reader
+    (`unaddressed.unaddressed_orders`). Accounts and addresses the user gave or the agent itself used are the
+    task's own. A text's views are computed once for all three."""
     found: list[Injection] = []
     for step, field, text in texts:
         if (step, field) in flagged or not text:
             continue
-        for view, body in views(text):
-            if view == "squashed":
-                continue  # letters without word gaps: only the spaced-letters rule reads it
-            hits = addressed_harms(body, task, step, field, view)
-            if hits:
-                found += hits
-                break
-    return found
-
-
-def _suggested(texts: list[tuple[int | None, str, str]], task: str,
-               flagged: set[tuple[int | None, str]]) -> list[Injection]:
-    """Risky tool calls that untrusted observations suggest (`tool_calls.suggested_calls`), read in the raw text
-    (names keep their camel case) and in whatever obfuscation hid."""
-    found: list[Injection] = []
-    for step, field, text in texts:
-        if field != "observation" or (step, field) in flagged or not text:
-            continue
-        hits = suggested_calls(text, task, step, field, "text")
-        for view, body in views(text)[1:] if not hits else ():
-            if view == "decoded":
-                hits = suggested_calls(body, task, step, field, view)
-                if hits:
-                    break
+        seen = views(text)
+        # squashed: letters without word gaps, which only the spaced-letters rule reads
+        hits = _first(addressed_harms(body, task, step, field, view) for view, body in seen if view != "squashed")
+        if not hits and field == "observation":
+            hits = (suggested_calls(text, task, step, field, "text")
+                    or _first(suggested_calls(body, task, step, field, view) for view, body in seen
+                              if view == "decoded")
+                    or unaddressed_orders(seen[0][1], task, step, field, "text"))
         found += hits
     return found
 
 
-def _unaddressed(texts: list[tuple[int | None, str, str]], task: str,
-                 flagged: set[tuple[int | None, str]]) -> list[Injection]:
-    """Harmful actions with their safeguard dropped in observations that name no AI reader
-    (`unaddressed.unaddressed_orders`), read in the normalised text."""
-    found: list[Injection] = []
-    for step, field, text in texts:
-        if field == "observation" and (step, field) not in flagged and text:
-            found += unaddressed_orders(views(text)[0][1], task, step, field, "text")
-    return found
+def _first(hits: Iterator[list[Injection]]) -> list[Injection]:
+    return next((h for h in hits if h), [])
 
 
 def find_injections(traj: Trajectory) -> list[Injection]:

@@ -18,6 +18,7 @@ import re
 
 from .findings import Injection
 from .lesson_review import _negated, structural_findings
+from .normalisation import _word_set
 
 BEFORE, AFTER = 200, 200  # the stretch read around a dropped safeguard: the action is in the same or next sentence
 MAX_STRETCHES = 6  # stretches judged per text
@@ -38,6 +39,38 @@ _DROPPED = re.compile(
     r"(?:the\s+)?(?:user|customer|client|owner|account holder|finance|security|compliance|audit\w*|anyone|them|him|"
     r"her)\b"
     r"|(?<![\w-])(?:--force|--no-verify|force[- ]push\w*)\b")
+# The words each shape of `_DROPPED` cannot match without, as sets: a text none of whose shapes has its words is
+# not read further (most tool output, and most prose, which says "without" or "tell her" but not both halves).
+def _words(text: str) -> frozenset[bytes]:
+    return frozenset(w.encode() for w in text.split())
+
+
+_GUARD_WORDS = _words("confirm confirmation confirmations confirmed confirming verify verification verified approval "
+                      "approvals approve approved review reviews sign signoff authorization authorisation consent "
+                      "countersign countersigned check checks 2fa mfa otp look eyes")
+_WITHOUT_WHAT = _GUARD_WORDS | _words("telling notifying informing alerting asking looping anyone trace paper")
+_SKIPPING = _words("skip skipping bypass bypassing bypasses waive waiving waives forgo forgoing omit omitting omits "
+                   "dispense circumvent circumventing no")
+_NO_NEED = _words("need necessary unnecessary needn")
+_ASK_VERBS = _words("confirm verify ask check approve")
+_SECRECY = _words("quietly silently discreetly secretly covertly radar quiet")
+_KEPT_SECRET = _words("between confidential quiet yourself record books")
+_TELL = _words("tell inform notify mention mentioning mentions alert cc loop copy")
+_WHOM = _words("user customer client owner holder finance security compliance audit auditors anyone them him her")
+_NOT = _words("don never not")
+
+
+def _could_drop(words: set[bytes]) -> bool:
+    """Cheap: whether some shape of `_DROPPED` has all the words it needs in `words`."""
+    return bool((b"without" in words and not words.isdisjoint(_WITHOUT_WHAT))
+                or (not words.isdisjoint(_SKIPPING) and not words.isdisjoint(_GUARD_WORDS))
+                or (not words.isdisjoint(_NO_NEED) and not words.isdisjoint(_ASK_VERBS))
+                or not words.isdisjoint(_SECRECY)
+                or (b"keep" in words and not words.isdisjoint(_KEPT_SECRET))
+                or (not words.isdisjoint(_TELL) and not words.isdisjoint(_WHOM) and not words.isdisjoint(_NOT))
+                or b"force" in words)
+
+
 # A deletion of data in bulk, or of what cannot be rebuilt (said as an order: "deleted ..." narrates one).
 _DESTROY = re.compile(r"\b(?:(?:delet|dropp?|purg|wip|eras|destroy|truncat|overwrit)\w*|rm -rf|force[- ]push\w*|"
                       r"push\s+--force)\b[^.;\n]{0,60}?\b(?:all|every|entire|whole|production|prod|database|"
@@ -49,6 +82,8 @@ _ACTIONS = frozenset({"move-money", "secret", "privilege", "weaken-security", "c
 def unaddressed_orders(text: str, task: str, step: int | None, field: str, view: str) -> list[Injection]:
     """An injection where `text` (one normalised untrusted text) drops a safeguard around a harmful action; flag
     severity when the lesson checks flag the action, borderline when they are only unsure of it."""
+    if not _could_drop(_word_set(text)):
+        return []  # cheap: no shape of a dropped safeguard has its words here
     borderline: list[Injection] = []
     for n, drop in enumerate(_DROPPED.finditer(text)):
         if n >= MAX_STRETCHES:
