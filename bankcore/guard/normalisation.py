@@ -19,6 +19,7 @@ from itertools import repeat
 from .glossary import gloss
 from .hidden import hidden_characters, invisible_rx
 from .rereading import reread
+from .spelled import respell
 
 MAX_DECODES = 40  # encoded runs decoded per text: bounded so a blob-heavy log cannot slow an import down
 MAX_DECODE_CHARS = 8192  # characters of one encoded run that are decoded
@@ -280,6 +281,7 @@ def _views(text: str, depth: int) -> list[tuple[str, str]]:
     if room > 0:
         found += [("decoded", v) for v in _recoded(unescaped, base)][:room]
         found += [("decoded", normalise(v)) for v in reread(unescaped, base)][:room]
+        found += [("decoded", normalise(v)) for v in respell(unescaped, _word_set(base))][:room]
     glossed = gloss(unescaped, _word_set(base)) if depth == 0 else None
     if glossed:
         found.append(("glossed", glossed))
