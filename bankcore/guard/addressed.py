@@ -34,7 +34,9 @@ _HIDDEN_VIEWS = frozenset({"decoded", "spaced"})
 _ORDERED_TO_READER = frozenset({"skip-safeguard", "own-rules"})
 
 # An AI or automated reader, however it is named: in prose, in a key (`assistant_instructions`, `AGENT_MODE`,
-# `ai:directive`, `x-llm-note`), or as whoever processes the text ("human or automated", "should you be an ...").
+# `ai:directive`, `x-llm-note`), as whoever processes the text ("human or automated", "should you be an ..."), or
+# as the one handed a persona ("you are now playing the role of ..."): a role prompt speaks to its reader, so what it
+# asks is judged like any address — a persona with no harmful ask passes, one that asks for secrets does not.
 _READER = re.compile(
     r"\b(?:(?:ai|a\.i\.|llms?|agents?|assistants?|chatbots?|copilots?|gpts?|language models?|automation|automated|"
     r"autonomous|asistente|assistente|assistenten|asystent\w*|agente|msaidizi|어시스턴트)\b"
@@ -42,6 +44,7 @@ _READER = re.compile(
     r"(?:automated|ai|llm|bot|model|assistant|agent|machine)"
     r"|whoever (?:is\s+)?(?:reads?|reading|process\w*|handl\w*|review\w*|summari[sz]\w*)\b"
     r"|you (?:are|have been) (?:now\s+|hereby\s+)?(?:cleared|authori[sz]ed|permitted|allowed|approved) to\b"
+    r"|\byou are (?:now\s+)?(?:playing|acting as|in the role of)\b|\b(?:play|playing|take|taking) the (?:role|part) of\b"
     r"|(?:asks?|tells?|requests?|instructs?) you to (?:summari[sz]e|read|process|review|answer|reply|draft|"
     r"translate|handle)\b)")
 _KEY_SPLIT = re.compile(r"(?<=[a-z0-9])_(?=[a-z])")

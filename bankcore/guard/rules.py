@@ -20,6 +20,14 @@ from .rule_kit import (_AI, _AI_ANCHORS, _AI_PLAIN, _AI_QUALIFIED, _DIRECTIVE, _
                        _SAFEGUARD, WINDOW_AFTER, WINDOW_BEFORE, Rule, rule as _rule)
 
 
+# "To the agent:" opens an address only where "to"/"for" starts a clause or follows a note's noun ("note to the
+# agent", "instructions for assistants"); after a verb it is the verb's object ("respond to the agent, or ask ..."
+# in a simulator's role prompt), which addresses nobody.
+_ADDRESS_TO = (r"(?:(?:^|[\[(\"'.!?;:|>\n\-*#]\s*)|\b(?:note|notes|message|messages|memo|reminder|instructions?|hints?|"
+               r"tips?|ps|p\.s\.|fyi|word|request|warning|notice|update|hello|hi|greetings|attention|important)\s+)"
+               r"(?:to|for)")
+
+
 RULES: tuple[Rule, ...] = (
     # --- English: overriding the agent's instructions
     _rule("ignore-instructions", "flag", "ignore|ignoring|disregard|forget|override|bypass|aside|discard|neglect",
@@ -191,7 +199,8 @@ RULES: tuple[Rule, ...] = (
           rf"necessary)\b"),
     # --- English: a reader addressed by role and told what to do; data fields meant for the AI
     _rule("addressed-order", "flag", _AI_ANCHORS + "|automated|readers|fixers|shoppers|helpers",
-          rf"(?:^|[\[(\"'.!?;:|>\n]\s*|\b(?:dear|hey|attention|psst|to|for)\s+(?:the\s+|all\s+|any\s+)?)"
+          rf"(?:^|[\[(\"'.!?;:|>\n]\s*|\b(?:dear|hey|attention|psst)\s+(?:the\s+|all\s+|any\s+)?"
+          rf"|{_ADDRESS_TO}\s+(?:the\s+|all\s+|any\s+)?)"
           rf"(?:{_AI_QUALIFIED})\s*[:,\u2014]\s*[^.\n]{{0,80}}?\b(?:{_ORDER_VERBS})\b"
           rf"|\b(?:{_AI_QUALIFIED})\s+(?:(?:handling|reading|processing|viewing|working on|assigned to|modifying|"
           r"editing|summari[sz]ing|answering|serving|that reads?|who reads?)\s+(?:this|these|the|that|any)\s+"
