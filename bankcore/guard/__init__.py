@@ -29,8 +29,14 @@ works for all of them):
 - `framing_rules`: orders dressed as settings (a safeguard switched off, override keys, AI attributes), any chat
   template's turn tokens, fake tool calls, standing orders, game personas, requests for the whole conversation.
 - `addressed`: orders to an AI reader in untrusted text judged by what they ask, whatever their dress (the lesson
-  checks run on the text around every place it names an AI or automated reader, and on whatever obfuscation hid);
-  claims that tool text outranks the user's or the system's orders are flagged anywhere.
+  checks run on the text around every place it names an AI or automated reader or hands it a persona, and on
+  whatever obfuscation hid); claims that tool text outranks the user's or the system's orders are flagged anywhere.
+- `tool_calls`: a risky tool call suggested inside a tool result (`name(args)`, a `{name, arguments}` object, a
+  `next_action` field) read as the order it stands for and judged by the lesson checks.
+- `unaddressed`: orders that name no reader but pair a harmful action with its safeguard dropped ("no second
+  approval", "quietly", `--force`): flagged when both signals agree, borderline when the action is only a maybe.
+- `spelled`: more views for `normalisation` — NATO spelling, one letter per line, separator-joined letters,
+  filler letters, reversed word order, base85/ascii85 — each behind a cheap sign.
 - `trajectory`: which text of a trajectory is untrusted and where it tries to instruct its reader, across steps too:
   `find_injections(traj) -> list[Injection]` (severity "flag" only; `scan_trajectory` also returns the weaker
   "borderline" cues).
