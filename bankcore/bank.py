@@ -419,7 +419,7 @@ class Bank:
                            max_group: int | None = None) -> list:
         """What `consolidate` would do, without writing anything (merges and contradiction pairs)."""
         from .curate import consolidate, review
-        items = self.store.query_items(status=list(consolidate.ACTIVE))
+        items = self.store.items_to_compare(consolidate.ACTIVE)  # only the columns planning reads
         # whole-lesson vectors, not the retrieval ones: the merge threshold was set on them (see `embed.py`)
         vectors = similarity_vectors(self.store, self.embedder, items)
         return consolidate.plan(

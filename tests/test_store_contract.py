@@ -452,6 +452,17 @@ def test_similarity_vectors_are_the_present_versions_else_the_items_own(store):
     assert store.similarity_vectors([], "m", DIM)[1].shape == (0, DIM)
 
 
+def test_items_to_compare_hold_what_planning_reads(store):
+    fill(store)
+    lifecycle.change_item(store, 2, kind="REJECT", actor="human:ana", status="rejected")
+    full = store.query_items(status=["pending", "approved"])
+    lean = store.items_to_compare(("pending", "approved"))
+    fields = ("item_id", "title", "description", "content", "source", "status", "domain", "flags", "version",
+              "last_event_id")
+    assert [[getattr(i, f) for f in fields] for i in lean] == [[getattr(i, f) for f in fields] for i in full]
+    assert [i.item_id for i in lean] == [1, 3] and lean[0].status == "approved" and lean[1].flags == ["hedge:x"]
+
+
 def test_retrieval_log_and_llm_calls(store):
     made = fill(store)
     run_id = made["run"].run_id

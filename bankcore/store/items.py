@@ -83,6 +83,18 @@ class ItemQueries:
         with self._con() as con:
             return [_item(r) for r in con.execute(sql, params).fetchall()]
 
+    def items_to_compare(self, statuses: Iterable[str]) -> list[MemoryItem]:
+        """Items of these statuses by id, holding only what consolidation planning reads: text, source, status,
+        domain, flags, version, last event. Partial items, the other fields left at their defaults: never write
+        them back (`consolidate.apply` re-reads what it changes). Reading and decoding the rest (meta's JSON, two
+        timestamps, six more columns) was half of `query_items`' ~1.3 CPU s at 100k items."""
+        with self._con() as con:
+            rows = con.execute("SELECT item_id, title, description, content, source, status, domain, flags, version, "
+                               "last_event_id FROM memory_items WHERE list_contains(?, status) ORDER BY item_id",
+                               [list(statuses)]).fetchall()
+        return [MemoryItem(title=r[1], description=r[2], content=r[3], source=r[4], status=r[5], domain=r[6],
+                           flags=_loads(r[7], []), version=r[8], last_event_id=r[9], item_id=r[0]) for r in rows]
+
     def count_items(self, **filters) -> int:
         where, params = _item_filter(**filters)
         with self._con() as con:
