@@ -444,12 +444,18 @@ class Usefulness:
     def hurts(self) -> bool:
         """Tasks given this item succeeded less often than comparable ones, beyond chance: the lift's whole 95%
         interval is below zero. A bad point estimate on a handful of tasks is not enough."""
+        lift = self.lift
+        if lift is None or lift >= 0:
+            return False  # the interval's top is the lift plus a root: never below zero (no interval to build)
         interval = self.interval
         return interval is not None and interval[1] < 0
 
     @property
     def helps(self) -> bool:
         """The mirror of `hurts`: the lift's whole 95% interval is above zero."""
+        lift = self.lift
+        if lift is None or lift <= 0:
+            return False  # the interval's bottom is the lift minus a root: never above zero
         interval = self.interval
         return interval is not None and interval[0] > 0
 

@@ -40,3 +40,16 @@ def test_more_evidence_at_the_same_rates_narrows_the_interval_until_it_excludes_
         hurts.append(u.hurts)
     assert widths == sorted(widths, reverse=True)
     assert hurts[0] is False and hurts[-1] is True  # the same lift, first chance, then a finding
+
+
+def test_hurts_and_helps_read_the_whole_interval_even_when_they_skip_building_it():
+    """`hurts`/`helps` answer from the lift's sign when it settles the question (a lift ≥ 0 cannot have an interval
+    below zero): the answer is the interval's own, on every count up to 12 a side (both groups may be empty)."""
+    for n_with in range(13):
+        for s_with in range(n_with + 1):
+            for n_without in range(13):
+                for s_without in range(n_without + 1):
+                    u = Usefulness(1, n_with, s_with, n_without, s_without)
+                    interval = rate_difference(s_with, n_with, s_without, n_without)
+                    assert u.hurts == (interval is not None and interval[1] < 0)
+                    assert u.helps == (interval is not None and interval[0] > 0)

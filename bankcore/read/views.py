@@ -375,11 +375,13 @@ class Views:
             counts = self.store.usefulness_counts()
             active = self.store.active_item_ids(u.item_id for u in counts)
             ranked = sorted((u for u in counts if u.item_id in active), key=lambda u: u.score)
-            hurts = [u for u in ranked if u.hurts][:limit]
+            hurting = [u for u in counts if u.hurts]  # asked once: hurting_to_flag would ask every lesson again
+            hurting_ids = {u.item_id for u in hurting}
+            hurts = [u for u in ranked if u.item_id in hurting_ids][:limit]
             helps = [u for u in reversed(ranked) if u.score > 0][:limit]
             items = {i.item_id: i for i in self.store.get_items([u.item_id for u in hurts + helps],
                                                                   with_embedding=False)}
-            to_flag = len(hurting_to_flag(self.store, counts))
+            to_flag = len(hurting_to_flag(self.store, hurting))
         return {"measured": len(ranked), "to_flag": to_flag,
                 "hurts": [usefulness_row(items[u.item_id], u) for u in hurts],
                 "helps": [usefulness_row(items[u.item_id], u) for u in helps]}
