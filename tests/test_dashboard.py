@@ -357,7 +357,7 @@ def test_metrics_show_which_lessons_hurt_and_a_curator_sends_them_to_review(smal
 
 
 @pytest.mark.parametrize("bucket", ["per run", "per trial", "per day", "per week", "per window of N trajectories"])
-@pytest.mark.parametrize("lines", ["one line", "memory on / off", "domain"])
+@pytest.mark.parametrize("lines", ["one line", "memory on / off", "domain", "environment"])
 def test_metrics_render_for_every_grouping(bucket, lines, small):
     at = app("metrics")
     at.selectbox(key="m_bucket").set_value(bucket)
