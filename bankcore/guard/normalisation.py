@@ -278,11 +278,12 @@ def _views(text: str, depth: int) -> list[tuple[str, str]]:
         if stripped != base:
             found.append(("html", stripped))
     room = MAX_DECODES - sum(1 for v, _ in found if v == "decoded")
+    words = _word_set(base)  # once: the re-readings, the re-spellings and the lexicon all look words up
     if room > 0:
-        found += [("decoded", v) for v in _recoded(unescaped, base)][:room]
-        found += [("decoded", normalise(v)) for v in reread(unescaped, base)][:room]
-        found += [("decoded", normalise(v)) for v in respell(unescaped, _word_set(base))][:room]
-    glossed = gloss(unescaped, _word_set(base)) if depth == 0 else None
+        found += [("decoded", v) for v in _recoded(unescaped, base, words)][:room]
+        found += [("decoded", normalise(v)) for v in reread(unescaped, base, words)][:room]
+        found += [("decoded", normalise(v)) for v in respell(unescaped, words)][:room]
+    glossed = gloss(unescaped, words) if depth == 0 else None
     if glossed:
         found.append(("glossed", glossed))
     return found
@@ -310,7 +311,7 @@ def _word_set(text: str) -> set[bytes]:
     return set(text.encode("utf-8", "replace").translate(_NOT_LETTER).split())
 
 
-def _recoded(text: str, base: str) -> list[str]:
+def _recoded(text: str, base: str, words: set[bytes]) -> list[str]:
     """Text that a person or model reads straight through but the rules would not: URL-encoded words, ROT13,
     text reversed (a right-to-left override shows it the right way round), leetspeak, letters shuffled inside
     words, decimal character codes. Each returned normalised; empty for ordinary text."""
@@ -319,7 +320,6 @@ def _recoded(text: str, base: str) -> list[str]:
     if escapes >= 2 or (escapes and text.count("+") >= 3):  # form encoding: "+" for spaces
         from urllib.parse import unquote_plus
         out.append(normalise(unquote_plus(text[:MAX_DECODE_CHARS * 4])))
-    words = _word_set(base)
     if len(words & _ROT13_SIGNS) >= 2:
         out.append(normalise(codecs.decode(base, "rot13")))
     overrides = _BIDI_OVERRIDE.findall(text) if not text.isascii() else []

@@ -147,11 +147,11 @@ def _symbol_spaced(text: str) -> str | None:
     return _SYMBOL_GAP.sub(" ", text[:MAX_CHARS])
 
 
-def reread(text: str, base: str) -> list[str]:
+def reread(text: str, base: str, words: set[bytes] | None = None) -> list[str]:
     """What `text` says once read the way a model would read it, when it hides words; `base` is its normalised
-    form. Empty for ordinary text."""
+    form, `words` its lowercase ASCII words when the caller has them. Empty for ordinary text."""
     out: list[str] = []
-    words = _words(base)
+    words = _words(base) if words is None else words
     out += _shifted(base, words)
     for fn in (_upside_down, _quoted_printable, _symbol_spaced):
         found = fn(text)
