@@ -130,6 +130,18 @@ def start_server(python: Path, gguf: Path, alias: str, ctx: int, log: Path) -> t
     raise SystemExit(f"the server did not answer within 300 s; see {log}")
 
 
+def stop_server(server: subprocess.Popen, grace_s: float = 30) -> None:
+    """Stop the server, killing it if it is still there after `grace_s`: on SIGTERM uvicorn waits for the request
+    in flight, and a time-boxed step leaves one (SmolLM2 reading a 4k-token prompt at load 11: the wait timed out,
+    the bench ended in a traceback and the server ran on)."""
+    server.terminate()
+    try:
+        server.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 # ------------------------------------------------------------------------------------------------ the steps
 def tau_subset(n: int, into: Path) -> Path:
     records = json.loads((SHARED / "tau-bench-airline" / "gpt-4o-airline.json").read_text())
@@ -451,8 +463,7 @@ def main() -> None:
                 if key in chosen]
         results = [run_step(name, cmd, db, env, work / "steps.log", box) for name, cmd in todo]
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
     if not db.exists():
         raise SystemExit(f"no bank was written; see {work / 'steps.log'}")
     report(Store(db, read_only=True), results, args.record, (python, gguf))

@@ -47,3 +47,20 @@ def test_a_time_boxed_step_is_interrupted_when_the_bench_runs_in_the_background(
     log = (tmp_path / "steps.log").read_text()
     assert result["exit"] == "time box" and "interrupted" in log, log[-1000:]
     assert result["seconds"] < 10 + 20  # the step stopped on Ctrl-C, not when the grace ran out
+
+
+def test_the_server_is_stopped_even_when_it_waits_out_a_request():
+    """uvicorn answers SIGTERM by waiting for the request in flight (one a time box left behind): the bench kills it
+    after the grace instead of ending in a traceback with the server still running."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import real_model
+    busy = subprocess.Popen([sys.executable, "-c", "import signal, time\n"
+                             "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\n"
+                             "time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert busy.stdout.readline().strip() == "ready"  # SIGTERM is ignored from here on
+        real_model.stop_server(busy, grace_s=1)
+        assert busy.poll() is not None
+    finally:
+        busy.kill()
+        busy.wait()
