@@ -31,13 +31,15 @@ _SEPARATED = re.compile(r"(?<![\w])[A-Za-z0-9](?:([-.·_*~|+/])[A-Za-z0-9]){2,}(
                         r"(?:\1[A-Za-z0-9])*)*(?![\w])")
 _SEPARATED_SIGN = re.compile(r"([-.·_*~|+/])[A-Za-z0-9]\1[A-Za-z0-9]\1[A-Za-z0-9]\1[A-Za-z0-9]")
 # A word with a filler letter at every other place: the odd (or even) letters are all the same one.
-_LONG_WORD = re.compile(r"[A-Za-z]{11,}")  # a filled word of six letters or more: the cheap sign
+_FILLER_SIGN = re.compile(r"([A-Za-z])(?:(?!\1)[A-Za-z]\1){4}")  # cheap: one letter at every other place, 5 times
 # A sentence in reversed word order: it starts with a lower-case word and ends on an order's verb, capitalised.
-_CAPITAL_END = re.compile(r"[a-z0-9,] ([A-Z][a-z]+)(?:[.!]|$)")  # cheap: a capitalised word ends a sentence
+_CAPITAL_END = re.compile(r"([A-Z][a-z]+)(?:[.!]|$)")  # cheap: a capitalised word ends a sentence
 _VERBS = frozenset(_ORDER_VERBS.split("|"))
 _REVERSED_ORDER = re.compile(rf"(?m)(?:^|(?<=[.!?:] ))[ \t\"'(*-]*[a-z][a-z']*(?:[ ,]+[a-z'\d$-]+){{3,}}[ ,]+"
                              rf"(?:{_ORDER_VERBS.title()})[.!]?(?=[ \t\"')]*(?:$|\s))")
 _B85_CHARS = frozenset("!#$%&()*+-;<=>?@^_`{|}~")
+# cheap: two of base85's rarer symbols close together, no space, quote or comma between (JSON and prose rarely)
+_B85_SIGN = re.compile(r"[!#$%&*;<=>?@^`|~][0-9A-Za-z]{0,6}[!#$%&*;<=>?@^`|~(){}+_-]")
 _B85_RUN = re.compile(r"[0-9A-Za-z!#$%&()*+;<=>?@^_`{|}~-]{20,}")
 _A85_RUN = re.compile(r"<~([!-uz\s]{10,}?)~>")
 
@@ -55,11 +57,13 @@ def respell(text: str, words: set[bytes]) -> list[str]:
         joined = _separated(text)
         if joined:
             out.append(joined)
-    if any(_without_filler(w) for w in _LONG_WORD.findall(text)[:64]):
+    if _FILLER_SIGN.search(text):
         filled = _unfilled(text)
         if filled:
             out.append(filled)
-    if any(m.group(1).lower() in _VERBS for m in _CAPITAL_END.finditer(text)):
+    if any(m.group(1).lower() in _VERBS and m.start() >= 2 and text[m.start() - 1] == " "
+           and (text[m.start() - 2].islower() or text[m.start() - 2] in "0123456789,")
+           for m in _CAPITAL_END.finditer(text)):
         out += [" ".join(reversed(m.group(0).strip(" \t\"'()*-.!").split())) for m in
                 _REVERSED_ORDER.finditer(text)][:8]
     out += _base85(text)
@@ -139,7 +143,7 @@ def _base85(text: str) -> list[str]:
     if "<~" in text:
         for match in list(_A85_RUN.finditer(text))[:8]:
             out.append(_decoded(lambda s: base64.a85decode(s, adobe=False, ignorechars=" \t\n\r"), match.group(1)))
-    for token in [t for t in text.split() if len(t) >= 20]:
+    for token in [t for t in text.split() if len(t) >= 20] if _B85_SIGN.search(text) else ():
         if _B85_RUN.fullmatch(token) and sum(c in _B85_CHARS for c in token) >= 2 \
                 and any(c.isdigit() for c in token) and any(c.isupper() for c in token):
             out.append(_decoded(base64.b85decode, token))

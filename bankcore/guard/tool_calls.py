@@ -27,10 +27,9 @@ ARGS_CHARS = 400  # of a call's arguments read
 # name(args): a dotted or snake/camel identifier right before "(", arguments on one line.
 _NAMED_CALL = re.compile(r"(?<![\w.$])([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\(([^()\n]{0,400})\)")
 # A call as data: a name field of a call-shaped key, the arguments after it.
-# (the value first: a pattern that starts with ":" or "=" is searched fast; the key is read back only for a risky name)
-_CALL_VALUE = re.compile(r"[:=]\s*[\"']([A-Za-z_][\w.]{2,80})[\"']")
-_CALL_KEY = re.compile(r"(?:^|[^\w])(name|function|function_name|tool|tool_name|action|method|call|next_action|"
-                       r"tool_call|suggested_\w+|recommended_\w+)[\"']?\s*$")
+# (the key's words first, so the search skips ahead on their letters; "first_name" is no call key)
+_CALL_FIELD = re.compile(r"(name|function|function_name|tool|tool_name|action|method|call|next_action|tool_call|"
+                         r"suggested_\w+|recommended_\w+)[\"']?\s*[:=]\s*[\"']([A-Za-z_][\w.]{2,80})[\"']")
 _CALL_SIGN = re.compile(r"\w\(")  # cheap sign first: a name right before "("
 # A key that only names a thing ("name", "action") makes a call with an arguments key beside it; the call keys do
 # on their own.
@@ -90,13 +89,13 @@ def _calls(text: str) -> list[tuple[str, str]]:
             found.append((name, match.group(2)))
             if len(found) >= MAX_CALLS:
                 return found
-    for match in _CALL_VALUE.finditer(text):
-        name = match.group(1)
-        key = _CALL_KEY.search(text, max(0, match.start() - 40), match.start()) if _risky_looking(name) else None
-        if not key:
+    for match in _CALL_FIELD.finditer(text):
+        name = match.group(2)
+        if (match.start() and (text[match.start() - 1].isalnum() or text[match.start() - 1] == "_")) \
+                or not _risky_looking(name):
             continue
         args = _object_rest(text, match.end())
-        if key.group(1).lower() in _PLAIN_KEYS and not _ARGS_KEY.search(text, max(0, match.start() - 200),
+        if match.group(1).lower() in _PLAIN_KEYS and not _ARGS_KEY.search(text, max(0, match.start() - 200),
                                                                          match.end() + len(args)):
             continue  # {"name": "Jo", "account": ...} is a record, not a call
         found.append((name, args))
