@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rows import CURRENT_VERDICTS_SQL, _dicts
+from .rows import _dicts, current_verdicts_sql
+
+# The run's trajectories: each per-trajectory table below (current labels, tokens, prompts, items' creation) is built
+# for these only, not for the whole bank and then joined down to one run.
+_RUN_TRAJS = "traj_id IN (SELECT traj_id FROM trajectories WHERE run_id = $1)"
 
 # Which event put each trajectory's evidence on an item: CREATE and REINFORCE events name it in `related`
 # (`traj_id`, or `traj_ids` for a self-contrast group).
@@ -30,13 +34,13 @@ class ExperimentQueries:
         best-of-N pick for a task (that pick is the run's answer); every other run counts every trajectory, so an
         imported file's trials stay trials."""
         sql = f"""
-            WITH cur AS ({CURRENT_VERDICTS_SQL}),
+            WITH cur AS ({current_verdicts_sql(_RUN_TRAJS)}),
             pick AS (SELECT task_id, chosen_traj_id FROM (
                          SELECT task_id, chosen_traj_id,
                                 row_number() OVER (PARTITION BY task_id ORDER BY selection_id) AS rn
                          FROM selections WHERE run_id = $1) WHERE rn = 1),
             tokens AS (SELECT traj_id, sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)) AS tokens
-                       FROM llm_calls WHERE traj_id IS NOT NULL
+                       FROM llm_calls WHERE {_RUN_TRAJS}
                              AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL) GROUP BY traj_id)
             SELECT t.task_id, t.traj_id, t.trial, t.num_steps AS steps, tr.success AS truth,
                    CASE cur.label WHEN 'success' THEN true WHEN 'failure' THEN false END AS verdict,
@@ -83,9 +87,10 @@ class ExperimentQueries:
     def future_retrievals(self, run_id: int) -> list[dict[str, Any]]:
         """Lessons shown to a trajectory of the run that did not exist yet: created by an event newer than the
         bank state the retrieval says it read (`as_of_event`), or created after the trajectory started."""
-        sql = """
+        sql = f"""
             WITH created AS (SELECT item_id, min(event_id) AS event_id, min(created_at) AS created_at
-                             FROM memory_events GROUP BY item_id)
+                             FROM memory_events
+                             WHERE item_id IN (SELECT item_id FROM retrievals WHERE {_RUN_TRAJS}) GROUP BY item_id)
             SELECT DISTINCT r.traj_id, t.task_id, r.item_id, r.as_of_event, c.event_id AS created_event,
                    c.created_at AS item_created_at, t.started_at AS task_started_at
             FROM retrievals r JOIN trajectories t USING (traj_id) JOIN created c USING (item_id)
@@ -100,10 +105,10 @@ class ExperimentQueries:
     def run_prompt_texts(self, run_id: int) -> list[dict[str, Any]]:
         """Per trajectory of the run: its task, its ground truth's gold answer, the system prompts of its agent
         calls (where the memory block goes) and the text of every lesson it was shown."""
-        sql = """
+        sql = f"""
             WITH prompts AS (
                 SELECT traj_id, list(request ORDER BY call_id) AS requests FROM llm_calls
-                WHERE purpose = 'agent' AND traj_id IS NOT NULL AND request IS NOT NULL GROUP BY traj_id),
+                WHERE purpose = 'agent' AND {_RUN_TRAJS} AND request IS NOT NULL GROUP BY traj_id),
             lessons AS (
                 SELECT r.traj_id, list(DISTINCT i.item_id) AS item_ids,
                        list(i.title || '\n' || i.description || '\n' || i.content ORDER BY i.item_id) AS texts
