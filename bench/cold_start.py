@@ -32,8 +32,10 @@ on one BLAS thread at that load; single-threaded both: numpy 31, torch 33 texts 
   read commands 73-87 MB where it was 120-135. What a read command still imports is duckdb itself (~0.19 CPU s,
   importlib.metadata included) and bankcore's own modules.
   Measured 2026-12-08 against c82a090 (export-lessons loads `guard.hidden`, not the guard's normaliser; ASCII and
-  markup-free text skip the escaping; no query for a page past the last), median of 15, load average 8-9: CPU s
-  export-lessons 0.41/0.52, stats (unchanged) 0.42/0.48 — export-lessons now costs what stats does.
+  markup-free text skip the escaping; no query for a page past the last), `cold_cli` on the two commands alone,
+  median of 15, load average 8-9: CPU s export-lessons 0.41/0.52, stats (unchanged) 0.42/0.48 — export-lessons now
+  costs what stats does. The full --compare at load 10 (median of 5): export-lessons 0.47/0.54, stats 0.40/0.49;
+  retrieve 1.00/1.19 CPU s and 231/275 MB peak RSS (the query model's word-piece table is mapped, not loaded).
 Usage: python bench/cold_start.py [--runs 5] [--workdir /tmp/bankcore-cold-start] [--parts cli,bulk,dashboard]
        python bench/cold_start.py --compare /tmp/cold-base [--runs 7]
 """
