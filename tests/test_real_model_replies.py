@@ -322,3 +322,25 @@ def test_the_recorded_smollm2_selection_is_read_as_its_pick():
     from bankcore.matts.selection import parse_selection
     [reply] = recorded("select")
     assert parse_selection(reply["reply"], 2)[0] == reply["expect"]
+
+
+def test_a_repaired_contrast_reply_that_passes_the_checks_stays_pending_under_a_flag(fake_llm, tmp_path):
+    """SmolLM2's repair after its refused items (each content now with a remark about the prompt) reads as a
+    lesson; what keeps it out of retrieval is the second opinion's flag, recorded too. The refused first reply is
+    never stored, and the repair is a different request from the attempt it repairs."""
+    from bankcore import Bank
+    [first] = recorded("extract-contrast")
+    [repaired] = recorded("extract-contrast-repaired")
+    replies = iter([first["reply"], repaired["reply"]])
+    fake_llm.responder = lambda request: next(replies)
+    fake_llm.opinion = lambda request: repaired["opinion"]
+    db = tmp_path / "bank.duckdb"
+    bank = Bank(db, settings=fake_llm.settings(db))
+    imported = bank.import_path(tau_pair(tmp_path), run_name="pair")
+    bank.label_from_truth(bank.imported_trajectories(imported))
+    report = bank.matts_replay("pair", k=2, selector="heuristic", judge="heuristic", extractor="llm")
+    assert report.contrasted.failed == 0 and report.approved == []
+    [item] = [i for i in bank.store.iter_items() if i.source == "contrast"]
+    assert [item.title] == repaired["expect"] and item.status == "pending" and "suspected_injection" in item.flags
+    first_sent, repair_sent = fake_llm.requests
+    assert first_sent["messages"] != repair_sent["messages"]
