@@ -28,6 +28,12 @@ _ADDRESS_TO = (r"(?:(?:^|[\[(\"'.!?;:|>\n\-*#]\s*)|\b(?:note|notes|message|messa
                r"(?:to|for)")
 
 
+# One character of a sending order's own clause: a later clause that reports or contacts ("send credentials, report
+# it to security@...") takes the address for its own verb, and the send no longer reaches it.
+_OWN_CLAUSE = (r"(?:(?![,;:]\s*(?:and\s+|then\s+|please\s+)?(?:report|contact|notify|tell|alert|call|flag|escalate)\b)"
+               r"[^.\n])")
+
+
 RULES: tuple[Rule, ...] = (
     # --- English: overriding the agent's instructions
     _rule("ignore-instructions", "flag", "ignore|ignoring|disregard|forget|override|bypass|aside|discard|neglect",
@@ -177,7 +183,7 @@ RULES: tuple[Rule, ...] = (
           r"\\?\"role\\?\"\s*:\s*\\?\"(?:system|developer)\\?\"\s*,\s*\\?\"content\\?\"\s*:\s*\\?\"[^\"]{0,120}"
           rf"\b{_DIRECTIVE}\b"),
     _rule("send-to-address", "borderline", "send|email|forward|post|upload|transfer|wire|cc|bcc|copy|mail",
-          r"\b(?:send|email|e-mail|mail|forward|post|upload|transfer|wire|cc|bcc|copy)\b[^.\n]{0,80}?\bto\s+"
+          rf"\b(?:send|email|e-mail|mail|forward|post|upload|transfer|wire|cc|bcc|copy)\b{_OWN_CLAUSE}{{0,80}}?\bto\s+"
           r"[\w.+-]+@[\w-]+\.[\w.-]+"),
     _rule("steer-judge", "flag", "mark|label|rate|judge|grade|score|report|evaluate",
           r"\b(?:mark|label|rate|judge|grade|score|report|evaluate)\s+(?:this|the)\s+(?:task|trajectory|run|"
@@ -253,7 +259,7 @@ RULES: tuple[Rule, ...] = (
           r"\b(?:send|email|e-mail|mail|forward|post|upload|cc|bcc|paste|share|include|dm|text|copy)\b[^.\n]{0,100}?"
           r"\b(?:passwords?|pins?|card numbers?|cvvs?|ssns?|social security|passports?|date of birth|"
           r"tokens?|api keys?|credentials|customer records|full records|saved cards?|payment details)\b"
-          r"[^.\n]{0,60}?(?:\bto\s+[\w.+-]+@[\w-]+\.[\w.-]+|https?://)"),
+          rf"{_OWN_CLAUSE}{{0,60}}?(?:\bto\s+[\w.+-]+@[\w-]+\.[\w.-]+|https?://)"),
     _rule("pii-into-url", "flag", "replace|replaced|replacing|substitute|substituted|fill|append|encode",
           r"\b(?:replace[ds]?|replacing|substitut\w*|fill\w*|append\w*|encod\w*)\b[^.\n]{0,60}?\b(?:the )?"
           r"(?:user|customer|client|account holder)'?s?'?\s+(?:email|e-mail|phone|address|name|password|token|card|"
