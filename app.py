@@ -79,8 +79,9 @@ def overview() -> None:
             st.subheader("Latest consolidation")
             merge = ov.latest_consolidation
             if merge:
-                st.markdown(f"{merge['finished']:%Y-%m-%d %H:%M} by {parts.md(merge['actor'])}: "
-                            f"**{merge['items']:,}** merged items written (batch {parts.md(merge['batch'])})")
+                said, batch = parts.consolidation_in_words(merge)
+                st.markdown(said)
+                st.caption(batch)
                 st.page_link("screens/3_Evolution.py", label="See how the bank evolved")
             else:
                 st.caption("No consolidation has run on this bank yet.")

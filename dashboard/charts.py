@@ -14,6 +14,7 @@ from typing import Any, Iterable
 import plotly.graph_objects as go
 
 from bankcore.read import MIN_N, JudgeQuality, memory_in_words
+from .tables import event_in_words
 
 STATUS_COLORS = {"approved": "#2e7d32", "pending": "#f9a825", "rejected": "#c62828", "superseded": "#6d4c41",
                  "archived": "#9e9e9e"}
@@ -135,8 +136,9 @@ def _mark_events(fig: go.Figure, markers: Iterable[dict[str, Any]], rows: list[d
             x=xs, y=[y] * len(points), mode="markers",
             marker=dict(symbol="line-ns-open", size=16, line=dict(width=2),
                         color=MARKER_COLORS.get(kind, "#455a64")),
-            name=f"{kind.lower()} events",
-            text=[f"{p['moment']:%Y-%m-%d %H:%M} · {p['events']} × {kind} by {label(p['actor'])}" for p in points],
+            name=event_in_words(kind),
+            text=[f"{p['moment']:%Y-%m-%d %H:%M} · {p['events']} × {event_in_words(kind)} by {label(p['actor'])}"
+                  for p in points],
             hovertemplate="%{text}<extra></extra>"))
 
 

@@ -86,6 +86,15 @@ def value_in_words(value: Any) -> str:
     return str(value)
 
 
+NON_BREAKING_HYPHEN = "\u2011"
+
+
+def whole(text: str) -> str:
+    """`text` with each hyphen inside a word made non-breaking: a name such as 'demo-team' in a narrow table cell
+    stays one token ('demo-' / 'team' on two lines reads as two words); spaces still wrap."""
+    return re.sub(r"(?<=\w)-(?=\w)", NON_BREAKING_HYPHEN, text)
+
+
 def selection_in_words(selection: dict[str, Any], run_names: dict[int, str] | None = None) -> str:
     """Browse filters as a reader would say them: 'run #3 week 2 · web, judged failure, judge ≠ truth'."""
     said = []
@@ -377,9 +386,30 @@ def changes(event: Event) -> str:
     return "; ".join(parts)
 
 
+def version_in_words(version: Any) -> str:
+    """'v2: edited by ana (8 Dec 14:05)' — a version of an item (`bankcore.curate.lineage.Version`) with what made it
+    in the event log's words, never the stored kind (EDIT, MERGE)."""
+    when = f" ({version.created_at:%d %b %H:%M})" if version.created_at else ""
+    return f"v{version.version}: {tables.event_in_words(version.kind)} by {md(who_in_words(version.actor))}{when}"
+
+
+def who_in_words(actor: str | None) -> str:
+    """An actor as a person names it: 'ana' for the login 'human:ana'; a model or method as stored."""
+    return str(actor or "").removeprefix("human:") or "someone unrecorded"
+
+
+def consolidation_in_words(batch: dict[str, Any]) -> tuple[str, str]:
+    """The latest consolidation (`Store.latest_batches(["MERGE"])`) as a person asks about it — when, how many merges,
+    by whom — and, second and small, its batch id (what to quote to undo or audit it; no headline)."""
+    merges = batch["items"]
+    said = (f"**{merges:,}** {'merge' if merges == 1 else 'merges'} on {batch['finished']:%d %b %Y at %H:%M} "
+            f"by {md(who_in_words(batch['actor']))}, each writing one merged lesson")
+    return said, f"batch {md(batch['batch'])}"
+
+
 def history_table(events: list[Event]) -> pd.DataFrame:
     return pd.DataFrame([{
-        "event": e.event_id, "when": e.created_at, "kind": e.kind, "who": e.actor, "version":
+        "event": e.event_id, "when": e.created_at, "kind": tables.event_in_words(e.kind), "who": e.actor, "version":
         (e.after or {}).get("version"), "status": (e.after or {}).get("status"), "change": changes(e),
         "reason": e.reason, "batch": e.batch_id,
     } for e in events], columns=["event", "when", "kind", "who", "version", "status", "change", "reason",

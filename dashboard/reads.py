@@ -19,6 +19,7 @@ from bankcore.models import Hit, MemoryItem, Run, Usefulness
 from bankcore.read import (AsOfSummary, EventBounds, Evidence, ItemPage, JudgeQuality, Overview, TrajectoryPage,
                            memory_in_words)
 from . import ui
+from .tables import event_in_words
 
 if TYPE_CHECKING:  # the values some of `Bank`'s reads return, named for the annotations only
     from bankcore.curate.lineage import DiffOp, Lineage, Version
@@ -237,7 +238,9 @@ def diff(bank: Bank, item_id: int, old: int, new: int) -> dict[str, list[DiffOp]
 @cached_read
 def recent_events(bank: Bank, kinds: list[str] | None, limit: int, offset: int,
                   upto: int | None = None) -> tuple[list[dict[str, Any]], int]:
-    return bank.views.recent_events(kinds=kinds, limit=limit, offset=offset, upto=upto)
+    """One page of the event log, each event's kind in words ("merged", not MERGE) as the item history says it."""
+    rows, total = bank.views.recent_events(kinds=kinds, limit=limit, offset=offset, upto=upto)
+    return [{**row, "kind": event_in_words(row["kind"])} for row in rows], total
 
 
 # ---------------------------------------------------------------------- trajectories and judging

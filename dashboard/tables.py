@@ -23,6 +23,19 @@ SELECT_PX = 36
 
 TRUTH_WORDS = {True: "success", False: "failure"}
 NOTHING = "—"
+# What each stored event kind (`bankcore.models.EVENT_KINDS`) did, as a reader says it: the one wording of the item
+# history, the event log, its kind filter and the versions caption (a person reads "merged", not MERGE).
+EVENT_WORDS = {
+    "ADD": "added", "EDIT": "edited", "APPROVE": "approved", "REJECT": "rejected", "MERGE": "merged",
+    "SUPERSEDE": "superseded", "RESTORE": "restored", "UNMERGE": "un-merged", "SOURCE_REJUDGED": "source re-judged",
+    "FLAG": "flagged", "ARCHIVE": "archived", "CONTRADICTION": "contradiction flagged", "REEMBED": "re-embedded",
+    "REINFORCE": "reinforced",
+}
+
+
+def event_in_words(kind: str | None) -> str:
+    """An event kind in words ('MERGE' -> 'merged'); a kind this dashboard does not know is shown as stored."""
+    return EVENT_WORDS.get(kind, kind) if kind else NOTHING
 
 
 def in_words(rows: Any, *, truth: Iterable[str] = ("truth",)) -> pd.DataFrame:

@@ -152,8 +152,7 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
             old = cols[0].selectbox("From version", numbers, index=len(numbers) - 2, key="diff_old")
             new = cols[1].selectbox("To version", numbers, index=len(numbers) - 1, key="diff_new")
             by_number = {v.version: v for v in versions}
-            st.caption(f"v{old}: {by_number[old].kind} by {parts.md(by_number[old].actor)} · "
-                       f"v{new}: {by_number[new].kind} by {parts.md(by_number[new].actor)}")
+            st.caption(f"{parts.version_in_words(by_number[old])} · {parts.version_in_words(by_number[new])}")
             for field, ops in reads.diff(item_id, old, new).items():
                 st.markdown(f"**{field}**")
                 parts.diff_view(ops)
@@ -166,7 +165,8 @@ with ui.page("Evolution", ":material/account_tree:") as bank:
     st.caption("Newest first, from the time cursor back"
                + ("" if point == last else f" (event {point:,}; later events are not listed)")
                + ". Select a row to open its lesson.")
-    kinds = st.multiselect("Kinds", EVENT_KINDS, key="log_kinds", placeholder="every kind")
+    kinds = st.multiselect("Kinds", EVENT_KINDS, key="log_kinds", placeholder="every kind",
+                           format_func=tables.event_in_words)
     log, total = reads.recent_events(kinds or None, ui.PAGE_SIZE, parts.page_offset("log_page", ui.PAGE_SIZE),
                                      point)
     tables.table(log, EVENT_COLUMNS, key="log_table", opens_item="item_id")

@@ -51,7 +51,7 @@ with ui.page("Settings", ":material/settings:", require_bank=False) as bank:
         st.markdown("**Approval policy** (stored in the bank; applies to every process using it)")
         # A Markdown table wraps each explanation in full, where a data grid would cut it at the column's edge.
         st.markdown("| rule | value | what it means |\n|---|---|---|\n" + "\n".join(
-            f"| `{key}` | {parts.md(parts.value_in_words(value))} | {parts.md_with_code(meaning)} |"
+            f"| `{key}` | {parts.md(parts.whole(parts.value_in_words(value)))} | {parts.md_with_code(meaning)} |"
             for key, value, meaning in describe_policy(policy)))
         st.caption("Flagged items (suspected injection, open contradictions) are never approved automatically. "
                    "Change a rule with `bankcore policy set KEY VALUE`.")

@@ -290,11 +290,11 @@ def test_an_item_page_shows_history_and_lineage(small):
     at = app("memory")
     at.number_input(key="item").set_value(ids["merged"]).run()
     history = frame(at, "event", "kind", "who")
-    assert list(history["kind"]) == ["MERGE", "EDIT"] and list(history["who"]) == ["heuristic-merge:1", "human:ana"]
+    assert list(history["kind"]) == ["merged", "edited"] and list(history["who"]) == ["heuristic-merge:1", "human:ana"]
     parent = ids["parents"][0]
     at.button(key=f"item_open_{parent}").click().run()
     assert at.number_input(key="item").value == parent
-    assert list(frame(at, "event", "kind", "who")["kind"]) == ["ADD", "SUPERSEDE"]
+    assert list(frame(at, "event", "kind", "who")["kind"]) == ["added", "superseded"]
 
 
 def test_the_trajectory_viewer_shows_steps_verdicts_and_truth(small):

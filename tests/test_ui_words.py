@@ -201,3 +201,83 @@ def test_overview_draws_one_line_per_environment(tmp_path):
         env: sorted(run for run, e in envs.items() if e == env) for env in set(envs.values())}
     figure = charts.outcome_trend(overview.runs, bucket="run", metric="steps")
     assert sorted(len(trace.x) for trace in figure.data) == [1, 2]
+
+
+def test_every_event_kind_has_words_and_a_version_is_said_with_them():
+    from datetime import datetime
+
+    from bankcore.curate.lineage import Version
+    from bankcore.models import EVENT_KINDS
+
+    assert set(tables.EVENT_WORDS) == set(EVENT_KINDS)  # a new kind needs its words here, or shows as stored
+    assert all(w != k and w.islower() for k, w in tables.EVENT_WORDS.items())
+    merged = Version(2, "t", "d", "c", 7, "MERGE", "human:ana", datetime(2026, 12, 8, 14, 5))
+    assert parts.version_in_words(merged) == "v2: merged by ana (08 Dec 14:05)"
+    assert tables.event_in_words("SPLIT") == "SPLIT" and tables.event_in_words(None) == tables.NOTHING
+
+
+def test_a_consolidation_is_said_as_when_how_many_and_who_with_its_batch_aside():
+    from datetime import datetime
+
+    said, aside = parts.consolidation_in_words({"batch": "consolidate@20261208T140512.000001", "actor": "human:ana",
+                                                "finished": datetime(2026, 12, 8, 14, 5), "items": 3, "events": 3})
+    assert said == "**3** merges on 08 Dec 2026 at 14:05 by ana, each writing one merged lesson"
+    assert "consolidate" not in said and aside.startswith("batch consolidate") and "20261208T140512" in aside
+    assert parts.consolidation_in_words({"batch": "b", "actor": None, "finished": datetime(2026, 1, 2), "items": 1,
+                                         "events": 1})[0].startswith("**1** merge on")
+
+
+def test_a_hyphenated_value_is_kept_whole():
+    assert parts.whole("demo-team") == "demo\u2011team" and "\u2011" in parts.md(parts.whole("demo-team"))
+    assert parts.whole("-0.5 and a - b") == "-0.5 and a - b"  # a sign or a spaced dash is not a word's hyphen
+
+
+@pytest.fixture(scope="module")
+def consolidated(tmp_path_factory) -> tuple[Path, int]:
+    """Two near-identical lessons merged by the heuristic consolidation, and the merged lesson then edited."""
+    db = tmp_path_factory.mktemp("consolidated") / "bank.duckdb"
+    bank = Bank(db)
+    for title in ("Read the fare class before cancelling", "Read the fare class before a cancel"):
+        bank.write_lesson(title=title, description="Refunds depend on the fare.", domain="airline",
+                          content="Before cancelling a reservation, read its fare class and insurance, then tell the "
+                                  "customer which refund applies.", actor="human:ana")
+    _, report = bank.consolidate(threshold=0.9, actor="human:ana")
+    ((child, _),) = report.merged
+    bank.edit(child, actor="human:ana", content="Read the fare class and insurance before any cancel.")
+    return db, child
+
+
+def test_overview_says_the_latest_consolidation_in_words_not_its_batch_id(consolidated, monkeypatch):
+    monkeypatch.setenv("BANKCORE_DB", str(consolidated[0]))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    said = [m.value for m in at.markdown]
+    assert any(s.startswith("**1** merge on") and "by heuristic" in s for s in said), said  # the merging method
+    assert not [s for s in said if "consolidate" in s]
+    assert any(c.value.startswith("batch consolidate") for c in at.caption)
+
+
+def test_evolution_says_versions_and_the_event_log_in_words(consolidated, monkeypatch):
+    db, child = consolidated
+    monkeypatch.setenv("BANKCORE_DB", str(db))
+    at = screen("screens/3_Evolution.py")
+    at.selectbox(key="versions_item").set_value(child).run()
+    assert not at.exception, at.exception
+    caption = next(c.value for c in at.caption if c.value.startswith("v1:"))
+    assert "v1: merged by" in caption and "v2: edited by" in caption, caption
+    assert not any(kind in caption for kind in ("MERGE", "EDIT"))
+    log = next(d.value for d in at.dataframe if "actor" in d.value.columns and "kind" in d.value.columns)
+    assert {"merged", "edited", "added"} <= set(log["kind"]) and not set(log["kind"]) & set(tables.EVENT_WORDS)
+
+
+def test_settings_keeps_the_policy_name_whole(tmp_path, monkeypatch):
+    """The policy table's value column is narrow: 'demo-team' was shown as 'demo-' over 'team'."""
+    from bankcore.curate import policy as policy_rules
+
+    db = tmp_path / "bank.duckdb"
+    policy_rules.save(Bank(db).store, policy_rules.Policy(name="demo-team", auto_approve_llm=False))
+    monkeypatch.setenv("BANKCORE_DB", str(db))
+    at = screen("screens/7_Settings.py")
+    policy = next(m.value for m in at.markdown if m.value.startswith("| rule | value |"))
+    assert "demo\u2011team" in policy and "demo-team" not in policy.replace("\\-", "-")
