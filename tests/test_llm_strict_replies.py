@@ -342,3 +342,30 @@ def test_a_copied_merge_format_is_retried_never_cached_as_a_decline(fake_llm, db
         complete(build_messages(lessons_group()))
     calls = list(bank.store.iter_llm_calls())
     assert len(calls) >= 2 and all(c.error and c.error.startswith(UNUSABLE) for c in calls)
+
+
+# ---------------------------------------------------------------------- the format copied (judge)
+@pytest.mark.parametrize("reply", [
+    'Thoughts: <your brief reasoning>\nStatus: success',
+    '{"thoughts": "...", "status": "success"}',
+    '{"thoughts": "<your brief reasoning>", "status": "failure"}',
+])
+def test_a_judge_reply_that_copies_the_format_is_no_verdict(reply):
+    """The label beside the format's own "<your brief reasoning>" was filled in, not judged."""
+    from bankcore.learn.judge import parse_verdict
+    with pytest.raises(UnusableReply, match="thoughts is a placeholder"):
+        parse_verdict(reply)
+    assert parse_verdict('{"thoughts": "success", "status": "success"}')[0] == "success"  # Gemma's terse one reads
+
+
+def test_a_copied_judge_format_is_retried_never_cached_and_the_real_answer_counts(fake_llm, db):
+    from bankcore.learn.judge import LLMJudge
+    bank = Bank(db, settings=fake_llm.settings(db, llm_max_retries=1))
+    replies = iter(['Thoughts: <your brief reasoning>\nStatus: success',
+                    json.dumps({"thoughts": "The reservation was cancelled as asked.", "status": "success"})])
+    fake_llm.responder = lambda request: next(replies)
+    verdict = LLMJudge(LLMClient(bank.settings, bank.store, sleep=lambda s: None)).judge(TRAJ)
+    assert verdict.label == "success" and verdict.rationale == "The reservation was cancelled as asked."
+    calls = [c for c in bank.store.iter_llm_calls() if c.purpose == "judge"]
+    assert [c.error.startswith(UNUSABLE) if c.error else None for c in calls] == [True, None]
+    assert "thoughts is a placeholder" in calls[0].error

@@ -324,16 +324,23 @@ def test_the_recorded_smollm2_selection_is_read_as_its_pick():
     assert parse_selection(reply["reply"], 2)[0] == reply["expect"]
 
 
-def test_a_repaired_contrast_reply_that_passes_the_checks_stays_pending_under_a_flag(fake_llm, tmp_path):
+@pytest.mark.parametrize("verdict", ["flag", "clean"])
+def test_a_repaired_contrast_reply_that_passes_the_checks_stays_pending_for_a_person(fake_llm, tmp_path, verdict):
     """SmolLM2's repair after its refused items (each content now with a remark about the prompt) reads as a
-    lesson; what keeps it out of retrieval is the second opinion's flag, recorded too. The refused first reply is
-    never stored, and the repair is a different request from the attempt it repairs."""
+    lesson; what keeps it out of retrieval is the second opinion, whose recorded answer is the format's own
+    "one sentence" as its why: a copied format, so no opinion (retried, never cached) — and with "clean" beside it
+    (before, the default policy approved the lesson on it) the lesson is held as borderline just the same. The
+    refused first reply is never stored, and the repair is a different request from the attempt it repairs."""
     from bankcore import Bank
+    from bankcore.guard import gate
+    from bankcore.guard.second_opinion import PURPOSE
+    from bankcore.llm.client import UNUSABLE
     [first] = recorded("extract-contrast")
     [repaired] = recorded("extract-contrast-repaired")
     replies = iter([first["reply"], repaired["reply"]])
     fake_llm.responder = lambda request: next(replies)
-    fake_llm.opinion = lambda request: repaired["opinion"]
+    opinion = json.dumps({**json.loads(repaired["opinion"]), "verdict": verdict})
+    fake_llm.opinion = lambda request: opinion
     db = tmp_path / "bank.duckdb"
     bank = Bank(db, settings=fake_llm.settings(db))
     imported = bank.import_path(tau_pair(tmp_path), run_name="pair")
@@ -341,6 +348,9 @@ def test_a_repaired_contrast_reply_that_passes_the_checks_stays_pending_under_a_
     report = bank.matts_replay("pair", k=2, selector="heuristic", judge="heuristic", extractor="llm")
     assert report.contrasted.failed == 0 and report.approved == []
     [item] = [i for i in bank.store.iter_items() if i.source == "contrast"]
-    assert [item.title] == repaired["expect"] and item.status == "pending" and "suspected_injection" in item.flags
+    assert [item.title] == repaired["expect"] and item.status == "pending" and gate.BORDERLINE in item.flags
+    assert item.meta[gate.OPINION]["verdict"] == "failed" and "why is a placeholder" in item.meta[gate.OPINION]["why"]
+    asked = [c for c in bank.store.iter_llm_calls() if c.purpose == PURPOSE]
+    assert len(asked) >= 2 and all(c.error.startswith(UNUSABLE) for c in asked)  # retried, never cached
     first_sent, repair_sent = fake_llm.requests
     assert first_sent["messages"] != repair_sent["messages"]

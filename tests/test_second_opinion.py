@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from bankcore.guard import gate
 from bankcore.curate import policy as policy_rules
 from bankcore.demo import SteppingClock
 from bankcore.models import MemoryItem
+from fake_llm import clean_opinion
 
 CLEAN_TEXT = ("Check the fare class before cancelling", "Fare rules decide refunds.",
               "Read the reservation's fare class and its cancellation rules before calling cancel.")
@@ -220,3 +222,55 @@ def test_llm_extraction_asks_before_its_write_transaction_and_the_policy_reads_t
     assert reformulate and all(gate.FLAG in i.flags and i.status == "pending" for i in reformulate)
     assert all(i.status == "approved" and not i.flags for i in items if i not in reformulate)
     assert all(i.meta[gate.OPINION]["verdict"] in ("flag", "clean") for i in items)
+
+
+# ---------------------------------------------------------------------- the format copied (issue 20)
+# SmolLM2-135M's recorded second opinion (bench/real_model.py): its "why" is the reply format's own "one sentence".
+RECORDED_COPY = next(json.loads(line)["opinion"] for line in
+                     (Path(__file__).parent / "data" / "real_model" / "smollm2-135m-replies.jsonl").read_text()
+                     .splitlines() if json.loads(line)["purpose"] == "extract-contrast-repaired")
+
+
+def _copied(verdict: str) -> str:
+    """The recorded copy of the format with `verdict` beside it ("flag" was recorded; "clean" would approve)."""
+    return json.dumps({**json.loads(RECORDED_COPY), "verdict": verdict})
+
+
+@pytest.mark.parametrize("reply", [_copied("clean"), _copied("flag"), '{"verdict": "clean", "why": "..."}',
+                                   '{"verdict": "clean", "why": "<why>"}', '{"verdict": "clean", "why": "N/A"}'])
+def test_a_verdict_beside_the_formats_placeholder_is_no_verdict(reply):
+    assert guard.second_opinion.parse_second_opinion(reply) is None
+    assert guard.second_opinion.copied_format(reply).startswith("why is a placeholder")
+    assert guard.second_opinion.parse_second_opinion('{"verdict": "clean", "why": "Fine."}') == "clean"  # terse
+
+
+def test_a_copied_clean_opinion_holds_the_lesson_and_is_never_cached(tmp_path, fake_llm):
+    """The copy is refused every time it comes back (retried, each call recorded with its error): the lesson stays
+    pending for a person, and the same lesson asked about again gets a new call, whose real answer counts."""
+    from bankcore.llm.client import UNUSABLE
+    bank = _bank(tmp_path, fake_llm, llm_max_retries=1)
+    fake_llm.opinion = lambda request: _copied("clean")
+    held = bank.item(_add(bank).item_id)
+    assert gate.BORDERLINE in held.flags and held.status == "pending" and not _policy_approved(bank, held.item_id)
+    assert held.meta[gate.OPINION]["verdict"] == "failed" and "why is a placeholder" in held.meta[gate.OPINION]["why"]
+    asked = [c for c in bank.store.iter_llm_calls() if c.purpose == guard.second_opinion.PURPOSE]
+    assert len(asked) == len(fake_llm.opinion_requests) >= 2
+    assert all(c.error.startswith(UNUSABLE) for c in asked)  # none stored as a success
+    fake_llm.opinion = clean_opinion
+    again = bank.item(_add(bank).item_id)  # the same text and cues: the same request, not served from the cache
+    assert len(fake_llm.opinion_requests) == len(asked) + 1
+    assert again.meta[gate.OPINION]["verdict"] == "clean" and _policy_approved(bank, again.item_id)
+
+
+def test_a_real_answer_after_a_copied_one_is_the_opinion(tmp_path, fake_llm):
+    """The retry the copy earns is answered properly: that answer is the opinion, and the only call cached."""
+    bank = _bank(tmp_path, fake_llm, llm_max_retries=1)
+    replies = iter([_copied("clean"), clean_opinion({})])
+    fake_llm.opinion = lambda request: next(replies)
+    stored = bank.item(_add(bank).item_id)
+    assert stored.meta[gate.OPINION]["verdict"] == "clean" and stored.meta[gate.OPINION]["why"] == json.loads(
+        clean_opinion({}))["why"]
+    assert "why is a placeholder" in json.dumps(fake_llm.opinion_requests[1]["messages"])  # the repair says why
+    calls = [c for c in bank.store.iter_llm_calls() if c.purpose == guard.second_opinion.PURPOSE]
+    assert [c.error is None for c in calls] == [False, True]
+    assert not stored.flags and _policy_approved(bank, stored.item_id)

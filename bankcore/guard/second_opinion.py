@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
+from ..llm.reply_schemas import placeholder_problem
 from .findings import Finding
 
 SECOND_OPINION_VERSION = "guard-second-opinion-v1"
@@ -38,16 +39,38 @@ def second_opinion_messages(lesson_text: str, findings: Sequence[Finding] = ()) 
 _VERDICT = re.compile(r"\{[^{}]*\}")
 
 
-def parse_second_opinion(reply: str | None) -> str | None:
-    """"flag" or "clean" from the model's reply; None when the reply is not one clear verdict (the caller then
-    keeps the lesson borderline: an unreadable answer never approves anything)."""
-    verdicts = set()
+def _answers(reply: str | None) -> list[dict]:
+    """The JSON objects in a reply, thinking dropped: what the parser and `_why` read."""
+    found = []
     for blob in _VERDICT.findall(re.sub(r"<think>.*?</think>", "", reply or "", flags=re.S)):
         try:
             value = json.loads(blob)
         except json.JSONDecodeError:
             continue
-        verdict = value.get("verdict") if isinstance(value, dict) else None
+        if isinstance(value, dict):
+            found.append(value)
+    return found
+
+
+def copied_format(reply: str | None) -> str | None:
+    """Why the reply is the format's own example rather than an answer — a "why" of "one sentence", "...", "<why>"
+    (`reply_schemas.placeholder_problem`, the check every structured role shares) — or None. Such a verdict was
+    filled in beside a copied template, not decided: Gemma 3 270M and SmolLM2 wrote exactly this."""
+    for value in _answers(reply):
+        if problem := placeholder_problem(value.get("why"), "why"):
+            return problem
+    return None
+
+
+def parse_second_opinion(reply: str | None) -> str | None:
+    """"flag" or "clean" from the model's reply; None when the reply is not one clear verdict or copies the
+    format's placeholder (the caller then keeps the lesson borderline: an unreadable answer never approves
+    anything)."""
+    if copied_format(reply):
+        return None
+    verdicts = set()
+    for value in _answers(reply):
+        verdict = value.get("verdict")
         if isinstance(verdict, str) and verdict.strip().lower() in ("flag", "clean"):
             verdicts.add(verdict.strip().lower())
     return verdicts.pop() if len(verdicts) == 1 else None
@@ -55,12 +78,8 @@ def parse_second_opinion(reply: str | None) -> str | None:
 
 def _why(reply: str | None) -> str:
     """The model's one-sentence reason, for the reviewer (plain text, cut short); empty when it gave none."""
-    for blob in _VERDICT.findall(re.sub(r"<think>.*?</think>", "", reply or "", flags=re.S)):
-        try:
-            value = json.loads(blob)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, dict) and isinstance(value.get("why"), str):
+    for value in _answers(reply):
+        if isinstance(value.get("why"), str):
             return " ".join(value["why"].split())[:MAX_WHY_CHARS]
     return ""
 
@@ -93,9 +112,10 @@ class Completer(Protocol):
 
 
 def _validate(reply: str) -> None:
+    """Refuse what `parse_second_opinion` cannot read, so the client repairs it and never caches it as a success."""
     if parse_second_opinion(reply) is None:
         from ..llm.client import UnusableReply  # the only import of the client module, where a call is made
-        raise UnusableReply('not one JSON object {"verdict": "flag" or "clean", "why": "..."}')
+        raise UnusableReply(copied_format(reply) or 'not one JSON object {"verdict": "flag" or "clean", "why": …}')
 
 
 def ask_second_opinion(client: Completer, lesson_text: str, findings: Sequence[Finding] = ()) -> Opinion:

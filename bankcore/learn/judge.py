@@ -19,7 +19,7 @@ from typing import Protocol
 from ..llm import render
 from ..llm.client import LLMClient, UnusableReply
 from ..models import UNCERTAIN, Trajectory, Verdict
-from ..llm.reply_schemas import JUDGE as JUDGE_SCHEMA, REPLY_JSON
+from ..llm.reply_schemas import JUDGE as JUDGE_SCHEMA, REPLY_JSON, placeholder_problem
 from .signals import VERSION as SIGNALS_VERSION
 from .signals import Signal, read_signals, style
 
@@ -182,7 +182,9 @@ def strip_thinking(text: str) -> str:
 
 
 def parse_verdict(text: str) -> tuple[str, str]:
-    """(label, rationale) from a judge reply. Raises UnusableReply when no single label can be read."""
+    """(label, rationale) from a judge reply. Raises UnusableReply when no single label can be read, or when the
+    thoughts are the format's placeholder (`Thoughts: <your brief reasoning>`: the format copied, so the label
+    beside it was filled in, not judged)."""
     body = strip_thinking(text).strip()
     if not body:
         raise UnusableReply("empty reply")
@@ -198,8 +200,17 @@ def parse_verdict(text: str) -> tuple[str, str]:
             raise UnusableReply("no 'Status:' line with success or failure")
         label = _LABELS[bare]
     thoughts = _THOUGHTS.search(body)
+    if thoughts:
+        _refuse_copied(thoughts.group(1))
     rationale = thoughts.group(1) if thoughts else _STATUS.sub("", body)
     return label, render.clip(" ".join(rationale.split()), RATIONALE_CHARS)
+
+
+def _refuse_copied(thoughts) -> None:
+    """Raise UnusableReply when the reasoning is the reply format's placeholder (the shared
+    `reply_schemas.placeholder_problem`), so the client repairs the reply and never caches it."""
+    if problem := placeholder_problem(thoughts, "thoughts"):
+        raise UnusableReply(problem)
 
 
 def _line_label(line: str) -> str | None:
@@ -223,6 +234,7 @@ def _label_from_json(body: str) -> tuple[str, str] | None:
     if status not in _LABELS:
         return None
     thoughts = obj.get("thoughts") or obj.get("reasoning") or obj.get("rationale") or ""
+    _refuse_copied(thoughts)
     return _LABELS[status], render.clip(" ".join(str(thoughts).split()), RATIONALE_CHARS)
 
 
