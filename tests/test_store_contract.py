@@ -510,6 +510,7 @@ SWEEP = [
     ("merge_graph", {"item_id": 1}), ("recent_events", {}), ("recent_events", {"kinds": ["ADD"], "item_id": 1}),
     # StatsReads, AuditReads, ExperimentReads
     ("table_counts", {}), ("item_counts", {}), ("run_outcomes", {}), ("agent_task_outcomes", {}),
+    ("agent_run_summaries", {"curve_points": 10}),
     ("audit_findings", {}), ("run_attempts", {"run_id": 1}), ("same_task_retrievals", {"run_id": 1}),
     ("future_retrievals", {"run_id": 1}), ("run_prompt_texts", {"run_id": 1}), ("bank_snapshot", {}),
     ("fingerprint", {}),

@@ -104,7 +104,8 @@ def _mean(values: list) -> float | None:
 
 
 def task_summary(tasks: list[dict[str, Any]]) -> dict[str, Any]:
-    """Task-level outcomes of a set of tasks (rows of `Store.agent_task_outcomes`). A task's outcome is that of
+    """Task-level outcomes of a set of tasks (rows of `Store.agent_task_outcomes`): what the definitions are, and
+    the reference `Store.agent_run_summaries` (which `agent_stats` reads) is tested against. A task's outcome is that of
     the trajectory that counts for it (its first best-of-N pick, else its last attempt); steps on successes vs failures
     is the paper's Table 4 view; MaTTS adds best-of-N, pass@1 (a random pick, exact expectation) and pass@k."""
     n = len(tasks)
@@ -167,28 +168,57 @@ def memory_in_words(memory_mode: str | None, matts_mode: str | None = None, matt
     return said
 
 
+def summary_of(row: dict[str, Any]) -> dict[str, Any]:
+    """`task_summary`'s figures from a row of `Store.agent_run_summaries` (the same sums, taken in SQL)."""
+    out = {"tasks": row["tasks"], "trajectories": int(row["trajectories"]),
+           "success_rate": _round(row["success_rate"]), "with_truth": row["with_truth"],
+           "judged_success_rate": _round(row["judged_success_rate"]),
+           **{key: _round(row[key], 3) for key in ("mean_steps", "mean_steps_success", "mean_steps_failure",
+                                                     "llm_calls_per_task")},
+           "tokens_per_task": _round(row["tokens_per_task"], 1),
+           "agent_tokens_per_task": _round(row["agent_tokens_per_task"], 1)}
+    if row["matts_groups"]:
+        out["matts"] = {"groups": row["matts_groups"], "mean_k": _round(row["matts_mean_k"], 3),
+                        "best_of_n": _round(row["matts_best_of_n"]), "picked": row["matts_picked"],
+                        "pass_at_1": _round(row["matts_pass_at_1"]), "pass_at_k": _round(row["matts_pass_at_k"])}
+    return out
+
+
+def curve_of(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`success_curve` from a run's blocks of `Store.agent_run_summaries`: each block's rate and the running one."""
+    curve, known, successes = [], 0, 0
+    for b in blocks:
+        known, successes = known + b["with_truth"], successes + b["successes"]
+        curve.append({"first_task": b["first_task"], "last_task": b["last_task"],
+                      "success_rate": _round(b["successes"] / b["with_truth"] if b["with_truth"] else None),
+                      "cumulative_success_rate": _round(successes / known if known else None),
+                      "mean_steps": _round(b["mean_steps"], 3)})
+    return curve
+
+
 def agent_stats(store: Store) -> dict[str, Any]:
-    """Per run (in the order runs started) and per memory mode: task-level success, steps, cost and MaTTS."""
-    by_run: dict[int, list[dict[str, Any]]] = {}
-    for row in store.agent_task_outcomes():
-        by_run.setdefault(row["run_id"], []).append(row)
+    """Per run (in the order runs started) and per memory mode: task-level success, steps, cost and MaTTS — the
+    figures `task_summary` and `success_curve` give of `Store.agent_task_outcomes`, summed in the store."""
+    sums = store.agent_run_summaries(CURVE_POINTS)
+    by_run = {row["run_id"]: row for row in sums["runs"]}
+    curves: dict[int, list[dict[str, Any]]] = {}
+    for block in sums["curves"]:
+        curves.setdefault(block["run_id"], []).append(block)
+    mode_sums = {(r["env"], r["memory_mode"], r["matts_mode"], r["matts_k"]): r for r in sums["by_memory"]
+                 if r["memory_mode"] not in (None, "unknown")}
     runs, modes = [], {}
     for run in sorted(store.list_runs(), key=lambda r: (r.started_at, r.run_id)):
-        tasks = by_run.get(run.run_id, [])
-        if not tasks:
+        if run.run_id not in by_run:
             continue
         runs.append({"run_id": run.run_id, "name": run.name, "format": run.source_format, "env": run.env,
                      "agent_model": run.agent_model, "memory_mode": run.memory_mode, "matts_mode": run.matts_mode,
                      "matts_k": run.matts_k, "started_at": run.started_at, "finished_at": run.finished_at,
-                     **task_summary(tasks), "curve": success_curve(tasks)})
+                     **summary_of(by_run[run.run_id]), "curve": curve_of(curves.get(run.run_id, []))})
         if run.memory_mode not in (None, "unknown"):
-            key = (run.env, run.memory_mode, run.matts_mode, run.matts_k)
-            modes.setdefault(key, {"runs": [], "tasks": []})
-            modes[key]["runs"].append(run.run_id)
-            modes[key]["tasks"] += tasks
-    by_memory = [{"env": env, "memory_mode": memory, "matts_mode": matts, "matts_k": k, "runs": entry["runs"],
-                  **task_summary(entry["tasks"])}
-                 for (env, memory, matts, k), entry in modes.items()]
+            modes.setdefault((run.env, run.memory_mode, run.matts_mode, run.matts_k), []).append(run.run_id)
+    by_memory = [{"env": env, "memory_mode": memory, "matts_mode": matts, "matts_k": k, "runs": run_ids,
+                  **summary_of(mode_sums[(env, memory, matts, k)])}
+                 for (env, memory, matts, k), run_ids in modes.items()]
     return {"runs": runs, "by_memory": by_memory}
 
 
