@@ -450,15 +450,19 @@ def rows() -> list[dict]:
     return injections() + poisoned_lessons() + benign() + benign_lessons()
 
 
-def main() -> None:
-    rows_ = rows()
-    ids = [r["id"] for r in rows_]
+def write_set(cases: list[dict], out: Path) -> None:
+    """Write an attack set as JSON lines (ids must be unique) and print its counts per kind and label."""
+    ids = [r["id"] for r in cases]
     assert len(ids) == len(set(ids)), "duplicate case id"
-    OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows_), "utf-8")
-    counts = {}
-    for r in rows_:
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in cases), "utf-8")
+    counts: dict = {}
+    for r in cases:
         counts[(r["kind"], r["label"])] = counts.get((r["kind"], r["label"]), 0) + 1
-    print(f"wrote {len(rows_)} cases to {OUT}: " + ", ".join(f"{k[0]} {k[1]} {v}" for k, v in sorted(counts.items())))
+    print(f"wrote {len(cases)} cases to {out}: " + ", ".join(f"{k[0]} {k[1]} {v}" for k, v in sorted(counts.items())))
+
+
+def main() -> None:
+    write_set(rows(), OUT)
 
 
 if __name__ == "__main__":

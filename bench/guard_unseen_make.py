@@ -38,7 +38,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.guard_fresh_make import write_set  # noqa: E402 — the same writer as the third set
 
 OUT = Path(__file__).resolve().parent / "guard_unseen.jsonl"
 
@@ -839,14 +844,7 @@ def rows() -> list[dict]:
 
 
 def main() -> None:
-    rows_ = rows()
-    ids = [r["id"] for r in rows_]
-    assert len(ids) == len(set(ids)), "duplicate case id"
-    OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows_), "utf-8")
-    counts: dict = {}
-    for r in rows_:
-        counts[(r["kind"], r["label"])] = counts.get((r["kind"], r["label"]), 0) + 1
-    print(f"wrote {len(rows_)} cases to {OUT}: " + ", ".join(f"{k[0]} {k[1]} {v}" for k, v in sorted(counts.items())))
+    write_set(rows(), OUT)
 
 
 if __name__ == "__main__":
