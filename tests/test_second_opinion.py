@@ -240,19 +240,34 @@ def _copied(verdict: str) -> str:
                                    '{"verdict": "clean", "why": "<why>"}', '{"verdict": "clean", "why": "N/A"}'])
 def test_a_verdict_beside_the_formats_placeholder_is_no_verdict(reply):
     assert guard.second_opinion.parse_second_opinion(reply) is None
-    assert guard.second_opinion.copied_format(reply).startswith("why is a placeholder")
+    assert guard.second_opinion.why_problem(reply).startswith("why is a placeholder")
     assert guard.second_opinion.parse_second_opinion('{"verdict": "clean", "why": "Fine."}') == "clean"  # terse
 
 
-def test_a_copied_clean_opinion_holds_the_lesson_and_is_never_cached(tmp_path, fake_llm):
-    """The copy is refused every time it comes back (retried, each call recorded with its error): the lesson stays
+# The reply schema requires "why": a verdict that gives no reason was not explained, so it is no answer either.
+NO_REASON = {'{"verdict": "clean"}': "why is missing", '{"verdict": "clean", "why": "  "}': "why is missing",
+             '{"verdict": "flag", "why": null}': "why is missing", '{"verdict": "clean", "why": 7}': "why must be text",
+             '{"why": "Fine."} {"verdict": "clean"}': "why is missing"}
+
+
+@pytest.mark.parametrize("reply, problem", NO_REASON.items())
+def test_a_verdict_without_a_reason_is_no_verdict(reply, problem):
+    assert guard.second_opinion.parse_second_opinion(reply) is None
+    assert guard.second_opinion.why_problem(reply).startswith(problem)
+
+
+@pytest.mark.parametrize("reply, problem", [(_copied("clean"), "why is a placeholder"),
+                                            ('{"verdict": "clean"}', "why is missing")])
+def test_a_copied_or_unexplained_clean_opinion_holds_the_lesson_and_is_never_cached(tmp_path, fake_llm, reply,
+                                                                                     problem):
+    """The reply is refused every time it comes back (retried, each call recorded with its error): the lesson stays
     pending for a person, and the same lesson asked about again gets a new call, whose real answer counts."""
     from bankcore.llm.client import UNUSABLE
     bank = _bank(tmp_path, fake_llm, llm_max_retries=1)
-    fake_llm.opinion = lambda request: _copied("clean")
+    fake_llm.opinion = lambda request: reply
     held = bank.item(_add(bank).item_id)
     assert gate.BORDERLINE in held.flags and held.status == "pending" and not _policy_approved(bank, held.item_id)
-    assert held.meta[gate.OPINION]["verdict"] == "failed" and "why is a placeholder" in held.meta[gate.OPINION]["why"]
+    assert held.meta[gate.OPINION]["verdict"] == "failed" and problem in held.meta[gate.OPINION]["why"]
     asked = [c for c in bank.store.iter_llm_calls() if c.purpose == guard.second_opinion.PURPOSE]
     assert len(asked) == len(fake_llm.opinion_requests) >= 2
     assert all(c.error.startswith(UNUSABLE) for c in asked)  # none stored as a success

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
-from ..llm.reply_schemas import placeholder_problem
+from ..llm.reply_schemas import placeholder_problem, text_problem
 from .findings import Finding
 
 SECOND_OPINION_VERSION = "guard-second-opinion-v1"
@@ -52,21 +52,25 @@ def _answers(reply: str | None) -> list[dict]:
     return found
 
 
-def copied_format(reply: str | None) -> str | None:
-    """Why the reply is the format's own example rather than an answer — a "why" of "one sentence", "...", "<why>"
-    (`reply_schemas.placeholder_problem`, the check every structured role shares) — or None. Such a verdict was
-    filled in beside a copied template, not decided: Gemma 3 270M and SmolLM2 wrote exactly this."""
+def why_problem(reply: str | None) -> str | None:
+    """Why the reply's reason is no reason, or None: a verdict given without a "why" (missing, blank, not text —
+    the reply schema requires one, `reply_schemas.text_problem`), or a "why" that is the format's own example
+    ("one sentence", "...", "<why>": `reply_schemas.placeholder_problem`, the check every structured role shares).
+    Such a verdict was filled in, not decided: Gemma 3 270M and SmolLM2 wrote exactly this."""
     for value in _answers(reply):
-        if problem := placeholder_problem(value.get("why"), "why"):
+        why = value.get("why")
+        if "verdict" in value and (not isinstance(why, str) or not why.strip()):
+            return text_problem(why, "why")
+        if problem := placeholder_problem(why, "why"):
             return problem
     return None
 
 
 def parse_second_opinion(reply: str | None) -> str | None:
     """"flag" or "clean" from the model's reply; None when the reply is not one clear verdict or copies the
-    format's placeholder (the caller then keeps the lesson borderline: an unreadable answer never approves
-    anything)."""
-    if copied_format(reply):
+    format's placeholder or gives no reason (the caller then keeps the lesson borderline: an unreadable or
+    unexplained answer never approves anything)."""
+    if why_problem(reply):
         return None
     verdicts = set()
     for value in _answers(reply):
@@ -115,7 +119,7 @@ def _validate(reply: str) -> None:
     """Refuse what `parse_second_opinion` cannot read, so the client repairs it and never caches it as a success."""
     if parse_second_opinion(reply) is None:
         from ..llm.client import UnusableReply  # the only import of the client module, where a call is made
-        raise UnusableReply(copied_format(reply) or 'not one JSON object {"verdict": "flag" or "clean", "why": …}')
+        raise UnusableReply(why_problem(reply) or 'not one JSON object {"verdict": "flag" or "clean", "why": …}')
 
 
 def ask_second_opinion(client: Completer, lesson_text: str, findings: Sequence[Finding] = ()) -> Opinion:
