@@ -98,63 +98,6 @@ def bank_stats(store: Store) -> dict[str, Any]:
 CURVE_POINTS = 10
 
 
-def _mean(values: list) -> float | None:
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None
-
-
-def task_summary(tasks: list[dict[str, Any]]) -> dict[str, Any]:
-    """Task-level outcomes of a set of tasks (rows of `Store.agent_task_outcomes`): what the definitions are, and
-    the reference `Store.agent_run_summaries` (which `agent_stats` reads) is tested against. A task's outcome is that of
-    the trajectory that counts for it (its first best-of-N pick, else its last attempt); steps on successes vs failures
-    is the paper's Table 4 view; MaTTS adds best-of-N, pass@1 (a random pick, exact expectation) and pass@k."""
-    n = len(tasks)
-    known = [t for t in tasks if t["final_truth"] is not None]
-    judged = [t for t in tasks if t["final_judged"] is not None]
-    groups = [t for t in tasks if t["trajectories"] > 1 and t["with_truth"] == t["trajectories"]]
-    picked = [t for t in groups if t["selected"]]
-    out = {
-        "tasks": n,
-        "trajectories": sum(t["trajectories"] for t in tasks),
-        "success_rate": _round(_mean([float(t["final_truth"]) for t in known])),
-        "with_truth": len(known),
-        "judged_success_rate": _round(_mean([float(t["final_judged"]) for t in judged])),
-        "mean_steps": _round(_mean([t["final_steps"] for t in tasks]), 3),
-        "mean_steps_success": _round(_mean([t["final_steps"] for t in known if t["final_truth"]]), 3),
-        "mean_steps_failure": _round(_mean([t["final_steps"] for t in known if not t["final_truth"]]), 3),
-        "llm_calls_per_task": _round(_mean([t["llm_calls"] for t in tasks]), 3),
-        "tokens_per_task": _round(_mean([t["tokens_in"] + t["tokens_out"] for t in tasks]), 1),
-        "agent_tokens_per_task": _round(_mean([t["agent_tokens"] for t in tasks]), 1),
-    }
-    if groups:
-        out["matts"] = {
-            "groups": len(groups),
-            "mean_k": _round(_mean([t["trajectories"] for t in groups]), 3),
-            "best_of_n": _round(_mean([float(t["final_truth"]) for t in picked])),
-            "picked": len(picked),
-            "pass_at_1": _round(_mean([t["mean_truth"] for t in groups])),
-            "pass_at_k": _round(_mean([float(t["any_truth"]) for t in groups])),
-        }
-    return out
-
-
-def success_curve(tasks: list[dict[str, Any]], points: int = CURVE_POINTS) -> list[dict[str, Any]]:
-    """Success over time within a run: consecutive blocks of tasks in the order the run did them, each with its
-    success rate, the cumulative rate so far and mean steps."""
-    if not tasks:
-        return []
-    size = -(-len(tasks) // points)
-    curve, seen = [], []
-    for start in range(0, len(tasks), size):
-        block = tasks[start:start + size]
-        known = [float(t["final_truth"]) for t in block if t["final_truth"] is not None]
-        seen += known
-        curve.append({"first_task": start + 1, "last_task": start + len(block),
-                      "success_rate": _round(_mean(known)), "cumulative_success_rate": _round(_mean(seen)),
-                      "mean_steps": _round(_mean([t["final_steps"] for t in block]), 3)})
-    return curve
-
-
 MEMORY_WORDS = {"none": "memory off", "reasoningbank": "ReasoningBank"}
 
 
@@ -169,7 +112,8 @@ def memory_in_words(memory_mode: str | None, matts_mode: str | None = None, matt
 
 
 def summary_of(row: dict[str, Any]) -> dict[str, Any]:
-    """`task_summary`'s figures from a row of `Store.agent_run_summaries` (the same sums, taken in SQL)."""
+    """A run's (or memory mode's) task-level figures from a row of `Store.agent_run_summaries`, summed in SQL (the
+    reference definitions, over every task's row, are `task_summary` in tests/test_agent_run_summaries.py)."""
     out = {"tasks": row["tasks"], "trajectories": int(row["trajectories"]),
            "success_rate": _round(row["success_rate"]), "with_truth": row["with_truth"],
            "judged_success_rate": _round(row["judged_success_rate"]),
@@ -185,7 +129,8 @@ def summary_of(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def curve_of(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`success_curve` from a run's blocks of `Store.agent_run_summaries`: each block's rate and the running one."""
+    """Success over time within a run, from its blocks of `Store.agent_run_summaries` (consecutive blocks of tasks
+    in the order the run did them): each block's rate, the running one and mean steps."""
     curve, known, successes = [], 0, 0
     for b in blocks:
         known, successes = known + b["with_truth"], successes + b["successes"]
@@ -198,7 +143,7 @@ def curve_of(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def agent_stats(store: Store) -> dict[str, Any]:
     """Per run (in the order runs started) and per memory mode: task-level success, steps, cost and MaTTS — the
-    figures `task_summary` and `success_curve` give of `Store.agent_task_outcomes`, summed in the store."""
+    figures of `Store.agent_task_outcomes`, summed in the store (`summary_of`, `curve_of`)."""
     sums = store.agent_run_summaries(CURVE_POINTS)
     by_run = {row["run_id"]: row for row in sums["runs"]}
     curves: dict[int, list[dict[str, Any]]] = {}
@@ -281,7 +226,8 @@ def format_stats(stats: dict[str, Any]) -> str:
                      f"(n={run['verdict']['n']})")
         for trial in run.get("trials", []):
             lines.append(f"      trial {trial['trial']}: {trial['trajectories']} trajectories, "
-                         f"truth {pct(trial['truth']['success_rate'])}, verdict {pct(trial['verdict']['success_rate'])}")
+                         f"truth {pct(trial['truth']['success_rate'])}, "
+                         f"verdict {pct(trial['verdict']['success_rate'])}")
     lines += _format_agent(stats["agent"], pct) if "agent" in stats else []
     for judge in stats.get("judges", []):
         truth, humans = judge["vs_truth"], judge["vs_humans"]

@@ -57,9 +57,9 @@ LEFT JOIN calls c USING (run_id, task_id)
 LEFT JOIN group_calls g USING (run_id, task_id)
 GROUP BY t.run_id, t.task_id
 """
-# What `read.metrics.task_summary` says of a set of those tasks, aggregated where they are (a 100k bank has
-# ~50k of them: made into Python dicts first, they cost more than the query). A MaTTS group is a task tried
-# more than once, every try with its truth.
+# What a set of those tasks comes to, aggregated where they are (a 100k bank has ~50k of them: made into Python
+# dicts first, they cost more than the query); `task_summary` in tests/test_agent_run_summaries.py defines the same
+# figures in Python. A MaTTS group is a task tried more than once, every try with its truth.
 MATTS_GROUP = "trajectories > 1 AND with_truth = trajectories"
 TASK_SUMMARY_SQL = f"""count(*) AS tasks, sum(trajectories) AS trajectories,
     avg(CASE WHEN final_truth THEN 1.0 WHEN NOT final_truth THEN 0.0 END) AS success_rate,
@@ -90,8 +90,8 @@ class MetricQueries:
     def item_counts(self) -> list[tuple[str, str, int]]:
         """(source, status, count) for every combination present."""
         with self._con() as con:
-            return con.execute("SELECT source, status, count(*) FROM memory_items GROUP BY source, status ORDER BY source, status"
-                               ).fetchall()
+            return con.execute("SELECT source, status, count(*) FROM memory_items GROUP BY source, status "
+                               "ORDER BY source, status").fetchall()
 
     def run_outcomes(self) -> list[dict[str, Any]]:
         """Per run and trial: trajectories, mean steps, success rate by truth and by current verdict."""
