@@ -8,20 +8,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-# What opening a bank needs is imported here; the stages above search/ (the LLM client, curate/, learn/, read/) are
-# imported by the methods that use them, so `bankcore stats` does not load the judge, the gate or the agent.
+# What opening a bank needs is imported here; retrieval, re-embedding and the stages above search/ (the LLM client,
+# curate/, learn/, read/) are imported by the methods that use them, so `bankcore stats` does not load the judge,
+# the gate, the agent or the retriever.
 from .errors import BankcoreError, NotFoundError
 from .models import Hit, ImportReport, Recorded, Trajectory, Truth, Usefulness, Verdict
 from .search.embed import Embedder, TextEmbedder
-from .search.memory_block import memory_block
-from .search.reembed import ReembedReport, keep_similarity_vectors, reembed, similarity_vectors
-from .search.retrieve import Explanation, Query, Retriever
-from .search.vectors import source_tuple
 from .settings import Settings
 from .store import Clock, open_store, utc_now
-from .store.protocols import BankStore
 
 if TYPE_CHECKING:
+    from .search.reembed import ReembedReport
+    from .search.retrieve import Explanation, Retriever
+    from .store.protocols import BankStore
     from .curate import asof, exchange, review
     from .learn import labels as truth_labels, queues
     from .learn.importers import ImportOptions
@@ -33,6 +32,7 @@ def _keeps_similarity_vectors(write):
     vectors (what consolidation compares; the retrieval vector is the item's own, written with it)."""
     @functools.wraps(write)
     def wrapper(self: "Bank", *args, **kwargs):
+        from .search.reembed import keep_similarity_vectors
         since = self.store.last_event_id()
         result = write(self, *args, **kwargs)
         keep_similarity_vectors(self.store, self.embedder, changed_since=since)
@@ -259,6 +259,7 @@ class Bank:
     def retriever(self) -> Retriever:
         """The search structure for this bank: built on first use, refreshed on every query."""
         if self._retriever is None:  # sentence-transformers loads on first embed, not here
+            from .search.retrieve import Retriever
             self._retriever = Retriever(self.store, self.embedder, min_similarity=self.settings.min_similarity,
                                         vector_search=self.settings.vector_search)
         return self._retriever
@@ -274,6 +275,7 @@ class Bank:
         if for_trajectory is not None:
             traj = self.store.get_trajectory(for_trajectory)
             task_id, run_id = task_id or traj.task_id, traj.run_id
+        from .search.retrieve import Query
         q = Query(query, k, task_id, domain, source, include_pending, ranking, min_similarity)
         return self.retriever.retrieve(q, log=log, traj_id=for_trajectory, run_id=run_id)
 
@@ -282,11 +284,13 @@ class Bank:
                 include_pending: bool = False, ranking: str = "cosine",
                 min_similarity: float | None = None) -> Explanation:
         """Where `item_id` ranks for `query` and why it was or was not retrieved — the same scoring as retrieve."""
+        from .search.retrieve import Query
         q = Query(query, k, task_id, domain, source, include_pending, ranking, min_similarity)
         return self.retriever.explain(q, item_id)
 
     def memory_prompt(self, query: str, k: int = 1, **options: Any) -> str:
         """The system-prompt block of the paper for `query` ("" when nothing clears the minimum similarity)."""
+        from .search.memory_block import memory_block
         return memory_block([hit.item for hit in self.retrieve(query, k, **options)])
 
     def why_nothing_retrieved(self, *, include_pending: bool = False, min_similarity: float | None = None,
@@ -301,6 +305,7 @@ class Bank:
                 return (f"no approved lessons yet ({pending} pending review): approve some (`bankcore review list`) "
                         "or include pending ones")
             return "the bank holds no lessons yet: `bankcore learn` some trajectories first"
+        from .search.vectors import source_tuple
         sources = source_tuple(source)
         statuses = ["approved", "pending"] if include_pending else ["approved"]
         if (domain or sources) and not self.store.count_items(status=statuses, domain=domain, source=sources):
@@ -338,6 +343,7 @@ class Bank:
                 ) -> ReembedReport:
         """Give every item its two vectors from the current embedding model: for retrieval (one REEMBED event
         each) and for consolidation (see `reembed.py`)."""
+        from .search.reembed import reembed
         return reembed(self.store, self.retriever.embedder, actor=self.settings.actor, missing_only=missing_only,
                        on_progress=on_progress)
 
@@ -421,6 +427,7 @@ class Bank:
         from .curate import consolidate, review
         items = self.store.items_to_compare(consolidate.ACTIVE)  # only the columns planning reads
         # whole-lesson vectors, not the retrieval ones: the merge threshold was set on them (see `embed.py`)
+        from .search.reembed import similarity_vectors
         vectors = similarity_vectors(self.store, self.embedder, items)
         return consolidate.plan(
             items, vectors, threshold=threshold or self.policy().merge_threshold,
@@ -437,6 +444,7 @@ class Bank:
         from .curate import consolidate
         if actions is None:
             # store what planning would otherwise embed in memory on every run (items written around `Bank`)
+            from .search.reembed import keep_similarity_vectors
             keep_similarity_vectors(self.store, self.embedder, statuses=consolidate.ACTIVE)
             actions = self.plan_consolidation(threshold=threshold, llm=llm, max_group=max_group)
         if llm and complete is None:

@@ -36,6 +36,10 @@ on one BLAS thread at that load; single-threaded both: numpy 31, torch 33 texts 
   median of 15, load average 8-9: CPU s export-lessons 0.41/0.52, stats (unchanged) 0.42/0.48 — export-lessons now
   costs what stats does. The full --compare at load 10 (median of 5): export-lessons 0.47/0.54, stats 0.40/0.49;
   retrieve 1.00/1.19 CPU s and 231/275 MB peak RSS (the query model's word-piece table is mapped, not loaded).
+  Measured 2026-12-08 against b7e9cc3 (stats opens the bank once, its read checking the file; `Bank` imports
+  retrieval and re-embedding in the methods that use them; bank_commands loads signing for export and import-bank
+  only), load average 5-6: stats alone, median of 15 alternating, CPU s 0.34/0.46 (min 0.30/0.39), wall 0.60/0.97;
+  the full --compare (median of 5) stats 0.37/0.46, check 0.34/0.41, export-lessons 0.44/0.54.
 Usage: python bench/cold_start.py [--runs 5] [--workdir /tmp/bankcore-cold-start] [--parts cli,bulk,dashboard]
        python bench/cold_start.py --compare /tmp/cold-base [--runs 7]
 """

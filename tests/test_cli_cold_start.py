@@ -65,6 +65,33 @@ def test_a_read_command_loads_no_model_llm_agent_or_gate(bank, tmp_path, argv):
     assert heavy(found["modules"], NEVER_FOR_A_READ + ARRAYS) == []
 
 
+# Counts the bank file's openings while `bankcore ARGS` runs, then writes them and the loaded modules to argv[1].
+OPENINGS_PROBE = r"""
+import json, sys
+import duckdb
+opened = []
+connect = duckdb.connect
+duckdb.connect = lambda *a, **k: opened.append(a[0] if a else k.get("database")) or connect(*a, **k)
+from bankcore.cli import main
+code = main(sys.argv[2:])
+json.dump({"opened": opened, "code": code, "modules": sorted(sys.modules)}, open(sys.argv[1], "w"))
+"""
+
+
+def test_stats_opens_the_bank_once_and_loads_no_retriever_or_signing(bank, tmp_path):
+    """Issue 19: stats' one read connection checks the file (no separate check that opens it first, ~20 ms), and
+    neither retrieval, re-embedding nor export signing is imported for it (`Bank` and bank_commands load them
+    when a method or command uses them)."""
+    out = tmp_path / "opened.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", OPENINGS_PROBE, str(out), "--db", str(bank), "stats"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+    found = json.loads(out.read_text()) if out.exists() else pytest.fail(done.stderr)
+    assert found["code"] == 0 and found["opened"] == [str(bank)]
+    assert heavy(found["modules"], ("bankcore.search.retrieve", "bankcore.search.reembed", "bankcore.search.vectors",
+                                    "bankcore.search.memory_block", "bankcore.curate.signing")) == []
+
+
 def test_exporting_lessons_loads_no_importer_embedder_llm_or_guard_tables(bank, tmp_path):
     """export-lessons shares its command module with import-lessons, whose importer (the gate's LLM second opinion,
     the embedder's re-embedding) loads only when a set is imported; of the guard it needs only which characters are

@@ -6,11 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
-from ..curate.signing import KEY_FILE_ENV, KeyRing, ring_from
+from ..lazy import lazy_module
 from ..read.metrics import format_stats
 from ..models import to_dict
 from .output import _json_out, number_in, progress, say, warn
 from .registry import command, open_bank
+
+# Only export and import-bank sign or check files: `bankcore stats` and `check` do not load the signing code.
+signing = lazy_module("bankcore.curate.signing", globals())
 
 
 @command("init", help="create or upgrade the bank file", creates_bank=True)
@@ -50,7 +53,8 @@ def _import_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--labels", choices=["judge", "truth"], default="judge",
                    help="truth: each trajectory's ground truth becomes its label (truth:<source>) now; judge "
                         "(default): leave labelling to `bankcore judge`")
-    p.add_argument("--max-record-mb", type=number_in(0.0, low_open=True), default=DEFAULT_MAX_RECORD_BYTES / 1024 / 1024,
+    p.add_argument("--max-record-mb", type=number_in(0.0, low_open=True),
+                   default=DEFAULT_MAX_RECORD_BYTES / 1024 / 1024,
                    help="largest single record accepted (default: %(default).0f)")
 
 
@@ -76,7 +80,7 @@ def _stats_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("stats", help="counts, success rates and mean steps per run", arguments=_stats_arguments, reads_only=True)
 def cmd_stats(args: argparse.Namespace) -> int:
-    stats = open_bank(args).stats()
+    stats = open_bank(args, check_at_once=False).stats()  # its one connection checks the file
     print(json.dumps(stats, indent=2, default=str) if args.json else format_stats(stats))
     return 0
 
@@ -84,14 +88,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def _export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output file (.jsonl.gz)")
     p.add_argument("--key-file", metavar="FILE", action="append",
-                   help=f"sign the export with the secret key in FILE (HMAC-SHA256; default: ${KEY_FILE_ENV}); given "
-                        "several times, the first signs")
+                   help=f"sign the export with the secret key in FILE (HMAC-SHA256; default: "
+                        f"${signing.KEY_FILE_ENV}); given several times, the first signs")
 
 
-def _export_key(args: argparse.Namespace) -> KeyRing | None:
+def _export_key(args: argparse.Namespace) -> signing.KeyRing | None:
     """The key ring named by --key-file (any number of times) or $BANKCORE_EXPORT_KEY_FILE (files separated by
     os.pathsep), read before the bank is opened (a bad key file then creates no bank); None when neither names one."""
-    return ring_from(args.key_file)
+    return signing.ring_from(args.key_file)
 
 
 @command("export", help="write the whole bank to a .jsonl.gz file", arguments=_export_arguments, reads_only=True)
@@ -124,7 +128,8 @@ def _import_bank_arguments(p: argparse.ArgumentParser) -> None:
                    help="refuse an export that carries no integrity record (one written before format v2)")
     p.add_argument("--key-file", metavar="FILE", action="append",
                    help="refuse the export unless it is signed with the secret key in FILE and unchanged since "
-                        f"(default: ${KEY_FILE_ENV}); given several times, a signature by any of the keys passes")
+                        f"(default: ${signing.KEY_FILE_ENV}); given several times, a signature by any of the keys "
+                        "passes")
 
 
 @command("import-bank", help="restore an export into an empty bank", arguments=_import_bank_arguments,
@@ -138,8 +143,8 @@ def cmd_import_bank(args: argparse.Namespace) -> int:
         warn(f"{args.file} carries no integrity record (written before export format v2): its history was checked, "
              "but a changed line cannot be told; use --strict to refuse such files")
     if counts.pop("signature_not_checked", None):
-        warn(f"{args.file} is signed, but its signature was not checked (no --key-file or ${KEY_FILE_ENV}): "
-             "an edited file with its chain recomputed would pass")
+        warn(f"{args.file} is signed, but its signature was not checked (no --key-file or "
+             f"${signing.KEY_FILE_ENV}): an edited file with its chain recomputed would pass")
     signed_by = key.keys[counts.pop("signature_key", 0)] if key else None
     if counts.pop("signature_verified", None):
         older = "" if signed_by is key.signer else ", an older key of the ring"
