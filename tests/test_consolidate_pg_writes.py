@@ -14,7 +14,8 @@ psycopg = pytest.importorskip("psycopg")
 
 
 class Statements:
-    """The SQL each psycopg cursor sends, recorded (the real driver, the real server)."""
+    """The SQL each psycopg cursor sends (`executemany`: once for all its rows), recorded (the real driver, the real
+    server)."""
 
     def __init__(self, monkeypatch):
         self.sent: list[str] = []
@@ -24,6 +25,12 @@ class Statements:
             self.sent.append(" ".join(str(query).split()))
             return original(cursor, query, *args, **kwargs)
         monkeypatch.setattr(psycopg.Cursor, "execute", execute)
+        original_many = psycopg.Cursor.executemany
+
+        def executemany(cursor, query, *args, **kwargs):  # many rows, one statement sent once
+            self.sent.append(" ".join(str(query).split()))
+            return original_many(cursor, query, *args, **kwargs)
+        monkeypatch.setattr(psycopg.Cursor, "executemany", executemany)
 
     def count(self, fragment: str) -> int:
         return sum(fragment in s for s in self.sent)
@@ -60,7 +67,10 @@ def test_a_merge_asks_the_write_lock_once_and_merges_as_before(pg_url, monkeypat
     report = consolidate.apply(store, actions, embedder=NoEmbedder(), method=consolidate.HEURISTIC_MERGE_ID)
     assert [parents for _, parents in report.merged] == [(1, 2, 3)]
     assert sent.count("pg_advisory_xact_lock") == 1  # was 8: the child's id and event, then per parent two more
-    assert sent.count("FOR UPDATE") == 3  # every parent's row still locked for the optimistic check
+    assert sent.count("FOR UPDATE") == 1  # every parent's row still locked for the optimistic check, in one read
+    # one statement per step, not per step per parent: was 24 (ids in their own SELECT, a row per statement)
+    assert sent.count("INSERT INTO memory_events") == 2 and sent.count("UPDATE memory_items") == 2
+    assert sent.count("max(event_id)") == 2 and sent.count("max(item_id)") == 1
     child = store.get_item(report.merged[0][0])
     assert child.meta["merged_from"] == [1, 2, 3]
     assert {store.get_item(p).status for p in (1, 2, 3)} == {"superseded"}
@@ -81,4 +91,32 @@ def test_the_write_lock_is_held_to_commit_and_taken_again_by_the_next_transactio
         assert not lock_is_held(pg_url)
     outside = store.get_item(first.item_id)  # outside a transaction: no row lock, and no write lock left behind
     assert outside.confidence == 0.5 and not lock_is_held(pg_url)
+    store.close()
+
+
+def test_change_items_locks_every_row_and_refuses_all_on_one_conflict(pg_url):
+    from bankcore.errors import ConflictError
+    from bankcore.store import open_store
+    store = open_store(pg_url)
+    ids = [lifecycle.add_item(store, MemoryItem("T", "D", f"C {k}.", source="success"), actor="test").item_id
+           for k in range(3)]
+    seen = {i: store.get_item(i).last_event_id for i in ids}
+    with store.transaction():
+        store.lock_items(ids)
+        with psycopg.connect(pg_url, autocommit=True) as other:
+            for item_id in ids:
+                with pytest.raises(psycopg.errors.LockNotAvailable):
+                    other.execute("SELECT 1 FROM memory_items WHERE item_id = %s FOR UPDATE NOWAIT", [item_id])
+    lifecycle.change_item(store, ids[1], kind="EDIT", actor="other", confidence=0.4)
+    events = store.last_event_id()
+    with pytest.raises(ConflictError, match=f"item {ids[1]} was changed"):
+        lifecycle.change_items(store, seen, kind="SUPERSEDE", actor="test", status="superseded")
+    assert store.last_event_id() == events and {store.get_item(i).status for i in ids} == {"pending"}
+    seen[ids[1]] = store.get_item(ids[1]).last_event_id
+    changed = lifecycle.change_items(store, seen, kind="SUPERSEDE", actor="test", status="superseded")
+    assert [i.item_id for i in changed] == ids and [i.last_event_id for i in changed] == [events + 1, events + 2,
+                                                                                          events + 3]
+    assert [(e.item_id, e.kind, e.before["status"], e.after["status"]) for e in list(store.iter_events())[-3:]] == [
+        (i, "SUPERSEDE", "pending", "superseded") for i in ids]
+    assert [store.get_item(i).last_event_id for i in ids] == [events + 1, events + 2, events + 3]
     store.close()

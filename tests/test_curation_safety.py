@@ -114,17 +114,16 @@ def test_a_full_curation_workflow_only_ever_adds_rows(tmp_path, monkeypatch):
 def test_a_failure_inside_a_group_rolls_that_group_back(tmp_path, monkeypatch):
     bank = Bank(tmp_path / "bank.duckdb", clock=SteppingClock())
     ids = add_lessons(bank, tmp_path)
-    real = lifecycle.change_item
+    real = bank.store.update_items
     calls = {"supersede": 0}
 
-    def interrupted(store, item_id, **kwargs):
-        if kwargs.get("kind") == "SUPERSEDE":
-            calls["supersede"] += 1
-            if calls["supersede"] == 4:  # second parent of the second group
-                raise KeyboardInterrupt
-        return real(store, item_id, **kwargs)
+    def interrupted(items):
+        calls["supersede"] += 1
+        if calls["supersede"] == 2:  # the second group's parents, after its item and every event were written
+            raise KeyboardInterrupt
+        return real(items)
 
-    monkeypatch.setattr(consolidate.lifecycle, "change_item", interrupted)
+    monkeypatch.setattr(bank.store, "update_items", interrupted)
     before = {i: bank.item(i) for i in ids}
     items_before = bank.store.count("memory_items")
     with pytest.raises(KeyboardInterrupt):
@@ -138,7 +137,7 @@ def test_a_failure_inside_a_group_rolls_that_group_back(tmp_path, monkeypatch):
             assert item.status == "superseded" and item.superseded_by == merged[0].item_id
         elif item_id not in (ids[2], ids[3]):  # the contradiction pair was flagged before the merges
             assert item.status == before[item_id].status and item.last_event_id == before[item_id].last_event_id
-    monkeypatch.setattr(consolidate.lifecycle, "change_item", real)
+    monkeypatch.setattr(bank.store, "update_items", real)
     _, report = bank.consolidate(threshold=THRESHOLD)
     assert [parents for _, parents in report.merged] == [(ids[5], ids[6])]  # the rest is simply planned again
 
@@ -157,7 +156,7 @@ KILLED_RUN = textwrap.dedent("""
             rows = [np.random.default_rng(abs(hash(t)) % 2**32).standard_normal(self.dim) for t in texts]
             return np.array([r / np.linalg.norm(r) for r in rows], dtype=np.float32).reshape(-1, self.dim)
 
-    real_add, real_change = lifecycle.add_item, lifecycle.change_item
+    real_add, real_change = lifecycle.add_item, lifecycle.change_items
     def add(*args, **kwargs):
         item = real_add(*args, **kwargs)
         print("inside group", flush=True)  # the merged item is written; its parents are not superseded yet
@@ -165,7 +164,7 @@ KILLED_RUN = textwrap.dedent("""
     def change(*args, **kwargs):
         time.sleep(0.2)
         return real_change(*args, **kwargs)
-    consolidate.lifecycle.add_item, consolidate.lifecycle.change_item = add, change
+    consolidate.lifecycle.add_item, consolidate.lifecycle.change_items = add, change
     bank = Bank(sys.argv[1], embedder=HashEmbedder())
     bank.consolidate(threshold=0.95, on_group=lambda kind: print("group committed", flush=True))
 """)

@@ -665,12 +665,10 @@ def _write(store: CurationStore, draft: _Draft, sources, policy, *, by_llm: bool
             # The policy decides on the child as stored, i.e. after the injection gate has flagged it or not.
             decision = policy_rules.decide_merged(policy, child, by_llm=by_llm,
                                                   parents_approved=draft.merge.review_state == "approved")
-            for parent in parents:
-                lifecycle.change_item(store, parent.item_id, kind="SUPERSEDE", actor=draft.related["method"],
-                                     reason=f"merged into item {child.item_id}",
-                                     expected_event_id=parent.last_event_id, batch_id=report.batch_id,
-                                     related={"merged_into": child.item_id}, status="superseded",
-                                     superseded_by=child.item_id)
+            lifecycle.change_items(store, {p.item_id: p.last_event_id for p in parents}, kind="SUPERSEDE",
+                                   actor=draft.related["method"], reason=f"merged into item {child.item_id}",
+                                   batch_id=report.batch_id, related={"merged_into": child.item_id},
+                                   status="superseded", superseded_by=child.item_id)
             if decision.approve:
                 lifecycle.change_item(store, child.item_id, kind="APPROVE", actor=policy_rules.actor(policy),
                                      reason=decision.reason, batch_id=report.batch_id, status="approved")

@@ -638,6 +638,15 @@ class CoreStore:
         """The next id of `table`: max + 1. Only inside `transaction()`, which lets one writer at a time take one."""
         return _first(con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))[0]
 
+    @classmethod
+    def _insert_new(cls, con, table: str, id_column: str, columns: list[str], values: list, given_id) -> int:
+        """Insert one row under a new id (max + 1) unless `given_id` is set; the id. Only inside `transaction()`.
+        PostgreSQL takes the id inside the INSERT (one round trip, not two: `PostgresCore._insert_new`)."""
+        row_id = given_id or cls._next_id(con, table, id_column)
+        con.execute(f"INSERT INTO {table} ({id_column}, {', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' * (len(columns) + 1))})", [row_id, *values])
+        return row_id
+
     @staticmethod
     def _insert_arrow(con, table: str, columns: dict[str, list], schema: pa.Schema | None = None) -> None:
         """Bulk insert through Arrow: ~50× faster than executemany for wide batches."""

@@ -17,14 +17,13 @@ class ItemQueries:
 
     def add_item(self, item: MemoryItem) -> MemoryItem:
         with self.transaction(), self._con() as con:
-            item.item_id = item.item_id or self._next_id(con, "memory_items", "item_id")
             item.created_at = item.created_at or self.clock()
             item.updated_at = item.updated_at or item.created_at
-            con.execute(f"INSERT INTO memory_items ({_ITEM_COLS}) VALUES ({', '.join('?' * 19)})", [
-                item.item_id, item.title, item.description, item.content, item.source, item.status,
+            item.item_id = self._insert_new(con, "memory_items", "item_id", _ITEM_COLS.split(", ")[1:], [
+                item.title, item.description, item.content, item.source, item.status,
                 item.confidence, item.domain, _dumps(item.flags), item.extractor_id, item.prompt_version,
                 item.embedding, item.embedding_model, item.superseded_by, item.version, item.last_event_id,
-                item.created_at, item.updated_at, _dumps(item.meta)])
+                item.created_at, item.updated_at, _dumps(item.meta)], item.item_id)
         return item
 
     def get_item(self, item_id: int) -> MemoryItem:
@@ -58,16 +57,22 @@ class ItemQueries:
                                "AND status IN ('pending', 'approved')", [ids]).fetchall()
         return {r[0] for r in rows}
 
+    def lock_items(self, item_ids: Iterable[int]) -> list[MemoryItem]:
+        """The items (unknown ids skipped), read inside a transaction to be changed in it. DuckDB's one writer at a
+        time needs no more than `get_items`; PostgreSQL locks the rows to the commit (`PostgresStore.lock_items`)."""
+        return self.get_items(item_ids)
+
     def update_item(self, item: MemoryItem) -> None:
         """Write every mutable column of `item` (the caller records the matching event)."""
         with self._con() as con:
-            con.execute(
-                "UPDATE memory_items SET title = ?, description = ?, content = ?, source = ?, status = ?, "
-                "confidence = ?, domain = ?, flags = ?, embedding = ?, embedding_model = ?, superseded_by = ?, "
-                "version = ?, last_event_id = ?, updated_at = ?, meta = ? WHERE item_id = ?",
-                [item.title, item.description, item.content, item.source, item.status, item.confidence,
-                 item.domain, _dumps(item.flags), item.embedding, item.embedding_model, item.superseded_by,
-                 item.version, item.last_event_id, item.updated_at, _dumps(item.meta), item.item_id])
+            con.execute(_UPDATE_ITEM, _update_values(item))
+
+    def update_items(self, items: Iterable[MemoryItem]) -> None:
+        """`update_item` for many items in one statement (one round trip on PostgreSQL)."""
+        rows = [_update_values(item) for item in items]
+        if rows:
+            with self._con() as con:
+                con.executemany(_UPDATE_ITEM, rows)
 
     def query_items(self, *, status: Iterable[str] | None = None, source: Iterable[str] | None = None,
                     domain: str | None = None, flagged: bool | None = None, text: str | None = None,
@@ -133,6 +138,16 @@ class ItemQueries:
                         "VALUES (?, ?, ?, ?, ?)", [
                 source.item_id, source.relation, source.traj_id, source.step_idxs, source.parent_item_id])
 
+    def add_item_sources(self, sources: Iterable[ItemSource]) -> None:
+        """Many provenance rows in one statement (a merged item's parents and evidence): one round trip on
+        PostgreSQL, not one per row."""
+        rows = [[s.item_id, s.relation, s.traj_id, s.step_idxs, s.parent_item_id] for s in sources]
+        if not rows:
+            return
+        with self._con() as con:
+            con.executemany("INSERT INTO item_sources (item_id, relation, traj_id, step_idxs, parent_item_id) "
+                            "VALUES (?, ?, ?, ?, ?)", rows)
+
     def item_sources(self, item_id: int) -> list[ItemSource]:
         with self._con() as con:
             rows = con.execute("SELECT item_id, relation, traj_id, step_idxs, parent_item_id FROM item_sources "
@@ -194,14 +209,24 @@ class ItemQueries:
 
     def add_event(self, event: Event) -> Event:
         with self.transaction(), self._con() as con:
-            event.event_id = event.event_id or self._next_id(con, "memory_events", "event_id")
             event.created_at = event.created_at or self.clock()
-            con.execute("INSERT INTO memory_events (event_id, item_id, kind, actor, reason, before, after, related, "
-                        "batch_id, created_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-                event.event_id, event.item_id, event.kind, event.actor, event.reason, _dumps(event.before),
-                _dumps(event.after), _dumps(event.related), event.batch_id, event.created_at])
+            event.event_id = self._insert_new(con, "memory_events", "event_id", _EVENT_INSERT_COLS,
+                                              _event_values(event), event.event_id)
         return event
+
+    def add_events(self, events: list[Event]) -> list[Event]:
+        """New events (no ids of their own) in one statement, their ids consecutive from max + 1: `transaction()`
+        lets no other writer take one meanwhile (on PostgreSQL, the write lock `_next_id` takes)."""
+        if not events:
+            return events
+        with self.transaction(), self._con() as con:
+            first = self._next_id(con, "memory_events", "event_id")
+            for offset, event in enumerate(events):
+                event.event_id, event.created_at = first + offset, event.created_at or self.clock()
+            con.executemany(f"INSERT INTO memory_events (event_id, {', '.join(_EVENT_INSERT_COLS)}) "
+                            f"VALUES ({', '.join('?' * (len(_EVENT_INSERT_COLS) + 1))})",
+                            [[e.event_id, *_event_values(e)] for e in events])
+        return events
 
     def get_event(self, event_id: int) -> Event:
         with self._con() as con:
@@ -279,3 +304,21 @@ class ItemQueries:
         with self._con() as con:
             rows = con.execute("SELECT * FROM extractions ORDER BY created_at, traj_id, extractor_id").fetchall()
         return (Extraction(*r) for r in rows)
+
+
+_UPDATE_ITEM = ("UPDATE memory_items SET title = ?, description = ?, content = ?, source = ?, status = ?, "
+                "confidence = ?, domain = ?, flags = ?, embedding = ?, embedding_model = ?, superseded_by = ?, "
+                "version = ?, last_event_id = ?, updated_at = ?, meta = ? WHERE item_id = ?")
+_EVENT_INSERT_COLS = ["item_id", "kind", "actor", "reason", "before", "after", "related", "batch_id", "created_at"]
+
+
+def _update_values(item: MemoryItem) -> list:
+    return [item.title, item.description, item.content, item.source, item.status, item.confidence, item.domain,
+            _dumps(item.flags), item.embedding, item.embedding_model, item.superseded_by, item.version,
+            item.last_event_id, item.updated_at, _dumps(item.meta), item.item_id]
+
+
+def _event_values(event: Event) -> list:
+    """An event's columns after its id, in `_EVENT_INSERT_COLS` order."""
+    return [event.item_id, event.kind, event.actor, event.reason, _dumps(event.before), _dumps(event.after),
+            _dumps(event.related), event.batch_id, event.created_at]

@@ -262,6 +262,19 @@ class PostgresCore(CoreStore):
         _take_write_lock(con)
         return _first(con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))[0]
 
+    @classmethod
+    def _insert_new(cls, con: PgConnection, table: str, id_column: str, columns: list[str], values: list,
+                    given_id) -> int:
+        """As `CoreStore._insert_new`, the id (max + 1, under the write lock as `_next_id` takes it) computed in the
+        INSERT and returned by it: a merge writes its item, its event and one SUPERSEDE event per parent, each
+        a round trip fewer."""
+        if given_id:
+            return super()._insert_new(con, table, id_column, columns, values, given_id)
+        _take_write_lock(con)
+        return _first(con.execute(
+            f"INSERT INTO {table} ({id_column}, {', '.join(columns)}) VALUES ((SELECT coalesce(max({id_column}), 0) "
+            f"+ 1 FROM {table}), {', '.join('?' * len(columns))}) RETURNING {id_column}", values))[0]
+
     def keep_open(self, idle_s: float) -> None:
         """Nothing to do: the pool already keeps connections open, and PostgreSQL serves many processes at once."""
 
@@ -295,6 +308,19 @@ class PostgresStore(PostgresCore, TrajectoryQueries, JudgingQueries, ItemQueries
         if row is None:
             raise NotFoundError(f"no memory item {item_id}")
         return _item(row)
+
+    def lock_items(self, item_ids: Iterable[int]) -> list[MemoryItem]:
+        """As `get_item` for several items in one statement: inside a transaction their rows stay locked to its
+        commit, taken after the write lock and in id order."""
+        ids = list(item_ids)
+        if not ids or getattr(self._local, "con", None) is None:
+            return self.get_items(ids)
+        with self._con() as con:
+            _take_write_lock(con)
+            rows = con.raw.execute(f"SELECT {_ITEM_COLS} FROM memory_items WHERE item_id = ANY(%s) ORDER BY item_id "
+                                   "FOR UPDATE", [ids]).fetchall()
+        by_id = {r[0]: _item(r) for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
 
     def nearest_items(self, query: np.ndarray, k: int, *, model: str, statuses: Iterable[str] = ("approved",),
                       domain: str | None = None, exclude_tasks: Iterable[str] = (),
