@@ -13,6 +13,7 @@ from bankcore.curate.asof import compare
 from bankcore.demo import SteppingClock
 from bankcore.search.embed import Embedder, item_text
 from bankcore.errors import BankcoreError, ConflictError, NotFoundError
+from bankcore.models import MemoryItem
 from bankcore.curate.lineage import render
 from curation_helpers import THRESHOLD, add_lessons, state
 
@@ -315,3 +316,20 @@ def test_a_person_writes_a_lesson_and_it_is_retrievable(bank, cli):
     result = cli("review", "add", "--db", bank.path, "--by", "bo", "--title", "Sort before choosing",
                  "--description", "The cheapest is rarely first.", "--content", "Sort by price, then pick.")
     assert result.code == 0 and "manual, approved" in result.out and "human:bo" in result.out
+
+
+def test_a_decision_reads_and_writes_its_item_in_one_transaction(tmp_path, monkeypatch):
+    """`decide` checks the item inside the transaction that writes it: the state it clears flags from is the state
+    written over, and a DuckDB bank is opened once per decision, not twice (each open ~20 ms of CPU)."""
+    bank = Bank(tmp_path / "bank.duckdb", clock=SteppingClock())
+    item = lifecycle.add_item(bank.store, MemoryItem("Check the unit", "When converting.", "Read the unit first.",
+                                                     source="success"), actor="llm:x")
+    opened = []
+    connect = bank.store._connect
+    monkeypatch.setattr(bank.store, "_connect", lambda **kw: opened.append(kw) or connect(**kw))
+    decided = bank.approve(item.item_id, actor="human:ana")
+    assert decided.status == "approved" and bank.item(item.item_id).status == "approved"
+    assert len(opened) == 2  # the decision's one open, then bank.item's
+    with pytest.raises(BankcoreError, match="already approved"):
+        bank.approve(item.item_id, actor="human:ana")
+    assert [e.kind for e in bank.history(item.item_id)] == ["ADD", "APPROVE"]  # the refusal wrote nothing

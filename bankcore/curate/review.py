@@ -41,17 +41,21 @@ def decide(store: CurationStore, item_id: int, action: str, *, actor: str, reaso
     A person's approval answers the flags that asked for one (suspected injection, source re-judged), so it clears
     them — the APPROVE event keeps them in its before-state. Approving an item that is already approved but was
     flagged since (its source was re-judged) is how a reviewer says "still right, keep it". Contradiction flags
-    stay: they are settled by deciding the pair (`resolve_contradiction`)."""
-    item = store.get_item(item_id)
-    _refuse_superseded(item, action)
-    answered = [f for f in item.flags if not f.startswith(CONTRADICTS)] if action == "approve" else []
-    if item.status not in REVIEWABLE[action] and not (action == "approve" and needs_keep_decision(item)):
-        raise BankcoreError(f"item {item_id} is already {item.status}")
-    changes: dict[str, Any] = {"status": "approved" if action == "approve" else "rejected"}
-    if answered:
-        changes["flags"] = [f for f in item.flags if f not in answered]
-    return change_item(store, item_id, kind=action.upper(), actor=actor, reason=reason,
-                       expected_event_id=expected_event_id, batch_id=batch_id, **changes)
+    stay: they are settled by deciding the pair (`resolve_contradiction`).
+
+    One transaction: the flags cleared are those of the state written over (not of a read another writer may have
+    changed since), and on DuckDB the file is opened once, not twice (~20 ms of CPU each)."""
+    with store.transaction():
+        item = store.get_item(item_id)
+        _refuse_superseded(item, action)
+        answered = [f for f in item.flags if not f.startswith(CONTRADICTS)] if action == "approve" else []
+        if item.status not in REVIEWABLE[action] and not (action == "approve" and needs_keep_decision(item)):
+            raise BankcoreError(f"item {item_id} is already {item.status}")
+        changes: dict[str, Any] = {"status": "approved" if action == "approve" else "rejected"}
+        if answered:
+            changes["flags"] = [f for f in item.flags if f not in answered]
+        return change_item(store, item_id, kind=action.upper(), actor=actor, reason=reason,
+                           expected_event_id=expected_event_id, batch_id=batch_id, **changes)
 
 
 def needs_keep_decision(item: MemoryItem) -> bool:
