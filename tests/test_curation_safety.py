@@ -66,7 +66,14 @@ def test_a_full_curation_workflow_only_ever_adds_rows(tmp_path, monkeypatch):
     Bank(tmp_path / "bank.duckdb").init()
     statements: list[str] = []
     real_connect = duckdb.connect
-    monkeypatch.setattr(duckdb, "connect", lambda *a, **k: RecordingConnection(real_connect(*a, **k), statements))
+
+    def connect(database=":memory:", *args, **kwargs):
+        """Watch the bank's own file; an import's side file is a scratch copy migrated from empty (its migrations
+        rebuild tables) and only ever copied into the bank by INSERT, which the bank's statements show."""
+        con = real_connect(database, *args, **kwargs)
+        return RecordingConnection(con, statements) if Path(str(database)).name == "bank.duckdb" else con
+
+    monkeypatch.setattr(duckdb, "connect", connect)
     bank = Bank(tmp_path / "bank.duckdb", clock=SteppingClock())
     ids = add_lessons(bank, tmp_path)
 
