@@ -333,3 +333,27 @@ def test_a_decision_reads_and_writes_its_item_in_one_transaction(tmp_path, monke
     with pytest.raises(BankcoreError, match="already approved"):
         bank.approve(item.item_id, actor="human:ana")
     assert [e.kind for e in bank.history(item.item_id)] == ["ADD", "APPROVE"]  # the refusal wrote nothing
+
+
+def test_a_change_that_keeps_the_vector_leaves_it_and_its_row_in_place(tmp_path):
+    """A decision or a flag does not write the vector again (on DuckDB that moved the row and left a deleted copy);
+    a new vector, or a text change (which leaves the item to re-embed), still writes it."""
+    bank = Bank(tmp_path / "bank.duckdb", clock=SteppingClock())
+    store = bank.store
+    item = lifecycle.add_item(store, MemoryItem("Check the unit", "When converting.", "Read the unit first.",
+                                                source="success", embedding=[0.25] * 4, embedding_model="m"),
+                              actor="llm:x")
+
+    def row_id() -> int:
+        with store._con() as con:
+            return con.execute("SELECT rowid FROM memory_items WHERE item_id = ?", [item.item_id]).fetchone()[0]
+    first = row_id()
+    bank.approve(item.item_id, actor="human:ana")
+    lifecycle.change_item(store, item.item_id, kind="FLAG", actor="human:ana", flags=["check"])
+    kept = store.get_item(item.item_id)
+    assert row_id() == first and (kept.embedding, kept.embedding_model) == ([0.25] * 4, "m")
+    lifecycle.change_item(store, item.item_id, kind="EMBED", actor="x", embedding=[0.5] * 4, embedding_model="n")
+    assert (store.get_item(item.item_id).embedding, store.get_item(item.item_id).embedding_model) == ([0.5] * 4, "n")
+    edited = lifecycle.change_item(store, item.item_id, kind="EDIT", actor="human:ana", content="Read it twice.")
+    stored = store.get_item(item.item_id)
+    assert edited.version == stored.version == 2 and (stored.embedding, stored.embedding_model) == (None, None)

@@ -124,11 +124,11 @@ def test_a_failure_inside_a_group_rolls_that_group_back(tmp_path, monkeypatch):
     real = bank.store.update_items
     calls = {"supersede": 0}
 
-    def interrupted(items):
+    def interrupted(items, **kwargs):
         calls["supersede"] += 1
         if calls["supersede"] == 2:  # the second group's parents, after its item and every event were written
             raise KeyboardInterrupt
-        return real(items)
+        return real(items, **kwargs)
 
     monkeypatch.setattr(bank.store, "update_items", interrupted)
     before = {i: bank.item(i) for i in ids}

@@ -37,7 +37,7 @@ def add_item(store: CurationStore, item: MemoryItem, sources: Iterable[ItemSourc
         event = store.add_event(Event(item_id=item.item_id, kind=kind, actor=actor, reason=reason, before=None,
                                       after=item.snapshot(), related=related or {}, batch_id=batch_id))
         item.last_event_id = event.event_id
-        store.update_item(item)
+        store.update_item(item, with_embedding=False)  # the vector was inserted with the row
     return item
 
 
@@ -56,7 +56,7 @@ def change_item(store: CurationStore, item_id: int, *, kind: str, actor: str, re
         event = _changed(store, item, expected_event_id, changes, kind=kind, actor=actor, reason=reason,
                          batch_id=batch_id, related=related)
         item.last_event_id = store.add_event(event).event_id
-        store.update_item(item)
+        store.update_item(item, with_embedding=_writes_vector(event, changes))
     return item
 
 
@@ -79,7 +79,7 @@ def change_items(store: CurationStore, expected: dict[int, int | None], *, kind:
                                    batch_id=batch_id, related=related))
         for item, event in zip(items, store.add_events(events)):
             item.last_event_id = event.event_id
-        store.update_items(items)
+        store.update_items(items, with_embedding=any(_writes_vector(e, changes) for e in events))
     return items
 
 
@@ -107,6 +107,11 @@ def _changed(store: CurationStore, item: MemoryItem, expected_event_id: int | No
     item.updated_at = store.clock()
     return Event(item_id=item.item_id, kind=kind, actor=actor, reason=reason, before=before, after=item.snapshot(),
                  related=related or {}, batch_id=batch_id)
+
+
+def _writes_vector(event: Event, changes: dict[str, Any]) -> bool:
+    """Whether a change sets the item's vector: a new one given, or none after a text change (a new version)."""
+    return "embedding" in changes or "embedding_model" in changes or event.before["version"] != event.after["version"]
 
 
 def source_trajectories(store: CurationStore, item_id: int) -> list:

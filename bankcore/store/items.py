@@ -62,17 +62,20 @@ class ItemQueries:
         time needs no more than `get_items`; PostgreSQL locks the rows to the commit (`PostgresStore.lock_items`)."""
         return self.get_items(item_ids)
 
-    def update_item(self, item: MemoryItem) -> None:
-        """Write every mutable column of `item` (the caller records the matching event)."""
+    def update_item(self, item: MemoryItem, *, with_embedding: bool = True) -> None:
+        """Write every mutable column of `item` (the caller records the matching event). `with_embedding=False`
+        leaves the stored vector and its model as they are, for a change that kept them (a decision, a flag):
+        DuckDB writes an update of a list column as a delete and an insert, so setting the same vector again moved
+        the row to the table's end, left a deleted copy behind and doubled the update's work."""
         with self._con() as con:
-            con.execute(_UPDATE_ITEM, _update_values(item))
+            con.execute(_update_sql(with_embedding), _update_values(item, with_embedding))
 
-    def update_items(self, items: Iterable[MemoryItem]) -> None:
+    def update_items(self, items: Iterable[MemoryItem], *, with_embedding: bool = True) -> None:
         """`update_item` for many items in one statement (one round trip on PostgreSQL)."""
-        rows = [_update_values(item) for item in items]
+        rows = [_update_values(item, with_embedding) for item in items]
         if rows:
             with self._con() as con:
-                con.executemany(_UPDATE_ITEM, rows)
+                con.executemany(_update_sql(with_embedding), rows)
 
     def query_items(self, *, status: Iterable[str] | None = None, source: Iterable[str] | None = None,
                     domain: str | None = None, flagged: bool | None = None, text: str | None = None,
@@ -306,16 +309,21 @@ class ItemQueries:
         return (Extraction(*r) for r in rows)
 
 
-_UPDATE_ITEM = ("UPDATE memory_items SET title = ?, description = ?, content = ?, source = ?, status = ?, "
-                "confidence = ?, domain = ?, flags = ?, embedding = ?, embedding_model = ?, superseded_by = ?, "
-                "version = ?, last_event_id = ?, updated_at = ?, meta = ? WHERE item_id = ?")
+_UPDATED = ["title", "description", "content", "source", "status", "confidence", "domain", "flags", "superseded_by",
+            "version", "last_event_id", "updated_at", "meta"]
 _EVENT_INSERT_COLS = ["item_id", "kind", "actor", "reason", "before", "after", "related", "batch_id", "created_at"]
 
 
-def _update_values(item: MemoryItem) -> list:
+def _update_sql(with_embedding: bool) -> str:
+    columns = _UPDATED + (["embedding", "embedding_model"] if with_embedding else [])
+    return f"UPDATE memory_items SET {', '.join(f'{c} = ?' for c in columns)} WHERE item_id = ?"
+
+
+def _update_values(item: MemoryItem, with_embedding: bool) -> list:
+    """The parameters of `_update_sql(with_embedding)`, in its column order."""
     return [item.title, item.description, item.content, item.source, item.status, item.confidence, item.domain,
-            _dumps(item.flags), item.embedding, item.embedding_model, item.superseded_by, item.version,
-            item.last_event_id, item.updated_at, _dumps(item.meta), item.item_id]
+            _dumps(item.flags), item.superseded_by, item.version, item.last_event_id, item.updated_at,
+            _dumps(item.meta), *([item.embedding, item.embedding_model] if with_embedding else []), item.item_id]
 
 
 def _event_values(event: Event) -> list:
