@@ -49,8 +49,9 @@ def test_a_voice_run_reads_as_turns_not_ticks(tmp_path):
     assert "check_email_inbox" not in json.dumps([s.observation for s in cancel.steps])
 
 
-def _as_ticks(messages: list[dict], words: int = 3) -> list[dict]:
-    """A text-mode conversation spoken in ticks: each utterance in chunks of a few words, one chunk per tick."""
+def _as_ticks(messages: list[dict], words: int = 3, transcripts: bool = False) -> list[dict]:
+    """A text-mode conversation spoken in ticks: each utterance in chunks of a few words, one chunk per tick (with
+    `transcripts`, the user's words kept only as each tick's `user_transcript`, no chunk)."""
     ticks: list[dict] = []
 
     def tick(**fields) -> None:
@@ -69,18 +70,21 @@ def _as_ticks(messages: list[dict], words: int = 3) -> list[dict]:
             pieces = content.split(" ")
             for i in range(0, len(pieces), words):
                 text = " ".join(pieces[i:i + words]) + (" " if i + words < len(pieces) else "")
-                tick(**{f"{speaker}_chunk": {"role": role, "content": text, "utterance_ids": [f"u{n}"]}})
+                if transcripts and speaker == "user":
+                    tick(user_transcript=text)
+                else:
+                    tick(**{f"{speaker}_chunk": {"role": role, "content": text, "utterance_ids": [f"u{n}"]}})
         if message.get("tool_calls"):
             tick(**{f"{speaker}_tool_calls": message["tool_calls"]})
     return ticks
 
 
-def _spoken(run: Path, to: Path) -> Path:
+def _spoken(run: Path, to: Path, transcripts: bool = False) -> Path:
     """A copy of a dir-format run with every simulation's messages replaced by ticks."""
     shutil.copytree(run, to)
     for sim_path in (to / "simulations").iterdir():
         sim = json.loads(sim_path.read_text(encoding="utf-8"))
-        sim["ticks"], sim["messages"] = _as_ticks(sim["messages"]), None
+        sim["ticks"], sim["messages"] = _as_ticks(sim["messages"], transcripts=transcripts), None
         write_json(sim_path, sim)
     return to
 
@@ -95,6 +99,14 @@ def test_a_conversation_spoken_in_ticks_gives_the_steps_its_messages_give(tmp_pa
     text, voice = Bank(tmp_path / "text.duckdb"), Bank(tmp_path / "voice.duckdb")
     text.import_path(TEXT_RUN)
     voice.import_path(_spoken(TEXT_RUN, tmp_path / "spoken"))
+    assert _steps(voice) == _steps(text) and len(_steps(text)) == 4
+
+
+def test_ticks_that_kept_only_the_users_transcript_give_the_same_steps(tmp_path):
+    # a tick's user_transcript (no user_chunk) was unpacked letter by letter into the turn: a TypeError on any text
+    text, voice = Bank(tmp_path / "text.duckdb"), Bank(tmp_path / "voice.duckdb")
+    text.import_path(TEXT_RUN)
+    voice.import_path(_spoken(TEXT_RUN, tmp_path / "spoken", transcripts=True))
     assert _steps(voice) == _steps(text) and len(_steps(text)) == 4
 
 

@@ -77,7 +77,7 @@ def messages_from_ticks(ticks: list, where: Where) -> tuple[list[dict], dict[str
         seconds = need(tick, "tick_duration_seconds", at, float, optional=True) or seconds
         said = _spoken(need(tick, "agent_chunk", at, dict, optional=True), at.at("agent_chunk"))
         heard = _spoken(need(tick, "user_chunk", at, dict, optional=True), at.at("user_chunk")) \
-            or _text(need(tick, "user_transcript", at, str, optional=True))
+            or _transcribed(need(tick, "user_transcript", at, str, optional=True))
         overlap += bool(said and heard)
         if said:
             if not heard:
@@ -121,6 +121,11 @@ def _spoken(chunk: dict | None, where: Where) -> tuple[str, set[str]] | None:
         content = need(chunk, "audio_script_gold", where, str, optional=True)  # content is the audio itself
     ids = need(chunk, "utterance_ids", where, list, optional=True) or []
     return (content, {str(u) for u in ids}) if _text(content) else None
+
+
+def _transcribed(transcript: str | None) -> tuple[str, set[str]] | None:
+    """(text, no utterance ids) of a tick that kept only the user's transcript, or None when it is empty."""
+    return (transcript, set()) if _text(transcript) else None
 
 
 def _text(value: str | None) -> str | None:
